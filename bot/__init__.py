@@ -1,0 +1,1 @@
+"""sfvopi-bot: destructive SFVoPI operations from Slack, never by one person alone."""
