@@ -1,0 +1,95 @@
+"""The approval workflow's data, as plain frozen values shared by store, workflow and blocks."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+
+class Action(enum.StrEnum):
+    UNLINK = "unlink"
+    DELETE = "delete"
+
+
+class Status(enum.StrEnum):
+    PENDING = "pending"
+    EXECUTING = "executing"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    DENIED = "denied"
+    CANCELLED = "cancelled"
+    EXPIRED = "expired"
+
+    @property
+    def final(self) -> bool:
+        return self not in (Status.PENDING, Status.EXECUTING)
+
+
+class Outcome(enum.StrEnum):
+    """What the API did to one target."""
+
+    DONE = "done"
+    ALREADY_ABSENT = "already_absent"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class Target:
+    """One thing to remove: an app (delete), or a number linked to an app (unlink)."""
+
+    app_id: str
+    number: str | None = None
+
+    def __str__(self) -> str:
+        return f"{self.number} on {self.app_id}" if self.number else self.app_id
+
+
+@dataclass(frozen=True)
+class TargetState:
+    target: Target
+    outcome: Outcome | None = None
+    status_code: int | None = None
+    message: str | None = None
+    attempts: int = 0
+
+
+@dataclass(frozen=True)
+class Approval:
+    approver: str
+    at: float
+
+
+@dataclass(frozen=True)
+class Request:
+    id: int
+    org: str
+    action: Action
+    requester: str
+    reason: str
+    status: Status
+    approvals_needed: int
+    created_at: float
+    expires_at: float
+    targets: tuple[TargetState, ...]
+    approvals: tuple[Approval, ...] = ()
+    decided_by: str | None = None
+    finished_at: float | None = None
+    channel_id: str | None = None
+    response_url: str | None = None
+    card_channel: str | None = None
+    card_ts: str | None = None
+    notified_at: float | None = None
+    executions: int = 0
+
+    @property
+    def approvers(self) -> tuple[str, ...]:
+        return tuple(a.approver for a in self.approvals)
+
+
+@dataclass(frozen=True)
+class Event:
+    request_id: int
+    at: float
+    actor: str
+    kind: str
+    detail: dict[str, object] = field(default_factory=dict)
