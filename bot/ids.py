@@ -21,7 +21,7 @@ def looks_like_app_id(token: str) -> bool:
 def app_id(value: str) -> str:
     if not APP_ID.fullmatch(value):
         raise InvalidId(
-            f"`{_shown(value)}` is not an app id: expected something like "
+            f"`{shown(value)}` is not an app id: expected something like "
             "`sfv_app_abc123xyz456` (letters, digits, `_` and `-` after the prefix)"
         )
     return value
@@ -30,7 +30,7 @@ def app_id(value: str) -> str:
 def phone_number(value: str) -> str:
     if not E164.fullmatch(value):
         raise InvalidId(
-            f"`{_shown(value)}` is not a phone number in E.164 form: expected `+` and the "
+            f"`{shown(value)}` is not a phone number in E.164 form: expected `+` and the "
             "country code, like `+918000000001`"
         )
     return value
@@ -39,11 +39,11 @@ def phone_number(value: str) -> str:
 def request_id(value: str) -> int:
     match = REQUEST_ID.fullmatch(value.strip())
     if not match:
-        raise InvalidId(f"`{_shown(value)}` is not a request number: expected like `17` or `#17`")
+        raise InvalidId(f"`{shown(value)}` is not a request number: expected like `17` or `#17`")
     return int(match.group(1))
 
 
-def _shown(value: str, limit: int = 40) -> str:
+def shown(value: str, limit: int = 40) -> str:
     """A bounded, single-line rendering of untrusted input for an error message."""
     flat = value.replace("`", "'").replace("\n", " ")
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"

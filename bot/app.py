@@ -1,0 +1,128 @@
+"""The Bolt app and its two front doors: an HTTP server and a Socket Mode connection.
+
+Both answer Slack first and only then start the work the answer promised (see background.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from typing import Any
+
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.authorization import AuthorizeResult
+from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_sdk.socket_mode.aiohttp import SocketModeClient
+from slack_sdk.socket_mode.request import SocketModeRequest
+from slack_sdk.socket_mode.response import SocketModeResponse
+
+import handlers
+from bot.services import Services
+
+log = logging.getLogger(__name__)
+
+
+async def build_app(services: Services, *, socket_mode: bool = False) -> AsyncApp:
+    """Checks the bot token once at start (auth.test), so no request waits on it later."""
+    settings = services.settings
+    if settings.slack_bot_token is None:
+        raise ValueError("SLACK_BOT_TOKEN is not set")
+    if not socket_mode and settings.slack_signing_secret is None:
+        raise ValueError("SLACK_SIGNING_SECRET is not set")
+    identity = await services.slack.auth_test()
+    token = settings.slack_bot_token.get_secret_value()
+
+    async def authorize(**_: Any) -> AuthorizeResult:
+        return AuthorizeResult(
+            enterprise_id=identity.get("enterprise_id"),
+            team_id=identity.get("team_id"),
+            bot_token=token,
+            bot_id=identity.get("bot_id"),
+            bot_user_id=identity.get("user_id"),
+        )
+
+    secret = settings.slack_signing_secret
+    app = AsyncApp(
+        client=services.slack,
+        signing_secret=secret.get_secret_value() if secret else None,
+        authorize=authorize,
+        process_before_response=True,
+        request_verification_enabled=not socket_mode,
+        raise_error_for_unhandled_request=False,
+    )
+    handlers.register(app, services)
+    return app
+
+
+def web_app(app: AsyncApp, services: Services) -> web.Application:
+    """`POST /slack/events` for commands and clicks, `GET /healthz` for the load balancer."""
+
+    async def events(request: web.Request) -> web.StreamResponse:
+        with services.background.holding() as held:
+            bolt_request = await to_bolt_request(request)
+            response = await to_aiohttp_response(await app.async_dispatch(bolt_request))
+        await response.prepare(request)
+        await response.write_eof()
+        services.background.release(held)
+        return response
+
+    async def healthz(_request: web.Request) -> web.Response:
+        if await services.store.ping():
+            return web.json_response({"ok": True})
+        return web.json_response({"ok": False, "error": "database unreachable"}, status=503)
+
+    web_application = web.Application(client_max_size=1024 * 1024)
+    web_application.router.add_post("/slack/events", events)
+    web_application.router.add_get("/healthz", healthz)
+    return web_application
+
+
+async def serve(services: Services, *, host: str, port: int) -> None:
+    """Runs until cancelled; recovery and the outbox run once at start, then on a timer."""
+    app = await build_app(services)
+    runner = web.AppRunner(web_app(app, services), access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    await site.start()
+    services.start_sweeper()
+    log.info("sfvopi-bot listening on http://%s:%s/slack/events", host, port)
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await runner.cleanup()
+
+
+async def run_socket_mode(services: Services) -> None:
+    """Socket Mode: the same listeners over a WebSocket Slack opens for us; no public URL."""
+    app_token = services.settings.slack_app_token
+    if app_token is None:
+        raise ValueError("SLACK_APP_TOKEN is not set (Socket Mode needs an xapp- token)")
+    app = await build_app(services, socket_mode=True)
+    client = SocketModeClient(app_token=app_token.get_secret_value(), web_client=services.slack)
+
+    async def on_request(client: Any, req: SocketModeRequest) -> None:
+        with services.background.holding() as held:
+            bolt_request = AsyncBoltRequest(mode="socket_mode", body=req.payload)
+            bolt_response = await app.async_dispatch(bolt_request)
+        payload: dict[str, Any] | None = None
+        if bolt_response.status == 200 and bolt_response.body:
+            try:
+                payload = json.loads(bolt_response.body)
+            except ValueError:
+                payload = {"text": bolt_response.body}
+        await client.send_socket_mode_response(
+            SocketModeResponse(envelope_id=req.envelope_id, payload=payload)
+        )
+        services.background.release(held)
+
+    client.socket_mode_request_listeners.append(on_request)
+    await client.connect()
+    services.start_sweeper()
+    log.info("sfvopi-bot connected in Socket Mode")
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await client.close()

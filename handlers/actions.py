@@ -1,0 +1,59 @@
+"""Approve, Deny and Cancel: ack at once, then decide from the store, never from the button."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp
+
+from bot import blocks, ids
+from bot.services import Services
+from bot.workflow import WorkflowError
+
+
+def register(app: AsyncApp, services: Services) -> None:
+    async def on_click(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
+        await ack()
+        services.background.spawn(click(services, body, action), name="click")
+
+    for action_id in blocks.BUTTONS:
+        app.action(action_id)(on_click)
+
+
+async def click(services: Services, body: dict[str, Any], action: dict[str, Any]) -> None:
+    """Runs one click after its ack; a refusal is told to the clicker alone and changes nothing."""
+    user = str((body.get("user") or {}).get("id", ""))
+    channel = str(
+        (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id", "")
+    )
+    try:
+        request_id = ids.request_id(str(action.get("value", "")))
+    except ids.InvalidId:
+        await services.notifier.tell(channel, user, "That button does not name a request.")
+        return
+    workflow = services.workflow
+    try:
+        match action.get("action_id"):
+            case blocks.APPROVE:
+                result = await workflow.add_approval(request_id, approver=user)
+                if result.claim is not None:
+                    await workflow.execute(request_id, result.claim)
+                elif not result.counted:
+                    await services.notifier.tell(
+                        channel, user, f"You have already approved request #{request_id}."
+                    )
+                else:
+                    r = result.request
+                    await services.notifier.tell(
+                        channel,
+                        user,
+                        f"You approved request #{request_id} "
+                        f"({len(r.approvals)} of {r.approvals_needed}); it runs when another "
+                        "approver agrees.",
+                    )
+            case blocks.DENY:
+                await workflow.deny(request_id, approver=user)
+            case blocks.CANCEL:
+                await workflow.cancel(request_id, user=user)
+    except WorkflowError as exc:
+        await services.notifier.tell(channel, user, f":warning: {exc.message}")

@@ -1,0 +1,113 @@
+"""`/sfvopi`: parse, check and store, then ack with the answer; cards are posted after the ack."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp
+
+from bot import blocks
+from bot.grammar import Command, ParseError, parse
+from bot.services import Services
+from bot.workflow import InvalidRequest, WorkflowError
+
+Reply = dict[str, Any]
+Handler = Callable[[Services, Command, dict[str, Any]], Awaitable[Reply]]
+
+
+def register(app: AsyncApp, services: Services, *, command: str = "/sfvopi") -> None:
+    async def on_command(ack: AsyncAck, command: dict[str, Any]) -> None:
+        await ack(**await answer(services, command))
+
+    app.command(command)(on_command)
+
+
+async def answer(services: Services, payload: dict[str, Any]) -> Reply:
+    """The ephemeral reply to one command; errors say what is wrong and how to do it right."""
+    try:
+        parsed = parse(str(payload.get("text") or ""))
+    except ParseError as exc:
+        return _error(str(exc), usage=True)
+    try:
+        return await HANDLERS[parsed.name](services, parsed, payload)
+    except WorkflowError as exc:
+        return _error(exc.message, usage=isinstance(exc, InvalidRequest))
+
+
+def _error(message: str, *, usage: bool) -> Reply:
+    return {"text": f":warning: {message}", "blocks": blocks.error(message, usage=usage)}
+
+
+def _say(text: str) -> Reply:
+    return {"text": text, "blocks": blocks.message_blocks(text)}
+
+
+async def _help(services: Services, cmd: Command, payload: dict[str, Any]) -> Reply:
+    return _say(blocks.USAGE)
+
+
+async def _whoami(services: Services, cmd: Command, payload: dict[str, Any]) -> Reply:
+    user = str(payload.get("user_id", ""))
+    memberships = services.workflow.whoami(user)
+    if not memberships:
+        return _say(f"{blocks.user(user)} is not a member of any organization here.")
+    lines = [f"• *{org.name}*: {role.label}" for org, role in memberships]
+    return _say(f"{blocks.user(user)}, your organizations:\n" + "\n".join(lines))
+
+
+async def _pending(services: Services, cmd: Command, payload: dict[str, Any]) -> Reply:
+    found = await services.workflow.pending(user=str(payload.get("user_id", "")), org=cmd.org)
+    return {"text": f"{len(found)} pending", "blocks": blocks.request_list("Pending", found)}
+
+
+async def _history(services: Services, cmd: Command, payload: dict[str, Any]) -> Reply:
+    found = await services.workflow.history(user=str(payload.get("user_id", "")), org=cmd.org)
+    return {"text": "Recent requests", "blocks": blocks.request_list("Recent requests", found)}
+
+
+async def _status(services: Services, cmd: Command, payload: dict[str, Any]) -> Reply:
+    assert cmd.request_id is not None
+    found = await services.workflow.status(cmd.request_id, user=str(payload.get("user_id", "")))
+    return {"text": blocks.card_text(found), "blocks": blocks.status_blocks(found)}
+
+
+async def _cancel(services: Services, cmd: Command, payload: dict[str, Any]) -> Reply:
+    assert cmd.request_id is not None
+    await services.workflow.cancel(cmd.request_id, user=str(payload.get("user_id", "")))
+    return _say(f"Request #{cmd.request_id} is cancelled.")
+
+
+async def _ask(services: Services, cmd: Command, payload: dict[str, Any]) -> Reply:
+    assert cmd.action is not None
+    request = await services.workflow.request(
+        requester=str(payload.get("user_id", "")),
+        action=cmd.action,
+        targets=cmd.targets,
+        reason=cmd.reason,
+        org=cmd.org,
+        channel=payload.get("channel_id"),
+        response_url=payload.get("response_url"),
+        dedupe_key=f"slack:{payload['trigger_id']}" if payload.get("trigger_id") else None,
+    )
+    org = services.orgs.get(request.org)
+    where = f"<#{org.approval_channel}>" if org else "the approval channel"
+    needed = request.approvals_needed
+    text = (
+        f":inbox_tray: Request *#{request.id}* ({blocks.title(request).split(' — ')[0].lower()}) "
+        f"is waiting for {needed} approval{'s' if needed != 1 else ''} in {where}. "
+        f"Check it with `/sfvopi status {request.id}`."
+    )
+    return _say(text)
+
+
+HANDLERS: dict[str, Handler] = {
+    "help": _help,
+    "whoami": _whoami,
+    "pending": _pending,
+    "history": _history,
+    "status": _status,
+    "cancel": _cancel,
+    "unlink": _ask,
+    "delete": _ask,
+}
