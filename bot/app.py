@@ -119,10 +119,10 @@ async def run_socket_mode(services: Services) -> None:
         services.background.release(held)
 
     client.socket_mode_request_listeners.append(on_request)
-    await client.connect()
+    await client.connect()  # type: ignore[no-untyped-call]
     services.start_sweeper()
     log.info("sfvopi-bot connected in Socket Mode")
     try:
         await asyncio.Event().wait()
     finally:
-        await client.close()
+        await client.close()  # type: ignore[no-untyped-call]

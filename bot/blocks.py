@@ -83,7 +83,9 @@ def target_line(state: TargetState) -> str:
         Outcome.ALREADY_ABSENT: "already absent",
         Outcome.FAILED: "failed",
     }[state.outcome]
-    message = f": {escape(state.message)}" if state.message and state.outcome is not Outcome.DONE else ""
+    message = (
+        f": {escape(state.message)}" if state.message and state.outcome is not Outcome.DONE else ""
+    )
     return f"{icon} {what} — {label}{message}"
 
 
@@ -117,13 +119,22 @@ def card(request: Request) -> list[Block]:
                 {"type": "mrkdwn", "text": f"*Approvals*\n{approvals_text(request)}"},
             ],
         },
-        {"type": "section", "text": {"type": "mrkdwn", "text": f"*Targets*\n{targets_text(request.targets)}"}},
-        {"type": "section", "text": {"type": "mrkdwn", "text": _clip(f"*Reason*\n{escape(request.reason)}")}},
+        {
+            "type": "section",
+            "text": {"type": "mrkdwn", "text": f"*Targets*\n{targets_text(request.targets)}"},
+        },
+        {
+            "type": "section",
+            "text": {"type": "mrkdwn", "text": _clip(f"*Reason*\n{escape(request.reason)}")},
+        },
     ]
     if request.status is Status.PENDING:
         blocks.append(_buttons(request))
         blocks.append(
-            _context(f"Request #{request.id} · expires {when(request.expires_at)} · the requester cannot approve it")
+            _context(
+                f"Request #{request.id} · expires {when(request.expires_at)}"
+                " · the requester cannot approve it"
+            )
         )
     else:
         blocks.append({"type": "divider"})
@@ -160,7 +171,9 @@ def _buttons(request: Request) -> Block:
                 "text": {"type": "plain_text", "text": "Deny"},
                 "style": "danger",
                 "value": rid,
-                "confirm": _confirm("Deny this request?", f"{title(request)} will not run.", "Deny"),
+                "confirm": _confirm(
+                    "Deny this request?", f"{title(request)} will not run.", "Deny"
+                ),
             },
             {
                 "type": "button",
@@ -235,7 +248,8 @@ def thread_details(request: Request) -> list[str]:
     for state in request.targets:
         line = target_line(state)
         if state.status_code is not None:
-            line += f" (HTTP {state.status_code}, {state.attempts} tr{'y' if state.attempts == 1 else 'ies'})"
+            tries = "try" if state.attempts == 1 else "tries"
+            line += f" (HTTP {state.status_code}, {state.attempts} {tries})"
         lines.append(line)
     chunks: list[str] = []
     current = ""
@@ -255,8 +269,9 @@ def requester_notice(request: Request) -> str:
 def request_line(request: Request) -> str:
     """A request in a list (`pending`, `history`)."""
     return (
-        f"• *#{request.id}* {request.action.value} {_short_targets(request)} — {request.status.value}"
-        f", {approvals_text(request)} approvals, by {user(request.requester)} in {escape(request.org)}"
+        f"• *#{request.id}* {request.action.value} {_short_targets(request)}"
+        f" — {request.status.value}, {approvals_text(request)} approvals,"
+        f" by {user(request.requester)} in {escape(request.org)}"
     )
 
 

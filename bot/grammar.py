@@ -57,7 +57,7 @@ def parse(text: str) -> Command:
 def _take_org(tokens: list[str]) -> tuple[str | None, list[str]]:
     """`--org NAME` (or `--org=NAME`) may stand anywhere; the first one counts."""
     for i, token in enumerate(tokens):
-        if token == "--org":
+        if token == "--org":  # noqa: S105
             if i + 1 >= len(tokens):
                 raise ParseError("`--org` needs an organization name")
             return tokens[i + 1], tokens[:i] + tokens[i + 2 :]
@@ -78,7 +78,9 @@ def _unlink(args: list[str], org: str | None) -> Command:
         except ids.InvalidId as exc:
             raise ParseError(str(exc)) from None
     if not numbers:
-        raise ParseError("`unlink` needs at least one phone number in E.164 form, like `+918000000001`")
+        raise ParseError(
+            "`unlink` needs at least one phone number in E.164 form, like `+918000000001`"
+        )
     if not rest:
         raise ParseError("`unlink` needs the app id after the numbers")
     try:

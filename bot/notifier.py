@@ -11,6 +11,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
+
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
@@ -75,7 +76,9 @@ class Notifier:
                 blocks=blocks.card(request),
                 unfurl_links=False,
             )
-            await self.store.set_card(request_id, str(posted["channel"]), str(posted["ts"]), self.clock())
+            await self.store.set_card(
+                request_id, str(posted["channel"]), str(posted["ts"]), self.clock()
+            )
             request = await self.store.get(request_id)
             assert request is not None
             if request.status is Status.PENDING:

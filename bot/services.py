@@ -7,12 +7,12 @@ import contextlib
 import logging
 from dataclasses import dataclass, field
 
+from slack_sdk.http_retry.async_handler import AsyncRetryHandler
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
+    AsyncServerErrorRetryHandler,
 )
-from slack_sdk.http_retry.async_handler import AsyncRetryHandler
-from slack_sdk.http_retry.builtin_async_handlers import AsyncServerErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.background import Background
@@ -76,9 +76,7 @@ class Services:
         )
         background = Background()
         slack = slack or slack_client(settings)
-        notifier = Notifier(
-            store, slack, orgs, background, lease_seconds=settings.lease_seconds
-        )
+        notifier = Notifier(store, slack, orgs, background, lease_seconds=settings.lease_seconds)
         workflow.subscribe(notifier.changed)
         return cls(settings, store, orgs, client, workflow, slack, notifier, background)
 

@@ -1,4 +1,4 @@
-"""Durable state of requests: tables and the atomic transitions that make a double execution impossible.
+"""Durable state of requests: tables, and atomic transitions that rule out a double execution.
 
 Every transition is one conditional UPDATE plus its event row in one transaction. On SQLite a
 write transaction starts with BEGIN IMMEDIATE (so two processes serialise instead of failing

@@ -200,7 +200,7 @@ class Workflow:
         return request, org, role
 
     async def approve(self, request_id: int, *, approver: str, execute: bool = True) -> Request:
-        """Approves; when this approval completes the quorum, runs the request unless told not to."""
+        """Approves; when this approval completes the quorum, runs the request (unless told not)."""
         result = await self.add_approval(request_id, approver=approver)
         if result.claim is not None and execute:
             return await self.execute(request_id, result.claim)
@@ -228,14 +228,16 @@ class Workflow:
     async def deny(self, request_id: int, *, approver: str, note: str = "") -> Request:
         request, org, role = await self._visible(request_id, approver)
         if role < Role.APPROVER:
-            raise NotAllowed(f"denying needs the approver role in {org.name}; you are a {role.label}")
+            raise NotAllowed(
+                f"denying needs the approver role in {org.name}; you are a {role.label}"
+            )
         if approver == request.requester:
             raise NotAllowed("you cannot deny your own request; cancel it instead")
         await self._still_pending(request)
         return await self._transition(request_id, Status.DENIED, approver, "denied", note)
 
     async def cancel(self, request_id: int, *, user: str) -> Request:
-        request, org, role = await self._visible(request_id, user)
+        request, _org, role = await self._visible(request_id, user)
         if user != request.requester and role < Role.ADMIN:
             raise NotAllowed("only the requester or an admin can cancel a request")
         await self._still_pending(request)
@@ -327,7 +329,9 @@ class Workflow:
                 )
             except Exception as exc:
                 log.exception("request %s: target %s failed unexpectedly", request.id, target)
-                result = ApiResult(Outcome.FAILED, None, f"internal error ({type(exc).__name__})", 0)
+                result = ApiResult(
+                    Outcome.FAILED, None, f"internal error ({type(exc).__name__})", 0
+                )
         await self.store.record_target(
             request.id,
             idx,

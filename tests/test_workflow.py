@@ -1,4 +1,4 @@
-"""The approval workflow through its Python API, on real SQLite and PostgreSQL and a real emulator."""
+"""The approval workflow through its Python API, on real SQLite and PostgreSQL, real emulator."""
 
 from __future__ import annotations
 
@@ -37,9 +37,7 @@ async def client(emulator: Emulator) -> AsyncIterator[SfvopiClient]:
 
 
 @pytest.fixture
-def make_workflow(
-    store: Store, client: SfvopiClient, clock: Clock
-) -> Callable[..., Workflow]:
+def make_workflow(store: Store, client: SfvopiClient, clock: Clock) -> Callable[..., Workflow]:
     def make(orgs: OrgDirectory, **options: object) -> Workflow:
         return Workflow(store, orgs, client, clock=clock, **options)  # type: ignore[arg-type]
 
@@ -310,7 +308,9 @@ async def test_api_errors_are_recorded_with_the_apis_message(workflow: Workflow)
 async def test_bulk_delete_keeps_a_result_per_target(
     workflow: Workflow, emulator: Emulator
 ) -> None:
-    emulator.script(Fault.SERVER_ERROR, Fault.SERVER_ERROR, Fault.SERVER_ERROR, match="/apps/app_abc123")
+    emulator.script(
+        Fault.SERVER_ERROR, Fault.SERVER_ERROR, Fault.SERVER_ERROR, match="/apps/app_abc123"
+    )
     request = await workflow.request(
         requester="U0ALICE",
         action="delete",
@@ -412,3 +412,14 @@ async def test_two_workflows_on_one_database_execute_once(
     assert all(not isinstance(o, Exception) or isinstance(o, Conflict) for o in outcomes)
     assert emulator.effective[("delete", "sfv_app_abc123xyz456", None)] == 1
     assert (await replicas[1].status(request.id, user="U0BOB")).status is Status.SUCCEEDED
+
+
+def test_the_readme_python_example_runs() -> None:
+    import subprocess
+    import sys
+
+    out = subprocess.run(
+        [sys.executable, "examples/python_api.py"], capture_output=True, text=True, timeout=60
+    )
+    assert out.returncode == 0, out.stderr
+    assert "request #1: succeeded; +918000000001 on app_abc123: success" in out.stdout
