@@ -54,6 +54,28 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run the bot over Socket Mode (needs SLACK_BOT_TOKEN and SLACK_APP_TOKEN).",
     )
     socket_cmd.set_defaults(run=socket)
+
+    sandbox_cmd = commands.add_parser(
+        "sandbox",
+        help="try the whole flow in a browser: no Slack workspace, no SFVoPI account needed",
+        description="Run the bot, a local Slack stand-in and an SFVoPI emulator on 127.0.0.1, "
+        "and open a Slack-like page where you type /sfvopi commands and click Approve as "
+        "different people. Nothing leaves your machine.",
+    )
+    sandbox_cmd.add_argument(
+        "--port", type=int, default=3000, help="port of the page (default: 3000; 0 picks one)"
+    )
+    sandbox_cmd.add_argument(
+        "--orgs",
+        type=Path,
+        metavar="FILE",
+        help="your organization file instead of the built-in example (keys from the "
+        "environment, or generated for the emulator when unset)",
+    )
+    sandbox_cmd.add_argument(
+        "--no-browser", action="store_true", help="print the page's address, do not open it"
+    )
+    sandbox_cmd.set_defaults(run=sandbox)
     return parser
 
 
@@ -138,6 +160,50 @@ def _run(args: argparse.Namespace, *, socket_mode: bool) -> int:
     return 0
 
 
+def sandbox(args: argparse.Namespace) -> int:
+    """The sandbox in the foreground until Ctrl-C; a bad org file or a busy port exit 1."""
+    logging.basicConfig(
+        level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        asyncio.run(_sandbox(args.port, args.orgs, open_browser=not args.no_browser))
+    except KeyboardInterrupt:
+        return 0
+    except OrgConfigError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"sfvopi-bot sandbox: cannot start: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+async def _sandbox(port: int, orgs_file: Path | None, *, open_browser: bool) -> None:
+    import webbrowser
+
+    from bot.sandbox import start_sandbox
+
+    running = await start_sandbox(port=port, orgs_file=orgs_file)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        print(f"sfvopi-bot sandbox: open {running.url}  (Ctrl-C stops it)", flush=True)
+        first = next((u for u in running.users), None)
+        if first is not None:
+            print(
+                f"  try: as {first.label}, type /sfvopi help in #{running.channels[0]['name']}",
+                flush=True,
+            )
+        if open_browser:
+            webbrowser.open(running.url)
+        await stop.wait()
+    finally:
+        await running.stop()
+
+
 class StartupError(Exception):
     """A reason the bot cannot start, fit for one line on stderr."""
 
@@ -177,7 +243,9 @@ async def _main(
     except ValueError as exc:
         raise StartupError(str(exc)) from None
     except OSError as exc:
-        raise StartupError(f"cannot start: {exc}") from None
+        raise StartupError(
+            f"cannot start: {exc} (check PORT, SLACK_API_URL and SFVOPI_DATABASE_URL)"
+        ) from None
     finally:
         await services.close()
 
