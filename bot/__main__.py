@@ -165,6 +165,8 @@ def sandbox(args: argparse.Namespace) -> int:
     logging.basicConfig(
         level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    # Bolt warns that the token is unused once `authorize` is given; true and harmless here.
+    logging.getLogger("slack_bolt.AsyncApp").setLevel(logging.ERROR)
     try:
         asyncio.run(_sandbox(args.port, args.orgs, open_browser=not args.no_browser))
     except KeyboardInterrupt:
@@ -174,14 +176,16 @@ def sandbox(args: argparse.Namespace) -> int:
             print(problem, file=sys.stderr)
         return 1
     except OSError as exc:
-        print(f"sfvopi-bot sandbox: cannot start: {exc}", file=sys.stderr)
+        print(
+            f"sfvopi-bot sandbox: cannot start: {exc.strerror or exc} "
+            f"(port {args.port}; choose another with --port)",
+            file=sys.stderr,
+        )
         return 1
     return 0
 
 
 async def _sandbox(port: int, orgs_file: Path | None, *, open_browser: bool) -> None:
-    import webbrowser
-
     from bot.sandbox import start_sandbox
 
     running = await start_sandbox(port=port, orgs_file=orgs_file)
@@ -191,17 +195,29 @@ async def _sandbox(port: int, orgs_file: Path | None, *, open_browser: bool) -> 
         loop.add_signal_handler(signum, stop.set)
     try:
         print(f"sfvopi-bot sandbox: open {running.url}  (Ctrl-C stops it)", flush=True)
-        first = next((u for u in running.users), None)
-        if first is not None:
+        if running.users and running.channels:
             print(
-                f"  try: as {first.label}, type /sfvopi help in #{running.channels[0]['name']}",
+                f"  try: as {running.users[0].label}, type /sfvopi help in "
+                f"#{running.channels[0]['name']}",
                 flush=True,
             )
         if open_browser:
-            webbrowser.open(running.url)
+            await asyncio.to_thread(_open_browser, running.url)
         await stop.wait()
     finally:
         await running.stop()
+
+
+def _open_browser(url: str) -> None:
+    """Opens a graphical browser; never a text one that would take over this terminal."""
+    import os
+    import webbrowser
+
+    headless = sys.platform.startswith("linux") and not (
+        os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+    )
+    if headless or not webbrowser.open(url):
+        print("  (no browser to open here: open the address above yourself)", flush=True)
 
 
 class StartupError(Exception):
