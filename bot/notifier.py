@@ -16,7 +16,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
-from bot import blocks
+from bot import blocks, failpoints
 from bot.background import Background
 from bot.models import Request, Status
 from bot.orgs import OrgDirectory
@@ -70,12 +70,14 @@ class Notifier:
                 request_id, self.clock(), self.lease_seconds
             ):
                 return
+            failpoints.reached("before_card")
             posted = await self.slack.chat_postMessage(
                 channel=org.approval_channel,
                 text=blocks.card_text(request),
                 blocks=blocks.card(request),
                 unfurl_links=False,
             )
+            failpoints.reached("after_card_posted")
             await self.store.set_card(
                 request_id, str(posted["channel"]), str(posted["ts"]), self.clock()
             )
@@ -100,6 +102,7 @@ class Notifier:
         """Thread reply, requester notice, outcome line: once, by whoever holds the lease."""
         if not await self.store.claim_notify(request.id, self.clock(), self.lease_seconds):
             return
+        failpoints.reached("before_announce")
         if request.status in (Status.SUCCEEDED, Status.FAILED):
             for chunk in blocks.thread_details(request):
                 await self.slack.chat_postMessage(

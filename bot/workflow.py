@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-from bot import ids
+from bot import failpoints, ids
 from bot.models import Action, Event, Outcome, Request, Status, Target
 from bot.orgs import Org, OrgDirectory, Role
 from bot.sfvopi import ApiResult, SfvopiClient
@@ -176,7 +176,9 @@ class Workflow:
             known = self.orgs.get(org)
             role = known.role_of(user) if known else None
             if role is None:
-                raise NotAllowed(f"you are not a member of an organization named `{org}`")
+                raise NotAllowed(
+                    f"you are not a member of an organization named `{ids.shown(org)}`"
+                )
             raise NotAllowed(f"you are a {role.label} in {org}; to {doing} you need {needs.label}")
         if not memberships:
             raise NotAllowed(
@@ -287,6 +289,7 @@ class Workflow:
         request = await self.store.get(request_id)
         if request is None:
             raise NotFound(f"there is no request #{request_id}")
+        failpoints.reached("after_claim")
         self._changed(request)
         org = self.orgs.get(request.org)
         gate = asyncio.Semaphore(self.concurrency)
@@ -310,6 +313,7 @@ class Workflow:
         final = await self.store.finish(
             request_id, claim, status=Status.SUCCEEDED if ok else Status.FAILED, now=self.clock()
         )
+        failpoints.reached("after_finish")
         self._changed(final)
         return final
 
@@ -332,6 +336,7 @@ class Workflow:
                 result = ApiResult(
                     Outcome.FAILED, None, f"internal error ({type(exc).__name__})", 0
                 )
+        failpoints.reached("after_api")
         await self.store.record_target(
             request.id,
             idx,
@@ -393,6 +398,8 @@ class Workflow:
             raise NotAllowed("you are not a member of any organization")
         if org is not None:
             if org not in names:
-                raise NotAllowed(f"you are not a member of an organization named `{org}`")
+                raise NotAllowed(
+                    f"you are not a member of an organization named `{ids.shown(org)}`"
+                )
             return [org]
         return names

@@ -1,0 +1,449 @@
+"""Two replicas of the real bot on one PostgreSQL, clicked at the same time: every request once.
+
+Two `sfvopi-bot serve` processes share a fresh PostgreSQL database, as replicas behind a load
+balancer would. Commands arrive at either; every approval card is clicked by three approvers
+on both replicas at once (the same request, the same instant, two processes); some requests
+race a Deny against the approvals; some are left to expire, which both replicas' sweepers
+(every 0.5 s) try to do at once. Then: every request executed at most once and every target
+at most once at the API (the emulator counts effective calls), every card final with no
+buttons, each outcome line and each requester notice posted exactly once, one `expired`
+event per expired request.
+
+Requests left to expire are filed through the store with an expiry three seconds away (the
+org file's smallest ttl is one minute): their cards are posted by the replicas' outboxes, not
+by a command, which exercises the sweeper's card posting on both replicas too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import json
+import re
+import time
+import uuid
+from collections import Counter
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import aiohttp
+import asyncpg  # type: ignore[import-untyped]
+import pytest
+from sqlalchemy.engine import make_url
+
+from bot.emulator import Emulator
+from bot.models import Action, Request, Status, Target
+from bot.slack_standin import Message, SlackStandin
+from bot.slack_standin_workspace import APP_ID, TEAM_ID, buttons
+from bot.store import Store
+from tests.fixtures.emulator import ACME_KEY
+from tests.fixtures.slack import SLACK_SIGNING_SECRET
+from tests.reliability import BotProcess, bot_env, start_bot_process, wait_until
+
+APPROVALS = "C0APPROVALS"
+OUTCOMES = "C0OPSLOG"
+APPROVERS = ("U0BOB", "U0CAROL", "U0DAVE")  # U0DAVE is an admin, so an approver too
+UNLINKS = 24  # one approval each
+DELETES = 20  # two approvals each, two apps each
+EXPIRING = 6
+DENY_EVERY = 6  # every sixth request races a Deny against its approvals
+WAVE = 6  # requests clicked at once (each with 6 clicks on two replicas)
+LEASE = 2.0
+
+
+@dataclass
+class Filed:
+    request_id: int
+    action: Action
+    targets: list[Target]
+    deny_race: bool = False
+    expiring: bool = False
+
+
+def effect(action: Action, target: Target) -> tuple[str, str, str | None]:
+    return (action.value, target.app_id, target.number)
+
+
+@pytest.fixture
+async def replica_database(postgres_url: str) -> AsyncIterator[str]:
+    """A fresh PostgreSQL database for the replicas (they create the schema), dropped after."""
+    name = f"sfvopi_rel_{uuid.uuid4().hex[:10]}"
+    url = make_url(postgres_url)
+    plain = url.set(drivername="postgresql")
+    admin = await asyncpg.connect(plain.render_as_string(hide_password=False))
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    yield url.set(database=name).render_as_string(hide_password=False)
+    admin = await asyncpg.connect(plain.render_as_string(hide_password=False))
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+def card_of(slack: SlackStandin, request_id: int) -> list[Message]:
+    pattern = re.compile(rf"request #{request_id}\b")
+    return [m for m in slack.messages(APPROVALS) if pattern.search(m.text)]
+
+
+def mentions(texts: list[str], request_id: int) -> int:
+    pattern = re.compile(rf"#{request_id}\b")
+    return sum(1 for text in texts if pattern.search(text))
+
+
+async def click_at(
+    http: aiohttp.ClientSession,
+    slack: SlackStandin,
+    replica: BotProcess,
+    user: str,
+    card: Message,
+    action_id: str,
+) -> int:
+    """A signed `block_actions` post to one replica, shaped as the stand-in's `click()` sends it."""
+    block_id, element = next((b, e) for b, e in buttons(card.blocks) if e["action_id"] == action_id)
+    payload: dict[str, Any] = {
+        "type": "block_actions",
+        "user": {"id": user, "username": user.lower(), "name": user.lower(), "team_id": TEAM_ID},
+        "api_app_id": APP_ID,
+        "container": {
+            "type": "message",
+            "message_ts": card.ts,
+            "channel_id": APPROVALS,
+            "is_ephemeral": False,
+        },
+        "trigger_id": f"{uuid.uuid4().int % 10**12}.{uuid.uuid4().hex[:12]}",
+        "team": {"id": TEAM_ID, "domain": "sfvopi-test"},
+        "enterprise": None,
+        "is_enterprise_install": False,
+        "channel": {"id": APPROVALS, "name": "sfvopi-approvals"},
+        "message": card.to_dict(),
+        "state": {"values": {}},
+        "actions": [
+            {
+                "action_id": action_id,
+                "block_id": block_id,
+                "text": element.get("text"),
+                "value": element.get("value"),
+                "type": "button",
+                "action_ts": f"{time.time():.6f}",
+            }
+        ],
+    }
+    body = urlencode({"payload": json.dumps(payload)}).encode()
+    headers = slack.sign(body) | {"Content-Type": "application/x-www-form-urlencoded"}
+    async with http.post(
+        replica.url, data=body, headers=headers, timeout=aiohttp.ClientTimeout(total=3)
+    ) as response:
+        return response.status
+
+
+async def file_command(slack: SlackStandin, replica: BotProcess, text: str) -> int:
+    """A slash command through the stand-in's client side, sent to this replica."""
+    slack.configure(replica.url, SLACK_SIGNING_SECRET)
+    result = await slack.command("U0ALICE", text)
+    assert result.status == 200 and result.ephemeral is not None, result
+    match = re.search(r"Request \*?#(\d+)", result.ephemeral.text)
+    assert match, result.ephemeral.text
+    return int(match.group(1))
+
+
+async def test_two_replicas_execute_every_request_once(
+    replica_database: str,
+    slack: SlackStandin,
+    emulator: Emulator,
+    orgs_yaml: str,
+    tmp_path: Path,
+) -> None:
+    started = time.monotonic()
+    env = bot_env(
+        tmp_path,
+        slack,
+        emulator,
+        replica_database,
+        orgs_yaml,
+        SFVOPI_LEASE_SECONDS=str(LEASE),
+        SFVOPI_SWEEP_INTERVAL_SECONDS="0.5",
+    )
+    replicas = [
+        await start_bot_process("replica-a", env, tmp_path),
+        await start_bot_process("replica-b", env, tmp_path),
+    ]
+    store = Store(replica_database)
+    try:
+        await asyncio.gather(*(r.ready() for r in replicas))
+        await store.start()
+        slack.configure(replicas[0].url, SLACK_SIGNING_SECRET)
+
+        # -- file requests: commands to either replica, and a few that will expire ----------
+        filed: list[Filed] = []
+        for i in range(UNLINKS + DELETES):
+            if i < UNLINKS:
+                app, number = f"sfv_app_relu{i:03d}", f"+9180001{i:05d}"
+                emulator.add_app(ACME_KEY, app, [number, f"+9180002{i:05d}"])
+                targets = [Target(app, number)]
+                text = f"unlink {number} {app} replica test {i}"
+                action = Action.UNLINK
+            else:
+                targets = [Target(f"sfv_app_reld{i:03d}{s}") for s in "ab"]
+                for t in targets:
+                    emulator.add_app(ACME_KEY, t.app_id, [])
+                text = f"delete {' '.join(t.app_id for t in targets)} replica test {i}"
+                action = Action.DELETE
+            request_id = await file_command(slack, replicas[i % 2], text)
+            filed.append(Filed(request_id, action, targets, deny_race=i % DENY_EVERY == 0))
+        for i in range(EXPIRING):
+            app, number = f"sfv_app_relx{i:03d}", f"+9180003{i:05d}"
+            emulator.add_app(ACME_KEY, app, [number])
+            now = time.time()
+            request, created = await store.create_request(
+                org="acme",
+                action=Action.UNLINK,
+                requester="U0ALICE",
+                reason=f"left to expire {i}",
+                targets=[Target(app, number)],
+                approvals_needed=1,
+                now=now,
+                expires_at=now + 3,
+            )
+            assert created
+            filed.append(Filed(request.id, Action.UNLINK, [Target(app, number)], expiring=True))
+        await wait_until(
+            lambda: all(card_of(slack, f.request_id) for f in filed),
+            timeout=20,
+            what="every card (expiring ones from the replicas' outboxes)",
+        )
+
+        # -- click: three approvers on both replicas at once, request by request -----------
+        acks: Counter[tuple[str, int]] = Counter()
+        approval_clicks = 0
+        clicked = [f for f in filed if not f.expiring]
+        async with aiohttp.ClientSession() as http:
+
+            async def hammer(f: Filed) -> None:
+                nonlocal approval_clicks
+                card = copy.deepcopy(card_of(slack, f.request_id)[0])  # as the approvers saw it
+                clicks = []
+                for user in APPROVERS:
+                    denies = f.deny_race and user == "U0DAVE"
+                    action_id = "sfvopi_deny" if denies else "sfvopi_approve"
+                    approval_clicks += 0 if denies else 2
+                    for replica in replicas:
+                        clicks.append((replica, user, action_id))
+                statuses = await asyncio.gather(
+                    *(click_at(http, slack, r, u, card, a) for r, u, a in clicks)
+                )
+                for (replica, _, _), status in zip(clicks, statuses, strict=True):
+                    acks[(replica.name, status)] += 1
+
+            for start in range(0, len(clicked), WAVE):
+                await asyncio.gather(*(hammer(f) for f in clicked[start : start + WAVE]))
+
+            # the expiring ones: wait for both sweepers to race over them, then click anyway
+            expiring = [f for f in filed if f.expiring]
+
+            async def all_expired() -> bool:
+                got = [await store.get(f.request_id) for f in expiring]
+                return all(r is not None and r.status is Status.EXPIRED for r in got)
+
+            deadline = time.monotonic() + 15
+            while not await all_expired():
+                assert time.monotonic() < deadline, "the sweepers never expired the requests"
+                await asyncio.sleep(0.1)
+            for f in expiring:
+                card = copy.deepcopy(card_of(slack, f.request_id)[0])
+                if card.action_ids():  # a stale card: click it on both replicas
+                    for replica in replicas:
+                        status = await click_at(
+                            http, slack, replica, "U0BOB", card, "sfvopi_approve"
+                        )
+                        acks[(replica.name, status)] += 1
+                        approval_clicks += 1
+        clicked_at = time.monotonic()
+
+        # -- everything told ----------------------------------------------------------------
+        async def loaded() -> list[Request]:
+            got = [await store.get(f.request_id) for f in filed]
+            assert all(r is not None for r in got)
+            return [r for r in got if r is not None]
+
+        deadline = time.monotonic() + 30
+        while not all(r.notified_at is not None for r in await loaded()):
+            assert time.monotonic() < deadline, [
+                (r.id, r.status.value) for r in await loaded() if r.notified_at is None
+            ]
+            await asyncio.sleep(0.1)
+        told_at = time.monotonic()
+        await asyncio.sleep(LEASE + 1.0)  # room for a duplicate to show up, were one coming
+        for replica in replicas:
+            assert replica.proc.returncode is None, replica.output()
+
+        # -- the checks ---------------------------------------------------------------------
+        assert set(acks) <= {(r.name, 200) for r in replicas}, acks
+        per_replica = {r.name: acks[(r.name, 200)] for r in replicas}
+        assert min(per_replica.values()) >= 100, per_replica
+        assert approval_clicks >= 200
+
+        outcome_lines = [m.text for m in slack.messages(OUTCOMES)]
+        alice = [e.text for e in slack.ephemerals("U0ALICE") if not e.from_ack]
+        alice += [m.text for m in slack.messages("U0ALICE")]
+        executed = denied = expired = takeovers = 0
+        for f, request in zip(filed, await loaded(), strict=True):
+            kinds = Counter(e.kind for e in await store.events(request.id))
+            where = f"request #{request.id} ({request.status.value}): {dict(kinds)}"
+            if f.expiring:
+                assert request.status is Status.EXPIRED, where
+                assert kinds["expired"] == 1, where
+                assert not request.approvals, where
+                expired += 1
+            elif request.status is Status.DENIED:
+                assert f.deny_race, where
+                assert kinds["denied"] == 1 and kinds["claimed"] == 0, where
+                denied += 1
+            else:
+                assert request.status is Status.SUCCEEDED, where
+                # one claim; a takeover only if the live worker's lease lapsed under load
+                assert kinds["claimed"] == 1, where
+                assert request.executions == 1 + kinds["reclaimed"], where
+                takeovers += kinds["reclaimed"]
+                assert kinds["succeeded"] == 1, where
+                assert len(request.approvals) == request.approvals_needed, where
+                executed += 1
+            ran = request.status is Status.SUCCEEDED
+            for target in f.targets:
+                assert emulator.effective[effect(f.action, target)] == int(ran), (where, target)
+            assert kinds["card_posted"] == 1, where
+            assert kinds["announced"] == 1, where
+            (card,) = card_of(slack, request.id)
+            assert card.action_ids() == [], where
+            assert mentions(outcome_lines, request.id) == 1, where
+            assert mentions(alice, request.id) == 1, where
+        assert max(emulator.effective.values()) == 1
+        assert sum(emulator.effective.values()) == sum(
+            len(f.targets)
+            for f, r in zip(filed, await loaded(), strict=True)
+            if r.status is Status.SUCCEEDED
+        )
+        assert len(outcome_lines) == len(filed)
+        assert executed >= 30 and expired == EXPIRING
+
+        for replica in replicas if takeovers else []:
+            seen = replica.log.read_text(encoding="utf-8", errors="replace").splitlines()
+            for line in [x for x in seen if "taking over" in x or "LostClaim" in x][:4]:
+                print(f"\n{replica.name}: {line[:160]}", end="")
+        print(
+            f"\nreplicas: {len(filed)} requests ({UNLINKS} unlink, {DELETES} delete x2 apps, "
+            f"{EXPIRING} expiring), {approval_clicks} approval clicks "
+            f"+ {sum(acks.values()) - approval_clicks} deny clicks, acks per replica "
+            f"{per_replica}; {executed} executed, {denied} denied, {expired} expired, "
+            f"{takeovers} lease takeovers; "
+            f"{sum(emulator.effective.values())} effective API calls, "
+            f"{len(emulator.calls)} API calls; clicks done at "
+            f"{clicked_at - started:.1f} s, all told at {told_at - started:.1f} s"
+        )
+    finally:
+        for replica in replicas:
+            await replica.stop()
+        await store.close()
+
+
+async def test_two_survivors_finish_a_dead_replicas_work_once(
+    replica_database: str,
+    slack: SlackStandin,
+    emulator: Emulator,
+    orgs_yaml: str,
+    tmp_path: Path,
+) -> None:
+    """Replica A dies (kill -9) with ten calls in flight; B and C race to take each over."""
+    started = time.monotonic()
+    env = bot_env(
+        tmp_path,
+        slack,
+        emulator,
+        replica_database,
+        orgs_yaml,
+        SFVOPI_LEASE_SECONDS=str(LEASE),
+        SFVOPI_SWEEP_INTERVAL_SECONDS="0.2",
+    )
+    victim, *survivors = replicas = [
+        await start_bot_process(f"replica-{name}", env, tmp_path) for name in "abc"
+    ]
+    store = Store(replica_database)
+    try:
+        await asyncio.gather(*(r.ready() for r in replicas))
+        await store.start()
+        filed: list[Filed] = []
+        for i in range(10):
+            app, number = f"sfv_app_relk{i:03d}", f"+9180004{i:05d}"
+            emulator.add_app(ACME_KEY, app, [number])
+            text = f"unlink {number} {app} replica crash test {i}"
+            request_id = await file_command(slack, victim, text)
+            filed.append(Filed(request_id, Action.UNLINK, [Target(app, number)]))
+        await wait_until(
+            lambda: all(card_of(slack, f.request_id) for f in filed), what="every card"
+        )
+        for f in filed:  # and recorded: a kill between the two would post a second card
+            for _ in range(100):
+                request = await store.get(f.request_id)
+                if request is not None and request.card_ts is not None:
+                    break
+                await asyncio.sleep(0.05)
+        with emulator.hold() as held:
+            async with aiohttp.ClientSession() as http:
+                for f in filed:
+                    card = copy.deepcopy(card_of(slack, f.request_id)[0])
+                    assert (
+                        await click_at(http, slack, victim, "U0BOB", card, "sfvopi_approve") == 200
+                    )
+            await wait_until(lambda: held.waiting == len(filed), what="ten held calls")
+            await victim.kill9()
+        # released: the dead replica's calls now take effect, unheard
+        await wait_until(lambda: sum(emulator.effective.values()) == len(filed), what="effects")
+
+        deadline = time.monotonic() + 20
+        while True:
+            got = [await store.get(f.request_id) for f in filed]
+            if all(r is not None and r.notified_at is not None for r in got):
+                break
+            assert time.monotonic() < deadline, [(r.id, r.status) for r in got if r]
+            await asyncio.sleep(0.1)
+        told_at = time.monotonic()
+        await asyncio.sleep(LEASE + 1.0)
+
+        outcome_lines = [m.text for m in slack.messages(OUTCOMES)]
+        alice = [e.text for e in slack.ephemerals("U0ALICE") if not e.from_ack]
+        reclaimers: Counter[str] = Counter()
+        for f in filed:
+            request = await store.get(f.request_id)
+            assert request is not None
+            events = await store.events(request.id)
+            kinds = Counter(e.kind for e in events)
+            where = f"request #{request.id} ({request.status.value}): {dict(kinds)}"
+            assert request.status is Status.SUCCEEDED, where
+            assert kinds["claimed"] == 1 and kinds["reclaimed"] == 1, where
+            assert request.executions == 2, where
+            assert kinds["succeeded"] == 1 and kinds["announced"] == 1, where
+            assert [t.message for t in request.targets] == ["Number not linked to this app"]
+            assert emulator.effective[effect(f.action, f.targets[0])] == 1, where
+            (card,) = card_of(slack, request.id)
+            assert card.action_ids() == [] and "Done" in str(card.blocks), where
+            assert mentions(outcome_lines, request.id) == 1, where
+            assert mentions(alice, request.id) == 1, where
+            reclaimers[str(request.decided_by)] += 1
+        assert len(emulator.calls) == 2 * len(filed)
+        for survivor in survivors:
+            assert survivor.proc.returncode is None, survivor.output()
+        print(
+            f"\nreplica crash: {len(filed)} calls in flight at kill -9; both survivors swept; "
+            f"{len(filed)} reclaimed once each, {len(emulator.calls)} API calls, "
+            f"{sum(emulator.effective.values())} effective; all told at "
+            f"{told_at - started:.1f} s"
+        )
+    finally:
+        for replica in replicas:
+            await replica.stop()
+        await store.close()
