@@ -6,12 +6,16 @@ Both answer Slack first and only then start the work the answer promised (see ba
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import json
 import logging
+import time
+from collections.abc import Mapping
 from typing import Any
 
 from aiohttp import web
-from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.authorization import AuthorizeResult
 from slack_bolt.request.async_request import AsyncBoltRequest
@@ -57,13 +61,73 @@ async def build_app(services: Services, *, socket_mode: bool = False) -> AsyncAp
     return app
 
 
+SIGNATURE_MAX_AGE = 5 * 60
+
+
+def signed_by_slack(secret: str | None, body: bytes, headers: Mapping[str, str]) -> bool:
+    """Slack's v0 signature over the raw bytes (slack-sdk's verifier wants UTF-8 text)."""
+    stamp = headers.get("X-Slack-Request-Timestamp", "")
+    signature = headers.get("X-Slack-Signature", "")
+    if secret is None or not stamp.isascii() or not stamp.strip().isdigit():
+        return False
+    if abs(time.time() - int(stamp)) > SIGNATURE_MAX_AGE:
+        return False
+    base = b"v0:" + stamp.encode() + b":" + body
+    expected = "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected.encode(), signature.encode("utf-8", "replace"))
+
+
+def routable(body: object) -> bool:
+    """Whether Bolt can route this body: its matchers index `actions[0]["action_id"]` unguarded."""
+    if not isinstance(body, dict):
+        return False
+    actions = body.get("actions")
+    if actions is None and body.get("type") != "block_actions":
+        return True
+    return (
+        isinstance(actions, list)
+        and len(actions) > 0
+        and all(isinstance(a, dict) and isinstance(a.get("action_id"), str) for a in actions)
+    )
+
+
 def web_app(app: AsyncApp, services: Services) -> web.Application:
     """`POST /slack/events` for commands and clicks, `GET /healthz` for the load balancer."""
+    secret = services.settings.slack_signing_secret
+    signing_secret = secret.get_secret_value() if secret else None
+
+    async def unusable(request: web.Request, status: int | None) -> web.Response:
+        """A body Bolt could not parse or route (not JSON, no actions, …): 401 unless signed,
+        else an empty 200 that changes nothing, so Slack never shows its user an error."""
+        if not signed_by_slack(signing_secret, await request.read(), request.headers):
+            return web.json_response({"error": "invalid request"}, status=401)
+        log.warning("ignored a signed request that is no command or click we know (%s)", status)
+        return web.Response(status=200)
+
+    async def to_bolt_request(request: web.Request) -> AsyncBoltRequest | None:
+        """Slack signs bytes and sends UTF-8, whatever charset a Content-Type claims."""
+        raw = await request.read()
+        try:
+            return AsyncBoltRequest(
+                body=raw.decode("utf-8"),
+                query=request.query_string,
+                headers=request.headers,  # type: ignore[arg-type]
+            )
+        except Exception:  # not UTF-8, or whatever Bolt's parser raises for a non-payload
+            return None
 
     async def events(request: web.Request) -> web.StreamResponse:
         with services.background.holding() as held:
             bolt_request = await to_bolt_request(request)
-            response = await to_aiohttp_response(await app.async_dispatch(bolt_request))
+            if bolt_request is not None and not routable(bolt_request.body):
+                bolt_request = None
+            answer = await app.async_dispatch(bolt_request) if bolt_request else None
+            if answer is None or answer.status not in (200, 401):
+                response: web.StreamResponse = await unusable(
+                    request, answer.status if answer else None
+                )
+            else:
+                response = await to_aiohttp_response(answer)
         await response.prepare(request)
         await response.write_eof()
         services.background.release(held)

@@ -7,6 +7,7 @@ import re
 E164 = re.compile(r"\+[1-9][0-9]{6,14}")
 APP_ID = re.compile(r"(?:sfv_)?app_[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 REQUEST_ID = re.compile(r"#?([1-9][0-9]{0,17})")
+MAX_REQUEST_ID = 2**31 - 1  # the store's id column is a 32-bit INTEGER on PostgreSQL
 
 
 class InvalidId(ValueError):
@@ -40,7 +41,10 @@ def request_id(value: str) -> int:
     match = REQUEST_ID.fullmatch(value.strip())
     if not match:
         raise InvalidId(f"`{shown(value)}` is not a request number: expected like `17` or `#17`")
-    return int(match.group(1))
+    number = int(match.group(1))
+    if number > MAX_REQUEST_ID:
+        raise InvalidId(f"there is no request #{number}")
+    return number
 
 
 def shown(value: str, limit: int = 40) -> str:

@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import logging
 import time
+import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
@@ -115,6 +116,8 @@ class Workflow:
         except ValueError:
             raise InvalidRequest(f"unknown action `{action}`: expected unlink or delete") from None
         checked = self._check_targets(action, targets)
+        # control characters (NUL above all, which PostgreSQL refuses) become spaces
+        reason = "".join(" " if unicodedata.category(c) == "Cc" else c for c in reason)
         reason = " ".join(reason.split())
         if not reason:
             raise InvalidRequest("a reason is required, e.g. the incident or ticket number")

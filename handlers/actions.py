@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
@@ -9,6 +10,8 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 from bot import blocks, ids
 from bot.services import Services
 from bot.workflow import WorkflowError
+
+log = logging.getLogger(__name__)
 
 
 def register(app: AsyncApp, services: Services) -> None:
@@ -22,12 +25,10 @@ def register(app: AsyncApp, services: Services) -> None:
 
 async def click(services: Services, body: dict[str, Any], action: dict[str, Any]) -> None:
     """Runs one click after its ack; a refusal is told to the clicker alone and changes nothing."""
-    user = str((body.get("user") or {}).get("id", ""))
-    channel = str(
-        (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id", "")
-    )
+    user = _text(body.get("user"), "id")
+    channel = _text(body.get("channel"), "id") or _text(body.get("container"), "channel_id")
     try:
-        request_id = ids.request_id(str(action.get("value", "")))
+        request_id = ids.request_id(_text(action, "value"))
     except ids.InvalidId:
         await services.notifier.tell(channel, user, "That button does not name a request.")
         return
@@ -57,3 +58,14 @@ async def click(services: Services, body: dict[str, Any], action: dict[str, Any]
                 await workflow.cancel(request_id, user=user)
     except WorkflowError as exc:
         await services.notifier.tell(channel, user, f":warning: {exc.message}")
+    except Exception:
+        log.exception("click on request %s failed", request_id)
+        await services.notifier.tell(
+            channel, user, ":warning: something went wrong on our side; try again in a minute."
+        )
+
+
+def _text(container: object, key: str) -> str:
+    """`container[key]` when it is a string in a dict; payload fields are untrusted shapes."""
+    value = container.get(key) if isinstance(container, dict) else None
+    return value if isinstance(value, str) else ""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -11,6 +12,13 @@ from bot import blocks
 from bot.grammar import Command, ParseError, parse
 from bot.services import Services
 from bot.workflow import InvalidRequest, WorkflowError
+
+log = logging.getLogger(__name__)
+
+OUR_FAULT = (
+    "something went wrong on our side (it is in the bot's log). Try again in a minute; "
+    "`/sfvopi pending` shows what is waiting."
+)
 
 Reply = dict[str, Any]
 Handler = Callable[[Services, Command, dict[str, Any]], Awaitable[Reply]]
@@ -33,6 +41,9 @@ async def answer(services: Services, payload: dict[str, Any]) -> Reply:
         return await HANDLERS[parsed.name](services, parsed, payload)
     except WorkflowError as exc:
         return _error(exc.message, usage=isinstance(exc, InvalidRequest))
+    except Exception:  # the store or a bug: still an answer, never Slack's "dispatch_failed"
+        log.exception("/sfvopi %s failed", parsed.name)
+        return _error(OUR_FAULT, usage=False)
 
 
 def _error(message: str, *, usage: bool) -> Reply:
