@@ -165,8 +165,6 @@ def sandbox(args: argparse.Namespace) -> int:
     logging.basicConfig(
         level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    # Bolt warns that the token is unused once `authorize` is given; true and harmless here.
-    logging.getLogger("slack_bolt.AsyncApp").setLevel(logging.ERROR)
     try:
         asyncio.run(_sandbox(args.port, args.orgs, open_browser=not args.no_browser))
     except KeyboardInterrupt:

@@ -6,12 +6,13 @@ Both answer Slack first and only then start the work the answer promised (see ba
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import hmac
 import json
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from aiohttp import web
@@ -49,16 +50,29 @@ async def build_app(services: Services, *, socket_mode: bool = False) -> AsyncAp
         )
 
     secret = settings.slack_signing_secret
-    app = AsyncApp(
-        client=services.slack,
-        signing_secret=secret.get_secret_value() if secret else None,
-        authorize=authorize,
-        process_before_response=True,
-        request_verification_enabled=not socket_mode,
-        raise_error_for_unhandled_request=False,
-    )
+    with _quiet(logging.getLogger("slack_bolt.AsyncApp")):
+        app = AsyncApp(
+            client=services.slack,
+            signing_secret=secret.get_secret_value() if secret else None,
+            authorize=authorize,
+            process_before_response=True,
+            request_verification_enabled=not socket_mode,
+            raise_error_for_unhandled_request=False,
+        )
     handlers.register(app, services)
     return app
+
+
+@contextlib.contextmanager
+def _quiet(logger: logging.Logger) -> Iterator[None]:
+    """Bolt warns that SLACK_BOT_TOKEN "will be ignored" when `authorize` is given; here that
+    is by design (the token is checked once at start), and a 3 a.m. reader needs no red herring."""
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 SIGNATURE_MAX_AGE = 5 * 60
