@@ -281,6 +281,14 @@ def request_list(heading: str, requests: Sequence[Request]) -> list[Block]:
     return [_section(_clip(f"*{heading}*\n" + "\n".join(request_line(r) for r in requests)))]
 
 
+def retired_card(request: Request, where: str) -> list[Block]:
+    """A duplicate card, without buttons, that sends its reader to the one kept up to date."""
+    return [
+        _section(f":link: This card for request #{request.id} was posted twice; see {where}."),
+        _context(title(request)),
+    ]
+
+
 def status_blocks(request: Request) -> list[Block]:
     """`/sfvopi status`: the card as it stands, without buttons."""
     blocks = [b for b in card(request) if b["type"] != "actions"]

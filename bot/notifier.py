@@ -139,6 +139,31 @@ class Notifier:
         response = await AsyncWebhookClient(url, timeout=5).send_dict(body)
         return int(response.status_code)
 
+    async def retire_duplicate(self, request_id: int, channel: str, ts: str) -> None:
+        """A card clicked that is not the stored one was posted twice (a crash between Slack's
+        answer and storing it): retire it, pointing at the live card, so no stale buttons stay."""
+        request = await self.store.get(request_id)
+        if request is None or request.card_ts is None or request.card_channel is None:
+            return
+        if (request.card_channel, request.card_ts) == (channel, ts):
+            return
+        try:
+            link = await self.slack.chat_getPermalink(
+                channel=request.card_channel, message_ts=request.card_ts
+            )
+            where = f"<{link['permalink']}|the live card>"
+        except SlackApiError:
+            where = "the live card"
+        try:
+            await self.slack.chat_update(
+                channel=channel,
+                ts=ts,
+                text=f"Duplicate card for request #{request_id}",
+                blocks=blocks.retired_card(request, where),
+            )
+        except SlackApiError as exc:
+            log.info("could not retire a duplicate card: %s", exc.response.get("error"))
+
     async def tell(self, channel: str, user: str, text: str) -> None:
         """An ephemeral to one person, e.g. why their click was refused."""
         try:

@@ -129,6 +129,7 @@ class SlackStandin(Workspace):
             "chat.postMessage": self._chat_post_message,
             "chat.update": self._chat_update,
             "chat.delete": self._chat_delete,
+            "chat.getPermalink": self._chat_get_permalink,
             "chat.postEphemeral": self._chat_post_ephemeral,
             "conversations.open": self._conversations_open,
             "apps.connections.open": self._apps_connections_open,
@@ -317,6 +318,17 @@ class SlackStandin(Workspace):
         message = self._own_message(channel, _str(params.get("ts")), "cant_delete_message")
         self.delete_message(channel, message.ts)
         return {"ok": True, "channel": channel, "ts": message.ts}
+
+    def _chat_get_permalink(self, params: JSON) -> JSON:
+        channel = self._channel(params, dm=False)
+        ts = _str(params.get("message_ts"))
+        if self.message(channel, ts) is None:
+            raise _Refused("message_not_found")
+        return {
+            "ok": True,
+            "channel": channel,
+            "permalink": f"{self.url}archives/{channel}/p{ts.replace('.', '')}",
+        }
 
     def _chat_post_ephemeral(self, params: JSON) -> JSON:
         channel = self._channel(params, dm=True)

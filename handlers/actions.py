@@ -63,6 +63,9 @@ async def click(services: Services, body: dict[str, Any], action: dict[str, Any]
         await services.notifier.tell(
             channel, user, ":warning: something went wrong on our side; try again in a minute."
         )
+    clicked = _text(body.get("container"), "message_ts")
+    if clicked:
+        await services.notifier.retire_duplicate(request_id, channel, clicked)
 
 
 def _text(container: object, key: str) -> str:

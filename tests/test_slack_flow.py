@@ -427,3 +427,19 @@ async def test_healthz_answers_200_only_while_the_database_answers(bot: RunningB
         finally:
             await bot.services.store.engine.dispose()
             bot.services.store.engine = working
+
+
+async def test_a_duplicate_card_still_works_and_is_retired_by_its_first_click(
+    slack: SlackStandin, bot: RunningBot, emulator: Emulator
+) -> None:
+    request_id = request_id_in(await ask(slack, bot, "U0ALICE", UNLINK))
+    live = card(slack, request_id)
+    duplicate = slack.add_message(APPROVALS, live.text, blocks=live.blocks)
+    result = await slack.click("U0BOB", APPROVALS, duplicate.ts, "sfvopi_approve")
+    assert result.status == 200
+    await bot.settle()
+    assert emulator.effective[("unlink", "sfv_app_abc123xyz456", "+918000000001")] == 1
+    retired = slack.message(APPROVALS, duplicate.ts)
+    assert retired is not None and retired.action_ids() == []
+    assert "posted twice" in str(retired.blocks) and "archives/C0APPROVALS" in str(retired.blocks)
+    assert "Done" in card_text(card(slack, request_id))

@@ -47,15 +47,10 @@ class KillPoint:
 
 POINTS = [
     KillPoint("before_card", "before_card", Outcome.DONE, 1),
-    pytest.param(
-        KillPoint("after_card_posted", "after_card_posted", Outcome.DONE, 1),
-        marks=pytest.mark.xfail(
-            strict=True,
-            reason="known gap: Slack posts are at least once; a crash between chat.postMessage "
-            "and storing its ts leaves an orphan card and the restart posts a second one",
-        ),
-        id="after_card_posted",
-    ),
+    # Slack posts are at least once: a crash between chat.postMessage and storing its ts
+    # leaves an orphan card, and the restart posts a second one. The orphan's buttons still
+    # work (clicks are decided from the store), and its first click retires it.
+    KillPoint("after_card_posted", "after_card_posted", Outcome.DONE, 1),
     KillPoint("after_card", None, Outcome.DONE, 1),
     KillPoint("after_claim", "after_claim", Outcome.DONE, 1),
     KillPoint("during_api", None, Outcome.ALREADY_ABSENT, 2),
@@ -193,7 +188,11 @@ async def test_kill9_at_each_step_then_restart(
         second = await start_bot_process("second", env, tmp_path)
         await second.ready()
         slack.configure(second.url, SLACK_SIGNING_SECRET)
-        if point.name in ("before_card", "after_card_posted", "after_card"):
+        if point.name == "after_card_posted":
+            (orphan,) = cards(slack, request_id)
+            assert await stored_card(store, request_id) != orphan.ts
+            await approve(slack, request_id, orphan.ts)
+        elif point.name in ("before_card", "after_card"):
             await approve(slack, request_id, await stored_card(store, request_id))
         await wait_until(
             lambda: told_everything(slack, request_id), timeout=20, what="Slack to be told"
@@ -215,6 +214,11 @@ async def test_kill9_at_each_step_then_restart(
         assert kinds.count("card_posted") == 1
 
         shown = cards(slack, request_id)
+        if point.name == "after_card_posted":
+            retired = [c for c in shown if c.ts != done.card_ts]
+            assert [c.action_ids() for c in retired] == [[]]
+            assert "posted twice" in str(retired[0].blocks)
+            shown = [c for c in shown if c.ts == done.card_ts]
         assert len(shown) == 1, [(c.ts, c.action_ids()) for c in shown]
         (card,) = shown
         assert card.action_ids() == []
