@@ -227,10 +227,14 @@ async def _main(
 ) -> None:
     from slack_sdk.errors import SlackApiError
 
-    from bot.app import run_socket_mode
+    from bot.app import check_slack_settings, run_socket_mode
     from bot.app import serve as serve_http
     from bot.services import Services
 
+    try:
+        check_slack_settings(settings, socket_mode=socket_mode)
+    except ValueError as exc:
+        raise StartupError(str(exc)) from None
     services = await Services.start(settings, orgs=directory)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -26,17 +26,26 @@ from slack_sdk.socket_mode.response import SocketModeResponse
 
 import handlers
 from bot.services import Services
+from bot.settings import Settings
 
 log = logging.getLogger(__name__)
+
+
+def check_slack_settings(settings: Settings, *, socket_mode: bool) -> None:
+    """The Slack secrets each mode needs; checked before anything is opened or created."""
+    if settings.slack_bot_token is None:
+        raise ValueError("SLACK_BOT_TOKEN is not set")
+    if socket_mode and settings.slack_app_token is None:
+        raise ValueError("SLACK_APP_TOKEN is not set (Socket Mode needs an xapp- token)")
+    if not socket_mode and settings.slack_signing_secret is None:
+        raise ValueError("SLACK_SIGNING_SECRET is not set")
 
 
 async def build_app(services: Services, *, socket_mode: bool = False) -> AsyncApp:
     """Checks the bot token once at start (auth.test), so no request waits on it later."""
     settings = services.settings
-    if settings.slack_bot_token is None:
-        raise ValueError("SLACK_BOT_TOKEN is not set")
-    if not socket_mode and settings.slack_signing_secret is None:
-        raise ValueError("SLACK_SIGNING_SECRET is not set")
+    check_slack_settings(settings, socket_mode=socket_mode)
+    assert settings.slack_bot_token is not None
     identity = await services.slack.auth_test()
     token = settings.slack_bot_token.get_secret_value()
 

@@ -20,12 +20,6 @@ ENV_PREFIX = "SFVOPI_"
 ENV_FILE = ".env"
 
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
-_SYNC_TO_ASYNC = {
-    "postgresql": "postgresql+asyncpg",
-    "postgres": "postgresql+asyncpg",
-    "postgres+asyncpg": "postgresql+asyncpg",
-    "sqlite": "sqlite+aiosqlite",
-}
 
 
 class Settings(BaseSettings):
@@ -91,12 +85,6 @@ class Settings(BaseSettings):
         if level not in _LOG_LEVELS:
             raise ValueError(f"expected one of {', '.join(_LOG_LEVELS)}")
         return level
-
-    @property
-    def async_database_url(self) -> str:
-        """The database URL with an asyncio driver, which is what the store's engine needs."""
-        scheme, sep, rest = self.database_url.partition("://")
-        return _SYNC_TO_ASYNC.get(scheme, scheme) + sep + rest
 
 
 def env_name(field: str) -> str:

@@ -133,16 +133,18 @@ class ApprovalRecord:
     refused: Status | None = None
 
 
+ASYNC_DRIVERS = {
+    "postgresql": "postgresql+asyncpg",
+    "postgres": "postgresql+asyncpg",
+    "postgres+asyncpg": "postgresql+asyncpg",
+    "sqlite": "sqlite+aiosqlite",
+}
+
+
 def async_url(url: str) -> str:
     """Selects the async driver, so a plain `postgresql://` or `sqlite:///` URL works."""
-    for plain, driver in (
-        ("postgresql://", "postgresql+asyncpg://"),
-        ("postgres://", "postgresql+asyncpg://"),
-        ("sqlite://", "sqlite+aiosqlite://"),
-    ):
-        if url.startswith(plain):
-            return driver + url[len(plain) :]
-    return url
+    scheme, sep, rest = url.partition("://")
+    return ASYNC_DRIVERS.get(scheme, scheme) + sep + rest
 
 
 class Store:

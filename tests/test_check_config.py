@@ -12,6 +12,7 @@ import pytest
 
 from bot.__main__ import main
 from bot.settings import Settings, describe_error, environ_with_dotenv
+from bot.store import async_url
 from tests.fixtures.orgs import ORG_ENV, ORGS_YAML, write_orgs
 
 REPO = Path(__file__).resolve().parent.parent
@@ -178,9 +179,8 @@ def test_base_url_has_no_trailing_slash() -> None:
         ("sqlite+aiosqlite:///x.db", "sqlite+aiosqlite:///x.db"),
     ],
 )
-@pytest.mark.usefixtures("clean_env")
-def test_async_database_url(url: str, expected: str) -> None:
-    assert Settings(database_url=url, _env_file=None).async_database_url == expected
+def test_the_store_picks_the_async_driver(url: str, expected: str) -> None:
+    assert async_url(Settings(database_url=url, _env_file=None).database_url) == expected
 
 
 @pytest.mark.parametrize(

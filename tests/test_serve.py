@@ -197,6 +197,7 @@ def test_a_missing_signing_secret_stops_start_up(tmp_path: Path, org_env: dict[s
     done = run_serve(tmp_path, env)
     assert done.returncode == 1
     assert "SLACK_SIGNING_SECRET" in one_line(done.stderr)
+    assert not (tmp_path / "bot.db").exists(), "a refused start must not create the database"
 
 
 def test_a_broken_org_file_stops_start_up(tmp_path: Path, org_env: dict[str, str]) -> None:
