@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
@@ -59,8 +60,6 @@ def user(user_id: str) -> str:
 
 def when(epoch: float) -> str:
     """A time each reader sees in their own zone, with a UTC fallback."""
-    import datetime as dt
-
     fallback = dt.datetime.fromtimestamp(epoch, dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     return f"<!date^{int(epoch)}^{{date_short_pretty}} {{time}}|{fallback}>"
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import weakref
 from collections.abc import Callable
 
 from slack_sdk.errors import SlackApiError
@@ -44,7 +45,7 @@ class Notifier:
         self.background = background
         self.lease_seconds = lease_seconds
         self.clock = clock
-        self._locks: dict[int, asyncio.Lock] = {}
+        self._locks: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
 
     def changed(self, request: Request) -> None:
         """The workflow's listener: schedules a sync after the ack, never blocking the caller."""
@@ -52,13 +53,11 @@ class Notifier:
 
     async def sync(self, request_id: int) -> None:
         """Brings Slack in line with the stored request; safe to call any number of times."""
-        lock = self._locks.setdefault(request_id, asyncio.Lock())
+        lock = self._locks.get(request_id)
+        if lock is None:
+            lock = self._locks[request_id] = asyncio.Lock()
         async with lock:
-            try:
-                await self._sync(request_id)
-            finally:
-                if not lock._waiters:  # type: ignore[attr-defined]
-                    self._locks.pop(request_id, None)
+            await self._sync(request_id)
 
     async def _sync(self, request_id: int) -> None:
         request = await self.store.get(request_id)
