@@ -407,13 +407,25 @@ class Store:
         async with self._write() as conn:
             row = (
                 await conn.execute(
-                    select(requests_t.c.status, requests_t.c.approvals_needed)
+                    select(
+                        requests_t.c.status, requests_t.c.approvals_needed, requests_t.c.expires_at
+                    )
                     .where(requests_t.c.id == request_id)
                     .with_for_update()
                 )
             ).first()
             if row is None:
                 raise LookupError(request_id)
+            if row.status == Status.PENDING.value and now >= row.expires_at:
+                await conn.execute(
+                    update(requests_t)
+                    .where(requests_t.c.id == request_id)
+                    .values(status=Status.EXPIRED.value, decided_by="bot", finished_at=now)
+                )
+                await self._event(conn, request_id, now, "bot", "expired")
+                return ApprovalRecord(
+                    await self._load(conn, request_id), False, None, Status.EXPIRED
+                )
             if row.status != Status.PENDING.value:
                 return ApprovalRecord(
                     await self._load(conn, request_id), False, None, Status(row.status)

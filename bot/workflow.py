@@ -224,6 +224,8 @@ class Workflow:
         record = await self.store.approve(
             request_id, approver=approver, now=self.clock(), lease_seconds=self.lease_seconds
         )
+        if record.refused is Status.EXPIRED:
+            self._changed(record.request)
         if record.refused is not None:
             raise Conflict(f"request #{request_id} is already {record.refused}")
         if record.counted:

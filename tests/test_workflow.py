@@ -275,6 +275,18 @@ async def test_requests_expire_after_their_time_to_live(workflow: Workflow, cloc
     assert (await workflow.status(second, user="U0BOB")).status is Status.EXPIRED
 
 
+async def test_an_approval_racing_the_expiry_is_refused_in_the_same_transaction(
+    workflow: Workflow, clock: Clock, emulator: Emulator
+) -> None:
+    request_id = await unlink_request(workflow)
+    late = clock.now + 60 * 60
+    record = await workflow.store.approve(request_id, approver="U0BOB", now=late, lease_seconds=5)
+    assert (record.refused, record.counted, record.claim) == (Status.EXPIRED, False, None)
+    stored = await workflow.status(request_id, user="U0BOB")
+    assert (stored.status, stored.approvals) == (Status.EXPIRED, ())
+    assert not emulator.calls
+
+
 async def test_pending_and_history_show_only_the_users_orgs(workflow: Workflow) -> None:
     mine = await unlink_request(workflow)
     theirs = await workflow.request(
