@@ -757,11 +757,12 @@ class _WriteGate:
 
     Without it an ack (creating a request) queued behind every background write in flight:
     100 approvals clicked at once held new commands' acks for 1-2 s (benchmarks/README.md).
-    At most MAX_URGENT_RUN urgent holders in a row while others wait, so a steady stream of
-    commands slows background work (cards, executions) but never stops it.
+    At most MAX_URGENT_RUN urgent holders in a row while others wait: with 1, urgent and
+    background writes alternate, so an ack waits for at most one background write, and a
+    flood of commands cannot starve card posts and executions (nor pile them up in memory).
     """
 
-    MAX_URGENT_RUN = 4
+    MAX_URGENT_RUN = 1
 
     def __init__(self) -> None:
         self._busy = False
