@@ -260,16 +260,8 @@ class Store:
         (card posts, executions) queued for SQLite's single writer.
         """
         async with self._write(urgent=True) as conn:
-            if dedupe_key is not None:
-                existing = (
-                    await conn.execute(
-                        select(requests_t.c.id).where(requests_t.c.dedupe_key == dedupe_key)
-                    )
-                ).scalar()
-                if existing is not None:
-                    return await self._load(conn, existing), False
             result = await conn.execute(
-                requests_t.insert()
+                self._insert(requests_t)
                 .values(
                     org=org,
                     action=action.value,
@@ -284,9 +276,18 @@ class Store:
                     dedupe_key=dedupe_key,
                     executions=0,
                 )
+                .on_conflict_do_nothing(index_elements=[requests_t.c.dedupe_key])
                 .returning(requests_t.c.id)
             )
-            request_id = int(result.scalar_one())
+            inserted = result.scalar()
+            if inserted is None:
+                existing = (
+                    await conn.execute(
+                        select(requests_t.c.id).where(requests_t.c.dedupe_key == dedupe_key)
+                    )
+                ).scalar_one()
+                return await self._load(conn, existing), False
+            request_id = int(inserted)
             await conn.execute(
                 targets_t.insert(),
                 [
@@ -308,7 +309,21 @@ class Store:
                 "requested",
                 {"action": action.value, "targets": [str(t) for t in targets], "reason": reason},
             )
-            return await self._load(conn, request_id), True
+        stored = Request(
+            id=request_id,
+            org=org,
+            action=action,
+            requester=requester,
+            reason=reason,
+            status=Status.PENDING,
+            approvals_needed=approvals_needed,
+            created_at=now,
+            expires_at=expires_at,
+            targets=tuple(TargetState(target=t) for t in targets),
+            channel_id=channel_id,
+            response_url=response_url,
+        )
+        return stored, True
 
     async def get(self, request_id: int) -> Request | None:
         async with self._read() as conn:
