@@ -79,6 +79,7 @@ class Request:
     card_channel: str | None = None
     card_ts: str | None = None
     notified_at: float | None = None
+    announced: int = 0
     executions: int = 0
 
     @property

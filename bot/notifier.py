@@ -27,6 +27,8 @@ log = logging.getLogger(__name__)
 
 RESPONSE_URL_LIFETIME = 30 * 60
 
+THREAD_REPLY, REQUESTER_NOTICE = 1, 2
+
 
 class Notifier:
     def __init__(
@@ -98,18 +100,25 @@ class Notifier:
         )
 
     async def _announce(self, request: Request) -> None:
-        """Thread reply, requester notice, outcome line: once, by whoever holds the lease."""
+        """Thread reply, requester notice, outcome line: once, by whoever holds the lease.
+
+        Each post is recorded as it succeeds, so a retry (after Slack refused one, or a crash)
+        sends only what is missing."""
         if not await self.store.claim_notify(request.id, self.clock(), self.lease_seconds):
             return
         failpoints.reached("before_announce")
-        if request.status in (Status.SUCCEEDED, Status.FAILED):
+        done = request.announced
+        if not done & THREAD_REPLY and request.status in (Status.SUCCEEDED, Status.FAILED):
             for chunk in blocks.thread_details(request):
                 await self.slack.chat_postMessage(
                     channel=request.card_channel or "",
                     thread_ts=request.card_ts,
                     text=chunk,
                 )
-        await self._tell_requester(request)
+            await self.store.mark_announced(request.id, THREAD_REPLY)
+        if not done & REQUESTER_NOTICE:
+            await self._tell_requester(request)
+            await self.store.mark_announced(request.id, REQUESTER_NOTICE)
         org = self.orgs.get(request.org)
         if org is not None and org.outcome_channel:
             await self.slack.chat_postMessage(

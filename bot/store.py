@@ -39,7 +39,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 
 from bot.models import Action, Approval, Event, Outcome, Request, Status, Target, TargetState
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+MIGRATIONS: dict[int, tuple[str, ...]] = {
+    2: ("ALTER TABLE requests ADD COLUMN announced INTEGER NOT NULL DEFAULT 0",),
+}
 SCHEMA_LOCK_ID = 0x5F0_0B07
 
 metadata = MetaData()
@@ -69,6 +72,7 @@ requests_t = Table(
     Column("executions", Integer, nullable=False, default=0),
     Column("notified_at", Float),
     Column("notify_lease_until", Float),
+    Column("announced", Integer, nullable=False, default=0, server_default="0"),
     Index("ix_requests_status", "status"),
     Index("ix_requests_org_created", "org", "created_at"),
 )
@@ -174,10 +178,21 @@ class Store:
             if row is None:
                 stmt = self._insert(schema_meta_t).values(key="version", value=str(SCHEMA_VERSION))
                 await conn.execute(stmt.on_conflict_do_nothing())
-            elif int(row[0]) > SCHEMA_VERSION:
+                return
+            found = int(row[0])
+            if found > SCHEMA_VERSION:
                 raise SchemaTooNew(
-                    f"database schema version {row[0]} is newer than this bot's "
+                    f"database schema version {found} is newer than this bot's "
                     f"({SCHEMA_VERSION}): upgrade sfvopi-bot"
+                )
+            for version in range(found + 1, SCHEMA_VERSION + 1):
+                for statement in MIGRATIONS[version]:
+                    await conn.exec_driver_sql(statement)
+            if found < SCHEMA_VERSION:
+                await conn.execute(
+                    update(schema_meta_t)
+                    .where(schema_meta_t.c.key == "version")
+                    .values(value=str(SCHEMA_VERSION))
                 )
 
     async def close(self) -> None:
@@ -410,6 +425,7 @@ class Store:
             card_channel=row.card_channel,
             card_ts=row.card_ts,
             notified_at=row.notified_at,
+            announced=row.announced,
             executions=row.executions,
         )
 
@@ -704,6 +720,15 @@ class Store:
             now,
             lease_seconds,
         )
+
+    async def mark_announced(self, request_id: int, step: int) -> None:
+        """Remembers one announcement post, so a retry after a failure or crash skips it."""
+        async with self._write() as conn:
+            await conn.execute(
+                update(requests_t)
+                .where(requests_t.c.id == request_id)
+                .values(announced=requests_t.c.announced.op("|")(step))
+            )
 
     async def mark_notified(self, request_id: int, now: float) -> None:
         async with self._write() as conn:

@@ -443,3 +443,36 @@ async def test_a_duplicate_card_still_works_and_is_retired_by_its_first_click(
     assert retired is not None and retired.action_ids() == []
     assert "posted twice" in str(retired.blocks) and "archives/C0APPROVALS" in str(retired.blocks)
     assert "Done" in card_text(card(slack, request_id))
+
+
+async def test_an_announcement_refused_midway_is_finished_without_repeats(
+    slack: SlackStandin, bot: RunningBot, emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from slack_sdk.errors import SlackApiError
+    from slack_sdk.web.async_slack_response import AsyncSlackResponse
+
+    notifier = bot.services.notifier
+    real_post = notifier.slack.chat_postMessage
+    refused: list[str] = []
+
+    async def outcome_channel_down(**kwargs: object) -> AsyncSlackResponse:
+        if kwargs.get("channel") == OUTCOMES and not refused:
+            refused.append(str(kwargs.get("text")))
+            raise SlackApiError("channel down", {"ok": False, "error": "fatal_error"})
+        return await real_post(**kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(notifier.slack, "chat_postMessage", outcome_channel_down)
+    request_id = request_id_in(await ask(slack, bot, "U0ALICE", UNLINK))
+    await click(slack, bot, "U0BOB", request_id, "approve")
+    assert refused and not slack.messages(OUTCOMES)
+    assert len(slack.thread(APPROVALS, card(slack, request_id).ts)) == 1
+    assert len(told(slack, "U0ALICE")) == 1
+
+    notifier.clock = lambda: 4_000_000_000.0
+    await bot.services.sweep_once()
+    await bot.settle()
+    assert len(slack.messages(OUTCOMES)) == 1
+    assert len(slack.thread(APPROVALS, card(slack, request_id).ts)) == 1
+    assert len(told(slack, "U0ALICE")) == 1
+    stored = await bot.services.store.get(request_id)
+    assert stored is not None and stored.notified_at is not None
