@@ -72,16 +72,23 @@ async def build_app(services: Services, *, socket_mode: bool = False) -> AsyncAp
     return app
 
 
+class _TokenIgnoredFilter(logging.Filter):
+    """Bolt warns that SLACK_BOT_TOKEN "will be ignored" when `authorize` is given; here that
+    is by design (the token is checked once at start), and a 3 a.m. reader needs no red herring.
+    A filter, because Bolt resets its logger's level from the root logger."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "will be ignored" not in record.getMessage()
+
+
 @contextlib.contextmanager
 def _quiet(logger: logging.Logger) -> Iterator[None]:
-    """Bolt warns that SLACK_BOT_TOKEN "will be ignored" when `authorize` is given; here that
-    is by design (the token is checked once at start), and a 3 a.m. reader needs no red herring."""
-    level = logger.level
-    logger.setLevel(logging.ERROR)
+    quiet = _TokenIgnoredFilter()
+    logger.addFilter(quiet)
     try:
         yield
     finally:
-        logger.setLevel(level)
+        logger.removeFilter(quiet)
 
 
 SIGNATURE_MAX_AGE = 5 * 60

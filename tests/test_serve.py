@@ -167,6 +167,7 @@ async def test_serve_answers_slack_and_stops_on_sigterm(
     code = await asyncio.wait_for(serve_process.process.wait(), timeout=10)
     assert code == 0, serve_process.log()
     assert "Traceback" not in serve_process.log()
+    assert "will be ignored" not in serve_process.log(), "Bolt's misleading token warning"
 
 
 # -- start-up failures ---------------------------------------------------------------------
