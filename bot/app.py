@@ -20,6 +20,7 @@ from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.authorization import AuthorizeResult
 from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_bolt.response import BoltResponse
 from slack_sdk.socket_mode.aiohttp import SocketModeClient
 from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.socket_mode.response import SocketModeResponse
@@ -199,8 +200,13 @@ async def run_socket_mode(services: Services) -> None:
 
     async def on_request(client: Any, req: SocketModeRequest) -> None:
         with services.background.holding() as held:
-            bolt_request = AsyncBoltRequest(mode="socket_mode", body=req.payload)
-            bolt_response = await app.async_dispatch(bolt_request)
+            if routable(req.payload):
+                bolt_response = await app.async_dispatch(
+                    AsyncBoltRequest(mode="socket_mode", body=req.payload)
+                )
+            else:
+                log.warning("ignored a Socket Mode envelope that is no command or click we know")
+                bolt_response = BoltResponse(status=200, body="")
         payload: dict[str, Any] | None = None
         if bolt_response.status == 200 and bolt_response.body:
             try:

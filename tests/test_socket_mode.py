@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -156,3 +157,24 @@ async def test_the_bot_reconnects_when_slack_refreshes_the_socket(
     assert result.transport == "socket"
     assert result.ok, result
     assert result.ephemeral is not None
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"type": "block_actions", "actions": "not a list"},
+        {"type": "block_actions", "actions": []},
+        {"type": "block_actions", "actions": [{"value": "1"}]},
+    ],
+)
+async def test_a_malformed_envelope_is_acked_and_ignored(
+    slack: SlackStandin,
+    socket_bot: SocketBot,
+    emulator: Emulator,
+    caplog: pytest.LogCaptureFixture,
+    payload: dict[str, object],
+) -> None:
+    ack = await slack._envelope("interactive", payload, accepts_response_payload=False)
+    assert ack.ok
+    assert not emulator.calls
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
