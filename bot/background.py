@@ -56,6 +56,16 @@ class Background:
             self._start(work)
         held.clear()
 
+    async def settle(self, timeout: float = 10.0) -> None:
+        """Waits until all work, including work it started in turn, has finished."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while self.tasks:
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                raise TimeoutError("background work did not finish")
+            await asyncio.wait(set(self.tasks), timeout=remaining)
+
     async def drain(self, timeout: float = 10.0) -> None:
         """Waits for work in flight (on shutdown), then cancels what is left."""
         if self.tasks:

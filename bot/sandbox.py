@@ -137,13 +137,7 @@ class Sandbox:
 
     async def settle(self, timeout: float = 10.0) -> None:
         """Waits until the bot has finished every piece of work it started after an ack."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while self.services.background.tasks:
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                raise TimeoutError("the bot's background work did not finish")
-            await asyncio.wait(set(self.services.background.tasks), timeout=remaining)
+        await self.services.background.settle(timeout)
 
     def config(self) -> dict[str, Any]:
         return {

@@ -37,13 +37,7 @@ class SocketBot:
 
     async def settle(self, timeout: float = 10.0) -> None:
         """Waits until every piece of work started after an ack has finished."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while self.services.background.tasks:
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                raise AssertionError("background work did not finish")
-            await asyncio.wait(set(self.services.background.tasks), timeout=remaining)
+        await self.services.background.settle(timeout)
 
 
 @pytest.fixture
