@@ -28,7 +28,7 @@ COPY handlers ./handlers
 RUN set -eux; \
     pip install --no-cache-dir ".[postgres]"; \
     sfvopi-bot --help > /dev/null; \
-    python -c "import asyncpg, aiosqlite, bot.app, handlers"; \
+    python -c "import asyncpg, aiosqlite, bot.slack.app, handlers"; \
     cd /; \
     rm -rf /src
 

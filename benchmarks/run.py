@@ -8,8 +8,8 @@ What runs where (see benchmarks/README.md for why):
     per scenario, configured only through its environment, as in production;
   - the floor: benchmarks/floor_app.py, a bare Bolt AsyncApp whose /sfvopi listener only acks,
     in a subprocess, once with process_before_response=False (Bolt's default), once with True;
-  - the SFVoPI emulator: `python -m bot.emulator` in a subprocess (latency set over its control
-    endpoint), so a hundred sleeping API calls never share a loop with anything we time;
+  - the SFVoPI emulator: `python -m bot.sandbox.emulator` in a subprocess (latency set over its
+    control endpoint), so a hundred sleeping API calls never share a loop with anything we time;
   - the Slack stand-in: in this process; it takes the bot's Web API calls and is the Slack
     client for the few commands and clicks we send ourselves;
   - load: benchmarks/loadgen.py in a subprocess, signed slash commands at a fixed concurrency.
@@ -39,8 +39,8 @@ from typing import Any, TypeVar
 
 import aiohttp
 
-from bot.slack_standin import SlackStandin
-from bot.slack_standin_workspace import Message
+from bot.sandbox.slack_standin import SlackStandin
+from bot.sandbox.slack_workspace import Message
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -208,7 +208,7 @@ async def read_ready_line(popen: subprocess.Popen[bytes], timeout: float = 20.0)
 
 
 class EmulatorProc:
-    """`python -m bot.emulator` in a subprocess, seeded from a file, latency set over HTTP."""
+    """The emulator in a subprocess, seeded from a file, latency set over HTTP."""
 
     def __init__(self, proc: Proc, base_url: str, control_url: str) -> None:
         self.proc = proc
@@ -220,7 +220,7 @@ class EmulatorProc:
         seed_file = workdir / "emulator-seed.json"
         seed_file.write_text(json.dumps(seed))
         popen = spawn(
-            [sys.executable, "-m", "bot.emulator", "--port", "0", "--seed", str(seed_file)],
+            [sys.executable, "-m", "bot.sandbox.emulator", "--port", "0", "--seed", str(seed_file)],
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             cwd=workdir,

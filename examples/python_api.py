@@ -11,12 +11,12 @@ import os
 import tempfile
 from pathlib import Path
 
-from bot.emulator import Emulator
-from bot.models import Target
-from bot.orgs import load_orgs
+from bot.config.orgfile import load_orgs
+from bot.core.models import Target
+from bot.core.workflow import Workflow
+from bot.sandbox.emulator import Emulator
 from bot.sfvopi import SfvopiClient
 from bot.store import Store
-from bot.workflow import Workflow
 
 ORGS = """
 organizations:

@@ -7,9 +7,10 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
 
-from bot import blocks, ids
-from bot.services import Services
-from bot.workflow import WorkflowError
+from bot.core import ids
+from bot.errors import InvalidId, Refusal
+from bot.slack import blocks
+from bot.slack.services import Services
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +30,7 @@ async def click(services: Services, body: dict[str, Any], action: dict[str, Any]
     channel = _text(body.get("channel"), "id") or _text(body.get("container"), "channel_id")
     try:
         request_id = ids.request_id(_text(action, "value"))
-    except ids.InvalidId:
+    except InvalidId:
         await services.notifier.tell(channel, user, "That button does not name a request.")
         return
     workflow = services.workflow
@@ -56,7 +57,7 @@ async def click(services: Services, body: dict[str, Any], action: dict[str, Any]
                 await workflow.deny(request_id, approver=user)
             case blocks.CANCEL:
                 await workflow.cancel(request_id, user=user)
-    except WorkflowError as exc:
+    except Refusal as exc:
         await services.notifier.tell(channel, user, f":warning: {exc.message}")
     except Exception:
         log.exception("click on request %s failed", request_id)

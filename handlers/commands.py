@@ -8,10 +8,10 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
 
-from bot import blocks
-from bot.grammar import Command, ParseError, parse
-from bot.services import Services
-from bot.workflow import InvalidRequest, WorkflowError
+from bot.errors import InvalidRequest, ParseError, Refusal
+from bot.slack import blocks
+from bot.slack.grammar import Command, parse
+from bot.slack.services import Services
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +39,7 @@ async def answer(services: Services, payload: dict[str, Any]) -> Reply:
         return _error(str(exc), usage=True)
     try:
         return await HANDLERS[parsed.name](services, parsed, payload)
-    except WorkflowError as exc:
+    except Refusal as exc:
         return _error(exc.message, usage=isinstance(exc, InvalidRequest))
     except Exception:  # the store or a bug: still an answer, never Slack's "dispatch_failed"
         log.exception("/sfvopi %s failed", parsed.name)

@@ -1,7 +1,7 @@
-"""Fixtures are grouped by the real server or store they start; each lives in tests/fixtures/."""
+"""Fixtures are grouped by the real server or store they start; each lives in tests/support/."""
 
-from tests.fixtures.bot import *  # noqa: F403
-from tests.fixtures.database import *  # noqa: F403
-from tests.fixtures.emulator import *  # noqa: F403
-from tests.fixtures.orgs import *  # noqa: F403
-from tests.fixtures.slack import *  # noqa: F403
+from tests.support.bot import *  # noqa: F403
+from tests.support.database import *  # noqa: F403
+from tests.support.emulator import *  # noqa: F403
+from tests.support.orgs import *  # noqa: F403
+from tests.support.slack import *  # noqa: F403

@@ -5,7 +5,7 @@ garbage; Slack (the stand-in) answers 429 with Retry-After, 500, or nothing for 
 command's response_url stops answering. The bot runs in-process behind its real HTTP server.
 Retries are counted where they land (emulator calls, stand-in calls), against the bounds the
 code states: `SFVOPI_API_TRIES` attempts per target; for Slack Web API calls the retry handlers
-of `bot.services.slack_client` (429: 3 retries, connection errors: 3, 500/503: 2).
+of `bot.slack.services.slack_client` (429: 3 retries, connection errors: 3, 500/503: 2).
 """
 
 from __future__ import annotations
@@ -14,40 +14,38 @@ import re
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
-from slack_sdk.http_retry.builtin_interval_calculators import FixedValueRetryIntervalCalculator
 
-from bot.emulator import Emulator, Fault
-from bot.models import Status
-from bot.orgs import OrgDirectory
-from bot.settings import Settings
-from bot.slack_standin import SlackStandin
-from bot.slack_standin_workspace import RateLimited, ServerError, Timeout
-from tests.fixtures.bot import RunningBot, start_bot
-from tests.reliability import wait_until
-from tests.test_slack_flow import APPROVALS, OPS, UNLINK, ask, card, card_text, click, told
+from bot.config.orgfile import OrgDirectory
+from bot.config.settings import Settings
+from bot.core.models import Status
+from bot.sandbox.emulator import ApiFault, Emulator
+from bot.sandbox.slack_standin import SlackStandin
+from bot.sandbox.slack_workspace import RateLimited, SlackServerError, Timeout
+from tests.support.bot import RunningBot, start_bot
+from tests.support.processes import wait_until
+from tests.support.slack_user import (
+    ACK_BOUND,
+    APPROVALS,
+    OPS,
+    UNLINK,
+    api_paths_are_strict,
+    ask,
+    card,
+    card_text,
+    click,
+    quick_retries,
+    told,
+)
 
-ACK_BOUND = 1.0  # seconds: a behavioural bound far under Slack's 3 s, not a benchmark
 SLACK_5XX_CALLS = 1 + 2  # AsyncServerErrorRetryHandler(max_retry_count=2) in slack_client
 SLACK_429_CALLS = 1 + 3  # AsyncRateLimitErrorRetryHandler(max_retry_count=3)
 FAR_FUTURE = 4_000_000_000.0
-
-# Every path the bot may ever call on SFVoPI: one valid app id, maybe one encoded E.164 number.
-SFVOPI_PATH = re.compile(
-    r"/superfone/sfvopi/apps/(?:sfv_)?app_[A-Za-z0-9][A-Za-z0-9_-]{0,63}"
-    r"(?:/numbers/%2B[1-9][0-9]{6,14})?"
-)
 
 
 def rid(reply: str) -> int:
     match = re.search(r"#(\d+)", reply)
     assert match, reply
     return int(match.group(1))
-
-
-def api_paths_are_strict(emulator: Emulator) -> None:
-    for call in emulator.calls:
-        assert call.method == "DELETE", call
-        assert SFVOPI_PATH.fullmatch(call.raw_path), call.raw_path
 
 
 async def status_as_seen(slack: SlackStandin, user: str, request_id: int) -> tuple[str, str]:
@@ -64,18 +62,6 @@ def slack_calls(slack: SlackStandin, method: str, channel: str | None = None) ->
         for c in slack.calls
         if c.method == method and (channel is None or c.params.get("channel") == channel)
     )
-
-
-def quick_retries(running: RunningBot) -> RunningBot:
-    """The same retry handlers and counts, with 10 ms between retries instead of 0.5 s, 1 s…
-
-    (the 429 handler sleeps what Retry-After says, plus up to 1 s of jitter, whatever this says)
-    """
-    handlers = running.services.slack.retry_handlers
-    assert handlers, "slack_client() configures retry handlers"
-    for handler in handlers:
-        handler.interval_calculator = FixedValueRetryIntervalCalculator(0.01)
-    return running
 
 
 def notices(slack: SlackStandin, user: str) -> list[str]:
@@ -100,7 +86,7 @@ async def fast_bot(
 
 @pytest.fixture
 def short_emulator_timeouts(emulator: Emulator) -> Iterator[Emulator]:
-    """Fault.TIMEOUT holds a call 0.6 s instead of 30, so its record lands within the test."""
+    """ApiFault.TIMEOUT holds a call 0.6 s instead of 30, so its record lands within the test."""
     before = emulator.timeout_sleep
     emulator.timeout_sleep = 0.6
     yield emulator
@@ -114,7 +100,7 @@ def short_emulator_timeouts(emulator: Emulator) -> Iterator[Emulator]:
     ("faults", "latency", "calls", "final", "says"),
     [
         pytest.param(
-            (Fault.TIMEOUT,) * 3,
+            (ApiFault.TIMEOUT,) * 3,
             0.0,
             3,
             "failed",
@@ -122,7 +108,7 @@ def short_emulator_timeouts(emulator: Emulator) -> Iterator[Emulator]:
             id="timeouts",
         ),
         pytest.param(
-            (Fault.DROP,) * 3,
+            (ApiFault.DROP,) * 3,
             0.0,
             3,
             "failed",
@@ -130,7 +116,7 @@ def short_emulator_timeouts(emulator: Emulator) -> Iterator[Emulator]:
             id="dropped-connections",
         ),
         pytest.param(
-            (Fault.SERVER_ERROR,) * 5,
+            (ApiFault.SERVER_ERROR,) * 5,
             0.0,
             3,
             "failed",
@@ -141,12 +127,12 @@ def short_emulator_timeouts(emulator: Emulator) -> Iterator[Emulator]:
             (), 0.6, 3, "failed", "no answer from SFVoPI after 3 tries (timeout)", id="slow-answers"
         ),
         pytest.param(
-            (Fault.GARBAGE,), 0.0, 1, "failed", "unexpected response from SFVoPI", id="malformed"
+            (ApiFault.GARBAGE,), 0.0, 1, "failed", "unexpected response from SFVoPI", id="malformed"
         ),
-        pytest.param((Fault.TIMEOUT,), 0.0, 2, "succeeded", "Done", id="timeout-then-ok"),
-        pytest.param((Fault.SERVER_ERROR,) * 2, 0.0, 3, "succeeded", "Done", id="500s-then-ok"),
+        pytest.param((ApiFault.TIMEOUT,), 0.0, 2, "succeeded", "Done", id="timeout-then-ok"),
+        pytest.param((ApiFault.SERVER_ERROR,) * 2, 0.0, 3, "succeeded", "Done", id="500s-then-ok"),
         pytest.param(
-            (Fault.APPLY_THEN_DROP,),
+            (ApiFault.APPLY_THEN_DROP,),
             0.0,
             2,
             "succeeded",
@@ -159,7 +145,7 @@ async def test_sfvopi_faults_end_in_a_final_state_the_user_can_see(
     slack: SlackStandin,
     fast_bot: RunningBot,
     short_emulator_timeouts: Emulator,
-    faults: tuple[Fault, ...],
+    faults: tuple[ApiFault, ...],
     latency: float,
     calls: int,
     final: str,
@@ -203,7 +189,7 @@ async def test_the_number_of_sfvopi_tries_follows_the_setting(
                 slack, running, "U0ALICE", "delete sfv_app_abc123xyz456 sfv_app_def789ghi012 r"
             )
         )
-        emulator.script(*(Fault.SERVER_ERROR,) * 4, Fault.DROP, Fault.DROP)
+        emulator.script(*(ApiFault.SERVER_ERROR,) * 4, ApiFault.DROP, ApiFault.DROP)
         await click(slack, running, "U0BOB", request_id, "approve")
         await click(slack, running, "U0CAROL", request_id, "approve")
     finally:
@@ -270,7 +256,7 @@ async def test_500s_on_the_card_post_are_retried_within_bounds(
     slack: SlackStandin, bot: RunningBot
 ) -> None:
     quick_retries(bot)
-    slack.fail("chat.postMessage", ServerError(), ServerError(503))
+    slack.fail("chat.postMessage", SlackServerError(), SlackServerError(503))
     request_id = rid(await ask(slack, bot, "U0ALICE", UNLINK))
     assert card(slack, request_id).action_ids() != []
     assert slack_calls(slack, "chat.postMessage", APPROVALS) == SLACK_5XX_CALLS
@@ -280,7 +266,7 @@ async def test_a_card_post_that_fails_for_good_is_posted_by_the_sweeper(
     slack: SlackStandin, bot: RunningBot
 ) -> None:
     quick_retries(bot)
-    slack.fail("chat.postMessage", *[ServerError()] * SLACK_5XX_CALLS)
+    slack.fail("chat.postMessage", *[SlackServerError()] * SLACK_5XX_CALLS)
     reply = await ask(slack, bot, "U0ALICE", UNLINK)
     request_id = rid(reply)
     assert "waiting for 1 approval" in reply
@@ -320,7 +306,7 @@ async def test_a_card_update_that_fails_for_good_is_finished_by_the_sweeper(
     quick_retries(bot)
     request_id = rid(await ask(slack, bot, "U0ALICE", UNLINK))
     if kind == "500s":
-        slack.fail("chat.update", *[ServerError()] * 30)
+        slack.fail("chat.update", *[SlackServerError()] * 30)
         per_sync = SLACK_5XX_CALLS  # once, then the 2 retries its handler allows
     else:
         bot.services.slack.timeout = 0.3  # seconds; the stand-in's Timeout outlasts it
@@ -414,7 +400,7 @@ async def test_a_response_url_answering_500_gets_a_dm_instead(
     slack: SlackStandin, bot: RunningBot
 ) -> None:
     request_id = rid(await ask(slack, bot, "U0ALICE", UNLINK))
-    slack.fail("response_url", ServerError())
+    slack.fail("response_url", SlackServerError())
     await click(slack, bot, "U0BOB", request_id, "deny")
     (dm,) = slack.dms("U0ALICE")
     assert f"#{request_id}" in dm.text and "denied" in dm.text
@@ -431,8 +417,8 @@ async def test_everything_at_once_still_ends_final_and_told(
     slack.fail("chat.postMessage", RateLimited(retry_after=0))
     request_id = rid(await ask(slack, fast_bot, "U0ALICE", UNLINK))
     slack.response_url_gone = True
-    slack.fail("chat.update", ServerError())
-    emulator.script(Fault.TIMEOUT, Fault.SERVER_ERROR, Fault.DROP)
+    slack.fail("chat.update", SlackServerError())
+    emulator.script(ApiFault.TIMEOUT, ApiFault.SERVER_ERROR, ApiFault.DROP)
     await click(slack, fast_bot, "U0BOB", request_id, "approve")
     await wait_until(lambda: len(emulator.calls) == 3, timeout=10)
     fast_bot.services.notifier.clock = lambda: FAR_FUTURE

@@ -3,8 +3,8 @@ without a 500, tells people something clear, and never calls SFVoPI outside its 
 
 Two layers, two ways of running Hypothesis:
 
-* the pure layers (`bot.grammar.parse`, `bot.ids`, `bot.blocks`) get plain synchronous
-  `@given` tests with many examples;
+* the pure layers (`bot.slack.grammar.parse`, `bot.core.ids`, `bot.slack.blocks`) get plain
+  synchronous `@given` tests with many examples;
 * the real HTTP bot gets `@given` on *async* tests: pytest-asyncio runs each example's
   coroutine on the session loop (its `AsyncHypothesisTest` item), so the session-scoped
   Slack stand-in and SFVoPI emulator keep serving. The function-scoped `bot` is started once
@@ -29,17 +29,29 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot import blocks, ids
-from bot.emulator import Emulator
-from bot.grammar import MAX_TEXT, Command, ParseError, parse
-from bot.models import Action, Approval, Outcome, Request, Status, Target, TargetState
-from bot.orgs import Role
-from bot.slack_standin import SlackStandin
-from bot.slack_standin_workspace import Ack, block_errors
-from tests.fixtures.bot import RunningBot
-from tests.fixtures.slack import SLACK_SIGNING_SECRET
-from tests.reliability.test_faults import ACK_BOUND, SFVOPI_PATH, api_paths_are_strict
-from tests.test_slack_flow import APPROVALS, OPS, UNLINK, ask, card, request_id_in, told
+from bot.config.orgfile import Role
+from bot.core import ids
+from bot.core.models import Action, Approval, Outcome, Request, Status, Target, TargetState
+from bot.errors import InvalidId, ParseError
+from bot.sandbox.emulator import Emulator
+from bot.sandbox.slack_standin import SlackStandin
+from bot.sandbox.slack_workspace import Ack, block_errors
+from bot.slack import blocks
+from bot.slack.grammar import MAX_TEXT, Command, parse
+from tests.support.bot import RunningBot
+from tests.support.slack import SLACK_SIGNING_SECRET
+from tests.support.slack_user import (
+    ACK_BOUND,
+    APPROVALS,
+    OPS,
+    SFVOPI_PATH,
+    UNLINK,
+    api_paths_are_strict,
+    ask,
+    card,
+    request_id_in,
+    told,
+)
 
 HTTP_SETTINGS = settings(
     max_examples=60,
@@ -218,7 +230,7 @@ def test_id_validators_accept_only_their_shapes(value: str) -> None:
     ):
         try:
             assert validator(value) == value
-        except ids.InvalidId as exc:
+        except InvalidId as exc:
             assert not shape.fullmatch(value)
             assert "\n" not in str(exc) and len(str(exc)) <= ERROR_TEXT_LIMIT
         else:
@@ -226,7 +238,7 @@ def test_id_validators_accept_only_their_shapes(value: str) -> None:
             assert value.isascii() and "/" not in value and "%" not in value
     try:
         number = ids.request_id(value)
-    except ids.InvalidId:
+    except InvalidId:
         pass
     else:
         assert 1 <= number <= ids.MAX_REQUEST_ID

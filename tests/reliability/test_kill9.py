@@ -23,12 +23,12 @@ from pathlib import Path
 
 import pytest
 
-from bot.emulator import Emulator
-from bot.models import Outcome, Status
-from bot.slack_standin import Message, SlackStandin
+from bot.core.models import Outcome, Status
+from bot.sandbox.emulator import Emulator
+from bot.sandbox.slack_standin import Message, SlackStandin
 from bot.store import Store
-from tests.fixtures.slack import SLACK_SIGNING_SECRET
-from tests.reliability import BotProcess, bot_env, start_bot_process, wait_until
+from tests.support.processes import BotProcess, bot_env, start_bot_process, wait_until
+from tests.support.slack import SLACK_SIGNING_SECRET
 
 APPROVALS = "C0APPROVALS"
 OUTCOMES = "C0OPSLOG"

@@ -34,14 +34,14 @@ import asyncpg  # type: ignore[import-untyped]
 import pytest
 from sqlalchemy.engine import make_url
 
-from bot.emulator import Emulator
-from bot.models import Action, Request, Status, Target
-from bot.slack_standin import Message, SlackStandin
-from bot.slack_standin_workspace import APP_ID, TEAM_ID, buttons
+from bot.core.models import Action, Request, Status, Target
+from bot.sandbox.emulator import Emulator
+from bot.sandbox.slack_standin import Message, SlackStandin
+from bot.sandbox.slack_workspace import APP_ID, TEAM_ID, buttons
 from bot.store import Store
-from tests.fixtures.emulator import ACME_KEY
-from tests.fixtures.slack import SLACK_SIGNING_SECRET
-from tests.reliability import BotProcess, bot_env, start_bot_process, wait_until
+from tests.support.emulator import ACME_KEY
+from tests.support.processes import BotProcess, bot_env, start_bot_process, wait_until
+from tests.support.slack import SLACK_SIGNING_SECRET
 
 APPROVALS = "C0APPROVALS"
 OUTCOMES = "C0OPSLOG"

@@ -19,18 +19,17 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
-from bot.app import run_socket_mode
-from bot.emulator import Emulator, Fault
-from bot.orgs import OrgDirectory, parse_orgs
-from bot.services import Services
-from bot.settings import Settings
-from bot.slack_standin import SlackStandin
-from bot.slack_standin_workspace import RateLimited, ServerError
-from tests.fixtures.bot import start_bot
-from tests.fixtures.orgs import ORG_ENV, ORGS_YAML
-from tests.fixtures.slack import SLACK_APP_TOKEN, SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET
-from tests.reliability.test_faults import quick_retries
-from tests.test_slack_flow import APPROVALS, OPS, UNLINK, ask, card, request_id_in
+from bot.config.orgfile import OrgDirectory, parse_orgs
+from bot.config.settings import Settings
+from bot.sandbox.emulator import ApiFault, Emulator
+from bot.sandbox.slack_standin import SlackStandin
+from bot.sandbox.slack_workspace import RateLimited, SlackServerError
+from bot.slack.app import run_socket_mode
+from bot.slack.services import Services
+from tests.support.bot import start_bot
+from tests.support.orgs import ORG_ENV, ORGS_YAML
+from tests.support.slack import SLACK_APP_TOKEN, SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET
+from tests.support.slack_user import APPROVALS, OPS, UNLINK, ask, card, quick_retries, request_id_in
 
 REVOKED_KEY = "test-key-globex-revoked-not-real"  # the emulator does not know it: 401
 UNUSABLE_KEY = "test-key-initech-\x01-not-real"  # no header can carry it
@@ -111,8 +110,8 @@ async def test_no_secret_in_logs_slack_or_the_database_after_a_flow_with_faults(
         # acme: a 429 on the card, a 500 and a dropped connection at SFVoPI, then success
         slack.fail("chat.postMessage", RateLimited(retry_after=0))
         acme = request_id_in(await ask(slack, running, "U0ALICE", UNLINK))
-        emulator.script(Fault.SERVER_ERROR, Fault.DROP)
-        slack.fail("chat.update", *[ServerError()] * 3)
+        emulator.script(ApiFault.SERVER_ERROR, ApiFault.DROP)
+        slack.fail("chat.update", *[SlackServerError()] * 3)
         slack.response_url_gone = True
         clicked = await slack.click("U0BOB", APPROVALS, card(slack, acme).ts, "sfvopi_approve")
         acks.append(clicked.body)
@@ -207,7 +206,7 @@ async def test_no_secret_in_logs_or_slack_over_socket_mode(
     await slack.wait_for(
         lambda: next((m for m in slack.messages(APPROVALS) if f"#{request_id}" in m.text), None)
     )
-    emulator.script(Fault.SERVER_ERROR)
+    emulator.script(ApiFault.SERVER_ERROR)
     await slack.click("U0BOB", APPROVALS, card(slack, request_id).ts, "sfvopi_approve")
     await slack.wait_for(lambda: card(slack, request_id).action_ids() == [] or None)
     await slack.disconnect_sockets()  # the client reconnects: apps.connections.open again

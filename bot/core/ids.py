@@ -1,0 +1,51 @@
+"""What a phone number and an app id may look like, checked before either reaches a URL path."""
+
+from __future__ import annotations
+
+import re
+
+from bot.errors import InvalidId
+
+E164 = re.compile(r"\+[1-9][0-9]{6,14}")
+APP_ID = re.compile(r"(?:sfv_)?app_[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
+REQUEST_ID = re.compile(r"#?([1-9][0-9]{0,17})")
+MAX_REQUEST_ID = 2**31 - 1  # the store's id column is a 32-bit INTEGER on PostgreSQL
+
+
+def looks_like_app_id(token: str) -> bool:
+    """True for a token meant as an app id (right prefix), whether or not it is well formed."""
+    return token.startswith(("sfv_app_", "app_", "sfv_"))
+
+
+def app_id(value: str) -> str:
+    if not APP_ID.fullmatch(value):
+        raise InvalidId(
+            f"`{shown(value)}` is not an app id: expected something like "
+            "`sfv_app_abc123xyz456` (letters, digits, `_` and `-` after the prefix)"
+        )
+    return value
+
+
+def phone_number(value: str) -> str:
+    if not E164.fullmatch(value):
+        raise InvalidId(
+            f"`{shown(value)}` is not a phone number in E.164 form: expected `+` and the "
+            "country code, like `+918000000001`"
+        )
+    return value
+
+
+def request_id(value: str) -> int:
+    match = REQUEST_ID.fullmatch(value.strip())
+    if not match:
+        raise InvalidId(f"`{shown(value)}` is not a request number: expected like `17` or `#17`")
+    number = int(match.group(1))
+    if number > MAX_REQUEST_ID:
+        raise InvalidId(f"there is no request #{number}")
+    return number
+
+
+def shown(value: str, limit: int = 40) -> str:
+    """A bounded, single-line rendering of untrusted input for an error message."""
+    flat = value.replace("`", "'").replace("\n", " ")
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"

@@ -1,0 +1,387 @@
+"""The approval service: who may ask, who may approve, and running an approved request once.
+
+It knows nothing of Slack, so an incident-response bot (or a script) can file and approve
+requests through the same rules. Listeners hear of every change; the Slack layer is one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import unicodedata
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+
+from bot.config.orgfile import Org, OrgDirectory, Role
+from bot.core import failpoints, ids
+from bot.core.models import Action, Event, Outcome, Request, Status, Target
+from bot.errors import Conflict, InvalidId, InvalidRequest, LostClaim, NotAllowed, RequestNotFound
+from bot.sfvopi import ApiResult, SfvopiClient
+from bot.store import Store
+
+log = logging.getLogger(__name__)
+
+MAX_REASON = 500
+
+
+@dataclass(frozen=True)
+class ApprovalResult:
+    request: Request
+    counted: bool
+    claim: str | None
+
+    @property
+    def claimed(self) -> bool:
+        return self.claim is not None
+
+
+Listener = Callable[[Request], None]
+
+
+class Workflow:
+    """Every rule of the approval flow, over a Store, the org file and the SFVoPI client."""
+
+    def __init__(
+        self,
+        store: Store,
+        orgs: OrgDirectory,
+        client: SfvopiClient,
+        *,
+        concurrency: int = 8,
+        max_targets: int = 100,
+        lease_seconds: float = 60.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.store = store
+        self.orgs = orgs
+        self.client = client
+        self.concurrency = concurrency
+        self.max_targets = max_targets
+        self.lease_seconds = lease_seconds
+        self.clock = clock
+        self.listeners: list[Listener] = []
+
+    def subscribe(self, listener: Listener) -> None:
+        self.listeners.append(listener)
+
+    def _changed(self, request: Request) -> None:
+        for listener in self.listeners:
+            try:
+                listener(request)
+            except Exception:
+                log.exception("listener failed for request %s", request.id)
+
+    # -- asking ---------------------------------------------------------------------------
+
+    async def request(
+        self,
+        *,
+        requester: str,
+        action: Action | str,
+        targets: Sequence[Target | str],
+        reason: str,
+        org: str | None = None,
+        channel: str | None = None,
+        response_url: str | None = None,
+        dedupe_key: str | None = None,
+    ) -> Request:
+        """Validates and stores a pending request; nothing is stored when anything is off."""
+        try:
+            action = Action(action)
+        except ValueError:
+            raise InvalidRequest(f"unknown action `{action}`: expected unlink or delete") from None
+        checked = self._check_targets(action, targets)
+        # control characters (NUL above all, which PostgreSQL refuses) become spaces
+        reason = "".join(" " if unicodedata.category(c) == "Cc" else c for c in reason)
+        reason = " ".join(reason.split())
+        if not reason:
+            raise InvalidRequest("a reason is required, e.g. the incident or ticket number")
+        if len(reason) > MAX_REASON:
+            raise InvalidRequest(f"the reason is too long ({len(reason)} > {MAX_REASON} chars)")
+        the_org = self._org_for(requester, org, Role.REQUESTER, "ask for changes")
+        if channel is not None and not the_org.allows_channel(channel):
+            allowed = ", ".join(f"<#{c}>" for c in the_org.command_channels)
+            raise NotAllowed(f"org {the_org.name} takes requests only in {allowed}")
+        now = self.clock()
+        request, created = await self.store.create_request(
+            org=the_org.name,
+            action=action,
+            requester=requester,
+            reason=reason,
+            targets=checked,
+            approvals_needed=the_org.policy.approvals_needed(action),
+            now=now,
+            expires_at=now + 60 * the_org.policy.ttl_minutes,
+            channel_id=channel,
+            response_url=response_url,
+            dedupe_key=dedupe_key,
+        )
+        if created:
+            self._changed(request)
+        return request
+
+    def _check_targets(self, action: Action, targets: Sequence[Target | str]) -> list[Target]:
+        if not targets:
+            raise InvalidRequest(f"{action} needs at least one target")
+        if len(targets) > self.max_targets:
+            raise InvalidRequest(
+                f"too many targets ({len(targets)}); at most {self.max_targets} per request"
+            )
+        checked: list[Target] = []
+        for raw in targets:
+            target = Target(raw) if isinstance(raw, str) else raw
+            try:
+                ids.app_id(target.app_id)
+                if target.number is not None:
+                    ids.phone_number(target.number)
+            except InvalidId as exc:
+                raise InvalidRequest(str(exc)) from None
+            if (action is Action.UNLINK) != (target.number is not None):
+                raise InvalidRequest(
+                    "unlink needs a number and an app id; delete needs app ids only"
+                )
+            if target not in checked:
+                checked.append(target)
+        return checked
+
+    def _org_for(self, user: str, org: str | None, needs: Role, doing: str) -> Org:
+        """The one org this user acts in, named or implied; refusals say what to do instead."""
+        memberships = [(o, r) for o, r in self.orgs.memberships(user) if r >= needs]
+        if org is not None:
+            for o, _role in memberships:
+                if o.name == org:
+                    return o
+            known = self.orgs.get(org)
+            role = known.role_of(user) if known else None
+            if role is None:
+                raise NotAllowed(
+                    f"you are not a member of an organization named `{ids.shown(org)}`"
+                )
+            raise NotAllowed(f"you are a {role.label} in {org}; to {doing} you need {needs.label}")
+        if not memberships:
+            raise NotAllowed(
+                f"you are not a {needs.label} in any organization, so you cannot {doing}; "
+                "ask an admin of your organization to add you"
+            )
+        if len(memberships) > 1:
+            names = ", ".join(sorted(o.name for o, _ in memberships))
+            raise InvalidRequest(f"you belong to several organizations ({names}): add --org NAME")
+        return memberships[0][0]
+
+    # -- deciding -------------------------------------------------------------------------
+
+    async def _visible(self, request_id: int, user: str) -> tuple[Request, Org, Role]:
+        """A request this user may see; others' requests do not exist, as far as they know."""
+        request = await self.store.get(request_id)
+        org = self.orgs.get(request.org) if request else None
+        role = org.role_of(user) if org else None
+        if request is None or org is None or role is None:
+            raise RequestNotFound(f"there is no request #{request_id} in your organizations")
+        return request, org, role
+
+    async def approve(self, request_id: int, *, approver: str, execute: bool = True) -> Request:
+        """Approves; when this approval completes the quorum, runs the request (unless told not)."""
+        result = await self.add_approval(request_id, approver=approver)
+        if result.claim is not None and execute:
+            return await self.execute(request_id, result.claim)
+        return result.request
+
+    async def add_approval(self, request_id: int, *, approver: str) -> ApprovalResult:
+        """Records one approval; `claim` is set only for the single caller that must execute."""
+        request, org, role = await self._visible(request_id, approver)
+        if role < Role.APPROVER:
+            raise NotAllowed(
+                f"approving needs the approver role in {org.name}; you are a {role.label}"
+            )
+        await self._still_pending(request)
+        if approver == request.requester and not org.policy.self_approval:
+            raise NotAllowed("you cannot approve your own request; another approver must")
+        record = await self.store.approve(
+            request_id, approver=approver, now=self.clock(), lease_seconds=self.lease_seconds
+        )
+        if record.refused is Status.EXPIRED:
+            self._changed(record.request)
+        if record.refused is not None:
+            raise Conflict(f"request #{request_id} is already {record.refused}")
+        if record.counted:
+            self._changed(record.request)
+        return ApprovalResult(record.request, record.counted, record.claim)
+
+    async def deny(self, request_id: int, *, approver: str, note: str = "") -> Request:
+        request, org, role = await self._visible(request_id, approver)
+        if role < Role.APPROVER:
+            raise NotAllowed(
+                f"denying needs the approver role in {org.name}; you are a {role.label}"
+            )
+        if approver == request.requester:
+            raise NotAllowed("you cannot deny your own request; cancel it instead")
+        await self._still_pending(request)
+        return await self._transition(request_id, Status.DENIED, approver, "denied", note)
+
+    async def cancel(self, request_id: int, *, user: str) -> Request:
+        request, _org, role = await self._visible(request_id, user)
+        if user != request.requester and role < Role.ADMIN:
+            raise NotAllowed("only the requester or an admin can cancel a request")
+        await self._still_pending(request)
+        return await self._transition(request_id, Status.CANCELLED, user, "cancelled")
+
+    async def _still_pending(self, request: Request) -> None:
+        if request.status is not Status.PENDING:
+            raise Conflict(f"request #{request.id} is already {request.status}")
+        if self.clock() >= request.expires_at:
+            await self.store.transition(
+                request.id, to=Status.EXPIRED, actor="bot", now=self.clock(), kind="expired"
+            )
+            expired = await self.store.get(request.id)
+            if expired is not None:
+                self._changed(expired)
+            raise Conflict(f"request #{request.id} has expired; file it again if still needed")
+
+    async def _transition(
+        self, request_id: int, to: Status, actor: str, kind: str, note: str = ""
+    ) -> Request:
+        detail: dict[str, object] = {"note": note} if note else {}
+        changed = await self.store.transition(
+            request_id, to=to, actor=actor, now=self.clock(), kind=kind, detail=detail
+        )
+        if changed is None:
+            now_is = await self.store.get(request_id)
+            state = now_is.status if now_is else "gone"
+            raise Conflict(f"request #{request_id} is already {state}")
+        self._changed(changed)
+        return changed
+
+    async def expire_due(self) -> list[Request]:
+        expired = []
+        for request_id in await self.store.due_for_expiry(self.clock()):
+            request = await self.store.transition(
+                request_id, to=Status.EXPIRED, actor="bot", now=self.clock(), kind="expired"
+            )
+            if request is not None:
+                self._changed(request)
+                expired.append(request)
+        return expired
+
+    # -- running --------------------------------------------------------------------------
+
+    async def execute(self, request_id: int, claim: str) -> Request:
+        """Runs every unfinished target once under our claim, then records the final state."""
+        request = await self.store.get(request_id)
+        if request is None:
+            raise RequestNotFound(f"there is no request #{request_id}")
+        failpoints.reached("after_claim")
+        self._changed(request)
+        org = self.orgs.get(request.org)
+        gate = asyncio.Semaphore(self.concurrency)
+        heartbeat = asyncio.create_task(self._heartbeat(request_id, claim))
+        try:
+
+            async def run(idx: int) -> None:
+                async with gate:
+                    await self._run_target(request, idx, claim, org)
+
+            await asyncio.gather(
+                *(run(i) for i, t in enumerate(request.targets) if t.outcome is None)
+            )
+        finally:
+            heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError, LostClaim):
+                await heartbeat
+        done = await self.store.get(request_id)
+        assert done is not None
+        ok = all(t.outcome in (Outcome.DONE, Outcome.ALREADY_ABSENT) for t in done.targets)
+        final = await self.store.finish(
+            request_id, claim, status=Status.SUCCEEDED if ok else Status.FAILED, now=self.clock()
+        )
+        failpoints.reached("after_finish")
+        self._changed(final)
+        return final
+
+    async def _run_target(self, request: Request, idx: int, claim: str, org: Org | None) -> None:
+        target = request.targets[idx].target
+        sent_before = await self.store.start_target(
+            request.id, idx, claim, self.clock(), self.clock() + self.lease_seconds
+        )
+        if org is None:
+            result = ApiResult(
+                Outcome.FAILED, None, f"org {request.org} is no longer configured", 0
+            )
+        else:
+            try:
+                result = await self.client.perform(
+                    org.api_key, target, ambiguous_before=sent_before
+                )
+            except Exception as exc:
+                log.exception("request %s: target %s failed unexpectedly", request.id, target)
+                result = ApiResult(
+                    Outcome.FAILED, None, f"internal error ({type(exc).__name__})", 0
+                )
+        failpoints.reached("after_api")
+        await self.store.record_target(
+            request.id,
+            idx,
+            claim,
+            outcome=result.outcome,
+            status_code=result.status_code,
+            message=result.message,
+            attempts=result.attempts,
+            now=self.clock(),
+            lease_until=self.clock() + self.lease_seconds,
+        )
+
+    async def _heartbeat(self, request_id: int, claim: str) -> None:
+        """Keeps the lease alive through slow API calls; a crash stops it, and the lease lapses."""
+        while True:
+            await asyncio.sleep(self.lease_seconds / 3)
+            await self.store.renew(request_id, claim, self.clock() + self.lease_seconds)
+
+    async def recover(self) -> list[Request]:
+        """Finishes executions whose worker died; a target it may have sent counts 404 as absent."""
+        finished = []
+        for request_id, claim in await self.store.reclaim_stale(self.clock(), self.lease_seconds):
+            log.warning("request %s: taking over an execution whose lease lapsed", request_id)
+            try:
+                finished.append(await self.execute(request_id, claim))
+            except LostClaim:
+                log.warning("request %s: another worker took it over", request_id)
+        return finished
+
+    async def sweep(self) -> None:
+        """Expires what is overdue and recovers what was abandoned; safe on every replica."""
+        await self.expire_due()
+        await self.recover()
+
+    # -- reading --------------------------------------------------------------------------
+
+    async def status(self, request_id: int, *, user: str) -> Request:
+        request, _org, _role = await self._visible(request_id, user)
+        return request
+
+    async def events(self, request_id: int, *, user: str) -> list[Event]:
+        await self._visible(request_id, user)
+        return await self.store.events(request_id)
+
+    async def pending(self, *, user: str, org: str | None = None) -> list[Request]:
+        return await self.store.list_requests(
+            orgs=self._readable_orgs(user, org), statuses=[Status.PENDING], limit=50
+        )
+
+    async def history(self, *, user: str, org: str | None = None, limit: int = 10) -> list[Request]:
+        return await self.store.list_requests(orgs=self._readable_orgs(user, org), limit=limit)
+
+    def whoami(self, user: str) -> list[tuple[Org, Role]]:
+        return self.orgs.memberships(user)
+
+    def _readable_orgs(self, user: str, org: str | None) -> Iterable[str]:
+        names = [o.name for o, _ in self.orgs.memberships(user)]
+        if not names:
+            raise NotAllowed("you are not a member of any organization")
+        if org is not None:
+            if org not in names:
+                raise NotAllowed(
+                    f"you are not a member of an organization named `{ids.shown(org)}`"
+                )
+            return [org]
+        return names

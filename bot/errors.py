@@ -1,0 +1,200 @@
+"""Every error sfvopi-bot raises, in one tree, so a caller catches exactly what it can handle.
+
+BotError                    .message is a sentence fit to show a person, never a secret
+├── Refusal                 a person asked for something the bot will not do; nothing changed
+│   ├── InvalidRequest      malformed input; nothing was stored
+│   │   ├── InvalidId       an app id, number or request number that must go nowhere
+│   │   └── ParseError      a command the grammar does not accept
+│   ├── NotAllowed          the person lacks the role, the org or the right
+│   ├── RequestNotFound     no such request, as far as this person may know
+│   └── Conflict            the request is no longer in a state that allows this
+├── ConfigError             the bot cannot start as configured
+│   ├── OrgFileError        the organization file is unusable; .problems, one line each
+│   └── StartupError        anything else that stops start-up (a token, a port, a database)
+├── StoreError              the database cannot do what was asked
+│   ├── SchemaTooNew        written by a newer sfvopi-bot; refusing beats corrupting it
+│   └── LostClaim           another worker took over this execution; stop writing results
+└── SfvopiError             an SFVoPI call that did not remove its target
+    ├── InvalidKey          the key cannot be sent as a header value at all
+    ├── Unauthorized        the API rejected the key
+    ├── ApiNotFound         a 404 the reference does not document
+    │   ├── AppNotFound
+    │   └── NumberNotLinked
+    ├── ApiServerError      5xx on every try
+    ├── TransportFailure    no HTTP answer at all (timeout, refused, dropped)
+    └── UnexpectedResponse  an answer the reference does not describe
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ApiNotFound",
+    "ApiServerError",
+    "AppNotFound",
+    "BotError",
+    "ConfigError",
+    "Conflict",
+    "InvalidId",
+    "InvalidKey",
+    "InvalidRequest",
+    "LostClaim",
+    "NotAllowed",
+    "NumberNotLinked",
+    "OrgFileError",
+    "ParseError",
+    "Refusal",
+    "RequestNotFound",
+    "SchemaTooNew",
+    "SfvopiError",
+    "StartupError",
+    "StoreError",
+    "TransportFailure",
+    "Unauthorized",
+    "UnexpectedResponse",
+]
+
+
+class BotError(Exception):
+    """The root: `message` is what a person is shown (a user, an operator at start-up)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+# -- refusals: a person asked, the bot said no, nothing changed ----------------------------
+
+
+class Refusal(BotError):
+    """A refusal whose message is fit to show the person who asked."""
+
+
+class InvalidRequest(Refusal):
+    """The input is malformed; nothing was stored."""
+
+
+class InvalidId(InvalidRequest):
+    """An id that must never be sent anywhere."""
+
+
+class ParseError(InvalidRequest):
+    """A `/sfvopi` text the grammar does not accept; the message says how to write it."""
+
+
+class NotAllowed(Refusal):
+    """The person lacks the role, the org or the right to do this."""
+
+
+class RequestNotFound(Refusal):
+    """No such request, as far as this person may know."""
+
+
+class Conflict(Refusal):
+    """The request is no longer in a state that allows this."""
+
+
+# -- configuration: the operator's problem, said before anything starts -------------------
+
+
+class ConfigError(BotError):
+    """The bot cannot start as configured."""
+
+
+class OrgFileError(ConfigError):
+    """The organization file is unusable; `problems` holds one line per problem found."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+class StartupError(ConfigError):
+    """A reason the bot cannot start, fit for one line on stderr."""
+
+
+# -- the store ----------------------------------------------------------------------------
+
+
+class StoreError(BotError):
+    """The database cannot do what was asked."""
+
+
+class SchemaTooNew(StoreError):
+    """The database was written by a newer sfvopi-bot; refusing beats corrupting it."""
+
+
+class LostClaim(StoreError):
+    """Another worker took over this execution (our lease lapsed); stop writing results."""
+
+    def __init__(self, request_id: int) -> None:
+        super().__init__(f"request #{request_id}: another worker holds its execution now")
+        self.request_id = request_id
+
+
+# -- SFVoPI -------------------------------------------------------------------------------
+
+
+class SfvopiError(BotError):
+    """A call that did not remove its target; `message` is the API's own words when it gave any."""
+
+    def __init__(self, message: str, *, status_code: int | None = None, attempts: int = 0) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.attempts = attempts
+
+    def describe(self) -> str:
+        """A sentence fit for a Slack thread (never holds the key)."""
+        return self.message
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}({self.message!r}, status_code={self.status_code}, "
+            f"attempts={self.attempts})"
+        )
+
+
+class InvalidKey(SfvopiError):
+    """The key cannot be sent as a header value at all (empty or control characters)."""
+
+    def describe(self) -> str:
+        return "the API key is not usable as a header value (check its configuration)"
+
+
+class Unauthorized(SfvopiError):
+    def describe(self) -> str:
+        return f"the API key was rejected ({self.status_code})"
+
+
+class ApiNotFound(SfvopiError):
+    """A 404 whose message is JSON but not one the reference documents."""
+
+
+class AppNotFound(ApiNotFound):
+    pass
+
+
+class NumberNotLinked(ApiNotFound):
+    pass
+
+
+class ApiServerError(SfvopiError):
+    def describe(self) -> str:
+        return f"server error after {_tries(self.attempts)}: {self.message}"
+
+
+class TransportFailure(SfvopiError):
+    """No HTTP answer at all; `message` names the reason, like "timeout"."""
+
+    def describe(self) -> str:
+        return f"no answer from SFVoPI after {_tries(self.attempts)} ({self.message})"
+
+
+class UnexpectedResponse(SfvopiError):
+    """An answer the reference does not describe; `message` says what was odd about it."""
+
+    def describe(self) -> str:
+        return f"unexpected response from SFVoPI ({self.message})"
+
+
+def _tries(n: int) -> str:
+    return f"{n} try" if n == 1 else f"{n} tries"

@@ -1,0 +1,459 @@
+"""`sfvopi-bot sandbox`: the whole flow on a laptop, in a browser, with no Slack workspace.
+
+One asyncio process on 127.0.0.1 runs three real servers and a page:
+
+- the SFVoPI emulator (`bot.sandbox.emulator`), seeded with demo apps and numbers for every org;
+- the Slack stand-in (`bot.sandbox.slack_standin`), which is both Slack's Web API for the bot
+  and the Slack client that sends the bot signed slash commands and button clicks;
+- the bot itself, on its real HTTP endpoint with signature checks, a per-run signing secret
+  and a SQLite database in a temporary directory;
+- a small page server: `GET /` is a Slack-like workspace (`bot/sandbox/static/sandbox.html`), and
+  `/api/state`, `/api/command`, `/api/message` and `/api/click` drive the stand-in for it.
+
+Nothing leaves the machine: the page has no external assets and the bot talks to loopback only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import secrets
+import tempfile
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+from aiohttp import web
+
+from bot.config.orgfile import OrgDirectory, Role, parse_orgs
+from bot.config.settings import Settings, environ_with_dotenv
+from bot.errors import OrgFileError
+from bot.sandbox.emulator import Emulator
+from bot.sandbox.slack_standin import BOT_USER_ID, SlackStandin
+from bot.sandbox.slack_workspace import CHANNEL_ID, USER_ID
+from bot.slack.app import build_app, web_app
+from bot.slack.services import Services
+
+__all__ = [
+    "DEMO_APPS",
+    "OUTSIDER",
+    "SANDBOX_ORGS_YAML",
+    "Sandbox",
+    "SandboxUser",
+    "start_sandbox",
+]
+
+SANDBOX_ORGS_YAML = """\
+# The sandbox's built-in organization: one org, its channels, people and policy.
+organizations:
+  acme:
+    api_key_env: SFVOPI_API_KEY_ACME
+    approval_channel: C0APPROVALS
+    outcome_channel: C0OPSLOG
+    command_channels: [C0OPS]
+    policy:
+      unlink: {approvals: 1}
+      delete: {approvals: 2}
+      ttl_minutes: 60
+      self_approval: false
+    members:
+      U0ALICE: requester
+      U0BOB: approver
+      U0CAROL: approver
+      U0DAVE: admin
+      U0VIC: viewer
+"""
+
+# Display names for the built-in org's people and channels (a user's own file gets names
+# derived from the ids instead).
+BUILTIN_USER_NAMES = {
+    "U0ALICE": "Alice",
+    "U0BOB": "Bob",
+    "U0CAROL": "Carol",
+    "U0DAVE": "Dave",
+    "U0VIC": "Victor",
+    "U0EVE": "Eve",
+}
+BUILTIN_CHANNEL_NAMES = {"C0OPS": "ops", "C0APPROVALS": "approvals", "C0OPSLOG": "ops-log"}
+
+OUTSIDER = "U0EVE"
+GENERAL = "C0GENERAL"
+
+# Apps and their linked numbers, seeded for every organization: each number is linked to one
+# app only, so an unlink visibly removes it; the README's examples run as written.
+DEMO_APPS: dict[str, tuple[str, ...]] = {
+    "app_abc123": ("+918000000001", "+918000000002"),
+    "sfv_app_abc123xyz456": ("+918000000003", "+918000000004"),
+    "sfv_app_def789ghi012": ("+918000000005",),
+    "sfv_app_empty0000001": (),
+}
+
+_ENV_VAR = re.compile(r"[A-Z_][A-Z0-9_]*")
+_LONG_POLL_MAX = 30.0
+
+
+@dataclass(frozen=True)
+class SandboxUser:
+    """Someone the page lets you be: `role` is a label like "requester" or "not in any org"."""
+
+    id: str
+    name: str
+    role: str
+    label: str
+
+
+@dataclass
+class Sandbox:
+    """A running sandbox; `url` is the page. Stop it with `await sandbox.stop()`."""
+
+    url: str
+    emulator: Emulator
+    slack: SlackStandin
+    services: Services
+    directory: OrgDirectory
+    users: list[SandboxUser]
+    channels: list[dict[str, str]]
+    _runners: list[web.AppRunner] = field(default_factory=list, repr=False)
+    _tempdir: tempfile.TemporaryDirectory[str] | None = field(default=None, repr=False)
+    _stopped: bool = field(default=False, repr=False)
+
+    @property
+    def version(self) -> int:
+        """Grows whenever the workspace or the emulator's call log changes."""
+        return self.slack.version + len(self.emulator.calls)
+
+    async def wait_changed(self, since: int, timeout: float) -> int:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while self.version <= since:
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                break
+            # The emulator has no change event of its own; its calls are seen within 200 ms.
+            await self.slack.wait_changed(self.slack.version, min(remaining, 0.2))
+        return self.version
+
+    async def settle(self, timeout: float = 10.0) -> None:
+        """Waits until the bot has finished every piece of work it started after an ack."""
+        await self.services.background.settle(timeout)
+
+    def config(self) -> dict[str, Any]:
+        return {
+            "team": "SFVoPI Sandbox",
+            "bot": {"id": BOT_USER_ID, "name": self.slack.user_name(BOT_USER_ID)},
+            "users": [asdict(user) for user in self.users],
+            "channels": self.channels,
+            "orgs": [
+                {
+                    "name": org.name,
+                    "approval_channel": org.approval_channel,
+                    "outcome_channel": org.outcome_channel,
+                    "command_channels": list(org.command_channels),
+                    "approvals": {a.value: n for a, n in org.policy.approvals.items()},
+                }
+                for org in self.directory.orgs.values()
+            ],
+        }
+
+    def state(self) -> dict[str, Any]:
+        """Everything the page shows, as JSON-able data."""
+        return {
+            "version": self.version,
+            "config": self.config(),
+            "slack": self.slack.snapshot(),
+            "emulator": {
+                "apps": self.emulator.snapshot(),
+                "calls": [asdict(call) for call in self.emulator.calls[-200:]],
+            },
+        }
+
+    async def stop(self) -> None:
+        if self._stopped:
+            return
+        self._stopped = True
+        for runner in self._runners:
+            await runner.cleanup()
+        await self.services.close()
+        await self.slack.stop()
+        await self.emulator.stop()
+        if self._tempdir is not None:
+            self._tempdir.cleanup()
+
+
+async def start_sandbox(
+    port: int = 0,
+    orgs_file: Path | None = None,
+    *,
+    host: str = "127.0.0.1",
+    environ: Mapping[str, str] | None = None,
+) -> Sandbox:
+    """Start the emulator, the Slack stand-in, the bot and the page; `port` 0 picks a free one.
+
+    With `orgs_file`, API keys come from `environ` (default: the environment and `.env`); an
+    org whose key variable is unset gets a generated sandbox key, since only the emulator
+    ever sees it. Raises `OrgFileError` for a bad file and OSError for a busy port.
+    """
+    text, environ = _org_source(orgs_file, environ)
+    source = str(orgs_file) if orgs_file is not None else "<sandbox>"
+    directory = parse_orgs(text, environ, source=source)
+
+    emulator = Emulator()
+    bot_token = f"xoxb-sandbox-{secrets.token_hex(8)}"
+    slack = SlackStandin(bot_token=bot_token)
+    tempdir = tempfile.TemporaryDirectory(prefix="sfvopi-sandbox-")
+    services: Services | None = None
+    runners: list[web.AppRunner] = []
+    try:
+        await emulator.start(host)
+        for org in directory.orgs.values():
+            key = org.api_key.get_secret_value()
+            emulator.add_key(key, org.name)
+            for app_id, numbers in DEMO_APPS.items():
+                emulator.add_app(key, app_id, numbers)
+        await slack.start(host)
+        users = _users(directory, builtin=orgs_file is None)
+        channels = _channels(directory)
+        for user in users:
+            slack.user_names[user.id] = user.name.lower()
+        for channel in channels:
+            slack.channel_names[channel["id"]] = channel["name"]
+
+        signing_secret = secrets.token_hex(16)
+        settings = Settings(
+            _env_file=None,
+            slack_bot_token=bot_token,
+            slack_signing_secret=signing_secret,
+            slack_api_url=slack.api_url,
+            base_url=emulator.base_url,
+            database_url=f"sqlite:///{Path(tempdir.name) / 'sandbox.db'}",
+            api_timeout_seconds=5,
+        )
+        services = await Services.start(settings, orgs=directory)
+        bolt = await build_app(services)
+        bot_runner = web.AppRunner(web_app(bolt, services), access_log=None)
+        await bot_runner.setup()
+        runners.append(bot_runner)
+        await web.TCPSite(bot_runner, host, 0).start()
+        bot_port = bot_runner.addresses[0][1]
+        slack.configure(f"http://{host}:{bot_port}/slack/events", signing_secret)
+        services.start_sweeper()
+
+        sandbox = Sandbox(
+            url="",
+            emulator=emulator,
+            slack=slack,
+            services=services,
+            directory=directory,
+            users=users,
+            channels=channels,
+            _tempdir=tempdir,
+        )
+        page_runner = web.AppRunner(_page_app(sandbox), access_log=None, shutdown_timeout=1.0)
+        await page_runner.setup()
+        runners.insert(0, page_runner)
+        await web.TCPSite(page_runner, host, port).start()
+        sandbox.url = f"http://{host}:{page_runner.addresses[0][1]}/"
+        sandbox._runners = runners
+        return sandbox
+    except BaseException:
+        for runner in runners:
+            await runner.cleanup()
+        if services is not None:
+            await services.close()
+        await slack.stop()
+        await emulator.stop()
+        tempdir.cleanup()
+        raise
+
+
+def _org_source(
+    orgs_file: Path | None, environ: Mapping[str, str] | None
+) -> tuple[str, dict[str, str]]:
+    """The org file's text and the environment to read its keys from, sandbox keys filled in."""
+    if orgs_file is None:
+        return SANDBOX_ORGS_YAML, {"SFVOPI_API_KEY_ACME": _sandbox_key()}
+    try:
+        text = Path(orgs_file).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "not UTF-8 text"
+        raise OrgFileError([f"{orgs_file}: cannot read the organization file: {reason}"]) from None
+    env = dict(environ_with_dotenv() if environ is None else environ)
+    for variable in _key_variables(text):
+        if not env.get(variable, "").strip():
+            env[variable] = _sandbox_key()
+    return text, env
+
+
+def _key_variables(text: str) -> list[str]:
+    """Every `api_key_env` the file names; a malformed file is left for `parse_orgs` to explain."""
+    try:
+        document = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return []
+    orgs = document.get("organizations") if isinstance(document, dict) else None
+    if not isinstance(orgs, dict):
+        return []
+    found = [body.get("api_key_env") for body in orgs.values() if isinstance(body, dict)]
+    return [v for v in found if isinstance(v, str) and _ENV_VAR.fullmatch(v)]
+
+
+def _sandbox_key() -> str:
+    return f"sandbox-key-{secrets.token_hex(8)}"
+
+
+def _users(directory: OrgDirectory, *, builtin: bool) -> list[SandboxUser]:
+    """Requesters, approvers, admins, viewers (by each one's highest role), then an outsider."""
+    roles: dict[str, list[str]] = {}
+    for org in directory.orgs.values():
+        for user, role in org.members.items():
+            where = f" in {org.name}" if len(directory.orgs) > 1 else ""
+            roles.setdefault(user, []).append(f"{role.label}{where}")
+    best = {user: max(role for _, role in directory.memberships(user)) for user in roles}
+    people = [(u, ", ".join(roles[u])) for u in sorted(roles, key=lambda u: _role_order(best[u]))]
+    people.append((OUTSIDER if OUTSIDER not in roles else "U0OUTSIDER", "not in any org"))
+    return [
+        SandboxUser(id=u, name=_name(u, builtin), role=r, label=f"{_name(u, builtin)} ({r})")
+        for u, r in people
+    ]
+
+
+def _role_order(role: Role) -> int:
+    """Requester first (the one who starts the flow), then approvers, admin, viewer."""
+    order = {Role.REQUESTER: 0, Role.APPROVER: 1, Role.ADMIN: 2, Role.VIEWER: 3}
+    return order.get(role, 4)
+
+
+def _name(user: str, builtin: bool) -> str:
+    if builtin and user in BUILTIN_USER_NAMES:
+        return BUILTIN_USER_NAMES[user]
+    bare = user[2:] if user.startswith(("U0", "W0")) else user[1:]
+    return bare.capitalize() or user
+
+
+def _channels(directory: OrgDirectory) -> list[dict[str, str]]:
+    """Command channels first (where you type), then approval and outcome channels."""
+    seen: dict[str, str] = {}
+    anywhere = False
+    for org in directory.orgs.values():
+        for channel in org.command_channels:
+            seen.setdefault(channel, "command")
+        anywhere = anywhere or not org.command_channels
+    if anywhere:
+        seen.setdefault(GENERAL, "command")
+    for org in directory.orgs.values():
+        seen.setdefault(org.approval_channel, "approvals")
+        if org.outcome_channel:
+            seen.setdefault(org.outcome_channel, "outcomes")
+    return [{"id": c, "name": _channel_name(c), "purpose": p} for c, p in seen.items()]
+
+
+def _channel_name(channel: str) -> str:
+    if channel in BUILTIN_CHANNEL_NAMES:
+        return BUILTIN_CHANNEL_NAMES[channel]
+    if channel == GENERAL:
+        return "general"
+    return (channel[2:] if channel.startswith("C0") else channel).lower()
+
+
+# the page and its API
+
+
+def _page_app(sandbox: Sandbox) -> web.Application:
+    page = resources.files("bot.sandbox").joinpath("static", "sandbox.html").read_bytes()
+
+    async def index(_request: web.Request) -> web.Response:
+        return web.Response(
+            body=page,
+            content_type="text/html",
+            charset="utf-8",
+            headers={"Cache-Control": "no-store"},
+        )
+
+    async def state(request: web.Request) -> web.Response:
+        try:
+            since = int(request.query.get("since", "-1"))
+            timeout = min(float(request.query.get("timeout", "25")), _LONG_POLL_MAX)
+        except ValueError:
+            return _error(400, "since must be an integer and timeout a number")
+        if since >= 0:
+            await sandbox.wait_changed(since, max(timeout, 0.0))
+        return web.json_response(sandbox.state(), headers={"Cache-Control": "no-store"})
+
+    async def command(request: web.Request) -> web.Response:
+        body = await _body(request, "user", "channel", "text")
+        if isinstance(body, web.Response):
+            return body
+        user, channel, text = body["user"], body["channel"], body["text"].strip()
+        name, _, rest = text.partition(" ")
+        if not name.startswith("/"):
+            name, rest = "/sfvopi", text
+        if name != "/sfvopi":
+            note = (
+                f"{name} is not a valid command. In Slack, all messages that start with "
+                "“/” are interpreted as commands."
+            )
+            sandbox.slack.add_ephemeral(channel, user, note, source="slack")
+            return web.json_response({"ok": False, "status": None, "ephemeral": note})
+        result = await sandbox.slack.command(user, rest.strip(), channel=channel)
+        return web.json_response(
+            {
+                "ok": result.ok,
+                "status": result.status,
+                "elapsed": result.elapsed,
+                "ephemeral": result.ephemeral.text if result.ephemeral else None,
+            }
+        )
+
+    async def message(request: web.Request) -> web.Response:
+        body = await _body(request, "user", "channel", "text")
+        if isinstance(body, web.Response):
+            return body
+        posted = sandbox.slack.add_message(body["channel"], body["text"], user=body["user"])
+        return web.json_response({"ok": True, "ts": posted.ts})
+
+    async def click(request: web.Request) -> web.Response:
+        body = await _body(request, "user", "channel", "ts", "action_id")
+        if isinstance(body, web.Response):
+            return body
+        try:
+            result = await sandbox.slack.click(
+                body["user"], body["channel"], body["ts"], body["action_id"]
+            )
+        except LookupError as exc:
+            return _error(404, str(exc))
+        return web.json_response(
+            {"ok": result.ok, "status": result.status, "elapsed": result.elapsed}
+        )
+
+    app = web.Application(client_max_size=64 * 1024)
+    app.router.add_get("/", index)
+    app.router.add_get("/api/state", state)
+    app.router.add_post("/api/command", command)
+    app.router.add_post("/api/message", message)
+    app.router.add_post("/api/click", click)
+    return app
+
+
+async def _body(request: web.Request, *names: str) -> dict[str, str] | web.Response:
+    """The JSON object posted, with each of `names` a non-empty string, or a 400 answer."""
+    try:
+        data = await request.json()
+    except ValueError:
+        return _error(400, "expected a JSON object")
+    if not isinstance(data, dict):
+        return _error(400, "expected a JSON object")
+    missing = [n for n in names if not isinstance(data.get(n), str) or not data[n].strip()]
+    if missing:
+        return _error(400, f"missing or empty: {', '.join(missing)}")
+    if "user" in names and not USER_ID.fullmatch(data["user"]):
+        return _error(400, "user must be a Slack user id, like U0ALICE")
+    if "channel" in names and not CHANNEL_ID.fullmatch(data["channel"]):
+        return _error(400, "channel must be a Slack channel id, like C0OPS")
+    return {n: str(data[n]) for n in names}
+
+
+def _error(status: int, message: str) -> web.Response:
+    return web.json_response({"ok": False, "error": message}, status=status)

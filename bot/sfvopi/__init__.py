@@ -1,0 +1,3 @@
+"""The SFVoPI HTTP client; it knows nothing of approvals."""
+
+from bot.sfvopi.client import *  # noqa: F403

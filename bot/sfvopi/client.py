@@ -1,0 +1,271 @@
+"""Async client for the two destructive SFVoPI endpoints: unlink a number, delete an app.
+
+It knows nothing of approvals. It validates ids before they reach a URL, retries only what
+is safe to retry, and tells "already gone because our earlier attempt worked" apart from
+"never there" (see the reference pages in the design notes for the contract).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, Self
+from urllib.parse import quote
+
+import httpx
+from pydantic import SecretStr
+
+from bot.core import ids
+from bot.core.models import Outcome, Target
+from bot.errors import (
+    ApiNotFound,
+    ApiServerError,
+    AppNotFound,
+    InvalidId,
+    InvalidKey,
+    NumberNotLinked,
+    SfvopiError,
+    TransportFailure,
+    Unauthorized,
+    UnexpectedResponse,
+)
+
+__all__ = ["DEFAULT_BASE_URL", "ApiResult", "Deleted", "SfvopiClient"]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_BASE_URL = "https://prod-api.superfone.co.in/superfone"
+UNAUTHORIZED_MESSAGE = "UnAuthorized, Please Provide Valid API Key"
+APP_NOT_FOUND_MESSAGES = frozenset({"App not found", "SFVoPI app not found"})
+NUMBER_NOT_LINKED_MESSAGE = "Number not linked to this app"
+MESSAGE_LIMIT = 500
+
+
+@dataclass(frozen=True)
+class Deleted:
+    """The target is gone; `already_absent` when a retry found our earlier attempt had applied."""
+
+    message: str
+    attempts: int
+    already_absent: bool = False
+
+
+@dataclass(frozen=True)
+class ApiResult:
+    """What `perform` reports for one target; it never raises for API or network outcomes."""
+
+    outcome: Outcome
+    status_code: int | None
+    message: str
+    attempts: int
+
+
+@dataclass(frozen=True)
+class _Failure:
+    """One failed attempt that may be retried."""
+
+    error: SfvopiError
+    ambiguous: bool
+
+
+class SfvopiClient:
+    """One pooled HTTP client per bot; the key is passed per call because each org has its own."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        timeout: float = 10.0,
+        tries: int = 3,
+        backoff: float = 0.2,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        url = httpx.URL(base_url)
+        if url.scheme not in ("http", "https") or not url.host:
+            raise ValueError(f"SFVoPI base URL must be http(s)://host/…, got {base_url!r}")
+        if tries < 1:
+            raise ValueError("tries must be at least 1")
+        self.base_url = base_url.rstrip("/")
+        self.tries = tries
+        self.backoff = backoff
+        self._sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+        self.timeout = httpx.Timeout(connect=timeout, read=timeout, write=timeout, pool=timeout)
+        self._http = httpx.AsyncClient(
+            timeout=self.timeout,
+            transport=transport,
+            follow_redirects=False,
+            trust_env=False,
+            headers={"Accept": "application/json", "User-Agent": "sfvopi-bot"},
+        )
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def unlink_number(
+        self,
+        api_key: SecretStr,
+        app_id: str,
+        number: str,
+        *,
+        ambiguous_before: bool = False,
+    ) -> Deleted:
+        """Unlink `number` from `app_id`; raises an `SfvopiError` unless it is gone."""
+        path = f"/sfvopi/apps/{_seg(ids.app_id(app_id))}/numbers/{_seg(ids.phone_number(number))}"
+        return await self._delete(api_key, path, ambiguous_before=ambiguous_before)
+
+    async def delete_app(
+        self, api_key: SecretStr, app_id: str, *, ambiguous_before: bool = False
+    ) -> Deleted:
+        """Delete `app_id` (the API unlinks its numbers); raises an `SfvopiError` unless gone."""
+        path = f"/sfvopi/apps/{_seg(ids.app_id(app_id))}"
+        return await self._delete(api_key, path, ambiguous_before=ambiguous_before)
+
+    async def perform(
+        self, api_key: SecretStr, target: Target, *, ambiguous_before: bool = False
+    ) -> ApiResult:
+        """Run one target and turn every API or network outcome into a recordable result."""
+        try:
+            if target.number is not None:
+                done = await self.unlink_number(
+                    api_key, target.app_id, target.number, ambiguous_before=ambiguous_before
+                )
+            else:
+                done = await self.delete_app(
+                    api_key, target.app_id, ambiguous_before=ambiguous_before
+                )
+        except InvalidId as exc:
+            return ApiResult(Outcome.FAILED, None, str(exc), 0)
+        except SfvopiError as exc:
+            return ApiResult(Outcome.FAILED, exc.status_code, exc.describe(), exc.attempts)
+        if done.already_absent:
+            return ApiResult(Outcome.ALREADY_ABSENT, 404, done.message, done.attempts)
+        return ApiResult(Outcome.DONE, 200, done.message, done.attempts)
+
+    async def _delete(self, api_key: SecretStr, path: str, *, ambiguous_before: bool) -> Deleted:
+        headers = {"X-API-Key": _header_value(api_key)}
+        url = self.base_url + path
+        ambiguous = ambiguous_before
+        for attempt in range(1, self.tries + 1):
+            try:
+                response = await self._http.delete(url, headers=headers)
+            except httpx.TransportError as exc:
+                failure = _transport_failure(exc, attempt)
+            else:
+                outcome = _interpret(response, attempt, ambiguous=ambiguous)
+                if isinstance(outcome, Deleted):
+                    return outcome
+                failure = outcome
+            ambiguous = ambiguous or failure.ambiguous
+            if attempt == self.tries:
+                raise failure.error
+            delay = self.backoff * 2 ** (attempt - 1) * random.uniform(1.0, 1.1)
+            log.warning(
+                "SFVoPI DELETE %s: attempt %d/%d failed (%s); retrying in %.3fs",
+                path,
+                attempt,
+                self.tries,
+                failure.error.message,
+                delay,
+            )
+            await self._sleep(delay)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _seg(value: str) -> str:
+    return quote(value, safe="")
+
+
+def _header_value(api_key: SecretStr) -> str:
+    value = api_key.get_secret_value()
+    if not value or value != value.strip() or not all(" " <= c <= "~" for c in value):
+        raise InvalidKey("the API key is empty or holds characters a header cannot carry")
+    return value
+
+
+def _transport_failure(exc: httpx.TransportError, attempt: int) -> _Failure:
+    """Name the failure; only a refused or never-made connection proves nothing was sent."""
+    if isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout):
+        return _Failure(TransportFailure("timeout", attempts=attempt), ambiguous=False)
+    if isinstance(exc, httpx.ConnectError):
+        return _Failure(TransportFailure("could not connect", attempts=attempt), ambiguous=False)
+    if isinstance(exc, httpx.TimeoutException):
+        return _Failure(TransportFailure("timeout", attempts=attempt), ambiguous=True)
+    if isinstance(exc, httpx.RemoteProtocolError | httpx.ReadError | httpx.WriteError):
+        return _Failure(TransportFailure("connection dropped", attempts=attempt), ambiguous=True)
+    return _Failure(
+        TransportFailure(f"transport error: {type(exc).__name__}", attempts=attempt),
+        ambiguous=True,
+    )
+
+
+def _json(response: httpx.Response) -> tuple[bool, dict[str, Any] | None]:
+    """Whether the body is JSON at all, and the object if it is one."""
+    try:
+        body = json.loads(response.content)
+    except ValueError:
+        return False, None
+    return True, body if isinstance(body, dict) else None
+
+
+def _message(body: dict[str, Any] | None) -> str | None:
+    message = body.get("message") if body is not None else None
+    if not isinstance(message, str):
+        return None
+    return message if len(message) <= MESSAGE_LIMIT else message[: MESSAGE_LIMIT - 1] + "…"
+
+
+def _interpret(response: httpx.Response, attempt: int, *, ambiguous: bool) -> Deleted | _Failure:
+    """Map one HTTP answer to success, a retryable failure, or a raised final error."""
+    status = response.status_code
+    is_json, body = _json(response)
+    message = _message(body)
+    if status == 200:
+        if not is_json:
+            raise UnexpectedResponse("HTTP 200, not JSON", status_code=status, attempts=attempt)
+        data = body.get("data") if body is not None else None
+        if not isinstance(data, dict) or data.get("deleted") is not True or message is None:
+            raise UnexpectedResponse(
+                'HTTP 200, JSON without {"data": {"deleted": true}, "message": …}',
+                status_code=status,
+                attempts=attempt,
+            )
+        return Deleted(message=message, attempts=attempt)
+    if status == 401:
+        raise Unauthorized(message or UNAUTHORIZED_MESSAGE, status_code=status, attempts=attempt)
+    if status == 404:
+        if message is None:
+            detail = "JSON without a message" if is_json else "not JSON"
+            raise UnexpectedResponse(
+                f"HTTP 404, {detail}; is the base URL right?", status_code=status, attempts=attempt
+            )
+        if message in APP_NOT_FOUND_MESSAGES:
+            kind: type[ApiNotFound] = AppNotFound
+        elif message == NUMBER_NOT_LINKED_MESSAGE:
+            kind = NumberNotLinked
+        else:
+            raise ApiNotFound(message, status_code=status, attempts=attempt)
+        if ambiguous:
+            return Deleted(message=message, attempts=attempt, already_absent=True)
+        raise kind(message, status_code=status, attempts=attempt)
+    if 500 <= status <= 599:
+        error = ApiServerError(message or f"HTTP {status}", status_code=status, attempts=attempt)
+        return _Failure(error, ambiguous=True)
+    raise UnexpectedResponse(
+        f"HTTP {status}, undocumented status", status_code=status, attempts=attempt
+    )

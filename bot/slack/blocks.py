@@ -1,0 +1,315 @@
+"""Block Kit as pure functions of a request, so every card and message can be tested as data."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+
+from bot.core.models import Action, Outcome, Request, Status, TargetState
+
+Block = dict[str, Any]
+
+APPROVE = "sfvopi_approve"
+DENY = "sfvopi_deny"
+CANCEL = "sfvopi_cancel"
+BUTTONS = (APPROVE, DENY, CANCEL)
+
+SECTION_LIMIT = 2900
+TARGETS_SHOWN = 40
+
+STATUS_LINE = {
+    Status.PENDING: ":hourglass_flowing_sand: Waiting for approval",
+    Status.EXECUTING: ":gear: Approved, running now",
+    Status.SUCCEEDED: ":white_check_mark: Done",
+    Status.FAILED: ":x: Failed",
+    Status.DENIED: ":no_entry: Denied",
+    Status.CANCELLED: ":heavy_multiplication_x: Cancelled",
+    Status.EXPIRED: ":alarm_clock: Expired",
+}
+
+OUTCOME_ICON = {
+    Outcome.DONE: ":white_check_mark:",
+    Outcome.ALREADY_ABSENT: ":ballot_box_with_check:",
+    Outcome.FAILED: ":x:",
+}
+
+VERB = {Action.UNLINK: "Unlink", Action.DELETE: "Delete"}
+
+USAGE = """*Usage* — `/sfvopi <command>`
+• `unlink <+E.164 number> [more numbers] <app_id> <reason…>` — unlink numbers from an app
+• `delete <app_id> [more app ids] <reason…>` — delete apps (permanent)
+• `status <request>` — one request, e.g. `status 17`
+• `pending` — requests waiting for approval
+• `history` — recent requests
+• `cancel <request>` — withdraw your own pending request
+• `whoami` — your organizations and roles
+• `help` — this message
+Add `--org NAME` when you belong to several organizations.
+Example: `/sfvopi unlink +918000000001 app_abc123 fraud on this DID, INC-4411`"""
+
+
+def escape(text: str) -> str:
+    """Neutralises user text in mrkdwn, so a reason cannot ping @channel or fake a link."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def user(user_id: str) -> str:
+    return f"<@{user_id}>"
+
+
+def when(epoch: float) -> str:
+    """A time each reader sees in their own zone, with a UTC fallback."""
+    fallback = dt.datetime.fromtimestamp(epoch, dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return f"<!date^{int(epoch)}^{{date_short_pretty}} {{time}}|{fallback}>"
+
+
+def title(request: Request) -> str:
+    noun = "number" if request.action is Action.UNLINK else "app"
+    count = len(request.targets)
+    what = f"{count} {noun}{'s' if count != 1 else ''}"
+    return f"{VERB[request.action]} {what} — request #{request.id}"
+
+
+def target_line(state: TargetState) -> str:
+    t = state.target
+    what = f"`{t.number}` from `{t.app_id}`" if t.number else f"`{t.app_id}`"
+    if state.outcome is None:
+        return f"• {what}"
+    icon = OUTCOME_ICON[state.outcome]
+    label = {
+        Outcome.DONE: "done",
+        Outcome.ALREADY_ABSENT: "already absent",
+        Outcome.FAILED: "failed",
+    }[state.outcome]
+    message = (
+        f": {escape(state.message)}" if state.message and state.outcome is not Outcome.DONE else ""
+    )
+    return f"{icon} {what} — {label}{message}"
+
+
+def targets_text(targets: Sequence[TargetState], limit: int = TARGETS_SHOWN) -> str:
+    lines = [target_line(t) for t in targets[:limit]]
+    if len(targets) > limit:
+        lines.append(f"… and {len(targets) - limit} more (see the thread)")
+    return _clip("\n".join(lines))
+
+
+def approvals_text(request: Request) -> str:
+    have = len(request.approvals)
+    by = ", ".join(user(a) for a in request.approvers)
+    return f"{have} of {request.approvals_needed}" + (f" ({by})" if by else "")
+
+
+def card(request: Request) -> list[Block]:
+    """The approval card: everything an approver needs to decide, and buttons while pending."""
+    blocks: list[Block] = [
+        {"type": "header", "text": {"type": "plain_text", "text": title(request)[:150]}},
+        {
+            "type": "section",
+            "text": {"type": "mrkdwn", "text": f"*{STATUS_LINE[request.status]}*"},
+        },
+        {
+            "type": "section",
+            "fields": [
+                {"type": "mrkdwn", "text": f"*Requested by*\n{user(request.requester)}"},
+                {"type": "mrkdwn", "text": f"*Organization*\n{escape(request.org)}"},
+                {"type": "mrkdwn", "text": f"*Action*\n{request.action.value}"},
+                {"type": "mrkdwn", "text": f"*Approvals*\n{approvals_text(request)}"},
+            ],
+        },
+        {
+            "type": "section",
+            "text": {"type": "mrkdwn", "text": f"*Targets*\n{targets_text(request.targets)}"},
+        },
+        {
+            "type": "section",
+            "text": {"type": "mrkdwn", "text": _clip(f"*Reason*\n{escape(request.reason)}")},
+        },
+    ]
+    if request.status is Status.PENDING:
+        blocks.append(_buttons(request))
+        blocks.append(
+            _context(
+                f"Request #{request.id} · expires {when(request.expires_at)}"
+                " · the requester cannot approve it"
+            )
+        )
+    else:
+        blocks.append({"type": "divider"})
+        blocks.append(_context(_decision(request)))
+    return blocks
+
+
+def card_text(request: Request) -> str:
+    """The notification fallback: what a phone shows for the card."""
+    return f"{title(request)}: {STATUS_LINE[request.status].split(' ', 1)[1].lower()}"
+
+
+def _buttons(request: Request) -> Block:
+    rid = str(request.id)
+    return {
+        "type": "actions",
+        "block_id": f"sfvopi_request_{rid}",
+        "elements": [
+            {
+                "type": "button",
+                "action_id": APPROVE,
+                "text": {"type": "plain_text", "text": "Approve"},
+                "style": "primary",
+                "value": rid,
+                "confirm": _confirm(
+                    "Approve this request?",
+                    f"{title(request)}. This cannot be undone once it runs.",
+                    "Approve",
+                ),
+            },
+            {
+                "type": "button",
+                "action_id": DENY,
+                "text": {"type": "plain_text", "text": "Deny"},
+                "style": "danger",
+                "value": rid,
+                "confirm": _confirm(
+                    "Deny this request?", f"{title(request)} will not run.", "Deny"
+                ),
+            },
+            {
+                "type": "button",
+                "action_id": CANCEL,
+                "text": {"type": "plain_text", "text": "Cancel (requester)"},
+                "value": rid,
+            },
+        ],
+    }
+
+
+def _confirm(heading: str, text: str, yes: str) -> Block:
+    return {
+        "title": {"type": "plain_text", "text": heading[:100]},
+        "text": {"type": "mrkdwn", "text": text[:300]},
+        "confirm": {"type": "plain_text", "text": yes},
+        "deny": {"type": "plain_text", "text": "Back"},
+    }
+
+
+def _context(text: str) -> Block:
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": _clip(text)}]}
+
+
+def _decision(request: Request) -> str:
+    by = user(request.decided_by) if request.decided_by and request.decided_by != "bot" else None
+    parts = [f"Request #{request.id}"]
+    if request.status in (Status.EXECUTING, Status.SUCCEEDED, Status.FAILED):
+        parts.append(f"approved by {', '.join(user(a) for a in request.approvers)}")
+    elif request.status is Status.DENIED and by:
+        parts.append(f"denied by {by}")
+    elif request.status is Status.CANCELLED and by:
+        parts.append(f"cancelled by {by}")
+    elif request.status is Status.EXPIRED:
+        parts.append(f"no decision before {when(request.expires_at)}")
+    if request.finished_at and request.status.final:
+        parts.append(f"finished {when(request.finished_at)}")
+    return " · ".join(parts)
+
+
+def outcome_summary(request: Request) -> str:
+    """One line: the outcome channel's log entry, and the first line of the requester's notice."""
+    done = sum(t.outcome in (Outcome.DONE, Outcome.ALREADY_ABSENT) for t in request.targets)
+    total = len(request.targets)
+    state = {
+        Status.SUCCEEDED: f"succeeded ({done}/{total})",
+        Status.FAILED: f"failed ({done}/{total} done)",
+    }.get(request.status, request.status.value)
+    line = (
+        f"{STATUS_LINE[request.status].split(' ', 1)[0]} #{request.id} "
+        f"{request.action.value} {_short_targets(request)} in {escape(request.org)}, "
+        f"asked by {user(request.requester)}"
+    )
+    if request.approvers and request.status in (Status.SUCCEEDED, Status.FAILED):
+        line += f", approved by {', '.join(user(a) for a in request.approvers)}"
+    elif request.decided_by and request.decided_by != "bot":
+        line += f", {request.status.value} by {user(request.decided_by)}"
+    return f"{line}: {state}"
+
+
+def _short_targets(request: Request) -> str:
+    names = [f"`{t.target}`" for t in request.targets[:3]]
+    if len(request.targets) > 3:
+        names.append(f"+{len(request.targets) - 3} more")
+    return ", ".join(names)
+
+
+def thread_details(request: Request) -> list[str]:
+    """The thread reply: every target with the API's answer, split to fit Slack's limits."""
+    header = f"*Request #{request.id} {request.status.value}.*"
+    lines = [header]
+    for state in request.targets:
+        line = target_line(state)
+        if state.status_code is not None:
+            tries = "try" if state.attempts == 1 else "tries"
+            line += f" (HTTP {state.status_code}, {state.attempts} {tries})"
+        lines.append(line)
+    chunks: list[str] = []
+    current = ""
+    for line in lines:
+        if len(current) + len(line) + 1 > SECTION_LIMIT:
+            chunks.append(current)
+            current = ""
+        current = f"{current}\n{line}" if current else line
+    chunks.append(current)
+    return chunks
+
+
+def requester_notice(request: Request) -> str:
+    return f"Your request {outcome_summary(request)}"
+
+
+def request_line(request: Request) -> str:
+    """A request in a list (`pending`, `history`)."""
+    return (
+        f"• *#{request.id}* {request.action.value} {_short_targets(request)}"
+        f" — {request.status.value}, {approvals_text(request)} approvals,"
+        f" by {user(request.requester)} in {escape(request.org)}"
+    )
+
+
+def request_list(heading: str, requests: Sequence[Request]) -> list[Block]:
+    if not requests:
+        return [_section(f"*{heading}*\nNothing here.")]
+    return [_section(_clip(f"*{heading}*\n" + "\n".join(request_line(r) for r in requests)))]
+
+
+def retired_card(request: Request, where: str) -> list[Block]:
+    """A duplicate card, without buttons, that sends its reader to the one kept up to date."""
+    return [
+        _section(f":link: This card for request #{request.id} was posted twice; see {where}."),
+        _context(title(request)),
+    ]
+
+
+def status_blocks(request: Request) -> list[Block]:
+    """`/sfvopi status`: the card as it stands, without buttons."""
+    blocks = [b for b in card(request) if b["type"] != "actions"]
+    if request.status is Status.PENDING:
+        blocks.append(_context(f"Request #{request.id} · expires {when(request.expires_at)}"))
+    return blocks
+
+
+def error(message: str, *, usage: bool = False) -> list[Block]:
+    blocks = [_section(f":warning: {escape(message)}")]
+    if usage:
+        blocks.append(_context(USAGE))
+    return blocks
+
+
+def message_blocks(text: str) -> list[Block]:
+    return [_section(text)]
+
+
+def _section(text: str) -> Block:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": _clip(text)}}
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= SECTION_LIMIT else text[: SECTION_LIMIT - 1] + "…"

@@ -1,0 +1,190 @@
+"""Tells Slack what the store says: posts and updates cards, announces outcomes.
+
+It renders from the store, never from the event that woke it, so a late or repeated wake-up
+shows the latest state; leases in the store make one replica post each card and announcement,
+and the sweeper retries whatever a crash or a Slack outage left untold.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import weakref
+from collections.abc import Callable
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.webhook.async_client import AsyncWebhookClient
+
+from bot.config.orgfile import OrgDirectory
+from bot.core import failpoints
+from bot.core.models import Request, Status
+from bot.slack import blocks
+from bot.slack.after_ack import Background
+from bot.store import Store
+
+log = logging.getLogger(__name__)
+
+RESPONSE_URL_LIFETIME = 30 * 60
+
+THREAD_REPLY, REQUESTER_NOTICE = 1, 2
+
+
+class Notifier:
+    def __init__(
+        self,
+        store: Store,
+        slack: AsyncWebClient,
+        orgs: OrgDirectory,
+        background: Background,
+        *,
+        lease_seconds: float = 60.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.store = store
+        self.slack = slack
+        self.orgs = orgs
+        self.background = background
+        self.lease_seconds = lease_seconds
+        self.clock = clock
+        self._locks: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
+
+    def changed(self, request: Request) -> None:
+        """The workflow's listener: schedules a sync after the ack, never blocking the caller."""
+        self.background.spawn(self.sync(request.id), name=f"sync-{request.id}")
+
+    async def sync(self, request_id: int) -> None:
+        """Brings Slack in line with the stored request; safe to call any number of times."""
+        lock = self._locks.get(request_id)
+        if lock is None:
+            lock = self._locks[request_id] = asyncio.Lock()
+        async with lock:
+            await self._sync(request_id)
+
+    async def _sync(self, request_id: int) -> None:
+        request = await self.store.get(request_id)
+        if request is None:
+            return
+        org = self.orgs.get(request.org)
+        if request.card_ts is None:
+            if org is None or not await self.store.claim_card(
+                request_id, self.clock(), self.lease_seconds
+            ):
+                return
+            failpoints.reached("before_card")
+            posted = await self.slack.chat_postMessage(
+                channel=org.approval_channel,
+                text=blocks.card_text(request),
+                blocks=blocks.card(request),
+                unfurl_links=False,
+            )
+            failpoints.reached("after_card_posted")
+            await self.store.set_card(
+                request_id, str(posted["channel"]), str(posted["ts"]), self.clock()
+            )
+            request = await self.store.get(request_id)
+            assert request is not None
+            if request.status is Status.PENDING:
+                return
+        await self._update_card(request)
+        if request.status.final and request.notified_at is None:
+            await self._announce(request)
+
+    async def _update_card(self, request: Request) -> None:
+        assert request.card_channel and request.card_ts
+        await self.slack.chat_update(
+            channel=request.card_channel,
+            ts=request.card_ts,
+            text=blocks.card_text(request),
+            blocks=blocks.card(request),
+        )
+
+    async def _announce(self, request: Request) -> None:
+        """Thread reply, requester notice, outcome line: once, by whoever holds the lease.
+
+        Each post is recorded as it succeeds, so a retry (after Slack refused one, or a crash)
+        sends only what is missing."""
+        if not await self.store.claim_notify(request.id, self.clock(), self.lease_seconds):
+            return
+        failpoints.reached("before_announce")
+        done = request.announced
+        if not done & THREAD_REPLY and request.status in (Status.SUCCEEDED, Status.FAILED):
+            for chunk in blocks.thread_details(request):
+                await self.slack.chat_postMessage(
+                    channel=request.card_channel or "",
+                    thread_ts=request.card_ts,
+                    text=chunk,
+                )
+            await self.store.mark_announced(request.id, THREAD_REPLY)
+        if not done & REQUESTER_NOTICE:
+            await self._tell_requester(request)
+            await self.store.mark_announced(request.id, REQUESTER_NOTICE)
+        org = self.orgs.get(request.org)
+        if org is not None and org.outcome_channel:
+            await self.slack.chat_postMessage(
+                channel=org.outcome_channel, text=blocks.outcome_summary(request)
+            )
+        await self.store.mark_notified(request.id, self.clock())
+
+    async def _tell_requester(self, request: Request) -> None:
+        """Ephemeral where the command was typed while Slack still takes it, else a DM."""
+        text = blocks.requester_notice(request)
+        fresh = request.response_url and self.clock() - request.created_at < RESPONSE_URL_LIFETIME
+        if fresh and request.response_url:
+            try:
+                status = await self._post_response_url(
+                    request.response_url,
+                    {"response_type": "ephemeral", "replace_original": False, "text": text},
+                )
+                if status < 300:
+                    return
+                log.info("request %s: response_url answered %s; sending a DM", request.id, status)
+            except Exception as exc:
+                log.info("request %s: response_url failed (%s); sending a DM", request.id, exc)
+        await self.slack.chat_postMessage(channel=request.requester, text=text)
+
+    async def _post_response_url(self, url: str, body: dict[str, object]) -> int:
+        response = await AsyncWebhookClient(url, timeout=5).send_dict(body)
+        return int(response.status_code)
+
+    async def retire_duplicate(self, request_id: int, channel: str, ts: str) -> None:
+        """A card clicked that is not the stored one was posted twice (a crash between Slack's
+        answer and storing it): retire it, pointing at the live card, so no stale buttons stay."""
+        request = await self.store.get(request_id)
+        if request is None or request.card_ts is None or request.card_channel is None:
+            return
+        if (request.card_channel, request.card_ts) == (channel, ts):
+            return
+        try:
+            link = await self.slack.chat_getPermalink(
+                channel=request.card_channel, message_ts=request.card_ts
+            )
+            where = f"<{link['permalink']}|the live card>"
+        except SlackApiError:
+            where = "the live card"
+        try:
+            await self.slack.chat_update(
+                channel=channel,
+                ts=ts,
+                text=f"Duplicate card for request #{request_id}",
+                blocks=blocks.retired_card(request, where),
+            )
+        except SlackApiError as exc:
+            log.info("could not retire a duplicate card: %s", exc.response.get("error"))
+
+    async def tell(self, channel: str, user: str, text: str) -> None:
+        """An ephemeral to one person, e.g. why their click was refused."""
+        try:
+            await self.slack.chat_postEphemeral(channel=channel, user=user, text=text)
+        except SlackApiError as exc:
+            log.warning("could not tell %s: %s", user, exc.response.get("error"))
+
+    async def sweep(self) -> None:
+        """Posts cards never posted and announces outcomes never told (a crash, a Slack outage)."""
+        cards, untold = await self.store.outbox(self.clock())
+        for request_id in cards + untold:
+            try:
+                await self.sync(request_id)
+            except Exception:
+                log.exception("request %s: could not bring Slack up to date", request_id)

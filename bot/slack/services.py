@@ -1,0 +1,107 @@
+"""Everything a running bot holds, built once from settings and handed to the handlers."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass, field
+
+from slack_sdk.http_retry.async_handler import AsyncRetryHandler
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+    AsyncServerErrorRetryHandler,
+)
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.config.orgfile import OrgDirectory, load_orgs
+from bot.config.settings import Settings
+from bot.core.workflow import Workflow
+from bot.sfvopi import SfvopiClient
+from bot.slack.after_ack import Background
+from bot.slack.notifier import Notifier
+from bot.store import Store
+
+log = logging.getLogger(__name__)
+
+
+def slack_client(settings: Settings) -> AsyncWebClient:
+    """A Web API client that rides out 429s (honouring Retry-After), 5xx and dropped connections."""
+    token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
+    handlers: list[AsyncRetryHandler] = [
+        AsyncRateLimitErrorRetryHandler(max_retry_count=3),
+        AsyncConnectionErrorRetryHandler(max_retry_count=3),
+        AsyncServerErrorRetryHandler(max_retry_count=2),
+    ]
+    return AsyncWebClient(
+        token=token, base_url=settings.slack_api_url, timeout=10, retry_handlers=handlers
+    )
+
+
+@dataclass
+class Services:
+    settings: Settings
+    store: Store
+    orgs: OrgDirectory
+    client: SfvopiClient
+    workflow: Workflow
+    slack: AsyncWebClient
+    notifier: Notifier
+    background: Background
+    _sweeper: asyncio.Task[None] | None = field(default=None, repr=False)
+
+    @classmethod
+    async def start(
+        cls,
+        settings: Settings,
+        *,
+        orgs: OrgDirectory | None = None,
+        slack: AsyncWebClient | None = None,
+    ) -> Services:
+        """Opens the store (creating or upgrading its schema) and wires the parts together."""
+        orgs = orgs if orgs is not None else load_orgs(settings.orgs_file)
+        store = Store(settings.database_url)
+        await store.start()
+        client = SfvopiClient(
+            settings.base_url, timeout=settings.api_timeout_seconds, tries=settings.api_tries
+        )
+        workflow = Workflow(
+            store,
+            orgs,
+            client,
+            concurrency=settings.api_concurrency,
+            max_targets=settings.max_targets,
+            lease_seconds=settings.lease_seconds,
+        )
+        background = Background()
+        slack = slack or slack_client(settings)
+        notifier = Notifier(store, slack, orgs, background, lease_seconds=settings.lease_seconds)
+        workflow.subscribe(notifier.changed)
+        return cls(settings, store, orgs, client, workflow, slack, notifier, background)
+
+    def start_sweeper(self) -> None:
+        """Expiry, crash recovery and the Slack outbox, on a timer; safe on every replica."""
+        if self._sweeper is None:
+            self._sweeper = asyncio.get_running_loop().create_task(self._sweep_forever())
+
+    async def sweep_once(self) -> None:
+        await self.workflow.sweep()
+        await self.notifier.sweep()
+
+    async def _sweep_forever(self) -> None:
+        while True:
+            try:
+                await self.sweep_once()
+            except Exception:
+                log.exception("sweep failed; trying again later")
+            await asyncio.sleep(self.settings.sweep_interval_seconds)
+
+    async def close(self) -> None:
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sweeper
+        await self.background.drain()
+        await self.client.aclose()
+        await self.store.close()

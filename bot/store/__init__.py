@@ -1,0 +1,3 @@
+"""The only code that touches the database."""
+
+from bot.store.store import *  # noqa: F403

@@ -1,0 +1,106 @@
+"""manifest.yml: valid against Slack's own schema (offline) and in step with the code.
+
+The schema is not vendored: it sits in `shared/slack-manifest-schema/` beside the repository
+(`<repo>/../shared`), as in CI. Without it the schema check is skipped and says why.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, cast
+
+import jsonschema  # type: ignore[import-untyped]
+import pytest
+import yaml
+from slack_bolt.async_app import AsyncApp
+
+import handlers
+from bot.slack.services import Services
+
+REPO = Path(__file__).resolve().parents[2]
+MANIFEST = REPO / "manifest.yml"
+SCHEMA = (
+    Path(__file__).resolve().parents[3]
+    / "shared"
+    / "slack-manifest-schema"
+    / "schemas"
+    / "manifest.schema.1.0.0.json"
+)
+BOT_SCOPES = {"chat:write", "commands"}
+EVENTS_PATH = "/slack/events"
+
+
+@pytest.fixture(scope="module")
+def manifest() -> dict[str, Any]:
+    loaded = yaml.safe_load(MANIFEST.read_text(encoding="utf-8"))
+    assert isinstance(loaded, dict)
+    return loaded
+
+
+@pytest.fixture(scope="module")
+def validator() -> jsonschema.protocols.Validator:
+    if not SCHEMA.is_file():
+        pytest.skip(f"Slack's manifest schema is not at {SCHEMA} (shared/ beside the repo)")
+    schema = json.loads(SCHEMA.read_text(encoding="utf-8"))
+    cls = jsonschema.validators.validator_for(schema)
+    cls.check_schema(schema)
+    return cast(jsonschema.protocols.Validator, cls(schema))
+
+
+def test_the_manifest_is_valid(
+    manifest: dict[str, Any], validator: jsonschema.protocols.Validator
+) -> None:
+    errors = [f"{'/'.join(map(str, e.path))}: {e.message}" for e in validator.iter_errors(manifest)]
+    assert errors == []
+
+
+def test_the_schema_check_has_teeth(
+    manifest: dict[str, Any], validator: jsonschema.protocols.Validator
+) -> None:
+    broken = copy.deepcopy(manifest)
+    broken["features"]["slash_commands"][0]["command"] = "sfvopi"  # no leading slash
+    broken["settings"]["socket_mode"] = True  # not a key Slack knows
+    assert len(list(validator.iter_errors(broken))) == 2
+
+
+class _Recorder:
+    """Stands in for a Bolt app and records what `handlers.register` listens for."""
+
+    def __init__(self) -> None:
+        self.commands: list[str] = []
+        self.actions: list[str] = []
+
+    def command(self, name: str) -> Callable[[Any], Any]:
+        self.commands.append(name)
+        return lambda listener: listener
+
+    def action(self, action_id: str) -> Callable[[Any], Any]:
+        self.actions.append(action_id)
+        return lambda listener: listener
+
+
+def test_the_slash_command_is_the_one_the_handlers_register(manifest: dict[str, Any]) -> None:
+    app = _Recorder()
+    handlers.register(cast(AsyncApp, app), cast(Services, object()))
+    (command,) = manifest["features"]["slash_commands"]
+    assert app.commands == [command["command"]] == ["/sfvopi"]
+    assert app.actions, "the card buttons need interactivity"
+    assert manifest["settings"]["interactivity"]["is_enabled"] is True
+
+
+def test_requests_go_where_serve_listens(manifest: dict[str, Any]) -> None:
+    (command,) = manifest["features"]["slash_commands"]
+    interactivity = manifest["settings"]["interactivity"]
+    assert command["url"] == interactivity["request_url"]
+    assert command["url"].endswith(EVENTS_PATH)
+    assert command["should_escape"] is False
+    assert manifest["settings"]["socket_mode_enabled"] is False
+
+
+def test_the_bot_asks_for_exactly_the_scopes_it_uses(manifest: dict[str, Any]) -> None:
+    scopes = manifest["oauth_config"]["scopes"]
+    assert set(scopes) == {"bot"}, "no user scopes"
+    assert sorted(scopes["bot"]) == sorted(BOT_SCOPES)

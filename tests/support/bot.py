@@ -1,0 +1,72 @@
+"""Fixtures: the bot itself, its real HTTP server on loopback, wired to the stand-ins."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+
+from bot.config.orgfile import OrgDirectory
+from bot.config.settings import Settings
+from bot.sandbox.emulator import Emulator
+from bot.sandbox.slack_standin import SlackStandin
+from bot.slack.app import build_app, web_app
+from bot.slack.services import Services
+from tests.support.slack import SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET
+
+__all__ = ["RunningBot", "bot", "bot_settings", "start_bot"]
+
+
+@dataclass
+class RunningBot:
+    services: Services
+    runner: web.AppRunner
+    url: str
+
+    async def settle(self, timeout: float = 10.0) -> None:
+        """Waits until every piece of work started after an ack has finished."""
+        await self.services.background.settle(timeout)
+
+    async def stop(self) -> None:
+        await self.settle()
+        await self.runner.cleanup()
+        await self.services.close()
+
+
+async def start_bot(settings: Settings, orgs: OrgDirectory, slack: SlackStandin) -> RunningBot:
+    services = await Services.start(settings, orgs=orgs)
+    app = await build_app(services)
+    runner = web.AppRunner(web_app(app, services), access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    url = f"http://127.0.0.1:{port}/slack/events"
+    slack.configure(url, SLACK_SIGNING_SECRET)
+    return RunningBot(services, runner, url)
+
+
+@pytest.fixture
+def bot_settings(tmp_path: Path, slack: SlackStandin, emulator: Emulator) -> Settings:
+    return Settings(
+        _env_file=None,
+        slack_bot_token=SLACK_BOT_TOKEN,
+        slack_signing_secret=SLACK_SIGNING_SECRET,
+        slack_api_url=slack.api_url,
+        base_url=emulator.base_url,
+        database_url=f"sqlite:///{tmp_path / 'bot.db'}",
+        api_timeout_seconds=2,
+        lease_seconds=5,
+    )
+
+
+@pytest.fixture
+async def bot(
+    bot_settings: Settings, orgs: OrgDirectory, slack: SlackStandin
+) -> AsyncIterator[RunningBot]:
+    running = await start_bot(bot_settings, orgs, slack)
+    yield running
+    await running.stop()

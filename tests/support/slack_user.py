@@ -1,0 +1,91 @@
+"""Acting as people in Slack: type a command, click a card's button, read what the bot said.
+
+Every helper goes through the stand-in, so what they send is signed and sent as Slack sends it.
+"""
+
+from __future__ import annotations
+
+import re
+
+from slack_sdk.http_retry.builtin_interval_calculators import FixedValueRetryIntervalCalculator
+
+from bot.sandbox.emulator import Emulator
+from bot.sandbox.slack_standin import SlackStandin
+from bot.sandbox.slack_workspace import Message
+from tests.support.bot import RunningBot
+
+APPROVALS = "C0APPROVALS"
+OUTCOMES = "C0OPSLOG"
+OPS = "C0OPS"
+UNLINK = "unlink +918000000001 sfv_app_abc123xyz456 fraud on this DID, INC-4411"
+
+
+# -- helpers that act like people in Slack -------------------------------------------------
+
+
+async def ask(
+    slack: SlackStandin, bot: RunningBot, user: str, text: str, channel: str = OPS
+) -> str:
+    """Types a command, waits for the work it started, and returns what the user saw."""
+    result = await slack.command(user, text, channel=channel)
+    assert result.status == 200, result.body
+    await bot.settle()
+    assert result.ephemeral is not None
+    return result.ephemeral.text
+
+
+def request_id_in(reply: str) -> int:
+    match = re.search(r"#(\d+)", reply)
+    assert match, reply
+    return int(match.group(1))
+
+
+def card(slack: SlackStandin, request_id: int) -> Message:
+    for message in slack.messages(APPROVALS):
+        if f"request #{request_id}" in message.text:
+            return message
+    raise AssertionError(f"no card for #{request_id} in {APPROVALS}")
+
+
+async def click(
+    slack: SlackStandin, bot: RunningBot, user: str, request_id: int, button: str
+) -> None:
+    found = card(slack, request_id)
+    result = await slack.click(user, APPROVALS, found.ts, f"sfvopi_{button}")
+    assert result.status == 200
+    await bot.settle()
+
+
+def told(slack: SlackStandin, user: str) -> list[str]:
+    """What the bot told this user privately after their command was acked."""
+    return [e.text for e in slack.ephemerals(user) if not e.from_ack]
+
+
+def card_text(message: Message) -> str:
+    return str(message.blocks)
+
+
+ACK_BOUND = 1.0  # seconds: a behavioural bound far under Slack's 3 s, not a benchmark
+# Every path the bot may ever call on SFVoPI: one valid app id, maybe one encoded E.164 number.
+SFVOPI_PATH = re.compile(
+    r"/superfone/sfvopi/apps/(?:sfv_)?app_[A-Za-z0-9][A-Za-z0-9_-]{0,63}"
+    r"(?:/numbers/%2B[1-9][0-9]{6,14})?"
+)
+
+
+def api_paths_are_strict(emulator: Emulator) -> None:
+    for call in emulator.calls:
+        assert call.method == "DELETE", call
+        assert SFVOPI_PATH.fullmatch(call.raw_path), call.raw_path
+
+
+def quick_retries(running: RunningBot) -> RunningBot:
+    """The same retry handlers and counts, with 10 ms between retries instead of 0.5 s, 1 s…
+
+    (the 429 handler sleeps what Retry-After says, plus up to 1 s of jitter, whatever this says)
+    """
+    handlers = running.services.slack.retry_handlers
+    assert handlers, "slack_client() configures retry handlers"
+    for handler in handlers:
+        handler.interval_calculator = FixedValueRetryIntervalCalculator(0.01)
+    return running

@@ -1,0 +1,454 @@
+"""The organization file: roles, policy, and one precise human line per problem in it."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from bot.config.orgfile import Org, OrgDirectory, Policy, Role, load_orgs, parse_orgs
+from bot.core.models import Action
+from bot.errors import OrgFileError
+from tests.support.orgs import ORG_ENV, ORGS_YAML, write_orgs
+
+KEYS = tuple(ORG_ENV.values())
+LOCATION = re.compile(r"^<string>:\d+: ")
+
+
+def problems(text: str, env: dict[str, str] | None = None) -> list[str]:
+    """The problems found in `text`, without their `<string>:LINE: ` prefix."""
+    with pytest.raises(OrgFileError) as caught:
+        parse_orgs(text, ORG_ENV if env is None else env)
+    for problem in caught.value.problems:
+        assert LOCATION.match(problem), problem
+        assert not any(key in problem for key in KEYS)
+    return [LOCATION.sub("", problem) for problem in caught.value.problems]
+
+
+def edited(old: str, new: str) -> str:
+    """The test file with the first `old` (acme's, where globex has the same) made `new`."""
+    assert old in ORGS_YAML, old
+    return ORGS_YAML.replace(old, new, 1)
+
+
+# -- roles ------------------------------------------------------------------------------
+
+
+def test_roles_are_ordered() -> None:
+    assert Role.VIEWER < Role.REQUESTER < Role.APPROVER < Role.ADMIN
+    assert [r.label for r in Role] == ["viewer", "requester", "approver", "admin"]
+    assert str(Role.APPROVER) == "approver"
+
+
+@pytest.mark.parametrize("text", ["approver", "Approver", " APPROVER "])
+def test_role_parse(text: str) -> None:
+    assert Role.parse(text) is Role.APPROVER
+
+
+def test_role_parse_names_the_choices() -> None:
+    with pytest.raises(ValueError, match=r"unknown role 'boss' \(expected viewer, requester"):
+        Role.parse("boss")
+
+
+# -- the test directory -----------------------------------------------------------------
+
+
+def test_fixture_directory(orgs: OrgDirectory) -> None:
+    acme, globex = orgs.get("acme"), orgs.get("globex")
+    assert acme is not None and globex is not None
+    assert orgs.get("initech") is None
+    assert list(orgs.orgs) == ["acme", "globex"]
+
+    assert acme.api_key.get_secret_value() == "test-key-acme-not-real"
+    assert acme.api_key_env == "SFVOPI_API_KEY_ACME"
+    assert acme.approval_channel == "C0APPROVALS"
+    assert acme.outcome_channel == "C0OPSLOG"
+    assert acme.command_channels == ("C0OPS",)
+    assert acme.role_of("U0ALICE") is Role.REQUESTER
+    assert acme.role_of("U0DAVE") is Role.ADMIN
+    assert acme.role_of("U0VIC") is Role.VIEWER
+    assert acme.role_of("U0GINA") is None
+    assert acme.approvers() == ("U0BOB", "U0CAROL", "U0DAVE")
+    assert acme.policy == Policy(
+        approvals={Action.UNLINK: 1, Action.DELETE: 2}, ttl_minutes=60, self_approval=False
+    )
+
+    assert globex.outcome_channel is None
+    assert globex.command_channels == ()
+    assert globex.approvers() == ("U0GARY", "U0MULTI")
+
+
+def test_memberships(orgs: OrgDirectory) -> None:
+    assert [(o.name, r) for o, r in orgs.memberships("U0MULTI")] == [
+        ("acme", Role.REQUESTER),
+        ("globex", Role.APPROVER),
+    ]
+    assert [(o.name, r) for o, r in orgs.memberships("U0BOB")] == [("acme", Role.APPROVER)]
+    assert orgs.memberships("U0NOBODY") == []
+
+
+def test_command_channel_allow_list(orgs: OrgDirectory) -> None:
+    acme, globex = orgs.orgs["acme"], orgs.orgs["globex"]
+    assert acme.allows_channel("C0OPS")
+    assert not acme.allows_channel("C0RANDOM")
+    assert not acme.allows_channel("C0APPROVALS")
+    assert globex.allows_channel("C0RANDOM")
+    assert globex.allows_channel("D0DIRECT")
+
+
+def test_policy_defaults() -> None:
+    directory = parse_orgs(
+        """
+organizations:
+  tiny:
+    api_key_env: SFVOPI_API_KEY_ACME
+    approval_channel: C0TINY
+    members: {U0REQ: requester, U0APP: approver}
+""",
+        ORG_ENV,
+    )
+    policy = directory.orgs["tiny"].policy
+    assert policy == Policy()
+    assert policy.approvals_needed(Action.UNLINK) == 1
+    assert policy.approvals_needed(Action.DELETE) == 1
+    assert policy.ttl_minutes == 60
+    assert policy.self_approval is False
+
+
+def test_partial_policy_keeps_other_defaults() -> None:
+    text = edited(
+        "      unlink: {approvals: 1}\n      delete: {approvals: 2}\n      ttl_minutes: 60\n",
+        "      delete: {approvals: 3}\n",
+    )
+    policy = parse_orgs(text, ORG_ENV).orgs["acme"].policy
+    assert policy.approvals_needed(Action.UNLINK) == 1
+    assert policy.approvals_needed(Action.DELETE) == 3
+    assert policy.ttl_minutes == 60
+
+
+def test_self_approval_true() -> None:
+    text = edited("self_approval: false", "self_approval: true")
+    assert parse_orgs(text, ORG_ENV).orgs["acme"].policy.self_approval is True
+
+
+def test_keys_never_shown(orgs: OrgDirectory) -> None:
+    shown = orgs.summary() + repr(orgs) + str(orgs.orgs["acme"])
+    assert not any(key in shown for key in KEYS)
+
+
+def test_summary(orgs: OrgDirectory) -> None:
+    summary = orgs.summary()
+    assert "org acme" in summary
+    assert "from SFVOPI_API_KEY_ACME" in summary
+    assert "command channels: C0OPS" in summary
+    assert "unlink 1 approval, delete 2 approvals" in summary
+    assert "6 (1 admin, 2 approvers, 2 requesters, 1 viewer)" in summary
+    assert "org globex" in summary
+    assert "outcome channel:  none" in summary
+    assert "command channels: anywhere" in summary
+
+
+def test_key_whitespace_is_trimmed() -> None:
+    env = {**ORG_ENV, "SFVOPI_API_KEY_ACME": " test-key-acme-not-real\n"}
+    acme = parse_orgs(ORGS_YAML, env).orgs["acme"]
+    assert acme.api_key.get_secret_value() == "test-key-acme-not-real"
+
+
+def test_org_values_are_hashable_and_frozen(orgs: OrgDirectory) -> None:
+    acme = orgs.orgs["acme"]
+    assert isinstance(hash(acme), int)
+    with pytest.raises(AttributeError):
+        acme.name = "other"  # type: ignore[misc]
+    assert isinstance(acme, Org)
+
+
+# -- loading ----------------------------------------------------------------------------
+
+
+def test_load_orgs_from_a_file(tmp_path: Path) -> None:
+    directory = load_orgs(write_orgs(tmp_path, ORGS_YAML), ORG_ENV)
+    assert set(directory.orgs) == {"acme", "globex"}
+
+
+def test_load_orgs_reads_keys_from_os_environ(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, value in ORG_ENV.items():
+        monkeypatch.setenv(name, value)
+    directory = load_orgs(write_orgs(tmp_path, ORGS_YAML))
+    assert directory.orgs["globex"].api_key.get_secret_value() == "test-key-globex-not-real"
+
+
+def test_load_orgs_problems_name_the_file_and_line(tmp_path: Path) -> None:
+    path = write_orgs(tmp_path, edited("U0ALICE: requester", "U0ALICE: aprover"))
+    with pytest.raises(OrgFileError) as caught:
+        load_orgs(path, ORG_ENV)
+    assert caught.value.problems == [
+        f"{path}:13: org acme, member U0ALICE: unknown role 'aprover' "
+        "(expected viewer, requester, approver, admin)"
+    ]
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(OrgFileError, match="no such file"):
+        load_orgs(tmp_path / "absent.yml", ORG_ENV)
+
+
+# -- one human line per problem ---------------------------------------------------------
+
+
+def test_yaml_syntax_error_names_the_line() -> None:
+    with pytest.raises(OrgFileError) as caught:
+        parse_orgs("organizations:\n  acme:\n    members: [U0BOB\n", ORG_ENV, source="orgs.yml")
+    [problem] = caught.value.problems
+    assert problem.startswith("orgs.yml:4: YAML syntax error")
+
+
+@pytest.mark.parametrize("text", ["", "# nothing\n", "orgs:\n  acme: {}\n", "- acme\n"])
+def test_missing_organizations(text: str) -> None:
+    assert "missing 'organizations': the file must start with `organizations:`" in problems(text)
+
+
+def test_empty_organizations() -> None:
+    assert problems("organizations: {}\n") == [
+        "organizations is empty: define at least one organization"
+    ]
+
+
+def test_unknown_role() -> None:
+    assert problems(edited("U0ALICE: requester", "U0ALICE: aprover")) == [
+        "org acme, member U0ALICE: unknown role 'aprover' "
+        "(expected viewer, requester, approver, admin)"
+    ]
+
+
+def test_api_key_env_not_set() -> None:
+    env = {"SFVOPI_API_KEY_GLOBEX": "test-key-globex-not-real"}
+    assert problems(ORGS_YAML, env) == ["org acme: api_key_env SFVOPI_API_KEY_ACME is not set"]
+
+
+def test_api_key_env_empty() -> None:
+    env = {**ORG_ENV, "SFVOPI_API_KEY_ACME": " "}
+    assert problems(ORGS_YAML, env) == [
+        "org acme: api_key_env SFVOPI_API_KEY_ACME is set but empty"
+    ]
+
+
+def test_api_key_env_that_looks_like_a_key_is_not_echoed() -> None:
+    found = problems(edited("SFVOPI_API_KEY_ACME", "sk-live-0123456789abcdef"))
+    assert found == [
+        "org acme: api_key_env must name an environment variable, like SFVOPI_API_KEY_ACME "
+        "(upper-case letters, digits and '_'), not hold the key"
+    ]
+
+
+def test_a_key_in_the_file_is_refused_without_echo() -> None:
+    found = problems(edited("    approval_channel: C0APPROVALS\n", "    api_key: sk-live-xyz\n"))
+    assert found == [
+        "org acme: approval_channel is missing",
+        "org acme: unknown key 'api_key': the key itself never goes in this file; put it in "
+        "an environment variable and name that variable with api_key_env",
+    ]
+    assert not any("sk-live-xyz" in p for p in found)
+
+
+@pytest.mark.parametrize("user", ["alice", "u0alice", "U0", "C0ALICE", "U0-ALICE"])
+def test_malformed_user_id(user: str) -> None:
+    assert problems(edited("U0ALICE: requester", f"{user}: requester")) == [
+        f"org acme, member {user}: '{user}' is not a Slack user id (expected like U0123ABCD; "
+        "copy it from the person's profile: ⋮ → Copy member ID)"
+    ]
+
+
+def test_workspace_user_ids_are_accepted() -> None:
+    directory = parse_orgs(edited("U0ALICE: requester", "W0ALICE: requester"), ORG_ENV)
+    assert directory.orgs["acme"].role_of("W0ALICE") is Role.REQUESTER
+
+
+@pytest.mark.parametrize("channel", ["#sfvopi-approvals", "c0approvals", "U0BOB", "C0"])
+def test_malformed_approval_channel(channel: str) -> None:
+    assert problems(edited("C0APPROVALS", f"'{channel}'")) == [
+        f"org acme: approval_channel '{channel}' is not a Slack channel id (expected like "
+        "C0123ABCD; channel names do not work: copy the id from the channel's details)"
+    ]
+
+
+def test_malformed_outcome_and_command_channels() -> None:
+    text = edited("outcome_channel: C0OPSLOG", "outcome_channel: opslog")
+    text = text.replace("command_channels: [C0OPS]", "command_channels: [C0OPS, '#ops']")
+    channel_help = (
+        "is not a Slack channel id (expected like C0123ABCD; channel names do not work: "
+        "copy the id from the channel's details)"
+    )
+    assert problems(text) == [
+        f"org acme: outcome_channel 'opslog' {channel_help}",
+        f"org acme: command_channels entry '#ops' {channel_help}",
+    ]
+
+
+def test_command_channels_must_be_a_list() -> None:
+    assert problems(edited("command_channels: [C0OPS]", "command_channels: C0OPS")) == [
+        "org acme: command_channels must be a list of channel ids, like [C0123ABCD], not text"
+    ]
+
+
+def test_group_and_direct_channels_are_accepted() -> None:
+    text = edited("command_channels: [C0OPS]", "command_channels: [G0PRIVATE, D0DIRECT]")
+    assert parse_orgs(text, ORG_ENV).orgs["acme"].command_channels == ("G0PRIVATE", "D0DIRECT")
+
+
+def test_unknown_key_suggests_the_right_one() -> None:
+    assert problems(edited("approval_channel:", "aproval_channel:")) == [
+        "org acme: approval_channel is missing",
+        "org acme: unknown key 'aproval_channel' (did you mean 'approval_channel'?)",
+    ]
+
+
+def test_unknown_keys_everywhere() -> None:
+    text = edited("      ttl_minutes: 60", "      ttl_minute: 60")
+    text = text.replace("delete: {approvals: 2}", "delete: {aprovals: 2}")
+    text = "owner: ops-team\n" + text
+    assert problems(text) == [
+        "unknown top-level key 'owner' (expected organizations)",
+        "org acme: policy delete: unknown key 'aprovals' (did you mean 'approvals'?)",
+        "org acme: unknown policy key 'ttl_minute' (did you mean 'ttl_minutes'?)",
+    ]
+
+
+@pytest.mark.parametrize("approvals", ["0", "-1"])
+def test_approvals_at_least_one(approvals: str) -> None:
+    assert problems(edited("unlink: {approvals: 1}", f"unlink: {{approvals: {approvals}}}")) == [
+        f"org acme: policy unlink approvals must be at least 1, not {approvals}"
+    ]
+
+
+@pytest.mark.parametrize("value", ["two", "1.5", "true"])
+def test_approvals_whole_number(value: str) -> None:
+    assert problems(edited("delete: {approvals: 2}", f"delete: {{approvals: {value}}}")) == [
+        f"org acme: policy delete approvals must be a whole number, not "
+        f"{repr(value) if value == 'two' else value.capitalize()}"
+    ]
+
+
+def test_ttl_at_least_one() -> None:
+    assert problems(edited("ttl_minutes: 60", "ttl_minutes: 0")) == [
+        "org acme: policy ttl_minutes must be at least 1, not 0"
+    ]
+
+
+def test_self_approval_must_be_a_boolean() -> None:
+    assert problems(edited("self_approval: false", "self_approval: never")) == [
+        "org acme: policy self_approval must be true or false, not 'never'"
+    ]
+
+
+def test_unsatisfiable_policy() -> None:
+    text = edited("      U0CAROL: approver\n      U0DAVE: admin\n", "")
+    assert problems(text) == [
+        "org acme: policy needs 2 approvers for delete but only 1 member (U0BOB) can approve"
+    ]
+
+
+def test_unsatisfiable_policy_lists_the_approvers() -> None:
+    text = edited("delete: {approvals: 2}", "delete: {approvals: 4}")
+    assert problems(text) == [
+        "org acme: policy needs 4 approvers for delete but only 3 members "
+        "(U0BOB, U0CAROL, U0DAVE) can approve"
+    ]
+
+
+def test_policy_with_no_approvers() -> None:
+    text = """
+organizations:
+  tiny:
+    api_key_env: SFVOPI_API_KEY_ACME
+    approval_channel: C0TINY
+    members: {U0REQ: requester, U0VIC: viewer}
+"""
+    assert problems(text) == [
+        "org tiny: policy needs 1 approver for unlink but no member can approve",
+        "org tiny: policy needs 1 approver for delete but no member can approve",
+    ]
+
+
+def test_policy_unsatisfiable_without_self_approval() -> None:
+    """Two admins, two approvals, no self-approval: whoever asks, only one other can approve."""
+    text = """
+organizations:
+  pair:
+    api_key_env: SFVOPI_API_KEY_ACME
+    approval_channel: C0PAIR
+    policy: {delete: {approvals: 2}}
+    members: {U0ANN: admin, U0BEN: admin}
+"""
+    assert problems(text) == [
+        "org pair: policy needs 2 approvers for delete but a request can get at most "
+        "1 approval: self_approval is false and everyone who can request is one of the "
+        "approvers (U0ANN, U0BEN)"
+    ]
+    allowed = text.replace("policy: {", "policy: {self_approval: true, ")
+    assert parse_orgs(allowed, ORG_ENV).orgs["pair"].policy.self_approval is True
+
+
+@pytest.mark.parametrize("name", ["Acme", "acme corp", "-acme", "a" * 33, "acme!"])
+def test_bad_org_name(name: str) -> None:
+    text = edited("  acme:\n", f"  '{name}':\n")
+    assert problems(text) == [
+        f"org {name!r}: the name must be 1 to 32 lower-case letters, digits, '-' or '_', "
+        "starting with a letter or digit"
+    ]
+
+
+@pytest.mark.parametrize("name", ["a", "acme-eu", "acme_2", "9lives", "a" * 32])
+def test_good_org_names(name: str) -> None:
+    assert name in parse_orgs(edited("  acme:\n", f"  {name}:\n"), ORG_ENV).orgs
+
+
+def test_duplicate_member_is_not_silently_dropped() -> None:
+    text = edited("      U0VIC: viewer\n", "      U0VIC: viewer\n      U0ALICE: admin\n")
+    assert problems(text) == ["org acme, member U0ALICE listed more than once (first on line 13)"]
+
+
+def test_duplicate_org() -> None:
+    text = ORGS_YAML + "  acme:\n    api_key_env: SFVOPI_API_KEY_ACME\n"
+    assert problems(text) == ["org acme defined more than once (first on line 2)"]
+
+
+def test_missing_required_fields() -> None:
+    text = "organizations:\n  bare: {}\n"
+    assert problems(text) == [
+        "org bare: api_key_env is missing: name the environment variable that holds the org's "
+        "SFVoPI API key",
+        "org bare: approval_channel is missing",
+        "org bare: members is missing: map Slack user ids to roles, like U0123ABCD: approver",
+    ]
+
+
+def test_wrong_shapes() -> None:
+    text = """
+organizations:
+  one: [U0BOB]
+  two:
+    api_key_env: SFVOPI_API_KEY_ACME
+    approval_channel: C0TWO
+    policy: strict
+    members: [U0BOB]
+"""
+    assert problems(text) == [
+        "org one: expected a mapping of settings, not a list",
+        "org two: policy must be a mapping (unlink, delete, ttl_minutes, self_approval), not text",
+        "org two: members must map Slack user ids to roles, not a list",
+    ]
+
+
+def test_every_problem_is_reported_at_once_in_line_order() -> None:
+    text = edited("U0ALICE: requester", "U0ALICE: aprover")
+    text = text.replace("approval_channel: C0GLXAPPR", "approval_channel: glx")
+    text = text.replace("ttl_minutes: 60", "ttl_minutes: 0")
+    with pytest.raises(OrgFileError) as caught:
+        parse_orgs(text, {"SFVOPI_API_KEY_ACME": "test-key-acme-not-real"})
+    lines = [int(p.split(":")[1]) for p in caught.value.problems]
+    assert len(lines) == 4
+    assert lines == sorted(lines)
+    assert str(caught.value) == "\n".join(caught.value.problems)
