@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from bot.config.orgfile import Org, OrgDirectory, Role
 from bot.core import failpoints, ids
 from bot.core.models import Action, Event, Outcome, Request, Status, Target
+from bot.core.ports import RequestStore
 from bot.errors import Conflict, InvalidId, InvalidRequest, LostClaim, NotAllowed, RequestNotFound
 from bot.sfvopi import ApiResult, SfvopiClient
-from bot.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +45,7 @@ class Workflow:
 
     def __init__(
         self,
-        store: Store,
+        store: RequestStore,
         orgs: OrgDirectory,
         client: SfvopiClient,
         *,

@@ -13,7 +13,6 @@ import json
 import uuid
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
@@ -38,6 +37,7 @@ from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from bot.core.models import Action, Approval, Event, Outcome, Request, Status, Target, TargetState
+from bot.core.ports import ApprovalRecord
 from bot.errors import LostClaim, SchemaTooNew
 
 SCHEMA_VERSION = 2
@@ -118,16 +118,6 @@ schema_meta_t = Table(
     Column("key", String(32), primary_key=True),
     Column("value", String(64), nullable=False),
 )
-
-
-@dataclass(frozen=True)
-class ApprovalRecord:
-    """What one approval click did, decided atomically."""
-
-    request: Request
-    counted: bool
-    claim: str | None
-    refused: Status | None = None
 
 
 ASYNC_DRIVERS = {

@@ -1,0 +1,95 @@
+"""What the workflow needs of a store, as a Protocol: the core names the shape, `bot.store`
+fills it, and nothing in the core imports SQLAlchemy."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from bot.core.models import Action, Event, Outcome, Request, Status, Target
+
+
+@dataclass(frozen=True)
+class ApprovalRecord:
+    """What one approval click did, decided atomically."""
+
+    request: Request
+    counted: bool
+    claim: str | None
+    refused: Status | None = None
+
+
+class RequestStore(Protocol):
+    """Durable requests; every transition atomic (one conditional UPDATE plus its event)."""
+
+    async def create_request(
+        self,
+        *,
+        org: str,
+        action: Action,
+        requester: str,
+        reason: str,
+        targets: Sequence[Target],
+        approvals_needed: int,
+        now: float,
+        expires_at: float,
+        channel_id: str | None = None,
+        response_url: str | None = None,
+        dedupe_key: str | None = None,
+    ) -> tuple[Request, bool]: ...
+
+    async def get(self, request_id: int) -> Request | None: ...
+
+    async def list_requests(
+        self,
+        *,
+        orgs: Iterable[str],
+        statuses: Iterable[Status] | None = None,
+        limit: int = 20,
+    ) -> list[Request]: ...
+
+    async def events(self, request_id: int) -> list[Event]: ...
+
+    async def approve(
+        self, request_id: int, *, approver: str, now: float, lease_seconds: float
+    ) -> ApprovalRecord: ...
+
+    async def transition(
+        self,
+        request_id: int,
+        *,
+        to: Status,
+        actor: str,
+        now: float,
+        kind: str,
+        detail: dict[str, object] | None = None,
+    ) -> Request | None: ...
+
+    async def due_for_expiry(self, now: float) -> list[int]: ...
+
+    async def reclaim_stale(self, now: float, lease_seconds: float) -> list[tuple[int, str]]: ...
+
+    async def renew(self, request_id: int, claim: str, until: float) -> None: ...
+
+    async def start_target(
+        self, request_id: int, idx: int, claim: str, now: float, lease_until: float
+    ) -> bool: ...
+
+    async def record_target(
+        self,
+        request_id: int,
+        idx: int,
+        claim: str,
+        *,
+        outcome: Outcome,
+        status_code: int | None,
+        message: str,
+        attempts: int,
+        now: float,
+        lease_until: float,
+    ) -> None: ...
+
+    async def finish(
+        self, request_id: int, claim: str, *, status: Status, now: float
+    ) -> Request: ...
