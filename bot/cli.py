@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pydantic
 
-from bot.config.orgfile import OrgDirectory, load_orgs
+from bot.config.orgfile import load_orgs, summary
 from bot.config.settings import Settings, describe_error, environ_with_dotenv
+from bot.core.org import OrgDirectory
 from bot.errors import OrgFileError, StartupError
 
 Command = Callable[[argparse.Namespace], int]
@@ -114,7 +115,7 @@ def check_config(args: argparse.Namespace) -> int:
         return 1
     count = len(directory.orgs)
     print(f"{path}: OK, {count} organization{'' if count == 1 else 's'}")
-    print(directory.summary())
+    print(summary(directory))
     print(_slack_credentials(settings))
     return 0
 

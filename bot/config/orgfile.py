@@ -8,11 +8,9 @@ worse than none. API keys never sit in the file; it names the environment variab
 from __future__ import annotations
 
 import difflib
-import enum
 import os
 import re
 from collections.abc import Hashable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -20,11 +18,16 @@ import yaml
 from pydantic import SecretStr
 
 from bot.core.models import Action
+from bot.core.org import (
+    DEFAULT_APPROVALS,
+    DEFAULT_SELF_APPROVAL,
+    DEFAULT_TTL_MINUTES,
+    Org,
+    OrgDirectory,
+    Policy,
+    Role,
+)
 from bot.errors import OrgFileError
-
-DEFAULT_APPROVALS = 1
-DEFAULT_TTL_MINUTES = 60
-DEFAULT_SELF_APPROVAL = False
 
 ORG_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
 USER_ID = re.compile(r"[UW][A-Z0-9]{2,}")
@@ -44,108 +47,26 @@ _POLICY_KEYS = (*(action.value for action in Action), "ttl_minutes", "self_appro
 _ACTION_KEYS = ("approvals",)
 
 
-class Role(enum.IntEnum):
-    """What a member may do; each role may do everything the roles below it may."""
-
-    VIEWER = 1
-    REQUESTER = 2
-    APPROVER = 3
-    ADMIN = 4
-
-    @property
-    def label(self) -> str:
-        return self.name.lower()
-
-    def __str__(self) -> str:
-        return self.label
-
-    @classmethod
-    def parse(cls, text: str) -> Role:
-        """The role named `text` (case aside); ValueError naming the choices otherwise."""
-        try:
-            return cls[text.strip().upper()]
-        except KeyError:
-            raise ValueError(
-                f"unknown role {text!r} (expected {', '.join(r.label for r in cls)})"
-            ) from None
-
-
-@dataclass(frozen=True)
-class Policy:
-    """How many distinct approvers each action needs, and how long a request may wait.
-
-    Unspecified values default to one approval per action, 60 minutes, and no self-approval.
-    """
-
-    approvals: Mapping[Action, int] = field(
-        default_factory=lambda: dict.fromkeys(Action, DEFAULT_APPROVALS), hash=False
-    )
-    ttl_minutes: int = DEFAULT_TTL_MINUTES
-    self_approval: bool = DEFAULT_SELF_APPROVAL
-
-    def approvals_needed(self, action: Action) -> int:
-        return self.approvals.get(action, DEFAULT_APPROVALS)
-
-
-@dataclass(frozen=True)
-class Org:
-    name: str
-    api_key: SecretStr
-    api_key_env: str
-    approval_channel: str
-    outcome_channel: str | None = None
-    command_channels: tuple[str, ...] = ()
-    policy: Policy = field(default_factory=Policy)
-    members: Mapping[str, Role] = field(default_factory=dict, hash=False)
-
-    def role_of(self, user: str) -> Role | None:
-        return self.members.get(user)
-
-    def allows_channel(self, channel_id: str) -> bool:
-        """Whether commands for this org may be given in `channel_id` (no list: anywhere)."""
-        return not self.command_channels or channel_id in self.command_channels
-
-    def approvers(self) -> tuple[str, ...]:
-        """Members who may approve or deny, in file order."""
-        return tuple(user for user, role in self.members.items() if role >= Role.APPROVER)
-
-
-@dataclass(frozen=True)
-class OrgDirectory:
-    orgs: Mapping[str, Org] = field(hash=False)
-
-    def get(self, name: str) -> Org | None:
-        return self.orgs.get(name)
-
-    def memberships(self, user: str) -> list[tuple[Org, Role]]:
-        """Every org `user` belongs to, with the role held there, in file order."""
-        found: list[tuple[Org, Role]] = []
-        for org in self.orgs.values():
-            role = org.role_of(user)
-            if role is not None:
-                found.append((org, role))
-        return found
-
-    def summary(self) -> str:
-        """A human overview for `check-config`: names key variables, never keys."""
-        lines: list[str] = []
-        for org in self.orgs.values():
-            actions = ", ".join(
-                f"{action.value} {_count(org.policy.approvals_needed(action), 'approval')}"
-                for action in Action
-            )
-            self_approval = "allowed" if org.policy.self_approval else "not allowed"
-            lines += [
-                f"org {org.name}",
-                f"  api key:          from {org.api_key_env}",
-                f"  approval channel: {org.approval_channel}",
-                f"  outcome channel:  {org.outcome_channel or 'none'}",
-                f"  command channels: {', '.join(org.command_channels) or 'anywhere'}",
-                f"  policy:           {actions}; requests expire after "
-                f"{_count(org.policy.ttl_minutes, 'minute')}; self-approval {self_approval}",
-                f"  members:          {_member_counts(org.members)}",
-            ]
-        return "\n".join(lines)
+def summary(directory: OrgDirectory) -> str:
+    """A human overview for `check-config`: names key variables, never keys."""
+    lines: list[str] = []
+    for org in directory.orgs.values():
+        actions = ", ".join(
+            f"{action.value} {_count(org.policy.approvals_needed(action), 'approval')}"
+            for action in Action
+        )
+        self_approval = "allowed" if org.policy.self_approval else "not allowed"
+        lines += [
+            f"org {org.name}",
+            f"  api key:          from {org.api_key_env}",
+            f"  approval channel: {org.approval_channel}",
+            f"  outcome channel:  {org.outcome_channel or 'none'}",
+            f"  command channels: {', '.join(org.command_channels) or 'anywhere'}",
+            f"  policy:           {actions}; requests expire after "
+            f"{_count(org.policy.ttl_minutes, 'minute')}; self-approval {self_approval}",
+            f"  members:          {_member_counts(org.members)}",
+        ]
+    return "\n".join(lines)
 
 
 def load_orgs(path: Path, environ: Mapping[str, str] | None = None) -> OrgDirectory:

@@ -14,12 +14,13 @@ import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-from bot.config.orgfile import Org, OrgDirectory, Role
 from bot.core import failpoints, ids
 from bot.core.models import Action, Event, Outcome, Request, Status, Target
+from bot.core.org import Org, OrgDirectory, Role
 from bot.core.ports import RequestStore
+from bot.core.targets import ApiResult, perform
 from bot.errors import Conflict, InvalidId, InvalidRequest, LostClaim, NotAllowed, RequestNotFound
-from bot.sfvopi import ApiResult, SfvopiClient
+from bot.sfvopi import SfvopiClient
 
 log = logging.getLogger(__name__)
 
@@ -310,8 +311,8 @@ class Workflow:
             )
         else:
             try:
-                result = await self.client.perform(
-                    org.api_key, target, ambiguous_before=sent_before
+                result = await perform(
+                    self.client, org.api_key, target, ambiguous_before=sent_before
                 )
             except Exception as exc:
                 log.exception("request %s: target %s failed unexpectedly", request.id, target)

@@ -28,8 +28,9 @@ from typing import Any
 import yaml
 from aiohttp import web
 
-from bot.config.orgfile import OrgDirectory, Role, parse_orgs
+from bot.config.orgfile import parse_orgs
 from bot.config.settings import Settings, environ_with_dotenv
+from bot.core.org import OrgDirectory, Role
 from bot.errors import OrgFileError
 from bot.sandbox.emulator import Emulator
 from bot.sandbox.slack_standin import BOT_USER_ID, SlackStandin

@@ -21,12 +21,10 @@ import httpx
 from pydantic import SecretStr
 
 from bot.core import ids
-from bot.core.models import Outcome, Target
 from bot.errors import (
     ApiNotFound,
     ApiServerError,
     AppNotFound,
-    InvalidId,
     InvalidKey,
     NumberNotLinked,
     SfvopiError,
@@ -35,7 +33,7 @@ from bot.errors import (
     UnexpectedResponse,
 )
 
-__all__ = ["DEFAULT_BASE_URL", "ApiResult", "Deleted", "SfvopiClient"]
+__all__ = ["DEFAULT_BASE_URL", "Deleted", "SfvopiClient"]
 
 log = logging.getLogger(__name__)
 
@@ -53,16 +51,6 @@ class Deleted:
     message: str
     attempts: int
     already_absent: bool = False
-
-
-@dataclass(frozen=True)
-class ApiResult:
-    """What `perform` reports for one target; it never raises for API or network outcomes."""
-
-    outcome: Outcome
-    status_code: int | None
-    message: str
-    attempts: int
 
 
 @dataclass(frozen=True)
@@ -135,27 +123,6 @@ class SfvopiClient:
         """Delete `app_id` (the API unlinks its numbers); raises an `SfvopiError` unless gone."""
         path = f"/sfvopi/apps/{_seg(ids.app_id(app_id))}"
         return await self._delete(api_key, path, ambiguous_before=ambiguous_before)
-
-    async def perform(
-        self, api_key: SecretStr, target: Target, *, ambiguous_before: bool = False
-    ) -> ApiResult:
-        """Run one target and turn every API or network outcome into a recordable result."""
-        try:
-            if target.number is not None:
-                done = await self.unlink_number(
-                    api_key, target.app_id, target.number, ambiguous_before=ambiguous_before
-                )
-            else:
-                done = await self.delete_app(
-                    api_key, target.app_id, ambiguous_before=ambiguous_before
-                )
-        except InvalidId as exc:
-            return ApiResult(Outcome.FAILED, None, str(exc), 0)
-        except SfvopiError as exc:
-            return ApiResult(Outcome.FAILED, exc.status_code, exc.describe(), exc.attempts)
-        if done.already_absent:
-            return ApiResult(Outcome.ALREADY_ABSENT, 404, done.message, done.attempts)
-        return ApiResult(Outcome.DONE, 200, done.message, done.attempts)
 
     async def _delete(self, api_key: SecretStr, path: str, *, ambiguous_before: bool) -> Deleted:
         headers = {"X-API-Key": _header_value(api_key)}

@@ -17,9 +17,9 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
-from bot.config.orgfile import OrgDirectory
 from bot.core import failpoints
 from bot.core.models import Request, Status
+from bot.core.org import OrgDirectory
 from bot.slack import blocks
 from bot.slack.after_ack import Background
 from bot.store import Store

@@ -15,8 +15,9 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.config.orgfile import OrgDirectory, load_orgs
+from bot.config.orgfile import load_orgs
 from bot.config.settings import Settings
+from bot.core.org import OrgDirectory
 from bot.core.workflow import Workflow
 from bot.sfvopi import SfvopiClient
 from bot.slack.after_ack import Background

@@ -15,9 +15,9 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
-from bot.config.orgfile import OrgDirectory
 from bot.config.settings import Settings
 from bot.core.models import Status
+from bot.core.org import OrgDirectory
 from bot.sandbox.emulator import ApiFault, Emulator
 from bot.sandbox.slack_standin import SlackStandin
 from bot.sandbox.slack_workspace import RateLimited, SlackServerError, Timeout

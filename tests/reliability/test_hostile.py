@@ -29,9 +29,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.config.orgfile import Role
 from bot.core import ids
 from bot.core.models import Action, Approval, Outcome, Request, Status, Target, TargetState
+from bot.core.org import Role
 from bot.errors import InvalidId, ParseError
 from bot.sandbox.emulator import Emulator
 from bot.sandbox.slack_standin import SlackStandin

@@ -19,8 +19,9 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
-from bot.config.orgfile import OrgDirectory, parse_orgs
+from bot.config.orgfile import parse_orgs
 from bot.config.settings import Settings
+from bot.core.org import OrgDirectory
 from bot.sandbox.emulator import ApiFault, Emulator
 from bot.sandbox.slack_standin import SlackStandin
 from bot.sandbox.slack_workspace import RateLimited, SlackServerError

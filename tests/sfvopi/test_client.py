@@ -13,6 +13,7 @@ import pytest_asyncio
 from pydantic import SecretStr
 
 from bot.core.models import Outcome, Target
+from bot.core.targets import ApiResult, perform
 from bot.errors import (
     ApiNotFound,
     ApiServerError,
@@ -26,7 +27,7 @@ from bot.errors import (
     UnexpectedResponse,
 )
 from bot.sandbox.emulator import ApiFault, Emulator
-from bot.sfvopi import ApiResult, Deleted, SfvopiClient
+from bot.sfvopi import Deleted, SfvopiClient
 from tests.support.emulator import ACME_KEY, GLOBEX_KEY
 
 ACME = SecretStr(ACME_KEY)
@@ -253,7 +254,7 @@ async def test_connection_refused(emulator: Emulator) -> None:
             await client.unlink_number(ACME, APP, N1)
         assert caught.value.message == "could not connect"
         assert caught.value.attempts == 3
-        result = await client.perform(ACME, Target(APP))
+        result = await perform(client, ACME, Target(APP))
     assert result == ApiResult(
         Outcome.FAILED, None, "no answer from SFVoPI after 3 tries (could not connect)", 3
     )
@@ -275,7 +276,7 @@ async def test_killed_mid_call_then_retried_is_already_absent(
             break
         await asyncio.sleep(0.005)
     assert emulator.effective == {("delete", APP, None): 1}
-    result = await client.perform(ACME, Target(APP), ambiguous_before=True)
+    result = await perform(client, ACME, Target(APP), ambiguous_before=True)
     assert result == ApiResult(Outcome.ALREADY_ABSENT, 404, "SFVoPI app not found", 1)
     assert emulator.effective == {("delete", APP, None): 1}
 
@@ -302,7 +303,7 @@ async def test_invalid_ids_never_reach_the_server(
             await client.delete_app(ACME, app_id)
         else:
             await client.unlink_number(ACME, app_id, number)
-    result = await client.perform(ACME, Target(app_id, number))
+    result = await perform(client, ACME, Target(app_id, number))
     assert result.outcome is Outcome.FAILED and result.attempts == 0
     assert emulator.calls == []
 
@@ -311,17 +312,17 @@ async def test_invalid_ids_never_reach_the_server(
 
 
 async def test_perform_maps_outcomes_to_messages(client: SfvopiClient, emulator: Emulator) -> None:
-    done = await client.perform(ACME, Target(APP, N1))
+    done = await perform(client, ACME, Target(APP, N1))
     assert done == ApiResult(Outcome.DONE, 200, "success", 1)
 
-    not_linked = await client.perform(ACME, Target(APP, N1))
+    not_linked = await perform(client, ACME, Target(APP, N1))
     assert not_linked == ApiResult(Outcome.FAILED, 404, "Number not linked to this app", 1)
 
-    rejected = await client.perform(WRONG, Target(APP))
+    rejected = await perform(client, WRONG, Target(APP))
     assert rejected == ApiResult(Outcome.FAILED, 401, "the API key was rejected (401)", 1)
 
     emulator.script(*[ApiFault.SERVER_ERROR] * 3, match=APP)
-    failed = await client.perform(ACME, Target(APP))
+    failed = await perform(client, ACME, Target(APP))
     assert failed == ApiResult(
         Outcome.FAILED,
         500,
@@ -330,13 +331,13 @@ async def test_perform_maps_outcomes_to_messages(client: SfvopiClient, emulator:
     )
 
     emulator.script(ApiFault.GARBAGE)
-    garbage = await client.perform(ACME, Target(APP))
+    garbage = await perform(client, ACME, Target(APP))
     assert garbage == ApiResult(
         Outcome.FAILED, 200, "unexpected response from SFVoPI (HTTP 200, not JSON)", 1
     )
 
     emulator.script(ApiFault.APPLY_THEN_DROP)
-    absent = await client.perform(ACME, Target(APP))
+    absent = await perform(client, ACME, Target(APP))
     assert absent == ApiResult(Outcome.ALREADY_ABSENT, 404, "SFVoPI app not found", 2)
     assert emulator.effective == {("unlink", APP, N1): 1, ("delete", APP, None): 1}
 
@@ -344,7 +345,7 @@ async def test_perform_maps_outcomes_to_messages(client: SfvopiClient, emulator:
 async def test_perform_timeout_message(emulator: Emulator) -> None:
     emulator.script(ApiFault.TIMEOUT, ApiFault.TIMEOUT)
     async with SfvopiClient(emulator.base_url, timeout=0.2, tries=2, backoff=0.001) as client:
-        result = await client.perform(ACME, Target(APP, N1))
+        result = await perform(client, ACME, Target(APP, N1))
     assert result == ApiResult(
         Outcome.FAILED, None, "no answer from SFVoPI after 2 tries (timeout)", 2
     )
@@ -374,7 +375,7 @@ async def test_the_key_never_shows(
         except SfvopiError as exc:
             errors.append(exc)
         emulator.script(*faults)
-        results.append(await client.perform(key, target))
+        results.append(await perform(client, key, target))
     assert len(errors) == len(scenarios)
     shown = [s for e in errors for s in (str(e), repr(e), e.describe(), e.message)]
     shown += [repr(r) for r in results]

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 import pytest
 from pydantic import SecretStr
 
-from bot.config.orgfile import OrgDirectory
 from bot.config.settings import Settings
 from bot.core.models import Status
+from bot.core.org import OrgDirectory
 from bot.sandbox.emulator import Emulator
 from bot.sandbox.slack_standin import SlackStandin
 from bot.sandbox.slack_workspace import Message

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
-from bot.config.orgfile import OrgDirectory
 from bot.config.settings import Settings
+from bot.core.org import OrgDirectory
 from bot.sandbox.emulator import Emulator
 from bot.sandbox.slack_standin import SlackStandin
 from bot.slack.app import build_app, web_app

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.config.orgfile import OrgDirectory, parse_orgs
+from bot.config.orgfile import parse_orgs
+from bot.core.org import OrgDirectory
 
 __all__ = ["ORGS_YAML", "ORG_ENV", "org_env", "orgs", "orgs_yaml", "write_orgs"]
 

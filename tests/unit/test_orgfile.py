@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.config.orgfile import Org, OrgDirectory, Policy, Role, load_orgs, parse_orgs
+from bot.config.orgfile import load_orgs, parse_orgs, summary
 from bot.core.models import Action
+from bot.core.org import Org, OrgDirectory, Policy, Role
 from bot.errors import OrgFileError
 from tests.support.orgs import ORG_ENV, ORGS_YAML, write_orgs
 
@@ -133,20 +134,20 @@ def test_self_approval_true() -> None:
 
 
 def test_keys_never_shown(orgs: OrgDirectory) -> None:
-    shown = orgs.summary() + repr(orgs) + str(orgs.orgs["acme"])
+    shown = summary(orgs) + repr(orgs) + str(orgs.orgs["acme"])
     assert not any(key in shown for key in KEYS)
 
 
 def test_summary(orgs: OrgDirectory) -> None:
-    summary = orgs.summary()
-    assert "org acme" in summary
-    assert "from SFVOPI_API_KEY_ACME" in summary
-    assert "command channels: C0OPS" in summary
-    assert "unlink 1 approval, delete 2 approvals" in summary
-    assert "6 (1 admin, 2 approvers, 2 requesters, 1 viewer)" in summary
-    assert "org globex" in summary
-    assert "outcome channel:  none" in summary
-    assert "command channels: anywhere" in summary
+    shown = summary(orgs)
+    assert "org acme" in shown
+    assert "from SFVOPI_API_KEY_ACME" in shown
+    assert "command channels: C0OPS" in shown
+    assert "unlink 1 approval, delete 2 approvals" in shown
+    assert "6 (1 admin, 2 approvers, 2 requesters, 1 viewer)" in shown
+    assert "org globex" in shown
+    assert "outcome channel:  none" in shown
+    assert "command channels: anywhere" in shown
 
 
 def test_key_whitespace_is_trimmed() -> None:

@@ -12,8 +12,9 @@ import respx
 from pydantic import SecretStr
 
 from bot.core.models import Outcome, Target
+from bot.core.targets import ApiResult, perform
 from bot.errors import ApiNotFound, ApiServerError, NumberNotLinked, UnexpectedResponse
-from bot.sfvopi import ApiResult, SfvopiClient
+from bot.sfvopi import SfvopiClient
 
 BASE = "https://sfvopi.test/superfone"
 KEY = SecretStr("test-key-unit-not-real")
@@ -64,7 +65,7 @@ async def test_undocumented_status_is_unexpected_and_not_retried(
     assert caught.value.status_code == 418
     assert "HTTP 418" in caught.value.describe()
     assert route.call_count == 1
-    result = await client.perform(KEY, Target("sfv_app_abc123xyz456"))
+    result = await perform(client, KEY, Target("sfv_app_abc123xyz456"))
     assert result == ApiResult(
         Outcome.FAILED, 418, "unexpected response from SFVoPI (HTTP 418, undocumented status)", 1
     )
@@ -154,7 +155,7 @@ async def test_cancellation_propagates(api: respx.MockRouter, client: SfvopiClie
         raise AssertionError("unreachable")
 
     api.delete(DELETE).mock(side_effect=never)
-    task = asyncio.create_task(client.perform(KEY, Target("sfv_app_abc123xyz456")))
+    task = asyncio.create_task(perform(client, KEY, Target("sfv_app_abc123xyz456")))
     await asyncio.sleep(0.01)
     task.cancel()
     with pytest.raises(asyncio.CancelledError):

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.config.orgfile import OrgDirectory
 from bot.core.models import Outcome, Status, Target
+from bot.core.org import OrgDirectory
 from bot.core.workflow import Workflow
 from bot.sandbox.emulator import Emulator
 from bot.sfvopi import SfvopiClient

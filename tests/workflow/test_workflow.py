@@ -7,8 +7,9 @@ from collections.abc import AsyncIterator, Callable
 
 import pytest
 
-from bot.config.orgfile import OrgDirectory, parse_orgs
+from bot.config.orgfile import parse_orgs
 from bot.core.models import Action, Outcome, Status, Target
+from bot.core.org import OrgDirectory
 from bot.core.workflow import Workflow
 from bot.errors import Conflict, InvalidRequest, NotAllowed, RequestNotFound
 from bot.sandbox.emulator import ApiFault, Emulator
