@@ -8,6 +8,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp
 
 from bot.core import ids
+from bot.core.models import Status
 from bot.errors import InvalidId, Refusal
 from bot.slack import blocks
 from bot.slack.services import Services
@@ -37,21 +38,14 @@ async def click(services: Services, body: dict[str, Any], action: dict[str, Any]
     try:
         match action.get("action_id"):
             case blocks.APPROVE:
-                result = await workflow.add_approval(request_id, approver=user)
-                if result.claim is not None:
-                    await workflow.execute(request_id, result.claim)
-                elif not result.counted:
-                    await services.notifier.tell(
-                        channel, user, f"You have already approved request #{request_id}."
-                    )
-                else:
-                    r = result.request
+                request = await workflow.approve(request_id, approver=user)
+                if request.status is Status.PENDING:
                     await services.notifier.tell(
                         channel,
                         user,
                         f"You approved request #{request_id} "
-                        f"({len(r.approvals)} of {r.approvals_needed}); it runs when another "
-                        "approver agrees.",
+                        f"({len(request.approvals)} of {request.approvals_needed}); it runs "
+                        "when another approver agrees.",
                     )
             case blocks.DENY:
                 await workflow.deny(request_id, approver=user)

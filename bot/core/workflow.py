@@ -183,8 +183,12 @@ class Workflow:
         return request, org, role
 
     async def approve(self, request_id: int, *, approver: str, execute: bool = True) -> Request:
-        """Approves; when this approval completes the quorum, runs the request (unless told not)."""
+        """Counts one approval and, when it completes the quorum, runs the request (unless told
+        not): the one place where the exactly-once rule is applied. A pending result means more
+        approvals are needed; approving twice is refused."""
         result = await self.add_approval(request_id, approver=approver)
+        if not result.counted:
+            raise Conflict(f"you have already approved request #{request_id}")
         if result.claim is not None and execute:
             return await self.execute(request_id, result.claim)
         return result.request
@@ -232,12 +236,7 @@ class Workflow:
         if request.status is not Status.PENDING:
             raise Conflict(f"request #{request.id} is already {request.status}")
         if self.clock() >= request.expires_at:
-            await self.store.transition(
-                request.id, to=Status.EXPIRED, actor="bot", now=self.clock(), kind="expired"
-            )
-            expired = await self.store.get(request.id)
-            if expired is not None:
-                self._changed(expired)
+            await self._expire(request.id)
             raise Conflict(f"request #{request.id} has expired; file it again if still needed")
 
     async def _transition(
@@ -257,13 +256,20 @@ class Workflow:
     async def expire_due(self) -> list[Request]:
         expired = []
         for request_id in await self.store.due_for_expiry(self.clock()):
-            request = await self.store.transition(
-                request_id, to=Status.EXPIRED, actor="bot", now=self.clock(), kind="expired"
-            )
+            request = await self._expire(request_id)
             if request is not None:
-                self._changed(request)
                 expired.append(request)
         return expired
+
+    async def _expire(self, request_id: int) -> Request | None:
+        """Expires a pending request (None if it had already left pending). Every expiry goes
+        through here, except the one the store decides inside an approval's transaction."""
+        request = await self.store.transition(
+            request_id, to=Status.EXPIRED, actor="bot", now=self.clock(), kind="expired"
+        )
+        if request is not None:
+            self._changed(request)
+        return request
 
     # -- running --------------------------------------------------------------------------
 
