@@ -16,7 +16,7 @@ import pydantic
 from bot.config.orgfile import load_orgs, summary
 from bot.config.settings import Settings, describe_error, environ_with_dotenv
 from bot.core.org import OrgDirectory
-from bot.errors import OrgFileError, StartupError
+from bot.errors import ConfigError, OrgFileError, StartupError
 
 Command = Callable[[argparse.Namespace], int]
 
@@ -225,14 +225,15 @@ async def _main(
 ) -> None:
     from slack_sdk.errors import SlackApiError
 
-    from bot.slack.app import check_slack_settings, run_socket_mode
-    from bot.slack.app import serve as serve_http
+    from bot.slack.app import check_slack_settings
+    from bot.slack.http import serve as serve_http
     from bot.slack.services import Services
+    from bot.slack.socket_mode import run_socket_mode
 
     try:
         check_slack_settings(settings, socket_mode=socket_mode)
-    except ValueError as exc:
-        raise StartupError(str(exc)) from None
+    except ConfigError as exc:
+        raise StartupError(exc.message) from None
     services = await Services.start(settings, orgs=directory)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -256,8 +257,8 @@ async def _main(
         raise StartupError(
             f"Slack refused the bot token ({exc.response.get('error')}): check SLACK_BOT_TOKEN"
         ) from None
-    except ValueError as exc:
-        raise StartupError(str(exc)) from None
+    except ConfigError as exc:
+        raise StartupError(exc.message) from None
     except OSError as exc:
         raise StartupError(
             f"cannot start: {exc} (check PORT, SLACK_API_URL and SFVOPI_DATABASE_URL)"

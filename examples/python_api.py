@@ -11,12 +11,8 @@ import os
 import tempfile
 from pathlib import Path
 
-from bot.config.orgfile import load_orgs
-from bot.core.models import Target
-from bot.core.workflow import Workflow
-from bot.sandbox.emulator import Emulator
-from bot.sfvopi import SfvopiClient
-from bot.store import Store
+from bot import Settings, Target, open_workflow
+from bot.sandbox.emulator import Emulator  # the stand-in for SFVoPI; drop it for the real API
 
 ORGS = """
 organizations:
@@ -40,11 +36,13 @@ async def main() -> None:
         emulator.add_app(os.environ["SFVOPI_API_KEY_ACME"], "app_abc123", ["+918000000001"])
         with tempfile.TemporaryDirectory() as tmp:
             (Path(tmp) / "orgs.yml").write_text(ORGS)
-            store = Store(f"sqlite:///{tmp}/sfvopi.db")
-            await store.start()
-            async with SfvopiClient(emulator.base_url) as client:
-                workflow = Workflow(store, load_orgs(Path(tmp) / "orgs.yml"), client)
-
+            settings = Settings(
+                base_url=emulator.base_url,
+                database_url=f"sqlite:///{tmp}/sfvopi.db",
+                orgs_file=Path(tmp) / "orgs.yml",
+                _env_file=None,  # type: ignore[call-arg]
+            )
+            async with open_workflow(settings) as workflow:
                 request = await workflow.request(
                     org="acme",
                     requester="U0INCIDENTBOT",
@@ -57,8 +55,6 @@ async def main() -> None:
                 done = await workflow.approve(request.id, approver="U0BOB")
                 for t in done.targets:
                     print(f"request #{done.id}: {done.status}; {t.target}: {t.message}")
-            await store.close()
-
 
 if __name__ == "__main__":
     asyncio.run(main())

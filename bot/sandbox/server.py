@@ -35,7 +35,8 @@ from bot.errors import OrgFileError
 from bot.sandbox.emulator import Emulator
 from bot.sandbox.slack_standin import BOT_USER_ID, SlackStandin
 from bot.sandbox.slack_workspace import CHANNEL_ID, USER_ID
-from bot.slack.app import build_app, web_app
+from bot.slack.app import build_app
+from bot.slack.http import web_app
 from bot.slack.services import Services
 
 __all__ = [

@@ -19,6 +19,7 @@ from bot.config.orgfile import load_orgs
 from bot.config.settings import Settings
 from bot.core.org import OrgDirectory
 from bot.core.workflow import Workflow
+from bot.runtime import close_workflow, start_workflow
 from bot.sfvopi import SfvopiClient
 from bot.slack.after_ack import Background
 from bot.slack.notifier import Notifier
@@ -62,19 +63,9 @@ class Services:
     ) -> Services:
         """Opens the store (creating or upgrading its schema) and wires the parts together."""
         orgs = orgs if orgs is not None else load_orgs(settings.orgs_file)
-        store = Store(settings.database_url)
-        await store.start()
-        client = SfvopiClient(
-            settings.base_url, timeout=settings.api_timeout_seconds, tries=settings.api_tries
-        )
-        workflow = Workflow(
-            store,
-            orgs,
-            client,
-            concurrency=settings.api_concurrency,
-            max_targets=settings.max_targets,
-            lease_seconds=settings.lease_seconds,
-        )
+        workflow = await start_workflow(settings, orgs=orgs)
+        store, client = workflow.store, workflow.client
+        assert isinstance(store, Store)
         background = Background()
         slack = slack or slack_client(settings)
         notifier = Notifier(store, slack, orgs, background, lease_seconds=settings.lease_seconds)
@@ -104,5 +95,4 @@ class Services:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._sweeper
         await self.background.drain()
-        await self.client.aclose()
-        await self.store.close()
+        await close_workflow(self.workflow)

@@ -25,8 +25,8 @@ from bot.core.org import OrgDirectory
 from bot.sandbox.emulator import ApiFault, Emulator
 from bot.sandbox.slack_standin import SlackStandin
 from bot.sandbox.slack_workspace import RateLimited, SlackServerError
-from bot.slack.app import run_socket_mode
 from bot.slack.services import Services
+from bot.slack.socket_mode import run_socket_mode
 from tests.support.bot import start_bot
 from tests.support.orgs import ORG_ENV, ORGS_YAML
 from tests.support.slack import SLACK_APP_TOKEN, SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET

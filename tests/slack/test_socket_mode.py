@@ -22,8 +22,8 @@ from bot.core.org import OrgDirectory
 from bot.sandbox.emulator import Emulator
 from bot.sandbox.slack_standin import SlackStandin
 from bot.sandbox.slack_workspace import Message
-from bot.slack.app import run_socket_mode
 from bot.slack.services import Services
+from bot.slack.socket_mode import run_socket_mode
 from tests.support.slack import SLACK_APP_TOKEN
 
 APPROVALS = "C0APPROVALS"

@@ -13,7 +13,8 @@ from bot.config.settings import Settings
 from bot.core.org import OrgDirectory
 from bot.sandbox.emulator import Emulator
 from bot.sandbox.slack_standin import SlackStandin
-from bot.slack.app import build_app, web_app
+from bot.slack.app import build_app
+from bot.slack.http import web_app
 from bot.slack.services import Services
 from tests.support.slack import SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET
 

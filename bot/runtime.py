@@ -1,0 +1,56 @@
+"""A ready workflow from settings: the store opened (and migrated), the client, the org file.
+
+The Slack layer (`bot.slack.services`) and Python callers (`bot.open_workflow`) build it the
+same way, so an incident bot with our database gets exactly the rules Slack users get.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from bot.config.orgfile import load_orgs
+from bot.config.settings import Settings, environ_with_dotenv
+from bot.core.org import OrgDirectory
+from bot.core.workflow import Workflow
+from bot.sfvopi import SfvopiClient
+from bot.store import Store
+
+
+async def start_workflow(settings: Settings, *, orgs: OrgDirectory | None = None) -> Workflow:
+    """Opens the store (creating or upgrading its schema) and wires the workflow to it."""
+    if orgs is None:
+        orgs = load_orgs(settings.orgs_file, environ_with_dotenv())
+    store = Store(settings.database_url)
+    await store.start()
+    client = SfvopiClient(
+        settings.base_url, timeout=settings.api_timeout_seconds, tries=settings.api_tries
+    )
+    return Workflow(
+        store,
+        orgs,
+        client,
+        concurrency=settings.api_concurrency,
+        max_targets=settings.max_targets,
+        lease_seconds=settings.lease_seconds,
+    )
+
+
+async def close_workflow(workflow: Workflow) -> None:
+    await workflow.client.aclose()
+    store = workflow.store
+    if isinstance(store, Store):
+        await store.close()
+
+
+@asynccontextmanager
+async def open_workflow(
+    settings: Settings | None = None, *, orgs: OrgDirectory | None = None
+) -> AsyncIterator[Workflow]:
+    """`async with open_workflow() as workflow:` files, approves and reads requests from
+    Python; settings default to the environment and `.env`, as for `sfvopi-bot serve`."""
+    workflow = await start_workflow(settings or Settings(), orgs=orgs)
+    try:
+        yield workflow
+    finally:
+        await close_workflow(workflow)

@@ -1,0 +1,131 @@
+"""The rooms of the house and what each may import (docs/architecture.md draws the same map).
+
+Read from the source with `ast`, so an import hidden in a function counts as much as one at
+the top; then checked once more in a fresh interpreter, where what a module pulls in
+transitively shows in `sys.modules`.
+"""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+SLACK = ("slack_sdk", "slack_bolt", "bot.slack", "handlers")
+DATABASE = ("sqlalchemy", "aiosqlite", "asyncpg", "alembic", "bot.store")
+SANDBOX = ("bot.sandbox",)
+
+# room -> prefixes it must never import
+RULES: dict[str, tuple[str, ...]] = {
+    "bot/core": (*SLACK, *DATABASE, *SANDBOX, "aiohttp", "bot.config", "bot.runtime", "yaml"),
+    "bot/sfvopi": (
+        *SLACK,
+        *DATABASE,
+        *SANDBOX,
+        "bot.core.models",
+        "bot.core.workflow",
+        "bot.core.org",
+        "bot.core.ports",
+        "bot.config",
+    ),
+    "bot/store": (*SLACK, *SANDBOX, "bot.sfvopi", "bot.core.workflow", "bot.config", "httpx"),
+    "bot/config": (*SLACK, *DATABASE, *SANDBOX, "bot.sfvopi", "bot.core.workflow"),
+    "bot/slack/blocks.py": (
+        *DATABASE,
+        *SANDBOX,
+        "bot.sfvopi",
+        "slack_bolt",
+        "aiohttp",
+        "httpx",
+        "bot.core.workflow",
+    ),
+    "bot/slack/grammar.py": (*DATABASE, *SANDBOX, "bot.sfvopi", "slack_sdk", "slack_bolt"),
+    "bot/slack": SANDBOX,
+    "handlers": (*SANDBOX, *DATABASE),
+    "bot/runtime.py": (*SLACK, *SANDBOX),
+    "bot/errors.py": ("bot", "slack_sdk", "slack_bolt", "sqlalchemy", "httpx", "aiohttp"),
+}
+
+
+def imports_of(path: Path) -> list[tuple[str, int, bool]]:
+    """Every module a file imports: (name, line, at top level)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    top = {id(node) for node in tree.body}
+    found: list[tuple[str, int, bool]] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found += [(alias.name, node.lineno, id(node) in top) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.append((node.module, node.lineno, id(node) in top))
+            found += [
+                (f"{node.module}.{alias.name}", node.lineno, id(node) in top)
+                for alias in node.names
+            ]
+    return found
+
+
+def files_in(room: str) -> list[Path]:
+    path = REPO / room
+    return [path] if path.is_file() else sorted(path.rglob("*.py"))
+
+
+def forbidden(name: str, prefixes: tuple[str, ...]) -> bool:
+    return any(name == p or name.startswith(p + ".") for p in prefixes)
+
+
+@pytest.mark.parametrize("room", sorted(RULES))
+def test_each_room_imports_only_what_it_may(room: str) -> None:
+    assert files_in(room), f"{room} holds no Python file: is the rule stale?"
+    broken = [
+        f"{path.relative_to(REPO)}:{line} imports {name}"
+        for path in files_in(room)
+        for name, line, _top in imports_of(path)
+        if forbidden(name, RULES[room])
+    ]
+    assert not broken, "\n".join(broken)
+
+
+def test_the_sandbox_is_imported_only_by_its_command() -> None:
+    """Product code never imports the sandbox; the CLI does so inside `sandbox` alone."""
+    broken = []
+    for path in [*files_in("bot"), *files_in("handlers")]:
+        relative = path.relative_to(REPO).as_posix()
+        if relative.startswith("bot/sandbox/"):
+            continue
+        for name, line, top in imports_of(path):
+            if forbidden(name, SANDBOX) and (relative != "bot/cli.py" or top):
+                broken.append(f"{relative}:{line} imports {name}")
+    assert not broken, "\n".join(broken)
+
+
+def test_the_rules_bite() -> None:
+    """The checker sees an import in a function as well as at the top."""
+    found = imports_of(REPO / "bot" / "cli.py")
+    assert any(forbidden(name, SANDBOX) and not top for name, _line, top in found)
+
+
+@pytest.mark.parametrize(
+    ("module", "never"),
+    [
+        ("bot.core.workflow", ("sqlalchemy", "slack_sdk", "slack_bolt", "aiohttp", "bot.sandbox")),
+        ("bot.sfvopi", ("sqlalchemy", "slack_sdk", "bot.core.workflow", "bot.store")),
+        ("bot.slack.blocks", ("sqlalchemy", "httpx", "bot.store", "bot.sfvopi")),
+        ("bot.slack.http", ("bot.sandbox",)),
+        ("bot.cli", ("bot.sandbox", "sqlalchemy", "slack_bolt")),
+    ],
+)
+def test_what_a_module_pulls_in_transitively(module: str, never: tuple[str, ...]) -> None:
+    code = (
+        f"import sys, {module}\n"
+        f"print('\\n'.join(m for m in sys.modules if m.split('.')[0] in {never!r} "
+        f"or any(m == n or m.startswith(n + '.') for n in {never!r})))"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=True
+    ).stdout.split()
+    assert not loaded, f"importing {module} loads {loaded[:5]}"
