@@ -175,6 +175,9 @@ def sandbox(args: argparse.Namespace) -> int:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
         return 1
+    except StartupError as exc:
+        print(f"sfvopi-bot sandbox: {exc.message}", file=sys.stderr)
+        return 1
     except OSError as exc:
         print(
             f"sfvopi-bot sandbox: cannot start: {exc.strerror or exc} "
@@ -186,7 +189,13 @@ def sandbox(args: argparse.Namespace) -> int:
 
 
 async def _sandbox(port: int, orgs_file: Path | None, *, open_browser: bool) -> None:
-    from bot.sandbox import start_sandbox
+    try:
+        from bot.sandbox import start_sandbox
+    except ModuleNotFoundError:
+        raise StartupError(
+            "the sandbox is not installed here (the Docker image leaves it out): "
+            "run it from a clone with `pip install -e .`"
+        ) from None
 
     running = await start_sandbox(port=port, orgs_file=orgs_file)
     stop = asyncio.Event()
