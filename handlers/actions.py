@@ -59,8 +59,10 @@ async def click(services: Services, body: dict[str, Any], action: dict[str, Any]
             channel, user, ":warning: something went wrong on our side; try again in a minute."
         )
     clicked = _text(body.get("container"), "message_ts")
-    if clicked:
-        await services.notifier.retire_duplicate(request_id, channel, clicked)
+    if clicked and await workflow.may_decide(request_id, user):
+        await services.notifier.retire_duplicate(
+            request_id, channel, clicked, body.get("message"), services.bot_user_id
+        )
 
 
 def _text(container: object, key: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 
 from bot.errors import InvalidId
 
@@ -46,6 +47,9 @@ def request_id(value: str) -> int:
 
 
 def shown(value: str, limit: int = 40) -> str:
-    """A bounded, single-line rendering of untrusted input for an error message."""
-    flat = value.replace("`", "'").replace("\n", " ")
+    """A bounded, single-line rendering of untrusted input for an error message: no backtick
+    to break out of the code span it is shown in, no control or bidi character."""
+    flat = "".join(
+        " " if unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") else c for c in value
+    ).replace("`", "'")
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"

@@ -182,6 +182,15 @@ class Workflow:
             raise RequestNotFound(f"there is no request #{request_id} in your organizations")
         return request, org, role
 
+    async def may_decide(self, request_id: int, user: str) -> bool:
+        """Whether `user` is someone a card's buttons are for: an approver of its org, or its
+        requester. Nothing about a request's cards may change for anyone else's click."""
+        try:
+            request, _org, role = await self._visible(request_id, user)
+        except RequestNotFound:
+            return False
+        return role >= Role.APPROVER or user == request.requester
+
     async def approve(self, request_id: int, *, approver: str, execute: bool = True) -> Request:
         """Counts one approval and, when it completes the quorum, runs the request (unless told
         not): the one place where the exactly-once rule is applied. A pending result means more

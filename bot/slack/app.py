@@ -37,6 +37,7 @@ async def build_app(services: Services, *, socket_mode: bool = False) -> AsyncAp
     check_slack_settings(settings, socket_mode=socket_mode)
     assert settings.slack_bot_token is not None
     identity = await services.slack.auth_test()
+    services.bot_user_id = identity.get("user_id")
     token = settings.slack_bot_token.get_secret_value()
 
     async def authorize(**_: Any) -> AuthorizeResult:

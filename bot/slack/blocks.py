@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
+import unicodedata
 from collections.abc import Sequence
 from typing import Any
 
@@ -45,13 +47,38 @@ USAGE = """*Usage* — `/sfvopi <command>`
 • `cancel <request>` — withdraw your own pending request
 • `whoami` — your organizations and roles
 • `help` — this message
-Add `--org NAME` when you belong to several organizations.
+Add `--org NAME` right after `/sfvopi` (or after the command) when you belong to several \
+organizations. The reason is everything after the targets; if it starts with something that \
+looks like a number or an app id, put `--` before it.
 Example: `/sfvopi unlink +918000000001 app_abc123 fraud on this DID, INC-4411`"""
+
+# Controls, format characters (bidi overrides, zero-width joiners and spaces, BOM) and line or
+# paragraph separators: nothing a person typed may reorder, hide or break what others read.
+_CHANNEL_LINK = re.compile(r"&lt;#([CG][A-Z0-9]{2,40})&gt;")
+_INVISIBLE = frozenset(("Cc", "Cf", "Zl", "Zp"))
 
 
 def escape(text: str) -> str:
     """Neutralises user text in mrkdwn, so a reason cannot ping @channel or fake a link."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def inert(text: str) -> str:
+    """User text on one line, without the invisible characters that could disguise it."""
+    visible = "".join(" " if unicodedata.category(c) in _INVISIBLE else c for c in text)
+    return " ".join(visible.split())
+
+
+def quoted(text: str) -> str:
+    """User text for mrkdwn, as inline code: no bold, italics, strike, quotes, emoji codes,
+    links or mentions take effect, however it was typed."""
+    flat = escape(inert(text)).replace("`", "'")
+    return f"`{flat}`" if flat else "``"
+
+
+def plain(text: str) -> Block:
+    """A plain_text object for user text: Slack renders it exactly as typed."""
+    return {"type": "plain_text", "text": inert(text)[:SECTION_LIMIT] or " ", "emoji": False}
 
 
 def user(user_id: str) -> str:
@@ -83,7 +110,9 @@ def target_line(state: TargetState) -> str:
         Outcome.FAILED: "failed",
     }[state.outcome]
     message = (
-        f": {escape(state.message)}" if state.message and state.outcome is not Outcome.DONE else ""
+        f": {escape(inert(state.message))}"
+        if state.message and state.outcome is not Outcome.DONE
+        else ""
     )
     return f"{icon} {what} — {label}{message}"
 
@@ -122,10 +151,8 @@ def card(request: Request) -> list[Block]:
             "type": "section",
             "text": {"type": "mrkdwn", "text": f"*Targets*\n{targets_text(request.targets)}"},
         },
-        {
-            "type": "section",
-            "text": {"type": "mrkdwn", "text": _clip(f"*Reason*\n{escape(request.reason)}")},
-        },
+        {"type": "section", "text": {"type": "mrkdwn", "text": "*Reason*"}},
+        {"type": "section", "text": plain(request.reason)},
     ]
     if request.status is Status.PENDING:
         blocks.append(_buttons(request))
@@ -150,7 +177,7 @@ def _buttons(request: Request) -> Block:
     rid = str(request.id)
     return {
         "type": "actions",
-        "block_id": f"sfvopi_request_{rid}",
+        "block_id": card_block_id(request.id),
         "elements": [
             {
                 "type": "button",
@@ -182,6 +209,11 @@ def _buttons(request: Request) -> Block:
             },
         ],
     }
+
+
+def card_block_id(request_id: int) -> str:
+    """The buttons' block id: it names the request, so a clicked message shows whose card it is."""
+    return f"sfvopi_request_{request_id}"
 
 
 def _confirm(heading: str, text: str, yes: str) -> Block:
@@ -297,7 +329,10 @@ def status_blocks(request: Request) -> list[Block]:
 
 
 def error(message: str, *, usage: bool = False) -> list[Block]:
-    blocks = [_section(f":warning: {escape(message)}")]
+    """A refusal: its message is escaped whole, then our own channel links are let through
+    (user text in a refusal sits in a code span, where a channel link cannot ping anyone)."""
+    shown = _CHANNEL_LINK.sub(r"<#\1>", escape(message))
+    blocks = [_section(f":warning: {shown}")]
     if usage:
         blocks.append(_context(USAGE))
     return blocks

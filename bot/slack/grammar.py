@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass, field
 
 from bot.core import ids
@@ -23,9 +24,15 @@ class Command:
 
 SIMPLE = {"help", "pending", "history", "whoami"}
 BY_ID = {"status", "cancel"}
+COMMANDS = (*sorted(SIMPLE), *sorted(BY_ID), "unlink", "delete")
+END_OF_TARGETS = "--"
+NUMBER_PUNCTUATION = str.maketrans("", "", "-().")
 
 
 def parse(text: str) -> Command:
+    """`[--org NAME] command [--org NAME] targets… [--] reason…`: `--org` stands before the
+    targets or nowhere; the reason starts at the first word that is not a target, or after
+    `--`, and from there on everything is reason, whatever it looks like."""
     if len(text) > MAX_TEXT:
         raise ParseError(f"that command is too long ({len(text)} characters; at most {MAX_TEXT})")
     tokens = text.split()
@@ -33,6 +40,8 @@ def parse(text: str) -> Command:
     if not tokens:
         return Command("help", org=org)
     name, args = tokens[0].lower(), tokens[1:]
+    if org is None:
+        org, args = _take_org(args)
     if name in SIMPLE:
         if args:
             raise ParseError(f"`{name}` takes no arguments")
@@ -43,54 +52,77 @@ def parse(text: str) -> Command:
         try:
             return Command(name, org=org, request_id=ids.request_id(args[0]))
         except InvalidId as exc:
-            raise ParseError(str(exc)) from None
+            raise ParseError(exc.message) from None
     if name == "unlink":
         return _unlink(args, org)
     if name == "delete":
         return _delete(args, org)
-    raise ParseError(f"unknown command `{_shown(tokens[0])}`")
+    close = difflib.get_close_matches(name, COMMANDS, n=1, cutoff=0.6)
+    hint = f"; did you mean `{close[0]}`?" if close else "; `/sfvopi help` lists them"
+    raise ParseError(f"unknown command `{_shown(tokens[0])}`{hint}")
 
 
 def _take_org(tokens: list[str]) -> tuple[str | None, list[str]]:
-    """`--org NAME` (or `--org=NAME`) may stand anywhere; the first one counts."""
-    for i, token in enumerate(tokens):
-        if token == "--org":  # noqa: S105
-            if i + 1 >= len(tokens):
-                raise ParseError("`--org` needs an organization name")
-            return tokens[i + 1], tokens[:i] + tokens[i + 2 :]
-        if token.startswith("--org="):
-            name = token.split("=", 1)[1]
-            if not name:
-                raise ParseError("`--org` needs an organization name")
-            return name, tokens[:i] + tokens[i + 1 :]
+    """`--org NAME` or `--org=NAME` as the first words; anywhere else it is not an option."""
+    if not tokens:
+        return None, tokens
+    first = tokens[0]
+    if first == "--org":
+        if len(tokens) < 2:
+            raise ParseError("`--org` needs an organization name")
+        return tokens[1], tokens[2:]
+    if first.startswith("--org="):
+        name = first.split("=", 1)[1]
+        if not name:
+            raise ParseError("`--org` needs an organization name")
+        return name, tokens[1:]
     return None, tokens
 
 
-def _unlink(args: list[str], org: str | None) -> Command:
+def _numbers(rest: list[str]) -> list[str]:
+    """Numbers in E.164, each starting with `+`; spaces, dashes, dots and brackets inside one
+    (`+91 8000-000 002`) are allowed and dropped."""
     numbers: list[str] = []
-    rest = list(args)
-    while rest and (rest[0].startswith("+") or rest[0].isdigit()):
+    while rest and (rest[0].startswith("+") or rest[0][:1].isdigit()):
+        words = [rest.pop(0)]
+        while rest and rest[0][:1] in "0123456789(" and not rest[0].startswith("+"):
+            words.append(rest.pop(0))
+        typed = " ".join(words)
+        number = typed.replace(" ", "").translate(NUMBER_PUNCTUATION)
+        if not number.startswith("+"):
+            raise ParseError(
+                f"`{_shown(typed)}` is not a phone number in E.164 form: start it with `+` and "
+                "the country code, like `+918000000001`"
+            )
         try:
-            numbers.append(ids.phone_number(rest.pop(0)))
-        except InvalidId as exc:
-            raise ParseError(str(exc)) from None
+            numbers.append(ids.phone_number(number))
+        except InvalidId:
+            raise ParseError(
+                f"`{_shown(typed)}` is not a phone number in E.164 form: expected `+`, the "
+                "country code and 7 to 15 digits in all, like `+918000000001`"
+            ) from None
+    return numbers
+
+
+def _unlink(args: list[str], org: str | None) -> Command:
+    rest = list(args)
+    numbers = _numbers(rest)
     if not numbers:
         raise ParseError(
             "`unlink` needs at least one phone number in E.164 form, like `+918000000001`"
         )
-    if not rest:
+    if not rest or rest[0] == END_OF_TARGETS:
         raise ParseError("`unlink` needs the app id after the numbers")
     try:
         app = ids.app_id(rest.pop(0))
     except InvalidId as exc:
-        raise ParseError(str(exc)) from None
-    reason = _reason(rest, "unlink")
+        raise ParseError(exc.message) from None
     return Command(
         "unlink",
         org=org,
         action=Action.UNLINK,
         targets=tuple(Target(app, n) for n in numbers),
-        reason=reason,
+        reason=_reason(rest, "unlink"),
     )
 
 
@@ -101,9 +133,9 @@ def _delete(args: list[str], org: str | None) -> Command:
         try:
             apps.append(ids.app_id(rest.pop(0)))
         except InvalidId as exc:
-            raise ParseError(str(exc)) from None
+            raise ParseError(exc.message) from None
     if not apps:
-        if rest:
+        if rest and rest[0] != END_OF_TARGETS:
             raise ParseError(
                 f"`{_shown(rest[0])}` is not an app id: `delete` takes app ids like "
                 "`sfv_app_abc123xyz456`, then a reason"
@@ -119,6 +151,8 @@ def _delete(args: list[str], org: str | None) -> Command:
 
 
 def _reason(rest: list[str], name: str) -> str:
+    if rest and rest[0] == END_OF_TARGETS:
+        rest = rest[1:]
     reason = " ".join(rest)
     if not reason:
         raise ParseError(f"`{name}` needs a reason at the end, e.g. the incident or ticket number")

@@ -148,13 +148,29 @@ class Notifier:
         response = await AsyncWebhookClient(url, timeout=5).send_dict(body)
         return int(response.status_code)
 
-    async def retire_duplicate(self, request_id: int, channel: str, ts: str) -> None:
+    async def retire_duplicate(
+        self,
+        request_id: int,
+        channel: str,
+        ts: str,
+        message: object,
+        bot_user_id: str | None,
+    ) -> None:
         """A card clicked that is not the stored one was posted twice (a crash between Slack's
-        answer and storing it): retire it, pointing at the live card, so no stale buttons stay."""
+        answer and storing it): retire it, pointing at the live card, so no stale buttons stay.
+
+        Only a message that is provably that request's card is touched: the store's own card
+        is never retired, and the clicked message, as Slack reports it, must be ours, in the
+        request's approval channel, and carry that request's buttons."""
         request = await self.store.get(request_id)
         if request is None or request.card_ts is None or request.card_channel is None:
             return
         if (request.card_channel, request.card_ts) == (channel, ts):
+            return
+        if channel != request.card_channel or not _is_card_of(message, request_id, bot_user_id):
+            log.info(
+                "request %s: a click on a message that is not its card; left alone", request_id
+            )
             return
         try:
             link = await self.slack.chat_getPermalink(
@@ -188,3 +204,13 @@ class Notifier:
                 await self.sync(request_id)
             except Exception:
                 log.exception("request %s: could not bring Slack up to date", request_id)
+
+
+def _is_card_of(message: object, request_id: int, bot_user_id: str | None) -> bool:
+    """Whether a message (as Slack reports it in a click) is a card we posted for this request."""
+    if not isinstance(message, dict) or bot_user_id is None or message.get("user") != bot_user_id:
+        return False
+    found = message.get("blocks")
+    return isinstance(found, list) and any(
+        isinstance(b, dict) and b.get("block_id") == blocks.card_block_id(request_id) for b in found
+    )

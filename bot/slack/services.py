@@ -51,6 +51,7 @@ class Services:
     slack: AsyncWebClient
     notifier: Notifier
     background: Background
+    bot_user_id: str | None = None  # set by build_app from auth.test
     _sweeper: asyncio.Task[None] | None = field(default=None, repr=False)
 
     @classmethod

@@ -317,7 +317,7 @@ def test_cards_carry_no_mention_or_link_from_user_or_api_text(
     for name, built in rendered.items():
         assert block_errors(built) == [], name
     texts = [
-        json.dumps(rendered),
+        *mrkdwn_texts(rendered),
         blocks.card_text(request),
         blocks.outcome_summary(request),
         blocks.requester_notice(request),
@@ -328,6 +328,19 @@ def test_cards_carry_no_mention_or_link_from_user_or_api_text(
         for found in MENTION.finditer(text):
             mention = found.group(0)
             assert mention in ours or mention.startswith("<!date^"), mention
+
+
+def mrkdwn_texts(node: object) -> list[str]:
+    """Every text Slack parses for mentions and links; plain_text objects are shown as typed."""
+    if isinstance(node, dict):
+        if node.get("type") == "plain_text":
+            return []
+        if node.get("type") == "mrkdwn":
+            return [str(node.get("text"))]
+        return [t for value in node.values() for t in mrkdwn_texts(value)]
+    if isinstance(node, list):
+        return [t for value in node for t in mrkdwn_texts(value)]
+    return []
 
 
 @PURE_SETTINGS
