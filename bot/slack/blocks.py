@@ -321,11 +321,12 @@ def retired_card(request: Request, where: str) -> list[Block]:
 
 
 def status_blocks(request: Request) -> list[Block]:
-    """`/sfvopi status`: the card as it stands, without buttons."""
-    blocks = [b for b in card(request) if b["type"] != "actions"]
-    if request.status is Status.PENDING:
-        blocks.append(_context(f"Request #{request.id} · expires {when(request.expires_at)}"))
-    return blocks
+    """`/sfvopi status`: the card as it stands, without buttons (and without the line about
+    who may press them)."""
+    if request.status is not Status.PENDING:
+        return card(request)
+    shown = [b for b in card(request) if b["type"] not in ("actions", "context")]
+    return [*shown, _context(f"Request #{request.id} · expires {when(request.expires_at)}")]
 
 
 def error(message: str, *, usage: bool = False) -> list[Block]:

@@ -17,7 +17,8 @@ def _modules() -> list[str]:
     return [
         info.name
         for info in pkgutil.walk_packages(bot.__path__, prefix="bot.")
-        if not info.name.startswith("bot.sandbox") and info.name != "bot.__main__"
+        if not info.name.startswith(("bot.sandbox", "bot.store.migrations"))
+        and info.name != "bot.__main__"
     ]
 
 
