@@ -11,6 +11,7 @@ BotError                    .message is a sentence fit to show a person, never a
 ├── ConfigError             the bot cannot start as configured
 │   ├── OrgFileError        the organization file is unusable; .problems, one line each
 │   └── StartupError        anything else that stops start-up (a token, a port, a database)
+├── RejectedRequest         an HTTP request that is not Slack's, or not readable in bounds
 ├── StoreError              the database cannot do what was asked
 │   ├── SchemaTooNew        written by a newer sfvopi-bot; refusing beats corrupting it
 │   └── LostClaim           another worker took over this execution; stop writing results
@@ -43,6 +44,7 @@ __all__ = [
     "OrgFileError",
     "ParseError",
     "Refusal",
+    "RejectedRequest",
     "RequestNotFound",
     "SchemaTooNew",
     "SfvopiError",
@@ -110,6 +112,18 @@ class OrgFileError(ConfigError):
 
 class StartupError(ConfigError):
     """A reason the bot cannot start, fit for one line on stderr."""
+
+
+# -- the front door ----------------------------------------------------------------------
+
+
+class RejectedRequest(BotError):
+    """Not Slack's, or not readable in bounds: `status` and a fixed reason, never anything
+    taken from the request (it is counted, not echoed)."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
 
 
 # -- the store ----------------------------------------------------------------------------

@@ -56,5 +56,6 @@ async def main() -> None:
                 for t in done.targets:
                     print(f"request #{done.id}: {done.status}; {t.target}: {t.message}")
 
+
 if __name__ == "__main__":
     asyncio.run(main())

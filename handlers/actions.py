@@ -9,7 +9,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 
 from bot.core import ids
 from bot.core.models import Status
-from bot.errors import InvalidId, Refusal
+from bot.errors import InvalidId, Refusal, RequestNotFound
 from bot.slack import blocks
 from bot.slack.services import Services
 
@@ -51,6 +51,14 @@ async def click(services: Services, body: dict[str, Any], action: dict[str, Any]
                 await workflow.deny(request_id, approver=user)
             case blocks.CANCEL:
                 await workflow.cancel(request_id, user=user)
+    except RequestNotFound:
+        await services.notifier.tell(
+            channel,
+            user,
+            f":warning: there is no request #{request_id} in your organizations; if you see "
+            "its card, it belongs to an organization you are not a member of (an admin of "
+            "that organization can add you).",
+        )
     except Refusal as exc:
         await services.notifier.tell(channel, user, f":warning: {exc.message}")
     except Exception:

@@ -24,6 +24,22 @@ class Status(enum.StrEnum):
     def final(self) -> bool:
         return self not in (Status.PENDING, Status.EXECUTING)
 
+    @property
+    def phrase(self) -> str:
+        """The state in a sentence: "request #4 has already succeeded"."""
+        return _PHRASES[self]
+
+
+_PHRASES = {
+    Status.PENDING: "is still waiting for approval",
+    Status.EXECUTING: "is already running",
+    Status.SUCCEEDED: "has already succeeded",
+    Status.FAILED: "has already run (it failed)",
+    Status.DENIED: "was denied",
+    Status.CANCELLED: "was cancelled",
+    Status.EXPIRED: "has expired",
+}
+
 
 class Outcome(enum.StrEnum):
     """What the API did to one target."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import difflib
 import logging
 import time
 import unicodedata
@@ -157,9 +158,7 @@ class Workflow:
             known = self.orgs.get(org)
             role = known.role_of(user) if known else None
             if role is None:
-                raise NotAllowed(
-                    f"you are not a member of an organization named `{ids.shown(org)}`"
-                )
+                raise NotAllowed(self._not_a_member(user, org))
             raise NotAllowed(f"you are a {role.label} in {org}; to {doing} you need {needs.label}")
         if not memberships:
             raise NotAllowed(
@@ -170,6 +169,17 @@ class Workflow:
             names = ", ".join(sorted(o.name for o, _ in memberships))
             raise InvalidRequest(f"you belong to several organizations ({names}): add --org NAME")
         return memberships[0][0]
+
+    def _not_a_member(self, user: str, org: str) -> str:
+        """Names the user's own orgs (never others'), with the closest as a suggestion."""
+        mine = [o.name for o, _ in self.orgs.memberships(user)]
+        message = f"you are not a member of an organization named `{ids.shown(org)}`"
+        close = difflib.get_close_matches(org, mine, n=1, cutoff=0.6)
+        if close:
+            return f"{message}; did you mean `{close[0]}`?"
+        if mine:
+            return f"{message}; yours: {', '.join(mine)}"
+        return message
 
     # -- deciding -------------------------------------------------------------------------
 
@@ -218,7 +228,7 @@ class Workflow:
         if record.refused is Status.EXPIRED:
             self._changed(record.request)
         if record.refused is not None:
-            raise Conflict(f"request #{request_id} is already {record.refused}")
+            raise Conflict(f"request #{request_id} {record.refused.phrase}")
         if record.counted:
             self._changed(record.request)
         return ApprovalResult(record.request, record.counted, record.claim)
@@ -243,7 +253,7 @@ class Workflow:
 
     async def _still_pending(self, request: Request) -> None:
         if request.status is not Status.PENDING:
-            raise Conflict(f"request #{request.id} is already {request.status}")
+            raise Conflict(f"request #{request.id} {request.status.phrase}")
         if self.clock() >= request.expires_at:
             await self._expire(request.id)
             raise Conflict(f"request #{request.id} has expired; file it again if still needed")
@@ -257,8 +267,8 @@ class Workflow:
         )
         if changed is None:
             now_is = await self.store.get(request_id)
-            state = now_is.status if now_is else "gone"
-            raise Conflict(f"request #{request_id} is already {state}")
+            state = now_is.status.phrase if now_is else "is gone"
+            raise Conflict(f"request #{request_id} {state}")
         self._changed(changed)
         return changed
 
@@ -396,8 +406,6 @@ class Workflow:
             raise NotAllowed("you are not a member of any organization")
         if org is not None:
             if org not in names:
-                raise NotAllowed(
-                    f"you are not a member of an organization named `{ids.shown(org)}`"
-                )
+                raise NotAllowed(self._not_a_member(user, org))
             return [org]
         return names

@@ -187,7 +187,8 @@ def _buttons(request: Request) -> Block:
                 "value": rid,
                 "confirm": _confirm(
                     "Approve this request?",
-                    f"{title(request)}. This cannot be undone once it runs.",
+                    f"{title(request)}. This cannot be undone once it runs. "
+                    "(The requester cannot approve their own request.)",
                     "Approve",
                 ),
             },
@@ -245,7 +246,7 @@ def _decision(request: Request) -> str:
     return " · ".join(parts)
 
 
-def outcome_summary(request: Request) -> str:
+def outcome_summary(request: Request, *, asked_by: bool = True) -> str:
     """One line: the outcome channel's log entry, and the first line of the requester's notice."""
     done = sum(t.outcome in (Outcome.DONE, Outcome.ALREADY_ABSENT) for t in request.targets)
     total = len(request.targets)
@@ -255,14 +256,15 @@ def outcome_summary(request: Request) -> str:
     }.get(request.status, request.status.value)
     line = (
         f"{STATUS_LINE[request.status].split(' ', 1)[0]} #{request.id} "
-        f"{request.action.value} {_short_targets(request)} in {escape(request.org)}, "
-        f"asked by {user(request.requester)}"
+        f"{request.action.value} {_short_targets(request)} in {escape(request.org)}"
     )
+    if asked_by:
+        line += f", asked by {user(request.requester)}"
     if request.approvers and request.status in (Status.SUCCEEDED, Status.FAILED):
         line += f", approved by {', '.join(user(a) for a in request.approvers)}"
     elif request.decided_by and request.decided_by != "bot":
         line += f", {request.status.value} by {user(request.decided_by)}"
-    return f"{line}: {state}"
+    return f"{line}: {state}. Reason: {quoted(request.reason)}"
 
 
 def _short_targets(request: Request) -> str:
@@ -294,16 +296,31 @@ def thread_details(request: Request) -> list[str]:
 
 
 def requester_notice(request: Request) -> str:
-    return f"Your request {outcome_summary(request)}"
+    return f"Your request {outcome_summary(request, asked_by=False)}"
 
 
 def request_line(request: Request) -> str:
-    """A request in a list (`pending`, `history`)."""
-    return (
+    """A request in a list (`pending`, `history`): what, who, why, and when it was decided."""
+    line = (
         f"• *#{request.id}* {request.action.value} {_short_targets(request)}"
         f" — {request.status.value}, {approvals_text(request)} approvals,"
-        f" by {user(request.requester)} in {escape(request.org)}"
+        f" by {user(request.requester)} in {escape(request.org)}, filed {when(request.created_at)}"
     )
+    if request.status is Status.PENDING:
+        line += f", expires {when(request.expires_at)}"
+    elif (
+        request.decided_by
+        and request.decided_by != "bot"
+        and request.status
+        in (
+            Status.DENIED,
+            Status.CANCELLED,
+        )
+    ):
+        line += f", {request.status.value} by {user(request.decided_by)}"
+    if request.finished_at is not None and request.status.final:
+        line += f" {when(request.finished_at)}"
+    return f"{line}\n      reason: {quoted(request.reason)}"
 
 
 def request_list(heading: str, requests: Sequence[Request]) -> list[Block]:

@@ -1,5 +1,10 @@
 """The HTTP front door: `POST /slack/events` (signed by Slack) and `GET /healthz`.
 
+It faces the internet, so a request is judged before anything else happens to it: the
+signature headers first, then the body is read (bounded, under a deadline) and its HMAC
+checked over the raw bytes; only then is it parsed, and only then does Bolt see it. A refusal
+is a 401 and a count, never a log line carrying anything the stranger sent (limits.py).
+
 It answers Slack first and only then starts the work the answer promised (see after_ack.py).
 """
 
@@ -9,71 +14,150 @@ import asyncio
 import hashlib
 import hmac
 import logging
+import re
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 from aiohttp import web
+from aiohttp.web_protocol import RequestPayloadError
 from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.request.async_request import AsyncBoltRequest
 
+from bot.errors import RejectedRequest
 from bot.slack.app import build_app, routable
+from bot.slack.limits import (
+    BODY_TIMEOUT,
+    LINGERING_TIME,
+    MAX_BODY_BYTES,
+    REQUEST_TIMEOUT,
+    ConnectionGuard,
+    MalformedHttpFilter,
+    RejectionLog,
+)
 from bot.slack.services import Services
 
 log = logging.getLogger(__name__)
 
 
 SIGNATURE_MAX_AGE = 5 * 60
+STAMP_HEADER = "X-Slack-Request-Timestamp"
+SIGNATURE_HEADER = "X-Slack-Signature"
+_STAMP = re.compile(r"[0-9]{1,12}")
+_SIGNATURE = re.compile(r"v0=[0-9a-f]{64}")
+
+GUARD = web.AppKey("sfvopi_connection_guard", ConnectionGuard)
+REJECTIONS = web.AppKey("sfvopi_rejections", RejectionLog)
+
+
+def _mac(secret: str, stamp: str, body: bytes) -> str:
+    base = b"v0:" + stamp.encode("ascii") + b":" + body
+    return "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
+
+
+def header_problem(secret: str | None, headers: Mapping[str, str]) -> str | None:
+    """Why the signature headers cannot be Slack's (checked before the body is read), or None."""
+    stamp = headers.get(STAMP_HEADER, "")
+    if secret is None:
+        return "no signing secret"
+    if not _STAMP.fullmatch(stamp) or not _SIGNATURE.fullmatch(headers.get(SIGNATURE_HEADER, "")):
+        return "malformed signature headers"
+    if abs(time.time() - int(stamp)) > SIGNATURE_MAX_AGE:
+        return "stale timestamp"
+    return None
 
 
 def signed_by_slack(secret: str | None, body: bytes, headers: Mapping[str, str]) -> bool:
     """Slack's v0 signature over the raw bytes (slack-sdk's verifier wants UTF-8 text)."""
-    stamp = headers.get("X-Slack-Request-Timestamp", "")
-    signature = headers.get("X-Slack-Signature", "")
-    if secret is None or not stamp.isascii() or not stamp.strip().isdigit():
+    if secret is None or header_problem(secret, headers) is not None:
         return False
-    if abs(time.time() - int(stamp)) > SIGNATURE_MAX_AGE:
-        return False
-    base = b"v0:" + stamp.encode() + b":" + body
-    expected = "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
-    return hmac.compare_digest(expected.encode(), signature.encode("utf-8", "replace"))
+    expected = _mac(secret, headers[STAMP_HEADER], body)
+    return hmac.compare_digest(expected, headers[SIGNATURE_HEADER])
+
+
+async def read_body(request: web.BaseRequest, limit: int = MAX_BODY_BYTES) -> bytes:
+    """The raw body, at most `limit` bytes buffered, within BODY_TIMEOUT."""
+    if request.content_length is not None and request.content_length > limit:
+        raise RejectedRequest(413, "body too large")
+    body = bytearray()
+    try:
+        async with asyncio.timeout(BODY_TIMEOUT):
+            while chunk := await request.content.read(limit + 1 - len(body)):
+                body += chunk
+                if len(body) > limit:
+                    raise RejectedRequest(413, "body too large")
+    except TimeoutError:
+        raise RejectedRequest(408, "body too slow") from None
+    except (ConnectionError, RequestPayloadError):
+        raise RejectedRequest(400, "body unreadable") from None
+    return bytes(body)
+
+
+async def read_signed(request: web.BaseRequest, secret: str | None) -> bytes:
+    """The raw body of a request Slack signed; `RejectedRequest` before parsing anything else."""
+    problem = header_problem(secret, request.headers)
+    if problem is not None:
+        raise RejectedRequest(401, problem)
+    assert secret is not None
+    body = await read_body(request)
+    if not signed_by_slack(secret, body, request.headers):
+        raise RejectedRequest(401, "bad signature")
+    return body
+
+
+def bolt_request(raw: bytes, request: web.BaseRequest, secret: str) -> AsyncBoltRequest | None:
+    """The verified request as Bolt takes it. Slack signs bytes and sends UTF-8, whatever a
+    Content-Type claims. Re-signed with a fresh timestamp, so a Bolt app built with its own
+    verification on accepts it whatever the clock did since our check (and logs nothing)."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    stamp = str(int(time.time()))
+    headers: dict[str, str | Sequence[str]] = {}
+    for name in request.headers:
+        headers[name.lower()] = request.headers.getall(name)
+    headers[STAMP_HEADER.lower()] = stamp
+    headers[SIGNATURE_HEADER.lower()] = _mac(secret, stamp, raw)
+    try:
+        return AsyncBoltRequest(body=text, query=request.query_string, headers=headers)
+    except Exception:  # whatever Bolt's parser raises for a signed non-payload
+        return None
 
 
 def web_app(app: AsyncApp, services: Services) -> web.Application:
-    """`POST /slack/events` for commands and clicks, `GET /healthz` for the load balancer."""
+    """`POST /slack/events` for commands and clicks, `GET /healthz` for the load balancer.
+
+    The application carries its ConnectionGuard (used by `start_http`) and RejectionLog."""
     secret = services.settings.slack_signing_secret
     signing_secret = secret.get_secret_value() if secret else None
-
-    async def unusable(request: web.Request, status: int | None) -> web.Response:
-        """A body Bolt could not parse or route (not JSON, no actions, …): 401 unless signed,
-        else an empty 200 that changes nothing, so Slack never shows its user an error."""
-        if not signed_by_slack(signing_secret, await request.read(), request.headers):
-            return web.json_response({"error": "invalid request"}, status=401)
-        log.warning("ignored a signed request that is no command or click we know (%s)", status)
-        return web.Response(status=200)
-
-    async def to_bolt_request(request: web.Request) -> AsyncBoltRequest | None:
-        """Slack signs bytes and sends UTF-8, whatever charset a Content-Type claims."""
-        raw = await request.read()
-        try:
-            return AsyncBoltRequest(
-                body=raw.decode("utf-8"),
-                query=request.query_string,
-                headers=request.headers,  # type: ignore[arg-type]
-            )
-        except Exception:  # not UTF-8, or whatever Bolt's parser raises for a non-payload
-            return None
+    guard = ConnectionGuard()
+    rejections = RejectionLog()
 
     async def events(request: web.Request) -> web.StreamResponse:
+        try:
+            raw = await read_signed(request, signing_secret)
+        except RejectedRequest as rejected:
+            rejections.note(rejected.message)
+            refusal = web.json_response({"error": "invalid request"}, status=rejected.status)
+            refusal.force_close()
+            return refusal
+        assert signing_secret is not None
+        guard.working(request)
         with services.background.holding() as held:
-            bolt_request = await to_bolt_request(request)
-            if bolt_request is not None and not routable(bolt_request.body):
-                bolt_request = None
-            answer = await app.async_dispatch(bolt_request) if bolt_request else None
-            if answer is None or answer.status not in (200, 401):
-                response: web.StreamResponse = await unusable(
-                    request, answer.status if answer else None
+            verified = bolt_request(raw, request, signing_secret)
+            if verified is not None and not routable(verified.body):
+                verified = None
+            answer = await app.async_dispatch(verified) if verified else None
+            if answer is None or answer.status != 200:
+                # A signed body Bolt could not parse or route (not JSON, no actions, …): an
+                # empty 200 that changes nothing, so Slack never shows its user an error.
+                log.warning(
+                    "ignored a signed request that is no command or click we know (%s)",
+                    answer.status if answer else None,
                 )
+                response: web.StreamResponse = web.Response(status=200)
             else:
                 response = await to_aiohttp_response(answer)
         await response.prepare(request)
@@ -86,22 +170,76 @@ def web_app(app: AsyncApp, services: Services) -> web.Application:
             return web.json_response({"ok": True})
         return web.json_response({"ok": False, "error": "database unreachable"}, status=503)
 
-    web_application = web.Application(client_max_size=1024 * 1024)
+    async def stop_counting(_app: web.Application) -> None:
+        rejections.close()
+
+    web_application = web.Application(
+        client_max_size=MAX_BODY_BYTES,
+        middlewares=[guard.middleware()],
+        # aiohttp's own knobs, for every server of this app (tests' in-process ones too): the
+        # keep-alive timer also closes a connection that has not sent whole headers in time;
+        # bodies are signed as sent, so never decompressed; header sizes stay aiohttp's
+        # (8190-byte lines and fields, 128 headers).
+        handler_args={
+            "keepalive_timeout": REQUEST_TIMEOUT,
+            "lingering_time": LINGERING_TIME,
+            "auto_decompress": False,
+        },
+    )
+    web_application[GUARD] = guard
+    web_application[REJECTIONS] = rejections
+    web_application.on_cleanup.append(stop_counting)
     web_application.router.add_post("/slack/events", events)
     web_application.router.add_get("/healthz", healthz)
     return web_application
 
 
+@dataclass
+class HttpServer:
+    """A running front door: aiohttp's runner behind a guarded listening socket."""
+
+    runner: web.AppRunner
+    listener: asyncio.Server
+    port: int
+    guard: ConnectionGuard
+    _quiet: MalformedHttpFilter
+
+    async def close(self) -> None:
+        self.listener.close()
+        await self.runner.cleanup()
+        await self.listener.wait_closed()
+        logging.getLogger("aiohttp.server").removeFilter(self._quiet)
+
+
+async def start_http(web_application: web.Application, *, host: str, port: int) -> HttpServer:
+    """Listens on host:port with the app's ConnectionGuard wrapped around every connection
+    (aiohttp's TCPSite has no connection cap or header deadline of its own)."""
+    runner = web.AppRunner(web_application, access_log=None)
+    await runner.setup()
+    server = runner.server
+    assert server is not None
+    guard = web_application[GUARD]
+    quiet = MalformedHttpFilter(web_application[REJECTIONS])
+    logging.getLogger("aiohttp.server").addFilter(quiet)
+    try:
+        listener = await asyncio.get_running_loop().create_server(
+            guard.protocol_factory(server), host, port, backlog=128
+        )
+    except BaseException:
+        logging.getLogger("aiohttp.server").removeFilter(quiet)
+        await runner.cleanup()
+        raise
+    bound = int(listener.sockets[0].getsockname()[1])
+    return HttpServer(runner, listener, bound, guard, quiet)
+
+
 async def serve(services: Services, *, host: str, port: int) -> None:
     """Runs until cancelled; recovery and the outbox run once at start, then on a timer."""
     app = await build_app(services)
-    runner = web.AppRunner(web_app(app, services), access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, host, port)
-    await site.start()
+    http = await start_http(web_app(app, services), host=host, port=port)
     services.start_sweeper()
-    log.info("sfvopi-bot listening on http://%s:%s/slack/events", host, port)
+    log.info("sfvopi-bot listening on http://%s:%s/slack/events", host, http.port)
     try:
         await asyncio.Event().wait()
     finally:
-        await runner.cleanup()
+        await http.close()

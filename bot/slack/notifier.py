@@ -117,7 +117,8 @@ class Notifier:
                     text=chunk,
                 )
             await self.store.mark_announced(request.id, THREAD_REPLY)
-        if not done & REQUESTER_NOTICE:
+        own_cancel = request.status is Status.CANCELLED and request.decided_by == request.requester
+        if not done & REQUESTER_NOTICE and not own_cancel:  # who cancelled was told at once
             await self._tell_requester(request)
             await self.store.mark_announced(request.id, REQUESTER_NOTICE)
         org = self.orgs.get(request.org)

@@ -684,7 +684,7 @@ async def test_replayed_and_reordered_clicks_run_a_request_once(
     done = card(slack, request_id)
     assert done.action_ids() == []
     edits = done.edited
-    assert any(f"#{request_id} is already succeeded" in t for t in told(slack, "U0BOB"))
+    assert any(f"#{request_id} has already succeeded" in t for t in told(slack, "U0BOB"))
 
     # deny after approve, cancel after the end, approve by someone else: all refused plainly
     denied = dict(approved.payload, user={"id": "U0CAROL"})
@@ -694,9 +694,9 @@ async def test_replayed_and_reordered_clicks_run_a_request_once(
     for payload in (denied, cancelled, dict(approved.payload, user={"id": "U0DAVE"})):
         assert (await replay(slack, payload)).status == 200
         await bot.settle()
-    assert "already succeeded" in told(slack, "U0CAROL")[-1]
-    assert "already succeeded" in told(slack, "U0ALICE")[-1]
-    assert "already succeeded" in told(slack, "U0DAVE")[-1]
+    assert "has already succeeded" in told(slack, "U0CAROL")[-1]
+    assert "has already succeeded" in told(slack, "U0ALICE")[-1]
+    assert "has already succeeded" in told(slack, "U0DAVE")[-1]
     assert card(slack, request_id).edited == edits
     assert len(slack.messages("C0OPSLOG")) == 1
     assert len(emulator.calls) == 1
@@ -713,7 +713,7 @@ async def test_deny_then_approve_keeps_the_deny(
     approve["actions"] = [dict(denied.payload["actions"][0], action_id="sfvopi_approve")]
     assert (await replay(slack, approve)).status == 200
     await bot.settle()
-    assert "already denied" in told(slack, "U0BOB")[-1]
+    assert "was denied" in told(slack, "U0BOB")[-1]
     assert emulator.calls == []
     stored = await bot.services.store.get(request_id)
     assert stored is not None and stored.status is Status.DENIED and stored.approvals == ()

@@ -16,6 +16,8 @@ CREATED = 1_700_000_000.0  # 2023-11-14 22:13:20 UTC
 EXPIRES = 1_700_003_600.0  # an hour later
 FINISHED = 1_700_000_200.0
 EXPIRES_SHOWN = "<!date^1700003600^{date_short_pretty} {time}|2023-11-14 23:13 UTC>"
+CREATED_SHOWN = "<!date^1700000000^{date_short_pretty} {time}|2023-11-14 22:13 UTC>"
+REASON_SHOWN = "`fraud on this DID, INC-4411`"
 FINISHED_SHOWN = "<!date^1700000200^{date_short_pretty} {time}|2023-11-14 22:16 UTC>"
 SLACK_SECTION_TEXT = 3000  # Slack's own limit for a section's or context element's text
 
@@ -133,7 +135,8 @@ def test_approve_and_deny_ask_for_confirmation_cancel_does_not() -> None:
         "title": {"type": "plain_text", "text": "Approve this request?"},
         "text": {
             "type": "mrkdwn",
-            "text": "Unlink 1 number — request #7. This cannot be undone once it runs.",
+            "text": "Unlink 1 number — request #7. This cannot be undone once it runs. "
+            "(The requester cannot approve their own request.)",
         },
         "confirm": {"type": "plain_text", "text": "Approve"},
         "deny": {"type": "plain_text", "text": "Back"},
@@ -487,33 +490,38 @@ UNTRIED = TargetState(Target(APP, "+918000000004"))
         (
             finished(Status.SUCCEEDED, DONE, ABSENT),
             f":white_check_mark: #7 unlink `{NUMBER} on {APP}`, `+918000000002 on {APP}` "
-            "in acme, asked by <@U0ALICE>, approved by <@U0BOB>, <@U0CAROL>: succeeded (2/2)",
+            "in acme, asked by <@U0ALICE>, approved by <@U0BOB>, <@U0CAROL>: succeeded (2/2)."
+            f" Reason: {REASON_SHOWN}",
         ),
         (
             finished(Status.FAILED, DONE, ABSENT, BROKEN, UNTRIED),
             f":x: #7 unlink `{NUMBER} on {APP}`, `+918000000002 on {APP}`, "
             f"`+918000000003 on {APP}`, +1 more in acme, asked by <@U0ALICE>, "
-            "approved by <@U0BOB>, <@U0CAROL>: failed (2/4 done)",
+            "approved by <@U0BOB>, <@U0CAROL>: failed (2/4 done)."
+            f" Reason: {REASON_SHOWN}",
         ),
         (
             delete("app_one", status=Status.DENIED, decided_by="U0BOB"),
             ":no_entry: #7 delete `app_one` in acme, asked by <@U0ALICE>, "
-            "denied by <@U0BOB>: denied",
+            f"denied by <@U0BOB>: denied. Reason: {REASON_SHOWN}",
         ),
         (
             delete("app_one", status=Status.CANCELLED, decided_by="U0ALICE"),
             ":heavy_multiplication_x: #7 delete `app_one` in acme, asked by <@U0ALICE>, "
-            "cancelled by <@U0ALICE>: cancelled",
+            f"cancelled by <@U0ALICE>: cancelled. Reason: {REASON_SHOWN}",
         ),
         (
             delete("app_one", "app_two", status=Status.EXPIRED, decided_by="bot"),
-            ":alarm_clock: #7 delete `app_one`, `app_two` in acme, asked by <@U0ALICE>: expired",
+            ":alarm_clock: #7 delete `app_one`, `app_two` in acme, asked by <@U0ALICE>: expired."
+            f" Reason: {REASON_SHOWN}",
         ),
     ],
 )
 def test_outcome_summary(given: Request, summary: str) -> None:
     assert blocks.outcome_summary(given) == summary
-    assert blocks.requester_notice(given) == f"Your request {summary}"
+    assert blocks.requester_notice(given) == "Your request " + summary.replace(
+        ", asked by <@U0ALICE>", ""
+    )
 
 
 def test_thread_details_list_every_target_with_the_apis_answer() -> None:
@@ -550,7 +558,17 @@ def test_request_line() -> None:
     request = delete("app_one", "app_two", approvals=approved("U0BOB"), org="acme & co")
     assert blocks.request_line(request) == (
         "• *#7* delete `app_one`, `app_two` — pending, 1 of 2 (<@U0BOB>) approvals,"
-        " by <@U0ALICE> in acme &amp; co"
+        f" by <@U0ALICE> in acme &amp; co, filed {CREATED_SHOWN}, expires {EXPIRES_SHOWN}\n"
+        f"      reason: {REASON_SHOWN}"
+    )
+
+
+def test_request_line_of_a_decided_request_says_who_and_when() -> None:
+    request = delete("app_one", status=Status.DENIED, decided_by="U0BOB", finished_at=FINISHED)
+    assert blocks.request_line(request) == (
+        "• *#7* delete `app_one` — denied, 0 of 2 approvals, by <@U0ALICE> in acme,"
+        f" filed {CREATED_SHOWN}, denied by <@U0BOB> {FINISHED_SHOWN}\n"
+        f"      reason: {REASON_SHOWN}"
     )
 
 
@@ -561,8 +579,10 @@ def test_request_list() -> None:
             "text": {
                 "type": "mrkdwn",
                 "text": "*Pending*\n"
-                "• *#7* delete `app_one` — pending, 0 of 2 approvals, by <@U0ALICE> in acme\n"
-                "• *#8* delete `app_two` — pending, 0 of 2 approvals, by <@U0ALICE> in acme",
+                "• *#7* delete `app_one` — pending, 0 of 2 approvals, by <@U0ALICE> in acme,"
+                f" filed {CREATED_SHOWN}, expires {EXPIRES_SHOWN}\n      reason: {REASON_SHOWN}\n"
+                "• *#8* delete `app_two` — pending, 0 of 2 approvals, by <@U0ALICE> in acme,"
+                f" filed {CREATED_SHOWN}, expires {EXPIRES_SHOWN}\n      reason: {REASON_SHOWN}",
             },
         }
     ]

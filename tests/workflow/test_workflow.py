@@ -237,7 +237,7 @@ async def test_deny_ends_the_request(workflow: Workflow, emulator: Emulator) -> 
     denied = await workflow.deny(request_id, approver="U0BOB", note="wrong number")
     assert denied.status is Status.DENIED
     assert denied.decided_by == "U0BOB"
-    with pytest.raises(Conflict, match="already denied"):
+    with pytest.raises(Conflict, match="was denied"):
         await workflow.approve(request_id, approver="U0CAROL")
     assert not emulator.effective
 
@@ -252,7 +252,7 @@ async def test_the_requester_cannot_deny_but_can_cancel(workflow: Workflow) -> N
     with pytest.raises(NotAllowed, match="only the requester or an admin"):
         await workflow.cancel(request_id, user="U0BOB")
     assert (await workflow.cancel(request_id, user="U0ALICE")).status is Status.CANCELLED
-    with pytest.raises(Conflict, match="already cancelled"):
+    with pytest.raises(Conflict, match="was cancelled"):
         await workflow.cancel(request_id, user="U0ALICE")
 
 
@@ -269,7 +269,7 @@ async def test_requests_expire_after_their_time_to_live(workflow: Workflow, cloc
     expired = await workflow.expire_due()
     assert [r.id for r in expired] == [first]
     assert await workflow.expire_due() == []
-    with pytest.raises(Conflict, match="already expired"):
+    with pytest.raises(Conflict, match="has expired"):
         await workflow.approve(first, approver="U0BOB")
     clock.now += 30 * 60
     with pytest.raises(Conflict, match="expired"):
