@@ -158,9 +158,15 @@ def web_app(app: AsyncApp, services: Services) -> web.Application:
                 response: web.StreamResponse = web.Response(status=200)
             else:
                 response = await to_aiohttp_response(answer)
-        await response.prepare(request)
-        await response.write_eof()
-        services.background.release(held)
+        try:
+            await response.prepare(request)
+            await response.write_eof()
+        except (ConnectionError, RuntimeError) as exc:
+            # Slack (or the network) dropped the connection before reading the ack. The work
+            # the handler promised was decided and stored already: it runs all the same.
+            log.info("the ack could not be written (%s); its work runs anyway", type(exc).__name__)
+        finally:
+            services.background.release(held)
         return response
 
     async def healthz(_request: web.Request) -> web.Response:
