@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import asyncio
 
-from bot.store.store import _WriteGate
+from bot.store.engine import WriteGate
 
 
 async def test_urgent_and_background_writes_alternate_while_both_wait() -> None:
-    gate = _WriteGate()
+    gate = WriteGate()
     order: list[str] = []
     holder = gate.hold(urgent=False)
     await holder.__aenter__()
@@ -30,7 +30,7 @@ async def test_urgent_and_background_writes_alternate_while_both_wait() -> None:
 
 
 async def test_a_cancelled_waiter_passes_the_gate_on() -> None:
-    gate = _WriteGate()
+    gate = WriteGate()
     holder = gate.hold(urgent=False)
     await holder.__aenter__()
     entered: list[str] = []

@@ -1,0 +1,155 @@
+"""The shared base of the store: one engine, its transactions, events, and loading a request.
+
+Every write goes through `_write`: on SQLite a BEGIN IMMEDIATE transaction behind the write
+gate (two processes serialise instead of failing on upgrade), on PostgreSQL a plain one where
+rows that a read decides a write on are locked FOR UPDATE.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from sqlalchemy import Table, select
+from sqlalchemy.dialects import sqlite
+from sqlalchemy.engine import Row
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from bot.core.models import Action, Approval, Outcome, Request, Status, Target, TargetState
+from bot.store.engine import WriteGate, async_url, make_engine
+from bot.store.migrate import upgrade
+from bot.store.schema import approvals_t, events_t, requests_t, targets_t
+
+__all__ = ["Database"]
+
+
+class Database:
+    """Owns the engine; the request and outbox halves of the store build on it."""
+
+    def __init__(self, url: str, *, engine_options: dict[str, Any] | None = None) -> None:
+        self.url = async_url(url)
+        self.engine: AsyncEngine = make_engine(self.url, **(engine_options or {}))
+        self.is_sqlite = self.engine.dialect.name == "sqlite"
+        self._write_gate = WriteGate()
+
+    async def start(self) -> None:
+        """Creates or upgrades the schema; safe to run from several processes at once."""
+        async with self._write() as conn:
+            await upgrade(conn)
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+    async def ping(self) -> bool:
+        try:
+            async with self.engine.connect() as conn:
+                await conn.execute(select(1))
+            return True
+        except Exception:
+            return False
+
+    # -- transactions ---------------------------------------------------------------------
+
+    @asynccontextmanager
+    async def _write(self, *, urgent: bool = False) -> AsyncIterator[AsyncConnection]:
+        """A write transaction; on SQLite one at a time, `urgent` ones (someone waits) first."""
+        if self.is_sqlite:
+            async with self._write_gate.hold(urgent=urgent), self.engine.connect() as conn:
+                conn = await conn.execution_options(sqlite_immediate=True)
+                async with conn.begin():
+                    yield conn
+        else:
+            async with self.engine.begin() as conn:
+                yield conn
+
+    @asynccontextmanager
+    async def _read(self) -> AsyncIterator[AsyncConnection]:
+        async with self.engine.connect() as conn:
+            yield conn
+
+    def _insert(self, table: Table) -> Any:
+        """The dialect's INSERT, for ON CONFLICT DO NOTHING (both dialects spell it alike)."""
+        if self.is_sqlite:
+            return sqlite.insert(table)
+        # imported here: the PostgreSQL dialect costs ~2 MB of RSS a SQLite bot never uses
+        from sqlalchemy.dialects import postgresql
+
+        return postgresql.insert(table)
+
+    async def _event(
+        self,
+        conn: AsyncConnection,
+        request_id: int,
+        at: float,
+        actor: str,
+        kind: str,
+        detail: dict[str, object] | None = None,
+    ) -> None:
+        """Appends to the audit trail, inside the caller's transaction so both land or neither."""
+        await conn.execute(
+            events_t.insert().values(
+                request_id=request_id,
+                at=at,
+                actor=actor,
+                kind=kind,
+                detail=json.dumps(detail or {}, sort_keys=True),
+            )
+        )
+
+    # -- loading --------------------------------------------------------------------------
+
+    async def _load_maybe(self, conn: AsyncConnection, request_id: int) -> Request | None:
+        row = (await conn.execute(select(requests_t).where(requests_t.c.id == request_id))).first()
+        if row is None:
+            return None
+        return await self._hydrate(conn, row)
+
+    async def _load(self, conn: AsyncConnection, request_id: int) -> Request:
+        request = await self._load_maybe(conn, request_id)
+        if request is None:
+            raise LookupError(request_id)
+        return request
+
+    async def _hydrate(self, conn: AsyncConnection, row: Row[Any]) -> Request:
+        """A request row plus its targets and approvals, as the immutable model the core uses."""
+        trows = await conn.execute(
+            select(targets_t).where(targets_t.c.request_id == row.id).order_by(targets_t.c.idx)
+        )
+        arows = await conn.execute(
+            select(approvals_t)
+            .where(approvals_t.c.request_id == row.id)
+            .order_by(approvals_t.c.at, approvals_t.c.approver)
+        )
+        return Request(
+            id=row.id,
+            org=row.org,
+            action=Action(row.action),
+            requester=row.requester,
+            reason=row.reason,
+            status=Status(row.status),
+            approvals_needed=row.approvals_needed,
+            created_at=row.created_at,
+            expires_at=row.expires_at,
+            targets=tuple(
+                TargetState(
+                    target=Target(app_id=t.app_id, number=t.number),
+                    outcome=Outcome(t.outcome) if t.outcome else None,
+                    status_code=t.status_code,
+                    message=t.message,
+                    attempts=t.attempts,
+                )
+                for t in trows
+            ),
+            approvals=tuple(Approval(approver=a.approver, at=a.at) for a in arows),
+            decided_by=row.decided_by,
+            finished_at=row.finished_at,
+            channel_id=row.channel_id,
+            response_url=row.response_url,
+            card_channel=row.card_channel,
+            card_ts=row.card_ts,
+            notified_at=row.notified_at,
+            announced=row.announced,
+            executions=row.executions,
+        )

@@ -1,0 +1,1 @@
+"""Alembic's migration scripts: a package so `pip install .` ships them (see migrate.py)."""

@@ -1,0 +1,419 @@
+"""Requests: creating and reading them, and the transitions that rule out a double execution.
+
+Every transition is one conditional UPDATE plus its event row in one transaction; a claim is a
+token with a lease, so a crashed worker's execution can be taken over but never run twice.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterable, Sequence
+
+from sqlalchemy import and_, func, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from bot.core.models import Action, Event, Outcome, Request, Status, Target, TargetState
+from bot.core.ports import ApprovalRecord
+from bot.errors import LostClaim
+from bot.store.database import Database
+from bot.store.schema import approvals_t, events_t, requests_t, targets_t
+
+__all__ = ["Requests"]
+
+
+class Requests(Database):
+    """What the workflow needs (bot.core.ports.RequestStore): requests, claims and leases."""
+
+    # -- creating and reading -------------------------------------------------------------
+
+    async def create_request(
+        self,
+        *,
+        org: str,
+        action: Action,
+        requester: str,
+        reason: str,
+        targets: Sequence[Target],
+        approvals_needed: int,
+        now: float,
+        expires_at: float,
+        channel_id: str | None = None,
+        response_url: str | None = None,
+        dedupe_key: str | None = None,
+    ) -> tuple[Request, bool]:
+        """Stores a pending request; the same dedupe key returns the first one, not a second.
+
+        Urgent: a slash command's ack waits on this, so it goes ahead of background writes
+        (card posts, executions) queued for SQLite's single writer.
+        """
+        async with self._write(urgent=True) as conn:
+            result = await conn.execute(
+                self._insert(requests_t)
+                .values(
+                    org=org,
+                    action=action.value,
+                    requester=requester,
+                    reason=reason,
+                    status=Status.PENDING.value,
+                    approvals_needed=approvals_needed,
+                    created_at=now,
+                    expires_at=expires_at,
+                    channel_id=channel_id,
+                    response_url=response_url,
+                    dedupe_key=dedupe_key,
+                    executions=0,
+                )
+                .on_conflict_do_nothing(index_elements=[requests_t.c.dedupe_key])
+                .returning(requests_t.c.id)
+            )
+            inserted = result.scalar()
+            if inserted is None:
+                existing = (
+                    await conn.execute(
+                        select(requests_t.c.id).where(requests_t.c.dedupe_key == dedupe_key)
+                    )
+                ).scalar_one()
+                return await self._load(conn, existing), False
+            request_id = int(inserted)
+            await conn.execute(
+                targets_t.insert(),
+                [
+                    {
+                        "request_id": request_id,
+                        "idx": i,
+                        "app_id": t.app_id,
+                        "number": t.number,
+                        "attempts": 0,
+                    }
+                    for i, t in enumerate(targets)
+                ],
+            )
+            await self._event(
+                conn,
+                request_id,
+                now,
+                requester,
+                "requested",
+                {"action": action.value, "targets": [str(t) for t in targets], "reason": reason},
+            )
+        stored = Request(
+            id=request_id,
+            org=org,
+            action=action,
+            requester=requester,
+            reason=reason,
+            status=Status.PENDING,
+            approvals_needed=approvals_needed,
+            created_at=now,
+            expires_at=expires_at,
+            targets=tuple(TargetState(target=t) for t in targets),
+            channel_id=channel_id,
+            response_url=response_url,
+        )
+        return stored, True
+
+    async def get(self, request_id: int) -> Request | None:
+        """The request with its targets and approvals; None when there is no such request."""
+        async with self._read() as conn:
+            return await self._load_maybe(conn, request_id)
+
+    async def list_requests(
+        self,
+        *,
+        orgs: Iterable[str],
+        statuses: Iterable[Status] | None = None,
+        limit: int = 20,
+    ) -> list[Request]:
+        """Newest first, so `history` shows what just happened."""
+        query = select(requests_t.c.id).where(requests_t.c.org.in_(list(orgs)))
+        if statuses is not None:
+            query = query.where(requests_t.c.status.in_([s.value for s in statuses]))
+        query = query.order_by(requests_t.c.id.desc()).limit(limit)
+        async with self._read() as conn:
+            ids = (await conn.execute(query)).scalars().all()
+            return [await self._load(conn, i) for i in ids]
+
+    async def events(self, request_id: int) -> list[Event]:
+        """The audit trail, oldest first (insertion order, not clock order)."""
+        async with self._read() as conn:
+            rows = await conn.execute(
+                select(events_t).where(events_t.c.request_id == request_id).order_by(events_t.c.id)
+            )
+            return [
+                Event(
+                    request_id=r.request_id,
+                    at=r.at,
+                    actor=r.actor,
+                    kind=r.kind,
+                    detail=json.loads(r.detail),
+                )
+                for r in rows
+            ]
+
+    # -- transitions ----------------------------------------------------------------------
+
+    async def approve(
+        self, request_id: int, *, approver: str, now: float, lease_seconds: float
+    ) -> ApprovalRecord:
+        """Counts one approver once; the click that completes the quorum alone wins the claim."""
+        async with self._write() as conn:
+            row = (
+                await conn.execute(
+                    select(
+                        requests_t.c.status, requests_t.c.approvals_needed, requests_t.c.expires_at
+                    )
+                    .where(requests_t.c.id == request_id)
+                    .with_for_update()
+                )
+            ).first()
+            if row is None:
+                raise LookupError(request_id)
+            if row.status == Status.PENDING.value and now >= row.expires_at:
+                await conn.execute(
+                    update(requests_t)
+                    .where(requests_t.c.id == request_id)
+                    .values(status=Status.EXPIRED.value, decided_by="bot", finished_at=now)
+                )
+                await self._event(conn, request_id, now, "bot", "expired")
+                return ApprovalRecord(
+                    await self._load(conn, request_id), False, None, Status.EXPIRED
+                )
+            if row.status != Status.PENDING.value:
+                return ApprovalRecord(
+                    await self._load(conn, request_id), False, None, Status(row.status)
+                )
+            inserted = await conn.execute(
+                self._insert(approvals_t)
+                .values(request_id=request_id, approver=approver, at=now)
+                .on_conflict_do_nothing()
+            )
+            counted = inserted.rowcount == 1
+            claim: str | None = None
+            if counted:
+                await self._event(conn, request_id, now, approver, "approved")
+                have = (
+                    await conn.execute(
+                        select(func.count())
+                        .select_from(approvals_t)
+                        .where(approvals_t.c.request_id == request_id)
+                    )
+                ).scalar_one()
+                if have >= row.approvals_needed:
+                    claim = await self._claim(conn, request_id, Status.PENDING, now, lease_seconds)
+                    if claim is not None:
+                        await conn.execute(
+                            update(requests_t)
+                            .where(requests_t.c.id == request_id)
+                            .values(decided_by=approver)
+                        )
+            return ApprovalRecord(await self._load(conn, request_id), counted, claim)
+
+    async def _claim(
+        self,
+        conn: AsyncConnection,
+        request_id: int,
+        expected: Status,
+        now: float,
+        lease_seconds: float,
+        old_token: str | None = None,
+    ) -> str | None:
+        """Moves the request to executing with a fresh token, only if it is still as expected."""
+        token = uuid.uuid4().hex
+        conditions = [requests_t.c.id == request_id, requests_t.c.status == expected.value]
+        if old_token is not None:
+            conditions += [requests_t.c.claim_token == old_token, requests_t.c.lease_until < now]
+        result = await conn.execute(
+            update(requests_t)
+            .where(and_(*conditions))
+            .values(
+                status=Status.EXECUTING.value,
+                claim_token=token,
+                lease_until=now + lease_seconds,
+                executions=requests_t.c.executions + 1,
+            )
+        )
+        if result.rowcount != 1:
+            return None
+        kind = "claimed" if old_token is None else "reclaimed"
+        await self._event(conn, request_id, now, "bot", kind, {"lease_seconds": lease_seconds})
+        return token
+
+    async def transition(
+        self,
+        request_id: int,
+        *,
+        to: Status,
+        actor: str,
+        now: float,
+        kind: str,
+        detail: dict[str, object] | None = None,
+    ) -> Request | None:
+        """pending → denied / cancelled / expired; None when the request was no longer pending."""
+        async with self._write() as conn:
+            result = await conn.execute(
+                update(requests_t)
+                .where(
+                    and_(
+                        requests_t.c.id == request_id,
+                        requests_t.c.status == Status.PENDING.value,
+                    )
+                )
+                .values(status=to.value, decided_by=actor, finished_at=now)
+            )
+            if result.rowcount != 1:
+                return None
+            await self._event(conn, request_id, now, actor, kind, detail)
+            return await self._load(conn, request_id)
+
+    async def due_for_expiry(self, now: float) -> list[int]:
+        """Candidates only: `transition` decides, so a request approved meanwhile stays put."""
+        async with self._read() as conn:
+            rows = await conn.execute(
+                select(requests_t.c.id).where(
+                    and_(
+                        requests_t.c.status == Status.PENDING.value,
+                        requests_t.c.expires_at <= now,
+                    )
+                )
+            )
+            return list(rows.scalars())
+
+    async def reclaim_stale(self, now: float, lease_seconds: float) -> list[tuple[int, str]]:
+        """Takes over executions whose worker stopped renewing its lease (it crashed)."""
+        async with self._read() as conn:
+            rows = (
+                await conn.execute(
+                    select(requests_t.c.id, requests_t.c.claim_token).where(
+                        and_(
+                            requests_t.c.status == Status.EXECUTING.value,
+                            requests_t.c.lease_until < now,
+                        )
+                    )
+                )
+            ).all()
+        taken: list[tuple[int, str]] = []
+        for request_id, old in rows:
+            async with self._write() as conn:
+                token = await self._claim(
+                    conn, request_id, Status.EXECUTING, now, lease_seconds, old_token=old
+                )
+            if token is not None:
+                taken.append((request_id, token))
+        return taken
+
+    async def renew(self, request_id: int, claim: str, until: float) -> None:
+        """Extends a running execution's lease; LostClaim if another worker took it over."""
+        async with self._write() as conn:
+            await self._renew(conn, request_id, claim, until)
+
+    async def _renew(
+        self, conn: AsyncConnection, request_id: int, claim: str, until: float
+    ) -> None:
+        result = await conn.execute(
+            update(requests_t)
+            .where(
+                and_(
+                    requests_t.c.id == request_id,
+                    requests_t.c.claim_token == claim,
+                    requests_t.c.status == Status.EXECUTING.value,
+                )
+            )
+            .values(lease_until=until)
+        )
+        if result.rowcount != 1:
+            raise LostClaim(request_id)
+
+    async def start_target(
+        self, request_id: int, idx: int, claim: str, now: float, lease_until: float
+    ) -> bool:
+        """Marks a target as sent before the call; returns whether an earlier try was sent."""
+        async with self._write() as conn:
+            await self._renew(conn, request_id, claim, lease_until)
+            earlier = (
+                await conn.execute(
+                    select(targets_t.c.started_at).where(
+                        and_(targets_t.c.request_id == request_id, targets_t.c.idx == idx)
+                    )
+                )
+            ).scalar()
+            await conn.execute(
+                update(targets_t)
+                .where(and_(targets_t.c.request_id == request_id, targets_t.c.idx == idx))
+                .values(started_at=now)
+            )
+            return earlier is not None
+
+    async def record_target(
+        self,
+        request_id: int,
+        idx: int,
+        claim: str,
+        *,
+        outcome: Outcome,
+        status_code: int | None,
+        message: str,
+        attempts: int,
+        now: float,
+        lease_until: float,
+    ) -> None:
+        """Keeps the first outcome of a target: a retried write after a crash cannot change it."""
+        async with self._write() as conn:
+            await self._renew(conn, request_id, claim, lease_until)
+            await conn.execute(
+                update(targets_t)
+                .where(
+                    and_(
+                        targets_t.c.request_id == request_id,
+                        targets_t.c.idx == idx,
+                        targets_t.c.outcome.is_(None),
+                    )
+                )
+                .values(
+                    outcome=outcome.value,
+                    status_code=status_code,
+                    message=message,
+                    attempts=targets_t.c.attempts + attempts,
+                    finished_at=now,
+                )
+            )
+            target = (
+                await conn.execute(
+                    select(targets_t.c.app_id, targets_t.c.number).where(
+                        and_(targets_t.c.request_id == request_id, targets_t.c.idx == idx)
+                    )
+                )
+            ).one()
+            await self._event(
+                conn,
+                request_id,
+                now,
+                "sfvopi",
+                "api_result",
+                {
+                    "target": str(Target(target.app_id, target.number)),
+                    "outcome": outcome.value,
+                    "status_code": status_code,
+                    "message": message,
+                    "attempts": attempts,
+                },
+            )
+
+    async def finish(self, request_id: int, claim: str, *, status: Status, now: float) -> Request:
+        """Ends an execution; only the worker holding the claim may, else LostClaim."""
+        async with self._write() as conn:
+            result = await conn.execute(
+                update(requests_t)
+                .where(
+                    and_(
+                        requests_t.c.id == request_id,
+                        requests_t.c.claim_token == claim,
+                        requests_t.c.status == Status.EXECUTING.value,
+                    )
+                )
+                .values(status=status.value, finished_at=now, lease_until=None)
+            )
+            if result.rowcount != 1:
+                raise LostClaim(request_id)
+            await self._event(conn, request_id, now, "bot", status.value)
+            return await self._load(conn, request_id)
