@@ -275,10 +275,14 @@ def _short_targets(request: Request) -> str:
 
 
 def thread_details(request: Request) -> list[str]:
-    """The thread reply: every target with the API's answer, split to fit Slack's limits."""
-    header = f"*Request #{request.id} {request.status.value}.*"
+    """The thread reply: the requester mentioned, and for a request that ran, every target
+    with the API's answer, split to fit Slack's limits."""
+    header = f"{user(request.requester)} *Request #{request.id} {request.status.value}.*"
+    if request.decided_by and request.decided_by != "bot" and not request.approvers:
+        header += f" ({request.status.value} by {user(request.decided_by)})"
     lines = [header]
-    for state in request.targets:
+    ran = request.status in (Status.EXECUTING, Status.SUCCEEDED, Status.FAILED)
+    for state in request.targets if ran else ():
         line = target_line(state)
         if state.status_code is not None:
             tries = "try" if state.attempts == 1 else "tries"

@@ -15,7 +15,6 @@ from collections.abc import Callable
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
-from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot.core import failpoints
 from bot.core.models import Request, Status
@@ -26,7 +25,6 @@ from bot.store import Store
 
 log = logging.getLogger(__name__)
 
-RESPONSE_URL_LIFETIME = 30 * 60
 
 THREAD_REPLY, REQUESTER_NOTICE = 1, 2
 
@@ -109,7 +107,7 @@ class Notifier:
             return
         failpoints.reached("before_announce")
         done = request.announced
-        if not done & THREAD_REPLY and request.status in (Status.SUCCEEDED, Status.FAILED):
+        if not done & THREAD_REPLY and request.card_ts is not None:
             for chunk in blocks.thread_details(request):
                 await self.slack.chat_postMessage(
                     channel=request.card_channel or "",
@@ -129,25 +127,10 @@ class Notifier:
         await self.store.mark_notified(request.id, self.clock())
 
     async def _tell_requester(self, request: Request) -> None:
-        """Ephemeral where the command was typed while Slack still takes it, else a DM."""
-        text = blocks.requester_notice(request)
-        fresh = request.response_url and self.clock() - request.created_at < RESPONSE_URL_LIFETIME
-        if fresh and request.response_url:
-            try:
-                status = await self._post_response_url(
-                    request.response_url,
-                    {"response_type": "ephemeral", "replace_original": False, "text": text},
-                )
-                if status < 300:
-                    return
-                log.info("request %s: response_url answered %s; sending a DM", request.id, status)
-            except Exception as exc:
-                log.info("request %s: response_url failed (%s); sending a DM", request.id, exc)
-        await self.slack.chat_postMessage(channel=request.requester, text=text)
-
-    async def _post_response_url(self, url: str, body: dict[str, object]) -> int:
-        response = await AsyncWebhookClient(url, timeout=5).send_dict(body)
-        return int(response.status_code)
+        """A DM from the bot: it stays, on every device (an ephemeral vanishes on reload)."""
+        await self.slack.chat_postMessage(
+            channel=request.requester, text=blocks.requester_notice(request)
+        )
 
     async def retire_duplicate(
         self,

@@ -384,26 +384,29 @@ async def test_a_slow_slack_does_not_slow_any_ack(slack: SlackStandin, bot: Runn
     assert slack_calls(slack, "chat.postMessage", APPROVALS) == 2
 
 
-async def test_a_response_url_that_no_longer_answers_gets_a_dm_instead(
+async def test_the_outcome_notice_is_a_dm_even_while_the_response_url_answers(
     slack: SlackStandin, bot: RunningBot
 ) -> None:
+    """An ephemeral vanishes on reload and never reaches another device; a DM stays."""
     request_id = rid(await ask(slack, bot, "U0ALICE", UNLINK))
-    slack.response_url_gone = True
     await click(slack, bot, "U0BOB", request_id, "approve")
     assert told(slack, "U0ALICE") == []
     (dm,) = slack.dms("U0ALICE")
     assert f"#{request_id}" in dm.text and "succeeded" in dm.text
-    assert any(c.method == "response_url" and c.status == 404 for c in slack.calls)
+    assert not any(c.method == "response_url" for c in slack.calls)
+    (reply,) = slack.thread(APPROVALS, card(slack, request_id).ts)
+    assert reply.text.startswith("<@U0ALICE> ")
 
 
-async def test_a_response_url_answering_500_gets_a_dm_instead(
+async def test_a_denial_is_told_by_dm_and_in_the_cards_thread(
     slack: SlackStandin, bot: RunningBot
 ) -> None:
     request_id = rid(await ask(slack, bot, "U0ALICE", UNLINK))
-    slack.fail("response_url", SlackServerError())
     await click(slack, bot, "U0BOB", request_id, "deny")
     (dm,) = slack.dms("U0ALICE")
     assert f"#{request_id}" in dm.text and "denied" in dm.text
+    (reply,) = slack.thread(APPROVALS, card(slack, request_id).ts)
+    assert "<@U0ALICE>" in reply.text and "denied by <@U0BOB>" in reply.text
 
 
 async def test_everything_at_once_still_ends_final_and_told(

@@ -25,6 +25,7 @@ from tests.support.slack_user import (
     card,
     card_text,
     click,
+    dms,
     request_id_in,
     told,
 )
@@ -63,7 +64,7 @@ async def test_unlink_from_command_to_outcome(
     (reply_in_thread,) = slack.thread(APPROVALS, pending.ts)
     assert "+918000000001" in reply_in_thread.text
     assert "HTTP 200" in reply_in_thread.text
-    (notice,) = told(slack, "U0ALICE")
+    (notice,) = dms(slack, "U0ALICE")
     assert f"#{request_id}" in notice and "succeeded" in notice
     (logged,) = slack.messages(OUTCOMES)
     assert f"#{request_id}" in logged.text and "approved by <@U0BOB>" in logged.text
@@ -97,7 +98,7 @@ async def test_deny(slack: SlackStandin, bot: RunningBot, emulator: Emulator) ->
     denied = card(slack, request_id)
     assert denied.action_ids() == []
     assert "Denied" in card_text(denied) and "denied by <@U0BOB>" in card_text(denied)
-    assert "denied" in told(slack, "U0ALICE")[-1]
+    assert "denied" in dms(slack, "U0ALICE")[-1]
     assert not emulator.calls
 
 
@@ -204,7 +205,7 @@ async def test_api_errors_as_the_user_sees_them(
     request_id = request_id_in(await ask(slack, bot, "U0ALICE", command))
     await click(slack, bot, "U0BOB", request_id, "approve")
     assert says in card_text(card(slack, request_id))
-    assert "failed" in told(slack, "U0ALICE")[-1]
+    assert "failed" in dms(slack, "U0ALICE")[-1]
     assert "failed" in slack.messages(OUTCOMES)[-1].text
 
 
@@ -354,7 +355,7 @@ async def test_the_sweeper_expires_requests_and_updates_their_cards(
     await bot.settle()
     expired = card(slack, request_id)
     assert "Expired" in card_text(expired) and expired.action_ids() == []
-    assert "expired" in told(slack, "U0ALICE")[-1]
+    assert "expired" in dms(slack, "U0ALICE")[-1]
 
 
 async def test_a_card_lost_to_a_slack_outage_is_posted_by_the_sweeper(
@@ -426,13 +427,13 @@ async def test_an_announcement_refused_midway_is_finished_without_repeats(
     await click(slack, bot, "U0BOB", request_id, "approve")
     assert refused and not slack.messages(OUTCOMES)
     assert len(slack.thread(APPROVALS, card(slack, request_id).ts)) == 1
-    assert len(told(slack, "U0ALICE")) == 1
+    assert len(dms(slack, "U0ALICE")) == 1
 
     notifier.clock = lambda: 4_000_000_000.0
     await bot.services.sweep_once()
     await bot.settle()
     assert len(slack.messages(OUTCOMES)) == 1
     assert len(slack.thread(APPROVALS, card(slack, request_id).ts)) == 1
-    assert len(told(slack, "U0ALICE")) == 1
+    assert len(dms(slack, "U0ALICE")) == 1
     stored = await bot.services.store.get(request_id)
     assert stored is not None and stored.notified_at is not None

@@ -61,6 +61,11 @@ def told(slack: SlackStandin, user: str) -> list[str]:
     return [e.text for e in slack.ephemerals(user) if not e.from_ack]
 
 
+def dms(slack: SlackStandin, user: str) -> list[str]:
+    """What the bot told this user in a direct message (durable: outcome notices)."""
+    return [m.text for m in slack.dms(user)]
+
+
 def card_text(message: Message) -> str:
     return str(message.blocks)
 

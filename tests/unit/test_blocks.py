@@ -527,7 +527,7 @@ def test_outcome_summary(given: Request, summary: str) -> None:
 def test_thread_details_list_every_target_with_the_apis_answer() -> None:
     request = finished(Status.FAILED, DONE, ABSENT, BROKEN, UNTRIED)
     assert blocks.thread_details(request) == [
-        "*Request #7 failed.*\n"
+        "<@U0ALICE> *Request #7 failed.*\n"
         f":white_check_mark: `{NUMBER}` from `{APP}` — done (HTTP 200, 1 try)\n"
         f":ballot_box_with_check: `+918000000002` from `{APP}` — already absent: "
         "Number not linked (HTTP 404, 2 tries)\n"
@@ -544,7 +544,7 @@ def test_thread_details_split_into_chunks_that_fit_and_lose_nothing() -> None:
     assert len(chunks) > 1
     assert all(0 < len(chunk) <= 2900 for chunk in chunks)
     lines = "\n".join(chunks).split("\n")
-    assert lines[0] == "*Request #7 failed.*"
+    assert lines[0] == "<@U0ALICE> *Request #7 failed.*"
     assert lines[1:] == [
         f":x: `app_{i:03}` — failed: {'x' * 400} (HTTP 502, 3 tries)" for i in range(60)
     ]
