@@ -384,11 +384,22 @@ def _page_app(sandbox: Sandbox) -> web.Application:
             await sandbox.wait_changed(since, max(timeout, 0.0))
         return web.json_response(sandbox.state(), headers={"Cache-Control": "no-store"})
 
+    def where(user: str, channel: str) -> str:
+        """The channel to post in: a DM named by the page is the sender's own DM with the bot.
+
+        The page has one DM per person (with the bot), and it may not know its id yet: Slack's
+        client opens it on first use, so here `dm_channel` does, as `conversations.open` would.
+        Posting under any other `D…` id would store messages the page never shows, since it
+        finds a person's DM through the stand-in's `dms`.
+        """
+        return sandbox.slack.dm_channel(user) if channel.startswith("D") else channel
+
     async def command(request: web.Request) -> web.Response:
         body = await _body(request, "user", "channel", "text")
         if isinstance(body, web.Response):
             return body
-        user, channel, text = body["user"], body["channel"], body["text"].strip()
+        user, text = body["user"], body["text"].strip()
+        channel = where(user, body["channel"])
         name, _, rest = text.partition(" ")
         if not name.startswith("/"):
             name, rest = "/sfvopi", text
@@ -413,8 +424,9 @@ def _page_app(sandbox: Sandbox) -> web.Application:
         body = await _body(request, "user", "channel", "text")
         if isinstance(body, web.Response):
             return body
-        posted = sandbox.slack.add_message(body["channel"], body["text"], user=body["user"])
-        return web.json_response({"ok": True, "ts": posted.ts})
+        channel = where(body["user"], body["channel"])
+        posted = sandbox.slack.add_message(channel, body["text"], user=body["user"])
+        return web.json_response({"ok": True, "channel": channel, "ts": posted.ts})
 
     async def click(request: web.Request) -> web.Response:
         body = await _body(request, "user", "channel", "ts", "action_id")

@@ -1,15 +1,15 @@
 """`sfvopi-bot sandbox`: the page, its HTTP API, and the whole flow in a real headless Chromium.
 
 The sandbox runs in-process (emulator, Slack stand-in, the bot on its real signed endpoint,
-and the page server). The browser tests need /usr/bin/chromium and the `playwright` package;
-they never download a browser (`playwright install` is not used) and skip, saying why, when
-either is missing, unless SFVOPI_TEST_REQUIRE_BROWSER=1 (as in CI) makes that a failure.
-The HTTP API tests cover the same flow without a browser.
+and the page server). The browser tests run Debian's Chromium (see tests/sandbox/browser.py);
+the page's layout, its DMs and the README's screenshots are in test_page.py. The HTTP API
+tests cover the same flow without a browser.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import sys
@@ -23,52 +23,15 @@ import pytest
 from bot.cli import build_parser
 from bot.cli import sandbox as sandbox_command
 from bot.sandbox import DEMO_APPS, Sandbox, start_sandbox
+from tests.sandbox.browser import needs_browser, open_page, type_command
 
-try:
-    from playwright.async_api import Browser, Page, async_playwright, expect
-except ImportError:  # pragma: no cover - depends on the machine
-    async_playwright = None
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-if async_playwright is None:
-    BROWSER_MISSING = "the playwright package is not installed (pip install playwright)"
-elif not CHROMIUM.exists():
-    BROWSER_MISSING = f"{CHROMIUM} is missing (apt-get install -y chromium); none is downloaded"
-else:
-    BROWSER_MISSING = ""
-# CI sets this so a missing browser fails the run instead of skipping the browser test.
-BROWSER_REQUIRED = os.environ.get("SFVOPI_TEST_REQUIRE_BROWSER", "") not in ("", "0")
-needs_browser = pytest.mark.skipif(
-    bool(BROWSER_MISSING) and not BROWSER_REQUIRED, reason=BROWSER_MISSING
-)
+with contextlib.suppress(ImportError):  # the browser tests skip without it
+    from playwright.async_api import Browser, Page, expect
 
 OPS, APPROVALS, OPSLOG = "C0OPS", "C0APPROVALS", "C0OPSLOG"
 ALICE, BOB, DAVE, EVE = "U0ALICE", "U0BOB", "U0DAVE", "U0EVE"
 NUMBER, APP = "+918000000001", "app_abc123"
 UNLINK = f"/sfvopi unlink {NUMBER} {APP} fraud on this DID, INC-4411"
-
-
-@pytest.fixture
-async def sandbox() -> AsyncIterator[Sandbox]:
-    running = await start_sandbox(port=0)
-    yield running
-    await running.stop()
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
-        yield session
 
 
 async def api(
@@ -322,33 +285,9 @@ async def test_command_line_runs_until_interrupted() -> None:
 
 
 @pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    if BROWSER_MISSING or async_playwright is None:
-        pytest.fail(f"SFVOPI_TEST_REQUIRE_BROWSER is set but {BROWSER_MISSING}")
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS
-        )
-        yield launched
-        await launched.close()
-
-
-@pytest.fixture
 async def page(browser: Browser, sandbox: Sandbox) -> AsyncIterator[Page]:
-    context = await browser.new_context(viewport={"width": 1440, "height": 900})
-    opened = await context.new_page()
-    errors: list[str] = []
-    opened.on("pageerror", lambda exc: errors.append(str(exc)))
-    await opened.goto(sandbox.url)
-    await expect(opened.locator("#channel-title")).to_have_text("#ops")
-    yield opened
-    await context.close()
-    assert errors == []
-
-
-async def type_command(page: Page, text: str) -> None:
-    await page.fill("#input", text)
-    await page.press("#input", "Enter")
+    async with open_page(browser, sandbox, 1440, 900) as opened:
+        yield opened
 
 
 @needs_browser
@@ -413,7 +352,13 @@ async def test_whole_flow_in_the_browser(sandbox: Sandbox, page: Page, tmp_path:
     await page.screenshot(path=tmp_path / "sandbox.png")
     assert (tmp_path / "final-card.png").stat().st_size > 0
 
-    # Alice sees the outcome where she asked.
+    # Alice is told the outcome: in her DM with the bot, or privately where she asked. It was
+    # sent before the #ops-log line above, so where it went is known by now.
     await page.select_option("#user", ALICE)
-    await page.click(f'#channels li[data-channel="{OPS}"]')
-    await expect(timeline.locator(".ephemeral").last).to_contain_text("succeeded")
+    if sandbox.slack.dms(ALICE):
+        await page.click("#dms li")
+        await expect(page.locator("#channel-title")).to_have_text("sfvopi-bot")
+        await expect(timeline.locator(".msg").last).to_contain_text("succeeded")
+    else:
+        await page.click(f'#channels li[data-channel="{OPS}"]')
+        await expect(timeline.locator(".ephemeral").last).to_contain_text("succeeded")

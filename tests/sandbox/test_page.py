@@ -1,0 +1,229 @@
+"""The sandbox page in a real headless Chromium: its layout, its DMs, and the README's pictures.
+
+- Only the message list scrolls, as in Slack: with a long channel the window itself does not
+  scroll, and the message box, the user picker and the emulator panel stay on screen, at the
+  two common laptop sizes. The list follows new messages unless you scrolled up to read.
+- The DM with the bot shows both sides: what you wrote to it (even before the bot ever wrote
+  to you) and what the bot sends you there.
+- The screenshots in docs/screenshots/ are taken here, at 1280x720, so they show the page as
+  it is whenever these tests run.
+
+Every wait is on a condition (playwright's `expect`, `wait_for_function`), never a fixed sleep.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from bot.sandbox import Sandbox
+from bot.sandbox.slack_workspace import SlackServerError
+from tests.sandbox.browser import needs_browser, open_page, type_command
+
+with contextlib.suppress(ImportError):  # the browser tests skip without it
+    from playwright.async_api import Browser, Page, expect
+
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+
+OPS, APPROVALS = "C0OPS", "C0APPROVALS"
+ALICE, BOB, CAROL = "U0ALICE", "U0BOB", "U0CAROL"
+ACTIVE, EPHEMERAL = re.compile(r"\bactive\b"), re.compile(r"\bephemeral\b")
+UNLINK = "/sfvopi unlink +918000000001 app_abc123 fraud on this DID, INC-4411"
+
+# Where things are, measured in the page: the window, the message list, the newest message.
+LAYOUT = """() => {
+  const box = (id) => {
+    const r = document.getElementById(id).getBoundingClientRect();
+    return { top: r.top, bottom: r.bottom, left: r.left, right: r.right };
+  };
+  const timeline = document.getElementById("timeline");
+  const items = timeline.querySelectorAll(".msg");
+  const newest = items[items.length - 1];
+  const r = newest ? newest.getBoundingClientRect() : null;
+  return {
+    innerWidth, innerHeight,
+    docHeight: document.scrollingElement.scrollHeight,
+    docWidth: document.scrollingElement.scrollWidth,
+    docTop: document.scrollingElement.scrollTop,
+    listScrollHeight: timeline.scrollHeight,
+    listClientHeight: timeline.clientHeight,
+    listScrollTop: timeline.scrollTop,
+    list: box("timeline"),
+    input: box("input"), send: box("send-button"), user: box("user"),
+    channels: box("channels"), emulator: box("live"),
+    newest: r && { top: r.top, bottom: r.bottom, text: newest.textContent },
+    count: items.length,
+  };
+}"""
+
+# The newest message's bottom edge is in sight: inside the message list's box and the window.
+NEWEST_IN_VIEW = """(text) => {
+  const timeline = document.getElementById("timeline");
+  const items = timeline.querySelectorAll(".msg");
+  const newest = items[items.length - 1];
+  if (!newest || (text && !newest.textContent.includes(text))) return false;
+  const r = newest.getBoundingClientRect(), t = timeline.getBoundingClientRect();
+  const inList = r.bottom <= t.bottom + 1 && r.bottom > t.top && r.top < t.bottom;
+  return inList && r.bottom <= innerHeight;
+}"""
+
+
+async def post_message(
+    http: aiohttp.ClientSession, sandbox: Sandbox, user: str, channel: str, text: str
+) -> dict[str, Any]:
+    """A message through the page's own API, as the page's message box sends it."""
+    body = {"user": user, "channel": channel, "text": text}
+    async with http.post(f"{sandbox.url}api/message", json=body) as response:
+        assert response.status == 200
+        answer: dict[str, Any] = await response.json()
+        return answer
+
+
+def on_screen(box: dict[str, float], layout: dict[str, Any]) -> bool:
+    return (
+        box["top"] >= 0
+        and box["left"] >= 0
+        and box["bottom"] <= layout["innerHeight"]
+        and box["right"] <= layout["innerWidth"]
+    )
+
+
+async def shoot(page: Page, name: str) -> None:
+    """A 1280x720 picture of the page for the README, the mouse parked where it lights nothing."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    await page.mouse.move(1, 1)
+    await page.screenshot(path=SCREENSHOTS / name, animations="disabled")
+
+
+@needs_browser
+@pytest.mark.parametrize(("width", "height"), [(1280, 720), (1440, 900)])
+async def test_only_the_message_list_scrolls(
+    browser: Browser, sandbox: Sandbox, http: aiohttp.ClientSession, width: int, height: int
+) -> None:
+    people = (ALICE, BOB, CAROL)
+    for i in range(50):
+        text = f"message {i + 1:02d}: checking the DID pool"
+        if i % 7 == 0:
+            text += "\nsecond line\nthird line"
+        await post_message(http, sandbox, people[i % 3], OPS, text)
+
+    async with open_page(browser, sandbox, width, height) as page:
+        timeline = page.locator("#timeline")
+        await expect(timeline.locator(".msg")).to_have_count(50)
+        await page.wait_for_function(NEWEST_IN_VIEW, arg="message 50")
+        await assert_fixed_shell(page, 50)
+
+        # A command through the page: its reply lands at the bottom, in sight.
+        await type_command(page, "/sfvopi whoami")
+        await expect(timeline.locator(".msg").last).to_contain_text("Only visible to you")
+        await page.wait_for_function(NEWEST_IN_VIEW, arg="acme")
+        await assert_fixed_shell(page, 51)
+
+        # Scrolled up to read: a new message does not pull the list down.
+        await page.evaluate("() => { document.getElementById('timeline').scrollTop = 0; }")
+        await post_message(http, sandbox, BOB, OPS, "while you were reading")
+        await expect(timeline.locator(".msg").last).to_contain_text("while you were reading")
+        layout = await page.evaluate(LAYOUT)
+        assert layout["listScrollTop"] == 0, layout
+        assert not await page.evaluate(NEWEST_IN_VIEW, "while you were reading")
+
+        # Back at the bottom: the next one is followed.
+        await page.evaluate(
+            "() => { const t = document.getElementById('timeline'); t.scrollTop = t.scrollHeight; }"
+        )
+        await post_message(http, sandbox, CAROL, OPS, "and one more")
+        await page.wait_for_function(NEWEST_IN_VIEW, arg="and one more")
+        await assert_fixed_shell(page, 53)
+
+
+async def assert_fixed_shell(page: Page, count: int) -> None:
+    layout = await page.evaluate(LAYOUT)
+    assert layout["count"] == count, layout
+    # The window does not scroll, either way; the message list does.
+    assert layout["docHeight"] <= layout["innerHeight"] + 1, layout
+    assert layout["docWidth"] <= layout["innerWidth"] + 1, layout
+    assert layout["docTop"] == 0, layout
+    assert layout["listScrollHeight"] > layout["listClientHeight"], layout
+    assert on_screen(layout["list"], layout), layout
+    # What you need at hand is on screen: the message box, Send, who you are, the channels,
+    # the emulator panel.
+    for part in ("input", "send", "user", "channels", "emulator"):
+        assert on_screen(layout[part], layout), (part, layout)
+    assert layout["input"]["top"] >= layout["list"]["bottom"] - 1, layout
+
+
+@needs_browser
+async def test_direct_messages_and_screenshots(browser: Browser, sandbox: Sandbox) -> None:
+    async with open_page(browser, sandbox, 1280, 720) as page:
+        timeline = page.locator("#timeline")
+        dm = page.locator("#dms li")
+        await page.click("#tour-close")
+        await expect(page.locator("#tour")).to_be_hidden()
+
+        # Alice writes to the bot before it ever wrote to her: her message shows.
+        await dm.click()
+        await expect(page.locator("#channel-title")).to_have_text("sfvopi-bot")
+        await expect(dm).to_have_class(ACTIVE)
+        await expect(timeline.locator(".empty")).to_contain_text("very beginning of sfvopi-bot")
+        await type_command(page, "Hi! Tell me here when my unlink is done, please.")
+        mine = timeline.locator(".msg").filter(has_text="Tell me here when my unlink is done")
+        await expect(mine).to_have_count(1)
+        await expect(mine.locator(".author")).to_have_text("Alice")
+        await expect(dm).to_have_class(ACTIVE)
+        assert sandbox.slack.snapshot()["dms"][ALICE].startswith("D")
+
+        # Her request, in #ops.
+        await page.click(f'#channels li[data-channel="{OPS}"]')
+        await type_command(page, UNLINK)
+        await expect(timeline.locator(".ephemeral").last).to_contain_text("Request #1")
+
+        # Bob, in #approvals, sees the card waiting for him.
+        await page.select_option("#user", BOB)
+        await page.click(f'#channels li[data-channel="{APPROVALS}"]')
+        card = timeline.locator(".card")
+        await expect(card).to_contain_text("Waiting for approval")
+        await expect(card.locator('button[data-action-id="sfvopi_approve"]')).to_be_enabled()
+        await page.wait_for_function(NEWEST_IN_VIEW, arg="")
+        await shoot(page, "approval-pending.png")
+
+        # The bot tells Alice the outcome in her DM. (Should it first try the command's reply
+        # link, that link fails here, as after 30 minutes, so the notice is a DM either way.)
+        sandbox.slack.fail("response_url", SlackServerError())
+        await card.locator('button[data-action-id="sfvopi_approve"]').click()
+        await page.click("#modal-confirm")
+        await expect(card).to_contain_text("Done", timeout=15_000)
+        await expect(card.locator("button")).to_have_count(0)
+        await expect(timeline.locator(".thread")).to_contain_text("Request #1 succeeded")
+        await expect(page.locator("#calls .call")).to_have_count(1)
+        # The outcome line in #ops-log is the bot's last word on it: after it, nothing moves.
+        await expect(page.locator('#channels li[data-channel="C0OPSLOG"] .badge')).to_have_text("1")
+        await page.wait_for_function(NEWEST_IN_VIEW, arg="")
+        await shoot(page, "approval-done.png")
+
+        # Bob's DM with the bot is his own: empty.
+        await dm.click()
+        await expect(page.locator("#channel-title")).to_have_text("sfvopi-bot")
+        await expect(timeline.locator(".empty")).to_be_visible()
+        await expect(timeline.locator(".msg")).to_have_count(0)
+
+        # Alice's DM: her message and the bot's notice, in order.
+        await page.select_option("#user", ALICE)
+        await expect(page.locator("#viewing-as")).to_contain_text("Alice")
+        await expect(page.locator("#channels .badge")).to_have_count(0)
+        messages = timeline.locator(".msg")
+        await expect(messages).to_have_count(2)
+        await expect(messages.first).to_contain_text("Tell me here when my unlink is done")
+        await expect(messages.last.locator(".author")).to_have_text("sfvopi-bot")
+        await expect(messages.last).to_contain_text("Your request #1")
+        await expect(messages.last).to_contain_text("succeeded")
+        await expect(messages.last).not_to_have_class(EPHEMERAL)
+        await page.wait_for_function(NEWEST_IN_VIEW, arg="succeeded")
+        await shoot(page, "direct-message.png")
+
+    for name in ("approval-pending.png", "approval-done.png", "direct-message.png"):
+        assert (SCREENSHOTS / name).stat().st_size > 10_000, name
