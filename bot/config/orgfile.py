@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 from pydantic import SecretStr
 
+from bot.core import ids
 from bot.core.models import Action
 from bot.core.org import (
     DEFAULT_APPROVALS,
@@ -30,8 +31,6 @@ from bot.core.org import (
 from bot.errors import OrgFileError
 
 ORG_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
-USER_ID = re.compile(r"[UW][A-Z0-9]{2,}")
-CHANNEL_ID = re.compile(r"[CGD][A-Z0-9]{2,}")
 ENV_VAR = re.compile(r"[A-Z_][A-Z0-9_]*")
 
 _TOP_KEYS = ("organizations",)
@@ -290,7 +289,7 @@ class _Checker:
 
     @staticmethod
     def _channel_ok(value: Any) -> bool:
-        return isinstance(value, str) and CHANNEL_ID.fullmatch(value) is not None
+        return isinstance(value, str) and ids.CHANNEL_ID.fullmatch(value) is not None
 
     def policy(self, where: str, body: _Map) -> Policy | None:
         raw = body.get("policy")
@@ -370,7 +369,7 @@ class _Checker:
         for user, role_text in raw.items():
             member_line = raw.line_of(user)
             member = f"{where}, member {user}"
-            if not isinstance(user, str) or not USER_ID.fullmatch(user):
+            if not isinstance(user, str) or not ids.USER_ID.fullmatch(user):
                 self.problem(
                     member_line,
                     f"{member}: {_shown(user)} is not a Slack user id (expected like U0123ABCD; "

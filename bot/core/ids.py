@@ -11,6 +11,9 @@ E164 = re.compile(r"\+[1-9][0-9]{6,14}")
 APP_ID = re.compile(r"(?:sfv_)?app_[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 REQUEST_ID = re.compile(r"#?([1-9][0-9]{0,17})")
 MAX_REQUEST_ID = 2**31 - 1  # the store's id column is a 32-bit INTEGER on PostgreSQL
+MAX_SLACK_ID = 255  # the store's user and channel columns (bot/store/schema.py)
+USER_ID = re.compile(rf"[UW][A-Z0-9]{{2,{MAX_SLACK_ID - 1}}}")
+CHANNEL_ID = re.compile(rf"[CGD][A-Z0-9]{{2,{MAX_SLACK_ID - 1}}}")
 
 
 def looks_like_app_id(token: str) -> bool:
@@ -44,6 +47,20 @@ def request_id(value: str) -> int:
     if number > MAX_REQUEST_ID:
         raise InvalidId(f"there is no request #{number}")
     return number
+
+
+def user_id(value: str) -> str:
+    """A Slack user id (`U…`, or `W…` on Enterprise Grid), of any length Slack uses."""
+    if not USER_ID.fullmatch(value):
+        raise InvalidId(f"`{shown(value)}` is not a Slack user id")
+    return value
+
+
+def channel_id(value: str) -> str:
+    """A Slack conversation id: channel `C…`, private `G…` or direct message `D…`."""
+    if not CHANNEL_ID.fullmatch(value):
+        raise InvalidId(f"`{shown(value)}` is not a Slack channel id")
+    return value
 
 
 def shown(value: str, limit: int = 40) -> str:

@@ -89,6 +89,7 @@ class Request:
     targets: tuple[TargetState, ...]
     approvals: tuple[Approval, ...] = ()
     decided_by: str | None = None
+    decision_note: str | None = None
     finished_at: float | None = None
     channel_id: str | None = None
     response_url: str | None = None

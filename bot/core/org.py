@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from pydantic import SecretStr
 
-from bot.core.models import Action
+from bot.core.models import Action, Request, Status
 
 DEFAULT_APPROVALS = 1
 DEFAULT_TTL_MINUTES = 60
@@ -99,3 +99,25 @@ class OrgDirectory:
             if role is not None:
                 found.append((org, role))
         return found
+
+
+def eligible_approvers(org: Org, request: Request) -> frozenset[str]:
+    """Who may count towards this request's quorum under the org file in force now."""
+    return frozenset(
+        user
+        for user, role in org.members.items()
+        if role >= Role.APPROVER and (org.policy.self_approval or user != request.requester)
+    )
+
+
+def in_force(request: Request, org: Org | None) -> Request:
+    """A pending request as the org file in force now sees it: approvals only from people who
+    still hold the role, and the larger of the approvals it was filed with and the policy's."""
+    if org is None or request.status is not Status.PENDING:
+        return request
+    eligible = eligible_approvers(org, request)
+    return replace(
+        request,
+        approvals=tuple(a for a in request.approvals if a.approver in eligible),
+        approvals_needed=max(request.approvals_needed, org.policy.approvals_needed(request.action)),
+    )

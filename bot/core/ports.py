@@ -3,7 +3,7 @@ fills it, and nothing in the core imports SQLAlchemy."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -52,7 +52,14 @@ class RequestStore(Protocol):
     async def events(self, request_id: int) -> list[Event]: ...
 
     async def approve(
-        self, request_id: int, *, approver: str, now: float, lease_seconds: float
+        self,
+        request_id: int,
+        *,
+        approver: str,
+        now: float,
+        lease_seconds: float,
+        eligible: Collection[str] | None = None,
+        needed: int = 0,
     ) -> ApprovalRecord: ...
 
     async def transition(

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from bot.core import failpoints, ids
 from bot.core.models import Action, Event, Outcome, Request, Status, Target
-from bot.core.org import Org, OrgDirectory, Role
+from bot.core.org import Org, OrgDirectory, Role, eligible_approvers, in_force
 from bot.core.ports import RequestStore
 from bot.core.targets import ApiResult, perform
 from bot.errors import Conflict, InvalidId, InvalidRequest, LostClaim, NotAllowed, RequestNotFound
@@ -95,6 +95,12 @@ class Workflow:
         except ValueError:
             raise InvalidRequest(f"unknown action `{action}`: expected unlink or delete") from None
         checked = self._check_targets(action, targets)
+        try:
+            ids.user_id(requester)
+            if channel is not None:
+                ids.channel_id(channel)
+        except InvalidId as exc:
+            raise InvalidRequest(exc.message) from None
         # control characters (NUL above all, which PostgreSQL refuses) become spaces
         reason = "".join(" " if unicodedata.category(c) == "Cc" else c for c in reason)
         reason = " ".join(reason.split())
@@ -222,8 +228,14 @@ class Workflow:
         await self._still_pending(request)
         if approver == request.requester and not org.policy.self_approval:
             raise NotAllowed("you cannot approve your own request; another approver must")
+        await self._requester_still_may(request, org)
         record = await self.store.approve(
-            request_id, approver=approver, now=self.clock(), lease_seconds=self.lease_seconds
+            request_id,
+            approver=approver,
+            now=self.clock(),
+            lease_seconds=self.lease_seconds,
+            eligible=eligible_approvers(org, request),
+            needed=org.policy.approvals_needed(request.action),
         )
         if record.refused is Status.EXPIRED:
             self._changed(record.request)
@@ -231,7 +243,51 @@ class Workflow:
             raise Conflict(f"request #{request_id} {record.refused.phrase}")
         if record.counted:
             self._changed(record.request)
-        return ApprovalResult(record.request, record.counted, record.claim)
+        return ApprovalResult(in_force(record.request, org), record.counted, record.claim)
+
+    async def _requester_still_may(self, request: Request, org: Org) -> None:
+        """A request whose requester no longer holds the requester role does not run: it is
+        cancelled, with the reason in its event log and on its card."""
+        role = org.role_of(request.requester)
+        if role is not None and role >= Role.REQUESTER:
+            return
+        why = f"its requester is no longer a requester in {org.name}"
+        cancelled = await self.store.transition(
+            request.id,
+            to=Status.CANCELLED,
+            actor="bot",
+            now=self.clock(),
+            kind="cancelled",
+            detail={"reason": why},
+        )
+        if cancelled is not None:
+            self._changed(cancelled)
+        raise Conflict(f"request #{request.id} was cancelled: {why}")
+
+    def reload_orgs(self, orgs: OrgDirectory) -> None:
+        """The org file in force from now on; every later decision reads it."""
+        self.orgs = orgs
+
+    async def enforce_org_file(self) -> list[Request]:
+        """Cancels pending requests whose requester lost the role (after a reload, on every
+        sweep), so nobody approves a request that could not run."""
+        cancelled: list[Request] = []
+        names = list(self.orgs.orgs)
+        if not names:
+            return cancelled
+        for request in await self.store.list_requests(
+            orgs=names, statuses=[Status.PENDING], limit=500
+        ):
+            org = self.orgs.get(request.org)
+            if org is None:
+                continue
+            try:
+                await self._requester_still_may(request, org)
+            except Conflict:
+                refreshed = await self.store.get(request.id)
+                if refreshed is not None:
+                    cancelled.append(refreshed)
+        return cancelled
 
     async def deny(self, request_id: int, *, approver: str, note: str = "") -> Request:
         request, org, role = await self._visible(request_id, approver)
@@ -375,27 +431,31 @@ class Workflow:
         return finished
 
     async def sweep(self) -> None:
-        """Expires what is overdue and recovers what was abandoned; safe on every replica."""
+        """Expires what is overdue, cancels what may no longer run, recovers what was
+        abandoned; safe on every replica."""
         await self.expire_due()
+        await self.enforce_org_file()
         await self.recover()
 
     # -- reading --------------------------------------------------------------------------
 
     async def status(self, request_id: int, *, user: str) -> Request:
-        request, _org, _role = await self._visible(request_id, user)
-        return request
+        request, org, _role = await self._visible(request_id, user)
+        return in_force(request, org)
 
     async def events(self, request_id: int, *, user: str) -> list[Event]:
         await self._visible(request_id, user)
         return await self.store.events(request_id)
 
     async def pending(self, *, user: str, org: str | None = None) -> list[Request]:
-        return await self.store.list_requests(
+        found = await self.store.list_requests(
             orgs=self._readable_orgs(user, org), statuses=[Status.PENDING], limit=50
         )
+        return [in_force(r, self.orgs.get(r.org)) for r in found]
 
     async def history(self, *, user: str, org: str | None = None, limit: int = 10) -> list[Request]:
-        return await self.store.list_requests(orgs=self._readable_orgs(user, org), limit=limit)
+        found = await self.store.list_requests(orgs=self._readable_orgs(user, org), limit=limit)
+        return [in_force(r, self.orgs.get(r.org)) for r in found]
 
     def whoami(self, user: str) -> list[tuple[Org, Role]]:
         return self.orgs.memberships(user)

@@ -239,8 +239,12 @@ def _decision(request: Request) -> str:
         parts.append(f"denied by {by}")
     elif request.status is Status.CANCELLED and by:
         parts.append(f"cancelled by {by}")
+    elif request.status is Status.CANCELLED:
+        parts.append("cancelled by the bot")
     elif request.status is Status.EXPIRED:
         parts.append(f"no decision before {when(request.expires_at)}")
+    if request.decision_note and request.status in (Status.DENIED, Status.CANCELLED):
+        parts.append(f"why: {quoted(request.decision_note)}")
     if request.finished_at and request.status.final:
         parts.append(f"finished {when(request.finished_at)}")
     return " · ".join(parts)

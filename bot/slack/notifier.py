@@ -18,7 +18,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.core import failpoints
 from bot.core.models import Request, Status
-from bot.core.org import OrgDirectory
+from bot.core.org import OrgDirectory, in_force
 from bot.slack import blocks
 from bot.slack.after_ack import Background
 from bot.store import Store
@@ -61,10 +61,11 @@ class Notifier:
             await self._sync(request_id)
 
     async def _sync(self, request_id: int) -> None:
-        request = await self.store.get(request_id)
-        if request is None:
+        stored = await self.store.get(request_id)
+        if stored is None:
             return
-        org = self.orgs.get(request.org)
+        org = self.orgs.get(stored.org)
+        request = in_force(stored, org)
         if request.card_ts is None:
             if org is None or not await self.store.claim_card(
                 request_id, self.clock(), self.lease_seconds
@@ -81,8 +82,9 @@ class Notifier:
             await self.store.set_card(
                 request_id, str(posted["channel"]), str(posted["ts"]), self.clock()
             )
-            request = await self.store.get(request_id)
-            assert request is not None
+            stored = await self.store.get(request_id)
+            assert stored is not None
+            request = in_force(stored, org)
             if request.status is Status.PENDING:
                 return
         await self._update_card(request)

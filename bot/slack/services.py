@@ -17,6 +17,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config.orgfile import load_orgs
 from bot.config.settings import Settings
+from bot.core.models import Status
 from bot.core.org import OrgDirectory
 from bot.core.workflow import Workflow
 from bot.runtime import close_workflow, start_workflow
@@ -72,6 +73,18 @@ class Services:
         notifier = Notifier(store, slack, orgs, background, lease_seconds=settings.lease_seconds)
         workflow.subscribe(notifier.changed)
         return cls(settings, store, orgs, client, workflow, slack, notifier, background)
+
+    async def reload_orgs(self, orgs: OrgDirectory) -> None:
+        """The org file in force from now on, everywhere; requests that may no longer run are
+        cancelled and every pending card shows what it needs now."""
+        self.orgs = orgs
+        self.workflow.reload_orgs(orgs)
+        self.notifier.orgs = orgs
+        await self.workflow.enforce_org_file()
+        for request in await self.store.list_requests(
+            orgs=list(orgs.orgs), statuses=[Status.PENDING], limit=500
+        ):
+            self.background.spawn(self.notifier.sync(request.id), name=f"sync-{request.id}")
 
     def start_sweeper(self) -> None:
         """Expiry, crash recovery and the Slack outbox, on a timer; safe on every replica."""

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import and_, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.core.models import Action, Event, Outcome, Request, Status, Target, TargetState
@@ -154,9 +154,20 @@ class Requests(Database):
     # -- transitions ----------------------------------------------------------------------
 
     async def approve(
-        self, request_id: int, *, approver: str, now: float, lease_seconds: float
+        self,
+        request_id: int,
+        *,
+        approver: str,
+        now: float,
+        lease_seconds: float,
+        eligible: Collection[str] | None = None,
+        needed: int = 0,
     ) -> ApprovalRecord:
-        """Counts one approver once; the click that completes the quorum alone wins the claim."""
+        """Counts one approver once; the click that completes the quorum alone wins the claim.
+
+        The quorum counts only approvals by `eligible` people (those who hold the role under
+        the org file in force now) and needs the larger of what the request was filed with
+        and `needed` (what the policy says now): both decided inside this transaction."""
         async with self._write() as conn:
             row = (
                 await conn.execute(
@@ -192,14 +203,24 @@ class Requests(Database):
             claim: str | None = None
             if counted:
                 await self._event(conn, request_id, now, approver, "approved")
-                have = (
+                if eligible is not None:
+                    await self._withdraw_ineligible(conn, request_id, eligible, now)
+                approvers = (
                     await conn.execute(
-                        select(func.count())
-                        .select_from(approvals_t)
-                        .where(approvals_t.c.request_id == request_id)
+                        select(approvals_t.c.approver).where(approvals_t.c.request_id == request_id)
                     )
-                ).scalar_one()
-                if have >= row.approvals_needed:
+                ).scalars()
+                have = sum(1 for a in approvers if eligible is None or a in eligible)
+                if needed > row.approvals_needed:
+                    await conn.execute(
+                        update(requests_t)
+                        .where(requests_t.c.id == request_id)
+                        .values(approvals_needed=needed)
+                    )
+                    await self._event(
+                        conn, request_id, now, "bot", "policy_raised", {"approvals_needed": needed}
+                    )
+                if have >= max(row.approvals_needed, needed):
                     claim = await self._claim(conn, request_id, Status.PENDING, now, lease_seconds)
                     if claim is not None:
                         await conn.execute(
@@ -208,6 +229,35 @@ class Requests(Database):
                             .values(decided_by=approver)
                         )
             return ApprovalRecord(await self._load(conn, request_id), counted, claim)
+
+    async def _withdraw_ineligible(
+        self, conn: AsyncConnection, request_id: int, eligible: Collection[str], now: float
+    ) -> None:
+        """Approvals by people who no longer hold the role are withdrawn, each with its event,
+        so neither the quorum nor the card nor the outcome line counts them."""
+        stale = [
+            a
+            for a in (
+                await conn.execute(
+                    select(approvals_t.c.approver).where(approvals_t.c.request_id == request_id)
+                )
+            ).scalars()
+            if a not in eligible
+        ]
+        for approver in stale:
+            await conn.execute(
+                delete(approvals_t).where(
+                    and_(approvals_t.c.request_id == request_id, approvals_t.c.approver == approver)
+                )
+            )
+            await self._event(
+                conn,
+                request_id,
+                now,
+                "bot",
+                "approval_withdrawn",
+                {"approver": approver, "reason": "no longer an approver in the org file in force"},
+            )
 
     async def _claim(
         self,
@@ -259,7 +309,12 @@ class Requests(Database):
                         requests_t.c.status == Status.PENDING.value,
                     )
                 )
-                .values(status=to.value, decided_by=actor, finished_at=now)
+                .values(
+                    status=to.value,
+                    decided_by=actor,
+                    finished_at=now,
+                    decision_note=_note(detail),
+                )
             )
             if result.rowcount != 1:
                 return None
@@ -417,3 +472,12 @@ class Requests(Database):
                 raise LostClaim(request_id)
             await self._event(conn, request_id, now, "bot", status.value)
             return await self._load(conn, request_id)
+
+
+def _note(detail: dict[str, object] | None) -> str | None:
+    """The reason a decision carries (a deny's note, why the bot cancelled), if any."""
+    for key in ("note", "reason"):
+        value = (detail or {}).get(key)
+        if isinstance(value, str) and value:
+            return value
+    return None

@@ -9,6 +9,8 @@ from sqlalchemy import Column, Float, ForeignKey, Index, Integer, MetaData, Stri
 
 __all__ = ["approvals_t", "events_t", "metadata", "requests_t", "schema_meta_t", "targets_t"]
 
+SLACK_ID = 255  # bot.core.ids.MAX_SLACK_ID: Slack ids of every length Slack uses
+
 metadata = MetaData()
 
 requests_t = Table(
@@ -17,18 +19,18 @@ requests_t = Table(
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("org", String(64), nullable=False),
     Column("action", String(16), nullable=False),
-    Column("requester", String(32), nullable=False),
+    Column("requester", String(SLACK_ID), nullable=False),
     Column("reason", Text, nullable=False),
     Column("status", String(16), nullable=False),
     Column("approvals_needed", Integer, nullable=False),
     Column("created_at", Float, nullable=False),
     Column("expires_at", Float, nullable=False),
-    Column("decided_by", String(32)),
+    Column("decided_by", String(SLACK_ID)),
     Column("finished_at", Float),
-    Column("channel_id", String(32)),
+    Column("channel_id", String(SLACK_ID)),
     Column("response_url", Text),
     Column("dedupe_key", String(200), unique=True),
-    Column("card_channel", String(32)),
+    Column("card_channel", String(SLACK_ID)),
     Column("card_ts", String(32)),
     Column("card_lease_until", Float),
     Column("claim_token", String(64)),
@@ -36,6 +38,7 @@ requests_t = Table(
     Column("executions", Integer, nullable=False, default=0),
     Column("notified_at", Float),
     Column("notify_lease_until", Float),
+    Column("decision_note", Text),
     Column("announced", Integer, nullable=False, default=0, server_default="0"),
     Index("ix_requests_status", "status"),
     Index("ix_requests_org_created", "org", "created_at"),
@@ -60,7 +63,7 @@ approvals_t = Table(
     "approvals",
     metadata,
     Column("request_id", Integer, ForeignKey("requests.id"), primary_key=True),
-    Column("approver", String(32), primary_key=True),
+    Column("approver", String(SLACK_ID), primary_key=True),
     Column("at", Float, nullable=False),
 )
 
@@ -70,7 +73,7 @@ events_t = Table(
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("request_id", Integer, ForeignKey("requests.id"), nullable=False, index=True),
     Column("at", Float, nullable=False),
-    Column("actor", String(32), nullable=False),
+    Column("actor", String(SLACK_ID), nullable=False),
     Column("kind", String(32), nullable=False),
     Column("detail", Text, nullable=False, default="{}"),
 )

@@ -256,7 +256,8 @@ def describe(conn: Connection) -> dict[str, Any]:
 
 def drift(conn: Connection) -> list[Any]:
     """What Alembic's autogenerate would change to make the database match bot/store/schema.py."""
-    return list(compare_metadata(MigrationContext.configure(conn), metadata))
+    context = MigrationContext.configure(conn, opts={"compare_type": migrate.compare_type})
+    return list(compare_metadata(context, metadata))
 
 
 async def versions(store: Store) -> tuple[list[str], int]:
@@ -280,9 +281,9 @@ async def second_database(kind: str, tmp_path: Path) -> AsyncIterator[StoreFacto
         await factory.cleanup()
 
 
-def test_head_is_revision_0002_and_migrate_knows_it() -> None:
+def test_head_is_revision_0004_and_migrate_knows_it() -> None:
     """migrate.HEAD lets a restart skip importing Alembic; it must name the real head."""
-    assert HEAD == migrate.HEAD == "0002"
+    assert HEAD == migrate.HEAD == "0004"
     assert SCHEMA_VERSION == 2
 
 
@@ -328,23 +329,21 @@ async def test_a_database_made_before_alembic_is_adopted_and_loses_nothing(
     assert announced_after is not None and announced_after.announced == (7 if version == 2 else 4)
 
 
-async def test_migrations_make_exactly_the_schema_made_before_alembic(
+async def test_an_adopted_database_has_exactly_the_schema_of_a_new_one(
     store_factory: StoreFactory, tmp_path: Path
 ) -> None:
     await make_legacy(store_factory, 2)
-    async with raw(store_factory) as conn:
-        before = await conn.run_sync(describe)
     await store_factory.open()
     async with raw(store_factory) as conn:
-        assert await conn.run_sync(describe) == before  # adopting a v2 database changes nothing
+        adopted = await conn.run_sync(describe)
 
     async with second_database(store_factory.kind, tmp_path) as second:
         await second.open()
         async with raw(second) as conn:
-            assert await conn.run_sync(describe) == before  # 0001 + 0002 on an empty database
+            assert await conn.run_sync(describe) == adopted  # every revision on an empty one
 
 
-async def test_a_version_1_database_ends_with_the_version_2_schema(
+async def test_a_version_1_database_ends_with_the_same_schema_as_a_version_2_one(
     store_factory: StoreFactory, tmp_path: Path
 ) -> None:
     await make_legacy(store_factory, 1)
@@ -354,8 +353,31 @@ async def test_a_version_1_database_ends_with_the_version_2_schema(
 
     async with second_database(store_factory.kind, tmp_path) as second:
         await make_legacy(second, 2)
+        await second.open()
         async with raw(second) as conn:
             assert await conn.run_sync(describe) == upgraded
+
+
+async def test_slack_ids_of_any_length_fit(store_factory: StoreFactory) -> None:
+    """A 41-character user or channel id overflowed varchar(32) on PostgreSQL."""
+    store = await store_factory.open()
+    long_user, long_channel = "U" + "A" * 40, "C" + "B" * 40
+    created, _ = await store.create_request(
+        org="acme",
+        action=Action.DELETE,
+        requester=long_user,
+        reason="long ids",
+        targets=[Target("app_1")],
+        approvals_needed=1,
+        now=1.0,
+        expires_at=1000.0,
+        channel_id=long_channel,
+    )
+    record = await store.approve(created.id, approver="W" + "C" * 40, now=2.0, lease_seconds=30)
+    assert record.claim is not None
+    stored = await store.get(created.id)
+    assert stored is not None and stored.requester == long_user
+    assert stored.channel_id == long_channel
 
 
 async def test_starting_again_changes_nothing(store_factory: StoreFactory) -> None:

@@ -216,9 +216,12 @@ def test_decided_cards_have_no_buttons_and_say_who_decided(
     assert card[-1]["elements"][0]["text"] == context
 
 
-def test_a_bot_decision_names_nobody() -> None:
+def test_a_bot_decision_names_nobody_but_says_why() -> None:
     card = blocks.card(unlink(Status.CANCELLED, decided_by="bot"))
-    assert card[-1]["elements"][0]["text"] == "Request #7"
+    assert card[-1]["elements"][0]["text"] == "Request #7 · cancelled by the bot"
+    why = "its requester is no longer a requester in acme"
+    card = blocks.card(unlink(Status.CANCELLED, decided_by="bot", decision_note=why))
+    assert card[-1]["elements"][0]["text"] == f"Request #7 · cancelled by the bot · why: `{why}`"
 
 
 @pytest.mark.parametrize(

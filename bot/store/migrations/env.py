@@ -10,11 +10,12 @@ from alembic import context
 from sqlalchemy import create_engine
 from sqlalchemy.engine import Connection
 
+from bot.store.migrate import compare_type
 from bot.store.schema import metadata
 
 
 def run_migrations(connection: Connection) -> None:
-    context.configure(connection=connection, target_metadata=metadata)
+    context.configure(connection=connection, target_metadata=metadata, compare_type=compare_type)
     with context.begin_transaction():  # a no-op inside start-up's own transaction
         context.run_migrations()
 
