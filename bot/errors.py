@@ -151,10 +151,18 @@ class LostClaim(StoreError):
 class SfvopiError(BotError):
     """A call that did not remove its target; `message` is the API's own words when it gave any."""
 
-    def __init__(self, message: str, *, status_code: int | None = None, attempts: int = 0) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int | None = None,
+        attempts: int = 0,
+        maybe_applied: bool = False,
+    ) -> None:
         super().__init__(message)
         self.status_code = status_code
         self.attempts = attempts
+        self.maybe_applied = maybe_applied  # no answer (or no readable one) after it was sent
 
     def describe(self) -> str:
         """A sentence fit for a Slack thread (never holds the key)."""

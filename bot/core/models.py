@@ -16,6 +16,7 @@ class Status(enum.StrEnum):
     EXECUTING = "executing"
     SUCCEEDED = "succeeded"
     FAILED = "failed"
+    UNKNOWN = "unknown"  # ran, but SFVoPI never said whether a target took effect
     DENIED = "denied"
     CANCELLED = "cancelled"
     EXPIRED = "expired"
@@ -23,6 +24,11 @@ class Status(enum.StrEnum):
     @property
     def final(self) -> bool:
         return self not in (Status.PENDING, Status.EXECUTING)
+
+    @property
+    def ran(self) -> bool:
+        """Whether the API was called for it (its targets carry results)."""
+        return self in (Status.EXECUTING, Status.SUCCEEDED, Status.FAILED, Status.UNKNOWN)
 
     @property
     def phrase(self) -> str:
@@ -35,6 +41,7 @@ _PHRASES = {
     Status.EXECUTING: "is already running",
     Status.SUCCEEDED: "has already succeeded",
     Status.FAILED: "has already run (it failed)",
+    Status.UNKNOWN: "has already run (its outcome is unknown)",
     Status.DENIED: "was denied",
     Status.CANCELLED: "was cancelled",
     Status.EXPIRED: "has expired",
@@ -47,6 +54,7 @@ class Outcome(enum.StrEnum):
     DONE = "done"
     ALREADY_ABSENT = "already_absent"
     FAILED = "failed"
+    UNKNOWN = "unknown"  # no answer, or an unreadable one, after it may have been applied
 
 
 @dataclass(frozen=True)

@@ -38,6 +38,11 @@ async def perform(
     except InvalidId as exc:
         return ApiResult(Outcome.FAILED, None, exc.message, 0)
     except SfvopiError as exc:
+        if exc.maybe_applied:
+            check = f"it may have been applied: check {target} in SFVoPI before trying again"
+            return ApiResult(
+                Outcome.UNKNOWN, exc.status_code, f"{exc.describe()}; {check}", exc.attempts
+            )
         return ApiResult(Outcome.FAILED, exc.status_code, exc.describe(), exc.attempts)
     if done.already_absent:
         return ApiResult(Outcome.ALREADY_ABSENT, 404, done.message, done.attempts)

@@ -373,9 +373,8 @@ class Workflow:
                 await heartbeat
         done = await self.store.get(request_id)
         assert done is not None
-        ok = all(t.outcome in (Outcome.DONE, Outcome.ALREADY_ABSENT) for t in done.targets)
         final = await self.store.finish(
-            request_id, claim, status=Status.SUCCEEDED if ok else Status.FAILED, now=self.clock()
+            request_id, claim, status=final_status(done), now=self.clock()
         )
         failpoints.reached("after_finish")
         self._changed(final)
@@ -469,3 +468,14 @@ class Workflow:
                 raise NotAllowed(self._not_a_member(user, org))
             return [org]
         return names
+
+
+def final_status(request: Request) -> Status:
+    """Failed if any target failed; unknown if any may or may not have been applied (SFVoPI
+    never said); succeeded when every target is gone."""
+    outcomes = {t.outcome for t in request.targets}
+    if Outcome.FAILED in outcomes or None in outcomes:
+        return Status.FAILED
+    if Outcome.UNKNOWN in outcomes:
+        return Status.UNKNOWN
+    return Status.SUCCEEDED

@@ -140,6 +140,8 @@ class SfvopiClient:
                 failure = outcome
             ambiguous = ambiguous or failure.ambiguous
             if attempt == self.tries:
+                if isinstance(failure.error, TransportFailure) and ambiguous:
+                    failure.error.maybe_applied = True
                 raise failure.error
             delay = self.backoff * 2 ** (attempt - 1) * random.uniform(1.0, 1.1)
             log.warning(
@@ -204,13 +206,16 @@ def _interpret(response: httpx.Response, attempt: int, *, ambiguous: bool) -> De
     message = _message(body)
     if status == 200:
         if not is_json:
-            raise UnexpectedResponse("HTTP 200, not JSON", status_code=status, attempts=attempt)
+            raise UnexpectedResponse(
+                "HTTP 200, not JSON", status_code=status, attempts=attempt, maybe_applied=True
+            )
         data = body.get("data") if body is not None else None
         if not isinstance(data, dict) or data.get("deleted") is not True or message is None:
             raise UnexpectedResponse(
                 'HTTP 200, JSON without {"data": {"deleted": true}, "message": …}',
                 status_code=status,
                 attempts=attempt,
+                maybe_applied=True,
             )
         return Deleted(message=message, attempts=attempt)
     if status == 401:

@@ -25,6 +25,7 @@ STATUS_LINE = {
     Status.EXECUTING: ":gear: Approved, running now",
     Status.SUCCEEDED: ":white_check_mark: Done",
     Status.FAILED: ":x: Failed",
+    Status.UNKNOWN: ":grey_question: Outcome unknown",
     Status.DENIED: ":no_entry: Denied",
     Status.CANCELLED: ":heavy_multiplication_x: Cancelled",
     Status.EXPIRED: ":alarm_clock: Expired",
@@ -34,6 +35,7 @@ OUTCOME_ICON = {
     Outcome.DONE: ":white_check_mark:",
     Outcome.ALREADY_ABSENT: ":ballot_box_with_check:",
     Outcome.FAILED: ":x:",
+    Outcome.UNKNOWN: ":grey_question:",
 }
 
 VERB = {Action.UNLINK: "Unlink", Action.DELETE: "Delete"}
@@ -108,6 +110,7 @@ def target_line(state: TargetState) -> str:
         Outcome.DONE: "done",
         Outcome.ALREADY_ABSENT: "already absent",
         Outcome.FAILED: "failed",
+        Outcome.UNKNOWN: "unknown",
     }[state.outcome]
     message = (
         f": {escape(inert(state.message))}"
@@ -233,7 +236,7 @@ def _context(text: str) -> Block:
 def _decision(request: Request) -> str:
     by = user(request.decided_by) if request.decided_by and request.decided_by != "bot" else None
     parts = [f"Request #{request.id}"]
-    if request.status in (Status.EXECUTING, Status.SUCCEEDED, Status.FAILED):
+    if request.status.ran:
         parts.append(f"approved by {', '.join(user(a) for a in request.approvers)}")
     elif request.status is Status.DENIED and by:
         parts.append(f"denied by {by}")
@@ -257,6 +260,7 @@ def outcome_summary(request: Request, *, asked_by: bool = True) -> str:
     state = {
         Status.SUCCEEDED: f"succeeded ({done}/{total})",
         Status.FAILED: f"failed ({done}/{total} done)",
+        Status.UNKNOWN: f"outcome unknown ({done}/{total} done; see the thread for what to check)",
     }.get(request.status, request.status.value)
     line = (
         f"{STATUS_LINE[request.status].split(' ', 1)[0]} #{request.id} "
@@ -264,7 +268,7 @@ def outcome_summary(request: Request, *, asked_by: bool = True) -> str:
     )
     if asked_by:
         line += f", asked by {user(request.requester)}"
-    if request.approvers and request.status in (Status.SUCCEEDED, Status.FAILED):
+    if request.approvers and request.status.ran:
         line += f", approved by {', '.join(user(a) for a in request.approvers)}"
     elif request.decided_by and request.decided_by != "bot":
         line += f", {request.status.value} by {user(request.decided_by)}"
@@ -285,7 +289,7 @@ def thread_details(request: Request) -> list[str]:
     if request.decided_by and request.decided_by != "bot" and not request.approvers:
         header += f" ({request.status.value} by {user(request.decided_by)})"
     lines = [header]
-    ran = request.status in (Status.EXECUTING, Status.SUCCEEDED, Status.FAILED)
+    ran = request.status.ran
     for state in request.targets if ran else ():
         line = target_line(state)
         if state.status_code is not None:

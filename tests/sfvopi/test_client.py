@@ -333,7 +333,11 @@ async def test_perform_maps_outcomes_to_messages(client: SfvopiClient, emulator:
     emulator.script(ApiFault.GARBAGE)
     garbage = await perform(client, ACME, Target(APP))
     assert garbage == ApiResult(
-        Outcome.FAILED, 200, "unexpected response from SFVoPI (HTTP 200, not JSON)", 1
+        Outcome.UNKNOWN,
+        200,
+        "unexpected response from SFVoPI (HTTP 200, not JSON); it may have been applied: "
+        f"check {APP} in SFVoPI before trying again",
+        1,
     )
 
     emulator.script(ApiFault.APPLY_THEN_DROP)
@@ -347,8 +351,20 @@ async def test_perform_timeout_message(emulator: Emulator) -> None:
     async with SfvopiClient(emulator.base_url, timeout=0.2, tries=2, backoff=0.001) as client:
         result = await perform(client, ACME, Target(APP, N1))
     assert result == ApiResult(
-        Outcome.FAILED, None, "no answer from SFVoPI after 2 tries (timeout)", 2
+        Outcome.UNKNOWN,
+        None,
+        "no answer from SFVoPI after 2 tries (timeout); it may have been applied: "
+        f"check {N1} on {APP} in SFVoPI before trying again",
+        2,
     )
+
+
+async def test_a_refused_connection_is_a_failure_not_an_unknown() -> None:
+    """Nothing was sent, so nothing can have been applied."""
+    async with SfvopiClient("http://127.0.0.1:9", timeout=0.5, tries=2, backoff=0.001) as client:
+        result = await perform(client, ACME, Target(APP, N1))
+    assert result.outcome is Outcome.FAILED
+    assert result.message == "no answer from SFVoPI after 2 tries (could not connect)"
 
 
 async def test_the_key_never_shows(
