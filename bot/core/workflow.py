@@ -421,7 +421,12 @@ class Workflow:
     async def recover(self) -> list[Request]:
         """Finishes executions whose worker died; a target it may have sent counts 404 as absent."""
         finished = []
-        for request_id, claim in await self.store.reclaim_stale(self.clock(), self.lease_seconds):
+        for request_id, old in await self.store.stale_executions(self.clock()):
+            # claimed only when its turn comes: a claim held unrenewed while the ones before
+            # it run would lapse, and another worker would take it over again
+            claim = await self.store.reclaim(request_id, old, self.clock(), self.lease_seconds)
+            if claim is None:
+                continue
             log.warning("request %s: taking over an execution whose lease lapsed", request_id)
             try:
                 finished.append(await self.execute(request_id, claim))

@@ -26,7 +26,7 @@ from bot.store import Store
 log = logging.getLogger(__name__)
 
 
-THREAD_REPLY, REQUESTER_NOTICE = 1, 2
+THREAD_REPLY, REQUESTER_NOTICE, OUTCOME_LINE = 1, 2, 4
 
 
 class Notifier:
@@ -116,17 +116,23 @@ class Notifier:
                     thread_ts=request.card_ts,
                     text=chunk,
                 )
-            await self.store.mark_announced(request.id, THREAD_REPLY)
+            await self._announced(request.id, THREAD_REPLY)
         own_cancel = request.status is Status.CANCELLED and request.decided_by == request.requester
         if not done & REQUESTER_NOTICE and not own_cancel:  # who cancelled was told at once
             await self._tell_requester(request)
-            await self.store.mark_announced(request.id, REQUESTER_NOTICE)
+            await self._announced(request.id, REQUESTER_NOTICE)
         org = self.orgs.get(request.org)
-        if org is not None and org.outcome_channel:
+        if not done & OUTCOME_LINE and org is not None and org.outcome_channel:
             await self.slack.chat_postMessage(
                 channel=org.outcome_channel, text=blocks.outcome_summary(request)
             )
+            await self._announced(request.id, OUTCOME_LINE)
         await self.store.mark_notified(request.id, self.clock())
+
+    async def _announced(self, request_id: int, step: int) -> None:
+        await self.store.mark_announced(
+            request_id, step, lease_until=self.clock() + self.lease_seconds
+        )
 
     async def _tell_requester(self, request: Request) -> None:
         """A DM from the bot: it stays, on every device (an ephemeral vanishes on reload)."""

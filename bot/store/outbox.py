@@ -50,13 +50,17 @@ class Outbox(Database):
             lease_seconds,
         )
 
-    async def mark_announced(self, request_id: int, step: int) -> None:
-        """Remembers one announcement post, so a retry after a failure or crash skips it."""
+    async def mark_announced(
+        self, request_id: int, step: int, *, lease_until: float | None = None
+    ) -> None:
+        """Remembers one announcement post, so a retry after a failure or crash skips it; and
+        renews the announcer's lease, so a slow announcement is not taken over half-way."""
+        values: dict[str, Any] = {"announced": requests_t.c.announced.op("|")(step)}
+        if lease_until is not None:
+            values["notify_lease_until"] = lease_until
         async with self._write() as conn:
             await conn.execute(
-                update(requests_t)
-                .where(requests_t.c.id == request_id)
-                .values(announced=requests_t.c.announced.op("|")(step))
+                update(requests_t).where(requests_t.c.id == request_id).values(values)
             )
 
     async def mark_notified(self, request_id: int, now: float) -> None:

@@ -334,8 +334,8 @@ class Requests(Database):
             )
             return list(rows.scalars())
 
-    async def reclaim_stale(self, now: float, lease_seconds: float) -> list[tuple[int, str]]:
-        """Takes over executions whose worker stopped renewing its lease (it crashed)."""
+    async def stale_executions(self, now: float) -> list[tuple[int, str]]:
+        """Executions whose worker stopped renewing its lease (it crashed), with their tokens."""
         async with self._read() as conn:
             rows = (
                 await conn.execute(
@@ -347,15 +347,16 @@ class Requests(Database):
                     )
                 )
             ).all()
-        taken: list[tuple[int, str]] = []
-        for request_id, old in rows:
-            async with self._write() as conn:
-                token = await self._claim(
-                    conn, request_id, Status.EXECUTING, now, lease_seconds, old_token=old
-                )
-            if token is not None:
-                taken.append((request_id, token))
-        return taken
+        return [(request_id, old) for request_id, old in rows]
+
+    async def reclaim(
+        self, request_id: int, old_token: str, now: float, lease_seconds: float
+    ) -> str | None:
+        """Takes over one stale execution, if its lease (under `old_token`) is still lapsed."""
+        async with self._write() as conn:
+            return await self._claim(
+                conn, request_id, Status.EXECUTING, now, lease_seconds, old_token=old_token
+            )
 
     async def renew(self, request_id: int, claim: str, until: float) -> None:
         """Extends a running execution's lease; LostClaim if another worker took it over."""
