@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from bot.core.org import Org, OrgDirectory, Policy, Role
     from bot.core.workflow import Workflow
     from bot.errors import (
+        AlreadyPending,
         ApiNotFound,
         ApiServerError,
         AppNotFound,
@@ -60,6 +61,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Action",
+    "AlreadyPending",
     "ApiNotFound",
     "ApiServerError",
     "AppNotFound",
@@ -107,6 +109,7 @@ __all__ = [
 # Loaded on first use, so `import bot.core.ids` (or the sandbox) does not pull in the store,
 # the HTTP client and the rest; `from bot import Workflow` works as usual.
 _HOME: dict[str, str] = {
+    "AlreadyPending": "bot.errors",
     "Action": "bot.core.models",
     "ApiNotFound": "bot.errors",
     "ApiServerError": "bot.errors",

@@ -8,6 +8,7 @@ BotError                    .message is a sentence fit to show a person, never a
 │   ├── NotAllowed          the person lacks the role, the org or the right
 │   ├── RequestNotFound     no such request, as far as this person may know
 │   └── Conflict            the request is no longer in a state that allows this
+│       └── AlreadyPending  a target already waits in another pending request
 ├── ConfigError             the bot cannot start as configured
 │   ├── OrgFileError        the organization file is unusable; .problems, one line each
 │   └── StartupError        anything else that stops start-up (a token, a port, a database)
@@ -29,6 +30,7 @@ BotError                    .message is a sentence fit to show a person, never a
 from __future__ import annotations
 
 __all__ = [
+    "AlreadyPending",
     "ApiNotFound",
     "ApiServerError",
     "AppNotFound",
@@ -93,6 +95,14 @@ class RequestNotFound(Refusal):
 
 class Conflict(Refusal):
     """The request is no longer in a state that allows this."""
+
+
+class AlreadyPending(Conflict):
+    """A target of a new request already waits in a pending one: `request_id` names it."""
+
+    def __init__(self, message: str, request_id: int) -> None:
+        super().__init__(message)
+        self.request_id = request_id
 
 
 # -- configuration: the operator's problem, said before anything starts -------------------

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
 
-from bot.errors import InvalidRequest, ParseError, Refusal
+from bot.errors import AlreadyPending, InvalidRequest, ParseError, Refusal
 from bot.slack import blocks
 from bot.slack.grammar import Command, parse
 from bot.slack.services import Services
 
 log = logging.getLogger(__name__)
 
+TEAM_DOMAIN = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
 OUR_FAULT = (
     "something went wrong on our side (it is in the bot's log). Try again in a minute; "
     "`/sfvopi pending` shows what is waiting."
@@ -39,11 +41,30 @@ async def answer(services: Services, payload: dict[str, Any]) -> Reply:
         return _error(str(exc), usage=True)
     try:
         return await HANDLERS[parsed.name](services, parsed, payload)
+    except AlreadyPending as exc:
+        return await _already_pending(services, exc, payload)
     except Refusal as exc:
         return _error(exc.message, usage=isinstance(exc, InvalidRequest))
     except Exception:  # the store or a bug: still an answer, never Slack's "dispatch_failed"
         log.exception("/sfvopi %s failed", parsed.name)
         return _error(OUR_FAULT, usage=False)
+
+
+async def _already_pending(
+    services: Services, exc: AlreadyPending, payload: dict[str, Any]
+) -> Reply:
+    """The refusal, with a link to the pending request's card (built from the store: no
+    network call before the ack)."""
+    pending = await services.store.get(exc.request_id)
+    domain = str(payload.get("team_domain") or "")
+    domain = domain if TEAM_DOMAIN.fullmatch(domain) else ""
+    link = (
+        blocks.permalink(domain, pending.card_channel, pending.card_ts)
+        if pending is not None and pending.card_channel and pending.card_ts and domain
+        else None
+    )
+    message = exc.message + (f" (<{link}|its card>)" if link else "")
+    return {"text": f":warning: {message}", "blocks": [blocks.warning(exc.message, link)]}
 
 
 def _error(message: str, *, usage: bool) -> Reply:
@@ -100,6 +121,7 @@ async def _ask(services: Services, cmd: Command, payload: dict[str, Any]) -> Rep
         channel=payload.get("channel_id"),
         response_url=payload.get("response_url"),
         dedupe_key=f"slack:{payload['trigger_id']}" if payload.get("trigger_id") else None,
+        again=cmd.again,
     )
     org = services.orgs.get(request.org)
     where = f"<#{org.approval_channel}>" if org else "the approval channel"

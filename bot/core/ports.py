@@ -51,6 +51,10 @@ class RequestStore(Protocol):
 
     async def events(self, request_id: int) -> list[Event]: ...
 
+    async def pending_with_targets(
+        self, org: str, targets: Sequence[Target], *, not_dedupe_key: str | None = None
+    ) -> dict[Target, int]: ...
+
     async def approve(
         self,
         request_id: int,

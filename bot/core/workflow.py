@@ -20,7 +20,15 @@ from bot.core.models import Action, Event, Outcome, Request, Status, Target
 from bot.core.org import Org, OrgDirectory, Role, eligible_approvers, in_force
 from bot.core.ports import RequestStore
 from bot.core.targets import ApiResult, perform
-from bot.errors import Conflict, InvalidId, InvalidRequest, LostClaim, NotAllowed, RequestNotFound
+from bot.errors import (
+    AlreadyPending,
+    Conflict,
+    InvalidId,
+    InvalidRequest,
+    LostClaim,
+    NotAllowed,
+    RequestNotFound,
+)
 from bot.sfvopi import SfvopiClient
 
 log = logging.getLogger(__name__)
@@ -88,8 +96,12 @@ class Workflow:
         channel: str | None = None,
         response_url: str | None = None,
         dedupe_key: str | None = None,
+        again: bool = False,
     ) -> Request:
-        """Validates and stores a pending request; nothing is stored when anything is off."""
+        """Validates and stores a pending request; nothing is stored when anything is off.
+
+        A target that already waits in a pending request is refused (AlreadyPending) unless
+        `again` says the requester means a second one."""
         try:
             action = Action(action)
         except ValueError:
@@ -112,6 +124,17 @@ class Workflow:
         if channel is not None and not the_org.allows_channel(channel):
             allowed = ", ".join(f"<#{c}>" for c in the_org.command_channels)
             raise NotAllowed(f"org {the_org.name} takes requests only in {allowed}")
+        if not again:
+            waiting = await self.store.pending_with_targets(
+                the_org.name, checked, not_dedupe_key=dedupe_key
+            )
+            if waiting:
+                target, pending_id = next(iter(waiting.items()))
+                raise AlreadyPending(
+                    f"`{target}` is already pending as request #{pending_id}; approve or "
+                    "cancel that one, or add `--again` to file another",
+                    pending_id,
+                )
         now = self.clock()
         request, created = await self.store.create_request(
             org=the_org.name,

@@ -51,7 +51,8 @@ USAGE = """*Usage* — `/sfvopi <command>`
 • `help` — this message
 Add `--org NAME` right after `/sfvopi` (or after the command) when you belong to several \
 organizations. The reason is everything after the targets; if it starts with something that \
-looks like a number or an app id, put `--` before it.
+looks like a number or an app id, put `--` before it. A target already waiting in a pending \
+request is refused; add `--again` right after the command to file another anyway.
 Example: `/sfvopi unlink +918000000001 app_abc123 fraud on this DID, INC-4411`"""
 
 # Controls, format characters (bidi overrides, zero-width joiners and spaces, BOM) and line or
@@ -366,6 +367,18 @@ def error(message: str, *, usage: bool = False) -> list[Block]:
     if usage:
         blocks.append(_context(USAGE))
     return blocks
+
+
+def permalink(team_domain: str, channel: str, ts: str) -> str:
+    """A message's address, as Slack's own permalinks read (no API call needed)."""
+    return f"https://{team_domain}.slack.com/archives/{channel}/p{ts.replace('.', '')}"
+
+
+def warning(message: str, link: str | None = None) -> Block:
+    """A refusal with a link of ours after it (the message itself escaped, as in `error`)."""
+    shown = _CHANNEL_LINK.sub(r"<#\1>", escape(message))
+    more = f" <{link}|See its card.>" if link else ""
+    return _section(f":warning: {shown}{more}")
 
 
 def message_blocks(text: str) -> list[Block]:

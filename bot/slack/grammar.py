@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from bot.core import ids
 from bot.core.models import Action, Target
@@ -20,19 +20,21 @@ class Command:
     targets: tuple[Target, ...] = field(default_factory=tuple)
     reason: str = ""
     request_id: int | None = None
+    again: bool = False
 
 
 SIMPLE = {"help", "pending", "history", "whoami"}
 BY_ID = {"status", "cancel"}
 COMMANDS = (*sorted(SIMPLE), *sorted(BY_ID), "unlink", "delete")
 END_OF_TARGETS = "--"
+AGAIN = "--again"
 NUMBER_PUNCTUATION = str.maketrans("", "", "-().")
 
 
 def parse(text: str) -> Command:
-    """`[--org NAME] command [--org NAME] targets… [--] reason…`: `--org` stands before the
-    targets or nowhere; the reason starts at the first word that is not a target, or after
-    `--`, and from there on everything is reason, whatever it looks like."""
+    """`[--org NAME] command [--again] [--org NAME] targets… [--] reason…`: options stand
+    before the targets or nowhere; the reason starts at the first word that is not a target,
+    or after `--`, and from there on everything is reason, whatever it looks like."""
     if len(text) > MAX_TEXT:
         raise ParseError(f"that command is too long ({len(text)} characters; at most {MAX_TEXT})")
     tokens = text.split()
@@ -53,10 +55,14 @@ def parse(text: str) -> Command:
             return Command(name, org=org, request_id=ids.request_id(args[0]))
         except InvalidId as exc:
             raise ParseError(exc.message) from None
-    if name == "unlink":
-        return _unlink(args, org)
-    if name == "delete":
-        return _delete(args, org)
+    if name in ("unlink", "delete"):
+        again = bool(args) and args[0] == AGAIN
+        if again:
+            args = args[1:]
+            if org is None:
+                org, args = _take_org(args)
+        parsed = _unlink(args, org) if name == "unlink" else _delete(args, org)
+        return replace(parsed, again=again)
     close = difflib.get_close_matches(name, COMMANDS, n=1, cutoff=0.6)
     hint = f"; did you mean `{close[0]}`?" if close else "; `/sfvopi help` lists them"
     raise ParseError(f"unknown command `{_shown(tokens[0])}`{hint}")

@@ -10,7 +10,7 @@ import json
 import uuid
 from collections.abc import Collection, Iterable, Sequence
 
-from sqlalchemy import and_, delete, select, update
+from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.core.models import Action, Event, Outcome, Request, Status, Target, TargetState
@@ -133,6 +133,37 @@ class Requests(Database):
         async with self._read() as conn:
             ids = (await conn.execute(query)).scalars().all()
             return [await self._load(conn, i) for i in ids]
+
+    async def pending_with_targets(
+        self, org: str, targets: Sequence[Target], *, not_dedupe_key: str | None = None
+    ) -> dict[Target, int]:
+        """For each of `targets` that a pending request of `org` already names, that request
+        (not counting the one filed under `not_dedupe_key`: a replay of the same command)."""
+        wanted = set(targets)
+        query = (
+            select(targets_t.c.app_id, targets_t.c.number, requests_t.c.id)
+            .join(requests_t, requests_t.c.id == targets_t.c.request_id)
+            .where(
+                and_(
+                    requests_t.c.org == org,
+                    requests_t.c.status == Status.PENDING.value,
+                    targets_t.c.app_id.in_(sorted({t.app_id for t in wanted})),
+                )
+            )
+            .order_by(requests_t.c.id)
+        )
+        if not_dedupe_key is not None:
+            query = query.where(
+                or_(requests_t.c.dedupe_key.is_(None), requests_t.c.dedupe_key != not_dedupe_key)
+            )
+        async with self._read() as conn:
+            rows = (await conn.execute(query)).all()
+        found: dict[Target, int] = {}
+        for app_id, number, request_id in rows:
+            target = Target(app_id, number)
+            if target in wanted:
+                found.setdefault(target, request_id)
+        return found
 
     async def events(self, request_id: int) -> list[Event]:
         """The audit trail, oldest first (insertion order, not clock order)."""

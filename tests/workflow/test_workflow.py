@@ -11,7 +11,7 @@ from bot.config.orgfile import parse_orgs
 from bot.core.models import Action, Outcome, Status, Target
 from bot.core.org import OrgDirectory
 from bot.core.workflow import Workflow
-from bot.errors import Conflict, InvalidRequest, NotAllowed, RequestNotFound
+from bot.errors import AlreadyPending, Conflict, InvalidRequest, NotAllowed, RequestNotFound
 from bot.sandbox.emulator import ApiFault, Emulator
 from bot.sfvopi import SfvopiClient
 from bot.store import Store
@@ -62,6 +62,23 @@ async def unlink_request(workflow: Workflow, user: str = "U0ALICE", **kw: object
 
 
 # -- asking -----------------------------------------------------------------------------
+
+
+async def test_a_target_already_pending_is_refused_unless_again(workflow: Workflow) -> None:
+    first = await unlink_request(workflow)
+    with pytest.raises(AlreadyPending, match=f"already pending as request #{first}") as caught:
+        await unlink_request(workflow, "U0MULTI", org="acme")
+    assert caught.value.request_id == first
+    second = await unlink_request(workflow, again=True)
+    assert second != first
+    await workflow.cancel(first, user="U0ALICE")
+    await workflow.cancel(second, user="U0ALICE")
+    assert await unlink_request(workflow) not in (first, second)
+
+
+async def test_a_replayed_command_is_the_same_request_not_a_duplicate(workflow: Workflow) -> None:
+    first = await unlink_request(workflow, dedupe_key="slack:trigger-1")
+    assert await unlink_request(workflow, dedupe_key="slack:trigger-1") == first
 
 
 async def test_request_is_stored_pending_with_the_org_policy(
@@ -246,7 +263,7 @@ async def test_the_requester_cannot_deny_but_can_cancel(workflow: Workflow) -> N
     own = await unlink_request(workflow, "U0DAVE")
     with pytest.raises(NotAllowed, match="cancel it instead"):
         await workflow.deny(own, approver="U0DAVE")
-    request_id = await unlink_request(workflow)
+    request_id = await unlink_request(workflow, again=True)
     with pytest.raises(NotAllowed, match="you are a requester"):
         await workflow.deny(request_id, approver="U0ALICE")
     with pytest.raises(NotAllowed, match="only the requester or an admin"):
@@ -264,7 +281,7 @@ async def test_an_admin_can_cancel(workflow: Workflow) -> None:
 async def test_requests_expire_after_their_time_to_live(workflow: Workflow, clock: Clock) -> None:
     first = await unlink_request(workflow)
     clock.now += 30 * 60
-    second = await unlink_request(workflow)
+    second = await unlink_request(workflow, again=True)
     clock.now += 31 * 60
     expired = await workflow.expire_due()
     assert [r.id for r in expired] == [first]
