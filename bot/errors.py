@@ -15,7 +15,8 @@ BotError                    .message is a sentence fit to show a person, never a
 ├── RejectedRequest         an HTTP request that is not Slack's, or not readable in bounds
 ├── StoreError              the database cannot do what was asked
 │   ├── SchemaTooNew        written by a newer sfvopi-bot; refusing beats corrupting it
-│   └── LostClaim           another worker took over this execution; stop writing results
+│   ├── LostClaim           another worker took over this execution; stop writing results
+│   └── RecordingDelayed    a request ran, but the database did not take its result yet
 └── SfvopiError             an SFVoPI call that did not remove its target
     ├── InvalidKey          the key cannot be sent as a header value at all
     ├── Unauthorized        the API rejected the key
@@ -45,6 +46,7 @@ __all__ = [
     "NumberNotLinked",
     "OrgFileError",
     "ParseError",
+    "RecordingDelayed",
     "Refusal",
     "RejectedRequest",
     "RequestNotFound",
@@ -153,6 +155,11 @@ class LostClaim(StoreError):
     def __init__(self, request_id: int) -> None:
         super().__init__(f"request #{request_id}: another worker holds its execution now")
         self.request_id = request_id
+
+
+class RecordingDelayed(StoreError):
+    """A request ran, but the database did not take its result in time; the lease lapses and
+    recovery finishes the bookkeeping. The message is fit to show the approver."""
 
 
 # -- SFVoPI -------------------------------------------------------------------------------

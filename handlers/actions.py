@@ -9,7 +9,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 
 from bot.core import ids
 from bot.core.models import Status
-from bot.errors import InvalidId, Refusal, RequestNotFound
+from bot.errors import InvalidId, RecordingDelayed, Refusal, RequestNotFound
 from bot.slack import blocks
 from bot.slack.services import Services
 
@@ -61,6 +61,8 @@ async def click(services: Services, body: dict[str, Any], action: dict[str, Any]
         )
     except Refusal as exc:
         await services.notifier.tell(channel, user, f":warning: {exc.message}")
+    except RecordingDelayed as exc:
+        await services.notifier.tell(channel, user, f":hourglass: {exc.message}")
     except Exception:
         log.exception("click on request %s failed", request_id)
         await services.notifier.tell(

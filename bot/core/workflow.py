@@ -12,8 +12,9 @@ import difflib
 import logging
 import time
 import unicodedata
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 from bot.core import failpoints, ids
 from bot.core.models import Action, Event, Outcome, Request, Status, Target
@@ -27,11 +28,14 @@ from bot.errors import (
     InvalidRequest,
     LostClaim,
     NotAllowed,
+    RecordingDelayed,
     RequestNotFound,
 )
 from bot.sfvopi import SfvopiClient
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 MAX_REASON = 500
 
@@ -394,10 +398,14 @@ class Workflow:
             heartbeat.cancel()
             with contextlib.suppress(asyncio.CancelledError, LostClaim):
                 await heartbeat
-        done = await self.store.get(request_id)
+        done = await self._kept(request_id, "read the results", lambda: self.store.get(request_id))
         assert done is not None
-        final = await self.store.finish(
-            request_id, claim, status=final_status(done), now=self.clock()
+        final = await self._kept(
+            request_id,
+            "record the final state",
+            lambda: self.store.finish(
+                request_id, claim, status=final_status(done), now=self.clock()
+            ),
         )
         failpoints.reached("after_finish")
         self._changed(final)
@@ -423,23 +431,53 @@ class Workflow:
                     Outcome.FAILED, None, f"internal error ({type(exc).__name__})", 0
                 )
         failpoints.reached("after_api")
-        await self.store.record_target(
+        await self._kept(
             request.id,
-            idx,
-            claim,
-            outcome=result.outcome,
-            status_code=result.status_code,
-            message=result.message,
-            attempts=result.attempts,
-            now=self.clock(),
-            lease_until=self.clock() + self.lease_seconds,
+            "record a target's result",
+            lambda: self.store.record_target(
+                request.id,
+                idx,
+                claim,
+                outcome=result.outcome,
+                status_code=result.status_code,
+                message=result.message,
+                attempts=result.attempts,
+                now=self.clock(),
+                lease_until=self.clock() + self.lease_seconds,
+            ),
         )
+
+    async def _kept(self, request_id: int, what: str, write: Callable[[], Awaitable[T]]) -> T:
+        """A write after SFVoPI answered: a result once obtained is kept, so a database blip
+        is ridden out (bounded, within half a lease) instead of turning it into an error. If
+        the database stays away, RecordingDelayed: the lease lapses and recovery finishes."""
+        delay, waited = 0.05, 0.0
+        while True:
+            try:
+                return await write()
+            except LostClaim:
+                raise
+            except Exception as exc:
+                if waited + delay > self.lease_seconds / 2:
+                    raise RecordingDelayed(
+                        f"request #{request_id} ran, but recording it is delayed (the database "
+                        "did not answer); the bot finishes it on its own and the card will show it"
+                    ) from exc
+                log.warning("request %s: could not %s (%s); retrying", request_id, what, exc)
+                await asyncio.sleep(delay)
+                waited += delay
+                delay = min(delay * 2, 2.0)
 
     async def _heartbeat(self, request_id: int, claim: str) -> None:
         """Keeps the lease alive through slow API calls; a crash stops it, and the lease lapses."""
         while True:
             await asyncio.sleep(self.lease_seconds / 3)
-            await self.store.renew(request_id, claim, self.clock() + self.lease_seconds)
+            try:
+                await self.store.renew(request_id, claim, self.clock() + self.lease_seconds)
+            except LostClaim:
+                raise
+            except Exception as exc:  # a database blip: the next beat tries again
+                log.warning("request %s: could not renew the lease (%s)", request_id, exc)
 
     async def recover(self) -> list[Request]:
         """Finishes executions whose worker died; a target it may have sent counts 404 as absent."""
