@@ -5,8 +5,8 @@
 #       -v sfvopi-data:/data -p 3000:3000 sfvopi-bot
 #
 # SQLite lives in the /data volume unless SFVOPI_DATABASE_URL names a PostgreSQL server.
-# Socket Mode: add `sfvopi-bot socket` after the image name and `--no-healthcheck` before it
-# (Socket Mode opens no port, so there is no /healthz to ask).
+# Socket Mode: add `sfvopi-bot socket` after the image name (no port to publish; the health
+# check below asks its /healthz on PORT).
 FROM python:3.12-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \

@@ -6,19 +6,26 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-import pydantic
-
-from bot.config.orgfile import load_orgs, summary
-from bot.config.settings import Settings, describe_error, environ_with_dotenv
+from bot.config.orgfile import summary
+from bot.config.settings import Settings
 from bot.core.org import OrgDirectory
-from bot.errors import ConfigError, OrgFileError, StartupError
+from bot.errors import ConfigError, OrgFileError, StartupError, StoreError
+from bot.startup_checks import MODES, Mode, check_configuration, describe_database_error
+
+if TYPE_CHECKING:
+    from bot.slack.after_ack import Background
+    from bot.slack.services import Services
 
 Command = Callable[[argparse.Namespace], int]
+
+log = logging.getLogger("bot.cli")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -30,15 +37,29 @@ def build_parser() -> argparse.ArgumentParser:
 
     check = commands.add_parser(
         "check-config",
-        help="check the settings and the organization file, then summarise them",
-        description="Check the settings and the organization file as start-up would, and print "
-        "a summary. API keys are never printed. Exits 1 if anything is wrong.",
+        help="check the settings, Slack secrets, organization file and database, then "
+        "summarise them",
+        description="Check the configuration as start-up would (settings, the Slack secrets "
+        "the mode needs, the organization file, the database) and print every problem, or a "
+        "summary. No secret is ever printed. Exits 1 if anything is wrong.",
     )
     check.add_argument(
         "--orgs",
         type=Path,
         metavar="FILE",
         help="organization file (default: SFVOPI_ORGS_FILE, or orgs.yml)",
+    )
+    check.add_argument(
+        "--mode",
+        choices=sorted(MODE_CHOICES),
+        help="which command to check for: serve (HTTP), socket (Socket Mode) or both "
+        "(default: what the Slack secrets look configured for, else serve)",
+    )
+    check.add_argument(
+        "--online",
+        action="store_true",
+        help="also ask Slack whether it accepts the tokens (auth.test; apps.connections.open "
+        "for Socket Mode)",
     )
     check.set_defaults(run=check_config)
 
@@ -52,9 +73,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     socket_cmd = commands.add_parser(
         "socket",
-        help="run the bot in Socket Mode (needs SLACK_APP_TOKEN); no public URL needed",
-        description="Run the bot over Socket Mode (needs SLACK_BOT_TOKEN and SLACK_APP_TOKEN).",
+        help="run the bot in Socket Mode (needs SLACK_APP_TOKEN); GET /healthz on PORT",
+        description="Run the bot over Socket Mode (needs SLACK_BOT_TOKEN and SLACK_APP_TOKEN). "
+        "No public URL is needed; GET /healthz answers on PORT for container probes.",
     )
+    socket_cmd.add_argument("--port", type=int, help="port of GET /healthz (default: PORT or 3000)")
     socket_cmd.set_defaults(run=socket)
 
     sandbox_cmd = commands.add_parser(
@@ -87,37 +110,49 @@ def main(argv: list[str] | None = None) -> int:
     return run(args)
 
 
-def load_settings() -> Settings | None:
-    """Settings from the environment and `.env`, or None after one line on stderr saying why."""
-    try:
-        return Settings()
-    except pydantic.ValidationError as exc:
-        print(describe_error(exc), file=sys.stderr)
-        return None
-
-
-def load_directory(path: Path) -> OrgDirectory | None:
-    """The organization directory, or None after printing every problem to stderr."""
-    try:
-        return load_orgs(path, environ_with_dotenv())
-    except OrgFileError as exc:
-        for problem in exc.problems:
-            print(problem, file=sys.stderr)
-        return None
-
-
 def check_config(args: argparse.Namespace) -> int:
-    settings = load_settings()
-    path: Path | None = args.orgs or (settings.orgs_file if settings else None)
-    directory = load_directory(path) if path is not None else None
-    if settings is None or directory is None:
-        print("check-config: the bot would not start with this configuration", file=sys.stderr)
+    """Every problem at once (exit 1), or a summary (exit 0); never a secret either way."""
+    modes: tuple[Mode, ...] | None = MODE_CHOICES[args.mode] if args.mode else None
+    report = asyncio.run(check_configuration(modes, orgs_file=args.orgs, online=args.online))
+    if not report.ok:
+        for problem in report.problems:
+            print(problem, file=sys.stderr)
+        commands = " and ".join(f"`sfvopi-bot {mode}`" for mode in report.modes)
+        print(
+            f"check-config: {_count(len(report.problems), 'problem')} (checked for {commands}); "
+            "the bot would not start with this configuration",
+            file=sys.stderr,
+        )
         return 1
-    count = len(directory.orgs)
-    print(f"{path}: OK, {count} organization{'' if count == 1 else 's'}")
-    print(summary(directory))
-    print(_slack_credentials(settings))
+    assert report.settings is not None and report.directory is not None
+    count = len(report.directory.orgs)
+    print(f"{report.orgs_file}: OK, {_count(count, 'organization')}")
+    print(summary(report.directory))
+    print(_slack_credentials(report.settings))
+    print(f"mode: {_modes(report.modes)}")
+    if report.database:
+        print(report.database)
+    if report.slack:
+        print(report.slack)
+    for note in report.notes:
+        print(f"note: {note}")
     return 0
+
+
+MODE_CHOICES: dict[str, tuple[Mode, ...]] = {
+    "serve": ("serve",),
+    "socket": ("socket",),
+    "both": MODES,
+}
+
+
+def _modes(modes: tuple[Mode, ...]) -> str:
+    names = {"serve": "serve (HTTP)", "socket": "socket (Socket Mode)"}
+    return " and ".join(names[mode] for mode in modes)
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def _slack_credentials(settings: Settings) -> str:
@@ -141,23 +176,29 @@ def socket(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace, *, socket_mode: bool) -> int:
-    """Starts the bot; a bad setting, org file or token stops it with one line naming it."""
-    settings = load_settings()
-    if settings is None:
+    """Checks everything start-up needs (every problem, one line each, exit 1), then runs until
+    SIGTERM or Ctrl-C and finishes the work in flight (exit 0)."""
+    mode: Mode = "socket" if socket_mode else "serve"
+    try:
+        report = asyncio.run(check_configuration((mode,)))
+    except KeyboardInterrupt:
+        return 130
+    if not report.ok:
+        for problem in report.problems:
+            print(f"sfvopi-bot: {problem}", file=sys.stderr)
         return 1
+    settings, directory = report.settings, report.directory
+    assert settings is not None and directory is not None
     logging.basicConfig(
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    directory = load_directory(settings.orgs_file)
-    if directory is None:
-        return 1
     port = getattr(args, "port", None) or settings.port
     try:
         asyncio.run(_main(settings, directory, socket_mode=socket_mode, port=port))
     except KeyboardInterrupt:
         return 0
     except StartupError as exc:
-        print(f"sfvopi-bot: {exc}", file=sys.stderr)
+        print(f"sfvopi-bot: {exc.message}", file=sys.stderr)
         return 1
     return 0
 
@@ -219,7 +260,6 @@ async def _sandbox(port: int, orgs_file: Path | None, *, open_browser: bool) -> 
 
 def _open_browser(url: str) -> None:
     """Opens a graphical browser; never a text one that would take over this terminal."""
-    import os
     import webbrowser
 
     headless = sys.platform.startswith("linux") and not (
@@ -229,51 +269,143 @@ def _open_browser(url: str) -> None:
         print("  (no browser to open here: open the address above yourself)", flush=True)
 
 
+# How long a stopping bot waits for the work it promised (commands and clicks already acked,
+# executions under way) before it cancels what is left; a container runtime must allow longer
+# (`docker stop -t 30`, Kubernetes' terminationGracePeriodSeconds defaults to 30).
+SHUTDOWN_GRACE = 20.0
+
+
 async def _main(
     settings: Settings, directory: OrgDirectory, *, socket_mode: bool, port: int
 ) -> None:
+    """Runs one front door until SIGTERM or SIGINT, then stops taking new commands, waits
+    (bounded by SHUTDOWN_GRACE) for the work in flight, and returns; start-up failures become
+    a StartupError with one line (no traceback)."""
     from slack_sdk.errors import SlackApiError
 
-    from bot.slack.app import check_slack_settings
     from bot.slack.http import serve as serve_http
-    from bot.slack.services import Services
     from bot.slack.socket_mode import run_socket_mode
 
-    try:
-        check_slack_settings(settings, socket_mode=socket_mode)
-    except ConfigError as exc:
-        raise StartupError(exc.message) from None
-    services = await Services.start(settings, orgs=directory)
-    stop = asyncio.Event()
+    services = await _open_services(settings, directory)
     loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    hurry = asyncio.Event()  # a second signal: stop waiting
+
+    def on_signal(signum: signal.Signals) -> None:
+        if stop.is_set():
+            print(f"sfvopi-bot: {signum.name} again: not waiting any longer", file=sys.stderr)
+            hurry.set()
+            return
+        print(
+            f"sfvopi-bot: {signum.name}: taking no new commands; finishing the work in flight "
+            f"(up to {SHUTDOWN_GRACE:g} s)",
+            file=sys.stderr,
+            flush=True,
+        )
+        stop.set()
+
     for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stop.set)
+        loop.add_signal_handler(signum, on_signal, signum)
     try:
         runner = (
-            run_socket_mode(services)
+            run_socket_mode(services, health=(settings.host, port), grace=SHUTDOWN_GRACE)
             if socket_mode
             else serve_http(services, host=settings.host, port=port)
         )
-        task = asyncio.create_task(runner)
+        door = asyncio.create_task(runner)
         stopping = asyncio.create_task(stop.wait())
-        await asyncio.wait({task, stopping}, return_when=asyncio.FIRST_COMPLETED)
-        if task.done():
-            task.result()
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        await asyncio.wait({door, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        stopping.cancel()
+        if door.done():
+            door.result()
+            return
+        await _finish_in_flight(services, door, hurry)
     except SlackApiError as exc:
         raise StartupError(
-            f"Slack refused the bot token ({exc.response.get('error')}): check SLACK_BOT_TOKEN"
+            f"SLACK_BOT_TOKEN: Slack refused it ({exc.response.get('error')} from auth.test)"
         ) from None
     except ConfigError as exc:
         raise StartupError(exc.message) from None
     except OSError as exc:
-        raise StartupError(
-            f"cannot start: {exc} (check PORT, SLACK_API_URL and SFVOPI_DATABASE_URL)"
-        ) from None
+        raise StartupError(_os_error(exc, settings, port)) from None
     finally:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(signum)
         await services.close()
+
+
+async def _open_services(settings: Settings, directory: OrgDirectory) -> Services:
+    """`Services.start`, with a database that went away since the check (or cannot be
+    migrated) reported in one line."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from bot.slack.services import Services
+
+    try:
+        return await Services.start(settings, orgs=directory)
+    except StoreError as exc:
+        raise StartupError(f"SFVOPI_DATABASE_URL: {exc.message}") from None
+    except (SQLAlchemyError, OSError, TimeoutError) as exc:
+        raise StartupError(describe_database_error(exc, settings.database_url)) from None
+
+
+def _os_error(exc: OSError, settings: Settings, port: int) -> str:
+    """A network failure at start: reaching Slack, or listening on PORT."""
+    import aiohttp
+
+    if isinstance(exc, aiohttp.ClientError | TimeoutError):
+        reason = exc.strerror or type(exc).__name__
+        return f"SLACK_API_URL: cannot reach Slack at {settings.slack_api_url} ({reason})"
+    reason = os.strerror(exc.errno) if exc.errno else exc.strerror or str(exc)
+    return f"cannot listen on {settings.host}:{port}: {reason} (check PORT and SFVOPI_HOST)"
+
+
+async def _finish_in_flight(
+    services: Services, door: asyncio.Task[None], hurry: asyncio.Event
+) -> None:
+    """Closes the front door (no new commands; requests being answered are answered), then
+    waits for the work those answers promised, including what it starts in turn (card
+    updates, announcements), until SHUTDOWN_GRACE has passed or a second signal arrives."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + SHUTDOWN_GRACE
+    door.cancel()
+    if not await _within(door, deadline, hurry):
+        door.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        try:
+            await door
+        except Exception:
+            log.exception("the front door failed while closing")
+    settled = asyncio.create_task(_settle(services.background))
+    if not await _within(settled, deadline, hurry):
+        settled.cancel()
+        left = len(services.background.tasks)
+        print(
+            f"sfvopi-bot: stopping with {left} task{'' if left == 1 else 's'} unfinished; an "
+            "execution left behind is taken over by the sweeper (its lease lapses)",
+            file=sys.stderr,
+            flush=True,
+        )
+        await services.background.drain(0)
+
+
+async def _settle(background: Background) -> None:
+    """Waits until no background work is left, however much more it starts."""
+    while background.tasks:
+        await asyncio.wait(set(background.tasks))
+
+
+async def _within(task: asyncio.Task[Any], deadline: float, hurry: asyncio.Event) -> bool:
+    """Whether `task` ended before `deadline` and before `hurry` was set."""
+    if hurry.is_set():
+        return task.done()
+    hurried = asyncio.create_task(hurry.wait())
+    try:
+        remaining = max(0.0, deadline - asyncio.get_running_loop().time())
+        await asyncio.wait({task, hurried}, timeout=remaining, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        hurried.cancel()
+    return task.done()
 
 
 if __name__ == "__main__":

@@ -170,9 +170,9 @@ def web_app(app: AsyncApp, services: Services) -> web.Application:
         return response
 
     async def healthz(_request: web.Request) -> web.Response:
-        if await services.store.ping():
-            return web.json_response({"ok": True})
-        return web.json_response({"ok": False, "error": "database unreachable"}, status=503)
+        from bot.slack.health import healthz_response  # shared with Socket Mode's /healthz
+
+        return await healthz_response(services)
 
     async def stop_counting(_app: web.Application) -> None:
         rejections.close()

@@ -1,4 +1,13 @@
-"""The Socket Mode front door: the same listeners over a WebSocket Slack opens for us."""
+"""The Socket Mode front door: the same listeners over a WebSocket Slack opens for us.
+
+No public URL is needed, but a container still wants probing: with `health=(host, port)`
+`GET /healthz` answers there, 200 while the database answers and the WebSocket is up.
+
+Stopping (the task is cancelled): envelopes that arrive from then on are left unacked, so
+Slack sends them again to a connection still open; envelopes being answered get their acks,
+then the WebSocket closes. The work those acks promised is the caller's to wait for
+(`services.background`, see `bot.cli`).
+"""
 
 from __future__ import annotations
 
@@ -7,52 +16,147 @@ import json
 import logging
 from typing import Any
 
+from aiohttp import web
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
+from slack_sdk.errors import SlackApiError
 from slack_sdk.socket_mode.aiohttp import SocketModeClient
 from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.socket_mode.response import SocketModeResponse
 
 from bot.errors import ConfigError
 from bot.slack.app import build_app, routable
+from bot.slack.health import Probe, healthz_response
 from bot.slack.services import Services
 
 log = logging.getLogger(__name__)
 
+# How long a health probe may keep an idle connection open.
+HEALTH_KEEPALIVE = 5.0
 
-async def run_socket_mode(services: Services) -> None:
-    """Socket Mode: the same listeners over a WebSocket Slack opens for us; no public URL."""
+
+class _Door:
+    """Counts the envelopes being answered; once closing, takes no new ones."""
+
+    def __init__(self) -> None:
+        self.closing = False
+        self.busy = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    def enter(self) -> bool:
+        if self.closing:
+            return False
+        self.busy += 1
+        self._idle.clear()
+        return True
+
+    def leave(self) -> None:
+        self.busy -= 1
+        if self.busy == 0:
+            self._idle.set()
+
+    async def close(self, timeout: float) -> None:
+        """Takes no new envelopes and waits (bounded) for those being answered."""
+        self.closing = True
+        try:
+            await asyncio.wait_for(self._idle.wait(), timeout)
+        except TimeoutError:
+            log.warning("%d Socket Mode envelope(s) still being answered at close", self.busy)
+
+
+async def run_socket_mode(
+    services: Services, *, health: tuple[str, int] | None = None, grace: float = 20.0
+) -> None:
+    """Socket Mode until cancelled: the same listeners over a WebSocket Slack opens for us.
+
+    `health` is the (host, port) to serve `GET /healthz` on; `grace` bounds the wait for
+    envelopes being answered when stopping."""
     app_token = services.settings.slack_app_token
     if app_token is None:
         raise ConfigError("SLACK_APP_TOKEN is not set (Socket Mode needs an xapp- token)")
     app = await build_app(services, socket_mode=True)
     client = SocketModeClient(app_token=app_token.get_secret_value(), web_client=services.slack)
+    door = _Door()
 
     async def on_request(client: Any, req: SocketModeRequest) -> None:
-        with services.background.holding() as held:
-            if routable(req.payload):
-                bolt_response = await app.async_dispatch(
-                    AsyncBoltRequest(mode="socket_mode", body=req.payload)
-                )
-            else:
-                log.warning("ignored a Socket Mode envelope that is no command or click we know")
-                bolt_response = BoltResponse(status=200, body="")
-        payload: dict[str, Any] | None = None
-        if bolt_response.status == 200 and bolt_response.body:
-            try:
-                payload = json.loads(bolt_response.body)
-            except ValueError:
-                payload = {"text": bolt_response.body}
-        await client.send_socket_mode_response(
-            SocketModeResponse(envelope_id=req.envelope_id, payload=payload)
-        )
-        services.background.release(held)
+        if not door.enter():
+            return  # stopping: unacked, so Slack delivers it to a connection still open
+        try:
+            await _answer(app, services, client, req)
+        finally:
+            door.leave()
+
+    async def socket_problem() -> str | None:
+        if door.closing:
+            return "stopping"
+        if not await client.is_connected():
+            return "Socket Mode not connected"
+        return None
 
     client.socket_mode_request_listeners.append(on_request)
-    await client.connect()  # type: ignore[no-untyped-call]
-    services.start_sweeper()
-    log.info("sfvopi-bot connected in Socket Mode")
+    probe = await _start_health(services, health, socket_problem) if health else None
     try:
+        try:
+            # Asked once here, so a refused app token stops start-up with Slack's reason
+            # instead of the client's endless "Failed to connect; Retrying..." tracebacks.
+            opened = await services.slack.apps_connections_open(app_token=client.app_token)
+            client.wss_uri = str(opened["url"])
+        except SlackApiError as exc:
+            raise ConfigError(
+                f"SLACK_APP_TOKEN: Slack refused it ({exc.response.get('error')} from "
+                "apps.connections.open)"
+            ) from None
+        await client.connect()  # type: ignore[no-untyped-call]
+        services.start_sweeper()
+        log.info("sfvopi-bot connected in Socket Mode")
         await asyncio.Event().wait()
     finally:
+        await door.close(grace)
         await client.close()  # type: ignore[no-untyped-call]
+        if probe is not None:
+            await probe.cleanup()
+
+
+async def _answer(app: Any, services: Services, client: Any, req: SocketModeRequest) -> None:
+    """One envelope: dispatched with its follow-up work held, acked, then the work released."""
+    with services.background.holding() as held:
+        if routable(req.payload):
+            bolt_response = await app.async_dispatch(
+                AsyncBoltRequest(mode="socket_mode", body=req.payload)
+            )
+        else:
+            log.warning("ignored a Socket Mode envelope that is no command or click we know")
+            bolt_response = BoltResponse(status=200, body="")
+    payload: dict[str, Any] | None = None
+    if bolt_response.status == 200 and bolt_response.body:
+        try:
+            payload = json.loads(bolt_response.body)
+        except ValueError:
+            payload = {"text": bolt_response.body}
+    await client.send_socket_mode_response(
+        SocketModeResponse(envelope_id=req.envelope_id, payload=payload)
+    )
+    services.background.release(held)
+
+
+async def _start_health(
+    services: Services, where: tuple[str, int], socket_problem: Probe
+) -> web.AppRunner:
+    """`GET /healthz` on host:port, nothing else (no Slack request ever arrives here)."""
+
+    async def healthz(_request: web.Request) -> web.Response:
+        return await healthz_response(services, socket_problem)
+
+    application = web.Application(handler_args={"keepalive_timeout": HEALTH_KEEPALIVE})
+    application.router.add_get("/healthz", healthz)
+    runner = web.AppRunner(application, access_log=None, shutdown_timeout=1.0)
+    await runner.setup()
+    host, port = where
+    try:
+        await web.TCPSite(runner, host, port).start()
+    except BaseException:
+        await runner.cleanup()
+        raise
+    log.info("sfvopi-bot answers GET /healthz on http://%s:%s/healthz", host, port)
+    return runner

@@ -284,13 +284,18 @@ def test_check_config_names_a_missing_key_variable(tmp_path: Path) -> None:
 
 def test_check_config_finds_keys_and_file_through_dotenv(tmp_path: Path) -> None:
     write_orgs(tmp_path, ORGS_YAML)
+    # The Slack secrets too: without them `serve` would not start, so check-config says so.
+    serve_secrets = {k: SLACK_SECRETS[k] for k in ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET")}
     (tmp_path / ".env").write_text(
-        "SFVOPI_ORGS_FILE=orgs.yml\n" + "".join(f"{k}={v}\n" for k, v in ORG_ENV.items())
+        "SFVOPI_ORGS_FILE=orgs.yml\n"
+        + "".join(f"{k}={v}\n" for k, v in {**ORG_ENV, **serve_secrets}.items())
     )
     result = run_cli("check-config", env={}, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "orgs.yml: OK, 2 organizations" in result.stdout
-    assert not any(key in result.stdout + result.stderr for key in KEYS)
+    assert "mode: serve (HTTP)" in result.stdout
+    shown = result.stdout + result.stderr
+    assert not any(key in shown for key in (*KEYS, *serve_secrets.values()))
 
 
 def test_check_config_stops_on_a_bad_setting(tmp_path: Path) -> None:
@@ -306,7 +311,7 @@ def test_check_config_stops_on_a_bad_setting(tmp_path: Path) -> None:
 def test_check_config_in_process(
     clean_env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    for name, value in ORG_ENV.items():
+    for name, value in {**ORG_ENV, **SLACK_SECRETS}.items():
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("SFVOPI_ORGS_FILE", str(write_orgs(clean_env, ORGS_YAML)))
     assert main(["check-config"]) == 0

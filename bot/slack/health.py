@@ -1,0 +1,56 @@
+"""`GET /healthz` for both front doors: 200 `{"ok": true}` while the bot can do its work,
+503 `{"ok": false, "error": …}` saying why not (a fixed phrase, never a path or a secret).
+
+HTTP (`bot.slack.http`) asks about the database; Socket Mode (`bot.slack.socket_mode`) also
+about its WebSocket, since a replica without one receives nothing.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+from bot.slack.services import Services
+
+__all__ = ["Probe", "database_problem", "health", "healthz_response"]
+
+Probe = Callable[[], Awaitable[str | None]]
+
+
+async def database_problem(services: Services) -> str | None:
+    """Why the database cannot serve the bot now, or None.
+
+    A SQLite file removed under a running bot still answers through the connection already
+    open (the inode lives on), but nothing written there survives: that is unhealthy too."""
+    store = services.store
+    if not await store.ping():
+        return "database unreachable"
+    if store.is_sqlite and _file_gone(store.engine.url.database):
+        return "database file missing"
+    return None
+
+
+def _file_gone(database: str | None) -> bool:
+    """Whether a SQLite database that lives in a file no longer has one (a stat, no I/O wait)."""
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return False
+    return not os.path.exists(database)
+
+
+async def health(services: Services, *probes: Probe) -> tuple[int, dict[str, object]]:
+    """The status and JSON body of `/healthz`: the database first, then each extra probe."""
+    problems = [problem for problem in [await database_problem(services)] if problem]
+    for probe in probes:
+        problem = await probe()
+        if problem:
+            problems.append(problem)
+    if problems:
+        return 503, {"ok": False, "error": "; ".join(problems)}
+    return 200, {"ok": True}
+
+
+async def healthz_response(services: Services, *probes: Probe) -> web.Response:
+    status, body = await health(services, *probes)
+    return web.json_response(body, status=status)
