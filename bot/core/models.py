@@ -105,6 +105,7 @@ class Request:
     card_ts: str | None = None
     notified_at: float | None = None
     announced: int = 0
+    slack_problem: str | None = None  # what Slack refused last, as `step:error`
     executions: int = 0
 
     @property

@@ -115,6 +115,9 @@ class SlackStandin(Workspace):
         self.ack_timeout = ACK_DEADLINE
         self.response_url_gone = False
         self.response_url_ttl = RESPONSE_URL_TTL
+        self.channel_refusals: dict[str, str] = {}
+        self.missing_scopes: set[str] = set()
+        self.token_refusal: str | None = None
         self._bot_url: str | None = None
         self._signing_secret: str | None = None
         self._tickets: set[str] = set()
@@ -194,6 +197,9 @@ class SlackStandin(Workspace):
         """Forget the workspace, calls, faults and response URLs; keep tokens and configuration."""
         self._faults.clear()
         self._targets.clear()
+        self.channel_refusals.clear()
+        self.missing_scopes.clear()
+        self.token_refusal = None
         self.response_url_gone = False
         self.ack_timeout = ACK_DEADLINE
         self.response_url_ttl = RESPONSE_URL_TTL
@@ -219,7 +225,7 @@ class SlackStandin(Workspace):
         if faulted is not None:
             return faulted
         try:
-            refusal = self._token_refusal(method, token)
+            refusal = self._token_refusal(method, token) or self._workspace_refusal(method, params)
             if refusal:
                 raise _Refused(refusal)
             body = handler(params)
@@ -262,6 +268,41 @@ class SlackStandin(Workspace):
         else:
             status, error = 200, fault.error
         return self._answer(method, params, {"ok": False, "error": error}, status, headers)
+
+    # -- the workspace as an admin left it: Slack's standing refusals ---------------------
+
+    def refuse_channel(self, channel: str, error: str) -> None:
+        """Until `allow_channel`: posts and updates in `channel` are refused with `error`, as
+        Slack does when the bot is not in it (`not_in_channel`), it is archived (`is_archived`)
+        or gone (`channel_not_found`)."""
+        self.channel_refusals[channel] = error
+
+    def allow_channel(self, channel: str) -> None:
+        self.channel_refusals.pop(channel, None)
+
+    def revoke_token(self, error: str = "token_revoked") -> None:
+        """Every call with the bot token is refused (`token_revoked`, `invalid_auth`,
+        `account_inactive`) until `restore_token`."""
+        self.token_refusal = error
+
+    def restore_token(self) -> None:
+        self.token_refusal = None
+
+    def drop_scope(self, method: str) -> None:
+        """`method` answers `missing_scope` until `grant_scope`, as after a scope was removed."""
+        self.missing_scopes.add(method)
+
+    def grant_scope(self, method: str) -> None:
+        self.missing_scopes.discard(method)
+
+    def _workspace_refusal(self, method: str, params: JSON) -> str | None:
+        if self.token_refusal is not None and method != "apps.connections.open":
+            return self.token_refusal
+        if method in self.missing_scopes:
+            return "missing_scope"
+        if method in ("chat.postMessage", "chat.update", "chat.postEphemeral"):
+            return self.channel_refusals.get(_str(params.get("channel")))
+        return None
 
     def _token_refusal(self, method: str, token: str) -> str | None:
         if not token:

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from bot.core.models import Action, Outcome, Request, Status, TargetState
+from bot.slack.refusals import explain
 
 Block = dict[str, Any]
 
@@ -308,6 +309,22 @@ def thread_details(request: Request) -> list[str]:
     return chunks
 
 
+def slack_problem_notice(request: Request, refusal: Any, step: str) -> str:
+    """To the requester, at once: what Slack refused for their request and how to fix it."""
+    what = {
+        "card": "its approval card could not be posted",
+        "update": "its approval card could not be updated",
+        "thread": "the reply in its card's thread could not be posted",
+        "outcome": "its outcome line could not be posted",
+    }.get(step, "a message about it could not be posted")
+    tail = (
+        " It stays pending; the card is posted as soon as that is fixed."
+        if step == "card"
+        else " The bot tries again on its own."
+    )
+    return f":warning: Request #{request.id}: {what}: {refusal.fix}.{tail}"
+
+
 def requester_notice(request: Request) -> str:
     return f"Your request {outcome_summary(request, asked_by=False)}"
 
@@ -352,11 +369,20 @@ def retired_card(request: Request, where: str) -> list[Block]:
 
 def status_blocks(request: Request) -> list[Block]:
     """`/sfvopi status`: the card as it stands, without buttons (and without the line about
-    who may press them)."""
-    if request.status is not Status.PENDING:
-        return card(request)
-    shown = [b for b in card(request) if b["type"] not in ("actions", "context")]
-    return [*shown, _context(f"Request #{request.id} · expires {when(request.expires_at)}")]
+    who may press them), and what Slack refused for it, if anything, with the fix."""
+    shown = card(request)
+    if request.status is Status.PENDING:
+        shown = [b for b in shown if b["type"] not in ("actions", "context")]
+        shown.append(_context(f"Request #{request.id} · expires {when(request.expires_at)}"))
+    if request.slack_problem is not None:
+        shown.append(_section(f":warning: {stuck_line(request)}"))
+    return shown
+
+
+def stuck_line(request: Request) -> str:
+    """What Slack refused for this request and how to fix it, as status and /healthz say it."""
+    assert request.slack_problem is not None
+    return f"Request #{request.id}: {explain(request.slack_problem)}"
 
 
 def error(message: str, *, usage: bool = False) -> list[Block]:

@@ -1,5 +1,6 @@
-"""`GET /healthz` for both front doors: 200 `{"ok": true}` while the bot can do its work,
-503 `{"ok": false, "error": …}` saying why not (a fixed phrase, never a path or a secret).
+"""`GET /healthz` for both front doors: 200 `{"ok": true}` while the bot can do its work
+(with `stuck`: what Slack refuses for which request, and the fix), 503 `{"ok": false,
+"error": …}` saying why not (a fixed phrase, never a path or a secret).
 
 HTTP (`bot.slack.http`) asks about the database; Socket Mode (`bot.slack.socket_mode`) also
 about its WebSocket, since a replica without one receives nothing.
@@ -12,6 +13,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from bot.slack.refusals import explain
 from bot.slack.services import Services
 
 __all__ = ["Probe", "database_problem", "health", "healthz_response"]
@@ -48,7 +50,11 @@ async def health(services: Services, *probes: Probe) -> tuple[int, dict[str, obj
             problems.append(problem)
     if problems:
         return 503, {"ok": False, "error": "; ".join(problems)}
-    return 200, {"ok": True}
+    body: dict[str, object] = {"ok": True}
+    stuck = await services.store.slack_problems()
+    if stuck:  # healthy replica, but Slack refuses something an admin must fix
+        body["stuck"] = [{"request": rid, "problem": explain(p)} for rid, p in stuck]
+    return 200, body
 
 
 async def healthz_response(services: Services, *probes: Probe) -> web.Response:

@@ -15,18 +15,21 @@ from collections.abc import Callable
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot.core import failpoints
 from bot.core.models import Request, Status
 from bot.core.org import OrgDirectory, in_force
 from bot.slack import blocks
 from bot.slack.after_ack import Background
+from bot.slack.refusals import Kind, classify
 from bot.store import Store
 
 log = logging.getLogger(__name__)
 
 
 THREAD_REPLY, REQUESTER_NOTICE, OUTCOME_LINE = 1, 2, 4
+RESPONSE_URL_LIFETIME = 30 * 60  # Slack takes posts to a command's response_url this long
 
 
 class Notifier:
@@ -72,12 +75,16 @@ class Notifier:
             ):
                 return
             failpoints.reached("before_card")
-            posted = await self.slack.chat_postMessage(
-                channel=org.approval_channel,
-                text=blocks.card_text(request),
-                blocks=blocks.card(request),
-                unfurl_links=False,
-            )
+            try:
+                posted = await self.slack.chat_postMessage(
+                    channel=org.approval_channel,
+                    text=blocks.card_text(request),
+                    blocks=blocks.card(request),
+                    unfurl_links=False,
+                )
+            except Exception as exc:
+                await self._refused(request, "card", exc, org.approval_channel)
+                return
             failpoints.reached("after_card_posted")
             await self.store.set_card(
                 request_id, str(posted["channel"]), str(posted["ts"]), self.clock()
@@ -87,7 +94,13 @@ class Notifier:
             request = in_force(stored, org)
             if request.status is Status.PENDING:
                 return
-        await self._update_card(request)
+        try:
+            await self._update_card(request)
+        except Exception as exc:  # left in the outbox: the sweeper updates it, then announces
+            await self._refused(request, "update", exc, request.card_channel or "")
+            return
+        if request.slack_problem is not None:
+            await self.store.clear_slack_problem(request.id)
         if request.status.final and request.notified_at is None:
             await self._announce(request)
 
@@ -109,25 +122,66 @@ class Notifier:
             return
         failpoints.reached("before_announce")
         done = request.announced
-        if not done & THREAD_REPLY and request.card_ts is not None:
-            for chunk in blocks.thread_details(request):
-                await self.slack.chat_postMessage(
-                    channel=request.card_channel or "",
-                    thread_ts=request.card_ts,
-                    text=chunk,
-                )
-            await self._announced(request.id, THREAD_REPLY)
-        own_cancel = request.status is Status.CANCELLED and request.decided_by == request.requester
-        if not done & REQUESTER_NOTICE and not own_cancel:  # who cancelled was told at once
-            await self._tell_requester(request)
-            await self._announced(request.id, REQUESTER_NOTICE)
-        org = self.orgs.get(request.org)
-        if not done & OUTCOME_LINE and org is not None and org.outcome_channel:
-            await self.slack.chat_postMessage(
-                channel=org.outcome_channel, text=blocks.outcome_summary(request)
+        step, channel = "thread", request.card_channel or ""
+        try:
+            if not done & THREAD_REPLY and request.card_ts is not None:
+                for chunk in blocks.thread_details(request):
+                    await self.slack.chat_postMessage(
+                        channel=channel, thread_ts=request.card_ts, text=chunk
+                    )
+                await self._announced(request.id, THREAD_REPLY)
+            own_cancel = (
+                request.status is Status.CANCELLED and request.decided_by == request.requester
             )
-            await self._announced(request.id, OUTCOME_LINE)
+            step, channel = "notice", request.requester
+            if not done & REQUESTER_NOTICE and not own_cancel:  # who cancelled was told at once
+                await self._tell_requester(request)
+                await self._announced(request.id, REQUESTER_NOTICE)
+            org = self.orgs.get(request.org)
+            if not done & OUTCOME_LINE and org is not None and org.outcome_channel:
+                step, channel = "outcome", org.outcome_channel
+                await self.slack.chat_postMessage(
+                    channel=channel, text=blocks.outcome_summary(request)
+                )
+                await self._announced(request.id, OUTCOME_LINE)
+        except SlackApiError as exc:  # the rest waits for the next sweep, once the lease lapses
+            await self._refused(request, step, exc, channel)
+            return
         await self.store.mark_notified(request.id, self.clock())
+
+    async def _refused(self, request: Request, step: str, exc: Exception, channel: str) -> None:
+        """Slack refused a post: recorded (status and /healthz show it), retried by the sweeper,
+        and the requester is told at once what is wrong and how to fix it (once per problem)."""
+        where = f"<#{channel}>" if channel[:1] in ("C", "G") else "the conversation"
+        refusal = classify(exc, where)
+        problem = refusal.problem(step, channel)
+        log.warning("request %s: Slack refused the %s (%s)", request.id, step, refusal.error)
+        newly = await self.store.note_slack_problem(
+            # an admin's fix is retried at the next sweep; a transient one once the lease lapses
+            request.id,
+            problem,
+            self.clock(),
+            release_card=step == "card" and refusal.kind is not Kind.TRANSIENT,
+        )
+        if newly and refusal.kind is not Kind.TRANSIENT and step != "notice":
+            await self._warn_requester(request, blocks.slack_problem_notice(request, refusal, step))
+
+    async def _warn_requester(self, request: Request, text: str) -> None:
+        """A DM, or where the command was typed while Slack still takes it (the DM may be the
+        very thing Slack refuses)."""
+        try:
+            await self.slack.chat_postMessage(channel=request.requester, text=text)
+            return
+        except SlackApiError as exc:
+            log.warning("request %s: could not DM the requester (%s)", request.id, exc)
+        fresh = request.response_url and self.clock() - request.created_at < RESPONSE_URL_LIFETIME
+        if fresh and request.response_url:
+            try:
+                await AsyncWebhookClient(request.response_url, timeout=5).send_dict(
+                    {"response_type": "ephemeral", "replace_original": False, "text": text}
+                )
+            except Exception as exc:
+                log.warning("request %s: could not reach the requester (%s)", request.id, exc)
 
     async def _announced(self, request_id: int, step: int) -> None:
         await self.store.mark_announced(

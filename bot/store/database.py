@@ -145,6 +145,7 @@ class Database:
             approvals=tuple(Approval(approver=a.approver, at=a.at) for a in arows),
             decided_by=row.decided_by,
             decision_note=row.decision_note,
+            slack_problem=row.slack_problem,
             finished_at=row.finished_at,
             channel_id=row.channel_id,
             response_url=row.response_url,

@@ -36,9 +36,60 @@ class Outbox(Database):
             await conn.execute(
                 update(requests_t)
                 .where(requests_t.c.id == request_id)
-                .values(card_channel=channel, card_ts=ts, card_lease_until=None)
+                .values(
+                    card_channel=channel,
+                    card_ts=ts,
+                    card_lease_until=None,
+                    slack_problem=None,
+                    slack_problem_told=None,
+                )
             )
             await self._event(conn, request_id, now, "bot", "card_posted", {"channel": channel})
+
+    async def note_slack_problem(
+        self, request_id: int, problem: str, now: float, *, release_card: bool = False
+    ) -> bool:
+        """Records what Slack refused; True the first time this problem is noted (so the
+        requester is told once). `release_card` lets the next sweep try the card again."""
+        values: dict[str, Any] = {"slack_problem": problem, "slack_problem_told": problem}
+        if release_card:
+            values["card_lease_until"] = None
+        async with self._write() as conn:
+            told = (
+                await conn.execute(
+                    select(requests_t.c.slack_problem_told).where(requests_t.c.id == request_id)
+                )
+            ).scalar()
+            await conn.execute(
+                update(requests_t).where(requests_t.c.id == request_id).values(values)
+            )
+            if told == problem:
+                return False
+            step, _, rest = problem.partition(":")
+            error = rest.partition(":")[0]
+            await self._event(
+                conn, request_id, now, "slack", "slack_refused", {"step": step, "error": error}
+            )
+            return True
+
+    async def clear_slack_problem(self, request_id: int) -> None:
+        async with self._write() as conn:
+            await conn.execute(
+                update(requests_t)
+                .where(and_(requests_t.c.id == request_id, requests_t.c.slack_problem.is_not(None)))
+                .values(slack_problem=None)
+            )
+
+    async def slack_problems(self) -> list[tuple[int, str]]:
+        """Requests Slack has refused something for, and what (for /healthz)."""
+        async with self._read() as conn:
+            rows = await conn.execute(
+                select(requests_t.c.id, requests_t.c.slack_problem)
+                .where(requests_t.c.slack_problem.is_not(None))
+                .order_by(requests_t.c.id)
+                .limit(100)
+            )
+            return [(int(r[0]), str(r[1])) for r in rows]
 
     async def claim_notify(self, request_id: int, now: float, lease_seconds: float) -> bool:
         """One announcer per outcome, as claim_card is one poster per card."""
@@ -97,16 +148,23 @@ class Outbox(Database):
             return bool(result.rowcount == 1)
 
     async def outbox(self, now: float) -> tuple[list[int], list[int]]:
-        """Requests whose card was never posted, and final ones whose outcome was never told."""
+        """Pending requests whose card was never posted (or Slack refused to update), and final
+        ones whose outcome was never told."""
         async with self._read() as conn:
             cards = await conn.execute(
                 select(requests_t.c.id).where(
                     and_(
-                        requests_t.c.card_ts.is_(None),
                         requests_t.c.status == Status.PENDING.value,
                         or_(
-                            requests_t.c.card_lease_until.is_(None),
-                            requests_t.c.card_lease_until < now,
+                            and_(
+                                requests_t.c.card_ts.is_(None),
+                                or_(
+                                    requests_t.c.card_lease_until.is_(None),
+                                    requests_t.c.card_lease_until < now,
+                                ),
+                            ),
+                            # a card Slack refused to update: try again
+                            requests_t.c.slack_problem.is_not(None),
                         ),
                     )
                 )

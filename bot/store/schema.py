@@ -39,6 +39,8 @@ requests_t = Table(
     Column("notified_at", Float),
     Column("notify_lease_until", Float),
     Column("decision_note", Text),
+    Column("slack_problem", String(80)),
+    Column("slack_problem_told", String(80)),
     Column("announced", Integer, nullable=False, default=0, server_default="0"),
     Index("ix_requests_status", "status"),
     Index("ix_requests_org_created", "org", "created_at"),

@@ -291,7 +291,7 @@ async def test_two_replicas_execute_every_request_once(
         assert approval_clicks >= 200
 
         outcome_lines = [m.text for m in slack.messages(OUTCOMES)]
-        alice = [e.text for e in slack.ephemerals("U0ALICE") if not e.from_ack]
+        alice = [m.text for m in slack.dms("U0ALICE")]
         alice += [m.text for m in slack.messages("U0ALICE")]
         executed = denied = expired = takeovers = 0
         for f, request in zip(filed, await loaded(), strict=True):
@@ -417,7 +417,7 @@ async def test_two_survivors_finish_a_dead_replicas_work_once(
         await asyncio.sleep(LEASE + 1.0)
 
         outcome_lines = [m.text for m in slack.messages(OUTCOMES)]
-        alice = [e.text for e in slack.ephemerals("U0ALICE") if not e.from_ack]
+        alice = [m.text for m in slack.dms("U0ALICE")]
         reclaimers: Counter[str] = Counter()
         for f in filed:
             request = await store.get(f.request_id)
