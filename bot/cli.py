@@ -13,8 +13,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bot.config.orgfile import summary
-from bot.config.settings import Settings
+from bot.config.orgfile import load_orgs, summary
+from bot.config.settings import Settings, environ_with_dotenv
 from bot.core.org import OrgDirectory
 from bot.errors import ConfigError, OrgFileError, StartupError, StoreError
 from bot.startup_checks import MODES, Mode, check_configuration, describe_database_error
@@ -306,6 +306,14 @@ async def _main(
 
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, on_signal, signum)
+    reloads: set[asyncio.Task[None]] = set()
+
+    def on_hup() -> None:
+        task = loop.create_task(_reload_orgs(services, settings))
+        reloads.add(task)
+        task.add_done_callback(reloads.discard)
+
+    loop.add_signal_handler(signal.SIGHUP, on_hup)
     try:
         runner = (
             run_socket_mode(services, health=(settings.host, port), grace=SHUTDOWN_GRACE)
@@ -329,9 +337,36 @@ async def _main(
     except OSError as exc:
         raise StartupError(_os_error(exc, settings, port)) from None
     finally:
-        for signum in (signal.SIGTERM, signal.SIGINT):
+        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             loop.remove_signal_handler(signum)
         await services.close()
+
+
+async def _reload_orgs(services: Services, settings: Settings) -> None:
+    """SIGHUP: the organization file read and checked again; a bad one keeps the old one in
+    force and says why, one line per problem."""
+    try:
+        directory = load_orgs(settings.orgs_file, environ_with_dotenv())
+    except OrgFileError as exc:
+        for problem in exc.problems:
+            print(f"sfvopi-bot: SIGHUP: {problem}", file=sys.stderr, flush=True)
+        print(
+            "sfvopi-bot: SIGHUP: the organization file was not reloaded; the old one stays "
+            "in force",
+            file=sys.stderr,
+            flush=True,
+        )
+        return
+    try:
+        await services.reload_orgs(directory)
+    except Exception:
+        logging.getLogger(__name__).exception("reloading the organization file failed")
+        return
+    print(
+        f"sfvopi-bot: SIGHUP: {settings.orgs_file} reloaded ({len(directory.orgs)} organizations)",
+        file=sys.stderr,
+        flush=True,
+    )
 
 
 async def _open_services(settings: Settings, directory: OrgDirectory) -> Services:
