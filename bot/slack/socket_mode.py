@@ -134,10 +134,14 @@ async def _answer(app: Any, services: Services, client: Any, req: SocketModeRequ
             payload = json.loads(bolt_response.body)
         except ValueError:
             payload = {"text": bolt_response.body}
-    await client.send_socket_mode_response(
-        SocketModeResponse(envelope_id=req.envelope_id, payload=payload)
-    )
-    services.background.release(held)
+    try:
+        await client.send_socket_mode_response(
+            SocketModeResponse(envelope_id=req.envelope_id, payload=payload)
+        )
+    except Exception as exc:  # the socket dropped before the ack: the promised work still runs
+        log.info("the Socket Mode ack could not be sent (%s); its work runs anyway", exc)
+    finally:
+        services.background.release(held)
 
 
 async def _start_health(
