@@ -292,7 +292,6 @@ async def test_two_replicas_execute_every_request_once(
 
         outcome_lines = [m.text for m in slack.messages(OUTCOMES)]
         alice = [m.text for m in slack.dms("U0ALICE")]
-        alice += [m.text for m in slack.messages("U0ALICE")]
         executed = denied = expired = takeovers = 0
         for f, request in zip(filed, await loaded(), strict=True):
             kinds = Counter(e.kind for e in await store.events(request.id))
