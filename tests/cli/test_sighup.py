@@ -43,7 +43,7 @@ async def test_sighup_reloads_the_org_file_and_keeps_the_old_one_if_it_is_bad(
 
         write_orgs(tmp_path, ORGS_YAML.replace("      U0ALICE: requester\n", ""))
         bot.proc.send_signal(signal.SIGHUP)
-        await wait_until(lambda: "reloaded" in bot.output(), what="the reload")
+        await wait_until(lambda: "orgs.yml reloaded (" in bot.output(), what="the reload")
         gone = await slack.command("U0ALICE", "whoami", channel="C0OPS")
         assert gone.ephemeral is not None and "not a member" in gone.ephemeral.text
         store = Store(database_url)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import re
 import signal
-import sys
 from pathlib import Path
 
 import aiohttp
@@ -23,7 +22,7 @@ from bot.sandbox.slack_standin import SlackStandin
 from bot.sandbox.slack_workspace import Timeout
 from bot.store import Store
 from tests.support.orgs import ORGS_YAML
-from tests.support.processes import BotProcess, bot_env, free_port, wait_until
+from tests.support.processes import BotProcess, bot_env, start_bot_process, wait_until
 from tests.support.slack import SLACK_APP_TOKEN, SLACK_SIGNING_SECRET
 
 APPROVALS = "C0APPROVALS"
@@ -35,21 +34,7 @@ STOPPING = "SIGTERM: taking no new commands"
 
 async def start(command: str, env: dict[str, str], tmp_path: Path) -> BotProcess:
     """`python -m bot COMMAND` as an operator runs it, its output in a log file."""
-    port = free_port()
-    log = tmp_path / f"{command}.log"
-    with log.open("ab") as out:
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "bot",
-            command,
-            env={**env, "PORT": str(port)},
-            cwd=tmp_path,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=out,
-            stderr=asyncio.subprocess.STDOUT,
-        )
-    return BotProcess(command, proc, port, log)
+    return await start_bot_process(command, env, tmp_path, command=command)
 
 
 def log_of(bot: BotProcess) -> str:

@@ -18,7 +18,7 @@ from bot.sandbox.emulator import Emulator
 from bot.sandbox.slack_standin import SlackStandin
 from bot.slack.limits import REQUEST_TIMEOUT
 from tests.support.orgs import ORGS_YAML
-from tests.support.processes import BotProcess, bot_env, free_port
+from tests.support.processes import BotProcess, bot_env, start_bot_process
 from tests.support.slack import SLACK_SIGNING_SECRET
 
 NOFILE = 1100
@@ -50,25 +50,10 @@ async def starved_bot(
         ORGS_YAML,
         SFVOPI_LOG_LEVEL="INFO",
     )
-    port = free_port()
-    log = tmp_path / "serve.log"
-    with log.open("ab") as out:
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "bot",
-            "serve",
-            env={**env, "PORT": str(port)},
-            cwd=tmp_path,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=out,
-            stderr=asyncio.subprocess.STDOUT,
-            preexec_fn=few_descriptors,
-        )
-    bot = BotProcess("starved", proc, port, log)
+    bot = await start_bot_process("starved", env, tmp_path, preexec_fn=few_descriptors)
     try:
         await bot.ready(timeout=60)
-        limits = await asyncio.to_thread(Path(f"/proc/{proc.pid}/limits").read_text)
+        limits = await asyncio.to_thread(Path(f"/proc/{bot.proc.pid}/limits").read_text)
         assert any(
             line.startswith("Max open files") and str(NOFILE) in line
             for line in limits.splitlines()

@@ -119,8 +119,15 @@ class BotProcess:
 
 
 async def start_bot_process(
-    name: str, env: Mapping[str, str], tmp_path: Path, *, port: int | None = None
+    name: str,
+    env: Mapping[str, str],
+    tmp_path: Path,
+    *,
+    port: int | None = None,
+    command: str = "serve",
+    preexec_fn: Callable[[], None] | None = None,
 ) -> BotProcess:
+    """`python -m bot COMMAND` as an operator runs it, its output in `<name>.log`."""
     port = port or free_port()
     log = tmp_path / f"{name}.log"
     with log.open("ab") as out:
@@ -128,12 +135,13 @@ async def start_bot_process(
             sys.executable,
             "-m",
             "bot",
-            "serve",
+            command,
             env={**env, "PORT": str(port)},
             cwd=tmp_path,
             stdin=asyncio.subprocess.DEVNULL,
             stdout=out,
             stderr=asyncio.subprocess.STDOUT,
+            preexec_fn=preexec_fn,
         )
     return BotProcess(name, proc, port, log)
 
