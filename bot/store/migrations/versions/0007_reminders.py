@@ -1,0 +1,24 @@
+"""requests: reminder and escalation bookkeeping.
+
+A placeholder until the issue that owns it fills it in; until then it changes nothing.
+
+Revision ID: 0007
+Revises: 0006
+"""
+
+from __future__ import annotations
+
+from alembic import op  # noqa: F401
+
+revision = "0007"
+down_revision: str | None = "0006"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass
