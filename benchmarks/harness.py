@@ -321,6 +321,7 @@ class Env:
     bot_env: dict[str, str] = field(default_factory=dict)
     procs: list[Stoppable] = field(default_factory=list)
     bots: int = 0
+    floors: int = 0
     stop_times: list[tuple[str, float]] = field(default_factory=list)
 
     def profile(self, pid: int, name: str, seconds: float) -> asyncio.Task[None] | None:
@@ -409,6 +410,28 @@ class Env:
         if process_before_response:
             args.append("--process-before-response")
         child, line = await start_child("floor", args, self.workdir)
+        self.procs.append(child)
+        return child, line.split()[-1]
+
+    async def start_work_floor(self) -> tuple[Child, str]:
+        """Starts benchmarks/floor_work.py on a fresh SQLite file, posting cards to the
+        stand-in; returns it and its /slack/events URL."""
+        self.floors += 1
+        args = [
+            sys.executable,
+            str(HERE / "floor_work.py"),
+            "--port",
+            "0",
+            "--secret",
+            SECRET,
+            "--db",
+            str(self.workdir / f"floor-{self.floors}.db"),
+            "--slack-api",
+            self.slack.api_url,
+            "--token",
+            TOKEN,
+        ]
+        child, line = await start_child("work-floor", args, self.workdir)
         self.procs.append(child)
         return child, line.split()[-1]
 

@@ -215,6 +215,64 @@ class StartupResult:
     idle_hwm_max_mb: float
 
 
+# -- 6. the work itself: bot, no-framework floor, bare Bolt ---------------------------------
+
+
+@dataclass
+class WorkRun:
+    """One server at c=1 and c=50; CPU counted from the first command to the last card."""
+
+    c1: LoadSummary
+    c50: LoadSummary
+    cpu_ms_per_command: dict[int, float]  # concurrency → CPU ms per command (JSON keys)
+    cards: int  # cards in the approval channel after the runs (0 for bare Bolt)
+    memory_mb: MemoryMB
+
+    def closed(self) -> dict[int, LoadSummary]:
+        return {1: self.c1, 50: self.c50}
+
+
+@dataclass
+class WorkRatios:
+    """bot / no-framework floor, per concurrency: CPU per command, p50, p99, req/s."""
+
+    cpu: dict[int, float]
+    p50: dict[int, float]
+    p99: dict[int, float]
+    rps: dict[int, float]
+
+
+@dataclass
+class WorkResult:
+    counts: dict[int, int]
+    warmup: int
+    bolt: WorkRun
+    floor: WorkRun
+    bot: WorkRun
+    bot_vs_floor: WorkRatios
+    bolt_vs_floor: WorkRatios
+
+
+# -- 7. a burst of simultaneous commands -----------------------------------------------------
+
+
+@dataclass
+class BurstResult:
+    commands: int
+    answered: int
+    statuses: dict[str, int]
+    within_3s: int
+    p50_ms: float
+    p99_ms: float
+    max_ms: float
+    filed: int  # requests in the bot's database
+    cards: int  # distinct requests with a card in the approval channel
+    doubled_cards: int  # requests with more than one card
+    lost: int  # filed but never carded
+    cards_settled_after_s: float
+    bot_memory_mb: MemoryMB
+
+
 # -- the whole run ---------------------------------------------------------------------------
 
 
@@ -226,7 +284,7 @@ class Machine:
     platform: str
 
 
-SCENARIO_FIELDS = ("startup", "ack", "slow_api", "bulk", "approvals")
+SCENARIO_FIELDS = ("startup", "ack", "slow_api", "bulk", "approvals", "work", "burst")
 
 
 @dataclass
@@ -240,6 +298,8 @@ class Results:
     slow_api: SlowApiResult | None = None
     bulk: BulkResult | None = None
     approvals: ApprovalsResult | None = None
+    work: WorkResult | None = None
+    burst: BurstResult | None = None
     stop_times_s: list[tuple[str, float]] = field(default_factory=list)
     elapsed_s: float = math.nan
     loadavg_at_end: tuple[float, float, float] = (math.nan, math.nan, math.nan)

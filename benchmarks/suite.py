@@ -11,11 +11,11 @@ from pathlib import Path
 from benchmarks import harness
 from benchmarks.harness import log
 from benchmarks.results import Results, Skipped
-from benchmarks.scenarios import ack, approvals, bulk, slow_api, startup
+from benchmarks.scenarios import ack, approvals, bulk, burst, slow_api, startup, work
 from benchmarks.table import Row, fmt, render
 
 # the order they run in (the table lists them by number)
-SCENARIOS = ("startup", "ack", "slow_api", "bulk", "approvals")
+SCENARIOS = ("startup", "ack", "slow_api", "bulk", "approvals", "work", "burst")
 
 
 @dataclass
@@ -58,6 +58,12 @@ async def run(options: Options) -> Results:
         if "approvals" in only:
             log("4. approvals per second …")
             results.approvals = await approvals.run(env, postgres=options.postgres)
+        if "work" in only:
+            log("6. the work itself: bot, no-framework floor, bare Bolt …")
+            results.work = await work.run(env)
+        if "burst" in only:
+            log(f"7. a burst of {burst.COMMANDS} simultaneous commands …")
+            results.burst = await burst.run(env)
     # the stops timed by the scenarios; the final clean-up of the session is not timed
     results.stop_times_s = env.stop_times
     results.elapsed_s = round(time.monotonic() - began, 1)
@@ -77,6 +83,10 @@ def table(results: Results) -> str:
         rows += approvals.rows(results.approvals)
     if results.startup:
         rows += startup.rows(results.startup)
+    if results.work:
+        rows += work.rows(results.work)
+    if results.burst:
+        rows += burst.rows(results.burst)
     peak = peak_memory(results)
     if peak is not None:
         name, mb = peak
@@ -98,6 +108,7 @@ def peak_memory(results: Results) -> tuple[str, float] | None:
             ("bulk", results.bulk),
             ("approvals sqlite", appr.sqlite if appr else None),
             ("approvals postgresql", postgresql),
+            ("burst", results.burst),
         )
         if s is not None
     ]
