@@ -29,6 +29,7 @@ async def run(env: Env) -> WorkResult:
         summaries: dict[int, LoadSummary] = {}
         cpu: dict[int, float] = {}
         for conc in CONCURRENCIES:
+            spy = env.profile(pid, f"work-{name.replace(' ', '-')}-c{conc}", 8)
             before = cpu_seconds(pid)
             result = await env.load(
                 url,
@@ -40,6 +41,8 @@ async def run(env: Env) -> WorkResult:
                 pid=pid,
                 time_limit=120,
             )
+            if spy is not None:
+                await spy
             sent += result.sent
             if carded:
                 await env.settle_cards(sent, 60 if env.quick else 180)
