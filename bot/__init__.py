@@ -26,13 +26,14 @@ if TYPE_CHECKING:
         Target,
         TargetState,
     )
-    from bot.core.org import Org, OrgDirectory, Policy, Role
+    from bot.core.org import Need, Org, OrgDirectory, Policy, Role
     from bot.core.workflow import Workflow
     from bot.errors import (
         AlreadyPending,
         ApiNotFound,
         ApiServerError,
         AppNotFound,
+        AuditSinkError,
         BotError,
         ConfigError,
         Conflict,
@@ -40,6 +41,7 @@ if TYPE_CHECKING:
         InvalidKey,
         InvalidRequest,
         LostClaim,
+        MembershipPending,
         NotAllowed,
         NumberNotLinked,
         OrgFileError,
@@ -67,6 +69,7 @@ __all__ = [
     "ApiServerError",
     "AppNotFound",
     "Approval",
+    "AuditSinkError",
     "BotError",
     "ConfigError",
     "Conflict",
@@ -75,6 +78,8 @@ __all__ = [
     "InvalidKey",
     "InvalidRequest",
     "LostClaim",
+    "MembershipPending",
+    "Need",
     "NotAllowed",
     "NumberNotLinked",
     "Org",
@@ -117,6 +122,7 @@ _HOME: dict[str, str] = {
     "ApiServerError": "bot.errors",
     "AppNotFound": "bot.errors",
     "Approval": "bot.core.models",
+    "AuditSinkError": "bot.errors",
     "BotError": "bot.errors",
     "ConfigError": "bot.errors",
     "Conflict": "bot.errors",
@@ -125,6 +131,8 @@ _HOME: dict[str, str] = {
     "InvalidKey": "bot.errors",
     "InvalidRequest": "bot.errors",
     "LostClaim": "bot.errors",
+    "MembershipPending": "bot.errors",
+    "Need": "bot.core.org",
     "NotAllowed": "bot.errors",
     "NumberNotLinked": "bot.errors",
     "Org": "bot.core.org",

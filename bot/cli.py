@@ -13,10 +13,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pydantic import SecretStr
+
 from bot.config.orgfile import load_orgs, summary
 from bot.config.settings import Settings, environ_with_dotenv
 from bot.core.org import OrgDirectory
 from bot.errors import ConfigError, OrgFileError, StartupError, StoreError
+from bot.observability.logs import add_secrets, configure_logging, console
 from bot.startup_checks import MODES, Mode, check_configuration, describe_database_error
 
 if TYPE_CHECKING:
@@ -101,7 +104,61 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-browser", action="store_true", help="print the page's address, do not open it"
     )
     sandbox_cmd.set_defaults(run=sandbox)
+    _add_audit(commands)
     return parser
+
+
+def _add_audit(commands: Any) -> None:
+    """`audit verify` and `audit export` (bot/audit/commands.py, imported when they run)."""
+    audit_cmd = commands.add_parser(
+        "audit",
+        help="check the tamper-evident audit log, or export it (docs/audit.md)",
+        description="The event log of every request, hash-chained: verify the chain, or "
+        "export it as JSON Lines or CSV. Reads SFVOPI_DATABASE_URL.",
+    )
+    audit = audit_cmd.add_subparsers(dest="audit_command", required=True, metavar="ACTION")
+    verify_cmd = audit.add_parser(
+        "verify",
+        help="recompute the hash chain; name the first broken link (exit 1) or say it holds",
+        description="Recompute every event's hash and its link to the event before it. Exit 0 "
+        "when the chain is intact, 1 naming each broken link (edited, deleted, inserted or "
+        "reordered rows), the first first.",
+    )
+    verify_cmd.set_defaults(run=audit_verify)
+    export_cmd = audit.add_parser(
+        "export",
+        help="write the audit log as JSON Lines or CSV (schema: docs/audit.md)",
+        description="Write one record per event, oldest first, in the schema docs/audit.md "
+        "documents. CSV cells that a spreadsheet would run as a formula are prefixed with '.",
+    )
+    export_cmd.add_argument(
+        "--since", metavar="ISO-8601", help="only events at or after this time (UTC unless given)"
+    )
+    export_cmd.add_argument("--org", metavar="NAME", help="only this organization's requests")
+    export_cmd.add_argument(
+        "--format", dest="fmt", choices=("jsonl", "csv"), default="jsonl", help="default: jsonl"
+    )
+    export_cmd.add_argument(
+        "--output", type=Path, metavar="FILE", help="write here instead of standard output"
+    )
+    export_cmd.set_defaults(run=audit_export)
+
+
+def audit_verify(args: argparse.Namespace) -> int:
+    from bot.audit.commands import verify_chain
+
+    return asyncio.run(verify_chain())
+
+
+def audit_export(args: argparse.Namespace) -> int:
+    from bot.audit.commands import export, parse_since
+
+    try:
+        since = parse_since(args.since) if args.since else None
+    except ValueError as exc:
+        print(f"sfvopi-bot audit export: {exc}", file=sys.stderr)
+        return 2
+    return asyncio.run(export(fmt=args.fmt, output=args.output, since=since, org=args.org))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -134,6 +191,8 @@ def check_config(args: argparse.Namespace) -> int:
         print(report.database)
     if report.slack:
         print(report.slack)
+    for line in report.groups:
+        print(line)
     for note in report.notes:
         print(f"note: {note}")
     return 0
@@ -189,8 +248,8 @@ def _run(args: argparse.Namespace, *, socket_mode: bool) -> int:
         return 1
     settings, directory = report.settings, report.directory
     assert settings is not None and directory is not None
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    configure_logging(
+        settings.log_level, settings.log_format, secrets=_secrets(settings, directory)
     )
     port = getattr(args, "port", None) or settings.port
     try:
@@ -198,9 +257,16 @@ def _run(args: argparse.Namespace, *, socket_mode: bool) -> int:
     except KeyboardInterrupt:
         return 0
     except StartupError as exc:
-        print(f"sfvopi-bot: {exc.message}", file=sys.stderr)
+        console(exc.message, level=logging.ERROR)
         return 1
     return 0
+
+
+def _secrets(settings: Settings, directory: OrgDirectory) -> list[str]:
+    """Every secret value the logs must never show: each SecretStr setting, each org's key."""
+    values = [v for v in vars(settings).values() if isinstance(v, SecretStr)]
+    values += [org.api_key for org in directory.orgs.values()]
+    return [v.get_secret_value() for v in values]
 
 
 def sandbox(args: argparse.Namespace) -> int:
@@ -293,14 +359,12 @@ async def _main(
 
     def on_signal(signum: signal.Signals) -> None:
         if stop.is_set():
-            print(f"sfvopi-bot: {signum.name} again: not waiting any longer", file=sys.stderr)
+            console(f"{signum.name} again: not waiting any longer")
             hurry.set()
             return
-        print(
-            f"sfvopi-bot: {signum.name}: taking no new commands; finishing the work in flight "
-            f"(up to {SHUTDOWN_GRACE:g} s)",
-            file=sys.stderr,
-            flush=True,
+        console(
+            f"{signum.name}: taking no new commands; finishing the work in flight "
+            f"(up to {SHUTDOWN_GRACE:g} s)"
         )
         stop.set()
 
@@ -349,23 +413,18 @@ async def _reload_orgs(services: Services, settings: Settings) -> None:
         directory = load_orgs(settings.orgs_file, environ_with_dotenv())
     except OrgFileError as exc:
         for problem in exc.problems:
-            print(f"sfvopi-bot: SIGHUP: {problem}", file=sys.stderr, flush=True)
-        print(
-            "sfvopi-bot: SIGHUP: the organization file was not reloaded; the old one stays "
-            "in force",
-            file=sys.stderr,
-            flush=True,
-        )
+            console(f"SIGHUP: {problem}")
+        console("SIGHUP: the organization file was not reloaded; the old one stays in force")
         return
+    add_secrets(_secrets(settings, directory))
     try:
         await services.reload_orgs(directory)
     except Exception:
         logging.getLogger(__name__).exception("reloading the organization file failed")
         return
-    print(
-        f"sfvopi-bot: SIGHUP: {settings.orgs_file} reloaded ({len(directory.orgs)} organizations)",
-        file=sys.stderr,
-        flush=True,
+    console(
+        f"SIGHUP: {settings.orgs_file} reloaded ({len(directory.orgs)} organizations)",
+        level=logging.INFO,
     )
 
 
@@ -415,11 +474,9 @@ async def _finish_in_flight(
     if not await _within(settled, deadline, hurry):
         settled.cancel()
         left = len(services.background.tasks)
-        print(
-            f"sfvopi-bot: stopping with {left} task{'' if left == 1 else 's'} unfinished; an "
-            "execution left behind is taken over by the sweeper (its lease lapses)",
-            file=sys.stderr,
-            flush=True,
+        console(
+            f"stopping with {left} task{'' if left == 1 else 's'} unfinished; an "
+            "execution left behind is taken over by the sweeper (its lease lapses)"
         )
         await services.background.drain(0)
 

@@ -7,12 +7,14 @@ BotError                    .message is a sentence fit to show a person, never a
 │   │   └── ParseError      a command the grammar does not accept
 │   ├── NotAllowed          the person lacks the role, the org or the right
 │   ├── RequestNotFound     no such request, as far as this person may know
+│   ├── MembershipPending   a Slack user group's members are not known yet; try again soon
 │   └── Conflict            the request is no longer in a state that allows this
 │       └── AlreadyPending  a target already waits in another pending request
 ├── ConfigError             the bot cannot start as configured
 │   ├── OrgFileError        the organization file is unusable; .problems, one line each
 │   └── StartupError        anything else that stops start-up (a token, a port, a database)
 ├── RejectedRequest         an HTTP request that is not Slack's, or not readable in bounds
+├── AuditSinkError          the audit sink did not take a batch; it is delivered again later
 ├── StoreError              the database cannot do what was asked
 │   ├── SchemaTooNew        written by a newer sfvopi-bot; refusing beats corrupting it
 │   ├── LostClaim           another worker took over this execution; stop writing results
@@ -35,6 +37,7 @@ __all__ = [
     "ApiNotFound",
     "ApiServerError",
     "AppNotFound",
+    "AuditSinkError",
     "BotError",
     "ConfigError",
     "Conflict",
@@ -42,6 +45,7 @@ __all__ = [
     "InvalidKey",
     "InvalidRequest",
     "LostClaim",
+    "MembershipPending",
     "NotAllowed",
     "NumberNotLinked",
     "OrgFileError",
@@ -95,6 +99,11 @@ class RequestNotFound(Refusal):
     """No such request, as far as this person may know."""
 
 
+class MembershipPending(Refusal):
+    """A role may come from a Slack user group whose members the bot has not read yet; it
+    is reading them now, so the same thing works in a moment. Nothing changed."""
+
+
 class Conflict(Refusal):
     """The request is no longer in a state that allows this."""
 
@@ -136,6 +145,14 @@ class RejectedRequest(BotError):
     def __init__(self, status: int, reason: str) -> None:
         super().__init__(reason)
         self.status = status
+
+
+# -- the audit sink ---------------------------------------------------------------------
+
+
+class AuditSinkError(BotError):
+    """The audit sink (a file, a webhook) did not take a batch: its cursor stays where it was
+    and the batch is delivered again, after a back-off. The message never holds the secret."""
 
 
 # -- the store ----------------------------------------------------------------------------

@@ -78,6 +78,7 @@ class Report:
     orgs_file: Path | None = None
     database: str | None = None  # a summary line when the database was checked and is fine
     slack: str | None = None  # a summary line when Slack was asked (online) and said yes
+    groups: list[str] = field(default_factory=list)  # each user group's members (online)
 
     @property
     def ok(self) -> bool:
@@ -142,6 +143,9 @@ async def check_configuration(
         slack_problems, identity = await _ask_slack(usable, report.modes)
         report.problems += slack_problems
         report.slack = identity
+        if identity is not None and report.directory is not None:
+            group_problems, report.groups = await _list_groups(usable, report.directory)
+            report.problems += group_problems
     return report
 
 
@@ -491,6 +495,52 @@ async def _ask_slack(settings: Settings, modes: Sequence[Mode]) -> tuple[list[st
         except Exception as exc:
             problems.append(f"SLACK_API_URL: cannot reach Slack at {base} ({_network_reason(exc)})")
     return problems, identity if not problems else None
+
+
+async def _list_groups(settings: Settings, directory: OrgDirectory) -> tuple[list[str], list[str]]:
+    """Each user group the org file grants a role to, with its members as Slack lists them
+    now; or why Slack would not list it (nobody would get that group's role)."""
+    from slack_sdk.web.async_client import AsyncWebClient
+
+    from bot.slack.refusals import classify
+    from bot.slack.usergroups import list_members
+
+    assert settings.slack_bot_token is not None
+    client = AsyncWebClient(
+        token=settings.slack_bot_token.get_secret_value(),
+        base_url=settings.slack_api_url,
+        timeout=SLACK_TIMEOUT,
+    )
+    problems: list[str] = []
+    lines: list[str] = []
+    for group in sorted(directory.groups()):
+        granted = ", ".join(
+            f"{role} in {org.name}"
+            for org in directory.orgs.values()
+            for g, role in org.group_roles().items()
+            if g == group
+        )
+        try:
+            members = await list_members(client, group)
+        except Exception as exc:
+            error = classify(exc).error
+            why = _GROUP_REFUSALS.get(error, f"Slack refused to list it ({error})")
+            problems.append(f"user group {group} ({granted}): {why}; nobody gets its role")
+            continue
+        shown = ", ".join(sorted(members)) or "nobody"
+        count = f"{len(members)} member{'s' if len(members) != 1 else ''}"
+        lines.append(f"user group {group} ({granted}): {count}: {shown}")
+    return problems, lines
+
+
+_GROUP_REFUSALS = {
+    "missing_scope": (
+        "the Slack app lacks usergroups:read, so its members cannot be read: add the scope "
+        "(manifest.yml) and reinstall the app"
+    ),
+    "no_such_subteam": "Slack has no user group with this id: fix it in the organization file",
+    "connection": "Slack did not answer in time",
+}
 
 
 def _error_code(exc: Any) -> str:

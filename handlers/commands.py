@@ -106,7 +106,9 @@ async def _status(services: Services, cmd: Command, payload: dict[str, Any]) -> 
 
 async def _cancel(services: Services, cmd: Command, payload: dict[str, Any]) -> Reply:
     assert cmd.request_id is not None
-    await services.workflow.cancel(cmd.request_id, user=str(payload.get("user_id", "")))
+    await services.workflow.cancel(
+        cmd.request_id, user=str(payload.get("user_id", "")), note=cmd.reason
+    )
     return _say(f"Request #{cmd.request_id} is cancelled.")
 
 

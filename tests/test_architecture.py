@@ -19,10 +19,27 @@ REPO = Path(__file__).resolve().parents[1]
 SLACK = ("slack_sdk", "slack_bolt", "bot.slack", "handlers")
 DATABASE = ("sqlalchemy", "aiosqlite", "asyncpg", "alembic", "bot.store")
 SANDBOX = ("bot.sandbox",)
+# what of bot/observability is more than its stdlib-only log context (the one part core may use)
+OBSERVING = (
+    "prometheus_client",
+    "bot.observability.metrics",
+    "bot.observability.logs",
+    "bot.observability.slack_calls",
+    "bot.observability.exposition",
+)
 
 # room -> prefixes it must never import
 RULES: dict[str, tuple[str, ...]] = {
-    "bot/core": (*SLACK, *DATABASE, *SANDBOX, "aiohttp", "bot.config", "bot.runtime", "yaml"),
+    "bot/core": (
+        *SLACK,
+        *DATABASE,
+        *SANDBOX,
+        *OBSERVING,
+        "aiohttp",
+        "bot.config",
+        "bot.runtime",
+        "yaml",
+    ),
     "bot/sfvopi": (
         *SLACK,
         *DATABASE,
@@ -32,6 +49,7 @@ RULES: dict[str, tuple[str, ...]] = {
         "bot.core.org",
         "bot.core.ports",
         "bot.config",
+        "bot.observability",  # told of each call through a callback instead
     ),
     "bot/store": (*SLACK, *SANDBOX, "bot.sfvopi", "bot.core.workflow", "bot.config", "httpx"),
     "bot/config": (*SLACK, *DATABASE, *SANDBOX, "bot.sfvopi", "bot.core.workflow"),
@@ -49,6 +67,18 @@ RULES: dict[str, tuple[str, ...]] = {
     "handlers": (*SANDBOX, *DATABASE),
     "bot/runtime.py": (*SLACK, *SANDBOX),
     "bot/errors.py": ("bot", "slack_sdk", "slack_bolt", "sqlalchemy", "httpx", "aiohttp"),
+    "bot/observability": (
+        *DATABASE,
+        *SANDBOX,
+        "slack_bolt",
+        "bot.slack",
+        "handlers",
+        "bot.config",
+        "bot.runtime",
+        "bot.sfvopi",
+        "bot.core.workflow",
+    ),
+    "bot/observability/context.py": ("bot", "slack_sdk", "slack_bolt", "aiohttp", "httpx"),
 }
 
 

@@ -23,9 +23,11 @@ from bot.core.org import (
     DEFAULT_APPROVALS,
     DEFAULT_SELF_APPROVAL,
     DEFAULT_TTL_MINUTES,
+    Need,
     Org,
     OrgDirectory,
     Policy,
+    Reminders,
     Role,
 )
 from bot.errors import OrgFileError
@@ -42,8 +44,18 @@ _ORG_KEYS = (
     "policy",
     "members",
 )
-_POLICY_KEYS = (*(action.value for action in Action), "ttl_minutes", "self_approval")
-_ACTION_KEYS = ("approvals",)
+_POLICY_KEYS = (
+    *(action.value for action in Action),
+    "ttl_minutes",
+    "self_approval",
+    "deny_reason",
+    "approve_note",
+    "remind_after_minutes",
+    "escalate_after_minutes",
+    "escalate_to",
+)
+_REMINDER_KEYS = ("remind_after_minutes", "escalate_after_minutes", "escalate_to")
+_ACTION_KEYS = ("approvals", *_REMINDER_KEYS)
 
 
 def summary(directory: OrgDirectory) -> str:
@@ -63,8 +75,17 @@ def summary(directory: OrgDirectory) -> str:
             f"  command channels: {', '.join(org.command_channels) or 'anywhere'}",
             f"  policy:           {actions}; requests expire after "
             f"{_count(org.policy.ttl_minutes, 'minute')}; self-approval {self_approval}",
+            f"  decisions:        deny/cancel reason {org.policy.deny_reason.value}; "
+            f"approve note {org.policy.approve_note.value}",
+            *(
+                f"  {action.value + ' reminders:':<18}"
+                f"{_reminders(org.policy.reminders_for(action))}"
+                for action in Action
+            ),
             f"  members:          {_member_counts(org.members)}",
         ]
+        if org.group_roles():
+            lines.append(f"  user groups:      {_groups(org)}")
     return "\n".join(lines)
 
 
@@ -298,8 +319,7 @@ class _Checker:
         if not isinstance(raw, _Map):
             self.problem(
                 body.line_of("policy"),
-                f"{where}: policy must be a mapping (unlink, delete, ttl_minutes, "
-                f"self_approval), not {_kind(raw)}",
+                f"{where}: policy must be a mapping ({', '.join(_POLICY_KEYS)}), not {_kind(raw)}",
             )
             return None
         before = len(self.problems)
@@ -317,9 +337,130 @@ class _Checker:
                 raw.line_of("self_approval"),
                 f"{where}: policy self_approval must be true or false, not {_shown(self_approval)}",
             )
+        deny_reason = self.need(
+            where, raw, "deny_reason", Need.OPTIONAL, (Need.OPTIONAL, Need.REQUIRED)
+        )
+        approve_note = self.need(where, raw, "approve_note", Need.NONE, tuple(Need))
+        everywhere = self.reminders(where, "policy", raw, Reminders())
+        reminders: dict[Action, Reminders] = {}
+        for action in Action:
+            own = raw.get(action.value)
+            reminders[action] = (
+                self.reminders(where, f"policy {action.value}", own, everywhere)
+                if isinstance(own, _Map)
+                else everywhere
+            )
+            line = own.line if isinstance(own, _Map) else raw.line
+            self.reminder_order(where, action, line, reminders[action], ttl)
         if len(self.problems) > before:
             return None
-        return Policy(approvals=approvals, ttl_minutes=ttl, self_approval=self_approval)
+        return Policy(
+            approvals=approvals,
+            ttl_minutes=ttl,
+            self_approval=self_approval,
+            deny_reason=deny_reason,
+            approve_note=approve_note,
+            reminders=reminders,
+        )
+
+    def reminders(self, where: str, what: str, raw: _Map, inherited: Reminders) -> Reminders:
+        """Reminder keys of one mapping; what it does not say, it takes from `inherited`."""
+        remind, escalate = inherited.remind_after_minutes, inherited.escalate_after_minutes
+        if "remind_after_minutes" in raw:
+            remind = self.whole_number(
+                where, raw, "remind_after_minutes", f"{what} remind_after_minutes", 1
+            )
+        if "escalate_after_minutes" in raw:
+            escalate = self.whole_number(
+                where, raw, "escalate_after_minutes", f"{what} escalate_after_minutes", 1
+            )
+        targets = inherited.escalate_to
+        if "escalate_to" in raw:
+            targets = self.escalation_targets(where, what, raw)
+        if "escalate_to" in raw and targets and escalate is None:
+            self.problem(
+                raw.line_of("escalate_to"),
+                f"{where}: {what} escalate_to needs escalate_after_minutes: say when to escalate",
+            )
+        if "escalate_after_minutes" in raw and not targets and "escalate_to" not in raw:
+            self.problem(
+                raw.line_of("escalate_after_minutes"),
+                f"{where}: {what} escalate_after_minutes needs escalate_to: name the user "
+                "groups (S…), channels (C…) or people (U…) to escalate to",
+            )
+        return Reminders(remind, escalate, targets)
+
+    def escalation_targets(self, where: str, what: str, raw: _Map) -> tuple[str, ...]:
+        value, line = raw.get("escalate_to"), raw.line_of("escalate_to")
+        if not isinstance(value, list):
+            self.problem(
+                line,
+                f"{where}: {what} escalate_to must be a list like [S0ONCALL, C0SECOPS, U0CTO], "
+                f"not {_kind(value)}",
+            )
+            return ()
+        found: list[str] = []
+        for item in value:
+            if isinstance(item, str) and any(
+                pattern.fullmatch(item)
+                for pattern in (ids.USERGROUP_ID, ids.CHANNEL_ID, ids.USER_ID)
+            ):
+                if item.startswith("D"):
+                    self.problem(
+                        line,
+                        f"{where}: {what} escalate_to entry {item} is a direct message: name "
+                        "the person (U…) instead",
+                    )
+                elif item not in found:
+                    found.append(item)
+                continue
+            self.problem(
+                line,
+                f"{where}: {what} escalate_to entry {_shown(item)} is not a Slack user group "
+                "(S…), channel (C…) or user (U…) id",
+            )
+        return tuple(found)
+
+    def reminder_order(
+        self, where: str, action: Action, line: int, reminders: Reminders, ttl: int
+    ) -> None:
+        """A reminder comes before the escalation, and both before the request expires."""
+        remind, escalate = reminders.remind_after_minutes, reminders.escalate_after_minutes
+        say = f"{where}: policy for {action.value}:"
+        if remind is not None and escalate is not None and remind >= escalate:
+            self.problem(
+                line,
+                f"{say} remind_after_minutes ({remind}) must come before escalate_after_minutes "
+                f"({escalate}): approvers are reminded first, then the request is escalated",
+            )
+        for key, value in (("remind_after_minutes", remind), ("escalate_after_minutes", escalate)):
+            if value is not None and value >= ttl:
+                self.problem(
+                    line,
+                    f"{say} {key} ({value}) must be less than ttl_minutes ({ttl}): the request "
+                    "would have expired by then",
+                )
+
+    def need(
+        self, where: str, policy: _Map, key: str, default: Need, allowed: tuple[Need, ...]
+    ) -> Need:
+        raw = policy.get(key)
+        if raw is None:
+            return default
+        choices = " or ".join(need.value for need in allowed)
+        found = next((need for need in allowed if need.value == raw), None)
+        if found is None:
+            why = (
+                " (Deny and Cancel always ask why; the reason may be optional, not absent)"
+                if raw == Need.NONE.value
+                else ""
+            )
+            self.problem(
+                policy.line_of(key),
+                f"{where}: policy {key} must be {choices}, not {_shown(raw)}{why}",
+            )
+            return default
+        return found
 
     def action_approvals(self, where: str, policy: _Map, action: Action) -> int:
         raw = policy.get(action.value)
@@ -369,11 +510,14 @@ class _Checker:
         for user, role_text in raw.items():
             member_line = raw.line_of(user)
             member = f"{where}, member {user}"
-            if not isinstance(user, str) or not ids.USER_ID.fullmatch(user):
+            if not isinstance(user, str) or not (
+                ids.USER_ID.fullmatch(user) or ids.USERGROUP_ID.fullmatch(user)
+            ):
                 self.problem(
                     member_line,
                     f"{member}: {_shown(user)} is not a Slack user id (expected like U0123ABCD; "
-                    "copy it from the person's profile: ⋮ → Copy member ID)",
+                    "copy it from the person's profile: ⋮ → Copy member ID) nor a user group "
+                    "id (like S0123ABCD)",
                 )
                 continue
             if not isinstance(role_text, str):
@@ -393,6 +537,8 @@ class _Checker:
         self, where: str, body: _Map, policy: Policy, members: Mapping[str, Role]
     ) -> None:
         """Report any action no request could ever get enough approvals for."""
+        if any(ids.USERGROUP_ID.fullmatch(m) for m in members):
+            return  # how many people a user group holds is Slack's to say, at run time
         approvers = [user for user, role in members.items() if role >= Role.APPROVER]
         requesters = [user for user, role in members.items() if role >= Role.REQUESTER]
         raw_policy = body.get("policy")
@@ -448,7 +594,23 @@ def _count(n: int, noun: str) -> str:
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
-def _member_counts(members: Mapping[str, Role]) -> str:
+def _reminders(reminders: Reminders) -> str:
+    remind, escalate = reminders.remind_after_minutes, reminders.escalate_after_minutes
+    said = [f"remind after {_count(remind, 'minute')}"] if remind is not None else []
+    if escalate is not None:
+        said.append(
+            f"escalate after {_count(escalate, 'minute')} to {', '.join(reminders.escalate_to)}"
+        )
+    return "; ".join(said) or "none"
+
+
+def _groups(org: Org) -> str:
+    return ", ".join(f"{group} ({role})" for group, role in org.group_roles().items())
+
+
+def _member_counts(everyone: Mapping[str, Role]) -> str:
+    """People listed by id, by role (user groups are on a line of their own)."""
+    members = {k: r for k, r in everyone.items() if not ids.USERGROUP_ID.fullmatch(k)}
     by_role = [
         _count(sum(1 for r in members.values() if r is role), role.label)
         for role in sorted(Role, reverse=True)

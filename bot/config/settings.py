@@ -9,17 +9,20 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Literal
 from urllib.parse import urlsplit
 
 import pydantic
 from dotenv import dotenv_values
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ENV_PREFIX = "SFVOPI_"
 ENV_FILE = ".env"
 
+_LOOPBACK = ("127.0.0.1", "::1", "localhost")
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+_LOG_FORMATS = ("text", "json")
 
 
 class Settings(BaseSettings):
@@ -54,6 +57,12 @@ class Settings(BaseSettings):
     lease_seconds: float = Field(default=120, gt=0)
     sweep_interval_seconds: float = Field(default=15, gt=0)
     log_level: str = "INFO"
+    log_format: Literal["text", "json"] = "text"
+    metrics_token: SecretStr | None = None
+    # the audit log's live sink (docs/audit.md): a JSON Lines file, or a signed webhook
+    audit_sink: str | None = None
+    audit_sink_secret: SecretStr | None = None
+    audit_sink_interval_seconds: float = Field(default=2, gt=0)
 
     @field_validator("slack_api_url")
     @classmethod
@@ -78,6 +87,15 @@ class Settings(BaseSettings):
             raise ValueError("expected a sqlite:/// or postgresql:// URL")
         return value
 
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _log_format(cls, value: object) -> str:
+        """text (the default) or json: one JSON object per line (bot.observability.logs)."""
+        fmt = str(value).strip().lower()
+        if fmt not in _LOG_FORMATS:
+            raise ValueError(f"expected one of {', '.join(_LOG_FORMATS)}")
+        return fmt
+
     @field_validator("log_level")
     @classmethod
     def _log_level(cls, value: str) -> str:
@@ -85,6 +103,33 @@ class Settings(BaseSettings):
         if level not in _LOG_LEVELS:
             raise ValueError(f"expected one of {', '.join(_LOG_LEVELS)}")
         return level
+
+    @field_validator("audit_sink")
+    @classmethod
+    def _audit_sink(cls, value: str | None) -> str | None:
+        """A file path, or a webhook: https://, or http:// to this machine only (tests)."""
+        if value is None or not value.strip():
+            return None
+        value = value.strip()
+        if "://" not in value:
+            return value
+        parts = urlsplit(value)
+        if parts.scheme == "https" and parts.hostname:
+            return value
+        if parts.scheme == "http" and parts.hostname in _LOOPBACK:
+            return value
+        raise ValueError(
+            "expected a file path or an https:// URL (http:// only to 127.0.0.1 or localhost)"
+        )
+
+    @model_validator(mode="after")
+    def _audit_sink_signed(self) -> Settings:
+        """A webhook sink's deliveries are signed, so a receiver can tell them from forgeries."""
+        if self.audit_sink and "://" in self.audit_sink and self.audit_sink_secret is None:
+            raise ValueError(
+                "a webhook in SFVOPI_AUDIT_SINK needs SFVOPI_AUDIT_SINK_SECRET to sign it"
+            )
+        return self
 
 
 def env_name(field: str) -> str:

@@ -14,6 +14,7 @@ MAX_REQUEST_ID = 2**31 - 1  # the store's id column is a 32-bit INTEGER on Postg
 MAX_SLACK_ID = 255  # the store's user and channel columns (bot/store/schema.py)
 USER_ID = re.compile(rf"[UW][A-Z0-9]{{2,{MAX_SLACK_ID - 1}}}")
 CHANNEL_ID = re.compile(rf"[CGD][A-Z0-9]{{2,{MAX_SLACK_ID - 1}}}")
+USERGROUP_ID = re.compile(rf"S[A-Z0-9]{{2,{MAX_SLACK_ID - 1}}}")
 
 
 def looks_like_app_id(token: str) -> bool:

@@ -81,6 +81,7 @@ class TargetState:
 class Approval:
     approver: str
     at: float
+    note: str | None = None  # what the approver wrote when approving, if asked
 
 
 @dataclass(frozen=True)

@@ -6,12 +6,16 @@ Built by `bot.config.orgfile` from the YAML file; nothing here reads files or th
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
 from pydantic import SecretStr
 
+from bot.core import ids
 from bot.core.models import Action, Request, Status
+
+Groups = Mapping[str, frozenset[str]]
+"""Slack user groups whose members are known (id → user ids); a group not in it is unknown yet."""
 
 DEFAULT_APPROVALS = 1
 DEFAULT_TTL_MINUTES = 60
@@ -44,11 +48,41 @@ class Role(enum.IntEnum):
             ) from None
 
 
+class Need(enum.Enum):
+    """Whether a decision asks the person for a text (a reason, a note): never, may, must."""
+
+    NONE = "none"
+    OPTIONAL = "optional"
+    REQUIRED = "required"
+
+
+@dataclass(frozen=True)
+class Reminders:
+    """When a request still pending is re-announced to its approvers, when it is escalated, and
+    to whom (user groups `S…`, channels `C…`/`G…`, people `U…`/`W…`); None: never."""
+
+    remind_after_minutes: int | None = None
+    escalate_after_minutes: int | None = None
+    escalate_to: tuple[str, ...] = ()
+
+    def remind_at(self, created_at: float) -> float | None:
+        return _after(created_at, self.remind_after_minutes)
+
+    def escalate_at(self, created_at: float) -> float | None:
+        return _after(created_at, self.escalate_after_minutes) if self.escalate_to else None
+
+
+def _after(start: float, minutes: int | None) -> float | None:
+    return None if minutes is None else start + 60 * minutes
+
+
 @dataclass(frozen=True)
 class Policy:
     """How many distinct approvers each action needs, and how long a request may wait.
 
     Unspecified values default to one approval per action, 60 minutes, and no self-approval.
+    Deny and Cancel always ask why (`deny_reason`: may or must answer); Approve acts at once
+    unless `approve_note` asks for a note.
     """
 
     approvals: Mapping[Action, int] = field(
@@ -56,9 +90,17 @@ class Policy:
     )
     ttl_minutes: int = DEFAULT_TTL_MINUTES
     self_approval: bool = DEFAULT_SELF_APPROVAL
+    deny_reason: Need = Need.OPTIONAL
+    approve_note: Need = Need.NONE
+    reminders: Mapping[Action, Reminders] = field(
+        default_factory=lambda: dict.fromkeys(Action, Reminders()), hash=False
+    )
 
     def approvals_needed(self, action: Action) -> int:
         return self.approvals.get(action, DEFAULT_APPROVALS)
+
+    def reminders_for(self, action: Action) -> Reminders:
+        return self.reminders.get(action, Reminders())
 
 
 @dataclass(frozen=True)
@@ -72,16 +114,45 @@ class Org:
     policy: Policy = field(default_factory=Policy)
     members: Mapping[str, Role] = field(default_factory=dict, hash=False)
 
-    def role_of(self, user: str) -> Role | None:
-        return self.members.get(user)
+    def role_of(self, user: str, groups: Groups | None = None) -> Role | None:
+        """The highest of the user's own role and those of the known groups they are in."""
+        found = [self.members[user]] if user in self.members else []
+        for group, role in self.group_roles().items():
+            if groups is not None and user in groups.get(group, ()):
+                found.append(role)
+        return max(found, default=None)
+
+    def group_roles(self) -> dict[str, Role]:
+        """Roles granted to Slack user groups (`S…` keys of `members`), in file order."""
+        return {k: r for k, r in self.members.items() if ids.USERGROUP_ID.fullmatch(k)}
+
+    def unknown_groups(self, groups: Groups | None, at_least: Role = Role.VIEWER) -> list[str]:
+        """Groups granting `at_least` whose members are not known yet."""
+        return [
+            g for g, r in self.group_roles().items() if r >= at_least and g not in (groups or {})
+        ]
 
     def allows_channel(self, channel_id: str) -> bool:
         """Whether commands for this org may be given in `channel_id` (no list: anywhere)."""
         return not self.command_channels or channel_id in self.command_channels
 
-    def approvers(self) -> tuple[str, ...]:
-        """Members who may approve or deny, in file order."""
-        return tuple(user for user, role in self.members.items() if role >= Role.APPROVER)
+    def approvers(self, groups: Groups | None = None) -> tuple[str, ...]:
+        """People who may approve or deny, in file order (then known group members)."""
+        found = [
+            user
+            for user, role in self.members.items()
+            if role >= Role.APPROVER and not ids.USERGROUP_ID.fullmatch(user)
+        ]
+        for group, role in self.group_roles().items():
+            if role >= Role.APPROVER:
+                found += sorted(u for u in (groups or {}).get(group, ()) if u not in found)
+        return tuple(found)
+
+    def approver_groups(self) -> tuple[str, ...]:
+        return tuple(g for g, r in self.group_roles().items() if r >= Role.APPROVER)
+
+    def groups(self) -> tuple[str, ...]:
+        return tuple(self.group_roles())
 
 
 @dataclass(frozen=True)
@@ -91,33 +162,43 @@ class OrgDirectory:
     def get(self, name: str) -> Org | None:
         return self.orgs.get(name)
 
-    def memberships(self, user: str) -> list[tuple[Org, Role]]:
+    def memberships(self, user: str, groups: Groups | None = None) -> list[tuple[Org, Role]]:
         """Every org `user` belongs to, with the role held there, in file order."""
         found: list[tuple[Org, Role]] = []
         for org in self.orgs.values():
-            role = org.role_of(user)
+            role = org.role_of(user, groups)
             if role is not None:
                 found.append((org, role))
         return found
 
+    def groups(self, orgs: Iterable[Org] | None = None) -> frozenset[str]:
+        """Every user group any of `orgs` (default: all) grants a role to."""
+        chosen = self.orgs.values() if orgs is None else orgs
+        return frozenset(g for org in chosen for g in org.groups())
 
-def eligible_approvers(org: Org, request: Request) -> frozenset[str]:
-    """Who may count towards this request's quorum under the org file in force now."""
+
+def eligible_approvers(org: Org, request: Request, groups: Groups | None = None) -> frozenset[str]:
+    """Who may count towards this request's quorum under the org file in force now (group
+    members as far as they are known)."""
     return frozenset(
         user
-        for user, role in org.members.items()
-        if role >= Role.APPROVER and (org.policy.self_approval or user != request.requester)
+        for user in org.approvers(groups)
+        if org.policy.self_approval or user != request.requester
     )
 
 
-def in_force(request: Request, org: Org | None) -> Request:
+def in_force(request: Request, org: Org | None, groups: Groups | None = None) -> Request:
     """A pending request as the org file in force now sees it: approvals only from people who
-    still hold the role, and the larger of the approvals it was filed with and the policy's."""
+    still hold the role, and the larger of the approvals it was filed with and the policy's.
+
+    While an approver group's members are not known yet, approvals nobody can place are
+    shown as given: only the quorum (which waits for the lists) may withdraw them."""
     if org is None or request.status is not Status.PENDING:
         return request
-    eligible = eligible_approvers(org, request)
+    eligible = eligible_approvers(org, request, groups)
+    unknown = bool(org.unknown_groups(groups, Role.APPROVER))
     return replace(
         request,
-        approvals=tuple(a for a in request.approvals if a.approver in eligible),
+        approvals=tuple(a for a in request.approvals if a.approver in eligible or unknown),
         approvals_needed=max(request.approvals_needed, org.policy.approvals_needed(request.action)),
     )

@@ -3,7 +3,7 @@ fills it, and nothing in the core imports SQLAlchemy."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -47,6 +47,7 @@ class RequestStore(Protocol):
         orgs: Iterable[str],
         statuses: Iterable[Status] | None = None,
         limit: int = 20,
+        requester: str | None = None,
     ) -> list[Request]: ...
 
     async def events(self, request_id: int) -> list[Event]: ...
@@ -64,6 +65,7 @@ class RequestStore(Protocol):
         lease_seconds: float,
         eligible: Collection[str] | None = None,
         needed: int = 0,
+        note: str | None = None,
     ) -> ApprovalRecord: ...
 
     async def transition(
@@ -108,3 +110,19 @@ class RequestStore(Protocol):
     async def finish(
         self, request_id: int, claim: str, *, status: Status, now: float
     ) -> Request: ...
+
+
+class GroupMembers(Protocol):
+    """Who is in a Slack user group, as far as the bot knows: a cache the Slack layer keeps
+    fresh in the background. A group missing from an answer is not known yet (its refresh is
+    under way); nobody waits on Slack longer than an ack allows."""
+
+    def known(self, groups: Collection[str]) -> Mapping[str, frozenset[str]]:
+        """The last known members of each group, at once; unknown ones are left out and
+        fetched in the background."""
+        ...
+
+    async def members(self, groups: Collection[str]) -> Mapping[str, frozenset[str]]:
+        """As `known`, but a group never fetched is waited for, briefly (a bounded wait well
+        inside Slack's three seconds)."""
+        ...

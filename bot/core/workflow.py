@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import difflib
+import enum
 import logging
 import time
 import unicodedata
@@ -18,8 +19,8 @@ from typing import TypeVar
 
 from bot.core import failpoints, ids
 from bot.core.models import Action, Event, Outcome, Request, Status, Target
-from bot.core.org import Org, OrgDirectory, Role, eligible_approvers, in_force
-from bot.core.ports import RequestStore
+from bot.core.org import Groups, Need, Org, OrgDirectory, Role, eligible_approvers, in_force
+from bot.core.ports import GroupMembers, RequestStore
 from bot.core.targets import ApiResult, perform
 from bot.errors import (
     AlreadyPending,
@@ -27,10 +28,12 @@ from bot.errors import (
     InvalidId,
     InvalidRequest,
     LostClaim,
+    MembershipPending,
     NotAllowed,
     RecordingDelayed,
     RequestNotFound,
 )
+from bot.observability.context import bind, request_scope
 from bot.sfvopi import SfvopiClient
 
 log = logging.getLogger(__name__)
@@ -38,6 +41,21 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 MAX_REASON = 500
+MAX_NOTE = 500
+
+
+class Decision(enum.StrEnum):
+    """What a person decides on a pending request; each may carry a text (a reason, a note)."""
+
+    APPROVE = "approve"
+    DENY = "deny"
+    CANCEL = "cancel"
+
+
+def one_line(text: str) -> str:
+    """Typed text as stored: control characters (NUL above all, which PostgreSQL refuses)
+    become spaces, and runs of whitespace one space."""
+    return " ".join("".join(" " if unicodedata.category(c) == "Cc" else c for c in text).split())
 
 
 @dataclass(frozen=True)
@@ -76,6 +94,7 @@ class Workflow:
         self.lease_seconds = lease_seconds
         self.clock = clock
         self.listeners: list[Listener] = []
+        self.groups: GroupMembers | None = None  # Slack user groups' members (set by Slack)
 
     def subscribe(self, listener: Listener) -> None:
         self.listeners.append(listener)
@@ -117,14 +136,13 @@ class Workflow:
                 ids.channel_id(channel)
         except InvalidId as exc:
             raise InvalidRequest(exc.message) from None
-        # control characters (NUL above all, which PostgreSQL refuses) become spaces
-        reason = "".join(" " if unicodedata.category(c) == "Cc" else c for c in reason)
-        reason = " ".join(reason.split())
+        reason = one_line(reason)
         if not reason:
             raise InvalidRequest("a reason is required, e.g. the incident or ticket number")
         if len(reason) > MAX_REASON:
             raise InvalidRequest(f"the reason is too long ({len(reason)} > {MAX_REASON} chars)")
-        the_org = self._org_for(requester, org, Role.REQUESTER, "ask for changes")
+        groups = await self._groups(self.orgs.orgs.values())
+        the_org = self._org_for(requester, org, Role.REQUESTER, "ask for changes", groups)
         if channel is not None and not the_org.allows_channel(channel):
             allowed = ", ".join(f"<#{c}>" for c in the_org.command_channels)
             raise NotAllowed(f"org {the_org.name} takes requests only in {allowed}")
@@ -181,19 +199,25 @@ class Workflow:
                 checked.append(target)
         return checked
 
-    def _org_for(self, user: str, org: str | None, needs: Role, doing: str) -> Org:
+    def _org_for(
+        self, user: str, org: str | None, needs: Role, doing: str, groups: Groups | None = None
+    ) -> Org:
         """The one org this user acts in, named or implied; refusals say what to do instead."""
-        memberships = [(o, r) for o, r in self.orgs.memberships(user) if r >= needs]
+        memberships = [(o, r) for o, r in self.orgs.memberships(user, groups) if r >= needs]
         if org is not None:
             for o, _role in memberships:
                 if o.name == org:
                     return o
             known = self.orgs.get(org)
-            role = known.role_of(user) if known else None
+            role = known.role_of(user, groups) if known else None
+            if known is not None:
+                _unless_pending(known, groups, needs)
             if role is None:
                 raise NotAllowed(self._not_a_member(user, org))
             raise NotAllowed(f"you are a {role.label} in {org}; to {doing} you need {needs.label}")
         if not memberships:
+            for some in self.orgs.orgs.values():
+                _unless_pending(some, groups, needs)
             raise NotAllowed(
                 f"you are not a {needs.label} in any organization, so you cannot {doing}; "
                 "ask an admin of your organization to add you"
@@ -214,15 +238,32 @@ class Workflow:
             return f"{message}; yours: {', '.join(mine)}"
         return message
 
+    def _known(self, orgs: Iterable[Org]) -> Groups:
+        """The members of these orgs' user groups as last read, without waiting."""
+        wanted = self.orgs.groups(orgs)
+        return self.groups.known(wanted) if wanted and self.groups is not None else {}
+
+    async def _groups(self, orgs: Iterable[Org]) -> Groups:
+        """As `_known`, waiting briefly (within an ack) for a group never read yet."""
+        wanted = self.orgs.groups(orgs)
+        return await self.groups.members(wanted) if wanted and self.groups is not None else {}
+
     # -- deciding -------------------------------------------------------------------------
 
-    async def _visible(self, request_id: int, user: str) -> tuple[Request, Org, Role]:
-        """A request this user may see; others' requests do not exist, as far as they know."""
+    async def _visible(
+        self, request_id: int, user: str, needs: Role = Role.VIEWER
+    ) -> tuple[Request, Org, Role]:
+        """A request this user may see; others' requests do not exist, as far as they know.
+        A role that may come from a user group not read yet is MembershipPending."""
         request = await self.store.get(request_id)
         org = self.orgs.get(request.org) if request else None
-        role = org.role_of(user) if org else None
+        groups = await self._groups([org]) if org else {}
+        role = org.role_of(user, groups) if org else None
+        if org is not None and (role is None or role < needs):
+            _unless_pending(org, groups, max(needs, role or Role.VIEWER))
         if request is None or org is None or role is None:
             raise RequestNotFound(f"there is no request #{request_id} in your organizations")
+        bind(org=org.name)
         return request, org, role
 
     async def may_decide(self, request_id: int, user: str) -> bool:
@@ -230,39 +271,43 @@ class Workflow:
         requester. Nothing about a request's cards may change for anyone else's click."""
         try:
             request, _org, role = await self._visible(request_id, user)
-        except RequestNotFound:
+        except (RequestNotFound, MembershipPending):
             return False
         return role >= Role.APPROVER or user == request.requester
 
-    async def approve(self, request_id: int, *, approver: str, execute: bool = True) -> Request:
+    @request_scope
+    async def approve(
+        self, request_id: int, *, approver: str, execute: bool = True, note: str = ""
+    ) -> Request:
         """Counts one approval and, when it completes the quorum, runs the request (unless told
         not): the one place where the exactly-once rule is applied. A pending result means more
-        approvals are needed; approving twice is refused."""
-        result = await self.add_approval(request_id, approver=approver)
+        approvals are needed; approving twice is refused. `note` is the approver's, if any (the
+        policy's `approve_note` may require one)."""
+        result = await self.add_approval(request_id, approver=approver, note=note)
         if not result.counted:
             raise Conflict(f"you have already approved request #{request_id}")
         if result.claim is not None and execute:
             return await self.execute(request_id, result.claim)
         return result.request
 
-    async def add_approval(self, request_id: int, *, approver: str) -> ApprovalResult:
+    async def add_approval(
+        self, request_id: int, *, approver: str, note: str = ""
+    ) -> ApprovalResult:
         """Records one approval; `claim` is set only for the single caller that must execute."""
-        request, org, role = await self._visible(request_id, approver)
-        if role < Role.APPROVER:
-            raise NotAllowed(
-                f"approving needs the approver role in {org.name}; you are a {role.label}"
-            )
-        await self._still_pending(request)
-        if approver == request.requester and not org.policy.self_approval:
-            raise NotAllowed("you cannot approve your own request; another approver must")
+        request, org, role = await self._visible(request_id, approver, Role.APPROVER)
+        await self._may(Decision.APPROVE, request, org, role, approver)
+        note = self._text(org.policy.approve_note, note, "a note")
         await self._requester_still_may(request, org)
+        groups = await self._groups([org])
+        _unless_pending(org, groups, Role.APPROVER)  # the quorum counts every group's members
         record = await self.store.approve(
             request_id,
             approver=approver,
             now=self.clock(),
             lease_seconds=self.lease_seconds,
-            eligible=eligible_approvers(org, request),
+            eligible=eligible_approvers(org, request, groups),
             needed=org.policy.approvals_needed(request.action),
+            note=note or None,
         )
         if record.refused is Status.EXPIRED:
             self._changed(record.request)
@@ -270,14 +315,17 @@ class Workflow:
             raise Conflict(f"request #{request_id} {record.refused.phrase}")
         if record.counted:
             self._changed(record.request)
-        return ApprovalResult(in_force(record.request, org), record.counted, record.claim)
+        return ApprovalResult(in_force(record.request, org, groups), record.counted, record.claim)
 
     async def _requester_still_may(self, request: Request, org: Org) -> None:
         """A request whose requester no longer holds the requester role does not run: it is
         cancelled, with the reason in its event log and on its card."""
-        role = org.role_of(request.requester)
+        groups = self._known([org])
+        role = org.role_of(request.requester, groups)
         if role is not None and role >= Role.REQUESTER:
             return
+        if org.unknown_groups(groups, Role.REQUESTER):
+            return  # a group may still hold them: decided once its members are read
         why = f"its requester is no longer a requester in {org.name}"
         cancelled = await self.store.transition(
             request.id,
@@ -316,23 +364,64 @@ class Workflow:
                     cancelled.append(refreshed)
         return cancelled
 
+    @request_scope
     async def deny(self, request_id: int, *, approver: str, note: str = "") -> Request:
-        request, org, role = await self._visible(request_id, approver)
-        if role < Role.APPROVER:
-            raise NotAllowed(
-                f"denying needs the approver role in {org.name}; you are a {role.label}"
-            )
-        if approver == request.requester:
-            raise NotAllowed("you cannot deny your own request; cancel it instead")
-        await self._still_pending(request)
+        """Denies a pending request; `note` is why (the policy's `deny_reason` may require it)."""
+        request, org, role = await self._visible(request_id, approver, Role.APPROVER)
+        await self._may(Decision.DENY, request, org, role, approver)
+        note = self._text(org.policy.deny_reason, note, "a reason")
         return await self._transition(request_id, Status.DENIED, approver, "denied", note)
 
-    async def cancel(self, request_id: int, *, user: str) -> Request:
-        request, _org, role = await self._visible(request_id, user)
-        if user != request.requester and role < Role.ADMIN:
-            raise NotAllowed("only the requester or an admin can cancel a request")
+    @request_scope
+    async def cancel(self, request_id: int, *, user: str, note: str = "") -> Request:
+        """Withdraws a pending request; `note` is why, as for a deny."""
+        request, org, role = await self._visible(request_id, user)
+        await self._may(Decision.CANCEL, request, org, role, user)
+        note = self._text(org.policy.deny_reason, note, "a reason")
+        return await self._transition(request_id, Status.CANCELLED, user, "cancelled", note)
+
+    async def check(
+        self, request_id: int, *, user: str, decision: Decision
+    ) -> tuple[Request, Need]:
+        """The refusal `decision` would meet now, raised; otherwise the request and whether the
+        policy asks for a text with it (so a reason is asked for only when it can be used)."""
+        request, org, role = await self._visible(request_id, user)
+        await self._may(decision, request, org, role, user)
+        need = org.policy.approve_note if decision is Decision.APPROVE else org.policy.deny_reason
+        return in_force(request, org), need
+
+    async def _may(
+        self, decision: Decision, request: Request, org: Org, role: Role, user: str
+    ) -> None:
+        """Who may decide what: approvers approve and deny others' requests; the requester or
+        an admin cancels; only a pending request is decided."""
+        if decision is Decision.CANCEL:
+            if user != request.requester and role < Role.ADMIN:
+                raise NotAllowed("only the requester or an admin can cancel a request")
+        elif role < Role.APPROVER:
+            doing = "approving" if decision is Decision.APPROVE else "denying"
+            raise NotAllowed(
+                f"{doing} needs the approver role in {org.name}; you are a {role.label}"
+            )
+        elif decision is Decision.DENY and user == request.requester:
+            raise NotAllowed("you cannot deny your own request; cancel it instead")
         await self._still_pending(request)
-        return await self._transition(request_id, Status.CANCELLED, user, "cancelled")
+        if (
+            decision is Decision.APPROVE
+            and user == request.requester
+            and not org.policy.self_approval
+        ):
+            raise NotAllowed("you cannot approve your own request; another approver must")
+
+    @staticmethod
+    def _text(need: Need, text: str, what: str) -> str:
+        """A reason or note as stored, checked against what the policy asks."""
+        text = one_line(text)
+        if need is Need.REQUIRED and not text:
+            raise InvalidRequest(f"{what} is required for this decision in this organization")
+        if len(text) > MAX_NOTE:
+            raise InvalidRequest(f"{what} is too long ({len(text)} > {MAX_NOTE} characters)")
+        return text
 
     async def _still_pending(self, request: Request) -> None:
         if request.status is not Status.PENDING:
@@ -363,6 +452,7 @@ class Workflow:
                 expired.append(request)
         return expired
 
+    @request_scope
     async def _expire(self, request_id: int) -> Request | None:
         """Expires a pending request (None if it had already left pending). Every expiry goes
         through here, except the one the store decides inside an approval's transaction."""
@@ -375,11 +465,13 @@ class Workflow:
 
     # -- running --------------------------------------------------------------------------
 
+    @request_scope
     async def execute(self, request_id: int, claim: str) -> Request:
         """Runs every unfinished target once under our claim, then records the final state."""
         request = await self.store.get(request_id)
         if request is None:
             raise RequestNotFound(f"there is no request #{request_id}")
+        bind(org=request.org)
         failpoints.reached("after_claim")
         self._changed(request)
         org = self.orgs.get(request.org)
@@ -506,7 +598,7 @@ class Workflow:
 
     async def status(self, request_id: int, *, user: str) -> Request:
         request, org, _role = await self._visible(request_id, user)
-        return in_force(request, org)
+        return in_force(request, org, self._known([org]))
 
     async def events(self, request_id: int, *, user: str) -> list[Event]:
         await self._visible(request_id, user)
@@ -516,24 +608,75 @@ class Workflow:
         found = await self.store.list_requests(
             orgs=self._readable_orgs(user, org), statuses=[Status.PENDING], limit=50
         )
-        return [in_force(r, self.orgs.get(r.org)) for r in found]
+        return [self._in_force(r) for r in found]
 
     async def history(self, *, user: str, org: str | None = None, limit: int = 10) -> list[Request]:
         found = await self.store.list_requests(orgs=self._readable_orgs(user, org), limit=limit)
+        return [self._in_force(r) for r in found]
+
+    def _in_force(self, request: Request) -> Request:
+        org = self.orgs.get(request.org)
+        return in_force(request, org, self._known([org]) if org else {})
+
+    async def waiting_for(self, user: str) -> list[Request]:
+        """Pending requests `user` may approve now and has not approved yet (their App Home)."""
+        memberships = self.whoami(user)
+        orgs = {org.name: org for org, role in memberships if role >= Role.APPROVER}
+        if not orgs:
+            return []
+        groups = self._known(orgs.values())
+        found = await self.store.list_requests(
+            orgs=list(orgs), statuses=[Status.PENDING], limit=100
+        )
+        waiting = []
+        for request in found:
+            org = orgs[request.org]
+            current = in_force(request, org, groups)
+            if user in eligible_approvers(org, current, groups) and user not in current.approvers:
+                waiting.append(current)
+        return waiting
+
+    async def mine(self, user: str, *, limit: int = 10) -> list[Request]:
+        """The requests `user` asked for, newest first, in the orgs they still belong to."""
+        names = [org.name for org, _role in self.whoami(user)]
+        if not names:
+            return []
+        found = await self.store.list_requests(orgs=names, requester=user, limit=limit)
         return [in_force(r, self.orgs.get(r.org)) for r in found]
 
+    def concerned(self, request: Request) -> set[str]:
+        """Whom a change to this request concerns: its requester and who may approve it."""
+        org = self.orgs.get(request.org)
+        if org is None:
+            return {request.requester}
+        return {request.requester} | set(eligible_approvers(org, request, self._known([org])))
+
     def whoami(self, user: str) -> list[tuple[Org, Role]]:
-        return self.orgs.memberships(user)
+        return self.orgs.memberships(user, self._known(self.orgs.orgs.values()))
 
     def _readable_orgs(self, user: str, org: str | None) -> Iterable[str]:
-        names = [o.name for o, _ in self.orgs.memberships(user)]
+        groups = self._known(self.orgs.orgs.values())
+        names = [o.name for o, _ in self.orgs.memberships(user, groups)]
         if not names:
+            for some in self.orgs.orgs.values():
+                _unless_pending(some, groups)
             raise NotAllowed("you are not a member of any organization")
         if org is not None:
             if org not in names:
                 raise NotAllowed(self._not_a_member(user, org))
             return [org]
         return names
+
+
+def _unless_pending(org: Org, groups: Groups | None, needs: Role = Role.VIEWER) -> None:
+    """MembershipPending when a user group of `org` granting `needs` is not read yet, so the
+    answer may still change; its members are being read, so it works in a moment. (Neither
+    the org nor the group is named: the person may belong to neither.)"""
+    if org.unknown_groups(groups, needs):
+        raise MembershipPending(
+            "the bot is still reading Slack user groups' members, which roles may come from; "
+            "try again in a moment"
+        )
 
 
 def final_status(request: Request) -> Status:

@@ -8,7 +8,8 @@ One asyncio process on 127.0.0.1 runs three real servers and a page:
 - the bot itself, on its real HTTP endpoint with signature checks, a per-run signing secret
   and a SQLite database in a temporary directory;
 - a small page server: `GET /` is a Slack-like workspace (`bot/sandbox/static/sandbox.html`), and
-  `/api/state`, `/api/command`, `/api/message` and `/api/click` drive the stand-in for it.
+  `/api/state`, `/api/command`, `/api/message`, `/api/click`, `/api/home` (open the Home tab),
+  `/api/home_click`, `/api/submit` and `/api/close_view` (a modal) drive the stand-in for it.
 
 Nothing leaves the machine: the page has no external assets and the bot talks to loopback only.
 """
@@ -442,12 +443,58 @@ def _page_app(sandbox: Sandbox) -> web.Application:
             {"ok": result.ok, "status": result.status, "elapsed": result.elapsed}
         )
 
+    async def home(request: web.Request) -> web.Response:
+        """The person opens the bot's Home tab: Slack sends the bot `app_home_opened`."""
+        body = await _body(request, "user")
+        if isinstance(body, web.Response):
+            return body
+        result = await sandbox.slack.open_home(body["user"])
+        return web.json_response({"ok": result.ok, "status": result.status})
+
+    async def home_click(request: web.Request) -> web.Response:
+        body = await _body(request, "user", "action_id", "value")
+        if isinstance(body, web.Response):
+            return body
+        try:
+            result = await sandbox.slack.click_home(
+                body["user"], body["action_id"], value=body["value"]
+            )
+        except LookupError as exc:
+            return _error(404, str(exc))
+        return web.json_response({"ok": result.ok, "status": result.status})
+
+    async def submit(request: web.Request) -> web.Response:
+        """The person presses the submit button of the modal in front of them."""
+        body = await _body(request, "user")
+        if isinstance(body, web.Response):
+            return body
+        typed = await request.json()
+        text = typed.get("text") if isinstance(typed.get("text"), str) else ""
+        try:
+            result = await sandbox.slack.submit_view(body["user"], text[:3000])
+        except LookupError as exc:
+            return _error(404, str(exc))
+        return web.json_response(
+            {"ok": result.ok, "closed": result.closed, "errors": result.errors}
+        )
+
+    async def close_view(request: web.Request) -> web.Response:
+        body = await _body(request, "user")
+        if isinstance(body, web.Response):
+            return body
+        sandbox.slack.close_modal_of(body["user"])
+        return web.json_response({"ok": True})
+
     app = web.Application(client_max_size=64 * 1024)
     app.router.add_get("/", index)
     app.router.add_get("/api/state", state)
     app.router.add_post("/api/command", command)
     app.router.add_post("/api/message", message)
     app.router.add_post("/api/click", click)
+    app.router.add_post("/api/home", home)
+    app.router.add_post("/api/home_click", home_click)
+    app.router.add_post("/api/submit", submit)
+    app.router.add_post("/api/close_view", close_view)
     return app
 
 

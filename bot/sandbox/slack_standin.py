@@ -38,13 +38,18 @@ from bot.sandbox.slack_workspace import (
     ClickResult,
     CommandResult,
     Delivery,
+    DeliveryKind,
     Ephemeral,
+    EventResult,
     Message,
     RateLimited,
     SlackApiRefusal,
     SlackFault,
     SlackServerError,
+    Slow,
+    SubmitResult,
     Timeout,
+    View,
     Workspace,
     block_errors,
     buttons,
@@ -61,13 +66,17 @@ __all__ = [
     "CommandResult",
     "Delivery",
     "Ephemeral",
+    "EventResult",
     "Message",
     "RateLimited",
     "SlackApiRefusal",
     "SlackFault",
     "SlackServerError",
     "SlackStandin",
+    "Slow",
+    "SubmitResult",
     "Timeout",
+    "View",
 ]
 
 ACK_DEADLINE = 3.0
@@ -75,6 +84,8 @@ RESPONSE_URL_POSTS = 5
 RESPONSE_URL_TTL = 30 * 60.0
 VERIFICATION_TOKEN = "verification-token-not-real"  # noqa: S105
 MAX_TEXT = 40_000
+TRIGGER_TTL = 3.0  # Slack honours a trigger_id this long, once
+MAX_VIEW_BLOCKS = 100
 
 
 class _Refused(Exception):
@@ -121,6 +132,8 @@ class SlackStandin(Workspace):
         self._bot_url: str | None = None
         self._signing_secret: str | None = None
         self._tickets: set[str] = set()
+        self._triggers: dict[str, tuple[str, float]] = {}
+        self.trigger_ttl = TRIGGER_TTL
         self._sockets: list[web.WebSocketResponse] = []
         self._pending: dict[str, asyncio.Future[JSON]] = {}
         self._runner: web.AppRunner | None = None
@@ -136,7 +149,13 @@ class SlackStandin(Workspace):
             "chat.postEphemeral": self._chat_post_ephemeral,
             "conversations.open": self._conversations_open,
             "apps.connections.open": self._apps_connections_open,
+            "views.open": self._views_open,
+            "views.update": self._views_update,
+            "views.publish": self._views_publish,
+            "usergroups.users.list": self._usergroups_users_list,
         }
+        self.usergroups: dict[str, list[str]] = {}  # user group id → its members' ids
+        self.slow_methods: dict[str, float] = {}  # method → seconds before it answers
 
     # lifecycle
 
@@ -203,6 +222,10 @@ class SlackStandin(Workspace):
         self.response_url_gone = False
         self.ack_timeout = ACK_DEADLINE
         self.response_url_ttl = RESPONSE_URL_TTL
+        self._triggers.clear()
+        self.trigger_ttl = TRIGGER_TTL
+        self.usergroups.clear()
+        self.slow_methods.clear()
         super().reset()
 
     def fail(self, method: str, *faults: SlackFault) -> None:
@@ -224,6 +247,8 @@ class SlackStandin(Workspace):
         faulted = await self._fault(method, params)
         if faulted is not None:
             return faulted
+        if self.slow_methods.get(method):
+            await asyncio.sleep(self.slow_methods[method])
         try:
             refusal = self._token_refusal(method, token) or self._workspace_refusal(method, params)
             if refusal:
@@ -257,6 +282,9 @@ class SlackStandin(Workspace):
             return None
         fault = queue.popleft()
         headers: dict[str, str] = {}
+        if isinstance(fault, Slow):
+            await asyncio.sleep(fault.seconds)
+            return None
         if isinstance(fault, RateLimited):
             status, error = 429, "ratelimited"
             headers["Retry-After"] = str(fault.retry_after)
@@ -294,6 +322,19 @@ class SlackStandin(Workspace):
 
     def grant_scope(self, method: str) -> None:
         self.missing_scopes.discard(method)
+
+    def set_usergroup(self, group: str, users: list[str]) -> None:
+        """A user group (`S…`) with these members, as `usergroups.users.list` answers; setting
+        it again changes its members, as an admin editing the group does."""
+        self.usergroups[group] = list(users)
+
+    def delete_usergroup(self, group: str) -> None:
+        """Gone: listing it is refused with `no_such_subteam`."""
+        self.usergroups.pop(group, None)
+
+    def slow_down(self, method: str, seconds: float) -> None:
+        """`method` answers only after `seconds` (0: at once again), as a slow Slack does."""
+        self.slow_methods[method] = seconds
 
     def _workspace_refusal(self, method: str, params: JSON) -> str | None:
         if self.token_refusal is not None and method != "apps.connections.open":
@@ -382,6 +423,12 @@ class SlackStandin(Workspace):
         ephemeral = self.add_ephemeral(channel, user, text, blocks)
         return {"ok": True, "message_ts": ephemeral.ts}
 
+    def _usergroups_users_list(self, params: JSON) -> JSON:
+        group = _str(params.get("usergroup"))
+        if group not in self.usergroups:
+            raise _Refused("no_such_subteam")
+        return {"ok": True, "users": list(self.usergroups[group])}
+
     def _conversations_open(self, params: JSON) -> JSON:
         users = params.get("users")
         listed = users if isinstance(users, list) else _str(users).split(",")
@@ -404,6 +451,48 @@ class SlackStandin(Workspace):
         self._tickets.add(ticket)
         url = f"ws://{self._host}:{self._port}/socket?ticket={ticket}&app_id={APP_ID}"
         return {"ok": True, "url": url}
+
+    # views: modals and the App Home
+
+    def _issue_trigger(self, user: str) -> str:
+        """A trigger_id for something `user` just did; views.open takes it once, within
+        `trigger_ttl` seconds."""
+        trigger = _trigger_id()
+        self._triggers[trigger] = (user, time.time())
+        return trigger
+
+    def _views_open(self, params: JSON) -> JSON:
+        issued = self._triggers.get(_str(params.get("trigger_id")))
+        if issued is None:
+            raise _Refused("invalid_trigger_id")
+        user, at = issued
+        if at < 0:
+            raise _Refused("exchanged_trigger_id")
+        if time.time() - at > self.trigger_ttl:
+            raise _Refused("expired_trigger_id")
+        view = _view(params, "modal")
+        self._triggers[_str(params.get("trigger_id"))] = (user, -1.0)
+        opened = self.open_modal(user, view)
+        return {"ok": True, "view": opened.to_dict()}
+
+    def _views_update(self, params: JSON) -> JSON:
+        found = self.modals.get(_str(params.get("view_id")))
+        if found is None:
+            raise _Refused("not_found")
+        if params.get("hash") and params.get("hash") != found.hash:
+            raise _Refused("hash_conflict")
+        self.update_view(found, _view(params, "modal"))
+        return {"ok": True, "view": found.to_dict()}
+
+    def _views_publish(self, params: JSON) -> JSON:
+        user = _str(params.get("user_id"))
+        if not USER_ID.fullmatch(user):
+            raise _Refused("invalid_arguments")
+        home = self.homes.get(user)
+        if home is not None and params.get("hash") and params.get("hash") != home.hash:
+            raise _Refused("hash_conflict")
+        published = self.publish_home(user, _view(params, "home"))
+        return {"ok": True, "view": published.to_dict()}
 
     def _channel(self, params: JSON, *, dm: bool) -> str:
         """The channel a method names; only posting methods accept a user id for their DM."""
@@ -553,7 +642,14 @@ class SlackStandin(Workspace):
             await socket.send_json(disconnect)
             await socket.close()
 
-    async def _envelope(self, kind: str, payload: JSON, *, accepts_response_payload: bool) -> Ack:
+    async def _envelope(
+        self,
+        kind: str,
+        payload: JSON,
+        *,
+        accepts_response_payload: bool,
+        extra: JSON | None = None,
+    ) -> Ack:
         try:
             socket = await self.wait_for(
                 lambda: self._sockets[-1] if self._sockets else None, timeout=self.ack_timeout
@@ -569,6 +665,7 @@ class SlackStandin(Workspace):
             "type": kind,
             "accepts_response_payload": accepts_response_payload,
             "payload": payload,
+            **(extra or {}),
         }
         try:
             await socket.send_json(envelope)
@@ -676,7 +773,7 @@ class SlackStandin(Workspace):
             "api_app_id": APP_ID,
             "is_enterprise_install": "false",
             "response_url": response_url,
-            "trigger_id": _trigger_id(),
+            "trigger_id": self._issue_trigger(user),
         }
         if self.socket_mode:
             ack = await self._envelope(
@@ -764,7 +861,7 @@ class SlackStandin(Workspace):
             "api_app_id": APP_ID,
             "token": VERIFICATION_TOKEN,
             "container": container,
-            "trigger_id": _trigger_id(),
+            "trigger_id": self._issue_trigger(user),
             "team": {"id": TEAM_ID, "domain": TEAM_DOMAIN},
             "enterprise": None,
             "is_enterprise_install": False,
@@ -785,10 +882,10 @@ class SlackStandin(Workspace):
 
     def _record(
         self,
-        kind: Literal["slash_commands", "block_actions"],
+        kind: DeliveryKind,
         ack: Ack,
-        user: str,
-        channel: str,
+        user: str | None,
+        channel: str | None,
         summary: str,
     ) -> None:
         delivery = Delivery(
@@ -802,6 +899,184 @@ class SlackStandin(Workspace):
             timed_out=ack.timed_out,
         )
         self.record_delivery(delivery)
+
+    # the Slack client side: modals, the App Home, events
+
+    async def submit_view(self, user: str, text: str = "") -> SubmitResult:
+        """Types `text` into the modal open in front of `user` and presses its submit button,
+        as Slack posts it: a signed `view_submission` (over the socket in Socket Mode). The
+        bot's answer keeps it open with errors, or closes it."""
+        view = self.modal_of(user)
+        if view is None:
+            raise LookupError(f"no modal is open in front of {user}")
+        values: JSON = {}
+        typed = False
+        for block in view.view.get("blocks") or []:
+            element = block.get("element") if block.get("type") == "input" else None
+            if isinstance(element, dict):
+                value = None if typed or not text else text
+                typed = True
+                values[str(block.get("block_id"))] = {
+                    str(element.get("action_id")): {"type": element.get("type"), "value": value}
+                }
+        shown = view.to_dict() | {"state": {"values": values}}
+        return await self.submit_payload(user, shown, view)
+
+    async def submit_payload(
+        self, user: str, shown: JSON, view: View | None = None
+    ) -> SubmitResult:
+        """Posts a `view_submission` carrying `shown` as the view (a test may forge it)."""
+        name = self.user_name(user)
+        payload: JSON = {
+            "type": "view_submission",
+            "team": {"id": TEAM_ID, "domain": TEAM_DOMAIN},
+            "user": {"id": user, "username": name, "name": name, "team_id": TEAM_ID},
+            "api_app_id": APP_ID,
+            "token": VERIFICATION_TOKEN,
+            "trigger_id": self._issue_trigger(user),
+            "view": shown,
+            "response_urls": [],
+            "is_enterprise_install": False,
+            "enterprise": None,
+        }
+        if self.socket_mode:
+            ack = await self._envelope("interactive", payload, accepts_response_payload=True)
+        else:
+            ack = await self._signed_post(urlencode({"payload": json.dumps(payload)}).encode())
+        errors: dict[str, str] = {}
+        answer = ack.json
+        closed = False
+        if ack.ok and answer.get("response_action") == "errors":
+            found = answer.get("errors")
+            errors = {str(k): str(v) for k, v in found.items()} if isinstance(found, dict) else {}
+        elif ack.ok and view is not None:
+            closed = True
+            self.close_modal(view)
+        if view is not None and errors:
+            self.update_view(view, view.view, errors=errors)
+        self._record("view_submission", ack, user, None, str(shown.get("callback_id")))
+        return SubmitResult(**vars(ack), payload=payload, errors=errors, closed=closed)
+
+    def close_modal_of(self, user: str) -> None:
+        """The person presses the modal's close button (Back)."""
+        view = self.modal_of(user)
+        if view is not None:
+            self.close_modal(view)
+
+    async def open_home(self, user: str) -> EventResult:
+        """`user` opens the bot's Home tab: Slack sends `app_home_opened` as an event."""
+        event: JSON = {
+            "type": "app_home_opened",
+            "user": user,
+            "channel": self.dm_channel(user),
+            "tab": "home",
+            "event_ts": f"{time.time():.6f}",
+        }
+        if user in self.homes:
+            event["view"] = self.homes[user].to_dict()
+        return await self.send_event(event)
+
+    async def send_event(self, event: JSON, *, event_id: str | None = None) -> EventResult:
+        """An Events API delivery (`event_callback`) of `event`, with a fresh `event_id`."""
+        body: JSON = {
+            "token": VERIFICATION_TOKEN,
+            "team_id": TEAM_ID,
+            "api_app_id": APP_ID,
+            "event": event,
+            "type": "event_callback",
+            "event_id": event_id or "Ev" + uuid.uuid4().hex[:10].upper(),
+            "event_time": int(time.time()),
+            "authorizations": [
+                {
+                    "enterprise_id": None,
+                    "team_id": TEAM_ID,
+                    "user_id": BOT_USER_ID,
+                    "is_bot": True,
+                    "is_enterprise_install": False,
+                }
+            ],
+            "is_ext_shared_channel": False,
+            "event_context": "4-" + uuid.uuid4().hex,
+        }
+        return await self.redeliver(body, retry=0)
+
+    async def redeliver(self, body: JSON, *, retry: int) -> EventResult:
+        """Delivers an event body; `retry` > 0 plays Slack's retry of it (`X-Slack-Retry-Num`
+        over HTTP, `retry_attempt` over the socket), same `event_id`."""
+        if self.socket_mode:
+            extra = {"retry_attempt": retry, "retry_reason": "timeout" if retry else ""}
+            ack = await self._envelope(
+                "events_api", body, accepts_response_payload=False, extra=extra
+            )
+        else:
+            raw = json.dumps(body).encode()
+            headers = self.sign(raw) | {"Content-Type": "application/json"}
+            if retry:
+                headers |= {"X-Slack-Retry-Num": str(retry), "X-Slack-Retry-Reason": "http_timeout"}
+            ack = await self._post(raw, headers)
+        event = body.get("event")
+        user = _str(event.get("user")) if isinstance(event, dict) else None
+        self._record("event_callback", ack, user, None, f"{body.get('event_id')} retry {retry}")
+        return EventResult(**(vars(ack) | {"body": ack.body}), event=body)
+
+    async def verify_url(self, challenge: str, *, signed: bool = True) -> Ack:
+        """Slack checking the request URL when an admin saves it: a `url_verification` post."""
+        body = {"token": VERIFICATION_TOKEN, "challenge": challenge, "type": "url_verification"}
+        raw = json.dumps(body).encode()
+        headers = {"Content-Type": "application/json"}
+        if signed:
+            headers |= self.sign(raw)
+        ack = await self._post(raw, headers)
+        self._record("url_verification", ack, None, None, challenge[:40])
+        return ack
+
+    async def click_home(
+        self, user: str, action_id: str, *, value: str | None = None
+    ) -> ClickResult:
+        """Clicks a button on `user`'s Home tab (the first with `action_id`, and `value` if
+        given), as Slack sends it: a `block_actions` from a view, with no channel."""
+        home = self.homes.get(user)
+        if home is None:
+            raise LookupError(f"{user} has no Home tab published")
+        found = next(
+            (
+                (b, e)
+                for b, e in buttons(home.view.get("blocks") or [])
+                if e.get("action_id") == action_id and (value is None or e.get("value") == value)
+            ),
+            None,
+        )
+        if found is None:
+            raise LookupError(f"no button {action_id!r} ({value}) on the Home of {user}")
+        block_id, element = found
+        action: JSON = {
+            "action_id": action_id,
+            "block_id": block_id,
+            "text": element.get("text"),
+            "type": "button",
+            "action_ts": f"{time.time():.6f}",
+            "value": element.get("value"),
+        }
+        name = self.user_name(user)
+        payload: JSON = {
+            "type": "block_actions",
+            "user": {"id": user, "username": name, "name": name, "team_id": TEAM_ID},
+            "api_app_id": APP_ID,
+            "token": VERIFICATION_TOKEN,
+            "container": {"type": "view", "view_id": home.id},
+            "trigger_id": self._issue_trigger(user),
+            "team": {"id": TEAM_ID, "domain": TEAM_DOMAIN},
+            "enterprise": None,
+            "is_enterprise_install": False,
+            "view": home.to_dict(),
+            "actions": [action],
+        }
+        if self.socket_mode:
+            ack = await self._envelope("interactive", payload, accepts_response_payload=False)
+        else:
+            ack = await self._signed_post(urlencode({"payload": json.dumps(payload)}).encode())
+        self._record("block_actions", ack, user, None, f"{action_id} on the Home tab")
+        return ClickResult(**vars(ack), payload=payload, response_url="")
 
     # sandbox page
 
@@ -855,6 +1130,48 @@ def _content(params: JSON) -> tuple[str, list[JSON] | None]:
         messages = [f"[ERROR] {e}" for e in errors]
         raise _Refused("invalid_blocks", errors=errors, response_metadata={"messages": messages})
     return text, blocks
+
+
+def _view(params: JSON, kind: str) -> JSON:
+    """The `view` argument of views.open/update/publish, refused as Slack refuses a bad one."""
+    view = params.get("view")
+    if isinstance(view, str):
+        try:
+            view = json.loads(view)
+        except ValueError:
+            raise _Refused("invalid_arguments") from None
+    if not isinstance(view, dict) or view.get("type") != kind:
+        raise _Refused("invalid_arguments")
+    errors = [
+        f"{e.replace('[json-pointer:/', '[json-pointer:/view/')}"
+        for e in block_errors(view.get("blocks"), max_blocks=MAX_VIEW_BLOCKS)
+    ]
+    limits = {"callback_id": 255, "private_metadata": 3000, "external_id": 255}
+    for key, limit in limits.items():
+        value = view.get(key)
+        if value is not None and (not isinstance(value, str) or len(value) > limit):
+            errors.append(f"must be at most {limit} characters [json-pointer:/view/{key}]")
+    if kind == "modal":
+        for key in ("title", "submit", "close"):
+            text = view.get(key)
+            if text is None and key != "title":
+                continue
+            if (
+                not isinstance(text, dict)
+                or text.get("type") != "plain_text"
+                or not (0 < len(str(text.get("text") or "")) <= 24)
+            ):
+                errors.append(
+                    f"must be a plain_text of 1 to 24 characters [json-pointer:/view/{key}]"
+                )
+        has_input = any(
+            isinstance(b, dict) and b.get("type") == "input" for b in view["blocks"] or []
+        )
+        if has_input and view.get("submit") is None:
+            errors.append("a view with input blocks needs submit [json-pointer:/view/submit]")
+    if errors:
+        raise _Refused("invalid_arguments", response_metadata={"messages": errors})
+    return dict(view)
 
 
 def _parse_ack(text: str, content_type: str) -> JSON | str | None:

@@ -107,10 +107,41 @@ class ApiCall:
 
 
 @dataclass(kw_only=True)
-class Delivery:
-    """One thing "Slack" sent the bot: a slash command, a click, or a hand-made raw post."""
+class View:
+    """A modal open in front of `user`, or (type "home") their Home tab, as the bot built it;
+    `errors` are what the bot's last answer to a submission put under its fields."""
 
-    kind: Literal["slash_commands", "block_actions", "raw"]
+    id: str
+    user: str
+    view: JSON
+    hash: str
+    errors: dict[str, str] = field(default_factory=dict)
+    at: float = field(default_factory=time.time)
+
+    def to_dict(self) -> JSON:
+        """The shape Slack uses in API answers and in payloads (`view`)."""
+        return self.view | {"id": self.id, "team_id": TEAM_ID, "app_id": APP_ID, "hash": self.hash}
+
+    def action_ids(self) -> list[str]:
+        return [element["action_id"] for _, element in buttons(self.view.get("blocks") or [])]
+
+
+DeliveryKind = Literal[
+    "slash_commands",
+    "block_actions",
+    "view_submission",
+    "event_callback",
+    "url_verification",
+    "raw",
+]
+
+
+@dataclass(kw_only=True)
+class Delivery:
+    """One thing "Slack" sent the bot: a command, a click, a submitted modal, an event, or a
+    hand-made raw post."""
+
+    kind: DeliveryKind
     transport: Literal["http", "socket"]
     user: str | None
     channel: str | None
@@ -155,6 +186,23 @@ class ClickResult(Ack):
     response_url: str
 
 
+@dataclass(kw_only=True)
+class SubmitResult(Ack):
+    """A submitted modal: `errors` (the modal stays open with them) or `closed`."""
+
+    payload: JSON
+    errors: dict[str, str]
+    closed: bool
+
+
+@dataclass(kw_only=True)
+class EventResult(Ack):
+    """A delivered Events API body; `redeliver` it to play Slack's retry."""
+
+    body: JSON | str | None
+    event: JSON
+
+
 @dataclass(frozen=True)
 class RateLimited:
     """HTTP 429 with `Retry-After`, as Slack answers a method called too often."""
@@ -175,13 +223,20 @@ class Timeout:
 
 
 @dataclass(frozen=True)
+class Slow:
+    """Answer normally, but only after `seconds` (a trigger_id may expire meanwhile)."""
+
+    seconds: float
+
+
+@dataclass(frozen=True)
 class SlackApiRefusal:
     """HTTP 200 with `{"ok": false, "error": error}`, e.g. `not_in_channel`."""
 
     error: str
 
 
-SlackFault = RateLimited | SlackServerError | Timeout | SlackApiRefusal
+SlackFault = RateLimited | SlackServerError | Timeout | Slow | SlackApiRefusal
 
 
 class Workspace:
@@ -201,6 +256,8 @@ class Workspace:
         self._orphans: dict[tuple[str, str], list[Message]] = {}
         self._ephemerals: list[Ephemeral] = []
         self._dm_channels: dict[str, str] = {}
+        self.modals: dict[str, View] = {}
+        self.homes: dict[str, View] = {}
         self.calls: list[ApiCall] = []
         self.deliveries: list[Delivery] = []
 
@@ -306,6 +363,8 @@ class Workspace:
             },
             "dms": dict(self._dm_channels),
             "ephemerals": [e.to_dict() for e in self._ephemerals],
+            "modals": {v.user: v.to_dict() | {"errors": v.errors} for v in self.modals.values()},
+            "homes": {user: v.to_dict() for user, v in self.homes.items()},
             "calls": [vars(c) for c in self.calls[-calls:]],
             "deliveries": [vars(d) for d in self.deliveries[-calls:]],
         }
@@ -432,6 +491,37 @@ class Workspace:
             self._ephemerals.remove(ephemeral)
             self._touch()
 
+    def open_modal(self, user: str, view: JSON) -> View:
+        """A modal in front of `user`; one at a time, as a new one from a click replaces it."""
+        for old in [v for v in self.modals.values() if v.user == user]:
+            del self.modals[old.id]
+        opened = View(id=_view_id(), user=user, view=view, hash=_view_hash())
+        self.modals[opened.id] = opened
+        self._touch()
+        return opened
+
+    def modal_of(self, user: str) -> View | None:
+        return next((v for v in self.modals.values() if v.user == user), None)
+
+    def close_modal(self, view: View) -> None:
+        if self.modals.pop(view.id, None) is not None:
+            self._touch()
+
+    def update_view(self, view: View, new: JSON, *, errors: dict[str, str] | None = None) -> None:
+        view.view = new
+        view.hash = _view_hash()
+        view.errors = dict(errors or {})
+        self._touch()
+
+    def publish_home(self, user: str, view: JSON) -> View:
+        home = self.homes.get(user)
+        if home is None:
+            home = self.homes[user] = View(id=_view_id(), user=user, view=view, hash=_view_hash())
+        else:
+            home.view, home.hash, home.at = view, _view_hash(), time.time()
+        self._touch()
+        return home
+
     def record_call(self, call: ApiCall) -> None:
         self.calls.append(call)
         self._touch()
@@ -439,6 +529,14 @@ class Workspace:
     def record_delivery(self, delivery: Delivery) -> None:
         self.deliveries.append(delivery)
         self._touch()
+
+
+def _view_id() -> str:
+    return "V" + uuid.uuid4().hex[:10].upper()
+
+
+def _view_hash() -> str:
+    return f"{time.time():.6f}.{uuid.uuid4().hex[:8]}"
 
 
 def with_ids(blocks: list[JSON]) -> list[JSON]:
@@ -464,13 +562,14 @@ def buttons(blocks: list[JSON]) -> list[tuple[str, JSON]]:
     return found
 
 
-def block_errors(blocks: Any) -> list[str]:
-    """The Block Kit limits Slack enforces with `invalid_blocks`, in Slack's wording."""
+def block_errors(blocks: Any, *, max_blocks: int = 50) -> list[str]:
+    """The Block Kit limits Slack enforces with `invalid_blocks`, in Slack's wording (a
+    message holds 50 blocks, a modal or Home view 100)."""
     if not isinstance(blocks, list):
         return ["must be an array [json-pointer:/blocks]"]
     errors: list[str] = []
-    if len(blocks) > 50:
-        errors.append("must provide no more than 50 items [json-pointer:/blocks]")
+    if len(blocks) > max_blocks:
+        errors.append(f"must provide no more than {max_blocks} items [json-pointer:/blocks]")
     block_ids: set[str] = set()
     for i, block in enumerate(blocks):
         at = f"/blocks/{i}"
@@ -505,6 +604,14 @@ def _block_errors(block: JSON, at: str) -> list[str]:
         return errors
     if kind == "header":
         return _text_errors(block.get("text"), f"{at}/text", 150, plain=True)
+    if kind == "input":
+        errors = _text_errors(block.get("label"), f"{at}/label", 2000, plain=True)
+        element = block.get("element")
+        if not isinstance(element, dict) or not isinstance(element.get("type"), str):
+            errors.append(f"missing required field: element [json-pointer:{at}]")
+        elif not 0 < len(str(element.get("action_id") or "x")) <= 255:
+            errors.append(f"must be 1 to 255 characters [json-pointer:{at}/element/action_id]")
+        return errors
     if kind in ("context", "actions"):
         limit = 10 if kind == "context" else 25
         elements = block.get("elements")

@@ -11,6 +11,7 @@ import asyncio
 import json
 import logging
 import random
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from types import TracebackType
@@ -42,6 +43,12 @@ UNAUTHORIZED_MESSAGE = "UnAuthorized, Please Provide Valid API Key"
 APP_NOT_FOUND_MESSAGES = frozenset({"App not found", "SFVoPI app not found"})
 NUMBER_NOT_LINKED_MESSAGE = "Number not linked to this app"
 MESSAGE_LIMIT = 500
+UNLINK_ENDPOINT = "DELETE /sfvopi/apps/{app_id}/numbers/{number}"
+DELETE_ENDPOINT = "DELETE /sfvopi/apps/{app_id}"
+
+Observer = Callable[[str, int | str, float], None]
+"""Told of each HTTP attempt: the endpoint template, the status code (or what happened
+instead: timeout, connect_error, dropped, transport_error) and the seconds it took."""
 
 
 @dataclass(frozen=True)
@@ -72,6 +79,7 @@ class SfvopiClient:
         tries: int = 3,
         backoff: float = 0.2,
         transport: httpx.AsyncBaseTransport | None = None,
+        observer: Observer | None = None,
     ) -> None:
         url = httpx.URL(base_url)
         if url.scheme not in ("http", "https") or not url.host:
@@ -81,6 +89,7 @@ class SfvopiClient:
         self.base_url = base_url.rstrip("/")
         self.tries = tries
         self.backoff = backoff
+        self.observer = observer
         self._sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
         self.timeout = httpx.Timeout(connect=timeout, read=timeout, write=timeout, pool=timeout)
         self._http = httpx.AsyncClient(
@@ -115,25 +124,30 @@ class SfvopiClient:
     ) -> Deleted:
         """Unlink `number` from `app_id`; raises an `SfvopiError` unless it is gone."""
         path = f"/sfvopi/apps/{_seg(ids.app_id(app_id))}/numbers/{_seg(ids.phone_number(number))}"
-        return await self._delete(api_key, path, ambiguous_before=ambiguous_before)
+        return await self._delete(api_key, path, UNLINK_ENDPOINT, ambiguous_before=ambiguous_before)
 
     async def delete_app(
         self, api_key: SecretStr, app_id: str, *, ambiguous_before: bool = False
     ) -> Deleted:
         """Delete `app_id` (the API unlinks its numbers); raises an `SfvopiError` unless gone."""
         path = f"/sfvopi/apps/{_seg(ids.app_id(app_id))}"
-        return await self._delete(api_key, path, ambiguous_before=ambiguous_before)
+        return await self._delete(api_key, path, DELETE_ENDPOINT, ambiguous_before=ambiguous_before)
 
-    async def _delete(self, api_key: SecretStr, path: str, *, ambiguous_before: bool) -> Deleted:
+    async def _delete(
+        self, api_key: SecretStr, path: str, endpoint: str, *, ambiguous_before: bool
+    ) -> Deleted:
         headers = {"X-API-Key": _header_value(api_key)}
         url = self.base_url + path
         ambiguous = ambiguous_before
         for attempt in range(1, self.tries + 1):
+            started = time.perf_counter()
             try:
                 response = await self._http.delete(url, headers=headers)
             except httpx.TransportError as exc:
+                self._observe(endpoint, _transport_status(exc), started)
                 failure = _transport_failure(exc, attempt)
             else:
+                self._observe(endpoint, response.status_code, started)
                 outcome = _interpret(response, attempt, ambiguous=ambiguous)
                 if isinstance(outcome, Deleted):
                     return outcome
@@ -155,6 +169,14 @@ class SfvopiClient:
             await self._sleep(delay)
         raise AssertionError("unreachable")  # pragma: no cover
 
+    def _observe(self, endpoint: str, status: int | str, started: float) -> None:
+        if self.observer is None:
+            return
+        try:
+            self.observer(endpoint, status, time.perf_counter() - started)
+        except Exception:  # a metrics bug never turns an API answer into a failure
+            log.exception("the SFVoPI call observer failed")
+
 
 def _seg(value: str) -> str:
     return quote(value, safe="")
@@ -165,6 +187,17 @@ def _header_value(api_key: SecretStr) -> str:
     if not value or value != value.strip() or not all(" " <= c <= "~" for c in value):
         raise InvalidKey("the API key is empty or holds characters a header cannot carry")
     return value
+
+
+def _transport_status(exc: httpx.TransportError) -> str:
+    """What came instead of a status code, in a word."""
+    if isinstance(exc, httpx.TimeoutException):
+        return "timeout"
+    if isinstance(exc, httpx.ConnectError):
+        return "connect_error"
+    if isinstance(exc, httpx.RemoteProtocolError | httpx.ReadError | httpx.WriteError):
+        return "dropped"
+    return "transport_error"
 
 
 def _transport_failure(exc: httpx.TransportError, attempt: int) -> _Failure:

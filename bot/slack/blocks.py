@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from bot.core.models import Action, Outcome, Request, Status, TargetState
+from bot.core.reminders import mention
 from bot.slack.refusals import explain
 
 Block = dict[str, Any]
@@ -47,7 +48,7 @@ USAGE = """*Usage* — `/sfvopi <command>`
 • `status <request>` — one request, e.g. `status 17`
 • `pending` — requests waiting for approval
 • `history` — recent requests
-• `cancel <request>` — withdraw your own pending request
+• `cancel <request> [why…]` — withdraw your own pending request
 • `whoami` — your organizations and roles
 • `help` — this message
 Add `--org NAME` right after `/sfvopi` (or after the command) when you belong to several \
@@ -135,8 +136,11 @@ def approvals_text(request: Request) -> str:
     return f"{have} of {request.approvals_needed}" + (f" ({by})" if by else "")
 
 
-def card(request: Request) -> list[Block]:
-    """The approval card: everything an approver needs to decide, and buttons while pending."""
+def card(
+    request: Request, *, escalates_at: float | None = None, escalate_to: Sequence[str] = ()
+) -> list[Block]:
+    """The approval card: everything an approver needs to decide, and buttons while pending
+    (with when, undecided, it is escalated and to whom, if the policy says)."""
     blocks: list[Block] = [
         {"type": "header", "text": {"type": "plain_text", "text": title(request)[:150]}},
         {
@@ -159,18 +163,78 @@ def card(request: Request) -> list[Block]:
         {"type": "section", "text": {"type": "mrkdwn", "text": "*Reason*"}},
         {"type": "section", "text": plain(request.reason)},
     ]
+    if any(a.note for a in request.approvals):
+        lines = "\n".join(notes(request))
+        blocks.append(_section(f"*Approval notes*\n{lines}"))
     if request.status is Status.PENDING:
-        blocks.append(_buttons(request))
+        blocks.append(decision_buttons(request))
         blocks.append(
             _context(
                 f"Request #{request.id} · expires {when(request.expires_at)}"
                 " · the requester cannot approve it"
             )
         )
+        if escalates_at is not None and escalate_to:
+            blocks.append(_context(escalation_line(escalates_at, escalate_to)))
     else:
         blocks.append({"type": "divider"})
         blocks.append(_context(_decision(request)))
     return blocks
+
+
+def escalation_line(at: float, to: Sequence[str]) -> str:
+    """When an undecided request is escalated, and to whom (ids from the org file)."""
+    return f":rotating_light: Undecided by {when(at)}: escalated to {mentions(to)}"
+
+
+def mentions(ids: Sequence[str]) -> str:
+    """User groups, channels and people (ids from the org file), as Slack mentions them."""
+    return ", ".join(mention(i) for i in ids)
+
+
+def _missing(request: Request) -> str:
+    left = max(request.approvals_needed - len(request.approvals), 1)
+    return f"{left} more approval{'s' if left != 1 else ''}"
+
+
+def _card_link(link: str | None) -> str:
+    return f"<{link}|Open the card>" if link else "Open the card in its approval channel"
+
+
+def reminder_thread(request: Request, approvers: Sequence[str], groups: Sequence[str]) -> str:
+    """The reminder in the card's thread: what is missing and who can give it."""
+    who = mentions([*groups, *approvers]) or "nobody listed (ask an admin)"
+    return (
+        f":bell: Request #{request.id} is still waiting for {_missing(request)}. "
+        f"Who can approve: {who}"
+    )
+
+
+def reminder_dm(request: Request, link: str | None) -> str:
+    """The reminder an approver gets privately, pointing at the card."""
+    return (
+        f":bell: Request #{request.id} in *{escape(request.org)}* ({title(request)}, asked by "
+        f"{user(request.requester)}) is waiting for {_missing(request)}, and you can give "
+        f"one. {_card_link(link)}."
+    )
+
+
+def escalation_thread(request: Request, to: Sequence[str], approvers: Sequence[str]) -> str:
+    """The escalation in the card's thread, mentioning the groups and people it goes to."""
+    can = f" Who can approve: {mentions(approvers)}." if approvers else ""
+    return (
+        f":rotating_light: Escalated to {mentions(to)}: request #{request.id} has waited since "
+        f"{when(request.created_at)} and still needs {_missing(request)}.{can}"
+    )
+
+
+def escalation_post(request: Request, link: str | None) -> str:
+    """The escalation as a message in a channel named in `escalate_to`."""
+    return (
+        f":rotating_light: Escalated: request #{request.id} in *{escape(request.org)}* "
+        f"({title(request)}, asked by {user(request.requester)}) has waited since "
+        f"{when(request.created_at)} and still needs {_missing(request)}. {_card_link(link)}."
+    )
 
 
 def card_text(request: Request) -> str:
@@ -178,42 +242,46 @@ def card_text(request: Request) -> str:
     return f"{title(request)}: {STATUS_LINE[request.status].split(' ', 1)[1].lower()}"
 
 
-def _buttons(request: Request) -> Block:
+def decision_buttons(
+    request: Request, *, approver: bool = True, requester: bool = True, block_id: str = ""
+) -> Block:
+    """The card's buttons (the App Home shows the same ones: same ids, same values, the same
+    checks when clicked); `approver` and `requester` pick which are shown."""
     rid = str(request.id)
+    elements: list[Block] = [
+        {
+            "type": "button",
+            "action_id": APPROVE,
+            "text": {"type": "plain_text", "text": "Approve"},
+            "style": "primary",
+            "value": rid,
+            "confirm": _confirm(
+                "Approve this request?",
+                f"{title(request)}. This cannot be undone once it runs. "
+                "(The requester cannot approve their own request.)",
+                "Approve",
+            ),
+        },
+        {
+            "type": "button",
+            "action_id": DENY,
+            "text": {"type": "plain_text", "text": "Deny"},
+            "style": "danger",
+            "value": rid,
+            "confirm": _confirm("Deny this request?", f"{title(request)} will not run.", "Deny"),
+        },
+        {
+            "type": "button",
+            "action_id": CANCEL,
+            "text": {"type": "plain_text", "text": "Cancel (requester)"},
+            "value": rid,
+        },
+    ]
+    shown = {APPROVE: approver, DENY: approver, CANCEL: requester}
     return {
         "type": "actions",
-        "block_id": card_block_id(request.id),
-        "elements": [
-            {
-                "type": "button",
-                "action_id": APPROVE,
-                "text": {"type": "plain_text", "text": "Approve"},
-                "style": "primary",
-                "value": rid,
-                "confirm": _confirm(
-                    "Approve this request?",
-                    f"{title(request)}. This cannot be undone once it runs. "
-                    "(The requester cannot approve their own request.)",
-                    "Approve",
-                ),
-            },
-            {
-                "type": "button",
-                "action_id": DENY,
-                "text": {"type": "plain_text", "text": "Deny"},
-                "style": "danger",
-                "value": rid,
-                "confirm": _confirm(
-                    "Deny this request?", f"{title(request)} will not run.", "Deny"
-                ),
-            },
-            {
-                "type": "button",
-                "action_id": CANCEL,
-                "text": {"type": "plain_text", "text": "Cancel (requester)"},
-                "value": rid,
-            },
-        ],
+        "block_id": block_id or card_block_id(request.id),
+        "elements": [e for e in elements if shown[e["action_id"]]],
     }
 
 
@@ -255,6 +323,14 @@ def _decision(request: Request) -> str:
     return " · ".join(parts)
 
 
+def notes(request: Request) -> list[str]:
+    """What the deciders wrote: each approver's note, and why it was denied or cancelled."""
+    lines = [f"• {user(a.approver)}: {quoted(a.note)}" for a in request.approvals if a.note]
+    if request.decision_note and request.status in (Status.DENIED, Status.CANCELLED):
+        lines.append(f"Why it was {request.status.value}: {quoted(request.decision_note)}")
+    return lines
+
+
 def outcome_summary(request: Request, *, asked_by: bool = True) -> str:
     """One line: the outcome channel's log entry, and the first line of the requester's notice."""
     done = sum(t.outcome in (Outcome.DONE, Outcome.ALREADY_ABSENT) for t in request.targets)
@@ -274,7 +350,10 @@ def outcome_summary(request: Request, *, asked_by: bool = True) -> str:
         line += f", approved by {', '.join(user(a) for a in request.approvers)}"
     elif request.decided_by and request.decided_by != "bot":
         line += f", {request.status.value} by {user(request.decided_by)}"
-    return f"{line}: {state}. Reason: {quoted(request.reason)}"
+    line = f"{line}: {state}. Reason: {quoted(request.reason)}"
+    if request.decision_note and request.status in (Status.DENIED, Status.CANCELLED):
+        line += f" Why it was {request.status.value}: {quoted(request.decision_note)}"
+    return line
 
 
 def _short_targets(request: Request) -> str:
@@ -290,7 +369,7 @@ def thread_details(request: Request) -> list[str]:
     header = f"{user(request.requester)} *Request #{request.id} {request.status.value}.*"
     if request.decided_by and request.decided_by != "bot" and not request.approvers:
         header += f" ({request.status.value} by {user(request.decided_by)})"
-    lines = [header]
+    lines = [header, *notes(request)]
     ran = request.status.ran
     for state in request.targets if ran else ():
         line = target_line(state)
@@ -326,7 +405,9 @@ def slack_problem_notice(request: Request, refusal: Any, step: str) -> str:
 
 
 def requester_notice(request: Request) -> str:
-    return f"Your request {outcome_summary(request, asked_by=False)}"
+    said = [f"{user(a.approver)}: {quoted(a.note)}" for a in request.approvals if a.note]
+    more = f" Approval notes: {'; '.join(said)}" if said else ""
+    return f"Your request {outcome_summary(request, asked_by=False)}{more}"
 
 
 def request_line(request: Request) -> str:
@@ -350,6 +431,8 @@ def request_line(request: Request) -> str:
         line += f", {request.status.value} by {user(request.decided_by)}"
     if request.finished_at is not None and request.status.final:
         line += f" {when(request.finished_at)}"
+    if request.decision_note and request.status in (Status.DENIED, Status.CANCELLED):
+        line += f", why: {quoted(request.decision_note)}"
     return f"{line}\n      reason: {quoted(request.reason)}"
 
 

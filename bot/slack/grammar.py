@@ -49,12 +49,14 @@ def parse(text: str) -> Command:
             raise ParseError(f"`{name}` takes no arguments")
         return Command(name, org=org)
     if name in BY_ID:
-        if len(args) != 1:
+        # `cancel` may say why after the number (a policy may require it); `status` takes none
+        if not args or (len(args) != 1 and name != "cancel"):
             raise ParseError(f"`{name}` needs one request number, e.g. `{name} 17`")
         try:
-            return Command(name, org=org, request_id=ids.request_id(args[0]))
+            request_id = ids.request_id(args[0])
         except InvalidId as exc:
             raise ParseError(exc.message) from None
+        return Command(name, org=org, request_id=request_id, reason=" ".join(args[1:]))
     if name in ("unlink", "delete"):
         again = bool(args) and args[0] == AGAIN
         if again:

@@ -26,8 +26,11 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.request.async_request import AsyncBoltRequest
 
 from bot.errors import RejectedRequest
+from bot.observability.exposition import metrics_handler
+from bot.observability.metrics import ack_kind
 from bot.slack.app import build_app, routable
 from bot.slack.bodies import parse_body
+from bot.slack.deliveries import challenge, first_delivery
 from bot.slack.limits import (
     BODY_TIMEOUT,
     LINGERING_TIME,
@@ -124,6 +127,29 @@ def bolt_request(raw: bytes, request: web.BaseRequest) -> AsyncBoltRequest | Non
     return verified
 
 
+async def answer_signed(
+    app: AsyncApp, services: Services, verified: AsyncBoltRequest | None
+) -> web.StreamResponse:
+    """The answer to a request known to be Slack's: a URL check's challenge, nothing for an
+    event already handled (a retry), else Bolt's answer."""
+    if verified is not None:
+        asked = challenge(verified.body)
+        if asked is not None:
+            return web.json_response({"challenge": asked}) if asked else web.Response(status=200)
+        if not await first_delivery(services.store, verified.body):
+            return web.Response(status=200)
+    answer = await app.async_dispatch(verified) if verified else None
+    if answer is None or answer.status != 200:
+        # A signed body Bolt could not parse or route (not JSON, no actions, …): an empty 200
+        # that changes nothing, so Slack never shows its user an error.
+        log.warning(
+            "ignored a signed request that is no command or click we know (%s)",
+            answer.status if answer else None,
+        )
+        return web.Response(status=200)
+    return await to_aiohttp_response(answer)
+
+
 def web_app(app: AsyncApp, services: Services) -> web.Application:
     """`POST /slack/events` for commands and clicks, `GET /healthz` for the load balancer.
 
@@ -134,6 +160,8 @@ def web_app(app: AsyncApp, services: Services) -> web.Application:
     rejections = RejectionLog()
 
     async def events(request: web.Request) -> web.StreamResponse:
+        """Commands, clicks, view submissions and Events API deliveries, all signed."""
+        started = time.perf_counter()
         try:
             raw = await read_signed(request, signing_secret)
         except RejectedRequest as rejected:
@@ -147,20 +175,12 @@ def web_app(app: AsyncApp, services: Services) -> web.Application:
             verified = bolt_request(raw, request)
             if verified is not None and not routable(verified.body):
                 verified = None
-            answer = await app.async_dispatch(verified) if verified else None
-            if answer is None or answer.status != 200:
-                # A signed body Bolt could not parse or route (not JSON, no actions, …): an
-                # empty 200 that changes nothing, so Slack never shows its user an error.
-                log.warning(
-                    "ignored a signed request that is no command or click we know (%s)",
-                    answer.status if answer else None,
-                )
-                response: web.StreamResponse = web.Response(status=200)
-            else:
-                response = await to_aiohttp_response(answer)
+            response = await answer_signed(app, services, verified)
         try:
             await response.prepare(request)
             await response.write_eof()
+            kind = ack_kind(verified.body if verified else None)
+            services.metrics.acked("http", kind, time.perf_counter() - started)
         except (ConnectionError, RuntimeError) as exc:
             # Slack (or the network) dropped the connection before reading the ack. The work
             # the handler promised was decided and stored already: it runs all the same.
@@ -195,6 +215,9 @@ def web_app(app: AsyncApp, services: Services) -> web.Application:
     web_application.on_cleanup.append(stop_counting)
     web_application.router.add_post("/slack/events", events)
     web_application.router.add_get("/healthz", healthz)
+    # GET /metrics: no body and a cheap answer (no database read), never counted as a rejection
+    token = services.settings.metrics_token
+    web_application.router.add_get("/metrics", metrics_handler(services.metrics, token))
     return web_application
 
 

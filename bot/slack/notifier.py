@@ -12,6 +12,7 @@ import logging
 import time
 import weakref
 from collections.abc import Callable
+from typing import Any
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
@@ -19,7 +20,9 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot.core import failpoints
 from bot.core.models import Request, Status
-from bot.core.org import OrgDirectory, in_force
+from bot.core.org import Org, OrgDirectory, in_force
+from bot.core.ports import GroupMembers
+from bot.observability.context import bind, request_scope
 from bot.slack import blocks
 from bot.slack.after_ack import Background
 from bot.slack.refusals import Kind, classify
@@ -46,6 +49,7 @@ class Notifier:
         self.store = store
         self.slack = slack
         self.orgs = orgs
+        self.groups: GroupMembers | None = None  # user groups' members, for the card's count
         self.background = background
         self.lease_seconds = lease_seconds
         self.clock = clock
@@ -55,6 +59,7 @@ class Notifier:
         """The workflow's listener: schedules a sync after the ack, never blocking the caller."""
         self.background.spawn(self.sync(request.id), name=f"sync-{request.id}")
 
+    @request_scope
     async def sync(self, request_id: int) -> None:
         """Brings Slack in line with the stored request; safe to call any number of times."""
         lock = self._locks.get(request_id)
@@ -67,8 +72,9 @@ class Notifier:
         stored = await self.store.get(request_id)
         if stored is None:
             return
+        bind(org=stored.org)
         org = self.orgs.get(stored.org)
-        request = in_force(stored, org)
+        request = self._in_force(stored, org)
         if request.card_ts is None:
             if org is None or not await self.store.claim_card(
                 request_id, self.clock(), self.lease_seconds
@@ -79,7 +85,7 @@ class Notifier:
                 posted = await self.slack.chat_postMessage(
                     channel=org.approval_channel,
                     text=blocks.card_text(request),
-                    blocks=blocks.card(request),
+                    blocks=self._card(request),
                     unfurl_links=False,
                 )
             except Exception as exc:
@@ -91,7 +97,7 @@ class Notifier:
             )
             stored = await self.store.get(request_id)
             assert stored is not None
-            request = in_force(stored, org)
+            request = self._in_force(stored, org)
             if request.status is Status.PENDING:
                 return
         try:
@@ -110,7 +116,23 @@ class Notifier:
             channel=request.card_channel,
             ts=request.card_ts,
             text=blocks.card_text(request),
-            blocks=blocks.card(request),
+            blocks=self._card(request),
+        )
+
+    def _in_force(self, stored: Request, org: Org | None) -> Request:
+        known = self.groups.known(org.groups()) if org and org.groups() and self.groups else {}
+        return in_force(stored, org, known)
+
+    def _card(self, request: Request) -> list[blocks.Block]:
+        """The card, with when and to whom it is escalated if nobody decides (the policy's)."""
+        org = self.orgs.get(request.org)
+        if org is None:
+            return blocks.card(request)
+        reminders = org.policy.reminders_for(request.action)
+        return blocks.card(
+            request,
+            escalates_at=reminders.escalate_at(request.created_at),
+            escalate_to=reminders.escalate_to,
         )
 
     async def _announce(self, request: Request) -> None:
@@ -125,24 +147,28 @@ class Notifier:
         step, channel = "thread", request.card_channel or ""
         try:
             if not done & THREAD_REPLY and request.card_ts is not None:
+                first: Any = None
                 for chunk in blocks.thread_details(request):
-                    await self.slack.chat_postMessage(
+                    reply = await self.slack.chat_postMessage(
                         channel=channel, thread_ts=request.card_ts, text=chunk
                     )
+                    first = first or reply
+                await self._told(request.id, "thread", first)
                 await self._announced(request.id, THREAD_REPLY)
             own_cancel = (
                 request.status is Status.CANCELLED and request.decided_by == request.requester
             )
             step, channel = "notice", request.requester
             if not done & REQUESTER_NOTICE and not own_cancel:  # who cancelled was told at once
-                await self._tell_requester(request)
+                await self._told(request.id, "notice", await self._tell_requester(request))
                 await self._announced(request.id, REQUESTER_NOTICE)
             org = self.orgs.get(request.org)
             if not done & OUTCOME_LINE and org is not None and org.outcome_channel:
                 step, channel = "outcome", org.outcome_channel
-                await self.slack.chat_postMessage(
+                line = await self.slack.chat_postMessage(
                     channel=channel, text=blocks.outcome_summary(request)
                 )
+                await self._told(request.id, "outcome", line)
                 await self._announced(request.id, OUTCOME_LINE)
         except SlackApiError as exc:  # the rest waits for the next sweep, once the lease lapses
             await self._refused(request, step, exc, channel)
@@ -170,10 +196,12 @@ class Notifier:
         """A DM, or where the command was typed while Slack still takes it (the DM may be the
         very thing Slack refuses)."""
         try:
-            await self.slack.chat_postMessage(channel=request.requester, text=text)
-            return
+            dm = await self.slack.chat_postMessage(channel=request.requester, text=text)
         except SlackApiError as exc:
             log.warning("request %s: could not DM the requester (%s)", request.id, exc)
+        else:
+            await self._told(request.id, "warning", dm)
+            return
         fresh = request.response_url and self.clock() - request.created_at < RESPONSE_URL_LIFETIME
         if fresh and request.response_url:
             try:
@@ -188,9 +216,26 @@ class Notifier:
             request_id, step, lease_until=self.clock() + self.lease_seconds
         )
 
-    async def _tell_requester(self, request: Request) -> None:
+    async def _told(self, request_id: int, step: str, posted: Any) -> None:
+        """Records a post in the audit log (where, and its ts). A database that fails here
+        costs the record, never a second post: the post's announced bit is written next."""
+        if posted is None:
+            return
+        try:
+            await self.store.record_slack_post(
+                request_id, step, str(posted.get("channel") or ""), posted.get("ts"), self.clock()
+            )
+        except Exception as exc:
+            log.warning(
+                "request %s: could not record the %s post in the audit log (%s)",
+                request_id,
+                step,
+                type(exc).__name__,
+            )
+
+    async def _tell_requester(self, request: Request) -> Any:
         """A DM from the bot: it stays, on every device (an ephemeral vanishes on reload)."""
-        await self.slack.chat_postMessage(
+        return await self.slack.chat_postMessage(
             channel=request.requester, text=blocks.requester_notice(request)
         )
 

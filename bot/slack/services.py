@@ -15,15 +15,21 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.audit.sink import AuditSink
 from bot.config.orgfile import load_orgs
 from bot.config.settings import Settings
 from bot.core.models import Status
 from bot.core.org import OrgDirectory
 from bot.core.workflow import Workflow
+from bot.observability.metrics import BotMetrics
+from bot.observability.slack_calls import SlackCallCounter
 from bot.runtime import close_workflow, start_workflow
 from bot.sfvopi import SfvopiClient
 from bot.slack.after_ack import Background
+from bot.slack.app_home import AppHome
 from bot.slack.notifier import Notifier
+from bot.slack.reminders import ReminderPoster
+from bot.slack.usergroups import UserGroups
 from bot.store import Store
 
 log = logging.getLogger(__name__)
@@ -52,8 +58,15 @@ class Services:
     slack: AsyncWebClient
     notifier: Notifier
     background: Background
+    home: AppHome
+    metrics: BotMetrics = field(default_factory=BotMetrics)
     bot_user_id: str | None = None  # set by build_app from auth.test
+    groups: UserGroups | None = None  # Slack user groups' members, for roles granted to groups
+    reminders: ReminderPoster | None = None  # reminders and escalation, from the sweeper
+    audit_sink: AuditSink | None = None  # SFVOPI_AUDIT_SINK's delivery (docs/audit.md)
     _sweeper: asyncio.Task[None] | None = field(default=None, repr=False)
+    _group_refresher: asyncio.Task[None] | None = field(default=None, repr=False)
+    _audit_delivery: asyncio.Task[None] | None = field(default=None, repr=False)
 
     @classmethod
     async def start(
@@ -72,7 +85,21 @@ class Services:
         slack = slack or slack_client(settings)
         notifier = Notifier(store, slack, orgs, background, lease_seconds=settings.lease_seconds)
         workflow.subscribe(notifier.changed)
-        return cls(settings, store, orgs, client, workflow, slack, notifier, background)
+        metrics = BotMetrics(orgs.orgs)
+        # first of the handlers, so every Slack call is counted, Bolt's per-request clients' too
+        slack.retry_handlers.insert(0, SlackCallCounter(metrics))
+        client.observer = metrics.sfvopi_request
+        workflow.subscribe(metrics.changed)
+        app_home = AppHome(store, workflow, slack, background)
+        workflow.subscribe(app_home.changed)
+        groups = UserGroups(slack)
+        workflow.groups = notifier.groups = groups
+        reminders = ReminderPoster(store, slack, orgs, groups, lease_seconds=settings.lease_seconds)
+        parts = (settings, store, orgs, client, workflow, slack, notifier, background, app_home)
+        audit_sink = AuditSink.from_settings(store, settings)
+        return cls(
+            *parts, metrics=metrics, groups=groups, reminders=reminders, audit_sink=audit_sink
+        )
 
     async def reload_orgs(self, orgs: OrgDirectory) -> None:
         """The org file in force from now on, everywhere; requests that may no longer run are
@@ -80,6 +107,9 @@ class Services:
         self.orgs = orgs
         self.workflow.reload_orgs(orgs)
         self.notifier.orgs = orgs
+        if self.reminders is not None:
+            self.reminders.orgs = orgs
+        self.metrics.orgs = frozenset(orgs.orgs)
         await self.workflow.enforce_org_file()
         for request in await self.store.list_requests(
             orgs=list(orgs.orgs), statuses=[Status.PENDING], limit=500
@@ -90,23 +120,38 @@ class Services:
         """Expiry, crash recovery and the Slack outbox, on a timer; safe on every replica."""
         if self._sweeper is None:
             self._sweeper = asyncio.get_running_loop().create_task(self._sweep_forever())
+        if self._audit_delivery is None and self.audit_sink is not None:
+            self._audit_delivery = asyncio.get_running_loop().create_task(self.audit_sink.run())
+        if self._group_refresher is None and self.groups is not None:
+            self._group_refresher = asyncio.get_running_loop().create_task(
+                self.groups.keep_fresh(lambda: self.orgs.groups())
+            )
 
     async def sweep_once(self) -> None:
         await self.workflow.sweep()
         await self.notifier.sweep()
+        if self.reminders is not None:
+            await self.reminders.sweep()
 
     async def _sweep_forever(self) -> None:
         while True:
             try:
-                await self.sweep_once()
+                with self.metrics.sweeping():
+                    await self.sweep_once()
             except Exception:
                 log.exception("sweep failed; trying again later")
+            await self.metrics.refresh(self.store)
             await asyncio.sleep(self.settings.sweep_interval_seconds)
 
     async def close(self) -> None:
-        if self._sweeper is not None:
-            self._sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._sweeper
+        for task in (self._sweeper, self._group_refresher, self._audit_delivery):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        if self.groups is not None:
+            await self.groups.close()
         await self.background.drain()
+        if self.audit_sink is not None:
+            await self.audit_sink.close()
         await close_workflow(self.workflow)

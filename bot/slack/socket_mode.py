@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from typing import Any
 
 from aiohttp import web
@@ -25,7 +26,10 @@ from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.socket_mode.response import SocketModeResponse
 
 from bot.errors import ConfigError
+from bot.observability.exposition import metrics_handler
+from bot.observability.metrics import ack_kind
 from bot.slack.app import build_app, routable
+from bot.slack.deliveries import first_delivery
 from bot.slack.health import Probe, healthz_response
 from bot.slack.services import Services
 
@@ -120,8 +124,11 @@ async def run_socket_mode(
 
 async def _answer(app: Any, services: Services, client: Any, req: SocketModeRequest) -> None:
     """One envelope: dispatched with its follow-up work held, acked, then the work released."""
+    started = time.perf_counter()
     with services.background.holding() as held:
-        if routable(req.payload):
+        if routable(req.payload) and not await first_delivery(services.store, req.payload):
+            bolt_response = BoltResponse(status=200, body="")  # an event already handled
+        elif routable(req.payload):
             bolt_response = await app.async_dispatch(
                 AsyncBoltRequest(mode="socket_mode", body=req.payload)
             )
@@ -138,6 +145,7 @@ async def _answer(app: Any, services: Services, client: Any, req: SocketModeRequ
         await client.send_socket_mode_response(
             SocketModeResponse(envelope_id=req.envelope_id, payload=payload)
         )
+        services.metrics.acked("socket_mode", ack_kind(req.type), time.perf_counter() - started)
     except Exception as exc:  # the socket dropped before the ack: the promised work still runs
         log.info("the Socket Mode ack could not be sent (%s); its work runs anyway", exc)
     finally:
@@ -154,6 +162,8 @@ async def _start_health(
 
     application = web.Application(handler_args={"keepalive_timeout": HEALTH_KEEPALIVE})
     application.router.add_get("/healthz", healthz)
+    token = services.settings.metrics_token
+    application.router.add_get("/metrics", metrics_handler(services.metrics, token))
     runner = web.AppRunner(application, access_log=None, shutdown_timeout=1.0)
     await runner.setup()
     host, port = where

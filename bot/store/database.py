@@ -12,11 +12,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from sqlalchemy import Table, select
+from sqlalchemy import Table, func, select
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from bot.audit.chain import GENESIS, event_hash, new_uid
 from bot.core.models import Action, Approval, Outcome, Request, Status, Target, TargetState
 from bot.store.engine import WriteGate, async_url, make_engine
 from bot.store.migrate import upgrade
@@ -87,14 +88,48 @@ class Database:
         kind: str,
         detail: dict[str, object] | None = None,
     ) -> None:
-        """Appends to the audit trail, inside the caller's transaction so both land or neither."""
+        """Appends to the audit trail, inside the caller's transaction so both land or neither,
+        chained to the request's previous event (bot/audit/chain.py, docs/audit.md).
+
+        A request's event writers take turns on its row: on PostgreSQL it is locked here (the
+        callers that changed it hold the lock already), so the previous hash read next is the
+        true one; SQLite's BEGIN IMMEDIATE serialises every writer. On PostgreSQL the row also
+        records its transaction's id, which the live sink orders by (bot/store/audit.py)."""
+        if not self.is_sqlite:
+            await conn.execute(
+                select(requests_t.c.id)
+                .where(requests_t.c.id == request_id)
+                .with_for_update(key_share=True)  # FOR NO KEY UPDATE, as an UPDATE takes
+            )
+        prev = (
+            await conn.execute(
+                select(events_t.c.hash)
+                .where(events_t.c.request_id == request_id)
+                .order_by(events_t.c.id.desc())
+                .limit(1)
+            )
+        ).scalar()
+        text = json.dumps(detail or {}, sort_keys=True)
+        uid, prev = new_uid(), prev or GENESIS
         await conn.execute(
             events_t.insert().values(
                 request_id=request_id,
                 at=at,
                 actor=actor,
                 kind=kind,
-                detail=json.dumps(detail or {}, sort_keys=True),
+                detail=text,
+                uid=uid,
+                txid=0 if self.is_sqlite else func.txid_current(),
+                prev_hash=prev,
+                hash=event_hash(
+                    uid=uid,
+                    request_id=request_id,
+                    at=at,
+                    actor=actor,
+                    kind=kind,
+                    detail=text,
+                    prev_hash=prev,
+                ),
             )
         )
 
@@ -142,7 +177,7 @@ class Database:
                 )
                 for t in trows
             ),
-            approvals=tuple(Approval(approver=a.approver, at=a.at) for a in arows),
+            approvals=tuple(Approval(approver=a.approver, at=a.at, note=a.note) for a in arows),
             decided_by=row.decided_by,
             decision_note=row.decision_note,
             slack_problem=row.slack_problem,

@@ -6,11 +6,13 @@ the same card twice, and a crashed poster's lease lapses for another to take ove
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from sqlalchemy import and_, or_, select, update
 
-from bot.core.models import Status
+from bot.core.models import Action, Status
+from bot.core.reminders import ReminderState, Step
 from bot.store.database import Database
 from bot.store.schema import requests_t
 
@@ -44,7 +46,9 @@ class Outbox(Database):
                     slack_problem_told=None,
                 )
             )
-            await self._event(conn, request_id, now, "bot", "card_posted", {"channel": channel})
+            await self._event(
+                conn, request_id, now, "bot", "card_posted", {"channel": channel, "ts": ts}
+            )
 
     async def note_slack_problem(
         self, request_id: int, problem: str, now: float, *, release_card: bool = False
@@ -183,3 +187,175 @@ class Outbox(Database):
                 )
             )
             return list(cards.scalars()), list(told.scalars())
+
+    # -- reminders and escalation: each step claimed once, posted under a lease ------------
+
+    async def reminder_candidates(self, now: float) -> list[ReminderState]:
+        """Pending requests with a card that may have a step to take or to finish; whether
+        one is due is the policy's to say (bot.core.reminders.due)."""
+        lapsed = or_(
+            requests_t.c.reminder_lease_until.is_(None),
+            requests_t.c.reminder_lease_until < now,
+        )
+        async with self._read() as conn:
+            rows = await conn.execute(
+                select(
+                    requests_t.c.id,
+                    requests_t.c.org,
+                    requests_t.c.action,
+                    requests_t.c.created_at,
+                    requests_t.c.expires_at,
+                    requests_t.c.reminder_step,
+                    requests_t.c.reminder_done,
+                    requests_t.c.reminder_lease_until,
+                )
+                .where(
+                    and_(
+                        requests_t.c.status == Status.PENDING.value,
+                        requests_t.c.card_ts.is_not(None),
+                        requests_t.c.expires_at > now,
+                        lapsed,
+                        or_(
+                            requests_t.c.reminder_step < max(Step),
+                            requests_t.c.reminder_done < requests_t.c.reminder_step,
+                        ),
+                    )
+                )
+                .order_by(requests_t.c.id)
+                .limit(500)
+            )
+            return [
+                ReminderState(
+                    request_id=int(r.id),
+                    org=str(r.org),
+                    action=Action(r.action),
+                    created_at=float(r.created_at),
+                    expires_at=float(r.expires_at),
+                    step=int(r.reminder_step),
+                    done=int(r.reminder_done),
+                    lease_until=r.reminder_lease_until,
+                )
+                for r in rows
+            ]
+
+    async def claim_reminder(
+        self,
+        request_id: int,
+        step: Step,
+        now: float,
+        lease_seconds: float,
+        detail: dict[str, object] | None = None,
+    ) -> bool:
+        """Takes `step` for this request, once however many replicas ask: only while it is
+        pending, unexpired, has a card, has not reached this step, and nobody holds the lease.
+        The step's event (`reminded`, `escalated`) is written in the same transaction."""
+        async with self._write() as conn:
+            result = await conn.execute(
+                update(requests_t)
+                .where(
+                    and_(
+                        requests_t.c.id == request_id,
+                        requests_t.c.status == Status.PENDING.value,
+                        requests_t.c.expires_at > now,
+                        requests_t.c.card_ts.is_not(None),
+                        requests_t.c.reminder_step < int(step),
+                        or_(
+                            requests_t.c.reminder_lease_until.is_(None),
+                            requests_t.c.reminder_lease_until < now,
+                        ),
+                    )
+                )
+                .values(
+                    reminder_step=int(step),
+                    reminder_lease_until=now + lease_seconds,
+                    reminder_sent=None,
+                )
+            )
+            if result.rowcount != 1:
+                return False
+            await self._event(conn, request_id, now, "bot", step.kind, detail)
+            return True
+
+    async def resume_reminder(
+        self, request_id: int, step: Step, now: float, lease_seconds: float
+    ) -> list[str] | None:
+        """Takes over a claimed step whose poster stopped half-way (Slack refused, or it
+        crashed): the posts already made, or None if the step is not ours to finish."""
+        async with self._write() as conn:
+            result = await conn.execute(
+                update(requests_t)
+                .where(
+                    and_(
+                        requests_t.c.id == request_id,
+                        requests_t.c.status == Status.PENDING.value,
+                        requests_t.c.expires_at > now,
+                        requests_t.c.reminder_step == int(step),
+                        requests_t.c.reminder_done < int(step),
+                        or_(
+                            requests_t.c.reminder_lease_until.is_(None),
+                            requests_t.c.reminder_lease_until < now,
+                        ),
+                    )
+                )
+                .values(reminder_lease_until=now + lease_seconds)
+            )
+            if result.rowcount != 1:
+                return None
+            sent = (
+                await conn.execute(
+                    select(requests_t.c.reminder_sent).where(requests_t.c.id == request_id)
+                )
+            ).scalar()
+            return list(json.loads(sent)) if sent else []
+
+    async def mark_reminder_sent(
+        self,
+        request_id: int,
+        step: Step,
+        part: str,
+        now: float,
+        lease_until: float,
+        *,
+        refused: str | None = None,
+    ) -> bool:
+        """Remembers one post of a step (or one Slack refused for good, with its event), and
+        renews the lease. False once the request left pending: the poster stops there."""
+        async with self._write() as conn:
+            row = (
+                await conn.execute(
+                    select(
+                        requests_t.c.status, requests_t.c.reminder_step, requests_t.c.reminder_sent
+                    )
+                    .where(requests_t.c.id == request_id)
+                    .with_for_update()
+                )
+            ).first()
+            if row is None or row.status != Status.PENDING.value or row.reminder_step != step:
+                return False
+            sent = list(json.loads(row.reminder_sent)) if row.reminder_sent else []
+            if part not in sent:
+                sent.append(part)
+            await conn.execute(
+                update(requests_t)
+                .where(requests_t.c.id == request_id)
+                .values(reminder_sent=json.dumps(sent), reminder_lease_until=lease_until)
+            )
+            if refused is not None:
+                await self._event(
+                    conn,
+                    request_id,
+                    now,
+                    "slack",
+                    "slack_refused",
+                    {"step": step.kind, "to": part, "error": refused},
+                )
+            return True
+
+    async def finish_reminder(self, request_id: int, step: Step) -> None:
+        """Every post of the step was made: nobody retries it."""
+        async with self._write() as conn:
+            await conn.execute(
+                update(requests_t)
+                .where(and_(requests_t.c.id == request_id, requests_t.c.reminder_step == int(step)))
+                .values(reminder_done=int(step), reminder_lease_until=None)
+            )

@@ -10,7 +10,7 @@ import json
 import uuid
 from collections.abc import Collection, Iterable, Sequence
 
-from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.core.models import Action, Event, Outcome, Request, Status, Target, TargetState
@@ -124,9 +124,12 @@ class Requests(Database):
         orgs: Iterable[str],
         statuses: Iterable[Status] | None = None,
         limit: int = 20,
+        requester: str | None = None,
     ) -> list[Request]:
-        """Newest first, so `history` shows what just happened."""
+        """Newest first, so `history` shows what just happened; `requester`: only theirs."""
         query = select(requests_t.c.id).where(requests_t.c.org.in_(list(orgs)))
+        if requester is not None:
+            query = query.where(requests_t.c.requester == requester)
         if statuses is not None:
             query = query.where(requests_t.c.status.in_([s.value for s in statuses]))
         query = query.order_by(requests_t.c.id.desc()).limit(limit)
@@ -193,6 +196,7 @@ class Requests(Database):
         lease_seconds: float,
         eligible: Collection[str] | None = None,
         needed: int = 0,
+        note: str | None = None,
     ) -> ApprovalRecord:
         """Counts one approver once; the click that completes the quorum alone wins the claim.
 
@@ -227,13 +231,15 @@ class Requests(Database):
                 )
             inserted = await conn.execute(
                 self._insert(approvals_t)
-                .values(request_id=request_id, approver=approver, at=now)
+                .values(request_id=request_id, approver=approver, at=now, note=note or None)
                 .on_conflict_do_nothing()
             )
             counted = inserted.rowcount == 1
             claim: str | None = None
             if counted:
-                await self._event(conn, request_id, now, approver, "approved")
+                await self._event(
+                    conn, request_id, now, approver, "approved", {"note": note} if note else None
+                )
                 if eligible is not None:
                     await self._withdraw_ineligible(conn, request_id, eligible, now)
                 approvers = (
@@ -364,6 +370,18 @@ class Requests(Database):
                 )
             )
             return list(rows.scalars())
+
+    async def pending_by_org(self) -> dict[str, tuple[int, float]]:
+        """Per org: how many requests wait for a decision, and when the oldest was filed
+        (one aggregate read, for the metrics the sweeper refreshes)."""
+        query = (
+            select(requests_t.c.org, func.count(), func.min(requests_t.c.created_at))
+            .where(requests_t.c.status == Status.PENDING.value)
+            .group_by(requests_t.c.org)
+        )
+        async with self._read() as conn:
+            rows = (await conn.execute(query)).all()
+        return {str(org): (int(count), float(oldest)) for org, count, oldest in rows}
 
     async def stale_executions(self, now: float) -> list[tuple[int, str]]:
         """Executions whose worker stopped renewing its lease (it crashed), with their tokens."""

@@ -5,9 +5,30 @@ A change here needs a new revision in bot/store/migrations/versions (tests/store
 
 from __future__ import annotations
 
-from sqlalchemy import Column, Float, ForeignKey, Index, Integer, MetaData, String, Table, Text
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
 
-__all__ = ["approvals_t", "events_t", "metadata", "requests_t", "schema_meta_t", "targets_t"]
+__all__ = [
+    "approvals_t",
+    "audit_cursor_t",
+    "events_t",
+    "home_viewers_t",
+    "metadata",
+    "requests_t",
+    "schema_meta_t",
+    "slack_events_t",
+    "targets_t",
+]
 
 SLACK_ID = 255  # bot.core.ids.MAX_SLACK_ID: Slack ids of every length Slack uses
 
@@ -42,6 +63,12 @@ requests_t = Table(
     Column("slack_problem", String(80)),
     Column("slack_problem_told", String(80)),
     Column("announced", Integer, nullable=False, default=0, server_default="0"),
+    # reminders and escalation (migration 0007): last step claimed, last step fully posted,
+    # the poster's lease, and the posts of the current step already made (JSON)
+    Column("reminder_step", Integer, nullable=False, default=0, server_default="0"),
+    Column("reminder_done", Integer, nullable=False, default=0, server_default="0"),
+    Column("reminder_lease_until", Float),
+    Column("reminder_sent", Text),
     Index("ix_requests_status", "status"),
     Index("ix_requests_org_created", "org", "created_at"),
 )
@@ -67,6 +94,7 @@ approvals_t = Table(
     Column("request_id", Integer, ForeignKey("requests.id"), primary_key=True),
     Column("approver", String(SLACK_ID), primary_key=True),
     Column("at", Float, nullable=False),
+    Column("note", Text),
 )
 
 events_t = Table(
@@ -78,6 +106,39 @@ events_t = Table(
     Column("actor", String(SLACK_ID), nullable=False),
     Column("kind", String(32), nullable=False),
     Column("detail", Text, nullable=False, default="{}"),
+    # the audit chain (bot/audit/chain.py, docs/audit.md): a stable id, the hash links, and
+    # the writing transaction's id (PostgreSQL; 0 on SQLite), which orders the live sink
+    Column("uid", String(36), nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+    Column("txid", BigInteger, nullable=False, server_default="0"),
+    Index("ix_events_uid", "uid", unique=True),
+    Index("ix_events_txid_id", "txid", "id"),
+)
+
+audit_cursor_t = Table(
+    "audit_cursor",
+    metadata,
+    Column("sink", String(64), primary_key=True),  # which sink: a digest of its target
+    Column("last_txid", BigInteger, nullable=False, default=0),  # delivered up to (txid, id)
+    Column("last_event_id", Integer, nullable=False, default=0),
+    Column("lease_until", Float),
+    Column("owner", String(64)),  # the replica delivering now
+)
+
+slack_events_t = Table(
+    "slack_events",
+    metadata,
+    Column("event_id", String(64), primary_key=True),
+    Column("received_at", Float, nullable=False),
+    Index("ix_slack_events_received_at", "received_at"),
+)
+
+home_viewers_t = Table(
+    "home_viewers",
+    metadata,
+    Column("user_id", String(SLACK_ID), primary_key=True),
+    Column("opened_at", Float, nullable=False),
 )
 
 schema_meta_t = Table(

@@ -33,6 +33,7 @@ from tests.support.slack_user import (
     card,
     card_text,
     click,
+    deny_with_reason,
     quick_retries,
     told,
 )
@@ -230,6 +231,10 @@ async def test_a_slow_sfvopi_does_not_slow_any_ack(
         assert status.ephemeral is not None and "running now" in status.ephemeral.text
         other = await slack.click("U0CAROL", APPROVALS, card(slack, second).ts, "sfvopi_deny")
         acks.append(other.elapsed)
+        await slack.wait_for(lambda: slack.modal_of("U0CAROL"), timeout=10)  # Deny asks why
+        why = await slack.submit_view("U0CAROL", "not now")
+        assert why.closed, why
+        acks.append(why.elapsed)
         acks.append(status.elapsed)
         assert max(acks) < ACK_BOUND, acks
         assert held.waiting == 1
@@ -412,7 +417,7 @@ async def test_a_denial_is_told_by_dm_and_in_the_cards_thread(
     slack: SlackStandin, bot: RunningBot
 ) -> None:
     request_id = rid(await ask(slack, bot, "U0ALICE", UNLINK))
-    await click(slack, bot, "U0BOB", request_id, "deny")
+    await deny_with_reason(slack, bot, "U0BOB", request_id, "")
     (dm,) = slack.dms("U0ALICE")
     assert f"#{request_id}" in dm.text and "denied" in dm.text
     (reply,) = slack.thread(APPROVALS, card(slack, request_id).ts)

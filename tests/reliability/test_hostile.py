@@ -709,6 +709,8 @@ async def test_deny_then_approve_keeps_the_deny(
     ts = card(slack, request_id).ts
     denied = await slack.click("U0CAROL", APPROVALS, ts, "sfvopi_deny")
     await bot.settle()
+    assert (await slack.submit_view("U0CAROL", "")).closed  # Deny asks why; blank is fine
+    await bot.settle()
     approve = dict(denied.payload, user={"id": "U0BOB"})
     approve["actions"] = [dict(denied.payload["actions"][0], action_id="sfvopi_approve")]
     assert (await replay(slack, approve)).status == 200

@@ -142,6 +142,38 @@ async def click_at(
         return response.status
 
 
+async def deny_at(
+    http: aiohttp.ClientSession,
+    slack: SlackStandin,
+    replica: BotProcess,
+    user: str,
+    request_id: int,
+) -> int:
+    """A signed `view_submission` of the Deny modal to one replica (Deny asks why: the denial
+    is decided when the reason is submitted), shaped as the stand-in's `submit_view` sends it."""
+    typed = {"sfvopi_text": {"text": {"type": "plain_text_input", "value": "replica race"}}}
+    payload: dict[str, Any] = {
+        "type": "view_submission",
+        "team": {"id": TEAM_ID, "domain": "sfvopi-test"},
+        "user": {"id": user, "username": user.lower(), "name": user.lower(), "team_id": TEAM_ID},
+        "api_app_id": APP_ID,
+        "trigger_id": f"{uuid.uuid4().int % 10**12}.{uuid.uuid4().hex[:12]}",
+        "view": {
+            "id": "V" + uuid.uuid4().hex[:10].upper(),
+            "type": "modal",
+            "callback_id": "sfvopi_deny_reason",
+            "private_metadata": json.dumps({"request": request_id, "where": APPROVALS}),
+            "state": {"values": typed},
+        },
+    }
+    body = urlencode({"payload": json.dumps(payload)}).encode()
+    headers = slack.sign(body) | {"Content-Type": "application/x-www-form-urlencoded"}
+    async with http.post(
+        replica.url, data=body, headers=headers, timeout=aiohttp.ClientTimeout(total=3)
+    ) as response:
+        return response.status
+
+
 async def file_command(slack: SlackStandin, replica: BotProcess, text: str) -> int:
     """A slash command through the stand-in's client side, sent to this replica."""
     slack.configure(replica.url, SLACK_SIGNING_SECRET)
@@ -235,7 +267,12 @@ async def test_two_replicas_execute_every_request_once(
                     for replica in replicas:
                         clicks.append((replica, user, action_id))
                 statuses = await asyncio.gather(
-                    *(click_at(http, slack, r, u, card, a) for r, u, a in clicks)
+                    *(
+                        deny_at(http, slack, r, u, f.request_id)
+                        if a == "sfvopi_deny"
+                        else click_at(http, slack, r, u, card, a)
+                        for r, u, a in clicks
+                    )
                 )
                 for (replica, _, _), status in zip(clicks, statuses, strict=True):
                     acks[(replica.name, status)] += 1

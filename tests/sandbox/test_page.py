@@ -227,3 +227,61 @@ async def test_direct_messages_and_screenshots(browser: Browser, sandbox: Sandbo
 
     for name in ("approval-pending.png", "approval-done.png", "direct-message.png"):
         assert (SCREENSHOTS / name).stat().st_size > 10_000, name
+
+
+@needs_browser
+async def test_deny_with_a_reason_and_approve_from_the_home_tab(
+    browser: Browser, sandbox: Sandbox
+) -> None:
+    async with open_page(browser, sandbox, 1280, 720) as page:
+        timeline = page.locator("#timeline")
+        await page.click("#tour-close")
+
+        # Alice asks twice, in #ops.
+        await type_command(page, UNLINK)
+        await expect(timeline.locator(".ephemeral").last).to_contain_text("Request #1")
+        await type_command(page, "/sfvopi unlink +918000000003 sfv_app_abc123xyz456 second DID")
+        await expect(timeline.locator(".ephemeral").last).to_contain_text("Request #2")
+
+        # Bob denies #1 on its card: the bot asks why in a modal.
+        await page.select_option("#user", BOB)
+        await page.click(f'#channels li[data-channel="{APPROVALS}"]')
+        first = timeline.locator(".card").filter(has_text="request #1")
+        await first.locator('button[data-action-id="sfvopi_deny"]').click()
+        await page.click("#modal-confirm")
+        modal = page.locator("#view-modal")
+        await expect(modal).to_be_visible()
+        await expect(page.locator("#view-title")).to_have_text("Deny request #1")
+        await expect(page.locator("#view-body")).to_contain_text("fraud on this DID")
+        await page.fill("#view-input", "wrong DID: the fraud was on +918000000002, INC-4412")
+        await shoot(page, "deny-with-reason.png")
+        await page.click("#view-submit")
+        await expect(modal).to_be_hidden()
+        await expect(first).to_contain_text("Denied")
+        await expect(first).to_contain_text("wrong DID: the fraud was on +918000000002")
+        await expect(first.locator("button")).to_have_count(0)
+
+        # Bob's Home tab: #2 waits for him, with the card's own buttons; he approves it there.
+        await page.click("#home-tab")
+        home = page.locator("#home-view")
+        await expect(page.locator("#channel-title")).to_have_text("Home")
+        await expect(home).to_contain_text("Waiting for your approval")
+        await expect(home).to_contain_text("request #2")
+        await expect(home).to_contain_text("Latest decisions")
+        await expect(home.locator('button[data-action-id="sfvopi_approve"]')).to_have_count(1)
+        await shoot(page, "app-home.png")
+        await home.locator('button[data-action-id="sfvopi_approve"]').click()
+        await page.click("#modal-confirm")
+        await expect(home).to_contain_text("Nothing waits for you.", timeout=15_000)
+        await expect(home).to_contain_text("succeeded")
+        await expect(page.locator("#calls .call")).to_have_count(1)
+        await expect(page.locator("#calls .call")).to_contain_text("+918000000003")
+
+        # Alice's Home: her two requests and how each ended.
+        await page.select_option("#user", ALICE)
+        await expect(home).to_contain_text("Your requests")
+        await expect(home).to_contain_text("denied")
+        await expect(home.locator("button")).to_have_count(0)
+
+    for name in ("deny-with-reason.png", "app-home.png"):
+        assert (SCREENSHOTS / name).stat().st_size > 10_000, name

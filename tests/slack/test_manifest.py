@@ -30,7 +30,7 @@ SCHEMA = (
     / "schemas"
     / "manifest.schema.1.0.0.json"
 )
-BOT_SCOPES = {"chat:write", "commands"}
+BOT_SCOPES = {"chat:write", "commands", "usergroups:read"}
 EVENTS_PATH = "/slack/events"
 
 
@@ -79,6 +79,20 @@ class _Recorder:
     def __init__(self) -> None:
         self.commands: list[str] = []
         self.actions: list[str] = []
+        self.views: list[str] = []
+        self.events: list[str] = []
+        self.middleware: list[object] = []
+
+    def use(self, middleware: object) -> None:
+        self.middleware.append(middleware)
+
+    def view(self, callback_id: str) -> Callable[[Any], Any]:
+        self.views.append(callback_id)
+        return lambda listener: listener
+
+    def event(self, event_type: str) -> Callable[[Any], Any]:
+        self.events.append(event_type)
+        return lambda listener: listener
 
     def command(self, name: str) -> Callable[[Any], Any]:
         self.commands.append(name)
@@ -98,10 +112,25 @@ def test_the_slash_command_is_the_one_the_handlers_register(manifest: dict[str, 
     assert manifest["settings"]["interactivity"]["is_enabled"] is True
 
 
+def test_the_events_and_views_are_the_ones_the_handlers_listen_for(
+    manifest: dict[str, Any],
+) -> None:
+    app = _Recorder()
+    handlers.register(cast(AsyncApp, app), cast(Services, object()))
+    subscribed = manifest["settings"]["event_subscriptions"]
+    assert sorted(subscribed["bot_events"]) == sorted(app.events) == ["app_home_opened"]
+    assert "user_events" not in subscribed
+    # the Home tab is what app_home_opened publishes; modals need interactivity, no scope
+    assert manifest["features"]["app_home"]["home_tab_enabled"] is True
+    assert manifest["features"]["app_home"]["messages_tab_enabled"] is True
+    assert app.views and manifest["settings"]["interactivity"]["is_enabled"] is True
+
+
 def test_requests_go_where_serve_listens(manifest: dict[str, Any]) -> None:
     (command,) = manifest["features"]["slash_commands"]
     interactivity = manifest["settings"]["interactivity"]
     assert command["url"] == interactivity["request_url"]
+    assert manifest["settings"]["event_subscriptions"]["request_url"] == command["url"]
     assert command["url"].endswith(EVENTS_PATH)
     assert command["should_escape"] is False
     assert manifest["settings"]["socket_mode_enabled"] is False

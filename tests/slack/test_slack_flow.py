@@ -25,9 +25,12 @@ from tests.support.slack_user import (
     card,
     card_text,
     click,
+    click_for_reason,
+    deny_with_reason,
     dms,
     request_id_in,
     told,
+    type_and_submit,
 )
 
 
@@ -94,7 +97,7 @@ async def test_a_delete_needs_two_approvers(
 
 async def test_deny(slack: SlackStandin, bot: RunningBot, emulator: Emulator) -> None:
     request_id = request_id_in(await ask(slack, bot, "U0ALICE", UNLINK))
-    await click(slack, bot, "U0BOB", request_id, "deny")
+    await deny_with_reason(slack, bot, "U0BOB", request_id, "")  # Deny asks why; may be blank
     denied = card(slack, request_id)
     assert denied.action_ids() == []
     assert "Denied" in card_text(denied) and "denied by <@U0BOB>" in card_text(denied)
@@ -107,7 +110,9 @@ async def test_cancel_by_the_requester_only(slack: SlackStandin, bot: RunningBot
     await click(slack, bot, "U0BOB", request_id, "cancel")
     assert "only the requester or an admin" in told(slack, "U0BOB")[-1]
     assert card(slack, request_id).action_ids() != []
-    await click(slack, bot, "U0ALICE", request_id, "cancel")
+    assert slack.modal_of("U0BOB") is None  # refused before anyone is asked why
+    await click_for_reason(slack, bot, "U0ALICE", request_id, "cancel")
+    await type_and_submit(slack, bot, "U0ALICE", "")
     assert "Cancelled" in card_text(card(slack, request_id))
 
 

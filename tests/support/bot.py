@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from aiohttp import web
+from pydantic import SecretStr
 
 from bot.config.settings import Settings
 from bot.core.org import OrgDirectory
@@ -16,9 +19,10 @@ from bot.sandbox.slack_standin import SlackStandin
 from bot.slack.app import build_app
 from bot.slack.http import web_app
 from bot.slack.services import Services
-from tests.support.slack import SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET
+from bot.slack.socket_mode import run_socket_mode
+from tests.support.slack import SLACK_APP_TOKEN, SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET
 
-__all__ = ["RunningBot", "bot", "bot_settings", "start_bot"]
+__all__ = ["RunningBot", "SocketBot", "bot", "bot_settings", "socket_bot", "start_bot"]
 
 
 @dataclass
@@ -71,3 +75,43 @@ async def bot(
     running = await start_bot(bot_settings, orgs, slack)
     yield running
     await running.stop()
+
+
+@dataclass
+class SocketBot:
+    """The bot in Socket Mode, connected to the stand-in's WebSocket."""
+
+    services: Services
+    task: asyncio.Task[None]
+
+    async def settle(self, timeout: float = 10.0) -> None:
+        """Waits until every piece of work started after an ack has finished."""
+        await self.services.background.settle(timeout)
+
+
+@pytest.fixture
+async def socket_bot(
+    bot_settings: Settings, orgs: OrgDirectory, slack: SlackStandin
+) -> AsyncIterator[SocketBot]:
+    """The bot over Socket Mode (app-level token, no signing secret), the stand-in delivering
+    over its WebSocket."""
+    settings = bot_settings.model_copy(
+        update={"slack_app_token": SecretStr(SLACK_APP_TOKEN), "slack_signing_secret": None}
+    )
+    slack.configure_socket(SLACK_APP_TOKEN)
+    services = await Services.start(settings, orgs=orgs)
+    task = asyncio.create_task(run_socket_mode(services))
+    running = SocketBot(services, task)
+    try:
+        await slack.wait_for(lambda: slack.connections > 0 or task.done(), timeout=10)
+        if task.done():
+            task.result()
+            raise AssertionError("run_socket_mode returned without connecting")
+        yield running
+    finally:
+        with contextlib.suppress(AssertionError, TimeoutError):
+            await running.settle()
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await services.close()
+        await slack.wait_for(lambda: slack.connections == 0, timeout=5)

@@ -6,12 +6,13 @@ Every helper goes through the stand-in, so what they send is signed and sent as 
 from __future__ import annotations
 
 import re
+from typing import Protocol
 
 from slack_sdk.http_retry.builtin_interval_calculators import FixedValueRetryIntervalCalculator
 
 from bot.sandbox.emulator import Emulator
 from bot.sandbox.slack_standin import SlackStandin
-from bot.sandbox.slack_workspace import Message
+from bot.sandbox.slack_workspace import Message, SubmitResult, View
 from tests.support.bot import RunningBot
 
 APPROVALS = "C0APPROVALS"
@@ -56,6 +57,64 @@ async def click(
     await bot.settle()
 
 
+class Settles(Protocol):
+    """A running bot (HTTP or Socket Mode) whose after-ack work can be waited for."""
+
+    async def settle(self, timeout: float = 10.0) -> None: ...
+
+
+async def click_for_reason(
+    slack: SlackStandin, bot: Settles, user: str, request_id: int, button: str
+) -> View:
+    """Clicks a card's button that asks why (Deny, Cancel, or Approve with a note) and returns
+    the modal Slack opened in front of the clicker."""
+    found = card(slack, request_id)
+    result = await slack.click(user, APPROVALS, found.ts, f"sfvopi_{button}")
+    assert result.status == 200
+    await bot.settle()
+    modal = slack.modal_of(user)
+    assert modal is not None, f"no modal opened for {user}; told: {told(slack, user)}"
+    return modal
+
+
+async def type_and_submit(slack: SlackStandin, bot: Settles, user: str, text: str) -> SubmitResult:
+    """Types `text` into the open modal and presses its submit button."""
+    result = await slack.submit_view(user, text)
+    assert result.status == 200, result
+    await bot.settle()
+    return result
+
+
+async def deny_with_reason(
+    slack: SlackStandin, bot: Settles, user: str, request_id: int, reason: str
+) -> SubmitResult:
+    """Clicks Deny on the card, types why, and submits."""
+    await click_for_reason(slack, bot, user, request_id, "deny")
+    return await type_and_submit(slack, bot, user, reason)
+
+
+async def open_home(slack: SlackStandin, bot: Settles, user: str) -> View:
+    """Opens the bot's Home tab and returns what the bot published there."""
+    result = await slack.open_home(user)
+    assert result.ok, result
+    await bot.settle()
+    return await slack.wait_for(lambda: slack.homes.get(user), timeout=10)
+
+
+def home_text(slack: SlackStandin, user: str) -> str:
+    """The user's Home tab as one string (its blocks), to look for what it shows."""
+    return str(slack.homes[user].view["blocks"])
+
+
+async def click_on_home(
+    slack: SlackStandin, bot: Settles, user: str, request_id: int, button: str
+) -> None:
+    """Clicks Approve, Deny or Cancel for one request on the user's Home tab."""
+    result = await slack.click_home(user, f"sfvopi_{button}", value=str(request_id))
+    assert result.status == 200
+    await bot.settle()
+
+
 def told(slack: SlackStandin, user: str) -> list[str]:
     """What the bot told this user privately after their command was acked."""
     return [e.text for e in slack.ephemerals(user) if not e.from_ack]
@@ -64,6 +123,16 @@ def told(slack: SlackStandin, user: str) -> list[str]:
 def dms(slack: SlackStandin, user: str) -> list[str]:
     """What the bot told this user in a direct message (durable: outcome notices)."""
     return [m.text for m in slack.dms(user)]
+
+
+def thread(slack: SlackStandin, request_id: int) -> list[str]:
+    """What was said in the thread under a request's card, oldest first."""
+    return [m.text for m in slack.thread(APPROVALS, card(slack, request_id).ts)]
+
+
+def channel_texts(slack: SlackStandin, channel: str) -> list[str]:
+    """The top-level messages of a channel, as its members read them."""
+    return [m.text for m in slack.messages(channel)]
 
 
 def card_text(message: Message) -> str:

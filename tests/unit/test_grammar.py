@@ -88,6 +88,10 @@ def test_a_near_miss_suggests_the_command(text: str, message: str) -> None:
         ("STATUS 1", Command("status", request_id=1)),
         ("cancel 2147483647", Command("cancel", request_id=2147483647)),
         ("cancel #5", Command("cancel", request_id=5)),
+        (
+            "Cancel 3 because INC-7 was closed",
+            Command("cancel", request_id=3, reason="because INC-7 was closed"),
+        ),
     ],
 )
 def test_status_and_cancel_take_a_request_number(text: str, expected: Command) -> None:
@@ -100,7 +104,8 @@ def test_status_and_cancel_take_a_request_number(text: str, expected: Command) -
         ("status", "`status` needs one request number, e.g. `status 17`"),
         ("status 1 2", "`status` needs one request number, e.g. `status 17`"),
         ("cancel", "`cancel` needs one request number, e.g. `cancel 17`"),
-        ("Cancel 3 because", "`cancel` needs one request number, e.g. `cancel 17`"),
+        ("status 3 because", "`status` needs one request number, e.g. `status 17`"),
+        ("cancel because 3", "`because` is not a request number: expected like `17` or `#17`"),
         ("status abc", "`abc` is not a request number: expected like `17` or `#17`"),
         ("status 0", "`0` is not a request number: expected like `17` or `#17`"),
         ("status 017", "`017` is not a request number: expected like `17` or `#17`"),

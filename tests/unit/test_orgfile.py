@@ -9,7 +9,7 @@ import pytest
 
 from bot.config.orgfile import load_orgs, parse_orgs, summary
 from bot.core.models import Action
-from bot.core.org import Org, OrgDirectory, Policy, Role
+from bot.core.org import Need, Org, OrgDirectory, Policy, Reminders, Role
 from bot.errors import OrgFileError
 from tests.support.orgs import ORG_ENV, ORGS_YAML, write_orgs
 
@@ -115,6 +115,8 @@ organizations:
     assert policy.approvals_needed(Action.DELETE) == 1
     assert policy.ttl_minutes == 60
     assert policy.self_approval is False
+    assert policy.deny_reason is Need.OPTIONAL
+    assert policy.approve_note is Need.NONE
 
 
 def test_partial_policy_keeps_other_defaults() -> None:
@@ -131,6 +133,36 @@ def test_partial_policy_keeps_other_defaults() -> None:
 def test_self_approval_true() -> None:
     text = edited("self_approval: false", "self_approval: true")
     assert parse_orgs(text, ORG_ENV).orgs["acme"].policy.self_approval is True
+
+
+@pytest.mark.parametrize(
+    ("deny", "note"), [("required", "none"), ("optional", "optional"), ("required", "required")]
+)
+def test_decision_texts(deny: str, note: str) -> None:
+    text = edited("self_approval: false", f"self_approval: false\n      deny_reason: {deny}")
+    text = text.replace("ttl_minutes: 60", f"ttl_minutes: 60\n      approve_note: {note}", 1)
+    policy = parse_orgs(text, ORG_ENV).orgs["acme"].policy
+    assert policy.deny_reason is Need(deny)
+    assert policy.approve_note is Need(note)
+    assert f"deny/cancel reason {deny}; approve note {note}" in summary(parse_orgs(text, ORG_ENV))
+
+
+def test_deny_reason_cannot_be_none() -> None:
+    text = edited("self_approval: false", "self_approval: false\n      deny_reason: none")
+    assert problems(text) == [
+        "org acme: policy deny_reason must be optional or required, not 'none' (Deny and "
+        "Cancel always ask why; the reason may be optional, not absent)"
+    ]
+
+
+@pytest.mark.parametrize("value", ["always", "true", "[required]"])
+def test_decision_texts_must_name_a_choice(value: str) -> None:
+    text = edited("self_approval: false", f"self_approval: false\n      approve_note: {value}")
+    text = text.replace("ttl_minutes: 60", "ttl_minutes: 60\n      deny_reason: Required", 1)
+    found = problems(text)
+    assert found[0] == "org acme: policy deny_reason must be optional or required, not 'Required'"
+    assert found[1].startswith("org acme: policy approve_note must be none or optional or required")
+    assert len(found) == 2
 
 
 def test_keys_never_shown(orgs: OrgDirectory) -> None:
@@ -258,7 +290,8 @@ def test_a_key_in_the_file_is_refused_without_echo() -> None:
 def test_malformed_user_id(user: str) -> None:
     assert problems(edited("U0ALICE: requester", f"{user}: requester")) == [
         f"org acme, member {user}: '{user}' is not a Slack user id (expected like U0123ABCD; "
-        "copy it from the person's profile: ⋮ → Copy member ID)"
+        "copy it from the person's profile: ⋮ → Copy member ID) nor a user group id "
+        "(like S0123ABCD)"
     ]
 
 
@@ -438,7 +471,9 @@ organizations:
 """
     assert problems(text) == [
         "org one: expected a mapping of settings, not a list",
-        "org two: policy must be a mapping (unlink, delete, ttl_minutes, self_approval), not text",
+        "org two: policy must be a mapping (unlink, delete, ttl_minutes, self_approval, "
+        "deny_reason, approve_note, remind_after_minutes, escalate_after_minutes, escalate_to), "
+        "not text",
         "org two: members must map Slack user ids to roles, not a list",
     ]
 
@@ -453,3 +488,148 @@ def test_every_problem_is_reported_at_once_in_line_order() -> None:
     assert len(lines) == 4
     assert lines == sorted(lines)
     assert str(caught.value) == "\n".join(caught.value.problems)
+
+
+# -- reminders and escalation -----------------------------------------------------------
+
+REMINDING = edited(
+    "      ttl_minutes: 60\n",
+    "      ttl_minutes: 60\n"
+    "      remind_after_minutes: 10\n"
+    "      escalate_after_minutes: 30\n"
+    "      escalate_to: [S0ONCALL, C0SECOPS, U0CTO, W0GRID]\n",
+)
+
+
+def test_no_reminders_by_default(orgs: OrgDirectory) -> None:
+    policy = orgs.orgs["acme"].policy
+    for action in Action:
+        assert policy.reminders_for(action) == Reminders()
+        assert policy.reminders_for(action).remind_at(1000.0) is None
+        assert policy.reminders_for(action).escalate_at(1000.0) is None
+
+
+def test_org_wide_reminders_apply_to_every_action() -> None:
+    policy = parse_orgs(REMINDING, ORG_ENV).orgs["acme"].policy
+    expected = Reminders(10, 30, ("S0ONCALL", "C0SECOPS", "U0CTO", "W0GRID"))
+    assert policy.reminders_for(Action.UNLINK) == expected
+    assert policy.reminders_for(Action.DELETE) == expected
+    assert expected.remind_at(1000.0) == 1600.0
+    assert expected.escalate_at(1000.0) == 2800.0
+
+
+def test_an_action_overrides_what_it_names_and_inherits_the_rest() -> None:
+    text = REMINDING.replace(
+        "delete: {approvals: 2}",
+        "delete: {approvals: 2, remind_after_minutes: 5, escalate_to: [C0DELETES]}",
+    )
+    policy = parse_orgs(text, ORG_ENV).orgs["acme"].policy
+    assert policy.reminders_for(Action.DELETE) == Reminders(5, 30, ("C0DELETES",))
+    assert policy.reminders_for(Action.UNLINK).remind_after_minutes == 10
+    shown = summary(parse_orgs(text, ORG_ENV))
+    assert "delete reminders: remind after 5 minutes; escalate after 30 minutes to C0DELETES" in (
+        shown
+    )
+
+
+def test_reminders_alone_need_no_escalation() -> None:
+    text = edited("ttl_minutes: 60", "ttl_minutes: 60\n      remind_after_minutes: 1")
+    reminders = parse_orgs(text, ORG_ENV).orgs["acme"].policy.reminders_for(Action.UNLINK)
+    assert reminders == Reminders(1, None, ())
+    assert reminders.escalate_at(0.0) is None
+
+
+def test_escalation_comes_after_the_reminder_and_before_expiry() -> None:
+    text = REMINDING.replace("remind_after_minutes: 10", "remind_after_minutes: 30")
+    text = text.replace(
+        "delete: {approvals: 2}", "delete: {approvals: 2, escalate_after_minutes: 60}"
+    )
+    assert problems(text) == [
+        "org acme: policy for unlink: remind_after_minutes (30) must come before "
+        "escalate_after_minutes (30): approvers are reminded first, then the request is escalated",
+        "org acme: policy for delete: escalate_after_minutes (60) must be less than ttl_minutes "
+        "(60): the request would have expired by then",
+    ]
+
+
+def test_escalation_needs_both_when_and_whom() -> None:
+    when = edited("ttl_minutes: 60", "ttl_minutes: 60\n      escalate_after_minutes: 20")
+    assert problems(when) == [
+        "org acme: policy escalate_after_minutes needs escalate_to: name the user groups (S…), "
+        "channels (C…) or people (U…) to escalate to",
+    ]
+    whom = edited("delete: {approvals: 2}", "delete: {approvals: 2, escalate_to: [U0CTO]}")
+    assert problems(whom) == [
+        "org acme: policy delete escalate_to needs escalate_after_minutes: say when to escalate"
+    ]
+    inherited = when.replace(
+        "delete: {approvals: 2}", "delete: {approvals: 2, escalate_to: [U0CTO]}"
+    )
+    assert problems(inherited) == [problems(when)[0]]  # unlink still has nobody to escalate to
+
+
+def test_escalation_targets_must_be_slack_ids() -> None:
+    text = REMINDING.replace(
+        "escalate_to: [S0ONCALL, C0SECOPS, U0CTO, W0GRID]",
+        "escalate_to: [S0ONCALL, '#secops', D0DIRECT, 42]",
+    )
+    assert problems(text) == [
+        "org acme: policy escalate_to entry '#secops' is not a Slack user group (S…), channel "
+        "(C…) or user (U…) id",
+        "org acme: policy escalate_to entry D0DIRECT is a direct message: name the person (U…) "
+        "instead",
+        "org acme: policy escalate_to entry 42 is not a Slack user group (S…), channel (C…) or "
+        "user (U…) id",
+    ]
+    assert problems(REMINDING.replace("[S0ONCALL, C0SECOPS, U0CTO, W0GRID]", "S0ONCALL")) == [
+        "org acme: policy escalate_to must be a list like [S0ONCALL, C0SECOPS, U0CTO], not text"
+    ]
+
+
+@pytest.mark.parametrize("value", ["0", "ten", "2.5"])
+def test_reminder_minutes_are_whole_and_positive(value: str) -> None:
+    found = problems(
+        REMINDING.replace("remind_after_minutes: 10", f"remind_after_minutes: {value}")
+    )
+    assert len(found) == 1
+    assert found[0].startswith("org acme: policy remind_after_minutes must be ")
+
+
+# -- user groups as members ---------------------------------------------------------------
+
+GROUPED = edited("      U0VIC: viewer\n", "      U0VIC: viewer\n      S0ONCALL: approver\n")
+
+
+def test_a_user_group_can_hold_a_role() -> None:
+    acme = parse_orgs(GROUPED, ORG_ENV).orgs["acme"]
+    assert acme.group_roles() == {"S0ONCALL": Role.APPROVER}
+    assert acme.groups() == ("S0ONCALL",)
+    assert acme.approver_groups() == ("S0ONCALL",)
+    shown = summary(parse_orgs(GROUPED, ORG_ENV))
+    assert "user groups:      S0ONCALL (approver)" in shown
+    assert "members:          6 (1 admin, 2 approvers, 2 requesters, 1 viewer)" in shown
+
+
+def test_a_role_is_the_highest_of_ones_own_and_ones_groups() -> None:
+    acme = parse_orgs(GROUPED, ORG_ENV).orgs["acme"]
+    known = {"S0ONCALL": frozenset({"U0ALICE", "U0NEW"})}
+    assert acme.role_of("U0ALICE") is Role.REQUESTER
+    assert acme.role_of("U0ALICE", known) is Role.APPROVER
+    assert acme.role_of("U0NEW", known) is Role.APPROVER
+    assert acme.role_of("U0NEW", {}) is None
+    assert acme.role_of("U0DAVE", known) is Role.ADMIN
+    assert acme.approvers(known) == ("U0BOB", "U0CAROL", "U0DAVE", "U0ALICE", "U0NEW")
+    assert acme.unknown_groups({}) == ["S0ONCALL"]
+    assert acme.unknown_groups(known) == []
+    assert acme.unknown_groups({}, Role.ADMIN) == []
+
+
+def test_a_group_lets_a_policy_need_more_approvers_than_are_listed() -> None:
+    text = GROUPED.replace("delete: {approvals: 2}", "delete: {approvals: 5}")
+    assert parse_orgs(text, ORG_ENV).orgs["acme"].policy.approvals_needed(Action.DELETE) == 5
+
+
+@pytest.mark.parametrize("group", ["S0", "s0oncall", "SUBTEAM!"])
+def test_malformed_group_ids_are_refused(group: str) -> None:
+    found = problems(edited("U0ALICE: requester", f"{group}: requester"))
+    assert f"'{group}' is not a Slack user id" in found[0]

@@ -73,6 +73,11 @@ def test_defaults_need_no_environment() -> None:
         ("lease_seconds", "SFVOPI_LEASE_SECONDS"),
         ("sweep_interval_seconds", "SFVOPI_SWEEP_INTERVAL_SECONDS"),
         ("log_level", "SFVOPI_LOG_LEVEL"),
+        ("log_format", "SFVOPI_LOG_FORMAT"),
+        ("metrics_token", "SFVOPI_METRICS_TOKEN"),
+        ("audit_sink", "SFVOPI_AUDIT_SINK"),
+        ("audit_sink_secret", "SFVOPI_AUDIT_SINK_SECRET"),
+        ("audit_sink_interval_seconds", "SFVOPI_AUDIT_SINK_INTERVAL_SECONDS"),
     ],
 )
 def test_env_name_of_every_setting(field: str, variable: str) -> None:
@@ -80,7 +85,7 @@ def test_env_name_of_every_setting(field: str, variable: str) -> None:
 
 
 def test_every_setting_has_a_name_in_the_table_above() -> None:
-    assert len(Settings.model_fields) == 16
+    assert len(Settings.model_fields) == 21
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,111 @@
+"""Keeps each person's App Home in step with the store: published when they open it, and again
+whenever a request concerning them changes (on whichever replica changed it: who has a Home
+to keep up to date is in the store). A failed publish is logged, never raised."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.core.models import Request, Status
+from bot.core.workflow import Workflow
+from bot.slack import home
+from bot.slack.after_ack import Background
+from bot.slack.refusals import classify
+from bot.store import Store
+
+log = logging.getLogger(__name__)
+
+FINAL = [s for s in Status if s.final]
+
+
+class AppHome:
+    def __init__(
+        self,
+        store: Store,
+        workflow: Workflow,
+        slack: AsyncWebClient,
+        background: Background,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.store = store
+        self.workflow = workflow
+        self.slack = slack
+        self.background = background
+        self.clock = clock
+        self._publishing: set[str] = set()
+        self._again: set[str] = set()
+        self._notices: dict[str, str] = {}
+
+    async def opened(self, user: str) -> None:
+        """`user` opened the Home tab: remembered (so changes republish it), then published."""
+        try:
+            await self.store.remember_home(user, self.clock())
+        except Exception as exc:
+            log.warning("could not remember that %s opened the Home tab (%s)", user, exc)
+        await self.publish(user)
+
+    def changed(self, request: Request) -> None:
+        """The workflow's listener: the Homes of the people this request concerns, after the ack."""
+        self.background.spawn(self.refresh(request), name=f"home-{request.id}")
+
+    async def refresh(self, request: Request) -> None:
+        """Republishes the Home of the requester and of everyone who may approve it, among
+        those who have opened theirs."""
+        try:
+            viewers = await self.store.home_viewers(self.workflow.concerned(request))
+        except Exception as exc:
+            log.warning("request %s: could not read whose Home to update (%s)", request.id, exc)
+            return
+        for user in viewers:
+            await self.publish(user)
+
+    async def tell(self, user: str, notice: str) -> None:
+        """Says `notice` at the top of the user's Home (a click there that was refused)."""
+        self._notices[user] = notice
+        await self.publish(user)
+
+    async def publish(self, user: str) -> None:
+        """Publishes the user's Home; calls for a Home being published run once more after it,
+        so the last one shows the latest state and no two publish the same Home at once."""
+        if user in self._publishing:
+            self._again.add(user)
+            return
+        self._publishing.add(user)
+        try:
+            while True:
+                self._again.discard(user)
+                await self._publish(user, self._notices.pop(user, None))
+                if user not in self._again:
+                    return
+        finally:
+            self._publishing.discard(user)
+
+    async def _publish(self, user: str, notice: str | None) -> None:
+        try:
+            view = await self.view(user, notice)
+            await self.slack.views_publish(user_id=user, view=view)
+        except Exception as exc:
+            log.warning("could not publish the Home of %s (%s)", user, classify(exc).error)
+
+    async def view(self, user: str, notice: str | None = None) -> dict[str, object]:
+        """The user's Home as it stands in the store now."""
+        names = [org.name for org, _role in self.workflow.whoami(user)]
+        decided = (
+            await self.store.list_requests(orgs=names, statuses=FINAL, limit=home.DECIDED_SHOWN)
+            if names
+            else []
+        )
+        return home.home_view(
+            user,
+            orgs=names,
+            waiting=await self.workflow.waiting_for(user),
+            mine=await self.workflow.mine(user, limit=home.MINE_SHOWN),
+            decided=decided,
+            updated=self.clock(),
+            notice=notice,
+        )

@@ -1,0 +1,28 @@
+"""Events API listeners: `app_home_opened` publishes the person's Home tab after the ack.
+
+Each event reaches here once: the front doors drop Slack's retries (bot/slack/deliveries.py).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp
+
+from bot.core import ids
+from bot.errors import InvalidId
+from bot.slack.services import Services
+
+
+def register(app: AsyncApp, services: Services) -> None:
+    async def on_home_opened(ack: AsyncAck, event: dict[str, Any]) -> None:
+        await ack()
+        if event.get("tab") != "home":
+            return  # the Messages tab opens too; it has nothing to publish
+        try:
+            user = ids.user_id(str(event.get("user")))
+        except InvalidId:
+            return
+        services.background.spawn(services.home.opened(user), name="home-opened")
+
+    app.event("app_home_opened")(on_home_opened)
