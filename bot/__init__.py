@@ -22,11 +22,12 @@ if TYPE_CHECKING:
         Event,
         Outcome,
         Request,
+        Review,
         Status,
         Target,
         TargetState,
     )
-    from bot.core.org import Need, Org, OrgDirectory, Policy, Role
+    from bot.core.org import BreakGlass, Need, Org, OrgDirectory, Policy, Role
     from bot.core.workflow import Workflow
     from bot.errors import (
         AlreadyPending,
@@ -71,6 +72,7 @@ __all__ = [
     "Approval",
     "AuditSinkError",
     "BotError",
+    "BreakGlass",
     "ConfigError",
     "Conflict",
     "Event",
@@ -93,6 +95,7 @@ __all__ = [
     "RejectedRequest",
     "Request",
     "RequestNotFound",
+    "Review",
     "Role",
     "SchemaTooNew",
     "Settings",
@@ -124,6 +127,7 @@ _HOME: dict[str, str] = {
     "Approval": "bot.core.models",
     "AuditSinkError": "bot.errors",
     "BotError": "bot.errors",
+    "BreakGlass": "bot.core.org",
     "ConfigError": "bot.errors",
     "Conflict": "bot.errors",
     "Event": "bot.core.models",
@@ -146,6 +150,7 @@ _HOME: dict[str, str] = {
     "RejectedRequest": "bot.errors",
     "Request": "bot.core.models",
     "RequestNotFound": "bot.errors",
+    "Review": "bot.core.models",
     "Role": "bot.core.org",
     "SchemaTooNew": "bot.errors",
     "Settings": "bot.config.settings",

@@ -263,9 +263,11 @@ def _run(args: argparse.Namespace, *, socket_mode: bool) -> int:
 
 
 def _secrets(settings: Settings, directory: OrgDirectory) -> list[str]:
-    """Every secret value the logs must never show: each SecretStr setting, each org's key."""
+    """Every secret value the logs must never show: each SecretStr setting, each org's key,
+    each HTTP API client's token."""
     values = [v for v in vars(settings).values() if isinstance(v, SecretStr)]
     values += [org.api_key for org in directory.orgs.values()]
+    values += [client.token for client in directory.api_clients()]
     return [v.get_secret_value() for v in values]
 
 

@@ -5,14 +5,16 @@ from __future__ import annotations
 from slack_bolt.async_app import AsyncApp
 
 from bot.slack.services import Services
-from handlers import actions, commands, context, events, views
+from handlers import actions, break_glass, commands, context, events, functions, views
 
 
 def register(app: AsyncApp, services: Services, *, command: str = "/sfvopi") -> None:
-    """Mounts `/sfvopi`, the card and Home buttons, the reason modals and the Home tab into any
-    Bolt app, e.g. an incident bot's own."""
+    """Mounts `/sfvopi`, the card and Home buttons, the reason modals, break-glass reviews, the
+    Home tab and the Workflow Builder steps into any Bolt app, e.g. an incident bot's own."""
     context.register(app)
     commands.register(app, services, command=command)
     actions.register(app, services)
+    break_glass.register(app, services)
     views.register(app, services)
     events.register(app, services)
+    functions.register(app, services)

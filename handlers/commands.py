@@ -13,6 +13,7 @@ from bot.errors import AlreadyPending, InvalidRequest, ParseError, Refusal
 from bot.slack import blocks
 from bot.slack.grammar import Command, parse
 from bot.slack.services import Services
+from handlers import break_glass
 
 log = logging.getLogger(__name__)
 
@@ -114,6 +115,8 @@ async def _cancel(services: Services, cmd: Command, payload: dict[str, Any]) -> 
 
 async def _ask(services: Services, cmd: Command, payload: dict[str, Any]) -> Reply:
     assert cmd.action is not None
+    if cmd.break_glass is not None:
+        return await break_glass.ask(services, cmd, payload)
     request = await services.workflow.request(
         requester=str(payload.get("user_id", "")),
         action=cmd.action,

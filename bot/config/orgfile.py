@@ -23,6 +23,8 @@ from bot.core.org import (
     DEFAULT_APPROVALS,
     DEFAULT_SELF_APPROVAL,
     DEFAULT_TTL_MINUTES,
+    ApiClient,
+    BreakGlass,
     Need,
     Org,
     OrgDirectory,
@@ -43,6 +45,7 @@ _ORG_KEYS = (
     "command_channels",
     "policy",
     "members",
+    "api_clients",
 )
 _POLICY_KEYS = (
     *(action.value for action in Action),
@@ -53,9 +56,17 @@ _POLICY_KEYS = (
     "remind_after_minutes",
     "escalate_after_minutes",
     "escalate_to",
+    "break_glass",
 )
+_BREAK_GLASS_KEYS = ("roles", "require_incident", "review_within_minutes")
 _REMINDER_KEYS = ("remind_after_minutes", "escalate_after_minutes", "escalate_to")
 _ACTION_KEYS = ("approvals", *_REMINDER_KEYS)
+# HTTP API clients (bot/api): each names its token's variable, and acts as a Slack user or as
+# a service identity with a role that can ask or look, never approve (approvals are people's)
+_API_CLIENT_KEYS = ("token_env", "acts_as", "identity", "role")
+API_CLIENT_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
+API_SERVICE_ROLES = (Role.VIEWER, Role.REQUESTER)
+MIN_API_TOKEN = 24
 
 
 def summary(directory: OrgDirectory) -> str:
@@ -82,10 +93,13 @@ def summary(directory: OrgDirectory) -> str:
                 f"{_reminders(org.policy.reminders_for(action))}"
                 for action in Action
             ),
+            f"  break-glass:      {_break_glass(org.policy.break_glass)}",
             f"  members:          {_member_counts(org.members)}",
         ]
         if org.group_roles():
             lines.append(f"  user groups:      {_groups(org)}")
+        if org.api_clients:
+            lines.append(f"  api clients:      {_api_clients(org)}")
     return "\n".join(lines)
 
 
@@ -156,6 +170,7 @@ class _Checker:
         self.source = source
         self.environ = environ
         self.problems: list[tuple[int, str]] = []
+        self.api_tokens: list[tuple[SecretStr, str, int]] = []  # (token, client, line)
 
     def problem(self, line: int, message: str) -> None:
         self.problems.append((line, message))
@@ -207,6 +222,7 @@ class _Checker:
             org = self.org(str(name), body, organizations.line_of(name))
             if org is not None:
                 orgs[org.name] = org
+        self.distinct_api_clients()
         return orgs
 
     def org(self, name: str, body: Any, line: int) -> Org | None:
@@ -234,6 +250,7 @@ class _Checker:
         members = self.members(where, body)
         if policy is not None and members is not None:
             self.satisfiable(where, body, policy, members)
+        api_clients = self.api_clients(name, body, members or {})
 
         if not ok or len(self.problems) > problems_before:
             return None
@@ -248,6 +265,7 @@ class _Checker:
             command_channels=command_channels,
             policy=policy,
             members=members,
+            api_clients=api_clients,
         )
 
     def api_key(self, where: str, body: _Map) -> SecretStr | None:
@@ -352,6 +370,7 @@ class _Checker:
             )
             line = own.line if isinstance(own, _Map) else raw.line
             self.reminder_order(where, action, line, reminders[action], ttl)
+        glass = self.break_glass(where, raw)
         if len(self.problems) > before:
             return None
         return Policy(
@@ -361,7 +380,64 @@ class _Checker:
             deny_reason=deny_reason,
             approve_note=approve_note,
             reminders=reminders,
+            break_glass=glass,
         )
+
+    # -- break-glass: who may run a request at once, reviewed afterwards -------------------
+
+    def break_glass(self, where: str, policy: _Map) -> BreakGlass | None:
+        """`break_glass: {roles: [admin], require_incident: true, review_within_minutes: 60}`;
+        absent: nobody may break glass."""
+        if "break_glass" not in policy:
+            return None
+        raw, line = policy.get("break_glass"), policy.line_of("break_glass")
+        if not isinstance(raw, _Map):
+            self.problem(
+                line,
+                f"{where}: policy break_glass must be a mapping like {{roles: [admin], "
+                f"require_incident: true, review_within_minutes: 60}}, not {_kind(raw)}",
+            )
+            return None
+        self.unknown_keys(raw, _BREAK_GLASS_KEYS, f"{where}: policy break_glass: ", "key")
+        self.duplicate_keys(raw, f"{where}: policy break_glass ", "given more than once")
+        roles = self.break_glass_roles(where, raw)
+        require = raw.get("require_incident", True)
+        if not isinstance(require, bool):
+            self.problem(
+                raw.line_of("require_incident"),
+                f"{where}: policy break_glass require_incident must be true or false, not "
+                f"{_shown(require)}",
+            )
+            require = True
+        within = self.whole_number(
+            where, raw, "review_within_minutes", "policy break_glass review_within_minutes", 60
+        )
+        return BreakGlass(roles, require, within)
+
+    def break_glass_roles(self, where: str, raw: _Map) -> frozenset[Role]:
+        value, line = raw.get("roles"), raw.line_of("roles")
+        say = f"{where}: policy break_glass roles"
+        if value is None:
+            self.problem(line, f"{say} is missing: name who may break glass, like [admin]")
+            return frozenset()
+        if not isinstance(value, list) or not value:
+            self.problem(line, f"{say} must be a list of roles like [admin], not {_kind(value)}")
+            return frozenset()
+        roles: set[Role] = set()
+        for item in value:
+            try:
+                role = Role.parse(item) if isinstance(item, str) else None
+            except ValueError:
+                role = None
+            if role is None or role < Role.REQUESTER:
+                self.problem(
+                    line,
+                    f"{say} entry {_shown(item)} is not a role that may ask for changes "
+                    "(requester, approver or admin)",
+                )
+                continue
+            roles.add(role)
+        return frozenset(roles)
 
     def reminders(self, where: str, what: str, raw: _Map, inherited: Reminders) -> Reminders:
         """Reminder keys of one mapping; what it does not say, it takes from `inherited`."""
@@ -569,6 +645,166 @@ class _Checker:
                     f"approvers ({', '.join(approvers)})",
                 )
 
+    # -- HTTP API clients (bot/api) ---------------------------------------------------------
+
+    def api_clients(
+        self, org: str, body: _Map, members: Mapping[str, Role]
+    ) -> tuple[ApiClient, ...]:
+        raw = body.get("api_clients")
+        if raw is None:
+            return ()
+        where = f"org {org}"
+        if not isinstance(raw, _Map):
+            self.problem(
+                body.line_of("api_clients"),
+                f"{where}: api_clients must map client names to their settings, like "
+                f"pagerduty: {{token_env: SFVOPI_API_TOKEN_PD, acts_as: U0123ABCD}}, "
+                f"not {_kind(raw)}",
+            )
+            return ()
+        self.duplicate_keys(raw, f"{where}: api client ", "defined more than once")
+        clients: list[ApiClient] = []
+        for name, settings in raw.items():
+            client = self.api_client(org, str(name), settings, raw.line_of(name), members)
+            if client is not None:
+                clients.append(client)
+        return tuple(clients)
+
+    def api_client(
+        self, org: str, name: str, body: Any, line: int, members: Mapping[str, Role]
+    ) -> ApiClient | None:
+        shown = name if API_CLIENT_NAME.fullmatch(name) else _shown(name)
+        where = f"org {org}: api client {shown}"
+        if not API_CLIENT_NAME.fullmatch(name):
+            self.problem(
+                line, f"{where}: the name must be 1 to 32 lower-case letters, digits, '-' or '_'"
+            )
+            return None
+        if not isinstance(body, _Map):
+            self.problem(line, f"{where}: expected a mapping (token_env, and acts_as or identity)")
+            return None
+        before = len(self.problems)
+        self.unknown_keys(body, _API_CLIENT_KEYS, f"{where}: ", "key")
+        token = self.api_token(where, body)
+        acts_as, role = body.get("acts_as"), body.get("role")
+        identity = body.get("identity")
+        found_role: Role | None = None
+        if (acts_as is None) == (identity is None):
+            self.problem(
+                line,
+                f"{where}: give either acts_as (a Slack user id whose role applies) or identity "
+                "(a service name, with a role)",
+            )
+        elif acts_as is not None:
+            if not isinstance(acts_as, str) or not ids.USER_ID.fullmatch(acts_as):
+                self.problem(
+                    body.line_of("acts_as"),
+                    f"{where}: acts_as {_shown(acts_as)} is not a Slack user id (like U0123ABCD)",
+                )
+            elif acts_as not in members and not any(ids.USERGROUP_ID.fullmatch(m) for m in members):
+                self.problem(
+                    body.line_of("acts_as"),
+                    f"{where}: acts_as {acts_as} is not a member of org {org}: list them under "
+                    "members with the role the client needs",
+                )
+            if role is not None:
+                self.problem(
+                    body.line_of("role"),
+                    f"{where}: role goes with identity; a client acting as a Slack user has "
+                    "that user's role",
+                )
+        else:
+            if not isinstance(identity, str) or not API_CLIENT_NAME.fullmatch(identity):
+                self.problem(
+                    body.line_of("identity"),
+                    f"{where}: identity must be 1 to 32 lower-case letters, digits, '-' or '_' "
+                    f"(shown as {ids.SERVICE_PREFIX}<identity>), not {_shown(identity)}",
+                )
+            found_role = self.service_role(where, body)
+        if len(self.problems) > before or token is None:
+            return None
+        actor = str(acts_as) if acts_as is not None else f"{ids.SERVICE_PREFIX}{identity}"
+        self.api_tokens.append((token, name, body.line_of("token_env")))
+        return ApiClient(
+            name=name,
+            org=org,
+            token=token,
+            token_env=str(body["token_env"]),
+            acts_as=actor,
+            role=found_role,
+        )
+
+    def api_token(self, where: str, body: _Map) -> SecretStr | None:
+        variable, line = body.get("token_env"), body.line_of("token_env")
+        if variable is None:
+            self.problem(
+                line,
+                f"{where}: token_env is missing: name the environment variable that holds the "
+                "client's bearer token",
+            )
+            return None
+        if not isinstance(variable, str) or not ENV_VAR.fullmatch(variable):
+            self.problem(
+                line,
+                f"{where}: token_env must name an environment variable, like "
+                "SFVOPI_API_TOKEN_PD (upper-case letters, digits and '_'), not hold the token",
+            )
+            return None
+        value = (self.environ.get(variable) or "").strip()
+        if variable not in self.environ:
+            self.problem(line, f"{where}: token_env {variable} is not set")
+        elif not value:
+            self.problem(line, f"{where}: token_env {variable} is set but empty")
+        elif len(value) < MIN_API_TOKEN or not value.isprintable() or " " in value:
+            self.problem(
+                line,
+                f"{where}: the token in {variable} must be at least {MIN_API_TOKEN} printable "
+                "characters without spaces (e.g. `openssl rand -hex 32`)",
+            )
+        else:
+            return SecretStr(value)
+        return None
+
+    def service_role(self, where: str, body: _Map) -> Role | None:
+        raw, line = body.get("role"), body.line_of("role")
+        allowed = " or ".join(r.label for r in API_SERVICE_ROLES)
+        if raw is None:
+            self.problem(line, f"{where}: a service identity needs a role ({allowed})")
+            return None
+        try:
+            role = Role.parse(raw) if isinstance(raw, str) else None
+        except ValueError:
+            role = None
+        if role not in API_SERVICE_ROLES:
+            self.problem(
+                line,
+                f"{where}: a service identity's role must be {allowed}, not {_shown(raw)} "
+                "(approving and cancelling others' requests stay with people)",
+            )
+            return None
+        return role
+
+    def distinct_api_clients(self) -> None:
+        """Client names are unique in the file (events and metrics name them), and so are
+        tokens: a token identifies its client, so two clients cannot share one."""
+        seen: dict[str, int] = {}
+        tokens: dict[str, str] = {}
+        for token, name, line in self.api_tokens:
+            if name in seen:
+                self.problem(
+                    line,
+                    f"api client {name} is defined more than once (first on line {seen[name]})",
+                )
+            seen.setdefault(name, line)
+            value = token.get_secret_value()
+            if value in tokens:
+                self.problem(
+                    line,
+                    f"api client {name} has the same token as api client {tokens[value]}: "
+                    "give each client its own",
+                )
+            tokens.setdefault(value, name)
+
     def unknown_keys(self, mapping: _Map, known: tuple[str, ...], prefix: str, what: str) -> None:
         for key in mapping:
             if key in known:
@@ -602,6 +838,24 @@ def _reminders(reminders: Reminders) -> str:
             f"escalate after {_count(escalate, 'minute')} to {', '.join(reminders.escalate_to)}"
         )
     return "; ".join(said) or "none"
+
+
+def _api_clients(org: Org) -> str:
+    """How many clients and who each acts as; never a token (only its variable's name)."""
+    each = [
+        f"{c.name} (token from {c.token_env}, as {c.acts_as}"
+        + (f", {c.role.label})" if c.role is not None else ")")
+        for c in org.api_clients
+    ]
+    return f"{len(each)}: {'; '.join(each)}"
+
+
+def _break_glass(glass: BreakGlass | None) -> str:
+    if glass is None:
+        return "not allowed"
+    roles = ", ".join(r.label for r in sorted(glass.roles))
+    incident = "incident id required" if glass.require_incident else "incident id optional"
+    return f"{roles}; {incident}; reviewed within {_count(glass.review_within_minutes, 'minute')}"
 
 
 def _groups(org: Org) -> str:

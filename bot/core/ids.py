@@ -15,6 +15,10 @@ MAX_SLACK_ID = 255  # the store's user and channel columns (bot/store/schema.py)
 USER_ID = re.compile(rf"[UW][A-Z0-9]{{2,{MAX_SLACK_ID - 1}}}")
 CHANNEL_ID = re.compile(rf"[CGD][A-Z0-9]{{2,{MAX_SLACK_ID - 1}}}")
 USERGROUP_ID = re.compile(rf"S[A-Z0-9]{{2,{MAX_SLACK_ID - 1}}}")
+# An HTTP API client acting under its own name (bot/api): never a Slack id, so it can never
+# be mistaken for a person, approve, or be mentioned or messaged in Slack.
+SERVICE_PREFIX = "api:"
+SERVICE_ID = re.compile(r"api:[a-z0-9][a-z0-9_-]{0,31}")
 
 
 def looks_like_app_id(token: str) -> bool:
@@ -55,6 +59,18 @@ def user_id(value: str) -> str:
     if not USER_ID.fullmatch(value):
         raise InvalidId(f"`{shown(value)}` is not a Slack user id")
     return value
+
+
+def requester_id(value: str) -> str:
+    """Who may file a request: a Slack user, or an API client's service identity (`api:…`)."""
+    if not (USER_ID.fullmatch(value) or SERVICE_ID.fullmatch(value)):
+        raise InvalidId(f"`{shown(value)}` is not a Slack user id nor an API service identity")
+    return value
+
+
+def is_service(value: str) -> bool:
+    """Whether an actor is an API client's service identity (`api:…`), not a Slack user."""
+    return SERVICE_ID.fullmatch(value) is not None
 
 
 def channel_id(value: str) -> str:

@@ -57,6 +57,14 @@ class Outcome(enum.StrEnum):
     UNKNOWN = "unknown"  # no answer, or an unreadable one, after it may have been applied
 
 
+class Review(enum.StrEnum):
+    """Where a break-glass request's review after the fact stands."""
+
+    PENDING = "pending"
+    ACKNOWLEDGED = "acknowledged"
+    FLAGGED = "flagged"
+
+
 @dataclass(frozen=True)
 class Target:
     """One thing to remove: an app (delete), or a number linked to an app (unlink)."""
@@ -108,6 +116,16 @@ class Request:
     announced: int = 0
     slack_problem: str | None = None  # what Slack refused last, as `step:error`
     executions: int = 0
+    # break-glass (run at once by one person, reviewed afterwards): the incident it cites,
+    # the review's state, who gave it and why, when it is due, and whether it was escalated
+    break_glass: bool = False
+    incident: str | None = None
+    review: Review | None = None
+    reviewed_by: str | None = None
+    review_note: str | None = None
+    reviewed_at: float | None = None
+    review_due_at: float | None = None
+    review_escalated: bool = False
 
     @property
     def approvers(self) -> tuple[str, ...]:

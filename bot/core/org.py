@@ -77,6 +77,20 @@ def _after(start: float, minutes: int | None) -> float | None:
 
 
 @dataclass(frozen=True)
+class BreakGlass:
+    """Who may run a request at once, without a second person (the roles named, exactly: a
+    role not named never may), whether an incident id is required, and how soon an approver
+    must review it afterwards before it is escalated."""
+
+    roles: frozenset[Role]
+    require_incident: bool = True
+    review_within_minutes: int = 60
+
+    def allows(self, role: Role | None) -> bool:
+        return role is not None and role in self.roles
+
+
+@dataclass(frozen=True)
 class Policy:
     """How many distinct approvers each action needs, and how long a request may wait.
 
@@ -95,12 +109,34 @@ class Policy:
     reminders: Mapping[Action, Reminders] = field(
         default_factory=lambda: dict.fromkeys(Action, Reminders()), hash=False
     )
+    break_glass: BreakGlass | None = None  # None: nobody may break glass in this org
 
     def approvals_needed(self, action: Action) -> int:
         return self.approvals.get(action, DEFAULT_APPROVALS)
 
     def reminders_for(self, action: Action) -> Reminders:
         return self.reminders.get(action, Reminders())
+
+
+# -- HTTP API clients (bot/api) -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ApiClient:
+    """A tool calling the HTTP API for one org, with its token (read from `token_env`; the
+    file never holds it). It acts as a Slack user of the org (`acts_as`, whose role applies)
+    or as its own service identity `api:<identity>` with `role` (viewer or requester)."""
+
+    name: str
+    org: str
+    token: SecretStr = field(repr=False)
+    token_env: str
+    acts_as: str
+    role: Role | None = None  # set for a service identity; a Slack user's role is the org's
+
+    @property
+    def is_service(self) -> bool:
+        return self.role is not None
 
 
 @dataclass(frozen=True)
@@ -113,10 +149,12 @@ class Org:
     command_channels: tuple[str, ...] = ()
     policy: Policy = field(default_factory=Policy)
     members: Mapping[str, Role] = field(default_factory=dict, hash=False)
+    api_clients: tuple[ApiClient, ...] = field(default=(), hash=False)
 
     def role_of(self, user: str, groups: Groups | None = None) -> Role | None:
         """The highest of the user's own role and those of the known groups they are in."""
         found = [self.members[user]] if user in self.members else []
+        found += [c.role for c in self.api_clients if c.role is not None and c.acts_as == user]
         for group, role in self.group_roles().items():
             if groups is not None and user in groups.get(group, ()):
                 found.append(role)
@@ -175,6 +213,10 @@ class OrgDirectory:
         """Every user group any of `orgs` (default: all) grants a role to."""
         chosen = self.orgs.values() if orgs is None else orgs
         return frozenset(g for org in chosen for g in org.groups())
+
+    def api_clients(self) -> list[ApiClient]:
+        """Every HTTP API client of every org, in file order."""
+        return [client for org in self.orgs.values() for client in org.api_clients]
 
 
 def eligible_approvers(org: Org, request: Request, groups: Groups | None = None) -> frozenset[str]:

@@ -7,7 +7,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from bot.core.models import Action, Event, Outcome, Request, Status, Target
+from bot.core.models import Action, Event, Outcome, Request, Review, Status, Target
 
 
 @dataclass(frozen=True)
@@ -38,6 +38,39 @@ class RequestStore(Protocol):
         response_url: str | None = None,
         dedupe_key: str | None = None,
     ) -> tuple[Request, bool]: ...
+
+    async def create_break_glass(
+        self,
+        *,
+        org: str,
+        action: Action,
+        requester: str,
+        reason: str,
+        targets: Sequence[Target],
+        incident: str | None,
+        now: float,
+        expires_at: float,
+        review_due_at: float,
+        lease_seconds: float,
+        channel_id: str | None = None,
+        response_url: str | None = None,
+        dedupe_key: str | None = None,
+    ) -> tuple[Request, str | None]:
+        """A break-glass request stored already claimed (its claim token), in one transaction;
+        a replay of the dedupe key: the first request and None."""
+        ...
+
+    async def review(
+        self,
+        request_id: int,
+        *,
+        reviewer: str,
+        verdict: Review,
+        note: str | None,
+        now: float,
+    ) -> Request | None:
+        """Records a break-glass review once (None when it was not waiting for one)."""
+        ...
 
     async def get(self, request_id: int) -> Request | None: ...
 

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from bot.core import failpoints, ids
-from bot.core.models import Action, Event, Outcome, Request, Status, Target
+from bot.core.break_glass import incident_id, review_refusal
+from bot.core.models import Action, Event, Outcome, Request, Review, Status, Target
 from bot.core.org import Groups, Need, Org, OrgDirectory, Role, eligible_approvers, in_force
 from bot.core.ports import GroupMembers, RequestStore
 from bot.core.targets import ApiResult, perform
@@ -120,18 +121,57 @@ class Workflow:
         response_url: str | None = None,
         dedupe_key: str | None = None,
         again: bool = False,
+        break_glass: str | None = None,
     ) -> Request:
         """Validates and stores a pending request; nothing is stored when anything is off.
 
         A target that already waits in a pending request is refused (AlreadyPending) unless
-        `again` says the requester means a second one."""
+        `again` says the requester means a second one. `break_glass` (an incident id such as
+        "INC-4411", or "" where the org's policy needs none) runs it at once without a second
+        person, for a role the org's break-glass policy names, and returns it finished; an
+        approver reviews it afterwards (`review`). To answer first and run it after, use
+        `file` and `execute` its claim."""
+        filed = await self.file(
+            requester=requester,
+            action=action,
+            targets=targets,
+            reason=reason,
+            org=org,
+            channel=channel,
+            response_url=response_url,
+            dedupe_key=dedupe_key,
+            again=again,
+            break_glass=break_glass,
+        )
+        if filed.claim is not None:
+            return await self.execute(filed.request.id, filed.claim)
+        return filed.request
+
+    async def file(
+        self,
+        *,
+        requester: str,
+        action: Action | str,
+        targets: Sequence[Target | str],
+        reason: str,
+        org: str | None = None,
+        channel: str | None = None,
+        response_url: str | None = None,
+        dedupe_key: str | None = None,
+        again: bool = False,
+        break_glass: str | None = None,
+    ) -> ApprovalResult:
+        """As `request`, without running anything: a break-glass request comes back claimed
+        (`claim`), for the caller to `execute` (e.g. after answering Slack); if the caller
+        dies first, the lease lapses and a sweep runs it, once. A replay of the same
+        `dedupe_key` returns the first request, unclaimed."""
         try:
             action = Action(action)
         except ValueError:
             raise InvalidRequest(f"unknown action `{action}`: expected unlink or delete") from None
         checked = self._check_targets(action, targets)
         try:
-            ids.user_id(requester)
+            ids.requester_id(requester)
             if channel is not None:
                 ids.channel_id(channel)
         except InvalidId as exc:
@@ -157,6 +197,19 @@ class Workflow:
                     "cancel that one, or add `--again` to file another",
                     pending_id,
                 )
+        if break_glass is not None:
+            return await self._break_glass(
+                the_org,
+                groups,
+                requester=requester,
+                action=action,
+                targets=checked,
+                reason=reason,
+                incident=break_glass,
+                channel=channel,
+                response_url=response_url,
+                dedupe_key=dedupe_key,
+            )
         now = self.clock()
         request, created = await self.store.create_request(
             org=the_org.name,
@@ -173,7 +226,115 @@ class Workflow:
         )
         if created:
             self._changed(request)
-        return request
+        return ApprovalResult(request, created, None)
+
+    # -- break-glass: run at once by one person, reviewed afterwards -----------------------
+
+    async def _break_glass(
+        self,
+        org: Org,
+        groups: Groups,
+        *,
+        requester: str,
+        action: Action,
+        targets: Sequence[Target],
+        reason: str,
+        incident: str,
+        channel: str | None,
+        response_url: str | None,
+        dedupe_key: str | None,
+    ) -> ApprovalResult:
+        """Stores the request already claimed (one transaction: `requested`, `broke_glass`,
+        `claimed`), for a role the org's break-glass policy names, decided now from the org
+        file and user groups in force."""
+        policy = org.policy.break_glass
+        if policy is None:
+            raise NotAllowed(
+                f"org {org.name} has no break-glass policy: file it without `--break-glass`, "
+                "for approval"
+            )
+        role = org.role_of(requester, groups)
+        if not policy.allows(role):
+            _unless_pending(org, groups, min(policy.roles))
+            named = ", ".join(r.label for r in sorted(policy.roles))
+            raise NotAllowed(
+                f"break-glass in {org.name} is only for: {named}; you are "
+                f"{'not a member' if role is None else _a(role.label)}. File it without "
+                "`--break-glass`, for approval"
+            )
+        incident = incident_id(incident)
+        if policy.require_incident and not incident:
+            raise InvalidRequest(
+                f"break-glass in {org.name} needs an incident id, e.g. `--break-glass INC-4411`"
+            )
+        now = self.clock()
+        request, claim = await self.store.create_break_glass(
+            org=org.name,
+            action=action,
+            requester=requester,
+            reason=reason,
+            targets=targets,
+            incident=incident or None,
+            now=now,
+            expires_at=now + 60 * org.policy.ttl_minutes,
+            review_due_at=now + 60 * policy.review_within_minutes,
+            lease_seconds=self.lease_seconds,
+            channel_id=channel,
+            response_url=response_url,
+            dedupe_key=dedupe_key,
+        )
+        if claim is not None:
+            log.warning(
+                "request %s: %s broke glass in %s (incident %s)",
+                request.id,
+                requester,
+                org.name,
+                incident or "none",
+            )
+            self._changed(request)
+        return ApprovalResult(request, claim is not None, claim)
+
+    @request_scope
+    async def review(
+        self, request_id: int, *, reviewer: str, verdict: Review, note: str = ""
+    ) -> Request:
+        """An approver's review of a break-glass request after it ran: acknowledged, or
+        flagged with why. Once per request; never by the person who broke glass."""
+        await self.check_review(request_id, reviewer=reviewer, verdict=verdict)
+        note = one_line(note)
+        if verdict is Review.FLAGGED and not note:
+            raise InvalidRequest("say why you flag it: it goes on the card and to the requester")
+        if len(note) > MAX_NOTE:
+            raise InvalidRequest(f"the note is too long ({len(note)} > {MAX_NOTE} characters)")
+        reviewed = await self.store.review(
+            request_id, reviewer=reviewer, verdict=verdict, note=note or None, now=self.clock()
+        )
+        if reviewed is None:
+            fresh = await self.store.get(request_id)
+            raise Conflict(review_refusal(request_id, fresh))
+        self._changed(reviewed)
+        return reviewed
+
+    async def check_review(
+        self, request_id: int, *, reviewer: str, verdict: Review
+    ) -> tuple[Request, Org]:
+        """The refusal a review would meet now, raised (so a form asking why opens only when
+        the review can be given); otherwise the request and its org."""
+        if verdict is Review.PENDING:
+            raise InvalidRequest("a review acknowledges or flags")
+        request, org, role = await self._visible(request_id, reviewer)
+        if not request.break_glass:
+            raise Conflict(f"request #{request_id} did not break glass: there is nothing to review")
+        if role < Role.APPROVER:
+            raise NotAllowed(
+                f"reviewing a break-glass request needs the approver role in {org.name}; you "
+                f"are a {role.label}"
+            )
+        if reviewer == request.requester:
+            raise NotAllowed("you broke glass on this request: another approver must review it")
+        if request.review is not Review.PENDING or not request.status.final:
+            raise Conflict(review_refusal(request_id, request))
+        return request, org
 
     def _check_targets(self, action: Action, targets: Sequence[Target | str]) -> list[Target]:
         if not targets:
@@ -677,6 +838,10 @@ def _unless_pending(org: Org, groups: Groups | None, needs: Role = Role.VIEWER) 
             "the bot is still reading Slack user groups' members, which roles may come from; "
             "try again in a moment"
         )
+
+
+def _a(noun: str) -> str:
+    return f"{'an' if noun[:1] in 'aeiou' else 'a'} {noun}"
 
 
 def final_status(request: Request) -> Status:

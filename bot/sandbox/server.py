@@ -62,6 +62,7 @@ organizations:
       delete: {approvals: 2}
       ttl_minutes: 60
       self_approval: false
+      break_glass: {roles: [admin], require_incident: true, review_within_minutes: 60}
     members:
       U0ALICE: requester
       U0BOB: approver
@@ -485,7 +486,31 @@ def _page_app(sandbox: Sandbox) -> web.Application:
         sandbox.slack.close_modal_of(body["user"])
         return web.json_response({"ok": True})
 
+    async def step(request: web.Request) -> web.Response:
+        """A workflow runs one of the bot's steps with the person as its requester input:
+        Slack sends the bot `function_executed`; the page shows how the step is completed."""
+        body = await _body(request, "user", "step", "targets", "reason")
+        if isinstance(body, web.Response):
+            return body
+        if body["step"] not in ("unlink_numbers", "delete_apps"):
+            return _error(400, "step must be unlink_numbers or delete_apps")
+        typed = await request.json()
+        inputs = {
+            "targets": body["targets"][:2000],
+            "reason": body["reason"][:2000],
+            "requester": body["user"],
+        }
+        for optional in ("org", "break_glass"):
+            value = typed.get(optional)
+            if isinstance(value, str) and value.strip():
+                inputs[optional] = value.strip()[:200]
+        run, delivered = await sandbox.slack.run_step(body["step"], inputs)
+        return web.json_response(
+            {"ok": delivered.ok, "status": delivered.status, "execution_id": run.execution_id}
+        )
+
     app = web.Application(client_max_size=64 * 1024)
+    app.router.add_post("/api/step", step)
     app.router.add_get("/", index)
     app.router.add_get("/api/state", state)
     app.router.add_post("/api/command", command)

@@ -8,6 +8,7 @@ import unicodedata
 from collections.abc import Sequence
 from typing import Any
 
+from bot.core import ids
 from bot.core.models import Action, Outcome, Request, Status, TargetState
 from bot.core.reminders import mention
 from bot.slack.refusals import explain
@@ -54,7 +55,9 @@ USAGE = """*Usage* — `/sfvopi <command>`
 Add `--org NAME` right after `/sfvopi` (or after the command) when you belong to several \
 organizations. The reason is everything after the targets; if it starts with something that \
 looks like a number or an app id, put `--` before it. A target already waiting in a pending \
-request is refused; add `--again` right after the command to file another anyway.
+request is refused; add `--again` right after the command to file another anyway. Where your \
+org's policy allows your role, `--break-glass INC-4411` right after the targets runs it at once, \
+without approval, citing the incident; an approver reviews it afterwards.
 Example: `/sfvopi unlink +918000000001 app_abc123 fraud on this DID, INC-4411`"""
 
 # Controls, format characters (bidi overrides, zero-width joiners and spaces, BOM) and line or
@@ -87,7 +90,8 @@ def plain(text: str) -> Block:
 
 
 def user(user_id: str) -> str:
-    return f"<@{user_id}>"
+    """A person as a mention; an HTTP API client's service identity (`api:…`) as itself."""
+    return f"`{user_id}`" if ids.is_service(user_id) else f"<@{user_id}>"
 
 
 def when(epoch: float) -> str:
@@ -306,7 +310,9 @@ def _context(text: str) -> Block:
 def _decision(request: Request) -> str:
     by = user(request.decided_by) if request.decided_by and request.decided_by != "bot" else None
     parts = [f"Request #{request.id}"]
-    if request.status.ran:
+    if request.break_glass and request.status.ran:
+        parts.append(f"broke glass: {user(request.requester)}, without approval")
+    elif request.status.ran:
         parts.append(f"approved by {', '.join(user(a) for a in request.approvers)}")
     elif request.status is Status.DENIED and by:
         parts.append(f"denied by {by}")
@@ -346,7 +352,10 @@ def outcome_summary(request: Request, *, asked_by: bool = True) -> str:
     )
     if asked_by:
         line += f", asked by {user(request.requester)}"
-    if request.approvers and request.status.ran:
+    if request.break_glass:
+        incident = f"`{escape(request.incident)}`" if request.incident else "none given"
+        line += f", broke glass without approval (incident {incident})"
+    elif request.approvers and request.status.ran:
         line += f", approved by {', '.join(user(a) for a in request.approvers)}"
     elif request.decided_by and request.decided_by != "bot":
         line += f", {request.status.value} by {user(request.decided_by)}"

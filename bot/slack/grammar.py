@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from bot.core import ids
+from bot.core.break_glass import incident_id, looks_like_incident
 from bot.core.models import Action, Target
-from bot.errors import InvalidId, ParseError
+from bot.errors import InvalidId, InvalidRequest, ParseError
 
 MAX_TEXT = 4000
 
@@ -21,6 +23,7 @@ class Command:
     reason: str = ""
     request_id: int | None = None
     again: bool = False
+    break_glass: str | None = None  # an incident id, "" for none given, None: not break-glass
 
 
 SIMPLE = {"help", "pending", "history", "whoami"}
@@ -28,13 +31,15 @@ BY_ID = {"status", "cancel"}
 COMMANDS = (*sorted(SIMPLE), *sorted(BY_ID), "unlink", "delete")
 END_OF_TARGETS = "--"
 AGAIN = "--again"
+BREAK_GLASS = "--break-glass"
 NUMBER_PUNCTUATION = str.maketrans("", "", "-().")
 
 
 def parse(text: str) -> Command:
     """`[--org NAME] command [--again] [--org NAME] targets… [--] reason…`: options stand
     before the targets or nowhere; the reason starts at the first word that is not a target,
-    or after `--`, and from there on everything is reason, whatever it looks like."""
+    or after `--`, and from there on everything is reason, whatever it looks like.
+    `--break-glass [INCIDENT]` may stand with the options or right after the targets."""
     if len(text) > MAX_TEXT:
         raise ParseError(f"that command is too long ({len(text)} characters; at most {MAX_TEXT})")
     tokens = text.split()
@@ -58,13 +63,21 @@ def parse(text: str) -> Command:
             raise ParseError(exc.message) from None
         return Command(name, org=org, request_id=request_id, reason=" ".join(args[1:]))
     if name in ("unlink", "delete"):
-        again = bool(args) and args[0] == AGAIN
-        if again:
-            args = args[1:]
-            if org is None:
+        again, glass = False, None
+        while args:
+            if args[0] == AGAIN and not again:
+                again, args = True, args[1:]
+            elif glass is None and _is_glass(args[0]):
+                glass, args = _take_glass(args)
+            elif org is None and (args[0] == "--org" or args[0].startswith("--org=")):
                 org, args = _take_org(args)
+            else:
+                break
         parsed = _unlink(args, org) if name == "unlink" else _delete(args, org)
-        return replace(parsed, again=again)
+        if glass is not None and parsed.break_glass is not None:
+            raise ParseError(f"`{BREAK_GLASS}` is given twice")
+        glass = glass if glass is not None else parsed.break_glass
+        return replace(parsed, again=again, break_glass=glass)
     close = difflib.get_close_matches(name, COMMANDS, n=1, cutoff=0.6)
     hint = f"; did you mean `{close[0]}`?" if close else "; `/sfvopi help` lists them"
     raise ParseError(f"unknown command `{_shown(tokens[0])}`{hint}")
@@ -85,6 +98,26 @@ def _take_org(tokens: list[str]) -> tuple[str | None, list[str]]:
             raise ParseError("`--org` needs an organization name")
         return name, tokens[1:]
     return None, tokens
+
+
+def _is_glass(token: str) -> bool:
+    return token == BREAK_GLASS or token.startswith(BREAK_GLASS + "=")
+
+
+def _take_glass(tokens: list[str]) -> tuple[str, list[str]]:
+    """`--break-glass INC-4411`, `--break-glass=INC-4411`, or `--break-glass` alone (no
+    incident id: the org's policy says whether one is needed)."""
+    first, rest = tokens[0], tokens[1:]
+    if first.startswith(BREAK_GLASS + "="):
+        typed = first.split("=", 1)[1]
+    elif rest and looks_like_incident(rest[0]):
+        typed, rest = rest[0], rest[1:]
+    else:
+        typed = ""
+    try:
+        return incident_id(typed), rest
+    except InvalidRequest as exc:
+        raise ParseError(exc.message) from None
 
 
 def _numbers(rest: list[str]) -> list[str]:
@@ -130,7 +163,7 @@ def _unlink(args: list[str], org: str | None) -> Command:
         org=org,
         action=Action.UNLINK,
         targets=tuple(Target(app, n) for n in numbers),
-        reason=_reason(rest, "unlink"),
+        **_tail(rest, "unlink"),
     )
 
 
@@ -154,8 +187,16 @@ def _delete(args: list[str], org: str | None) -> Command:
         org=org,
         action=Action.DELETE,
         targets=tuple(Target(a) for a in apps),
-        reason=_reason(rest, "delete"),
+        **_tail(rest, "delete"),
     )
+
+
+def _tail(rest: list[str], name: str) -> dict[str, Any]:
+    """What follows the targets: `--break-glass [INCIDENT]`, if first, then the reason."""
+    glass = None
+    if rest and _is_glass(rest[0]):
+        glass, rest = _take_glass(rest)
+    return {"reason": _reason(rest, name), "break_glass": glass}
 
 
 def _reason(rest: list[str], name: str) -> str:

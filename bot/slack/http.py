@@ -25,6 +25,7 @@ from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.request.async_request import AsyncBoltRequest
 
+from bot.api.routes import mount as mount_api
 from bot.errors import RejectedRequest
 from bot.observability.exposition import metrics_handler
 from bot.observability.metrics import ack_kind
@@ -218,6 +219,15 @@ def web_app(app: AsyncApp, services: Services) -> web.Application:
     # GET /metrics: no body and a cheap answer (no database read), never counted as a rejection
     token = services.settings.metrics_token
     web_application.router.add_get("/metrics", metrics_handler(services.metrics, token))
+    # /api/v1: the HTTP API for tools that are not Slack, with its own tokens (bot/api)
+    mount_api(
+        web_application,
+        workflow=services.workflow,
+        store=services.store,
+        registry=services.metrics.registry,
+        working=guard.working,
+        spawn=lambda work, name: services.background.spawn(work, name=name),
+    )
     return web_application
 
 

@@ -18,12 +18,12 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
-from bot.core import failpoints
+from bot.core import failpoints, ids
 from bot.core.models import Request, Status
-from bot.core.org import Org, OrgDirectory, in_force
+from bot.core.org import Groups, Org, OrgDirectory, Role, in_force
 from bot.core.ports import GroupMembers
 from bot.observability.context import bind, request_scope
-from bot.slack import blocks
+from bot.slack import blocks, break_glass
 from bot.slack.after_ack import Background
 from bot.slack.refusals import Kind, classify
 from bot.store import Store
@@ -84,7 +84,7 @@ class Notifier:
             try:
                 posted = await self.slack.chat_postMessage(
                     channel=org.approval_channel,
-                    text=blocks.card_text(request),
+                    text=_card_text(request),
                     blocks=self._card(request),
                     unfurl_links=False,
                 )
@@ -115,17 +115,21 @@ class Notifier:
         await self.slack.chat_update(
             channel=request.card_channel,
             ts=request.card_ts,
-            text=blocks.card_text(request),
+            text=_card_text(request),
             blocks=self._card(request),
         )
 
     def _in_force(self, stored: Request, org: Org | None) -> Request:
-        known = self.groups.known(org.groups()) if org and org.groups() and self.groups else {}
-        return in_force(stored, org, known)
+        return in_force(stored, org, self._known(org))
+
+    def _known(self, org: Org | None) -> Groups:
+        return self.groups.known(org.groups()) if org and org.groups() and self.groups else {}
 
     def _card(self, request: Request) -> list[blocks.Block]:
         """The card, with when and to whom it is escalated if nobody decides (the policy's)."""
         org = self.orgs.get(request.org)
+        if request.break_glass:
+            return break_glass.card(request, **review_escalation(org, request, self._known(org)))
         if org is None:
             return blocks.card(request)
         reminders = org.policy.reminders_for(request.action)
@@ -152,14 +156,17 @@ class Notifier:
                     reply = await self.slack.chat_postMessage(
                         channel=channel, thread_ts=request.card_ts, text=chunk
                     )
-                    first = first or reply
+                    first = reply if first is None else first
                 await self._told(request.id, "thread", first)
                 await self._announced(request.id, THREAD_REPLY)
             own_cancel = (
                 request.status is Status.CANCELLED and request.decided_by == request.requester
             )
             step, channel = "notice", request.requester
-            if not done & REQUESTER_NOTICE and not own_cancel:  # who cancelled was told at once
+            # who cancelled was told at once; an API client's service identity has no DM (it
+            # reads the outcome from the API)
+            told_already = own_cancel or ids.is_service(request.requester)
+            if not done & REQUESTER_NOTICE and not told_already:
                 await self._told(request.id, "notice", await self._tell_requester(request))
                 await self._announced(request.id, REQUESTER_NOTICE)
             org = self.orgs.get(request.org)
@@ -195,6 +202,8 @@ class Notifier:
     async def _warn_requester(self, request: Request, text: str) -> None:
         """A DM, or where the command was typed while Slack still takes it (the DM may be the
         very thing Slack refuses)."""
+        if ids.is_service(request.requester):
+            return  # an HTTP API client: /healthz and the request's state say it
         try:
             dm = await self.slack.chat_postMessage(channel=request.requester, text=text)
         except SlackApiError as exc:
@@ -217,8 +226,8 @@ class Notifier:
         )
 
     async def _told(self, request_id: int, step: str, posted: Any) -> None:
-        """Records a post in the audit log (where, and its ts). A database that fails here
-        costs the record, never a second post: the post's announced bit is written next."""
+        """Records a post in the audit log (where, and its ts). A failed record is logged, not
+        raised: the announcement goes on exactly as it would without the audit log."""
         if posted is None:
             return
         try:
@@ -295,6 +304,24 @@ class Notifier:
                 await self.sync(request_id)
             except Exception:
                 log.exception("request %s: could not bring Slack up to date", request_id)
+
+
+def _card_text(request: Request) -> str:
+    return break_glass.card_text(request) if request.break_glass else blocks.card_text(request)
+
+
+def review_escalation(org: Org | None, request: Request, groups: Groups) -> dict[str, Any]:
+    """Whom an overdue break-glass review goes to: the policy's `escalate_to`, else the
+    approvers who may review it (approver groups, then people listed by their own role)."""
+    if org is None:
+        return {}
+    to = org.policy.reminders_for(request.action).escalate_to
+    listed = [
+        u
+        for u in org.approvers(groups)
+        if u != request.requester and org.members.get(u, Role.VIEWER) >= Role.APPROVER
+    ]
+    return {"escalate_to": to, "approvers": [*org.approver_groups(), *listed]}
 
 
 def _is_card_of(message: object, request_id: int, bot_user_id: str | None) -> bool:

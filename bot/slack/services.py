@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
 from dataclasses import dataclass, field
 
+from pydantic import SecretStr
 from slack_sdk.http_retry.async_handler import AsyncRetryHandler
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
@@ -29,7 +31,10 @@ from bot.slack.after_ack import Background
 from bot.slack.app_home import AppHome
 from bot.slack.notifier import Notifier
 from bot.slack.reminders import ReminderPoster
+from bot.slack.review_poster import ReviewPoster
+from bot.slack.sealing import Sealer
 from bot.slack.usergroups import UserGroups
+from bot.slack.workflow_steps import WorkflowSteps
 from bot.store import Store
 
 log = logging.getLogger(__name__)
@@ -48,6 +53,13 @@ def slack_client(settings: Settings) -> AsyncWebClient:
     )
 
 
+def sealer(settings: Settings) -> Sealer:
+    """Seals what the bot keeps of Slack's secrets at rest, keyed by a secret every replica
+    shares: the signing secret (HTTP), else the app token (Socket Mode), else the bot token."""
+    secret = settings.slack_signing_secret or settings.slack_app_token or settings.slack_bot_token
+    return Sealer(secret or SecretStr(secrets.token_urlsafe(32)))
+
+
 @dataclass
 class Services:
     settings: Settings
@@ -63,7 +75,9 @@ class Services:
     bot_user_id: str | None = None  # set by build_app from auth.test
     groups: UserGroups | None = None  # Slack user groups' members, for roles granted to groups
     reminders: ReminderPoster | None = None  # reminders and escalation, from the sweeper
+    reviews: ReviewPoster | None = None  # break-glass reviews told and escalated
     audit_sink: AuditSink | None = None  # SFVOPI_AUDIT_SINK's delivery (docs/audit.md)
+    steps: WorkflowSteps | None = None  # Workflow Builder steps, completed when requests end
     _sweeper: asyncio.Task[None] | None = field(default=None, repr=False)
     _group_refresher: asyncio.Task[None] | None = field(default=None, repr=False)
     _audit_delivery: asyncio.Task[None] | None = field(default=None, repr=False)
@@ -97,8 +111,27 @@ class Services:
         reminders = ReminderPoster(store, slack, orgs, groups, lease_seconds=settings.lease_seconds)
         parts = (settings, store, orgs, client, workflow, slack, notifier, background, app_home)
         audit_sink = AuditSink.from_settings(store, settings)
+        steps = WorkflowSteps(
+            store,
+            workflow,
+            slack,
+            background,
+            sealer(settings),
+            lease_seconds=settings.lease_seconds,
+        )
+        workflow.subscribe(steps.changed)
+        reviews = ReviewPoster(
+            store, slack, orgs, notifier, background, groups, lease_seconds=settings.lease_seconds
+        )
+        workflow.subscribe(reviews.changed)
         return cls(
-            *parts, metrics=metrics, groups=groups, reminders=reminders, audit_sink=audit_sink
+            *parts,
+            metrics=metrics,
+            groups=groups,
+            reminders=reminders,
+            audit_sink=audit_sink,
+            steps=steps,
+            reviews=reviews,
         )
 
     async def reload_orgs(self, orgs: OrgDirectory) -> None:
@@ -109,6 +142,8 @@ class Services:
         self.notifier.orgs = orgs
         if self.reminders is not None:
             self.reminders.orgs = orgs
+        if self.reviews is not None:
+            self.reviews.orgs = orgs
         self.metrics.orgs = frozenset(orgs.orgs)
         await self.workflow.enforce_org_file()
         for request in await self.store.list_requests(
@@ -132,6 +167,10 @@ class Services:
         await self.notifier.sweep()
         if self.reminders is not None:
             await self.reminders.sweep()
+        if self.steps is not None:
+            await self.steps.sweep()
+        if self.reviews is not None:
+            await self.reviews.sweep()
 
     async def _sweep_forever(self) -> None:
         while True:

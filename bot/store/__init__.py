@@ -1,13 +1,17 @@
 """The only code that touches the database: `Store`, one facade over small single-job modules.
 
 schema (tables) · engine (drivers, SQLite set-up, write gate) · database (transactions, loading)
-· requests (creation, transitions, claims) · outbox (Slack posts to make) · slack_state (events
-taken in, Home tabs opened) · audit (the chained log, its export and sink cursor) · migrate
-(Alembic).
+· requests (creation, transitions, claims) · break_glass (filed claimed, reviewed, escalated)
+· outbox (Slack posts to make) · slack_state (events taken in, Home tabs opened)
+· function_runs (Workflow Builder steps to complete) · audit (the chained log, its export and
+sink cursor) · api_calls (the HTTP API's calls, as events) · migrate (Alembic).
 """
 
+from bot.store.api_calls import ApiCalls
 from bot.store.audit import Audit
+from bot.store.break_glass import BreakGlass
 from bot.store.engine import async_url
+from bot.store.function_runs import FunctionRuns
 from bot.store.migrate import SCHEMA_VERSION
 from bot.store.outbox import Outbox
 from bot.store.requests import Requests
@@ -16,7 +20,8 @@ from bot.store.slack_state import SlackState
 __all__ = ["SCHEMA_VERSION", "Store", "async_url"]
 
 
-class Store(Requests, Outbox, SlackState, Audit):
+class Store(BreakGlass, Requests, Outbox, SlackState, Audit, FunctionRuns, ApiCalls):
     """Requests for the workflow (bot.core.ports.RequestStore) plus the notifier's outbox and
     the Slack front doors' shared state (events taken in, Home tabs opened), and the audit
-    log's reads (bot/audit)."""
+    log's reads (bot/audit), and the Workflow Builder steps waiting to be completed, and the
+    HTTP API's record of its calls (bot/api), and break-glass requests' reviews."""

@@ -18,7 +18,16 @@ from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.audit.chain import GENESIS, event_hash, new_uid
-from bot.core.models import Action, Approval, Outcome, Request, Status, Target, TargetState
+from bot.core.models import (
+    Action,
+    Approval,
+    Outcome,
+    Request,
+    Review,
+    Status,
+    Target,
+    TargetState,
+)
 from bot.store.engine import WriteGate, async_url, make_engine
 from bot.store.migrate import upgrade
 from bot.store.schema import approvals_t, events_t, requests_t, targets_t
@@ -189,4 +198,12 @@ class Database:
             notified_at=row.notified_at,
             announced=row.announced,
             executions=row.executions,
+            break_glass=bool(row.break_glass),
+            incident=row.incident,
+            review=Review(row.review) if row.review else None,
+            reviewed_by=row.reviewed_by,
+            review_note=row.review_note,
+            reviewed_at=row.reviewed_at,
+            review_due_at=row.review_due_at,
+            review_escalated=bool(row.review_escalation),
         )

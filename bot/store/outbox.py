@@ -158,7 +158,12 @@ class Outbox(Database):
             cards = await conn.execute(
                 select(requests_t.c.id).where(
                     and_(
-                        requests_t.c.status == Status.PENDING.value,
+                        or_(
+                            requests_t.c.status == Status.PENDING.value,
+                            # a break-glass card whatever the state: it never waits, and
+                            # its review changes it after it ran
+                            requests_t.c.break_glass == 1,
+                        ),
                         or_(
                             and_(
                                 requests_t.c.card_ts.is_(None),

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Collection, Iterable, Sequence
+from typing import Any
 
 from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -48,55 +49,25 @@ class Requests(Database):
         (card posts, executions) queued for SQLite's single writer.
         """
         async with self._write(urgent=True) as conn:
-            result = await conn.execute(
-                self._insert(requests_t)
-                .values(
-                    org=org,
-                    action=action.value,
-                    requester=requester,
-                    reason=reason,
-                    status=Status.PENDING.value,
-                    approvals_needed=approvals_needed,
-                    created_at=now,
-                    expires_at=expires_at,
-                    channel_id=channel_id,
-                    response_url=response_url,
-                    dedupe_key=dedupe_key,
-                    executions=0,
-                )
-                .on_conflict_do_nothing(index_elements=[requests_t.c.dedupe_key])
-                .returning(requests_t.c.id)
-            )
-            inserted = result.scalar()
-            if inserted is None:
-                existing = (
-                    await conn.execute(
-                        select(requests_t.c.id).where(requests_t.c.dedupe_key == dedupe_key)
-                    )
-                ).scalar_one()
-                return await self._load(conn, existing), False
-            request_id = int(inserted)
-            await conn.execute(
-                targets_t.insert(),
-                [
-                    {
-                        "request_id": request_id,
-                        "idx": i,
-                        "app_id": t.app_id,
-                        "number": t.number,
-                        "attempts": 0,
-                    }
-                    for i, t in enumerate(targets)
-                ],
-            )
-            await self._event(
+            inserted = await self._insert_request(
                 conn,
-                request_id,
-                now,
-                requester,
-                "requested",
-                {"action": action.value, "targets": [str(t) for t in targets], "reason": reason},
+                {
+                    "org": org,
+                    "action": action.value,
+                    "requester": requester,
+                    "reason": reason,
+                    "approvals_needed": approvals_needed,
+                    "created_at": now,
+                    "expires_at": expires_at,
+                    "channel_id": channel_id,
+                    "response_url": response_url,
+                    "dedupe_key": dedupe_key,
+                },
+                targets,
             )
+            if isinstance(inserted, Request):
+                return inserted, False
+            request_id = inserted
         stored = Request(
             id=request_id,
             org=org,
@@ -112,6 +83,53 @@ class Requests(Database):
             response_url=response_url,
         )
         return stored, True
+
+    async def _insert_request(
+        self, conn: AsyncConnection, values: dict[str, Any], targets: Sequence[Target]
+    ) -> int | Request:
+        """Inserts a pending request, its targets and its `requested` event in the caller's
+        transaction: its id, or the request already filed under the same dedupe key."""
+        result = await conn.execute(
+            self._insert(requests_t)
+            .values(status=Status.PENDING.value, executions=0, **values)
+            .on_conflict_do_nothing(index_elements=[requests_t.c.dedupe_key])
+            .returning(requests_t.c.id)
+        )
+        inserted = result.scalar()
+        if inserted is None:
+            existing = (
+                await conn.execute(
+                    select(requests_t.c.id).where(requests_t.c.dedupe_key == values["dedupe_key"])
+                )
+            ).scalar_one()
+            return await self._load(conn, existing)
+        request_id = int(inserted)
+        await conn.execute(
+            targets_t.insert(),
+            [
+                {
+                    "request_id": request_id,
+                    "idx": i,
+                    "app_id": t.app_id,
+                    "number": t.number,
+                    "attempts": 0,
+                }
+                for i, t in enumerate(targets)
+            ],
+        )
+        await self._event(
+            conn,
+            request_id,
+            values["created_at"],
+            values["requester"],
+            "requested",
+            {
+                "action": values["action"],
+                "targets": [str(t) for t in targets],
+                "reason": values["reason"],
+            },
+        )
+        return request_id
 
     async def get(self, request_id: int) -> Request | None:
         """The request with its targets and approvals; None when there is no such request."""
@@ -520,8 +538,12 @@ class Requests(Database):
             )
             if result.rowcount != 1:
                 raise LostClaim(request_id)
+            await self.executed_event(conn, request_id, now)
             await self._event(conn, request_id, now, "bot", status.value)
             return await self._load(conn, request_id)
+
+    async def executed_event(self, conn: AsyncConnection, request_id: int, now: float) -> None:
+        """Any event an ending execution adds before its final state (break-glass's own)."""
 
 
 def _note(detail: dict[str, object] | None) -> str | None:

@@ -22,6 +22,7 @@ __all__ = [
     "approvals_t",
     "audit_cursor_t",
     "events_t",
+    "function_runs_t",
     "home_viewers_t",
     "metadata",
     "requests_t",
@@ -69,7 +70,23 @@ requests_t = Table(
     Column("reminder_done", Integer, nullable=False, default=0, server_default="0"),
     Column("reminder_lease_until", Float),
     Column("reminder_sent", Text),
+    # break-glass (migration 0010): the flag and incident; the review (state, by whom, why,
+    # when, when due); its escalation (0 none, 1 claimed, 2 posted; the poster's lease and
+    # the posts made, JSON); the review's telling (bits: 1 thread, 2 requester; 4 all told)
+    Column("break_glass", Integer, nullable=False, default=0, server_default="0"),
+    Column("incident", String(64)),
+    Column("review", String(16)),
+    Column("reviewed_by", String(SLACK_ID)),
+    Column("review_note", Text),
+    Column("reviewed_at", Float),
+    Column("review_due_at", Float),
+    Column("review_escalation", Integer, nullable=False, default=0, server_default="0"),
+    Column("review_lease_until", Float),
+    Column("review_sent", Text),
+    Column("review_told", Integer, nullable=False, default=0, server_default="0"),
+    Column("review_told_lease", Float),
     Index("ix_requests_status", "status"),
+    Index("ix_requests_review", "review"),
     Index("ix_requests_org_created", "org", "created_at"),
 )
 
@@ -139,6 +156,26 @@ home_viewers_t = Table(
     metadata,
     Column("user_id", String(SLACK_ID), primary_key=True),
     Column("opened_at", Float, nullable=False),
+)
+
+# Workflow Builder steps (migration 0009): one row per function execution Slack sent, until
+# its step is completed (`token`, the execution's bot token, is dropped then)
+function_runs_t = Table(
+    "function_runs",
+    metadata,
+    Column("execution_id", String(64), primary_key=True),
+    Column("callback_id", String(64), nullable=False),
+    Column("request_id", Integer, ForeignKey("requests.id")),
+    Column("error", Text),  # why filing was refused: the step fails with it
+    Column("token", Text),
+    Column("created_at", Float, nullable=False),
+    Column("lease_until", Float),
+    Column("attempts", Integer, nullable=False, default=0, server_default="0"),
+    Column("problem", String(80)),  # what Slack refused last
+    Column("completed_at", Float),
+    Column("outcome", String(16)),
+    Index("ix_function_runs_request_id", "request_id"),
+    Index("ix_function_runs_completed_at", "completed_at"),
 )
 
 schema_meta_t = Table(

@@ -111,7 +111,7 @@ async def insert_row(conn: AsyncConnection, events: list[dict[str, object]]) -> 
         "detail": "{}",
         "prev_hash": prev["hash"],
     }
-    digest = event_hash(**{k: v for k, v in forged.items()})  # type: ignore[arg-type]
+    digest = event_hash(**forged)  # type: ignore[arg-type]
     await conn.execute(
         text(
             "INSERT INTO events (id, request_id, at, actor, kind, detail, uid, prev_hash, hash) "

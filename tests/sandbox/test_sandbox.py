@@ -149,6 +149,36 @@ async def test_unlink_flow_over_the_api(sandbox: Sandbox, http: aiohttp.ClientSe
     assert "#1" in snapshot["slack"]["channels"][OPSLOG]["messages"][0]["text"]
 
 
+async def test_break_glass_shows_a_red_card_over_the_api(
+    sandbox: Sandbox, http: aiohttp.ClientSession
+) -> None:
+    text = "/sfvopi unlink +918000000003 sfv_app_abc123xyz456 --break-glass INC-4411 fraud spike"
+    status, answer = await api(http, sandbox, "/api/command", user=DAVE, channel=OPS, text=text)
+    assert status == 200 and answer["ok"], answer
+    assert "broke glass" in answer["ephemeral"]
+    await sandbox.settle()
+    snapshot = await state(http, sandbox)
+    card = the_card(snapshot)
+    assert ":rotating_light: Break-glass" in str(card["blocks"])
+    assert "sfvopi_review_ack" in str(card["blocks"])
+    assert "+918000000003" not in snapshot["emulator"]["apps"]["acme"]["sfv_app_abc123xyz456"]
+
+    status, answer = await api(
+        http,
+        sandbox,
+        "/api/click",
+        user=BOB,
+        channel=APPROVALS,
+        ts=card["ts"],
+        action_id="sfvopi_review_ack",
+    )
+    assert status == 200 and answer["ok"], answer
+    await sandbox.settle()
+    card = the_card(await state(http, sandbox))
+    assert "Acknowledged by <@U0BOB>" in str(card["blocks"])
+    assert "sfvopi_review_ack" not in str(card["blocks"])
+
+
 async def test_refusals_and_errors_over_the_api(
     sandbox: Sandbox, http: aiohttp.ClientSession
 ) -> None:

@@ -19,7 +19,9 @@ import yaml
 from slack_bolt.async_app import AsyncApp
 
 import handlers
+from bot.core.models import Action, Outcome, Request, Status, Target, TargetState
 from bot.slack.services import Services
+from bot.slack.workflow_steps import STEPS, outputs
 
 REPO = Path(__file__).resolve().parents[2]
 MANIFEST = REPO / "manifest.yml"
@@ -81,6 +83,7 @@ class _Recorder:
         self.actions: list[str] = []
         self.views: list[str] = []
         self.events: list[str] = []
+        self.functions: list[str] = []
         self.middleware: list[object] = []
 
     def use(self, middleware: object) -> None:
@@ -92,6 +95,10 @@ class _Recorder:
 
     def event(self, event_type: str) -> Callable[[Any], Any]:
         self.events.append(event_type)
+        return lambda listener: listener
+
+    def function(self, callback_id: str) -> Callable[[Any], Any]:
+        self.functions.append(callback_id)
         return lambda listener: listener
 
     def command(self, name: str) -> Callable[[Any], Any]:
@@ -118,7 +125,9 @@ def test_the_events_and_views_are_the_ones_the_handlers_listen_for(
     app = _Recorder()
     handlers.register(cast(AsyncApp, app), cast(Services, object()))
     subscribed = manifest["settings"]["event_subscriptions"]
-    assert sorted(subscribed["bot_events"]) == sorted(app.events) == ["app_home_opened"]
+    # function_executed reaches the step listeners (app.function), not an app.event one
+    assert sorted(subscribed["bot_events"]) == sorted([*app.events, "function_executed"])
+    assert app.events == ["app_home_opened"]
     assert "user_events" not in subscribed
     # the Home tab is what app_home_opened publishes; modals need interactivity, no scope
     assert manifest["features"]["app_home"]["home_tab_enabled"] is True
@@ -140,3 +149,46 @@ def test_the_bot_asks_for_exactly_the_scopes_it_uses(manifest: dict[str, Any]) -
     scopes = manifest["oauth_config"]["scopes"]
     assert set(scopes) == {"bot"}, "no user scopes"
     assert sorted(scopes["bot"]) == sorted(BOT_SCOPES)
+
+
+def test_the_steps_are_the_ones_the_handlers_complete(
+    manifest: dict[str, Any], validator: jsonschema.protocols.Validator
+) -> None:
+    app = _Recorder()
+    handlers.register(cast(AsyncApp, app), cast(Services, object()))
+    assert sorted(manifest["functions"]) == sorted(app.functions) == sorted(STEPS)
+    # Slack's rule for custom steps: an org-ready app, the functions run by the app itself
+    assert manifest["settings"]["org_deploy_enabled"] is True
+    assert manifest["settings"]["function_runtime"] == "remote"
+    # the schema leaves a parameter's type open; Slack's own list of types is in it
+    known = validator.schema["definitions"]["slack-functions.parameter"]["properties"]["type"]
+    for callback_id, step in manifest["functions"].items():
+        params = {**step["input_parameters"], **step["output_parameters"]}
+        assert {p["type"] for p in params.values()} <= set(known["enum"]), callback_id
+        inputs = step["input_parameters"]
+        assert inputs["requester"]["type"] == "slack#/types/user_id"
+        required = {name for name, p in inputs.items() if p.get("is_required")}
+        assert required == {"targets", "reason", "requester"}, callback_id
+        assert set(inputs) == {"org", "targets", "reason", "requester", "break_glass"}
+
+
+def test_a_step_s_outputs_are_the_ones_the_manifest_declares(manifest: dict[str, Any]) -> None:
+    done = Request(
+        id=7,
+        org="acme",
+        action=Action.DELETE,
+        requester="U0ALICE",
+        reason="decommission",
+        status=Status.SUCCEEDED,
+        approvals_needed=1,
+        created_at=0.0,
+        expires_at=60.0,
+        targets=(TargetState(Target("sfv_app_abc123xyz456"), Outcome.DONE),),
+    )
+    given = outputs(done)
+    types = {"integer": int, "string": str}
+    for step in manifest["functions"].values():
+        declared = step["output_parameters"]
+        assert set(given) == set(declared)
+        for name, param in declared.items():
+            assert isinstance(given[name], types[param["type"]]), name

@@ -392,3 +392,73 @@ def test_text_over_the_limit_is_refused_before_anything_else() -> None:
 def test_parse_errors_are_invalid_requests() -> None:
     with pytest.raises(InvalidRequest):
         parse("status nope")
+
+
+# -- break-glass ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        f"unlink {NUMBER} {APP} --break-glass INC-4411 fraud on this DID",
+        f"unlink --break-glass INC-4411 {NUMBER} {APP} fraud on this DID",
+        f"unlink {NUMBER} {APP} --break-glass=INC-4411 fraud on this DID",
+        f"unlink {NUMBER} {APP} --break-glass inc-4411 -- fraud on this DID",
+    ],
+)
+def test_break_glass_names_its_incident_with_the_options_or_after_the_targets(
+    text: str,
+) -> None:
+    assert parse(text) == Command(
+        "unlink",
+        action=Action.UNLINK,
+        targets=(Target(APP, NUMBER),),
+        reason="fraud on this DID",
+        break_glass="INC-4411",
+    )
+
+
+def test_break_glass_without_an_incident_leaves_it_to_the_policy() -> None:
+    found = parse(f"delete {APP} --break-glass stale app, no ticket")
+    assert (found.break_glass, found.reason) == ("", "stale app, no ticket")
+    assert parse(f"delete {APP} stale app").break_glass is None
+
+
+def test_break_glass_keeps_every_other_option() -> None:
+    found = parse(f"--org acme delete --again --break-glass SEV1-22 {APP} {OTHER_APP} r")
+    assert (found.org, found.again, found.break_glass) == ("acme", True, "SEV1-22")
+    assert found.targets == (Target(APP), Target(OTHER_APP))
+    found = parse(f"delete --break-glass PD-1 --org globex {APP} r")
+    assert (found.org, found.break_glass) == ("globex", "PD-1")
+
+
+def test_break_glass_after_the_reason_is_reason() -> None:
+    found = parse(f"delete {APP} because --break-glass INC-1")
+    assert (found.break_glass, found.reason) == (None, "because --break-glass INC-1")
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            f"delete {APP} --break-glass=<@U0BOB> r",
+            "`<@U0BOB>` is not an incident id: expected letters, a dash and a number, like "
+            "`INC-4411`",
+        ),
+        (
+            f"delete {APP} --break-glass INC-{'9' * 13} r",
+            f"`INC-{'9' * 13}` is not an incident id: expected letters, a dash and a number, "
+            "like `INC-4411`",
+        ),
+        (
+            f"delete --break-glass INC-1 {APP} --break-glass INC-2 r",
+            "`--break-glass` is given twice",
+        ),
+        (
+            f"delete {APP} --break-glass INC-1",
+            "`delete` needs a reason at the end, e.g. the incident or ticket number",
+        ),
+    ],
+)
+def test_a_bad_incident_is_refused(text: str, message: str) -> None:
+    assert refused(text) == message

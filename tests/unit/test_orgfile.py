@@ -472,8 +472,8 @@ organizations:
     assert problems(text) == [
         "org one: expected a mapping of settings, not a list",
         "org two: policy must be a mapping (unlink, delete, ttl_minutes, self_approval, "
-        "deny_reason, approve_note, remind_after_minutes, escalate_after_minutes, escalate_to), "
-        "not text",
+        "deny_reason, approve_note, remind_after_minutes, escalate_after_minutes, escalate_to, "
+        "break_glass), not text",
         "org two: members must map Slack user ids to roles, not a list",
     ]
 
@@ -633,3 +633,79 @@ def test_a_group_lets_a_policy_need_more_approvers_than_are_listed() -> None:
 def test_malformed_group_ids_are_refused(group: str) -> None:
     found = problems(edited("U0ALICE: requester", f"{group}: requester"))
     assert f"'{group}' is not a Slack user id" in found[0]
+
+
+# -- break-glass ----------------------------------------------------------------------------
+
+
+def glass(policy: str) -> str:
+    return edited("      self_approval: false\n", f"      self_approval: false\n{policy}")
+
+
+def test_break_glass_is_off_unless_the_policy_says() -> None:
+    acme = parse_orgs(ORGS_YAML, ORG_ENV).orgs["acme"]
+    assert acme.policy.break_glass is None
+    assert "break-glass:      not allowed" in summary(parse_orgs(ORGS_YAML, ORG_ENV))
+
+
+def test_a_break_glass_policy_names_roles_incident_and_review_time() -> None:
+    text = glass(
+        "      break_glass: {roles: [admin, approver], require_incident: false,"
+        " review_within_minutes: 15}\n"
+    )
+    found = parse_orgs(text, ORG_ENV).orgs["acme"].policy.break_glass
+    assert found is not None
+    assert found.roles == {Role.ADMIN, Role.APPROVER}
+    assert (found.require_incident, found.review_within_minutes) == (False, 15)
+    assert found.allows(Role.ADMIN) and found.allows(Role.APPROVER)
+    assert not found.allows(Role.REQUESTER) and not found.allows(None)
+    shown = summary(parse_orgs(text, ORG_ENV))
+    assert "break-glass:      approver, admin; incident id optional; reviewed within 15" in shown
+
+
+def test_a_break_glass_policy_defaults_to_an_incident_and_an_hour() -> None:
+    found = parse_orgs(glass("      break_glass: {roles: [admin]}\n"), ORG_ENV).orgs["acme"]
+    assert found.policy.break_glass is not None
+    assert found.policy.break_glass.require_incident is True
+    assert found.policy.break_glass.review_within_minutes == 60
+    # a role not named never may, even one above it
+    assert not found.policy.break_glass.allows(Role.APPROVER)
+
+
+def test_break_glass_mistakes_are_each_named_with_their_line() -> None:
+    text = glass(
+        "      break_glass:\n"
+        "        roles: [admin, viewer, boss]\n"
+        "        require_incident: sometimes\n"
+        "        review_within_minutes: 0\n"
+        "        reviewers: [U0BOB]\n"
+    )
+    with pytest.raises(OrgFileError) as caught:
+        parse_orgs(text, ORG_ENV, source="orgs.yml")
+    line = text.splitlines().index("        roles: [admin, viewer, boss]") + 1
+    assert caught.value.problems == [
+        f"orgs.yml:{line}: org acme: policy break_glass roles entry 'viewer' is not a role that "
+        "may ask for changes (requester, approver or admin)",
+        f"orgs.yml:{line}: org acme: policy break_glass roles entry 'boss' is not a role that "
+        "may ask for changes (requester, approver or admin)",
+        f"orgs.yml:{line + 1}: org acme: policy break_glass require_incident must be true or "
+        "false, not 'sometimes'",
+        f"orgs.yml:{line + 2}: org acme: policy break_glass review_within_minutes must be at "
+        "least 1, not 0",
+        f"orgs.yml:{line + 3}: org acme: policy break_glass: unknown key 'reviewers' (expected "
+        "roles, require_incident, review_within_minutes)",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("policy", "said"),
+    [
+        ("      break_glass: yes\n", "policy break_glass must be a mapping like {roles: [admin]"),
+        ("      break_glass: {require_incident: true}\n", "break_glass roles is missing"),
+        ("      break_glass: {roles: []}\n", "break_glass roles must be a list of roles"),
+        ("      break_glass: {roles: admin}\n", "break_glass roles must be a list of roles"),
+    ],
+)
+def test_a_break_glass_policy_must_name_who(policy: str, said: str) -> None:
+    (found,) = problems(glass(policy))
+    assert said in found

@@ -1,0 +1,358 @@
+"""The OpenAPI 3.1 document served at `GET /api/v1/openapi.json` (tests check the real
+answers against it). Built from the same constants the routes enforce."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.api.bodies import MAX_API_BODY, MAX_WAIT_SECONDS
+from bot.api.problems import PROBLEM_JSON, PROBLEMS, TYPE_PREFIX
+from bot.core.workflow import MAX_NOTE, MAX_REASON
+
+__all__ = ["openapi_document"]
+
+JSON = "application/json"
+NULLABLE_STRING: dict[str, Any] = {"type": ["string", "null"]}
+TIME: dict[str, Any] = {"type": "string", "format": "date-time"}
+NULLABLE_TIME: dict[str, Any] = {"type": ["string", "null"], "format": "date-time"}
+
+DESCRIPTION = f"""\
+File, watch and cancel SFVoPI unlink/delete requests from tools that are not Slack. Requests
+go through the same approval flow as `/sfvopi` in Slack (same roles, policy, card, approvals).
+
+Authenticate with `Authorization: Bearer <token>`; each client is named in the organization
+file (`api_clients`), bound to one org, and acts as a Slack user of that org or as its own
+service identity (`api:<name>`). Bodies are JSON, at most {MAX_API_BODY} bytes. Every refusal
+is an RFC 9457 problem (`{PROBLEM_JSON}`) whose `type` is `{TYPE_PREFIX}<slug>`:
+""" + "\n".join(f"- `{slug}` ({status}): {title}" for slug, (status, title) in PROBLEMS.items())
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _problems(*slugs: str) -> dict[str, Any]:
+    statuses = sorted({PROBLEMS[s][0] for s in slugs})
+    return {str(status): {"$ref": f"#/components/responses/Problem{status}"} for status in statuses}
+
+
+def _schemas(max_targets: int) -> dict[str, Any]:
+    return {
+        "FileRequest": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["action", "targets", "reason"],
+            "properties": {
+                "action": {"enum": ["unlink", "delete"]},
+                "targets": {
+                    "type": "array",
+                    "minItems": 1,
+                    "maxItems": max_targets,
+                    "items": _ref("Target"),
+                    "description": "unlink: app_id and number; delete: app_id only",
+                },
+                "reason": {"type": "string", "minLength": 1, "maxLength": MAX_REASON},
+                "org": {"type": "string", "description": "the client's own org (the default)"},
+                "again": {
+                    "type": "boolean",
+                    "description": "file even if a target already waits in a pending request",
+                },
+                "break_glass": _ref("BreakGlassAsk"),
+            },
+        },
+        "Target": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["app_id"],
+            "properties": {
+                "app_id": {"type": "string", "examples": ["sfv_app_abc123xyz456"]},
+                "number": {"type": "string", "examples": ["+918000000001"]},
+            },
+        },
+        "BreakGlassAsk": {
+            "type": "object",
+            "additionalProperties": False,
+            "description": "run at once without a second person, where the org's break-glass "
+            "policy allows the acting role; reviewed afterwards",
+            "properties": {"incident": {"type": "string", "examples": ["INC-4411"]}},
+        },
+        "CancelRequest": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {"reason": {"type": "string", "maxLength": MAX_NOTE}},
+        },
+        "Request": {
+            "type": "object",
+            "required": [
+                "id",
+                "org",
+                "action",
+                "state",
+                "final",
+                "requester",
+                "reason",
+                "approvals",
+                "decided_by",
+                "decision_note",
+                "created_at",
+                "expires_at",
+                "finished_at",
+                "targets",
+                "break_glass",
+                "links",
+            ],
+            "additionalProperties": False,
+            "properties": {
+                "id": {"type": "integer", "minimum": 1},
+                "org": {"type": "string"},
+                "action": {"enum": ["unlink", "delete"]},
+                "state": {
+                    "enum": [
+                        "pending",
+                        "executing",
+                        "succeeded",
+                        "failed",
+                        "unknown",
+                        "denied",
+                        "cancelled",
+                        "expired",
+                    ],
+                },
+                "final": {"type": "boolean", "description": "no further change of state"},
+                "requester": {"type": "string"},
+                "reason": {"type": "string"},
+                "approvals": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "required": ["needed", "given"],
+                    "properties": {
+                        "needed": {
+                            "type": "integer",
+                            "minimum": 0,
+                            "description": "0: break-glass",
+                        },
+                        "given": {
+                            "type": "array",
+                            "items": {
+                                "type": "object",
+                                "additionalProperties": False,
+                                "required": ["by", "at", "note"],
+                                "properties": {
+                                    "by": {"type": "string"},
+                                    "at": TIME,
+                                    "note": NULLABLE_STRING,
+                                },
+                            },
+                        },
+                    },
+                },
+                "decided_by": NULLABLE_STRING,
+                "decision_note": NULLABLE_STRING,
+                "created_at": TIME,
+                "expires_at": TIME,
+                "finished_at": NULLABLE_TIME,
+                "targets": {"type": "array", "items": _ref("TargetResult")},
+                "break_glass": {"oneOf": [{"type": "null"}, _ref("BreakGlass")]},
+                "links": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "required": ["self", "cancel"],
+                    "properties": {"self": {"type": "string"}, "cancel": {"type": "string"}},
+                },
+            },
+        },
+        "TargetResult": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["app_id", "number", "outcome", "api_status", "message", "attempts"],
+            "properties": {
+                "app_id": {"type": "string"},
+                "number": NULLABLE_STRING,
+                "outcome": {
+                    "enum": ["done", "already_absent", "failed", "unknown", None],
+                    "description": "null until the target has run",
+                },
+                "api_status": {
+                    "type": ["integer", "null"],
+                    "description": "the SFVoPI API's HTTP status",
+                },
+                "message": NULLABLE_STRING,
+                "attempts": {"type": "integer", "minimum": 0},
+            },
+        },
+        "BreakGlass": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["incident", "review", "reviewed_by", "review_note", "review_due_at"],
+            "properties": {
+                "incident": NULLABLE_STRING,
+                "review": {"enum": ["pending", "acknowledged", "flagged", None]},
+                "reviewed_by": NULLABLE_STRING,
+                "review_note": NULLABLE_STRING,
+                "review_due_at": NULLABLE_TIME,
+            },
+        },
+        "Problem": {
+            "type": "object",
+            "required": ["type", "title", "status", "detail"],
+            "properties": {
+                "type": {"type": "string", "format": "uri"},
+                "title": {"type": "string"},
+                "status": {"type": "integer", "minimum": 400, "maximum": 599},
+                "detail": {"type": "string"},
+                "pending_request": {
+                    "type": "integer",
+                    "description": "already-pending: the request that holds the target",
+                },
+                "field": {"type": "string", "description": "malformed-body: where"},
+            },
+        },
+    }
+
+
+def _responses() -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    for status in sorted({status for status, _title in PROBLEMS.values()}):
+        titles = "; ".join(t for s, t in PROBLEMS.values() if s == status)
+        response: dict[str, Any] = {
+            "description": titles,
+            "content": {PROBLEM_JSON: {"schema": _ref("Problem")}},
+        }
+        if status == 401:
+            response["headers"] = {"WWW-Authenticate": {"schema": {"type": "string"}}}
+        if status in (429, 503):
+            response["headers"] = {"Retry-After": {"schema": {"type": "string"}}}
+        found[f"Problem{status}"] = response
+    return found
+
+
+def _request_answer(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {JSON: {"schema": _ref("Request")}}}
+
+
+COMMON = ("unauthenticated", "unavailable", "internal")
+WITH_BODY = ("malformed-body", "body-too-large", "body-too-slow", "unsupported-media-type")
+REQUEST_ID = {
+    "name": "id",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "integer", "minimum": 1},
+}
+
+
+def openapi_document(max_targets: int) -> dict[str, Any]:
+    """The whole document; `max_targets` is the bot's SFVOPI_MAX_TARGETS."""
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "sfvopi-bot HTTP API", "version": "1.0.0", "description": DESCRIPTION},
+        "security": [{"bearer": []}],
+        "paths": {
+            "/api/v1/requests": {
+                "post": {
+                    "operationId": "fileRequest",
+                    "summary": "File a request (it waits for approval like one typed in Slack)",
+                    "parameters": [
+                        {
+                            "name": "Idempotency-Key",
+                            "in": "header",
+                            "required": False,
+                            "description": "the same key files one request however often "
+                            "the call is retried",
+                            "schema": {"type": "string", "pattern": "^[A-Za-z0-9._:-]{1,100}$"},
+                        }
+                    ],
+                    "requestBody": {
+                        "required": True,
+                        "content": {JSON: {"schema": _ref("FileRequest")}},
+                    },
+                    "responses": {
+                        "201": {
+                            **_request_answer("filed (or the one filed under the same key)"),
+                            "headers": {"Location": {"schema": {"type": "string"}}},
+                        },
+                        **_problems(
+                            *COMMON,
+                            *WITH_BODY,
+                            "not-allowed",
+                            "already-pending",
+                            "invalid-request",
+                            "bad-parameter",
+                        ),
+                    },
+                }
+            },
+            "/api/v1/requests/{id}": {
+                "get": {
+                    "operationId": "getRequest",
+                    "summary": "A request's state and per-target results; `wait` holds the "
+                    "answer until it is final",
+                    "parameters": [
+                        REQUEST_ID,
+                        {
+                            "name": "wait",
+                            "in": "query",
+                            "required": False,
+                            "description": "seconds to wait for a final state (long-poll)",
+                            "schema": {
+                                "type": "integer",
+                                "minimum": 0,
+                                "maximum": MAX_WAIT_SECONDS,
+                            },
+                        },
+                    ],
+                    "responses": {
+                        "200": _request_answer("the request, final or as it stands after `wait`"),
+                        **_problems(*COMMON, "bad-parameter", "not-found", "too-many-waits"),
+                    },
+                }
+            },
+            "/api/v1/requests/{id}/cancel": {
+                "post": {
+                    "operationId": "cancelRequest",
+                    "summary": "Withdraw a pending request (the acting identity's own, or as "
+                    "an admin)",
+                    "parameters": [REQUEST_ID],
+                    "requestBody": {
+                        "required": False,
+                        "content": {JSON: {"schema": _ref("CancelRequest")}},
+                    },
+                    "responses": {
+                        "200": _request_answer("cancelled"),
+                        **_problems(
+                            *COMMON,
+                            *WITH_BODY,
+                            "bad-parameter",
+                            "not-found",
+                            "not-allowed",
+                            "conflict",
+                            "invalid-request",
+                        ),
+                    },
+                }
+            },
+            "/api/v1/openapi.json": {
+                "get": {
+                    "operationId": "openapi",
+                    "summary": "This document",
+                    "security": [],
+                    "responses": {
+                        "200": {
+                            "description": "OpenAPI 3.1",
+                            "content": {JSON: {"schema": {"type": "object"}}},
+                        }
+                    },
+                }
+            },
+        },
+        "components": {
+            "securitySchemes": {
+                "bearer": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "a client token named in the org file by token_env",
+                }
+            },
+            "schemas": _schemas(max_targets),
+            "responses": _responses(),
+        },
+    }

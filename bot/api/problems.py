@@ -1,0 +1,111 @@
+"""RFC 9457 problem details: every refusal of the HTTP API as `application/problem+json`.
+
+The bot's error tree maps onto HTTP once, here, so a refusal reads the same as in Slack (the
+same `.message`) and a client can branch on `type` and `status` alone.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aiohttp import web
+
+from bot.errors import (
+    AlreadyPending,
+    BotError,
+    Conflict,
+    InvalidRequest,
+    MembershipPending,
+    NotAllowed,
+    RecordingDelayed,
+    RequestNotFound,
+    StoreError,
+)
+
+__all__ = ["PROBLEMS", "PROBLEM_JSON", "Problem", "problem_for"]
+
+PROBLEM_JSON = "application/problem+json"
+TYPE_PREFIX = "urn:sfvopi-bot:problem:"
+
+PROBLEMS: dict[str, tuple[int, str]] = {
+    # slug: (status, title) -- the OpenAPI document lists the same table
+    "malformed-body": (400, "The body is not a request this API takes"),
+    "bad-parameter": (400, "A path or query parameter is malformed"),
+    "unauthenticated": (401, "A valid bearer token is required"),
+    "not-allowed": (403, "Not allowed"),
+    "not-found": (404, "No such request or route"),
+    "method-not-allowed": (405, "Method not allowed"),
+    "body-too-slow": (408, "The body did not arrive in time"),
+    "conflict": (409, "The request is not in a state that allows this"),
+    "already-pending": (409, "A target already waits in a pending request"),
+    "body-too-large": (413, "The body is too large"),
+    "unsupported-media-type": (415, "The body must be application/json"),
+    "invalid-request": (422, "The request is not valid"),
+    "too-many-waits": (429, "Too many waits in flight for this client"),
+    "internal": (500, "Internal error"),
+    "unavailable": (503, "Unavailable for a moment; try again"),
+}
+
+
+class Problem(Exception):
+    """A refusal on its way to the client: a slug of PROBLEMS, a detail for the person
+    reading it, extension members, and headers (WWW-Authenticate, Retry-After)."""
+
+    def __init__(
+        self,
+        slug: str,
+        detail: str,
+        *,
+        headers: dict[str, str] | None = None,
+        **extensions: Any,
+    ) -> None:
+        super().__init__(detail)
+        self.slug = slug
+        self.status, self.title = PROBLEMS[slug]
+        self.detail = detail
+        self.headers = headers or {}
+        self.extensions = extensions
+
+    def body(self) -> dict[str, Any]:
+        return {
+            "type": TYPE_PREFIX + self.slug,
+            "title": self.title,
+            "status": self.status,
+            "detail": self.detail,
+            **self.extensions,
+        }
+
+    def response(self) -> web.Response:
+        return web.Response(
+            status=self.status,
+            body=json.dumps(self.body()).encode(),
+            headers={"Content-Type": PROBLEM_JSON, **self.headers},
+        )
+
+
+def problem_for(error: BotError) -> Problem:
+    """The problem a refusal or a store failure is, with the bot's own words as its detail."""
+    if isinstance(error, AlreadyPending):
+        detail = error.message.replace("add `--again`", 'set "again": true')
+        return Problem("already-pending", detail, pending_request=error.request_id)
+    if isinstance(error, InvalidRequest):
+        return Problem("invalid-request", error.message)
+    if isinstance(error, NotAllowed):
+        return Problem("not-allowed", error.message)
+    if isinstance(error, RequestNotFound):
+        return Problem("not-found", error.message)
+    if isinstance(error, Conflict):
+        return Problem("conflict", error.message)
+    if isinstance(error, MembershipPending):
+        return Problem("unavailable", error.message, headers={"Retry-After": "1"})
+    if isinstance(error, RecordingDelayed):  # it ran: saying "try again" would run it twice
+        return Problem("unavailable", error.message)
+    if isinstance(error, StoreError):
+        return Problem(
+            "unavailable",
+            "the database did not answer; nothing was changed unless this says otherwise, "
+            "try again in a moment",
+            headers={"Retry-After": "2"},
+        )
+    return Problem("internal", "the bot could not do this; its log says why")

@@ -1,0 +1,77 @@
+"""A request as the HTTP API shows it (pure): state, approvals and per-target results.
+
+Times are RFC 3339 in UTC; every field is always present (null when it does not apply), so a
+client in any language reads one shape (the OpenAPI document's `Request`)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from bot.core.models import Request, TargetState
+
+__all__ = ["request_view", "rfc3339"]
+
+BASE = "/api/v1"
+
+
+def rfc3339(epoch: float | None) -> str | None:
+    if epoch is None:
+        return None
+    return (
+        dt.datetime.fromtimestamp(epoch, dt.UTC)
+        .isoformat(timespec="seconds")
+        .replace("+00:00", "Z")
+    )
+
+
+def request_view(request: Request) -> dict[str, Any]:
+    return {
+        "id": request.id,
+        "org": request.org,
+        "action": request.action.value,
+        "state": request.status.value,
+        "final": request.status.final,
+        "requester": request.requester,
+        "reason": request.reason,
+        "approvals": {
+            "needed": request.approvals_needed,
+            "given": [
+                {"by": a.approver, "at": rfc3339(a.at), "note": a.note} for a in request.approvals
+            ],
+        },
+        "decided_by": request.decided_by,
+        "decision_note": request.decision_note,
+        "created_at": rfc3339(request.created_at),
+        "expires_at": rfc3339(request.expires_at),
+        "finished_at": rfc3339(request.finished_at),
+        "targets": [_target(t) for t in request.targets],
+        "break_glass": _break_glass(request),
+        "links": {
+            "self": f"{BASE}/requests/{request.id}",
+            "cancel": f"{BASE}/requests/{request.id}/cancel",
+        },
+    }
+
+
+def _target(state: TargetState) -> dict[str, Any]:
+    return {
+        "app_id": state.target.app_id,
+        "number": state.target.number,
+        "outcome": state.outcome.value if state.outcome is not None else None,
+        "api_status": state.status_code,
+        "message": state.message,
+        "attempts": state.attempts,
+    }
+
+
+def _break_glass(request: Request) -> dict[str, Any] | None:
+    if not request.break_glass:
+        return None
+    return {
+        "incident": request.incident,
+        "review": request.review.value if request.review is not None else None,
+        "reviewed_by": request.reviewed_by,
+        "review_note": request.review_note,
+        "review_due_at": rfc3339(request.review_due_at),
+    }

@@ -1,0 +1,369 @@
+"""Workflow Builder steps ("Unlink numbers", "Delete apps"): a step files a request through
+the same workflow as `/sfvopi`, and is completed (`functions.completeSuccess` / `completeError`)
+when that request reaches a final state — maybe hours later, on another replica.
+
+What completing needs (the execution id, the request, the execution's bot token) is in the
+store (bot/store/function_runs.py); each completion is taken under a lease and recorded once
+Slack took it, so every replica's sweep may try and exactly one step completion is made.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+from pydantic import SecretStr
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.core import ids
+from bot.core.models import Action, Outcome, Request, Status, Target
+from bot.core.workflow import Workflow
+from bot.errors import InvalidId, InvalidRequest, ParseError, Refusal
+from bot.slack import grammar
+from bot.slack.after_ack import Background
+from bot.slack.sealing import Sealer
+from bot.store import Store
+from bot.store.function_runs import FunctionRun, dedupe_key
+
+log = logging.getLogger(__name__)
+
+# callback_id (manifest.yml `functions`) → what the step asks for
+STEPS: Mapping[str, Action] = {"unlink_numbers": Action.UNLINK, "delete_apps": Action.DELETE}
+EXECUTION_ID_MAX = 64
+MAX_ERROR = 1000  # what a failed step says, clipped
+MAX_RESULTS = 3000
+MAX_ATTEMPTS = 20  # Slack refusals before a step is given up (its token dropped)
+MAX_RETRY_SECONDS = 900.0
+# Slack no longer has the execution: completing it again cannot succeed
+GONE = frozenset({"execution_not_in_running_state", "function_execution_not_found"})
+OUTCOME_WORDS = {
+    Outcome.DONE: "done",
+    Outcome.ALREADY_ABSENT: "already absent",
+    Outcome.FAILED: "failed",
+    Outcome.UNKNOWN: "unknown",
+}
+
+
+@dataclass(frozen=True)
+class StepInputs:
+    """A step's inputs, checked: as untrusted as any typed command."""
+
+    action: Action
+    org: str | None
+    targets: tuple[Target, ...]
+    reason: str
+    requester: str
+    break_glass: str | None
+
+
+def read_inputs(callback_id: str, inputs: object) -> StepInputs:
+    """The step's inputs as a request to file; InvalidRequest says what is wrong with them."""
+    action = STEPS.get(callback_id)
+    if action is None:
+        raise InvalidRequest(f"unknown step `{ids.shown(callback_id)}`")
+    if not isinstance(inputs, dict):
+        raise InvalidRequest("the step has no inputs")
+    org = _text(inputs, "org") or None
+    requester = _text(inputs, "requester")
+    reason = _text(inputs, "reason")
+    incident = _text(inputs, "break_glass") or None
+    try:
+        ids.user_id(requester)
+    except InvalidId:
+        why = "the step's requester must be a person picked in the workflow"
+        raise InvalidRequest(why) from None
+    return StepInputs(
+        action, org, _targets(action, _text(inputs, "targets")), reason, requester, incident
+    )
+
+
+def _text(inputs: dict[str, Any], name: str) -> str:
+    value = inputs.get(name)
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise InvalidRequest(f"the step's `{name}` input must be text")
+    if len(value) > grammar.MAX_TEXT:
+        raise InvalidRequest(f"the step's `{name}` input is too long")
+    return value.strip()
+
+
+def _targets(action: Action, text: str) -> tuple[Target, ...]:
+    """The targets in the forms `/sfvopi` takes: for unlink numbers then one app id, for
+    delete app ids; nothing else (an option or a stray word is refused, not dropped)."""
+    words = text.split()
+    if not words:
+        raise InvalidRequest(f"the step needs targets: {_forms(action)}")
+    stray = next((w for w in words if w.startswith("--")), None)
+    if stray is not None:
+        raise InvalidRequest(f"`{ids.shown(stray, 30)}` is not a target: {_forms(action)}")
+    sentinel = "end-of-targets"
+    try:
+        parsed = grammar.parse(f"{action.value} {text} {grammar.END_OF_TARGETS} {sentinel}")
+    except ParseError as exc:
+        raise InvalidRequest(exc.message) from None
+    if parsed.reason != sentinel:
+        extra = parsed.reason.split()[0]
+        raise InvalidRequest(f"`{ids.shown(extra, 30)}` is not a target: {_forms(action)}")
+    return parsed.targets
+
+
+def _forms(action: Action) -> str:
+    if action is Action.UNLINK:
+        return "numbers in E.164 form, then the app id, like `+918000000001 sfv_app_abc123xyz456`"
+    return "app ids, like `sfv_app_abc123xyz456 sfv_app_def789ghi012`"
+
+
+def results_text(request: Request) -> str:
+    """One line per target, in plain text (Workflow Builder shows it as it is)."""
+    lines = []
+    for state in request.targets:
+        t = state.target
+        what = f"{t.number} on {t.app_id}" if t.number else t.app_id
+        word = OUTCOME_WORDS[state.outcome] if state.outcome else "not run"
+        why = (
+            f" ({grammar_free(state.message)})"
+            if state.message
+            and state.outcome
+            in (
+                Outcome.FAILED,
+                Outcome.UNKNOWN,
+            )
+            else ""
+        )
+        lines.append(f"{what}: {word}{why}")
+    text = "\n".join(lines)
+    return text if len(text) <= MAX_RESULTS else text[: MAX_RESULTS - 1] + "…"
+
+
+def grammar_free(text: str) -> str:
+    """A message shown as plain text on one line."""
+    return " ".join(text.split())[:200]
+
+
+def outputs(request: Request) -> dict[str, object]:
+    """The step's outputs (manifest.yml `output_parameters`)."""
+    return {
+        "request_number": request.id,
+        "final_state": request.status.value,
+        "results": results_text(request),
+    }
+
+
+def failure(request: Request) -> str:
+    """Why a step failed, from its request's final state."""
+    by = f" by {request.decided_by}" if request.decided_by else ""
+    note = f": {grammar_free(request.decision_note)}" if request.decision_note else ""
+    what = {
+        Status.DENIED: f"request #{request.id} was denied{by}{note}",
+        Status.CANCELLED: f"request #{request.id} was cancelled{by}{note}",
+        Status.EXPIRED: f"request #{request.id} expired before enough approvals",
+        Status.FAILED: f"request #{request.id} ran and failed",
+        Status.UNKNOWN: f"request #{request.id} ran, but SFVoPI never said whether it worked",
+    }.get(request.status, f"request #{request.id} {request.status.phrase}")
+    if request.status.ran:
+        what += "\n" + results_text(request)
+    return _clip(what)
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= MAX_ERROR else text[: MAX_ERROR - 1] + "…"
+
+
+class WorkflowSteps:
+    """Files the request a step asks for, and completes the step when that request ends."""
+
+    def __init__(
+        self,
+        store: Store,
+        workflow: Workflow,
+        slack: AsyncWebClient,
+        background: Background,
+        sealer: Sealer,
+        *,
+        lease_seconds: float = 60.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.store = store
+        self.workflow = workflow
+        self.slack = slack
+        self.background = background
+        self.sealer = sealer
+        self.lease_seconds = lease_seconds
+        self.clock = clock
+
+    # -- a step starts ------------------------------------------------------------------
+
+    async def start(
+        self, execution_id: str, callback_id: str, token: SecretStr | None, inputs: object
+    ) -> Request | None:
+        """Takes the run in (once per execution, however often Slack delivers it) and files
+        its request; a refusal is recorded, and the step fails with it right after the ack."""
+        if not _execution_id_ok(execution_id):
+            log.warning("ignored a function_executed event without a well-formed execution id")
+            return None
+        sealed = self.sealer.seal(token) if token is not None else None
+        await self.store.add_function_run(execution_id, callback_id, sealed, self.clock())
+        run = await self.store.function_run(execution_id)
+        if run is None or run.completed_at is not None or run.error is not None:
+            return None
+        request: Request | None = None
+        if run.request_id is None:
+            try:
+                request = await self._file(execution_id, callback_id, inputs)
+            except Refusal as exc:
+                log.info("step %s refused at filing: %s", execution_id, exc.message)
+                await self.store.settle_function_run(
+                    execution_id, error=_clip(f"could not file the request: {exc.message}")
+                )
+            else:
+                await self.store.settle_function_run(execution_id, request_id=request.id)
+        self.background.spawn(self.complete(execution_id), name=f"step-{execution_id}")
+        return request
+
+    async def _file(self, execution_id: str, callback_id: str, inputs: object) -> Request:
+        """Files the request; a break-glass one comes back claimed and runs after the ack."""
+        asked = read_inputs(callback_id, inputs)
+        filed = await self.workflow.file(
+            requester=asked.requester,
+            action=asked.action,
+            targets=asked.targets,
+            reason=asked.reason,
+            org=asked.org,
+            dedupe_key=dedupe_key(execution_id),
+            break_glass=asked.break_glass,
+        )
+        if filed.claim is not None:
+            work = self.workflow.execute(filed.request.id, filed.claim)
+            self.background.spawn(work, name=f"break-glass-{filed.request.id}")
+        return filed.request
+
+    # -- a request ends -----------------------------------------------------------------
+
+    def changed(self, request: Request) -> None:
+        """The workflow's listener: a request that ended completes the steps waiting on it."""
+        if request.status.final:
+            self.background.spawn(self.complete_for(request.id), name=f"steps-{request.id}")
+
+    async def complete_for(self, request_id: int) -> None:
+        for execution_id in await self.store.function_runs_of(request_id):
+            await self.complete(execution_id)
+
+    async def sweep(self) -> None:
+        """Completes what a crash, a restart or a Slack refusal left waiting; on every replica."""
+        due = await self.store.function_runs_due(self.clock(), filing_grace=self.lease_seconds)
+        for execution_id in due:
+            try:
+                await self.complete(execution_id)
+            except Exception:
+                log.exception("step %s: could not complete it", execution_id)
+
+    async def complete(self, execution_id: str) -> bool:
+        """Completes a step whose request is final (or whose filing was refused), once: the
+        lease picks one completer; Slack's answer is recorded before the lease is let go."""
+        run = await self.store.function_run(execution_id)
+        if run is None or run.completed_at is not None:
+            return False
+        request = await self.store.get(run.request_id) if run.request_id is not None else None
+        if run.error is None and request is None:
+            if self.clock() - run.created_at < self.lease_seconds:
+                return False  # its filing may still be under way
+            found = await self.store.function_run_request(execution_id)
+            request = await self.store.get(found) if found is not None else None
+            if request is None:
+                run = _refused(run, "the bot stopped while filing the request; run the step again")
+        if request is not None and not request.status.final:
+            return False
+        if not await self.store.claim_function_run(execution_id, self.clock(), self.lease_seconds):
+            return False
+        state = request.status.value if request is not None else "refused"
+        success = request is not None and request.status is Status.SUCCEEDED
+        detail: dict[str, object] = {"state": state}
+        error = run.error or (failure(request) if request is not None else "")
+        try:
+            await self._tell_slack(run, request if success else None, error)
+        except SlackApiError as exc:
+            return await self._refused_by_slack(run, str(exc.response.get("error")), detail)
+        except Exception as exc:  # a timeout, a dropped connection: retried later
+            return await self._refused_by_slack(run, type(exc).__name__, detail)
+        outcome = "success" if success else "error"
+        await self.store.complete_function_run(execution_id, outcome, self.clock(), detail)
+        log.info("step %s completed (%s)", execution_id, outcome)
+        return True
+
+    async def _tell_slack(self, run: FunctionRun, succeeded: Request | None, error: str) -> None:
+        client = self._client(self._token(run))
+        if succeeded is not None:
+            await client.functions_completeSuccess(
+                function_execution_id=run.execution_id, outputs=outputs(succeeded)
+            )
+        else:
+            await client.functions_completeError(
+                function_execution_id=run.execution_id, error=error
+            )
+
+    async def _refused_by_slack(
+        self, run: FunctionRun, error: str, detail: dict[str, object]
+    ) -> bool:
+        """Slack did not take the completion: gone for good, or retried later (backing off),
+        until MAX_ATTEMPTS, when the step is given up and its token dropped."""
+        now = self.clock()
+        if error in GONE:
+            log.warning("step %s: Slack no longer has it (%s)", run.execution_id, error)
+            await self.store.complete_function_run(
+                run.execution_id, "gone", now, detail | {"error": error}
+            )
+            return False
+        retry_in = min(self.lease_seconds * 2 ** min(run.attempts, 10), MAX_RETRY_SECONDS)
+        attempts = await self.store.note_function_problem(run.execution_id, error, now, retry_in)
+        log.warning(
+            "step %s: Slack refused its completion (%s), attempt %d",
+            run.execution_id,
+            error,
+            attempts,
+        )
+        if attempts >= MAX_ATTEMPTS:
+            await self.store.complete_function_run(
+                run.execution_id, "abandoned", now, detail | {"error": error}
+            )
+        return False
+
+    def _token(self, run: FunctionRun) -> SecretStr | None:
+        if run.sealed_token is None:
+            return None
+        token = self.sealer.open(run.sealed_token)
+        if token is None:
+            log.warning(
+                "step %s: its token was sealed under another key (a rotated secret); "
+                "completing it with the bot token",
+                run.execution_id,
+            )
+        return token
+
+    def _client(self, token: SecretStr | None) -> AsyncWebClient:
+        """A client speaking with the execution's own token (the bot's if Slack sent none),
+        sharing the bot client's retries and call counting."""
+        if token is None:
+            return self.slack
+        return AsyncWebClient(
+            token=token.get_secret_value(),
+            base_url=self.slack.base_url,
+            timeout=self.slack.timeout,
+            retry_handlers=self.slack.retry_handlers,
+        )
+
+
+def _refused(run: FunctionRun, why: str) -> FunctionRun:
+    return replace(run, error=why)
+
+
+def _execution_id_ok(execution_id: str) -> bool:
+    return (
+        0 < len(execution_id) <= EXECUTION_ID_MAX
+        and execution_id.isascii()
+        and execution_id.isalnum()
+    )

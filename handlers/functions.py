@@ -1,0 +1,35 @@
+"""Workflow Builder steps (`function_executed`): ack, file the request, complete later.
+
+The step is not completed here: bot/slack/workflow_steps.py completes it when its request
+ends (or at once, right after the ack, when filing was refused).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import SecretStr
+from slack_bolt.async_app import AsyncApp, AsyncBoltContext
+
+from bot.slack.services import Services
+from bot.slack.workflow_steps import STEPS
+
+
+def register(app: AsyncApp, services: Services) -> None:
+    async def on_step(body: dict[str, Any], context: AsyncBoltContext) -> None:
+        event = body.get("event") if isinstance(body.get("event"), dict) else {}
+        assert isinstance(event, dict)
+        function = event.get("function") if isinstance(event.get("function"), dict) else {}
+        assert isinstance(function, dict)
+        token = context.function_bot_access_token
+        if services.steps is None:
+            return
+        await services.steps.start(
+            str(event.get("function_execution_id") or ""),
+            str(function.get("callback_id") or ""),
+            SecretStr(token) if isinstance(token, str) and token else None,
+            event.get("inputs"),
+        )
+
+    for callback_id in STEPS:
+        app.function(callback_id)(on_step)

@@ -1,0 +1,351 @@
+"""Workflow Builder steps end to end: a workflow runs "Unlink numbers" or "Delete apps", the
+step files a request through the same roles, card and approvals, and is completed once when
+the request ends — over HTTP and Socket Mode, on SQLite and PostgreSQL, across a restart and
+two replicas, through Slack refusing the completion; the execution's token never leaks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+import pytest
+from pydantic import SecretStr
+
+from bot.config.settings import Settings
+from bot.core.org import OrgDirectory
+from bot.sandbox.emulator import Emulator
+from bot.sandbox.slack_standin import SlackApiRefusal, SlackStandin, StepRun
+from tests.support.bot import RunningBot, SocketBot, start_bot
+from tests.support.slack import SLACK_SIGNING_SECRET
+from tests.support.slack_user import APPROVALS, card, click, deny_with_reason
+
+NUMBER, APP = "+918000000001", "sfv_app_abc123xyz456"
+UNLINK_INPUTS = {
+    "org": "acme",
+    "targets": f"{NUMBER} {APP}",
+    "reason": "fraud on this DID, INC-4411",
+    "requester": "U0ALICE",
+}
+
+
+@pytest.fixture
+def bot_settings(bot_settings: Settings, bot_database_url: str) -> Settings:
+    """The usual settings, on each database in turn."""
+    return bot_settings.model_copy(update={"database_url": bot_database_url})
+
+
+async def run_step(
+    slack: SlackStandin, bot: RunningBot | SocketBot, inputs: dict[str, Any], **kw: Any
+) -> StepRun:
+    """A workflow reaches the step; Slack's delivery is acked, and the work after it done."""
+    run, delivered = await slack.run_step(kw.pop("callback_id", "unlink_numbers"), inputs, **kw)
+    assert delivered.ok, delivered
+    await bot.settle()
+    return run
+
+
+def filed(slack: SlackStandin) -> int:
+    """The request number on the one card the step's request put in the approval channel."""
+    (message,) = [m for m in slack.messages(APPROVALS) if "request #" in m.text]
+    return int(message.text.split("request #")[1].split()[0].strip("*:,."))
+
+
+def completions(slack: SlackStandin) -> list[str]:
+    return [c.method for c in slack.calls if c.method.startswith("functions.complete")]
+
+
+async def settled_run(slack: SlackStandin, run: StepRun, timeout: float = 20.0) -> StepRun:
+    await slack.wait_for(lambda: run.state != "running", timeout=timeout)
+    return run
+
+
+# -- the step files a request; the approval completes it ----------------------------------
+
+
+async def test_an_approved_step_completes_once_with_its_outputs(
+    slack: SlackStandin, emulator: Emulator, bot: RunningBot
+) -> None:
+    run = await run_step(slack, bot, UNLINK_INPUTS)
+    request_id = filed(slack)
+    assert run.state == "running", "a step waits for its request's approvals"
+    stored = await bot.services.store.get(request_id)
+    assert stored is not None and stored.requester == "U0ALICE"  # the input, not the workflow
+
+    await click(slack, bot, "U0BOB", request_id, "approve")
+    await settled_run(slack, run)
+
+    assert run.state == "completed" and run.completions == 1
+    assert run.outputs is not None
+    assert run.outputs["request_number"] == request_id
+    assert run.outputs["final_state"] == "succeeded"
+    assert run.outputs["results"] == f"{NUMBER} on {APP}: done"
+    assert completions(slack) == ["functions.completeSuccess"]
+    events = await bot.services.store.events(request_id)
+    assert [e.detail.get("outcome") for e in events if e.kind == "step_completed"] == ["success"]
+    kept = await bot.services.store.function_run(run.execution_id)
+    assert kept is not None and kept.sealed_token is None, "the token is dropped once completed"
+
+
+async def test_a_step_over_socket_mode_completes_too(
+    slack: SlackStandin, socket_bot: SocketBot
+) -> None:
+    run, delivered = await slack.run_step(
+        "delete_apps",
+        {"targets": "sfv_app_def789ghi012", "reason": "decommission", "requester": "U0ALICE"},
+    )
+    assert delivered.ok and delivered.transport == "socket"
+    await socket_bot.settle()
+    request_id = filed(slack)
+    for approver in ("U0BOB", "U0CAROL"):  # delete needs two approvals in acme
+        found = card(slack, request_id)
+        assert (await slack.click(approver, APPROVALS, found.ts, "sfvopi_approve")).ok
+        await socket_bot.settle()
+    await settled_run(slack, run)
+    assert run.state == "completed" and run.completions == 1
+    assert run.outputs == {
+        "request_number": request_id,
+        "final_state": "succeeded",
+        "results": "sfv_app_def789ghi012: done",
+    }
+
+
+async def test_a_denied_request_fails_the_step_with_the_reason(
+    slack: SlackStandin, bot: RunningBot
+) -> None:
+    run = await run_step(slack, bot, UNLINK_INPUTS)
+    request_id = filed(slack)
+    await deny_with_reason(slack, bot, "U0BOB", request_id, "not during the change freeze")
+    await settled_run(slack, run)
+    assert run.state == "failed" and run.completions == 1
+    assert run.error == (f"request #{request_id} was denied by U0BOB: not during the change freeze")
+    assert completions(slack) == ["functions.completeError"]
+
+
+# -- refused at filing: the step fails at once, nothing is filed ---------------------------
+
+
+@pytest.mark.parametrize(
+    ("inputs", "why"),
+    [
+        (UNLINK_INPUTS | {"requester": "U0VIC"}, "you are a viewer in acme"),
+        (UNLINK_INPUTS | {"requester": "U0NOBODY"}, "not a member"),
+        (UNLINK_INPUTS | {"targets": "banana"}, "needs at least one phone number"),
+        (UNLINK_INPUTS | {"targets": "+91 sfv_app_abc123xyz456"}, "not a phone number"),
+        (UNLINK_INPUTS | {"targets": f"{NUMBER} {APP} extra"}, "`extra` is not a target"),
+        (UNLINK_INPUTS | {"targets": f"--again {NUMBER} {APP}"}, "`--again` is not a target"),
+        (UNLINK_INPUTS | {"reason": "   "}, "a reason is required"),
+        (UNLINK_INPUTS | {"requester": "not a user"}, "a person picked in the workflow"),
+    ],
+)
+async def test_a_step_refused_at_filing_fails_at_once(
+    slack: SlackStandin, bot: RunningBot, inputs: dict[str, Any], why: str
+) -> None:
+    run = await run_step(slack, bot, inputs)
+    await settled_run(slack, run)
+    assert run.state == "failed" and run.completions == 1
+    assert run.error is not None and run.error.startswith("could not file the request: ")
+    assert why in run.error
+    assert not [m for m in slack.messages(APPROVALS) if "request #" in m.text]
+
+
+# -- once: Slack's redelivery, a restart, two replicas, a refused completion ---------------
+
+
+async def test_a_redelivered_step_files_one_request(slack: SlackStandin, bot: RunningBot) -> None:
+    run = await run_step(slack, bot, UNLINK_INPUTS)
+    # Slack delivers the same execution again under a new event id (not a retry)
+    again, delivered = await slack.run_step(
+        "unlink_numbers", UNLINK_INPUTS, execution_id=run.execution_id
+    )
+    assert delivered.ok
+    await bot.settle()
+    request_id = filed(slack)  # still one card
+    await click(slack, bot, "U0BOB", request_id, "approve")
+    await settled_run(slack, again)
+    assert again.completions == 1 and again.refused == 0
+    assert completions(slack) == ["functions.completeSuccess"]
+
+
+async def test_a_step_completes_after_the_bot_restarts(
+    slack: SlackStandin,
+    bot_settings: Settings,
+    orgs: OrgDirectory,
+) -> None:
+    first = await start_bot(bot_settings, orgs, slack)
+    run = await run_step(slack, first, UNLINK_INPUTS)
+    request_id = filed(slack)
+    await first.stop()
+
+    second = await start_bot(bot_settings, orgs, slack)
+    try:
+        await click(slack, second, "U0BOB", request_id, "approve")
+        await settled_run(slack, run)
+    finally:
+        await second.stop()
+    assert run.state == "completed" and run.completions == 1
+    assert run.outputs is not None and run.outputs["request_number"] == request_id
+
+
+async def test_a_refused_completion_is_retried_by_the_next_replica_to_start(
+    slack: SlackStandin,
+    bot_settings: Settings,
+    orgs: OrgDirectory,
+) -> None:
+    """Slack refuses the completion; the bot stops before retrying; a fresh one finishes it."""
+    first = await start_bot(bot_settings, orgs, slack)
+    run = await run_step(slack, first, UNLINK_INPUTS)
+    slack.fail("functions.completeSuccess", SlackApiRefusal("internal_error"))
+    await click(slack, first, "U0BOB", filed(slack), "approve")
+    await first.stop()
+    assert run.state == "running"
+    assert [c.error for c in slack.calls if c.method == "functions.completeSuccess"] == [
+        "internal_error"
+    ]
+
+    second = await start_bot(bot_settings, orgs, slack)
+    try:
+        await sweep_until_settled(second, slack, run)
+    finally:
+        await second.stop()
+    assert run.state == "completed" and run.completions == 1 and run.refused == 0
+
+
+async def sweep_until_settled(bot: RunningBot, slack: SlackStandin, run: StepRun) -> None:
+    """The replica's sweeper, run by hand until the step is completed (its retry waits for
+    the refused attempt's back-off, one lease)."""
+    async with asyncio.timeout(40):
+        while run.state == "running":
+            await bot.services.steps.sweep()  # type: ignore[union-attr]
+            await slack.wait_changed(slack.version, 0.2)
+
+
+async def test_two_replicas_complete_a_step_once(
+    slack: SlackStandin,
+    bot_settings: Settings,
+    orgs: OrgDirectory,
+) -> None:
+    """The approval lands on one replica while the other sweeps as hard as it can."""
+    one = await start_bot(bot_settings, orgs, slack)
+    two = await start_bot(bot_settings, orgs, slack)
+    try:
+        slack.configure(one.url, SLACK_SIGNING_SECRET)  # Slack's deliveries reach replica one
+        run = await run_step(slack, one, UNLINK_INPUTS)
+        request_id = filed(slack)
+        stop = asyncio.Event()
+
+        async def sweep_on_two() -> None:
+            assert two.services.steps is not None
+            while not stop.is_set():
+                await two.services.steps.sweep()
+                await asyncio.sleep(0)
+
+        sweeping = asyncio.create_task(sweep_on_two())
+        await click(slack, one, "U0BOB", request_id, "approve")
+        await settled_run(slack, run)
+        await one.settle()
+        stop.set()
+        await sweeping
+        await two.services.steps.sweep()  # type: ignore[union-attr]
+    finally:
+        await one.stop()
+        await two.stop()
+    assert run.completions == 1 and run.refused == 0
+    assert completions(slack) == ["functions.completeSuccess"]
+
+
+# -- the execution's token ----------------------------------------------------------------
+
+
+async def test_the_execution_token_never_appears_in_logs_or_events(
+    slack: SlackStandin, bot: RunningBot, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    slack.fail("functions.completeError", SlackApiRefusal("internal_error"))
+    run = await run_step(slack, bot, UNLINK_INPUTS)
+    request_id = filed(slack)
+    await deny_with_reason(slack, bot, "U0BOB", request_id, "no")
+    assert any(c.error == "internal_error" for c in slack.calls if "complete" in c.method)
+    await sweep_until_settled(bot, slack, run)
+    assert run.state == "failed"
+    assert "Slack refused its completion" in caplog.text  # the error path ran and logged
+    assert run.token not in caplog.text
+    events = await bot.services.store.events(request_id)
+    assert events and run.token not in repr(events)
+    assert run.token not in repr(slack.snapshot())
+    stored = await bot.services.store.function_run(run.execution_id)
+    assert stored is not None and stored.sealed_token is None
+
+
+# -- break-glass: the step's incident input goes through the same policy -------------------
+
+
+BREAK_GLASS_POLICY = """\
+      break_glass: {roles: [admin], require_incident: true, review_within_minutes: 60}
+"""
+
+
+@pytest.fixture
+def orgs_yaml(orgs_yaml: str) -> str:
+    """acme with a break-glass policy for admins (globex, as usual, without one)."""
+    marker = "      self_approval: false\n"
+    assert marker in orgs_yaml
+    return orgs_yaml.replace(marker, marker + BREAK_GLASS_POLICY, 1)
+
+
+async def test_a_break_glass_step_runs_at_once_and_completes(
+    slack: SlackStandin, emulator: Emulator, bot: RunningBot
+) -> None:
+    inputs = UNLINK_INPUTS | {"requester": "U0DAVE", "break_glass": "INC-4411"}
+    run = await run_step(slack, bot, inputs)
+    await settled_run(slack, run)
+    assert run.state == "completed" and run.completions == 1, run.error
+    assert run.outputs is not None and run.outputs["final_state"] == "succeeded"
+    request = await bot.services.store.get(int(str(run.outputs["request_number"])))
+    assert request is not None and request.approvals == ()  # nobody else was asked
+
+
+async def test_break_glass_from_a_step_is_refused_to_a_role_the_policy_does_not_name(
+    slack: SlackStandin, bot: RunningBot
+) -> None:
+    run = await run_step(slack, bot, UNLINK_INPUTS | {"break_glass": "INC-4411"})
+    await settled_run(slack, run)
+    assert run.state == "failed" and run.error is not None
+    assert "break-glass in acme is only for: admin" in run.error
+
+
+async def test_an_unsigned_step_event_files_nothing(slack: SlackStandin, bot: RunningBot) -> None:
+    """Anyone can post a `function_executed` body to the bot's URL; without Slack's signature
+    it is refused before it is read, and no request or step run comes of it."""
+    body = (
+        b'{"type":"event_callback","event_id":"Ev0FORGED01","event":{"type":"function_executed",'
+        b'"function":{"callback_id":"unlink_numbers"},"function_execution_id":"Fx0FORGED1",'
+        b'"inputs":{"targets":"+918000000001 sfv_app_abc123xyz456","reason":"r",'
+        b'"requester":"U0ALICE"},"bot_access_token":"xwfp-forged-not-real"}}'
+    )
+    ack = await slack.raw_post(body, {"Content-Type": "application/json"})
+    await bot.settle()
+    assert ack.status == 401
+    assert await bot.services.store.function_run("Fx0FORGED1") is None
+    assert not slack.messages(APPROVALS)
+
+
+async def test_a_step_whose_filing_a_crash_cut_short_fails_saying_so(
+    slack: SlackStandin, bot: RunningBot
+) -> None:
+    """The bot took the run in and died before filing: after a lease, a sweep fails the step
+    (a request it did file is found by its dedupe key instead; tests/store covers that)."""
+    steps = bot.services.steps
+    assert steps is not None
+    run = StepRun(
+        execution_id="Fx0CRASHED1", callback_id="unlink_numbers", inputs={}, token="xwfp-t-1"
+    )
+    slack.step_runs[run.execution_id] = run
+    sealed = steps.sealer.seal(SecretStr(run.token))
+    taken_at = time.time() - 2 * steps.lease_seconds
+    await bot.services.store.add_function_run(run.execution_id, run.callback_id, sealed, taken_at)
+    await steps.sweep()
+    assert run.state == "failed" and run.completions == 1
+    assert run.error == "the bot stopped while filing the request; run the step again"
