@@ -16,17 +16,16 @@ from bot.slack.workflow_steps import STEPS
 
 
 def register(app: AsyncApp, services: Services) -> None:
-    async def on_step(body: dict[str, Any], context: AsyncBoltContext) -> None:
-        event = body.get("event") if isinstance(body.get("event"), dict) else {}
-        assert isinstance(event, dict)
-        function = event.get("function") if isinstance(event.get("function"), dict) else {}
-        assert isinstance(function, dict)
+    async def on_step(event: dict[str, Any], context: AsyncBoltContext) -> None:
+        # Bolt acks on its own (auto_acknowledge); the body reaches here only signed
+        function = event.get("function")
+        callback_id = function.get("callback_id") if isinstance(function, dict) else None
         token = context.function_bot_access_token
         if services.steps is None:
             return
         await services.steps.start(
             str(event.get("function_execution_id") or ""),
-            str(function.get("callback_id") or ""),
+            str(callback_id or ""),
             SecretStr(token) if isinstance(token, str) and token else None,
             event.get("inputs"),
         )

@@ -79,6 +79,11 @@ RULES: dict[str, tuple[str, ...]] = {
         "bot.core.workflow",
     ),
     "bot/observability/context.py": ("bot", "slack_sdk", "slack_bolt", "aiohttp", "httpx"),
+    # the audit log: pure chain, record and export; only verify, sink and commands reach a store
+    "bot/audit": (*SLACK, *SANDBOX, "bot.sfvopi", "bot.core.workflow", "bot.runtime"),
+    "bot/audit/chain.py": (*DATABASE, "bot.config", "aiohttp", "httpx"),
+    "bot/audit/events.py": (*DATABASE, "bot.config", "aiohttp", "httpx"),
+    "bot/audit/export.py": (*DATABASE, "bot.config", "aiohttp", "httpx"),
     # the HTTP API: a front door beside Slack's, mounted by bot/slack/http.py; it reaches the
     # database only through the workflow and its own ApiStore protocol
     "bot/api": (*SLACK, *DATABASE, *SANDBOX, "bot.config", "bot.runtime", "bot.sfvopi"),

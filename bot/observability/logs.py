@@ -37,9 +37,9 @@ MIN_SECRET_LENGTH = 6
 words); the token-shaped pattern still applies."""
 
 # Slack's token shapes: xoxb- (bot), xoxp- (user), xoxa-/xoxr-/xoxs-, xoxe.xoxp- and xoxe-
-# (rotating tokens and their refresh tokens), xapp- (app-level).
+# (rotating tokens and their refresh tokens), xapp- (app-level), xwfp- (a workflow step's).
 # Matched wherever they start, even glued to other text (an escape sequence's "[31m").
-_TOKEN_SHAPED = re.compile(r"x(?:ox[a-z](?:\.xox[a-z])?|app)-[A-Za-z0-9.\-]+")
+_TOKEN_SHAPED = re.compile(r"x(?:ox[a-z](?:\.xox[a-z])?|app|wfp)-[A-Za-z0-9.\-]+")
 _TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 

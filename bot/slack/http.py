@@ -1,4 +1,5 @@
-"""The HTTP front door: `POST /slack/events` (signed by Slack) and `GET /healthz`.
+"""The HTTP front door: `POST /slack/events` (signed by Slack) and `GET /healthz`; the HTTP
+API (bot/api, its own bearer tokens) is mounted beside them under `/api/v1`.
 
 It faces the internet, so a request is judged before anything else happens to it: the
 signature headers first, then the body is read (bounded, under a deadline) and its HMAC

@@ -23,7 +23,7 @@ from bot.core import ids
 from bot.core.models import Action, Outcome, Request, Status, Target
 from bot.core.workflow import Workflow
 from bot.errors import InvalidId, InvalidRequest, ParseError, Refusal
-from bot.slack import grammar
+from bot.slack import blocks, grammar
 from bot.slack.after_ack import Background
 from bot.slack.sealing import Sealer
 from bot.store import Store
@@ -119,30 +119,23 @@ def _forms(action: Action) -> str:
 
 
 def results_text(request: Request) -> str:
-    """One line per target, in plain text (Workflow Builder shows it as it is)."""
+    """One line per target; an API message in it escaped, as a later step may post it as
+    mrkdwn (where `<!channel>` would ping)."""
     lines = []
     for state in request.targets:
         t = state.target
         what = f"{t.number} on {t.app_id}" if t.number else t.app_id
         word = OUTCOME_WORDS[state.outcome] if state.outcome else "not run"
-        why = (
-            f" ({grammar_free(state.message)})"
-            if state.message
-            and state.outcome
-            in (
-                Outcome.FAILED,
-                Outcome.UNKNOWN,
-            )
-            else ""
-        )
+        said = state.message if state.outcome in (Outcome.FAILED, Outcome.UNKNOWN) else None
+        why = f" ({blocks.escape(one_line(said))})" if said else ""
         lines.append(f"{what}: {word}{why}")
     text = "\n".join(lines)
     return text if len(text) <= MAX_RESULTS else text[: MAX_RESULTS - 1] + "…"
 
 
-def grammar_free(text: str) -> str:
-    """A message shown as plain text on one line."""
-    return " ".join(text.split())[:200]
+def one_line(text: str) -> str:
+    """Text someone else wrote (a note, an API message), on one line, nothing invisible in it."""
+    return blocks.inert(text)[:200]
 
 
 def outputs(request: Request) -> dict[str, object]:
@@ -157,7 +150,7 @@ def outputs(request: Request) -> dict[str, object]:
 def failure(request: Request) -> str:
     """Why a step failed, from its request's final state."""
     by = f" by {request.decided_by}" if request.decided_by else ""
-    note = f": {grammar_free(request.decision_note)}" if request.decision_note else ""
+    note = f": {one_line(request.decision_note)}" if request.decision_note else ""
     what = {
         Status.DENIED: f"request #{request.id} was denied{by}{note}",
         Status.CANCELLED: f"request #{request.id} was cancelled{by}{note}",

@@ -4,6 +4,8 @@ in its state; any other client, or no incident where one is required, is refused
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from bot.config.settings import Settings
@@ -15,7 +17,7 @@ from tests.support.emulator import ACME_KEY
 
 POLICY = "      break_glass: {roles: [admin], require_incident: true, review_within_minutes: 60}\n"
 NUMBER = {"app_id": "sfv_app_abc123xyz456", "number": "+918000000001"}
-FILE = {"action": "unlink", "targets": [NUMBER], "reason": "fraud in progress"}
+FILE: dict[str, Any] = {"action": "unlink", "targets": [NUMBER], "reason": "fraud in progress"}
 
 
 @pytest.fixture

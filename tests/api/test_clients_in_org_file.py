@@ -4,6 +4,8 @@ mistake is reported with its line; check-config's summary never shows a token.""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from bot.config.orgfile import parse_orgs, summary
@@ -95,3 +97,23 @@ def test_each_mistake_is_reported_with_its_line(
     found = problems(clients, env)
     assert any(says in line for line in found), found
     assert all(TOKEN not in line for line in found)
+
+
+def test_the_commented_clients_in_examples_orgs_yml_work_once_uncommented(
+    api_org_env: dict[str, str],
+) -> None:
+    example = (Path(__file__).resolve().parents[2] / "examples" / "orgs.yml").read_text()
+    uncommented = example.replace("    # api_clients:", "    api_clients:").replace(
+        "    #   ", "      "
+    )
+    assert uncommented != example
+    env = {
+        **api_org_env,
+        "SFVOPI_API_TOKEN_PD": TOKEN,
+        "SFVOPI_API_TOKEN_IB": TOKEN.replace("0", "9"),
+    }
+    acme = parse_orgs(uncommented, env).orgs["acme"]
+    assert [(c.name, c.acts_as) for c in acme.api_clients] == [
+        ("pagerduty", "U0ERIN"),
+        ("incident-bot", "api:incident-bot"),
+    ]

@@ -150,3 +150,21 @@ async def test_a_wait_ends_when_the_request_ends_on_another_replica(
     finally:
         await second.stop()
         await first.stop()
+
+
+async def test_a_bot_shutting_down_answers_its_waits_with_the_state_as_it_stands(
+    bot_settings: Settings, orgs: OrgDirectory, slack: SlackStandin
+) -> None:
+    """A wait never holds a stopping bot for its full length: it answers, and the client asks
+    again (of another replica)."""
+    running = await start_bot(bot_settings, orgs, slack)
+    try:
+        api = incident_bot(running)
+        filed = await api.file("unlink", [NUMBER], "INC-4411")
+        waiting = asyncio.create_task(api.get(filed.body["id"], wait=30))
+        await asyncio.sleep(0.3)
+        await running.runner.shutdown()  # what closing the front door starts with
+        answer = await asyncio.wait_for(waiting, timeout=20)
+        assert (answer.status, answer.body["state"]) == (200, "pending")
+    finally:
+        await running.stop()

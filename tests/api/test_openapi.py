@@ -18,7 +18,7 @@ from tests.support.bot import RunningBot
 from tests.support.slack_user import click
 
 NUMBER = {"app_id": "sfv_app_abc123xyz456", "number": "+918000000001"}
-FILE = {"action": "unlink", "targets": [NUMBER], "reason": "INC-4411"}
+FILE: dict[str, Any] = {"action": "unlink", "targets": [NUMBER], "reason": "INC-4411"}
 
 
 def refs(node: Any) -> list[str]:
@@ -79,7 +79,7 @@ async def test_each_kind_of_answer_keeps_to_the_document(
     bot: RunningBot, slack: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     api = ApiUser.for_bot(bot.url, API_TOKENS["incident-bot"])
-    filed = await api.file(**FILE)  # 201
+    filed = await api.call("POST", "/api/v1/requests", json=FILE)  # 201
     number = filed.body["id"]
     await bot.settle()
     await api.call("POST", "/api/v1/requests", json=FILE)  # 409 already pending

@@ -19,7 +19,7 @@ from tests.support.api import API_TOKENS, ApiUser
 from tests.support.bot import RunningBot
 
 NUMBER = {"app_id": "sfv_app_abc123xyz456", "number": "+918000000001"}
-FILE = {"action": "unlink", "targets": [NUMBER], "reason": "INC-4411"}
+FILE: dict[str, Any] = {"action": "unlink", "targets": [NUMBER], "reason": "INC-4411"}
 
 
 @pytest.fixture

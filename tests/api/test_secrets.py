@@ -4,6 +4,7 @@ not in an answer, not in the event log, not in the metrics, not in Slack."""
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import httpx
 import pytest
@@ -25,7 +26,7 @@ async def test_no_token_is_ever_logged_answered_recorded_or_counted(
     near_misses = [token[:-1] + "Z" for token in API_TOKENS.values()]
     async with httpx.AsyncClient(base_url=base, timeout=60) as http:
 
-        async def call(method: str, path: str, token: str, **kw: object) -> httpx.Response:
+        async def call(method: str, path: str, token: str, **kw: Any) -> httpx.Response:
             response = await http.request(
                 method, path, headers={"Authorization": f"Bearer {token}"}, **kw
             )

@@ -70,6 +70,7 @@ def test_user_text_cannot_forge_a_line_in_either_format() -> None:
         "xapp-1-A0B1-1234-deadbeef",
         "xoxe.xoxp-1-Mi0yLTE",
         "xoxe-1-My0xLTM0",
+        "xwfp-1-not-a-real-step-token",
     ],
 )
 def test_slack_token_shapes_are_redacted_in_message_and_exception(token: str) -> None:

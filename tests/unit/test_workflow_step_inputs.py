@@ -49,7 +49,7 @@ def test_inputs_that_are_off_are_refused_saying_why(
 
 def finished(status: Status, *outcomes: Outcome, **kw: object) -> Request:
     targets = tuple(
-        TargetState(Target(f"sfv_app_a{i}"), o, 500 if o is Outcome.FAILED else 200, "boom\nx")
+        TargetState(Target(f"sfv_app_a{i}"), o, 500 if o is Outcome.FAILED else 200, "<!here>\nx")
         for i, o in enumerate(outcomes)
     )
     return Request(
@@ -71,14 +71,14 @@ def test_results_say_what_happened_to_each_target_on_one_line_each() -> None:
     request = finished(Status.FAILED, Outcome.DONE, Outcome.FAILED, Outcome.ALREADY_ABSENT)
     assert results_text(request).splitlines() == [
         "sfv_app_a0: done",
-        "sfv_app_a1: failed (boom x)",
+        "sfv_app_a1: failed (&lt;!here&gt; x)",
         "sfv_app_a2: already absent",
     ]
     assert failure(request).startswith("request #9 ran and failed\nsfv_app_a0: done")
 
 
 def test_a_denial_names_who_and_why() -> None:
-    denied = finished(Status.DENIED, decided_by="U0B2", decision_note="not\nnow")
+    denied = finished(Status.DENIED, decided_by="U0B2", decision_note="not\u202e\nnow")
     assert failure(denied) == "request #9 was denied by U0B2: not now"
     assert failure(finished(Status.EXPIRED)) == "request #9 expired before enough approvals"
 
