@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from bot.errors import (
         AlreadyPending,
         ApiNotFound,
+        ApiProblem,
         ApiServerError,
         AppNotFound,
         AuditSinkError,
@@ -67,6 +68,7 @@ __all__ = [
     "Action",
     "AlreadyPending",
     "ApiNotFound",
+    "ApiProblem",
     "ApiServerError",
     "AppNotFound",
     "Approval",
@@ -122,6 +124,7 @@ _HOME: dict[str, str] = {
     "AlreadyPending": "bot.errors",
     "Action": "bot.core.models",
     "ApiNotFound": "bot.errors",
+    "ApiProblem": "bot.errors",
     "ApiServerError": "bot.errors",
     "AppNotFound": "bot.errors",
     "Approval": "bot.core.models",

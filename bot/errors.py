@@ -14,6 +14,7 @@ BotError                    .message is a sentence fit to show a person, never a
 │   ├── OrgFileError        the organization file is unusable; .problems, one line each
 │   └── StartupError        anything else that stops start-up (a token, a port, a database)
 ├── RejectedRequest         an HTTP request that is not Slack's, or not readable in bounds
+├── ApiProblem              an HTTP API call refused by the API itself (token, body, parameter)
 ├── AuditSinkError          the audit sink did not take a batch; it is delivered again later
 ├── StoreError              the database cannot do what was asked
 │   ├── SchemaTooNew        written by a newer sfvopi-bot; refusing beats corrupting it
@@ -35,6 +36,7 @@ from __future__ import annotations
 __all__ = [
     "AlreadyPending",
     "ApiNotFound",
+    "ApiProblem",
     "ApiServerError",
     "AppNotFound",
     "AuditSinkError",
@@ -145,6 +147,26 @@ class RejectedRequest(BotError):
     def __init__(self, status: int, reason: str) -> None:
         super().__init__(reason)
         self.status = status
+
+
+class ApiProblem(BotError):
+    """An HTTP API call refused by the API itself (no valid token, a body or parameter that is
+    not what its document says, too many waits): `slug` names its RFC 9457 problem
+    (bot/api/problems.py); `headers` (WWW-Authenticate, Retry-After) and `extensions` (extra
+    members) go with it. The message is fit for the caller and never holds a token."""
+
+    def __init__(
+        self,
+        slug: str,
+        message: str,
+        *,
+        headers: dict[str, str] | None = None,
+        **extensions: object,
+    ) -> None:
+        super().__init__(message)
+        self.slug = slug
+        self.headers = dict(headers or {})
+        self.extensions = extensions
 
 
 # -- the audit sink ---------------------------------------------------------------------

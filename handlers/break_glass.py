@@ -14,7 +14,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp
 
 from bot.core import ids
-from bot.core.models import Review
+from bot.core.models import Request, Review
 from bot.core.workflow import MAX_NOTE, one_line
 from bot.errors import InvalidId
 from bot.slack import blocks, break_glass, modals
@@ -67,6 +67,12 @@ async def ask(services: Services, cmd: Command, payload: dict[str, Any]) -> dict
     org = services.orgs.get(request.org)
     text = break_glass.broke_glass_ack(request, org.approval_channel if org else "")
     return {"text": text, "blocks": blocks.message_blocks(text)}
+
+
+def status_reply(request: Request) -> dict[str, Any]:
+    """`/sfvopi status` of a break-glass request: its red card, without the review buttons."""
+    shown = [b for b in break_glass.card(request) if b["type"] != "actions"]
+    return {"text": break_glass.card_text(request), "blocks": shown}
 
 
 async def _run(services: Services, request_id: int, claim: str, where: str, user: str) -> None:

@@ -102,6 +102,8 @@ async def _history(services: Services, cmd: Command, payload: dict[str, Any]) ->
 async def _status(services: Services, cmd: Command, payload: dict[str, Any]) -> Reply:
     assert cmd.request_id is not None
     found = await services.workflow.status(cmd.request_id, user=str(payload.get("user_id", "")))
+    if found.break_glass:
+        return break_glass.status_reply(found)
     return {"text": blocks.card_text(found), "blocks": blocks.status_blocks(found)}
 
 

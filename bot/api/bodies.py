@@ -16,9 +16,9 @@ from typing import Any
 from aiohttp import web
 from aiohttp.web_protocol import RequestPayloadError
 
-from bot.api.problems import Problem
 from bot.core import ids
 from bot.core.models import Target
+from bot.errors import ApiProblem
 
 __all__ = [
     "MAX_API_BODY",
@@ -61,33 +61,33 @@ class Filing:
 async def read_json(request: web.BaseRequest, *, required: bool = True) -> dict[str, Any] | None:
     """The body as a JSON object; None for an empty body when it is not `required`."""
     if request.content_length is not None and request.content_length > MAX_API_BODY:
-        raise Problem("body-too-large", f"the body may hold at most {MAX_API_BODY} bytes")
+        raise ApiProblem("body-too-large", f"the body may hold at most {MAX_API_BODY} bytes")
     raw = bytearray()
     try:
         async with asyncio.timeout(BODY_TIMEOUT):
             while chunk := await request.content.read(MAX_API_BODY + 1 - len(raw)):
                 raw += chunk
                 if len(raw) > MAX_API_BODY:
-                    raise Problem(
+                    raise ApiProblem(
                         "body-too-large", f"the body may hold at most {MAX_API_BODY} bytes"
                     )
     except TimeoutError:
-        raise Problem("body-too-slow", "the body did not arrive in time") from None
+        raise ApiProblem("body-too-slow", "the body did not arrive in time") from None
     except (ConnectionError, RequestPayloadError):
-        raise Problem("malformed-body", "the body could not be read") from None
+        raise ApiProblem("malformed-body", "the body could not be read") from None
     if not raw.strip() and not required:
         return None
     kind = request.headers.get("Content-Type", "").split(";", 1)[0].strip().lower()
     if kind != "application/json":
-        raise Problem("unsupported-media-type", "send the body as application/json")
+        raise ApiProblem("unsupported-media-type", "send the body as application/json")
     try:
         value = json.loads(
             raw.decode("utf-8"), object_pairs_hook=_no_duplicates, parse_constant=_no_constant
         )
     except (UnicodeDecodeError, ValueError, RecursionError):
-        raise Problem("malformed-body", "the body is not a JSON document in UTF-8") from None
+        raise ApiProblem("malformed-body", "the body is not a JSON document in UTF-8") from None
     if not isinstance(value, dict):
-        raise Problem("malformed-body", "the body must be a JSON object")
+        raise ApiProblem("malformed-body", "the body must be a JSON object")
     return value
 
 
@@ -107,7 +107,7 @@ def _no_constant(_name: str) -> Any:
 def _fields(value: dict[str, Any], known: tuple[str, ...], where: str) -> None:
     for key in value:
         if key not in known:
-            raise Problem(
+            raise ApiProblem(
                 "malformed-body",
                 f"unknown field `{ids.shown(key)}` in {where} (expected {', '.join(known)})",
                 field=where,
@@ -118,10 +118,12 @@ def _text(value: dict[str, Any], key: str, where: str, *, required: bool) -> str
     found = value.get(key)
     if found is None:
         if required:
-            raise Problem("malformed-body", f"{where}.{key} is required", field=f"{where}.{key}")
+            raise ApiProblem("malformed-body", f"{where}.{key} is required", field=f"{where}.{key}")
         return None
     if not isinstance(found, str):
-        raise Problem("malformed-body", f"{where}.{key} must be a string", field=f"{where}.{key}")
+        raise ApiProblem(
+            "malformed-body", f"{where}.{key} must be a string", field=f"{where}.{key}"
+        )
     return found
 
 
@@ -133,10 +135,10 @@ def filing(body: dict[str, Any]) -> Filing:
     org = _text(body, "org", "body", required=False)
     again = body.get("again", False)
     if not isinstance(again, bool):
-        raise Problem("malformed-body", "body.again must be true or false", field="body.again")
+        raise ApiProblem("malformed-body", "body.again must be true or false", field="body.again")
     raw_targets = body.get("targets")
     if not isinstance(raw_targets, list):
-        raise Problem(
+        raise ApiProblem(
             "malformed-body",
             "body.targets must be a list of {app_id, number?} objects",
             field="body.targets",
@@ -145,7 +147,7 @@ def filing(body: dict[str, Any]) -> Filing:
     for i, raw in enumerate(raw_targets):
         where = f"body.targets[{i}]"
         if not isinstance(raw, dict):
-            raise Problem("malformed-body", f"{where} must be an object", field=where)
+            raise ApiProblem("malformed-body", f"{where} must be an object", field=where)
         _fields(raw, TARGET_FIELDS, where)
         app_id = _text(raw, "app_id", where, required=True)
         assert app_id is not None
@@ -159,7 +161,7 @@ def _break_glass(body: dict[str, Any]) -> str | None:
     if raw is None:
         return None
     if not isinstance(raw, dict):
-        raise Problem(
+        raise ApiProblem(
             "malformed-body",
             'body.break_glass must be an object like {"incident": "INC-4411"}',
             field="body.break_glass",
@@ -178,10 +180,10 @@ def cancel_reason(body: dict[str, Any] | None) -> str:
 def request_number(text: str) -> int:
     """A request number from the path; one that cannot exist is simply not found."""
     if not _NUMBER.fullmatch(text):
-        raise Problem("bad-parameter", f"`{ids.shown(text)}` is not a request number")
+        raise ApiProblem("bad-parameter", f"`{ids.shown(text)}` is not a request number")
     number = int(text)
     if number > ids.MAX_REQUEST_ID:
-        raise Problem("not-found", f"there is no request #{number} in your organization")
+        raise ApiProblem("not-found", f"there is no request #{number} in your organization")
     return number
 
 
@@ -191,12 +193,12 @@ def wait_seconds(query: Any) -> int:
     if not values:
         return 0
     if len(values) > 1 or not re.fullmatch(r"[0-9]{1,3}", values[0]):
-        raise Problem(
+        raise ApiProblem(
             "bad-parameter", f"wait must be a whole number of seconds, 0 to {MAX_WAIT_SECONDS}"
         )
     seconds = int(values[0])
     if seconds > MAX_WAIT_SECONDS:
-        raise Problem(
+        raise ApiProblem(
             "bad-parameter", f"wait may be at most {MAX_WAIT_SECONDS} seconds; ask again after"
         )
     return seconds
@@ -207,7 +209,7 @@ def idempotency_key(header: str | None) -> str | None:
     if header is None:
         return None
     if not _IDEMPOTENCY_KEY.fullmatch(header):
-        raise Problem(
+        raise ApiProblem(
             "bad-parameter",
             "Idempotency-Key must be 1 to 100 letters, digits or . _ : -",
         )

@@ -7,12 +7,14 @@ same `.message`) and a client can branch on `type` and `status` alone.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
 
 from bot.errors import (
     AlreadyPending,
+    ApiProblem,
     BotError,
     Conflict,
     InvalidRequest,
@@ -48,24 +50,23 @@ PROBLEMS: dict[str, tuple[int, str]] = {
 }
 
 
-class Problem(Exception):
+@dataclass(frozen=True)
+class Problem:
     """A refusal on its way to the client: a slug of PROBLEMS, a detail for the person
     reading it, extension members, and headers (WWW-Authenticate, Retry-After)."""
 
-    def __init__(
-        self,
-        slug: str,
-        detail: str,
-        *,
-        headers: dict[str, str] | None = None,
-        **extensions: Any,
-    ) -> None:
-        super().__init__(detail)
-        self.slug = slug
-        self.status, self.title = PROBLEMS[slug]
-        self.detail = detail
-        self.headers = headers or {}
-        self.extensions = extensions
+    slug: str
+    detail: str
+    headers: dict[str, str] = field(default_factory=dict)
+    extensions: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def status(self) -> int:
+        return PROBLEMS[self.slug][0]
+
+    @property
+    def title(self) -> str:
+        return PROBLEMS[self.slug][1]
 
     def body(self) -> dict[str, Any]:
         return {
@@ -86,9 +87,11 @@ class Problem(Exception):
 
 def problem_for(error: BotError) -> Problem:
     """The problem a refusal or a store failure is, with the bot's own words as its detail."""
+    if isinstance(error, ApiProblem):
+        return Problem(error.slug, error.message, error.headers, dict(error.extensions))
     if isinstance(error, AlreadyPending):
         detail = error.message.replace("add `--again`", 'set "again": true')
-        return Problem("already-pending", detail, pending_request=error.request_id)
+        return Problem("already-pending", detail, extensions={"pending_request": error.request_id})
     if isinstance(error, InvalidRequest):
         return Problem("invalid-request", error.message)
     if isinstance(error, NotAllowed):

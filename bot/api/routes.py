@@ -37,7 +37,7 @@ from bot.api.waiting import POLL_SECONDS, Changes
 from bot.core.models import Request
 from bot.core.org import ApiClient
 from bot.core.workflow import Workflow
-from bot.errors import BotError, RequestNotFound
+from bot.errors import ApiProblem, BotError, RequestNotFound
 from bot.observability.context import log_context
 
 __all__ = ["Api", "ApiStore", "mount"]
@@ -68,10 +68,10 @@ _COUNTERS: weakref.WeakKeyDictionary[CollectorRegistry, Counter] = weakref.WeakK
 
 
 def calls_counter(registry: CollectorRegistry) -> Counter:
-    """`sfvopi_api_calls_total`, once per registry (a bot's metrics have their own)."""
+    """`sfvopi_bot_api_calls_total`, once per registry (a bot's metrics have their own)."""
     if registry not in _COUNTERS:
         _COUNTERS[registry] = Counter(
-            "sfvopi_api_calls",
+            "sfvopi_bot_api_calls",
             "HTTP API calls, by client (or 'none' when unauthenticated), call and status",
             ["client", "call", "status"],
             registry=registry,
@@ -81,6 +81,9 @@ def calls_counter(registry: CollectorRegistry) -> Counter:
 
 @dataclass
 class Api:
+    """The routes over one bot's workflow; `working` tells the front door's connection guard
+    a call's whole request is in, `spawn` runs work that must outlive the call."""
+
     workflow: Workflow
     store: ApiStore
     registry: CollectorRegistry
@@ -107,9 +110,7 @@ class Api:
                 this.client = self._authenticated(request)
                 with log_context(actor=this.client.acts_as, org=this.client.org):
                     response = await handler(request, this)
-            except Problem as refused:
-                response = self._refused(this, refused)
-            except BotError as error:
+            except BotError as error:  # ApiProblem (ours) and the workflow's refusals
                 response = self._refused(this, problem_for(error))
             except Exception:
                 log.exception("HTTP API call %s failed", name)
@@ -134,7 +135,7 @@ class Api:
         given = bearer(header) is not None
         self.strangers.note("unknown token" if given else "no bearer token")
         challenge = f'Bearer realm="{REALM}"' + (', error="invalid_token"' if given else "")
-        raise Problem(
+        raise ApiProblem(
             "unauthenticated",
             "this token is not a client's of this bot"
             if given
@@ -191,7 +192,7 @@ class Api:
         except RequestNotFound:
             found = None
         if found is None or found.org != client.org:
-            raise Problem("not-found", f"there is no request #{number} in your organization")
+            raise ApiProblem("not-found", f"there is no request #{number} in your organization")
         return found
 
     # -- the routes -------------------------------------------------------------------------
@@ -204,7 +205,7 @@ class Api:
         assert body is not None
         asked = filing(body)
         if asked.org is not None and asked.org != client.org:
-            raise Problem("not-allowed", f"this client files requests in org {client.org} only")
+            raise ApiProblem("not-allowed", f"this client files requests in org {client.org} only")
         filed = await self.workflow.file(
             requester=client.acts_as,
             action=asked.action,

@@ -13,8 +13,8 @@ import contextlib
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 
-from bot.api.problems import Problem
 from bot.core.models import Request
+from bot.errors import ApiProblem
 
 __all__ = ["MAX_WAITS", "MAX_WAITS_PER_CLIENT", "POLL_SECONDS", "Changes"]
 
@@ -47,13 +47,13 @@ class Changes:
     def watching(self, client: str, request_id: int) -> Iterator[asyncio.Event]:
         """An event set when `request_id` changes here; refused past the bounds."""
         if sum(self._per_client.values()) >= MAX_WAITS:
-            raise Problem(
+            raise ApiProblem(
                 "unavailable",
                 "too many calls are waiting at once; ask again without wait, or shortly",
                 headers={"Retry-After": "2"},
             )
         if self._per_client[client] >= MAX_WAITS_PER_CLIENT:
-            raise Problem(
+            raise ApiProblem(
                 "too-many-waits",
                 f"this client already has {MAX_WAITS_PER_CLIENT} calls waiting",
                 headers={"Retry-After": "2"},

@@ -46,7 +46,10 @@ DECISIONS = {
     "denied": "denied",
     "cancelled": "cancelled",
     "expired": "expired",
+    "broke_glass": "broke glass",
 }
+# a break-glass review's verdict, from the `reviewed` event's detail
+REVIEWS = {"acknowledged": "review acknowledged", "flagged": "review flagged"}
 # what a spreadsheet would read as a formula (OWASP's list: = + - @, tab, carriage return)
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -73,7 +76,11 @@ def record(event: AuditEvent) -> dict[str, Any]:
         "targets": list(event.targets),
         "actor": link.actor,
         "kind": link.kind,
-        "decision": DECISIONS.get(link.kind),
+        "decision": (
+            REVIEWS.get(str(detail.get("review")))
+            if link.kind == "reviewed"
+            else DECISIONS.get(link.kind)
+        ),
         "reason": reason,
         "target": _text(detail.get("target")) if is_api else None,
         "api_outcome": _text(detail.get("outcome")) if is_api else None,

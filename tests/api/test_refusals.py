@@ -42,7 +42,7 @@ def problem(answer: Any, status: int, slug: str) -> str:
 
 def counted(bot: RunningBot, client: str, call: str, status: int) -> float:
     value = bot.services.metrics.registry.get_sample_value(
-        "sfvopi_api_calls_total", {"client": client, "call": call, "status": str(status)}
+        "sfvopi_bot_api_calls_total", {"client": client, "call": call, "status": str(status)}
     )
     return value or 0.0
 

@@ -58,7 +58,7 @@ async def test_no_token_is_ever_logged_answered_recorded_or_counted(
     recorded = str(await bot.services.store.events(number))
     told_slack = str([c.params for c in slack.calls])
     logged = caplog.text + "\n".join(str(r.args) for r in caplog.records)
-    assert "api_call" in recorded and "sfvopi_api_calls_total" in metrics.text  # looked at
+    assert "api_call" in recorded and "sfvopi_bot_api_calls_total" in metrics.text  # looked at
     for secret in secrets:
         assert secret not in logged
         assert secret not in answered

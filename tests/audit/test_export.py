@@ -15,7 +15,9 @@ import jsonschema
 import pytest
 from sqlalchemy import text
 
+from bot.audit.events import AuditEvent, ChainLink
 from bot.audit.export import CSV_HEADER
+from bot.audit.export import record as export_record
 from bot.config.settings import Settings
 from bot.sandbox.slack_standin import SlackStandin
 from tests.support.audit import FORMULA_NOTE, make_history, raw_sql, run_cli
@@ -177,3 +179,32 @@ async def test_a_bad_since_is_refused_in_one_line(tmp_path: Path) -> None:
     assert result.code == 2
     assert "not an ISO-8601 date or time" in result.err
     assert not (tmp_path / "x.db").exists()
+
+
+@pytest.mark.parametrize(
+    ("kind", "detail", "decision", "reason"),
+    [
+        ("broke_glass", {"incident": "INC-4411", "reason": "outage"}, "broke glass", "outage"),
+        ("reviewed", {"review": "acknowledged"}, "review acknowledged", None),
+        ("reviewed", {"review": "flagged", "note": "no incident"}, "review flagged", "no incident"),
+        ("reviewed", {"review": "something else"}, None, None),
+    ],
+)
+def test_break_glass_steps_export_as_decisions(
+    kind: str, detail: dict[str, str], decision: str | None, reason: str | None
+) -> None:
+    """An auditor filtering on `decision` sees glass broken and every review's verdict."""
+    link = ChainLink(
+        seq=1,
+        uid="00000000-0000-4000-8000-000000000001",
+        request_id=7,
+        at=1_700_000_000.0,
+        actor="U0CAROL",
+        kind=kind,
+        detail=json.dumps(detail),
+        prev_hash="",
+        hash="",
+    )
+    exported = export_record(AuditEvent(link, "acme", "unlink", ("+918000000001",)))
+    assert exported["decision"] == decision
+    assert exported["reason"] == reason

@@ -204,6 +204,8 @@ def check_command(command: Command) -> None:
             if target.number is not None:
                 path += f"/numbers/{quote(target.number, safe='')}"
             assert SFVOPI_PATH.fullmatch(path), path
+    elif command.name == "cancel":  # the reason for cancelling: whatever follows the number
+        assert not command.targets and command.reason.strip() == command.reason
     else:
         assert not command.targets and not command.reason
 

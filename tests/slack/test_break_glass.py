@@ -139,6 +139,8 @@ async def test_an_admin_breaks_glass_and_it_runs_once_without_a_second_person(
     (outcome,) = channel_texts(slack, "C0OPSLOG")
     assert "broke glass without approval (incident `INC-4411`)" in outcome
 
+    status = await ask(slack, bot, "U0BOB", f"status {request_id}")
+    assert status.startswith(f"Break-glass Unlink 1 number — request #{request_id} by <@U0DAVE>")
     await bot.services.sweep_once()  # every replica's sweeper: nothing runs again
     await bot.settle()
     assert calls(emulator) == [PATH]
