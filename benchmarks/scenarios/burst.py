@@ -34,9 +34,20 @@ async def run(env: Env) -> BurstResult:
     )
     lat = sorted(result.latencies_ms)
     database = env.workdir / f"bot-{env.bots}.db"
-    with sqlite3.connect(database) as db:
-        filed = int(db.execute("SELECT count(*) FROM requests").fetchone()[0])
-    waited = await env.settle_cards(filed, 120)
+
+    def count_filed() -> int:
+        with sqlite3.connect(database) as db:
+            return int(db.execute("SELECT count(*) FROM requests").fetchone()[0])
+
+    # a command whose client gave up (10 s) may still be filed after the load ends: count
+    # again once its card landed, until the count holds
+    filed, waited = count_filed(), 0.0
+    while True:
+        waited += await env.settle_cards(filed, 120)
+        again = count_filed()
+        if again == filed:
+            break
+        filed = again
     per_request = Counter(
         int(m.group(1))
         for message in env.slack.messages(APPROVALS)
