@@ -8,6 +8,7 @@ BotError                    .message is a sentence fit to show a person, never a
 │   ├── NotAllowed          the person lacks the role, the org or the right
 │   ├── RequestNotFound     no such request, as far as this person may know
 │   ├── MembershipPending   a Slack user group's members are not known yet; try again soon
+│   ├── Busy                too many commands in hand to answer in time; nothing was filed
 │   └── Conflict            the request is no longer in a state that allows this
 │       └── AlreadyPending  a target already waits in another pending request
 ├── ConfigError             the bot cannot start as configured
@@ -41,6 +42,7 @@ __all__ = [
     "AppNotFound",
     "AuditSinkError",
     "BotError",
+    "Busy",
     "ConfigError",
     "Conflict",
     "InvalidId",
@@ -104,6 +106,16 @@ class RequestNotFound(Refusal):
 class MembershipPending(Refusal):
     """A role may come from a Slack user group whose members the bot has not read yet; it
     is reading them now, so the same thing works in a moment. Nothing changed."""
+
+
+class Busy(Refusal):
+    """The bot could not answer a command in time (Slack gives up at 3 s), so it refused it
+    before writing anything: nothing was filed or changed. `stage` says which check refused:
+    `gate` (before any work) or `late` (right before the request would have been written)."""
+
+    def __init__(self, message: str, stage: str) -> None:
+        super().__init__(message)
+        self.stage = stage
 
 
 class Conflict(Refusal):

@@ -9,8 +9,8 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
 
-from bot.errors import AlreadyPending, InvalidRequest, ParseError, Refusal
-from bot.slack import blocks
+from bot.errors import AlreadyPending, Busy, InvalidRequest, ParseError, Refusal
+from bot.slack import admission, blocks
 from bot.slack.grammar import Command, parse
 from bot.slack.services import Services
 from handlers import break_glass
@@ -41,7 +41,13 @@ async def answer(services: Services, payload: dict[str, Any]) -> Reply:
     except ParseError as exc:
         return _error(str(exc), usage=True)
     try:
-        return await HANDLERS[parsed.name](services, parsed, payload)
+        if parsed.name in UNGATED:
+            return await HANDLERS[parsed.name](services, parsed, payload)
+        with services.admission.admitted():
+            return await HANDLERS[parsed.name](services, parsed, payload)
+    except Busy as exc:
+        services.metrics.shed(admission.door(), exc.stage)
+        return _busy(exc.message)
     except AlreadyPending as exc:
         return await _already_pending(services, exc, payload)
     except Refusal as exc:
@@ -66,6 +72,11 @@ async def _already_pending(
     )
     message = exc.message + (f" (<{link}|its card>)" if link else "")
     return {"text": f":warning: {message}", "blocks": [blocks.warning(exc.message, link)]}
+
+
+def _busy(message: str) -> Reply:
+    """Busy, and nothing was filed: said plainly, so the user knows to simply try again."""
+    return _say(f":hourglass: Busy: {message}")
 
 
 def _error(message: str, *, usage: bool) -> Reply:
@@ -140,6 +151,9 @@ async def _ask(services: Services, cmd: Command, payload: dict[str, Any]) -> Rep
     )
     return _say(text)
 
+
+# answered even under overload: no database, next to no work
+UNGATED = frozenset({"help", "whoami"})
 
 HANDLERS: dict[str, Handler] = {
     "help": _help,

@@ -56,6 +56,8 @@ class Settings(BaseSettings):
     max_targets: int = Field(default=100, ge=1)
     lease_seconds: float = Field(default=120, gt=0)
     sweep_interval_seconds: float = Field(default=15, gt=0)
+    # a slash command not answerable within this is refused "busy", nothing filed (Slack: 3 s)
+    command_budget_seconds: float = Field(default=2.0, gt=0, le=2.9)
     log_level: str = "INFO"
     log_format: Literal["text", "json"] = "text"
     metrics_token: SecretStr | None = None

@@ -96,6 +96,9 @@ class Workflow:
         self.clock = clock
         self.listeners: list[Listener] = []
         self.groups: GroupMembers | None = None  # Slack user groups' members (set by Slack)
+        # called right before a new request is written; raises a Refusal (e.g. Busy) to file
+        # nothing (set by the Slack front doors: bot/slack/admission.py)
+        self.filing_gate: Callable[[], None] | None = None
 
     def subscribe(self, listener: Listener) -> None:
         self.listeners.append(listener)
@@ -197,6 +200,8 @@ class Workflow:
                     "cancel that one, or add `--again` to file another",
                     pending_id,
                 )
+        if self.filing_gate is not None:
+            self.filing_gate()
         if break_glass is not None:
             return await self._break_glass(
                 the_org,

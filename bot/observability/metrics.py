@@ -216,6 +216,13 @@ class BotMetrics:
             buckets=ACK_BUCKETS,
             registry=r,
         )
+        self.commands_shed = Counter(
+            "sfvopi_bot_commands_shed",
+            "Slash commands refused busy (nothing filed) because they could not be answered "
+            "in time, by front door and stage: gate (at once) or late (before the write).",
+            ["door", "stage"],
+            registry=r,
+        )
         self.sweeps = Counter(
             "sfvopi_bot_sweeps",
             "Sweeps run (expiry, recovery, Slack outbox), by result: ok or failed.",
@@ -301,6 +308,9 @@ class BotMetrics:
 
     def acked(self, door: str, kind: str, seconds: float) -> None:
         self.ack_duration.labels(door, kind if kind in ACK_KINDS else OTHER).observe(seconds)
+
+    def shed(self, door: str, stage: str) -> None:
+        self.commands_shed.labels(door, stage).inc()
 
     @contextlib.contextmanager
     def sweeping(self) -> Iterator[None]:

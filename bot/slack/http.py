@@ -30,6 +30,7 @@ from bot.api.routes import mount as mount_api
 from bot.errors import RejectedRequest
 from bot.observability.exposition import metrics_handler
 from bot.observability.metrics import ack_kind
+from bot.slack.admission import arrived
 from bot.slack.app import build_app, routable
 from bot.slack.bodies import parse_body
 from bot.slack.deliveries import challenge, first_delivery
@@ -177,7 +178,8 @@ def web_app(app: AsyncApp, services: Services) -> web.Application:
             verified = bolt_request(raw, request)
             if verified is not None and not routable(verified.body):
                 verified = None
-            response = await answer_signed(app, services, verified)
+            with arrived("http", started):  # a command's time runs from here (admission.py)
+                response = await answer_signed(app, services, verified)
         try:
             await response.prepare(request)
             await response.write_eof()

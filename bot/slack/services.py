@@ -27,6 +27,7 @@ from bot.observability.metrics import BotMetrics
 from bot.observability.slack_calls import SlackCallCounter
 from bot.runtime import close_workflow, start_workflow
 from bot.sfvopi import SfvopiClient
+from bot.slack.admission import Admission
 from bot.slack.after_ack import Background
 from bot.slack.app_home import AppHome
 from bot.slack.notifier import Notifier
@@ -72,6 +73,7 @@ class Services:
     background: Background
     home: AppHome
     metrics: BotMetrics = field(default_factory=BotMetrics)
+    admission: Admission = field(default_factory=Admission)  # busy refusals under overload
     bot_user_id: str | None = None  # set by build_app from auth.test
     groups: UserGroups | None = None  # Slack user groups' members, for roles granted to groups
     reminders: ReminderPoster | None = None  # reminders and escalation, from the sweeper
@@ -124,8 +126,11 @@ class Services:
             store, slack, orgs, notifier, background, groups, lease_seconds=settings.lease_seconds
         )
         workflow.subscribe(reviews.changed)
+        admission = Admission(settings.command_budget_seconds)
+        workflow.filing_gate = admission.late_guard
         return cls(
             *parts,
+            admission=admission,
             metrics=metrics,
             groups=groups,
             reminders=reminders,

@@ -28,6 +28,7 @@ from slack_sdk.socket_mode.response import SocketModeResponse
 from bot.errors import ConfigError
 from bot.observability.exposition import metrics_handler
 from bot.observability.metrics import ack_kind
+from bot.slack.admission import arrived
 from bot.slack.app import build_app, routable
 from bot.slack.deliveries import first_delivery
 from bot.slack.health import Probe, healthz_response
@@ -129,9 +130,10 @@ async def _answer(app: Any, services: Services, client: Any, req: SocketModeRequ
         if routable(req.payload) and not await first_delivery(services.store, req.payload):
             bolt_response = BoltResponse(status=200, body="")  # an event already handled
         elif routable(req.payload):
-            bolt_response = await app.async_dispatch(
-                AsyncBoltRequest(mode="socket_mode", body=req.payload)
-            )
+            with arrived("socket_mode", started):  # a command's time runs from here
+                bolt_response = await app.async_dispatch(
+                    AsyncBoltRequest(mode="socket_mode", body=req.payload)
+                )
         else:
             log.warning("ignored a Socket Mode envelope that is no command or click we know")
             bolt_response = BoltResponse(status=200, body="")

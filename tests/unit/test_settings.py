@@ -72,6 +72,7 @@ def test_defaults_need_no_environment() -> None:
         ("max_targets", "SFVOPI_MAX_TARGETS"),
         ("lease_seconds", "SFVOPI_LEASE_SECONDS"),
         ("sweep_interval_seconds", "SFVOPI_SWEEP_INTERVAL_SECONDS"),
+        ("command_budget_seconds", "SFVOPI_COMMAND_BUDGET_SECONDS"),
         ("log_level", "SFVOPI_LOG_LEVEL"),
         ("log_format", "SFVOPI_LOG_FORMAT"),
         ("metrics_token", "SFVOPI_METRICS_TOKEN"),
@@ -85,7 +86,7 @@ def test_env_name_of_every_setting(field: str, variable: str) -> None:
 
 
 def test_every_setting_has_a_name_in_the_table_above() -> None:
-    assert len(Settings.model_fields) == 21
+    assert len(Settings.model_fields) == 22
 
 
 @pytest.mark.parametrize(
@@ -175,6 +176,7 @@ def test_supported_database_urls(url: str) -> None:
         ("api_timeout_seconds", 0.001),
         ("lease_seconds", 0.5),
         ("sweep_interval_seconds", 0.1),
+        ("command_budget_seconds", 2.9),
         ("host", "h"),
     ],
 )
@@ -192,6 +194,10 @@ def test_values_at_the_edge_are_accepted(field: str, value: object) -> None:
             "bad setting SFVOPI_API_TRIES: input should be less than or equal to 10",
         ),
         ({"host": ""}, "bad setting SFVOPI_HOST: string should have at least 1 character"),
+        (
+            {"command_budget_seconds": 3},
+            "bad setting SFVOPI_COMMAND_BUDGET_SECONDS: input should be less than or equal to 2.9",
+        ),
         (
             {"database_url": "sqlite"},
             "bad setting SFVOPI_DATABASE_URL: expected a sqlite:/// or postgresql:// URL",

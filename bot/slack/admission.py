@@ -1,0 +1,107 @@
+"""Admission of slash commands under overload: answer in time, and honestly.
+
+Slack shows its user an error when a command is not answered within 3 s, and the user then
+cannot tell whether the request was filed. So a command the bot cannot answer within its
+budget (`SFVOPI_COMMAND_BUDGET_SECONDS`) is refused with `Busy` ("nothing was filed, try
+again"), at one of two points, both before anything is written:
+
+- the gate, when the handler starts: the time already spent since the command reached the
+  door plus (commands in hand + 1) times the moving estimate of what one costs would overrun;
+- the late guard (`Workflow.filing_gate`), right before a new request is written: the time
+  since arrival has overrun already. The write itself, once begun, is never abandoned.
+
+A command answered "filed" is filed; one answered "busy" left nothing in the store.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
+from dataclasses import dataclass
+
+from bot.errors import Busy
+
+BUDGET = 2.0  # seconds: Slack's 3 s less a margin for the ack to be written and travel
+PRIOR = 0.05  # seconds one command is assumed to cost before any has been measured
+WEIGHT = 0.2  # of each new measurement in the moving estimate
+MESSAGE = (
+    "the bot has too many commands in hand to answer this one in time, so it did nothing: "
+    "nothing was filed or changed. Try again in a moment."
+)
+
+
+@dataclass(frozen=True)
+class Arrival:
+    door: str  # http or socket_mode
+    at: float  # time.perf_counter() when the request reached the door
+
+
+_arrival: ContextVar[Arrival | None] = ContextVar("sfvopi_arrival", default=None)
+_guarded: ContextVar[Arrival | None] = ContextVar("sfvopi_guarded", default=None)
+
+
+@contextlib.contextmanager
+def arrived(door: str, at: float) -> Iterator[None]:
+    """Marks the Slack request being dispatched: which door, and when it got there."""
+    token = _arrival.set(Arrival(door, at))
+    try:
+        yield
+    finally:
+        _arrival.reset(token)
+
+
+def door() -> str:
+    """The door of the request being answered ("none" outside one, e.g. a direct call)."""
+    arrival = _arrival.get()
+    return arrival.door if arrival is not None else "none"
+
+
+class Admission:
+    """Commands in hand and a moving estimate of one's cost; refuses what cannot be on time."""
+
+    def __init__(
+        self, budget: float = BUDGET, *, clock: Callable[[], float] = time.perf_counter
+    ) -> None:
+        self.budget = budget
+        self.clock = clock
+        self.in_hand = 0
+        self.estimate = PRIOR
+        self._last_done: float | None = None
+
+    @contextlib.contextmanager
+    def admitted(self) -> Iterator[None]:
+        """Runs one command's handler, or raises Busy at once when it cannot be answered in
+        time; within it, `late_guard` refuses a filing that would come too late."""
+        arrival = _arrival.get() or Arrival("none", self.clock())
+        now = self.clock()
+        waited = now - arrival.at
+        # with nothing in hand, always try: a stale estimate must not lock everyone out
+        if self.in_hand and waited + (self.in_hand + 1) * self.estimate > self.budget:
+            raise Busy(MESSAGE, "gate")
+        self.in_hand += 1
+        token = _guarded.set(arrival)
+        try:
+            yield
+        finally:
+            _guarded.reset(token)
+            self.in_hand -= 1
+            self._measured(now)
+
+    def _measured(self, started: float) -> None:
+        """One command done: its cost is its own duration, or, when commands overlap, the
+        time since the previous one finished (what the loop spent per command)."""
+        done = self.clock()
+        cost = done - started
+        if self._last_done is not None:
+            cost = min(cost, done - self._last_done)
+        self._last_done = done
+        self.estimate += WEIGHT * (max(cost, 0.0) - self.estimate)
+
+    def late_guard(self) -> None:
+        """`Workflow.filing_gate`: refuses a filing that starts after the budget is spent.
+        Outside a command handler (the HTTP API, sweeps, follow-up work) it does nothing."""
+        arrival = _guarded.get()
+        if arrival is not None and self.clock() - arrival.at > self.budget:
+            raise Busy(MESSAGE, "late")
