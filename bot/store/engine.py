@@ -9,7 +9,11 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlalchemy import event
+from sqlalchemy.dialects.sqlite.aiosqlite import SQLiteDialect_aiosqlite
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from bot.store import inline_sqlite
 
 __all__ = ["ASYNC_DRIVERS", "WriteGate", "async_url", "make_engine"]
 
@@ -28,8 +32,20 @@ def async_url(url: str) -> str:
 
 
 def make_engine(url: str, **options: Any) -> AsyncEngine:
-    """An async engine for `url` (any accepted spelling); SQLite gets WAL and BEGIN IMMEDIATE."""
-    engine = create_async_engine(async_url(url), pool_pre_ping=True, **options)
+    """An async engine for `url` (any accepted spelling); SQLite gets WAL and BEGIN IMMEDIATE,
+    run in place on the loop's thread (bot/store/inline_sqlite.py), and no pre-ping (a file
+    does not drop a connection the way a server does)."""
+    url = async_url(url)
+    sqlite = url.startswith("sqlite+aiosqlite:")
+    if sqlite and "async_creator" not in options:
+        args, kwargs = SQLiteDialect_aiosqlite().create_connect_args(make_url(url))
+        kwargs["check_same_thread"] = False
+
+        async def creator() -> Any:
+            return await inline_sqlite.connect(*args, **kwargs)
+
+        options["async_creator"] = creator
+    engine = create_async_engine(url, pool_pre_ping=not sqlite, **options)
     if engine.dialect.name == "sqlite":
         _sqlite_transactions(engine)
     return engine

@@ -161,6 +161,8 @@ class Requests(Database):
         """For each of `targets` that a pending request of `org` already names, that request
         (not counting the one filed under `not_dedupe_key`: a replay of the same command)."""
         wanted = set(targets)
+        if not wanted:
+            return {}
         query = (
             select(targets_t.c.app_id, targets_t.c.number, requests_t.c.id)
             .join(requests_t, requests_t.c.id == targets_t.c.request_id)
@@ -168,7 +170,18 @@ class Requests(Database):
                 and_(
                     requests_t.c.org == org,
                     requests_t.c.status == Status.PENDING.value,
-                    targets_t.c.app_id.in_(sorted({t.app_id for t in wanted})),
+                    # the targets themselves (ix_targets_app_number), not every pending one
+                    or_(
+                        *(
+                            and_(
+                                targets_t.c.app_id == t.app_id,
+                                targets_t.c.number == t.number
+                                if t.number is not None
+                                else targets_t.c.number.is_(None),
+                            )
+                            for t in sorted(wanted, key=str)
+                        )
+                    ),
                 )
             )
             .order_by(requests_t.c.id)

@@ -103,6 +103,7 @@ targets_t = Table(
     Column("message", Text),
     Column("attempts", Integer, nullable=False, default=0),
     Column("finished_at", Float),
+    Index("ix_targets_app_number", "app_id", "number"),
 )
 
 approvals_t = Table(
