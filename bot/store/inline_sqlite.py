@@ -152,5 +152,5 @@ class Connection:
         return self._open().isolation_level
 
     @isolation_level.setter
-    def isolation_level(self, value: str | None) -> None:
+    def isolation_level(self, value: Any) -> None:
         self._open().isolation_level = value
