@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from sqlalchemy import Table, func, select
+from sqlalchemy import Table, bindparam, func, select
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -34,6 +34,31 @@ from bot.store.schema import approvals_t, events_t, requests_t, targets_t
 
 __all__ = ["Database"]
 
+# Built once: a statement built per call costs more in SQLAlchemy than SQLite takes to run it
+# (its construction and cache key; issue 16, benchmarks/README.md).
+_REQUEST_BY_ID = select(requests_t).where(requests_t.c.id == bindparam("id"))
+_TARGETS_OF = (
+    select(targets_t).where(targets_t.c.request_id == bindparam("id")).order_by(targets_t.c.idx)
+)
+_APPROVALS_OF = (
+    select(approvals_t)
+    .where(approvals_t.c.request_id == bindparam("id"))
+    .order_by(approvals_t.c.at, approvals_t.c.approver)
+)
+_LAST_HASH = (
+    select(events_t.c.hash)
+    .where(events_t.c.request_id == bindparam("id"))
+    .order_by(events_t.c.id.desc())
+    .limit(1)
+)
+_INSERT_EVENT = events_t.insert()
+_INSERT_EVENT_PG = events_t.insert().values(txid=func.txid_current())
+_LOCK_REQUEST = (
+    select(requests_t.c.id)
+    .where(requests_t.c.id == bindparam("id"))
+    .with_for_update(key_share=True)  # FOR NO KEY UPDATE, as an UPDATE takes
+)
+
 
 class Database:
     """Owns the engine; the request and outbox halves of the store build on it."""
@@ -43,6 +68,7 @@ class Database:
         self.engine: AsyncEngine = make_engine(self.url, **(engine_options or {}))
         self.is_sqlite = self.engine.dialect.name == "sqlite"
         self._write_gate = WriteGate()
+        self._prepared: dict[str, Any] = {}  # statements built once, in this dialect
 
     async def start(self) -> None:
         """Creates or upgrades the schema; safe to run from several processes at once."""
@@ -96,41 +122,36 @@ class Database:
         actor: str,
         kind: str,
         detail: dict[str, object] | None = None,
+        *,
+        first: bool = False,
     ) -> None:
         """Appends to the audit trail, inside the caller's transaction so both land or neither,
-        chained to the request's previous event (bot/audit/chain.py, docs/audit.md).
+        chained to the request's previous event (bot/audit/chain.py, docs/audit.md); `first`
+        says the request was inserted in this very transaction, so nothing precedes it.
 
         A request's event writers take turns on its row: on PostgreSQL it is locked here (the
         callers that changed it hold the lock already), so the previous hash read next is the
         true one; SQLite's BEGIN IMMEDIATE serialises every writer. On PostgreSQL the row also
         records its transaction's id, which the live sink orders by (bot/store/audit.py)."""
-        if not self.is_sqlite:
-            await conn.execute(
-                select(requests_t.c.id)
-                .where(requests_t.c.id == request_id)
-                .with_for_update(key_share=True)  # FOR NO KEY UPDATE, as an UPDATE takes
-            )
-        prev = (
-            await conn.execute(
-                select(events_t.c.hash)
-                .where(events_t.c.request_id == request_id)
-                .order_by(events_t.c.id.desc())
-                .limit(1)
-            )
-        ).scalar()
+        prev: str | None = None
+        if not first:
+            if not self.is_sqlite:
+                await conn.execute(_LOCK_REQUEST, {"id": request_id})
+            prev = (await conn.execute(_LAST_HASH, {"id": request_id})).scalar()
         text = json.dumps(detail or {}, sort_keys=True)
         uid, prev = new_uid(), prev or GENESIS
         await conn.execute(
-            events_t.insert().values(
-                request_id=request_id,
-                at=at,
-                actor=actor,
-                kind=kind,
-                detail=text,
-                uid=uid,
-                txid=0 if self.is_sqlite else func.txid_current(),
-                prev_hash=prev,
-                hash=event_hash(
+            _INSERT_EVENT if self.is_sqlite else _INSERT_EVENT_PG,
+            {
+                "request_id": request_id,
+                "at": at,
+                "actor": actor,
+                "kind": kind,
+                "detail": text,
+                "uid": uid,
+                **({"txid": 0} if self.is_sqlite else {}),
+                "prev_hash": prev,
+                "hash": event_hash(
                     uid=uid,
                     request_id=request_id,
                     at=at,
@@ -139,13 +160,13 @@ class Database:
                     detail=text,
                     prev_hash=prev,
                 ),
-            )
+            },
         )
 
     # -- loading --------------------------------------------------------------------------
 
     async def _load_maybe(self, conn: AsyncConnection, request_id: int) -> Request | None:
-        row = (await conn.execute(select(requests_t).where(requests_t.c.id == request_id))).first()
+        row = (await conn.execute(_REQUEST_BY_ID, {"id": request_id})).first()
         if row is None:
             return None
         return await self._hydrate(conn, row)
@@ -158,14 +179,8 @@ class Database:
 
     async def _hydrate(self, conn: AsyncConnection, row: Row[Any]) -> Request:
         """A request row plus its targets and approvals, as the immutable model the core uses."""
-        trows = await conn.execute(
-            select(targets_t).where(targets_t.c.request_id == row.id).order_by(targets_t.c.idx)
-        )
-        arows = await conn.execute(
-            select(approvals_t)
-            .where(approvals_t.c.request_id == row.id)
-            .order_by(approvals_t.c.at, approvals_t.c.approver)
-        )
+        trows = await conn.execute(_TARGETS_OF, {"id": row.id})
+        arows = await conn.execute(_APPROVALS_OF, {"id": row.id})
         return Request(
             id=row.id,
             org=row.org,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, bindparam, or_, select, update
 
 from bot.core.models import Action, Status
 from bot.core.reminders import ReminderState, Step
@@ -18,37 +18,60 @@ from bot.store.schema import requests_t
 
 __all__ = ["Outbox"]
 
+# Built once (every card takes both): see database.py
+_CLAIM_CARD = (
+    update(requests_t)
+    .where(
+        and_(
+            requests_t.c.id == bindparam("request_id"),
+            requests_t.c.card_ts.is_(None),
+            or_(
+                requests_t.c.card_lease_until.is_(None),
+                requests_t.c.card_lease_until < bindparam("now"),
+            ),
+        )
+    )
+    .values(card_lease_until=bindparam("new_lease"))
+)
+_SET_CARD = (
+    update(requests_t)
+    .where(requests_t.c.id == bindparam("request_id"))
+    .values(
+        card_channel=bindparam("to_channel"),
+        card_ts=bindparam("to_ts"),
+        card_lease_until=None,
+        slack_problem=None,
+        slack_problem_told=None,
+    )
+    .returning(requests_t.c.status)
+)
+
 
 class Outbox(Database):
     """Used by the notifier (bot/slack/notifier.py), never by the workflow."""
 
     async def claim_card(self, request_id: int, now: float, lease_seconds: float) -> bool:
         """One poster per card, even with several replicas; a crashed poster's lease lapses."""
-        return await self._lease(
-            request_id,
-            requests_t.c.card_ts.is_(None),
-            requests_t.c.card_lease_until,
-            now,
-            lease_seconds,
-        )
-
-    async def set_card(self, request_id: int, channel: str, ts: str, now: float) -> None:
-        """Records where the card went, so later edits find it and nobody posts it again."""
         async with self._write() as conn:
-            await conn.execute(
-                update(requests_t)
-                .where(requests_t.c.id == request_id)
-                .values(
-                    card_channel=channel,
-                    card_ts=ts,
-                    card_lease_until=None,
-                    slack_problem=None,
-                    slack_problem_told=None,
-                )
+            result = await conn.execute(
+                _CLAIM_CARD,
+                {"request_id": request_id, "now": now, "new_lease": now + lease_seconds},
             )
+            return bool(result.rowcount == 1)
+
+    async def set_card(self, request_id: int, channel: str, ts: str, now: float) -> Status:
+        """Records where the card went, so later edits find it and nobody posts it again; the
+        request's status as it stands (one still pending needs nothing more)."""
+        async with self._write() as conn:
+            status = (
+                await conn.execute(
+                    _SET_CARD, {"request_id": request_id, "to_channel": channel, "to_ts": ts}
+                )
+            ).scalar_one()
             await self._event(
                 conn, request_id, now, "bot", "card_posted", {"channel": channel, "ts": ts}
             )
+            return Status(status)
 
     async def note_slack_problem(
         self, request_id: int, problem: str, now: float, *, release_card: bool = False

@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Collection, Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import and_, bindparam, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.core.models import Action, Event, Outcome, Request, Status, Target, TargetState
@@ -21,6 +21,29 @@ from bot.store.database import Database
 from bot.store.schema import approvals_t, events_t, requests_t, targets_t
 
 __all__ = ["Requests"]
+
+# Asked before every new request, so built once (database.py); the apps and numbers narrow it
+# through ix_targets_app_number, the exact (app, number) pairs are picked out after.
+_PENDING_TARGETS = (
+    select(targets_t.c.app_id, targets_t.c.number, requests_t.c.id)
+    .join(requests_t, requests_t.c.id == targets_t.c.request_id)
+    .where(
+        and_(
+            requests_t.c.org == bindparam("org"),
+            requests_t.c.status == Status.PENDING.value,
+            targets_t.c.app_id.in_(bindparam("apps", expanding=True)),
+            or_(
+                targets_t.c.number.in_(bindparam("numbers", expanding=True)),
+                targets_t.c.number.is_(None),
+            ),
+        )
+    )
+    .order_by(requests_t.c.id)
+)
+_PENDING_TARGETS_NOT_KEY = _PENDING_TARGETS.where(
+    or_(requests_t.c.dedupe_key.is_(None), requests_t.c.dedupe_key != bindparam("not_key"))
+)
+_INSERT_TARGETS = targets_t.insert()
 
 
 class Requests(Database):
@@ -89,11 +112,15 @@ class Requests(Database):
     ) -> int | Request:
         """Inserts a pending request, its targets and its `requested` event in the caller's
         transaction: its id, or the request already filed under the same dedupe key."""
+        insert = self._prepared.get("insert_request")
+        if insert is None:
+            insert = self._prepared["insert_request"] = (
+                self._insert(requests_t)
+                .on_conflict_do_nothing(index_elements=[requests_t.c.dedupe_key])
+                .returning(requests_t.c.id)
+            )
         result = await conn.execute(
-            self._insert(requests_t)
-            .values(status=Status.PENDING.value, executions=0, **values)
-            .on_conflict_do_nothing(index_elements=[requests_t.c.dedupe_key])
-            .returning(requests_t.c.id)
+            insert, {"status": Status.PENDING.value, "executions": 0, **values}
         )
         inserted = result.scalar()
         if inserted is None:
@@ -105,7 +132,7 @@ class Requests(Database):
             return await self._load(conn, existing)
         request_id = int(inserted)
         await conn.execute(
-            targets_t.insert(),
+            _INSERT_TARGETS,
             [
                 {
                     "request_id": request_id,
@@ -128,6 +155,7 @@ class Requests(Database):
                 "targets": [str(t) for t in targets],
                 "reason": values["reason"],
             },
+            first=True,
         )
         return request_id
 
@@ -163,35 +191,16 @@ class Requests(Database):
         wanted = set(targets)
         if not wanted:
             return {}
-        query = (
-            select(targets_t.c.app_id, targets_t.c.number, requests_t.c.id)
-            .join(requests_t, requests_t.c.id == targets_t.c.request_id)
-            .where(
-                and_(
-                    requests_t.c.org == org,
-                    requests_t.c.status == Status.PENDING.value,
-                    # the targets themselves (ix_targets_app_number), not every pending one
-                    or_(
-                        *(
-                            and_(
-                                targets_t.c.app_id == t.app_id,
-                                targets_t.c.number == t.number
-                                if t.number is not None
-                                else targets_t.c.number.is_(None),
-                            )
-                            for t in sorted(wanted, key=str)
-                        )
-                    ),
-                )
-            )
-            .order_by(requests_t.c.id)
-        )
+        params = {
+            "org": org,
+            "apps": sorted({t.app_id for t in wanted}),
+            "numbers": sorted({t.number for t in wanted if t.number is not None}),
+        }
+        query = _PENDING_TARGETS
         if not_dedupe_key is not None:
-            query = query.where(
-                or_(requests_t.c.dedupe_key.is_(None), requests_t.c.dedupe_key != not_dedupe_key)
-            )
+            query, params["not_key"] = _PENDING_TARGETS_NOT_KEY, not_dedupe_key
         async with self._read() as conn:
-            rows = (await conn.execute(query)).all()
+            rows = (await conn.execute(query, params)).all()
         found: dict[Target, int] = {}
         for app_id, number, request_id in rows:
             target = Target(app_id, number)

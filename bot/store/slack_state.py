@@ -5,10 +5,17 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, select, update
 
 from bot.store.database import Database
 from bot.store.schema import home_viewers_t, slack_events_t
+
+# every request's change asks it (database.py: statements built once)
+_HOME_VIEWERS = (
+    select(home_viewers_t.c.user_id)
+    .where(home_viewers_t.c.user_id.in_(bindparam("users", expanding=True)))
+    .order_by(home_viewers_t.c.user_id)
+)
 
 __all__ = ["SlackState"]
 
@@ -55,9 +62,5 @@ class SlackState(Database):
         if not users:
             return []
         async with self._read() as conn:
-            rows = await conn.execute(
-                select(home_viewers_t.c.user_id)
-                .where(home_viewers_t.c.user_id.in_(sorted(users)))
-                .order_by(home_viewers_t.c.user_id)
-            )
+            rows = await conn.execute(_HOME_VIEWERS, {"users": sorted(users)})
             return list(rows.scalars())
