@@ -58,6 +58,9 @@ class Settings(BaseSettings):
     sweep_interval_seconds: float = Field(default=15, gt=0)
     # a slash command not answerable within this is refused "busy", nothing filed (Slack: 3 s)
     command_budget_seconds: float = Field(default=2.0, gt=0, le=2.9)
+    # Slack's pace for chat.postMessage in one channel (about one a second), kept once Slack
+    # has answered 429 for that channel, while posts queue for it (bot/slack/pacing.py)
+    slack_post_interval_seconds: float = Field(default=1.0, gt=0)
     log_level: str = "INFO"
     log_format: Literal["text", "json"] = "text"
     metrics_token: SecretStr | None = None

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import json
+import math
 import time
 import uuid
 from collections.abc import Callable
@@ -193,6 +194,9 @@ class SlackStandin(Workspace):
         self.step_runs: dict[str, StepRun] = {}  # function_execution_id → its run
         self.usergroups: dict[str, list[str]] = {}  # user group id → its members' ids
         self.slow_methods: dict[str, float] = {}  # method → seconds before it answers
+        self.posts_per_second: float | None = None  # Slack's per-channel pace, when enforced
+        self._accepted_posts: dict[str, float] = {}  # channel → when a post was last taken
+        self._rate_limited: collections.Counter[str] = collections.Counter()  # channel → 429s
 
     # lifecycle
 
@@ -264,11 +268,48 @@ class SlackStandin(Workspace):
         self.usergroups.clear()
         self.slow_methods.clear()
         self.step_runs.clear()
+        self.unlimit_posts()
+        self._rate_limited.clear()
         super().reset()
 
     def fail(self, method: str, *faults: SlackFault) -> None:
         """Queue faults for a Web API method (or "response_url"), one consumed per call."""
         self._faults.setdefault(method, collections.deque()).extend(faults)
+
+    def limit_posts(self, per_second: float = 1.0) -> None:
+        """Until `unlimit_posts`: as Slack does, a `chat.postMessage` to a channel sooner than
+        1/`per_second` after the last post it took there is answered 429 with Retry-After
+        (whole seconds, at least 1) and `ratelimited`, and nothing is posted."""
+        if not per_second > 0:
+            raise ValueError("per_second must be positive")
+        self.posts_per_second = per_second
+
+    def unlimit_posts(self) -> None:
+        self.posts_per_second = None
+        self._accepted_posts.clear()
+
+    def rate_limited(self, channel: str | None = None) -> int:
+        """How many 429s `chat.postMessage` got for `channel` (every channel: None), from the
+        limit or from queued `RateLimited` faults."""
+        if channel is None:
+            return sum(self._rate_limited.values())
+        return self._rate_limited[self._dm_channels.get(channel, channel)]
+
+    def _post_pace(self, method: str, params: JSON) -> tuple[str, float] | web.Response:
+        """A post too soon after the channel's last one: its 429. Else the channel and now,
+        to note if the post is taken."""
+        channel = _str(params.get("channel"))
+        channel = self._dm_channels.get(channel, channel)
+        now = time.monotonic()
+        last = self._accepted_posts.get(channel)
+        if self.posts_per_second is not None and last is not None:
+            wait = last + 1 / self.posts_per_second - now
+            if wait > 0:
+                self._rate_limited[channel] += 1
+                body = {"ok": False, "error": "ratelimited"}
+                retry_after = {"Retry-After": str(max(1, math.ceil(wait)))}
+                return self._answer(method, params, body, 429, retry_after)
+        return channel, now
 
     # Web API
 
@@ -287,6 +328,12 @@ class SlackStandin(Workspace):
             return faulted
         if self.slow_methods.get(method):
             await asyncio.sleep(self.slow_methods[method])
+        paced: tuple[str, float] | None = None
+        if method == "chat.postMessage" and self.posts_per_second is not None:
+            pace = self._post_pace(method, params)
+            if isinstance(pace, web.Response):
+                return pace
+            paced = pace
         try:
             refusal = self._token_refusal(method, token) or self._workspace_refusal(method, params)
             if refusal:
@@ -294,6 +341,8 @@ class SlackStandin(Workspace):
             body = handler(params)
         except _Refused as refused:
             body = {"ok": False, "error": refused.error, **refused.extra}
+        if paced is not None and body.get("ok"):  # keyed as posted: a user id means their DM
+            self._accepted_posts[_str(body.get("channel")) or paced[0]] = paced[1]
         return self._answer(method, params, body)
 
     def _answer(
@@ -326,6 +375,9 @@ class SlackStandin(Workspace):
         if isinstance(fault, RateLimited):
             status, error = 429, "ratelimited"
             headers["Retry-After"] = str(fault.retry_after)
+            if method == "chat.postMessage":
+                channel = _str(params.get("channel"))
+                self._rate_limited[self._dm_channels.get(channel, channel)] += 1
         elif isinstance(fault, SlackServerError):
             status, error = fault.status, "internal_error"
         elif isinstance(fault, Timeout):

@@ -25,6 +25,7 @@ from bot.core.ports import GroupMembers
 from bot.observability.context import bind, request_scope
 from bot.slack import blocks, break_glass
 from bot.slack.after_ack import Background
+from bot.slack.pacing import ChannelPacer
 from bot.slack.refusals import Kind, classify
 from bot.store import Store
 
@@ -45,6 +46,7 @@ class Notifier:
         *,
         lease_seconds: float = 60.0,
         clock: Callable[[], float] = time.time,
+        pacer: ChannelPacer | None = None,
     ) -> None:
         self.store = store
         self.slack = slack
@@ -53,22 +55,37 @@ class Notifier:
         self.background = background
         self.lease_seconds = lease_seconds
         self.clock = clock
+        self.pacer = pacer or ChannelPacer()
         self._locks: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
 
     def changed(self, request: Request) -> None:
         """The workflow's listener: schedules a sync after the ack, never blocking the caller."""
-        self.background.spawn(self.sync(request.id), name=f"sync-{request.id}")
+        self.background.spawn(self.sync(request.id, fresh=request), name=f"sync-{request.id}")
 
     @request_scope
-    async def sync(self, request_id: int) -> None:
-        """Brings Slack in line with the stored request; safe to call any number of times."""
+    async def sync(self, request_id: int, *, fresh: Request | None = None) -> None:
+        """Brings Slack in line with the stored request; safe to call any number of times.
+
+        `fresh` is the request as its change left it: one still without a card first waits
+        for its channel's turn (bot/slack/pacing.py), so a card queued behind a burst costs
+        nothing until it can be posted, and is rendered from the store when it is."""
         lock = self._locks.get(request_id)
         if lock is None:
             lock = self._locks[request_id] = asyncio.Lock()
         async with lock:
-            await self._sync(request_id)
+            org = self.orgs.get(fresh.org) if fresh is not None else None
+            if fresh is not None and fresh.card_ts is None and org is not None:
+                async with self.pacer.turn(org.approval_channel):
+                    await self._sync(request_id, in_turn=True)
+            else:
+                await self._sync(request_id)
 
-    async def _sync(self, request_id: int) -> None:
+    def syncing(self, request_id: int) -> bool:
+        """Whether this process is already bringing the request up to date (or queued to)."""
+        lock = self._locks.get(request_id)
+        return lock is not None and lock.locked()
+
+    async def _sync(self, request_id: int, *, in_turn: bool = False) -> None:
         stored = await self.store.get(request_id)
         if stored is None:
             return
@@ -76,30 +93,21 @@ class Notifier:
         org = self.orgs.get(stored.org)
         request = self._in_force(stored, org)
         if request.card_ts is None:
-            if org is None or not await self.store.claim_card(
-                request_id, self.clock(), self.lease_seconds
-            ):
+            if org is None:
                 return
-            failpoints.reached("before_card")
-            try:
-                posted = await self.slack.chat_postMessage(
-                    channel=org.approval_channel,
-                    text=_card_text(request),
-                    blocks=self._card(request),
-                    unfurl_links=False,
-                )
-            except Exception as exc:
-                await self._refused(request, "card", exc, org.approval_channel)
-                return
-            failpoints.reached("after_card_posted")
-            await self.store.set_card(
-                request_id, str(posted["channel"]), str(posted["ts"]), self.clock()
-            )
+            if in_turn:
+                status = await self._post_card(request, org)
+            else:
+                async with self.pacer.turn(org.approval_channel) as waited:
+                    if waited:  # it may have moved on while it queued
+                        await self._sync(request_id, in_turn=True)
+                        return
+                    status = await self._post_card(request, org)
+            if status is None or status is Status.PENDING:
+                return  # not posted (told or left for the sweep), or nothing more to show
             stored = await self.store.get(request_id)
             assert stored is not None
             request = self._in_force(stored, org)
-            if request.status is Status.PENDING:
-                return
         try:
             await self._update_card(request)
         except Exception as exc:  # left in the outbox: the sweeper updates it, then announces
@@ -109,6 +117,28 @@ class Notifier:
             await self.store.clear_slack_problem(request.id)
         if request.status.final and request.notified_at is None:
             await self._announce(request)
+
+    async def _post_card(self, request: Request, org: Org) -> Status | None:
+        """Claims the card (one poster, even across replicas), posts it and records where; the
+        request's status then, or None when this poster did not post it."""
+        request_id = request.id
+        if not await self.store.claim_card(request_id, self.clock(), self.lease_seconds):
+            return None
+        failpoints.reached("before_card")
+        try:
+            posted = await self.slack.chat_postMessage(
+                channel=org.approval_channel,
+                text=_card_text(request),
+                blocks=self._card(request),
+                unfurl_links=False,
+            )
+        except Exception as exc:
+            await self._refused(request, "card", exc, org.approval_channel)
+            return None
+        failpoints.reached("after_card_posted")
+        return await self.store.set_card(
+            request_id, str(posted["channel"]), str(posted["ts"]), self.clock()
+        )
 
     async def _update_card(self, request: Request) -> None:
         assert request.card_channel and request.card_ts
@@ -300,6 +330,8 @@ class Notifier:
         """Posts cards never posted and announces outcomes never told (a crash, a Slack outage)."""
         cards, untold = await self.store.outbox(self.clock())
         for request_id in cards + untold:
+            if self.syncing(request_id):
+                continue  # queued for its channel's turn, or under way: not waited on here
             try:
                 await self.sync(request_id)
             except Exception:

@@ -12,7 +12,6 @@ from pydantic import SecretStr
 from slack_sdk.http_retry.async_handler import AsyncRetryHandler
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
-    AsyncRateLimitErrorRetryHandler,
     AsyncServerErrorRetryHandler,
 )
 from slack_sdk.web.async_client import AsyncWebClient
@@ -31,6 +30,7 @@ from bot.slack.admission import Admission
 from bot.slack.after_ack import Background
 from bot.slack.app_home import AppHome
 from bot.slack.notifier import Notifier
+from bot.slack.pacing import ChannelPacer, PacedRateLimitRetryHandler
 from bot.slack.reminders import ReminderPoster
 from bot.slack.review_poster import ReviewPoster
 from bot.slack.sealing import Sealer
@@ -41,17 +41,25 @@ from bot.store import Store
 log = logging.getLogger(__name__)
 
 
-def slack_client(settings: Settings) -> AsyncWebClient:
-    """A Web API client that rides out 429s (honouring Retry-After), 5xx and dropped connections."""
+def slack_client(settings: Settings, pacer: ChannelPacer | None = None) -> AsyncWebClient:
+    """A Web API client that rides out 429s (honouring Retry-After, and telling `pacer` which
+    channel Slack refused a post to), 5xx and dropped connections."""
     token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
+    pacer = pacer or channel_pacer(settings)
     handlers: list[AsyncRetryHandler] = [
-        AsyncRateLimitErrorRetryHandler(max_retry_count=3),
+        PacedRateLimitRetryHandler(pacer, max_retry_count=3),
         AsyncConnectionErrorRetryHandler(max_retry_count=3),
         AsyncServerErrorRetryHandler(max_retry_count=2),
     ]
     return AsyncWebClient(
         token=token, base_url=settings.slack_api_url, timeout=10, retry_handlers=handlers
     )
+
+
+def channel_pacer(settings: Settings) -> ChannelPacer:
+    """Posts to each channel one at a time, paced once Slack answers 429 (bot/slack/pacing.py);
+    one per running bot, shared by its Slack client and its notifier."""
+    return ChannelPacer(interval=settings.slack_post_interval_seconds)
 
 
 def sealer(settings: Settings) -> Sealer:
@@ -98,8 +106,11 @@ class Services:
         store, client = workflow.store, workflow.client
         assert isinstance(store, Store)
         background = Background()
-        slack = slack or slack_client(settings)
-        notifier = Notifier(store, slack, orgs, background, lease_seconds=settings.lease_seconds)
+        pacer = channel_pacer(settings)
+        slack = slack or slack_client(settings, pacer)
+        notifier = Notifier(
+            store, slack, orgs, background, lease_seconds=settings.lease_seconds, pacer=pacer
+        )
         workflow.subscribe(notifier.changed)
         metrics = BotMetrics(orgs.orgs)
         # first of the handlers, so every Slack call is counted, Bolt's per-request clients' too

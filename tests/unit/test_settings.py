@@ -51,6 +51,7 @@ def test_defaults_need_no_environment() -> None:
     )
     assert settings.max_targets == 100
     assert (settings.lease_seconds, settings.sweep_interval_seconds) == (120, 15)
+    assert settings.slack_post_interval_seconds == 1.0
     assert settings.log_level == "INFO"
 
 
@@ -73,6 +74,7 @@ def test_defaults_need_no_environment() -> None:
         ("lease_seconds", "SFVOPI_LEASE_SECONDS"),
         ("sweep_interval_seconds", "SFVOPI_SWEEP_INTERVAL_SECONDS"),
         ("command_budget_seconds", "SFVOPI_COMMAND_BUDGET_SECONDS"),
+        ("slack_post_interval_seconds", "SFVOPI_SLACK_POST_INTERVAL_SECONDS"),
         ("log_level", "SFVOPI_LOG_LEVEL"),
         ("log_format", "SFVOPI_LOG_FORMAT"),
         ("metrics_token", "SFVOPI_METRICS_TOKEN"),
@@ -86,7 +88,7 @@ def test_env_name_of_every_setting(field: str, variable: str) -> None:
 
 
 def test_every_setting_has_a_name_in_the_table_above() -> None:
-    assert len(Settings.model_fields) == 22
+    assert len(Settings.model_fields) == 23
 
 
 @pytest.mark.parametrize(
@@ -177,6 +179,7 @@ def test_supported_database_urls(url: str) -> None:
         ("lease_seconds", 0.5),
         ("sweep_interval_seconds", 0.1),
         ("command_budget_seconds", 2.9),
+        ("slack_post_interval_seconds", 0.01),
         ("host", "h"),
     ],
 )
@@ -197,6 +200,10 @@ def test_values_at_the_edge_are_accepted(field: str, value: object) -> None:
         (
             {"command_budget_seconds": 3},
             "bad setting SFVOPI_COMMAND_BUDGET_SECONDS: input should be less than or equal to 2.9",
+        ),
+        (
+            {"slack_post_interval_seconds": 0},
+            "bad setting SFVOPI_SLACK_POST_INTERVAL_SECONDS: input should be greater than 0",
         ),
         (
             {"database_url": "sqlite"},
