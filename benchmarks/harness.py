@@ -354,7 +354,11 @@ class Env:
         return asyncio.create_task(record())
 
     async def start_bot(
-        self, *, database_url: str | None = None, api_concurrency: int = 8
+        self,
+        *,
+        database_url: str | None = None,
+        api_concurrency: int = 8,
+        extra_env: dict[str, str] | None = None,
     ) -> BotProc:
         """Starts `python -m bot serve` and returns once /healthz answers 200 (timed)."""
         self.bots += 1
@@ -381,7 +385,7 @@ class Env:
             "SFVOPI_MAX_TARGETS": "100",
             "SFVOPI_API_CONCURRENCY": str(api_concurrency),
         }
-        env |= self.bot_env
+        env |= (extra_env or {}) | self.bot_env
         began = time.perf_counter()
         process = await start_bot_process(name, env, self.workdir, port=port)
         self.procs.append(process)

@@ -271,6 +271,8 @@ class BurstResult:
     lost: int  # filed but never carded
     cards_settled_after_s: float
     bot_memory_mb: MemoryMB
+    posts_per_second: float | None = None  # the stand-in's chat.postMessage limit per channel
+    rate_limited: int = 0  # 429s the stand-in answered the bot's posts
 
 
 # -- the whole run ---------------------------------------------------------------------------

@@ -3,10 +3,18 @@
 Slack shows its user an error when an answer takes over 3 s, so the figure that matters is how
 many of the acks came within 3 s; and then that every request the bot filed got exactly one
 card, none lost and none doubled, and how long the cards took to land.
+
+The stand-in holds the bot to Slack's per-channel limit on chat.postMessage (429 with
+Retry-After beyond it), so the cards reach the approval channel paced, and the 429s the bot
+drew are counted. Slack's limit is about one post a second; the run uses POSTS_PER_SECOND (10,
+with the bot's SFVOPI_SLACK_POST_INTERVAL_SECONDS to match) so 500 cards take a minute, not
+eight. BENCH_BURST_POSTS_PER_SECOND=1 runs it at Slack's own pace.
 """
 
 from __future__ import annotations
 
+import math
+import os
 import re
 import sqlite3
 from collections import Counter
@@ -19,11 +27,15 @@ COMMANDS = 500
 SLACK_DEADLINE_MS = 3000
 TEMPLATE = "unlink +9172{i:08d} sfv_app_benchload fraud on this DID, INC-4411"
 CARD = re.compile(r"request #(\d+)")
+POSTS_PER_SECOND = float(os.environ.get("BENCH_BURST_POSTS_PER_SECOND", "10"))
 
 
 async def run(env: Env) -> BurstResult:
     env.slack.reset()
-    bot = await env.start_bot()
+    env.slack.limit_posts(POSTS_PER_SECOND)
+    bot = await env.start_bot(
+        extra_env={"SFVOPI_SLACK_POST_INTERVAL_SECONDS": str(1 / POSTS_PER_SECOND)}
+    )
     result = await env.load(
         bot.url,
         concurrency=COMMANDS,
@@ -42,8 +54,9 @@ async def run(env: Env) -> BurstResult:
     # a command whose client gave up (10 s) may still be filed after the load ends: count
     # again once its card landed, until the count holds
     filed, waited = count_filed(), 0.0
+    drain = 30 + 1.5 * COMMANDS / POSTS_PER_SECOND
     while True:
-        waited += await env.settle_cards(filed, 120)
+        waited += await env.settle_cards(filed, drain)
         again = count_filed()
         if again == filed:
             break
@@ -54,6 +67,8 @@ async def run(env: Env) -> BurstResult:
         if (m := CARD.search(message.text)) is not None
     )
     memory = bot.memory()
+    rate_limited = env.slack.rate_limited()
+    env.slack.unlimit_posts()
     await env.stop(bot.process)
     burst = BurstResult(
         commands=COMMANDS,
@@ -69,6 +84,8 @@ async def run(env: Env) -> BurstResult:
         lost=max(0, filed - len(per_request)),
         cards_settled_after_s=round(waited, 2),
         bot_memory_mb=memory,
+        posts_per_second=POSTS_PER_SECOND,
+        rate_limited=rate_limited,
     )
     log(f"  burst: {burst}")
     return burst
@@ -90,8 +107,9 @@ def rows(burst: BurstResult) -> list[Row]:
         Row(
             "7",
             f"burst: one card per filed request (filed {burst.filed}, doubled "
-            f"{burst.doubled_cards}, lost {burst.lost}; landed after "
-            f"{fmt(burst.cards_settled_after_s, ' s')})",
+            f"{burst.doubled_cards}, lost {burst.lost}; paced at "
+            f"{fmt(burst.posts_per_second or math.nan, '/s per channel', 0)}, all landed after "
+            f"{fmt(burst.cards_settled_after_s, ' s')}, 429s drawn: {burst.rate_limited})",
             str(burst.cards),
             str(burst.filed),
             "all, none doubled",

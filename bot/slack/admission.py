@@ -24,7 +24,10 @@ from dataclasses import dataclass
 from bot.errors import Busy
 
 BUDGET = 2.0  # seconds: Slack's 3 s less a margin for the ack to be written and travel
-PRIOR = 0.05  # seconds one command is assumed to cost before any has been measured
+# seconds one command is assumed to cost before any has been measured: what one costs in a
+# burst on the reference machine (benchmarks/README.md, scenario 7). Too high, a cold bot
+# refuses a burst it could have served; too low, the late guard still refuses in time.
+PRIOR = 0.003
 WEIGHT = 0.2  # of each new measurement in the moving estimate
 MESSAGE = (
     "the bot has too many commands in hand to answer this one in time, so it did nothing: "
@@ -85,9 +88,12 @@ class Admission:
         try:
             yield
         finally:
-            _guarded.reset(token)
             self.in_hand -= 1
             self._measured(now)
+            # a command dropped unfinished (its task destroyed at shutdown) is closed by the
+            # garbage collector in another context, where its token cannot be reset
+            with contextlib.suppress(ValueError):
+                _guarded.reset(token)
 
     def _measured(self, started: float) -> None:
         """One command done: its cost is its own duration, or, when commands overlap, the

@@ -8,6 +8,7 @@ import logging
 import secrets
 from dataclasses import dataclass, field
 
+import aiohttp
 from pydantic import SecretStr
 from slack_sdk.http_retry.async_handler import AsyncRetryHandler
 from slack_sdk.http_retry.builtin_async_handlers import (
@@ -41,9 +42,15 @@ from bot.store import Store
 log = logging.getLogger(__name__)
 
 
-def slack_client(settings: Settings, pacer: ChannelPacer | None = None) -> AsyncWebClient:
+def slack_client(
+    settings: Settings,
+    pacer: ChannelPacer | None = None,
+    *,
+    session: aiohttp.ClientSession | None = None,
+) -> AsyncWebClient:
     """A Web API client that rides out 429s (honouring Retry-After, and telling `pacer` which
-    channel Slack refused a post to), 5xx and dropped connections."""
+    channel Slack refused a post to), 5xx and dropped connections. Without a `session`,
+    slack-sdk opens a session, and a connection, for every call."""
     token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
     pacer = pacer or channel_pacer(settings)
     handlers: list[AsyncRetryHandler] = [
@@ -52,7 +59,11 @@ def slack_client(settings: Settings, pacer: ChannelPacer | None = None) -> Async
         AsyncServerErrorRetryHandler(max_retry_count=2),
     ]
     return AsyncWebClient(
-        token=token, base_url=settings.slack_api_url, timeout=10, retry_handlers=handlers
+        token=token,
+        base_url=settings.slack_api_url,
+        timeout=10,
+        retry_handlers=handlers,
+        session=session,
     )
 
 
@@ -91,6 +102,7 @@ class Services:
     _sweeper: asyncio.Task[None] | None = field(default=None, repr=False)
     _group_refresher: asyncio.Task[None] | None = field(default=None, repr=False)
     _audit_delivery: asyncio.Task[None] | None = field(default=None, repr=False)
+    _slack_session: aiohttp.ClientSession | None = field(default=None, repr=False)
 
     @classmethod
     async def start(
@@ -107,7 +119,10 @@ class Services:
         assert isinstance(store, Store)
         background = Background()
         pacer = channel_pacer(settings)
-        slack = slack or slack_client(settings, pacer)
+        slack_session = None
+        if slack is None:  # kept-alive connections to Slack, closed with the services
+            slack_session = aiohttp.ClientSession()
+            slack = slack_client(settings, pacer, session=slack_session)
         notifier = Notifier(
             store, slack, orgs, background, lease_seconds=settings.lease_seconds, pacer=pacer
         )
@@ -148,6 +163,7 @@ class Services:
             audit_sink=audit_sink,
             steps=steps,
             reviews=reviews,
+            _slack_session=slack_session,
         )
 
     async def reload_orgs(self, orgs: OrgDirectory) -> None:
@@ -209,4 +225,6 @@ class Services:
         await self.background.drain()
         if self.audit_sink is not None:
             await self.audit_sink.close()
+        if self._slack_session is not None:
+            await self._slack_session.close()
         await close_workflow(self.workflow)
