@@ -20,6 +20,10 @@ from bot.store import Store
 log = logging.getLogger(__name__)
 
 FINAL = [s for s in Status if s.final]
+# How long a read of whose Home to republish is reused for the same people: a burst of
+# requests from one person asks the store once, not once per request (issue 16). A Home opened
+# here drops it at once; one opened on another replica is seen within this long.
+VIEWERS_REUSED_FOR = 2.0
 
 
 class AppHome:
@@ -37,12 +41,14 @@ class AppHome:
         self.slack = slack
         self.background = background
         self.clock = clock
+        self._viewers: dict[frozenset[str], tuple[float, list[str]]] = {}
         self._publishing: set[str] = set()
         self._again: set[str] = set()
         self._notices: dict[str, str] = {}
 
     async def opened(self, user: str) -> None:
         """`user` opened the Home tab: remembered (so changes republish it), then published."""
+        self._viewers.clear()
         try:
             await self.store.remember_home(user, self.clock())
         except Exception as exc:
@@ -57,12 +63,23 @@ class AppHome:
         """Republishes the Home of the requester and of everyone who may approve it, among
         those who have opened theirs."""
         try:
-            viewers = await self.store.home_viewers(self.workflow.concerned(request))
+            viewers = await self._viewers_among(self.workflow.concerned(request))
         except Exception as exc:
             log.warning("request %s: could not read whose Home to update (%s)", request.id, exc)
             return
         for user in viewers:
             await self.publish(user)
+
+    async def _viewers_among(self, users: set[str]) -> list[str]:
+        key, now = frozenset(users), time.monotonic()
+        known = self._viewers.get(key)
+        if known is not None and now - known[0] < VIEWERS_REUSED_FOR:
+            return known[1]
+        viewers = await self.store.home_viewers(users)
+        if len(self._viewers) >= 256:
+            self._viewers.clear()
+        self._viewers[key] = (now, viewers)
+        return viewers
 
     async def tell(self, user: str, notice: str) -> None:
         """Says `notice` at the top of the user's Home (a click there that was refused)."""

@@ -68,15 +68,20 @@ class Notifier:
 
         `fresh` is the request as its change left it: one still without a card first waits
         for its channel's turn (bot/slack/pacing.py), so a card queued behind a burst costs
-        nothing until it can be posted, and is rendered from the store when it is."""
+        nothing until it can be posted, and is rendered from the store when it is. A request
+        just filed whose card goes out at once, with nothing queued before it, is the stored
+        one: it is not read back."""
         lock = self._locks.get(request_id)
         if lock is None:
             lock = self._locks[request_id] = asyncio.Lock()
+        queued = lock.locked()
         async with lock:
             org = self.orgs.get(fresh.org) if fresh is not None else None
             if fresh is not None and fresh.card_ts is None and org is not None:
-                async with self.pacer.turn(org.approval_channel):
-                    await self._sync(request_id, in_turn=True)
+                async with self.pacer.turn(org.approval_channel) as waited:
+                    just_filed = fresh.status is Status.PENDING and not fresh.approvals
+                    known = fresh if just_filed and not (queued or waited) else None
+                    await self._sync(request_id, in_turn=True, known=known)
             else:
                 await self._sync(request_id)
 
@@ -85,8 +90,10 @@ class Notifier:
         lock = self._locks.get(request_id)
         return lock is not None and lock.locked()
 
-    async def _sync(self, request_id: int, *, in_turn: bool = False) -> None:
-        stored = await self.store.get(request_id)
+    async def _sync(
+        self, request_id: int, *, in_turn: bool = False, known: Request | None = None
+    ) -> None:
+        stored = known if known is not None else await self.store.get(request_id)
         if stored is None:
             return
         bind(org=stored.org)

@@ -7,6 +7,7 @@ import contextlib
 import logging
 import secrets
 from dataclasses import dataclass, field
+from typing import Any, cast
 
 import aiohttp
 from pydantic import SecretStr
@@ -42,15 +43,38 @@ from bot.store import Store
 log = logging.getLogger(__name__)
 
 
+class KeptAliveSession:
+    """One aiohttp session for every Slack call (slack-sdk, given none, opens a session and a
+    connection per call), each call still bounded by its client's `timeout` at the time, as
+    slack-sdk's own per-call sessions are (it applies no timeout to a session it is given)."""
+
+    def __init__(self) -> None:
+        self._session = aiohttp.ClientSession()
+        self.client: AsyncWebClient | None = None  # whose timeout bounds each call
+
+    @property
+    def closed(self) -> bool:
+        return self._session.closed
+
+    def request(self, method: str, url: str, **kwargs: Any) -> Any:
+        seconds = self.client.timeout if self.client is not None else 30
+        return self._session.request(
+            method, url, timeout=aiohttp.ClientTimeout(total=seconds), **kwargs
+        )
+
+    async def close(self) -> None:
+        await self._session.close()
+
+
 def slack_client(
     settings: Settings,
     pacer: ChannelPacer | None = None,
     *,
-    session: aiohttp.ClientSession | None = None,
+    session: KeptAliveSession | None = None,
 ) -> AsyncWebClient:
     """A Web API client that rides out 429s (honouring Retry-After, and telling `pacer` which
-    channel Slack refused a post to), 5xx and dropped connections. Without a `session`,
-    slack-sdk opens a session, and a connection, for every call."""
+    channel Slack refused a post to), 5xx and dropped connections; on `session`'s kept-alive
+    connections when given one."""
     token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
     pacer = pacer or channel_pacer(settings)
     handlers: list[AsyncRetryHandler] = [
@@ -58,13 +82,16 @@ def slack_client(
         AsyncConnectionErrorRetryHandler(max_retry_count=3),
         AsyncServerErrorRetryHandler(max_retry_count=2),
     ]
-    return AsyncWebClient(
+    client = AsyncWebClient(
         token=token,
         base_url=settings.slack_api_url,
         timeout=10,
         retry_handlers=handlers,
-        session=session,
+        session=cast(aiohttp.ClientSession, session),  # duck-typed: closed, request()
     )
+    if session is not None:
+        session.client = client
+    return client
 
 
 def channel_pacer(settings: Settings) -> ChannelPacer:
@@ -102,7 +129,7 @@ class Services:
     _sweeper: asyncio.Task[None] | None = field(default=None, repr=False)
     _group_refresher: asyncio.Task[None] | None = field(default=None, repr=False)
     _audit_delivery: asyncio.Task[None] | None = field(default=None, repr=False)
-    _slack_session: aiohttp.ClientSession | None = field(default=None, repr=False)
+    _slack_session: KeptAliveSession | None = field(default=None, repr=False)
 
     @classmethod
     async def start(
@@ -121,7 +148,7 @@ class Services:
         pacer = channel_pacer(settings)
         slack_session = None
         if slack is None:  # kept-alive connections to Slack, closed with the services
-            slack_session = aiohttp.ClientSession()
+            slack_session = KeptAliveSession()
             slack = slack_client(settings, pacer, session=slack_session)
         notifier = Notifier(
             store, slack, orgs, background, lease_seconds=settings.lease_seconds, pacer=pacer
