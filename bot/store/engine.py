@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -11,6 +12,7 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.dialects.sqlite.aiosqlite import SQLiteDialect_aiosqlite
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from bot.store import inline_sqlite
@@ -121,8 +123,11 @@ def _sqlite_transactions(engine: AsyncEngine) -> None:
         immediate = conn.get_execution_options().get("sqlite_immediate", False)
         # on the driver's cursor: a statement with no result needs none of SQLAlchemy's
         # execution machinery, which costs more than the BEGIN (issue 16)
+        statement = "BEGIN IMMEDIATE" if immediate else "BEGIN"
         cursor = conn.connection.cursor()
         try:
-            cursor.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
+            cursor.execute(statement)
+        except sqlite3.Error as error:  # as SQLAlchemy reports any other statement's failure
+            raise DBAPIError.instance(statement, (), error, sqlite3.Error) from error
         finally:
             cursor.close()
