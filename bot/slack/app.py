@@ -40,14 +40,16 @@ async def build_app(services: Services, *, socket_mode: bool = False) -> AsyncAp
     services.bot_user_id = identity.get("user_id")
     token = settings.slack_bot_token.get_secret_value()
 
+    authorized = AuthorizeResult(
+        enterprise_id=identity.get("enterprise_id"),
+        team_id=identity.get("team_id"),
+        bot_token=token,
+        bot_id=identity.get("bot_id"),
+        bot_user_id=identity.get("user_id"),
+    )
+
     async def authorize(**_: Any) -> AuthorizeResult:
-        return AuthorizeResult(
-            enterprise_id=identity.get("enterprise_id"),
-            team_id=identity.get("team_id"),
-            bot_token=token,
-            bot_id=identity.get("bot_id"),
-            bot_user_id=identity.get("user_id"),
-        )
+        return authorized
 
     secret = settings.slack_signing_secret
     with _quiet(logging.getLogger("slack_bolt.AsyncApp")):

@@ -68,9 +68,9 @@ class Notifier:
 
         `fresh` is the request as its change left it: one still without a card first waits
         for its channel's turn (bot/slack/pacing.py), so a card queued behind a burst costs
-        nothing until it can be posted, and is rendered from the store when it is. A request
-        just filed whose card goes out at once, with nothing queued before it, is the stored
-        one: it is not read back."""
+        nothing until it can be posted. A request just filed is rendered as filed, not read
+        back: a change since is caught by the status the card's record returns, or by the
+        change's own sync, queued behind this one; any other sync reads the store."""
         lock = self._locks.get(request_id)
         if lock is None:
             lock = self._locks[request_id] = asyncio.Lock()
@@ -78,9 +78,9 @@ class Notifier:
         async with lock:
             org = self.orgs.get(fresh.org) if fresh is not None else None
             if fresh is not None and fresh.card_ts is None and org is not None:
-                async with self.pacer.turn(org.approval_channel) as waited:
+                async with self.pacer.turn(org.approval_channel):
                     just_filed = fresh.status is Status.PENDING and not fresh.approvals
-                    known = fresh if just_filed and not (queued or waited) else None
+                    known = fresh if just_filed and not queued else None
                     await self._sync(request_id, in_turn=True, known=known)
             else:
                 await self._sync(request_id)
