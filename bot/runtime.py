@@ -17,12 +17,21 @@ from bot.sfvopi import SfvopiClient
 from bot.store import Store
 
 
-async def start_workflow(settings: Settings, *, orgs: OrgDirectory | None = None) -> Workflow:
-    """Opens the store (creating or upgrading its schema) and wires the workflow to it."""
+async def start_workflow(
+    settings: Settings,
+    *,
+    orgs: OrgDirectory | None = None,
+    upgrade_in_child_process: bool = True,
+) -> Workflow:
+    """Opens the store (creating or upgrading its schema) and wires the workflow to it.
+
+    The bot upgrades a schema in a child process, so Alembic's ~12 MB never stay in it (issue
+    16); `open_workflow` upgrades in the caller's own process, which may be no plain Python
+    interpreter that a child could be started from."""
     if orgs is None:
         orgs = load_orgs(settings.orgs_file, environ_with_dotenv())
     store = Store(settings.database_url)
-    await store.start()
+    await store.start(upgrade_in_child_process=upgrade_in_child_process)
     client = SfvopiClient(
         settings.base_url, timeout=settings.api_timeout_seconds, tries=settings.api_tries
     )
@@ -49,7 +58,9 @@ async def open_workflow(
 ) -> AsyncIterator[Workflow]:
     """`async with open_workflow() as workflow:` files, approves and reads requests from
     Python; settings default to the environment and `.env`, as for `sfvopi-bot serve`."""
-    workflow = await start_workflow(settings or Settings(), orgs=orgs)
+    workflow = await start_workflow(
+        settings or Settings(), orgs=orgs, upgrade_in_child_process=False
+    )
     try:
         yield workflow
     finally:

@@ -1,10 +1,12 @@
 """The only code that touches the database: `Store`, one facade over small single-job modules.
 
-schema (tables) · engine (drivers, SQLite set-up, write gate) · database (transactions, loading)
+schema (tables) · engine (drivers, SQLite set-up, write gate) · inline_sqlite (SQLite on the
+loop's thread) · database (transactions, loading)
 · requests (creation, transitions, claims) · break_glass (filed claimed, reviewed, escalated)
 · outbox (Slack posts to make) · slack_state (events taken in, Home tabs opened)
 · function_runs (Workflow Builder steps to complete) · audit (the chained log, its export and
-sink cursor) · api_calls (the HTTP API's calls, as events) · migrate (Alembic).
+sink cursor) · api_calls (the HTTP API's calls, as events) · migrate (Alembic) · migrate_child
+(the upgrade in a child process).
 """
 
 from bot.store.api_calls import ApiCalls

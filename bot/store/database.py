@@ -8,13 +8,14 @@ rows that a read decides a write on are locked FOR UPDATE.
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlalchemy import Table, bindparam, func, select
 from sqlalchemy.dialects import sqlite
-from sqlalchemy.engine import Row
+from sqlalchemy.engine import Row, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.audit.chain import GENESIS, event_hash, new_uid
@@ -29,7 +30,8 @@ from bot.core.models import (
     TargetState,
 )
 from bot.store.engine import WriteGate, async_url, make_engine
-from bot.store.migrate import upgrade
+from bot.store.migrate import at_head, upgrade
+from bot.store.migrate_child import upgrade_in_child
 from bot.store.schema import approvals_t, events_t, requests_t, targets_t
 
 __all__ = ["Database"]
@@ -67,13 +69,32 @@ class Database:
         self.url = async_url(url)
         self.engine: AsyncEngine = make_engine(self.url, **(engine_options or {}))
         self.is_sqlite = self.engine.dialect.name == "sqlite"
+        self._engine_options = bool(engine_options)
         self._write_gate = WriteGate()
         self._prepared: dict[str, Any] = {}  # statements built once, in this dialect
 
-    async def start(self) -> None:
-        """Creates or upgrades the schema; safe to run from several processes at once."""
+    async def start(self, *, upgrade_in_child_process: bool = False) -> None:
+        """Creates or upgrades the schema; safe to run from several processes at once.
+
+        With `upgrade_in_child_process` (a long-lived process: the bot), an upgrade runs in a
+        child process (bot/store/migrate_child.py) and this one never imports Alembic; only
+        where a child cannot reach the same database (in memory, engine options it lacks) or
+        there is no interpreter to start it with does the upgrade run here after all."""
+        if upgrade_in_child_process and self._child_can_upgrade():
+            async with self._write() as conn:
+                if await at_head(conn):
+                    return
+            await upgrade_in_child(self.url)
+            return
         async with self._write() as conn:
             await upgrade(conn)
+
+    def _child_can_upgrade(self) -> bool:
+        database = make_url(self.url).database
+        in_memory = not database or database == ":memory:" or database.startswith("file:")
+        return (
+            bool(sys.executable) and not self._engine_options and not (self.is_sqlite and in_memory)
+        )
 
     async def close(self) -> None:
         await self.engine.dispose()

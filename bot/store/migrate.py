@@ -30,6 +30,7 @@ __all__ = [
     "MIGRATIONS",
     "SCHEMA_LOCK_ID",
     "SCHEMA_VERSION",
+    "at_head",
     "compare_type",
     "upgrade",
 ]
@@ -85,6 +86,14 @@ async def upgrade(conn: AsyncConnection) -> None:
     lock = _in_process.setdefault(asyncio.get_running_loop(), asyncio.Lock())
     async with lock:
         await conn.run_sync(_upgrade)
+
+
+async def at_head(conn: AsyncConnection) -> bool:
+    """Whether `conn`'s write transaction finds nothing to upgrade, taking `upgrade`'s lock
+    first: a replica that starts while another upgrades waits for it, then finds head."""
+    if conn.dialect.name == "postgresql":
+        await conn.execute(select(func.pg_advisory_xact_lock(SCHEMA_LOCK_ID)))
+    return await conn.run_sync(_at_head)
 
 
 def _upgrade(connection: Connection) -> None:
