@@ -15,6 +15,7 @@ A command answered "filed" is filed; one answered "busy" left nothing in the sto
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import time
 from collections.abc import Callable, Iterator
@@ -29,6 +30,7 @@ BUDGET = 2.0  # seconds: Slack's 3 s less a margin for the ack to be written and
 # refuses a burst it could have served; too low, the late guard still refuses in time.
 PRIOR = 0.003
 WEIGHT = 0.2  # of each new measurement in the moving estimate
+WINDOW = 32  # overlapping commands' ends the estimate averages over
 MESSAGE = (
     "the bot has too many commands in hand to answer this one in time, so it did nothing: "
     "nothing was filed or changed. Try again in a moment."
@@ -71,7 +73,7 @@ class Admission:
         self.clock = clock
         self.in_hand = 0
         self.estimate = PRIOR
-        self._last_done: float | None = None
+        self._ends: collections.deque[float] = collections.deque(maxlen=WINDOW)
 
     @contextlib.contextmanager
     def admitted(self) -> Iterator[None]:
@@ -96,14 +98,19 @@ class Admission:
                 _guarded.reset(token)
 
     def _measured(self, started: float) -> None:
-        """One command done: its cost is its own duration, or, when commands overlap, the
-        time since the previous one finished (what the loop spent per command)."""
+        """One command done. Alone, its cost is its own duration. Overlapping others, it is
+        what the loop spent per command: the mean time between the last WINDOW ends (a mean,
+        not the last gap: in a burst, ends come in clumps, and one long gap between clumps made
+        a cold bot refuse a third of a burst it could serve)."""
         done = self.clock()
-        cost = done - started
-        if self._last_done is not None:
-            cost = min(cost, done - self._last_done)
-        self._last_done = done
-        self.estimate += WEIGHT * (max(cost, 0.0) - self.estimate)
+        if self._ends and self._ends[-1] < started:
+            self._ends.clear()  # nothing ended while this one ran: a new stretch begins
+        overlapped = self.in_hand > 0 or bool(self._ends)
+        self._ends.append(done)
+        if not overlapped:
+            self.estimate += WEIGHT * (max(done - started, 0.0) - self.estimate)
+        elif len(self._ends) > 1:
+            self.estimate = (self._ends[-1] - self._ends[0]) / (len(self._ends) - 1)
 
     def late_guard(self) -> None:
         """`Workflow.filing_gate`: refuses a filing that starts after the budget is spent.
