@@ -178,9 +178,10 @@ class ConnectionGuard:
 
     A connection is *waiting* (for a whole request) from the moment it opens or is answered,
     and *working* once the handler holds its whole request. A waiting connection is closed at
-    its deadline (moved past the handler's own body deadline once its headers are in); past the cap, the oldest waiting connection that was never answered is shed
-    first, then the oldest idle keep-alive one; working connections are never shed (when all
-    are working, the newcomer is closed).
+    its deadline (moved past the handler's own body deadline once its headers are in, so a
+    trickled body gets its 408); past the cap, the oldest waiting connection that was never
+    answered is shed first, then the oldest idle keep-alive one; working connections are never
+    shed (when all are working, the newcomer is closed).
     """
 
     def __init__(
