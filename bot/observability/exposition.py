@@ -20,12 +20,16 @@ __all__ = ["authorized", "metrics_handler"]
 
 
 def authorized(token: SecretStr | None, header: str | None) -> bool:
-    """Whether an Authorization header carries the token (always, when there is none)."""
+    """Whether an Authorization header carries the token (always, when there is none).
+
+    A header's bytes that are not UTF-8 arrive as lone surrogates: encoded as they came, they
+    simply do not match."""
     if token is None:
         return True
     scheme, _, given = (header or "").partition(" ")
     expected = token.get_secret_value().encode()
-    return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), expected)
+    offered = given.strip().encode("utf-8", "surrogatepass")
+    return scheme.lower() == "bearer" and hmac.compare_digest(offered, expected)
 
 
 Handler = Callable[[web.Request], Awaitable[web.Response]]

@@ -17,7 +17,8 @@ FORM = "application/x-www-form-urlencoded"
 
 def parse_body(raw: bytes, content_type: str | None) -> dict[str, Any] | None:
     """The body as a dict, or None when it is no shape Slack sends (not UTF-8, not a form
-    or JSON object, a `payload` that is not a JSON object)."""
+    or JSON object, a `payload` that is not a JSON object, JSON nested past the parser's
+    recursion limit)."""
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
@@ -38,6 +39,6 @@ def parse_body(raw: bytes, content_type: str | None) -> dict[str, Any] | None:
 def _object(text: str) -> dict[str, Any] | None:
     try:
         value = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
     return value if isinstance(value, dict) else None

@@ -1,6 +1,10 @@
 """`GET /healthz` for both front doors: 200 `{"ok": true}` while the bot can do its work
-(with `stuck`: what Slack refuses for which request, and the fix), 503 `{"ok": false,
+(with `stuck`: how many requests Slack refuses something for), 503 `{"ok": false,
 "error": …}` saying why not (a fixed phrase, never a path or a secret).
+
+Which requests are stuck, and the fix, is for whoever holds the metrics token
+(`SFVOPI_METRICS_TOKEN`, sent as a bearer token): a stranger learns no request number and no
+channel. Without a token configured, the details are never shown.
 
 HTTP (`bot.slack.http`) asks about the database; Socket Mode (`bot.slack.socket_mode`) also
 about its WebSocket, since a replica without one receives nothing.
@@ -13,6 +17,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from bot.observability.exposition import authorized
 from bot.slack.refusals import explain
 from bot.slack.services import Services
 
@@ -41,8 +46,11 @@ def _file_gone(database: str | None) -> bool:
     return not os.path.exists(database)
 
 
-async def health(services: Services, *probes: Probe) -> tuple[int, dict[str, object]]:
-    """The status and JSON body of `/healthz`: the database first, then each extra probe."""
+async def health(
+    services: Services, *probes: Probe, detailed: bool = False
+) -> tuple[int, dict[str, object]]:
+    """The status and JSON body of `/healthz`: the database first, then each extra probe;
+    stuck requests as a count, or `detailed` one by one."""
     problems = [problem for problem in [await database_problem(services)] if problem]
     for probe in probes:
         problem = await probe()
@@ -53,10 +61,18 @@ async def health(services: Services, *probes: Probe) -> tuple[int, dict[str, obj
     body: dict[str, object] = {"ok": True}
     stuck = await services.store.slack_problems()
     if stuck:  # healthy replica, but Slack refuses something an admin must fix
-        body["stuck"] = [{"request": rid, "problem": explain(p)} for rid, p in stuck]
+        body["stuck"] = (
+            [{"request": rid, "problem": explain(p)} for rid, p in stuck]
+            if detailed
+            else len(stuck)
+        )
     return 200, body
 
 
-async def healthz_response(services: Services, *probes: Probe) -> web.Response:
-    status, body = await health(services, *probes)
+async def healthz_response(
+    services: Services, request: web.BaseRequest, *probes: Probe
+) -> web.Response:
+    token = services.settings.metrics_token
+    detailed = token is not None and authorized(token, request.headers.get("Authorization"))
+    status, body = await health(services, *probes, detailed=detailed)
     return web.json_response(body, status=status)

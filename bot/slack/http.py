@@ -193,10 +193,10 @@ def web_app(app: AsyncApp, services: Services) -> web.Application:
             services.background.release(held)
         return response
 
-    async def healthz(_request: web.Request) -> web.Response:
+    async def healthz(request: web.Request) -> web.Response:
         from bot.slack.health import healthz_response  # shared with Socket Mode's /healthz
 
-        return await healthz_response(services)
+        return await healthz_response(services, request)
 
     async def stop_counting(_app: web.Application) -> None:
         rejections.close()

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.typedefs import Handler, Middleware
+from aiohttp.web_protocol import RequestHandler
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +29,9 @@ request (headers and body). It doubles as the keep-alive timeout of an idle conn
 
 BODY_TIMEOUT = REQUEST_TIMEOUT
 """Seconds the handler waits for a body it has started reading (a trickle gets 408)."""
+
+BODY_GRACE = 5.0
+"""Seconds the connection guard waits past BODY_TIMEOUT, so the handler's 408 is sent first."""
 
 LINGERING_TIME = 2.0
 """Seconds aiohttp spends discarding a body we answered without reading (default 10)."""
@@ -120,6 +124,20 @@ class MalformedHttpFilter(logging.Filter):
         return True
 
 
+class BareErrors(RequestHandler):
+    """aiohttp's protocol, minus the text of its own error pages: those quote what its parser
+    refused (a header line, a bearer token on it) back to the sender; the status is enough."""
+
+    def handle_error(
+        self,
+        request: web.BaseRequest,
+        status: int = 500,
+        exc: BaseException | None = None,
+        message: str | None = None,
+    ) -> web.StreamResponse:
+        return super().handle_error(request, status, exc)
+
+
 class _Connection(asyncio.Protocol):
     """aiohttp's protocol for one connection, wrapped so the guard sees it open and close."""
 
@@ -160,16 +178,22 @@ class ConnectionGuard:
 
     A connection is *waiting* (for a whole request) from the moment it opens or is answered,
     and *working* once the handler holds its whole request. A waiting connection is closed at
-    its deadline; past the cap, the oldest waiting connection that was never answered is shed
-    first, then the oldest idle keep-alive one; working connections are never shed (when all
-    are working, the newcomer is closed).
+    its deadline (moved past the handler's own body deadline once its headers are in, so a
+    trickled body gets its 408); past the cap, the oldest waiting connection that was never
+    answered is shed first, then the oldest idle keep-alive one; working connections are never
+    shed (when all are working, the newcomer is closed).
     """
 
     def __init__(
-        self, *, max_connections: int | None = None, timeout: float = REQUEST_TIMEOUT
+        self,
+        *,
+        max_connections: int | None = None,
+        timeout: float = REQUEST_TIMEOUT,
+        body_timeout: float = BODY_TIMEOUT + BODY_GRACE,
     ) -> None:
         self.max_connections = max_connections or connection_cap()
         self.timeout = timeout
+        self.body_timeout = body_timeout
         self.shed = 0
         self.expired = 0
         self._fresh: dict[_Connection, None] = {}  # never answered, oldest first
@@ -181,8 +205,14 @@ class ConnectionGuard:
         return len(self._fresh) + len(self._idle) + len(self._working)
 
     def protocol_factory(self, server: web.Server) -> Callable[[], asyncio.Protocol]:
-        """For `loop.create_server`: aiohttp's own protocol, watched by this guard."""
-        return lambda: _Connection(self, server())
+        """For `loop.create_server`: aiohttp's own protocol (as `server()` makes it, with bare
+        error pages), watched by this guard."""
+
+        def connection() -> asyncio.Protocol:
+            loop = asyncio.get_running_loop()
+            return _Connection(self, BareErrors(server, loop=loop, **server._kwargs))
+
+        return connection
 
     def admit(self, conn: _Connection) -> None:
         assert conn.transport is not None
@@ -209,6 +239,13 @@ class ConnectionGuard:
                 conn.deadline.cancel()
                 conn.deadline = None
 
+    def reading(self, request: web.BaseRequest) -> None:
+        """Whole headers are in and the handler reads the body under its own deadline (a 408
+        when it passes): the connection's deadline moves past that one."""
+        conn = self._find(request)
+        if conn is not None and conn not in self._working:
+            self._wait(conn, self.body_timeout)
+
     def answered(self, request: web.BaseRequest) -> None:
         """Back to waiting, with a fresh deadline for the next request (keep-alive)."""
         conn = self._find(request)
@@ -233,10 +270,12 @@ class ConnectionGuard:
         transport = request.transport
         return self._by_transport.get(transport) if transport is not None else None
 
-    def _wait(self, conn: _Connection) -> None:
+    def _wait(self, conn: _Connection, timeout: float | None = None) -> None:
         if conn.deadline is not None:
             conn.deadline.cancel()
-        conn.deadline = asyncio.get_running_loop().call_later(self.timeout, self._expire, conn)
+        conn.deadline = asyncio.get_running_loop().call_later(
+            timeout or self.timeout, self._expire, conn
+        )
 
     def _expire(self, conn: _Connection) -> None:
         conn.deadline = None
@@ -246,11 +285,14 @@ class ConnectionGuard:
             conn.close()
 
     def middleware(self) -> Middleware:
-        """Marks body-less requests working at once, and every request answered at the end."""
+        """Marks body-less requests working at once, those with a body reading, and every
+        request answered at the end."""
 
         @web.middleware
         async def guarded(request: web.Request, handler: Handler) -> web.StreamResponse:
-            if not request.body_exists:
+            if request.body_exists:
+                self.reading(request)
+            else:
                 self.working(request)
             try:
                 return await handler(request)

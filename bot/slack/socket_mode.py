@@ -159,8 +159,8 @@ async def _start_health(
 ) -> web.AppRunner:
     """`GET /healthz` on host:port, nothing else (no Slack request ever arrives here)."""
 
-    async def healthz(_request: web.Request) -> web.Response:
-        return await healthz_response(services, socket_problem)
+    async def healthz(request: web.Request) -> web.Response:
+        return await healthz_response(services, request, socket_problem)
 
     application = web.Application(handler_args={"keepalive_timeout": HEALTH_KEEPALIVE})
     application.router.add_get("/healthz", healthz)

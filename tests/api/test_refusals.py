@@ -96,6 +96,7 @@ async def test_bodies_that_are_not_a_request_are_400_415_or_413(bot: RunningBot)
         (b'{"action": "unlink", "action": "delete"}', json_type, 400, "malformed-body"),
         (b'{"reason": NaN}', json_type, 400, "malformed-body"),
         (b"[" * 50_000 + b"]" * 50_000, json_type, 413, "body-too-large"),
+        (b"[" * 200_000 + b"]" * 200_000, json_type, 413, "body-too-large"),
         (b"[" * 30_000 + b"]" * 30_000, json_type, 400, "malformed-body"),
         (b"", json_type, 400, "malformed-body"),
     ]

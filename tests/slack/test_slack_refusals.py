@@ -1,6 +1,6 @@
 """Nothing Slack refuses is left unsaid: the requester hears at once what is wrong and how to
 fix it, the request stays pending, its card is posted once the cause is gone, and status and
-/healthz show what is stuck. Slack's refusals are the stand-in's standing ones, as an admin
+/healthz count what is stuck. Slack's refusals are the stand-in's standing ones, as an admin
 would leave a workspace: the bot not invited, a channel archived, a scope removed, a token
 revoked."""
 
@@ -62,8 +62,7 @@ async def test_a_refused_card_is_explained_then_posted_once_fixed(
 
     status = await slack.command("U0ALICE", f"status {request_id}")
     assert status.ephemeral is not None and fix in str(status.ephemeral.blocks)
-    (stuck,) = (await healthz(bot))["stuck"]  # type: ignore[misc]
-    assert stuck["request"] == request_id and fix in stuck["problem"]
+    assert (await healthz(bot))["stuck"] == 1  # which one, for the metrics token only
 
     await sweep(bot)  # still refused: retried, not told twice
     assert len(dms(slack, "U0ALICE")) == 1

@@ -17,12 +17,20 @@ from bot.core.org import OrgDirectory
 from bot.sandbox.emulator import Emulator
 from bot.sandbox.slack_standin import SlackStandin
 from bot.slack.app import build_app
-from bot.slack.http import web_app
+from bot.slack.http import HttpServer, start_http, web_app
 from bot.slack.services import Services
 from bot.slack.socket_mode import run_socket_mode
 from tests.support.slack import SLACK_APP_TOKEN, SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET
 
-__all__ = ["RunningBot", "SocketBot", "bot", "bot_settings", "socket_bot", "start_bot"]
+__all__ = [
+    "RunningBot",
+    "SocketBot",
+    "bot",
+    "bot_settings",
+    "socket_bot",
+    "start_bot",
+    "start_front_door",
+]
 
 
 @dataclass
@@ -30,6 +38,7 @@ class RunningBot:
     services: Services
     runner: web.AppRunner
     url: str
+    http: HttpServer | None = None  # the guarded listener `serve` uses (start_front_door)
 
     async def settle(self, timeout: float = 10.0) -> None:
         """Waits until every piece of work started after an ack has finished."""
@@ -37,7 +46,10 @@ class RunningBot:
 
     async def stop(self) -> None:
         await self.settle()
-        await self.runner.cleanup()
+        if self.http is not None:
+            await self.http.close()
+        else:
+            await self.runner.cleanup()
         await self.services.close()
 
 
@@ -52,6 +64,18 @@ async def start_bot(settings: Settings, orgs: OrgDirectory, slack: SlackStandin)
     url = f"http://127.0.0.1:{port}/slack/events"
     slack.configure(url, SLACK_SIGNING_SECRET)
     return RunningBot(services, runner, url)
+
+
+async def start_front_door(
+    settings: Settings, orgs: OrgDirectory, slack: SlackStandin
+) -> RunningBot:
+    """The bot behind the listener `sfvopi-bot serve` opens (`start_http`): its connection
+    guard, its bare error pages and its quiet log for garbage, as on the internet."""
+    services = await Services.start(settings, orgs=orgs)
+    http = await start_http(web_app(await build_app(services), services), host="127.0.0.1", port=0)
+    url = f"http://127.0.0.1:{http.port}/slack/events"
+    slack.configure(url, SLACK_SIGNING_SECRET)
+    return RunningBot(services, http.runner, url, http)
 
 
 @pytest.fixture
