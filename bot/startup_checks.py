@@ -515,10 +515,19 @@ async def _list_groups(settings: Settings, directory: OrgDirectory) -> tuple[lis
     lines: list[str] = []
     for group in sorted(directory.groups()):
         granted = ", ".join(
-            f"{role} in {org.name}"
-            for org in directory.orgs.values()
-            for g, role in org.group_roles().items()
-            if g == group
+            [
+                *(
+                    f"{role} in {org.name}"
+                    for org in directory.orgs.values()
+                    for g, role in org.group_roles().items()
+                    if g == group
+                ),
+                *(
+                    f"workflow steps' requesters in {org.name}"
+                    for org in directory.orgs.values()
+                    if org.workflow_steps is not None and group in org.workflow_steps.groups()
+                ),
+            ]
         )
         try:
             members = await list_members(client, group)

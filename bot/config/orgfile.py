@@ -31,6 +31,7 @@ from bot.core.org import (
     Policy,
     Reminders,
     Role,
+    StepPolicy,
 )
 from bot.errors import OrgFileError
 
@@ -46,7 +47,9 @@ _ORG_KEYS = (
     "policy",
     "members",
     "api_clients",
+    "workflow_steps",
 )
+_STEP_KEYS = ("enabled", "requesters")
 _POLICY_KEYS = (
     *(action.value for action in Action),
     "ttl_minutes",
@@ -95,6 +98,7 @@ def summary(directory: OrgDirectory) -> str:
             ),
             f"  break-glass:      {_break_glass(org.policy.break_glass)}",
             f"  members:          {_member_counts(org.members)}",
+            f"  workflow steps:   {_steps(org.workflow_steps)}",
         ]
         if org.group_roles():
             lines.append(f"  user groups:      {_groups(org)}")
@@ -251,6 +255,7 @@ class _Checker:
         if policy is not None and members is not None:
             self.satisfiable(where, body, policy, members)
         api_clients = self.api_clients(name, body, members or {})
+        steps = self.workflow_steps(where, body, members)
 
         if not ok or len(self.problems) > problems_before:
             return None
@@ -266,6 +271,7 @@ class _Checker:
             policy=policy,
             members=members,
             api_clients=api_clients,
+            workflow_steps=steps,
         )
 
     def api_key(self, where: str, body: _Map) -> SecretStr | None:
@@ -645,6 +651,77 @@ class _Checker:
                     f"approvers ({', '.join(approvers)})",
                 )
 
+    # -- Workflow Builder steps: off unless turned on, and whom they may name -------------
+
+    def workflow_steps(
+        self, where: str, body: _Map, members: Mapping[str, Role] | None
+    ) -> StepPolicy | None:
+        """`workflow_steps: {enabled: true, requesters: [U0123ABCD, S0123ABCD]}`; absent or
+        not enabled: no step files into the org."""
+        if "workflow_steps" not in body:
+            return None
+        raw, line = body.get("workflow_steps"), body.line_of("workflow_steps")
+        say = f"{where}: workflow_steps"
+        if not isinstance(raw, _Map):
+            self.problem(
+                line,
+                f"{say} must be a mapping like {{enabled: true, requesters: [U0123ABCD]}}, "
+                f"not {_kind(raw)}",
+            )
+            return None
+        self.unknown_keys(raw, _STEP_KEYS, f"{say}: ", "key")
+        self.duplicate_keys(raw, f"{say} ", "given more than once")
+        enabled = raw.get("enabled")
+        if not isinstance(enabled, bool):
+            self.problem(
+                raw.line_of("enabled"),
+                f"{say} enabled must be true or false, not {_shown(enabled)}"
+                if "enabled" in raw
+                else f"{say} enabled is missing: say enabled: true to let steps file here",
+            )
+        requesters = self.step_requesters(say, raw, members)
+        return StepPolicy(requesters) if enabled is True else None
+
+    def step_requesters(
+        self, say: str, raw: _Map, members: Mapping[str, Role] | None
+    ) -> tuple[str, ...]:
+        """Whom a step may name: people who may ask for changes, and user groups (whose
+        members' roles are Slack's to say, at run time; so are people's, once any group is)."""
+        if "requesters" not in raw:
+            return ()
+        value, line = raw.get("requesters"), raw.line_of("requesters")
+        if not isinstance(value, list) or not value:
+            self.problem(
+                line,
+                f"{say} requesters must be a list like [U0123ABCD, S0123ABCD], not "
+                f"{_kind(value)} (leave it out to let steps name anyone with the requester role)",
+            )
+            return ()
+        checked = members is not None and not any(ids.USERGROUP_ID.fullmatch(m) for m in members)
+        found: list[str] = []
+        for item in value:
+            if not isinstance(item, str) or not (
+                ids.USER_ID.fullmatch(item) or ids.USERGROUP_ID.fullmatch(item)
+            ):
+                self.problem(
+                    line,
+                    f"{say} requesters entry {_shown(item)} is not a Slack user id (like "
+                    "U0123ABCD) nor a user group id (like S0123ABCD)",
+                )
+            elif (
+                checked
+                and ids.USER_ID.fullmatch(item)
+                and (members or {}).get(item, Role.VIEWER) < Role.REQUESTER
+            ):
+                self.problem(
+                    line,
+                    f"{say} requesters entry {item} cannot ask for changes in this org: list "
+                    "them under members as a requester (or above)",
+                )
+            elif item not in found:
+                found.append(item)
+        return tuple(found)
+
     # -- HTTP API clients (bot/api) ---------------------------------------------------------
 
     def api_clients(
@@ -856,6 +933,12 @@ def _break_glass(glass: BreakGlass | None) -> str:
     roles = ", ".join(r.label for r in sorted(glass.roles))
     incident = "incident id required" if glass.require_incident else "incident id optional"
     return f"{roles}; {incident}; reviewed within {_count(glass.review_within_minutes, 'minute')}"
+
+
+def _steps(steps: StepPolicy | None) -> str:
+    if steps is None:
+        return "off"
+    return f"on; may name {', '.join(steps.requesters) or 'anyone with the requester role'}"
 
 
 def _groups(org: Org) -> str:

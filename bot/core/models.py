@@ -92,6 +92,10 @@ class Approval:
     note: str | None = None  # what the approver wrote when approving, if asked
 
 
+# what a request filed by a Workflow Builder step says of itself (its card, its `requested` event)
+STEP_FILED = "filed by a workflow step; requester as named by the workflow"
+
+
 @dataclass(frozen=True)
 class Request:
     id: int
@@ -126,6 +130,9 @@ class Request:
     reviewed_at: float | None = None
     review_due_at: float | None = None
     review_escalated: bool = False
+    # filed by a Workflow Builder step: its requester is whoever the workflow named, which
+    # nobody verified, so they never approve it (docs/security.md)
+    filed_by_step: bool = False
 
     @property
     def approvers(self) -> tuple[str, ...]:

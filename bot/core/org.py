@@ -118,6 +118,28 @@ class Policy:
         return self.reminders.get(action, Reminders())
 
 
+@dataclass(frozen=True)
+class StepPolicy:
+    """Workflow Builder steps may file into the org (absent from the org file: they may not),
+    naming as requester only the people and user groups in `requesters` (empty: anyone who
+    holds the requester role). Slack does not say who ran the workflow, so this bounds whom
+    a workflow's author can name."""
+
+    requesters: tuple[str, ...] = ()
+
+    def groups(self) -> tuple[str, ...]:
+        return tuple(r for r in self.requesters if ids.USERGROUP_ID.fullmatch(r))
+
+    def names(self, user: str, groups: Groups | None = None) -> bool:
+        """Whether a step may name `user` as its requester (as far as groups are known)."""
+        if not self.requesters or user in self.requesters:
+            return True
+        return any(user in (groups or {}).get(g, ()) for g in self.groups())
+
+    def unknown_groups(self, groups: Groups | None) -> list[str]:
+        return [g for g in self.groups() if g not in (groups or {})]
+
+
 # -- HTTP API clients (bot/api) -------------------------------------------------------------
 
 
@@ -150,6 +172,7 @@ class Org:
     policy: Policy = field(default_factory=Policy)
     members: Mapping[str, Role] = field(default_factory=dict, hash=False)
     api_clients: tuple[ApiClient, ...] = field(default=(), hash=False)
+    workflow_steps: StepPolicy | None = None  # None: workflow steps may not file here
 
     def role_of(self, user: str, groups: Groups | None = None) -> Role | None:
         """The highest of the user's own role and those of the known groups they are in."""
@@ -190,7 +213,9 @@ class Org:
         return tuple(g for g, r in self.group_roles().items() if r >= Role.APPROVER)
 
     def groups(self) -> tuple[str, ...]:
-        return tuple(self.group_roles())
+        """Every user group whose members the org file needs: roles' and steps' requesters."""
+        steps = self.workflow_steps.groups() if self.workflow_steps is not None else ()
+        return tuple(dict.fromkeys((*self.group_roles(), *steps)))
 
 
 @dataclass(frozen=True)
@@ -225,8 +250,14 @@ def eligible_approvers(org: Org, request: Request, groups: Groups | None = None)
     return frozenset(
         user
         for user in org.approvers(groups)
-        if org.policy.self_approval or user != request.requester
+        if user != request.requester or may_approve_own(org, request)
     )
+
+
+def may_approve_own(org: Org, request: Request) -> bool:
+    """Self-approval, where the policy allows it, is for a requester who asked themselves: a
+    workflow step's requester is only a name the workflow gave."""
+    return org.policy.self_approval and not request.filed_by_step
 
 
 def in_force(request: Request, org: Org | None, groups: Groups | None = None) -> Request:

@@ -37,6 +37,7 @@ class RequestStore(Protocol):
         channel_id: str | None = None,
         response_url: str | None = None,
         dedupe_key: str | None = None,
+        filed_by_step: bool = False,
     ) -> tuple[Request, bool]: ...
 
     async def create_break_glass(

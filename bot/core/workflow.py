@@ -20,7 +20,16 @@ from typing import TypeVar
 from bot.core import failpoints, ids
 from bot.core.break_glass import incident_id, review_refusal
 from bot.core.models import Action, Event, Outcome, Request, Review, Status, Target
-from bot.core.org import Groups, Need, Org, OrgDirectory, Role, eligible_approvers, in_force
+from bot.core.org import (
+    Groups,
+    Need,
+    Org,
+    OrgDirectory,
+    Role,
+    eligible_approvers,
+    in_force,
+    may_approve_own,
+)
 from bot.core.ports import GroupMembers, RequestStore
 from bot.core.targets import ApiResult, perform
 from bot.errors import (
@@ -43,6 +52,10 @@ T = TypeVar("T")
 
 MAX_REASON = 500
 MAX_NOTE = 500
+STEP_BREAK_GLASS = (
+    "a workflow step cannot break glass (it cannot say who ran the workflow); file it with "
+    "`/sfvopi ... --break-glass INCIDENT` instead"
+)
 
 
 class Decision(enum.StrEnum):
@@ -163,11 +176,17 @@ class Workflow:
         dedupe_key: str | None = None,
         again: bool = False,
         break_glass: str | None = None,
+        by_step: bool = False,
     ) -> ApprovalResult:
         """As `request`, without running anything: a break-glass request comes back claimed
         (`claim`), for the caller to `execute` (e.g. after answering Slack); if the caller
         dies first, the lease lapses and a sweep runs it, once. A replay of the same
-        `dedupe_key` returns the first request, unclaimed."""
+        `dedupe_key` returns the first request, unclaimed.
+
+        `by_step`: a Workflow Builder step files it, naming a requester nobody verified: it
+        never breaks glass, files only where the org file turns steps on, and is marked so."""
+        if by_step and break_glass is not None:
+            raise NotAllowed(STEP_BREAK_GLASS)
         try:
             action = Action(action)
         except ValueError:
@@ -186,6 +205,8 @@ class Workflow:
             raise InvalidRequest(f"the reason is too long ({len(reason)} > {MAX_REASON} chars)")
         groups = await self._groups(self.orgs.orgs.values())
         the_org = self._org_for(requester, org, Role.REQUESTER, "ask for changes", groups)
+        if by_step:
+            _step_may_name(the_org, requester, groups)
         if channel is not None and not the_org.allows_channel(channel):
             allowed = ", ".join(f"<#{c}>" for c in the_org.command_channels)
             raise NotAllowed(f"org {the_org.name} takes requests only in {allowed}")
@@ -228,6 +249,7 @@ class Workflow:
             channel_id=channel,
             response_url=response_url,
             dedupe_key=dedupe_key,
+            filed_by_step=by_step,
         )
         if created:
             self._changed(request)
@@ -572,12 +594,14 @@ class Workflow:
         elif decision is Decision.DENY and user == request.requester:
             raise NotAllowed("you cannot deny your own request; cancel it instead")
         await self._still_pending(request)
-        if (
-            decision is Decision.APPROVE
-            and user == request.requester
-            and not org.policy.self_approval
-        ):
-            raise NotAllowed("you cannot approve your own request; another approver must")
+        if decision is Decision.APPROVE and user == request.requester:
+            if request.filed_by_step:
+                raise NotAllowed(
+                    "a workflow step filed this request naming you as its requester, which "
+                    "nobody could verify: another approver must approve it"
+                )
+            if not may_approve_own(org, request):
+                raise NotAllowed("you cannot approve your own request; another approver must")
 
     @staticmethod
     def _text(need: Need, text: str, what: str) -> str:
@@ -843,6 +867,28 @@ def _unless_pending(org: Org, groups: Groups | None, needs: Role = Role.VIEWER) 
             "the bot is still reading Slack user groups' members, which roles may come from; "
             "try again in a moment"
         )
+
+
+def _step_may_name(org: Org, requester: str, groups: Groups) -> None:
+    """A step files into `org` only where the org file turns steps on, and names only a
+    requester its `requesters` allow (a group not read yet: MembershipPending)."""
+    steps = org.workflow_steps
+    if steps is None:
+        raise NotAllowed(
+            f"workflow steps are off in org {org.name}; an admin can turn them on with "
+            "workflow_steps in the org file"
+        )
+    if steps.names(requester, groups):
+        return
+    if steps.unknown_groups(groups):
+        raise MembershipPending(
+            "the bot is still reading the Slack user groups workflow steps may name; try "
+            "again in a moment"
+        )
+    raise NotAllowed(
+        f"workflow steps in org {org.name} may not name {requester} as the requester: an "
+        "admin lists whom they may name under workflow_steps requesters in the org file"
+    )
 
 
 def _a(noun: str) -> str:

@@ -63,6 +63,7 @@ organizations:
       ttl_minutes: 60
       self_approval: false
       break_glass: {roles: [admin], require_incident: true, review_within_minutes: 60}
+    workflow_steps: {enabled: true}
     members:
       U0ALICE: requester
       U0BOB: approver
@@ -500,10 +501,9 @@ def _page_app(sandbox: Sandbox) -> web.Application:
             "reason": body["reason"][:2000],
             "requester": body["user"],
         }
-        for optional in ("org", "break_glass"):
-            value = typed.get(optional)
-            if isinstance(value, str) and value.strip():
-                inputs[optional] = value.strip()[:200]
+        org = typed.get("org")
+        if isinstance(org, str) and org.strip():
+            inputs["org"] = org.strip()[:200]
         run, delivered = await sandbox.slack.run_step(body["step"], inputs)
         return web.json_response(
             {"ok": delivered.ok, "status": delivered.status, "execution_id": run.execution_id}

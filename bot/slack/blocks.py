@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from bot.core import ids
-from bot.core.models import Action, Outcome, Request, Status, TargetState
+from bot.core.models import STEP_FILED, Action, Outcome, Request, Status, TargetState
 from bot.core.reminders import mention
 from bot.slack.refusals import explain
 
@@ -160,6 +160,7 @@ def card(
                 {"type": "mrkdwn", "text": f"*Approvals*\n{approvals_text(request)}"},
             ],
         },
+        *([_context(f"⚠️ {STEP_FILED.capitalize()}")] if request.filed_by_step else []),
         {
             "type": "section",
             "text": {"type": "mrkdwn", "text": f"*Targets*\n{targets_text(request.targets)}"},

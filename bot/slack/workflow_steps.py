@@ -57,7 +57,7 @@ class StepInputs:
     targets: tuple[Target, ...]
     reason: str
     requester: str
-    break_glass: str | None
+    break_glass: str | None  # no longer in manifest.yml; an old workflow's is refused, not dropped
 
 
 def read_inputs(callback_id: str, inputs: object) -> StepInputs:
@@ -219,7 +219,8 @@ class WorkflowSteps:
         return request
 
     async def _file(self, execution_id: str, callback_id: str, inputs: object) -> Request:
-        """Files the request; a break-glass one comes back claimed and runs after the ack."""
+        """Files the request as a step's: never break-glass (the workflow refuses it), so
+        it waits for a second person like any other."""
         asked = read_inputs(callback_id, inputs)
         filed = await self.workflow.file(
             requester=asked.requester,
@@ -229,10 +230,8 @@ class WorkflowSteps:
             org=asked.org,
             dedupe_key=dedupe_key(execution_id),
             break_glass=asked.break_glass,
+            by_step=True,
         )
-        if filed.claim is not None:
-            work = self.workflow.execute(filed.request.id, filed.claim)
-            self.background.spawn(work, name=f"break-glass-{filed.request.id}")
         return filed.request
 
     # -- a request ends -----------------------------------------------------------------

@@ -242,4 +242,5 @@ class Database:
             reviewed_at=row.reviewed_at,
             review_due_at=row.review_due_at,
             review_escalated=bool(row.review_escalation),
+            filed_by_step=bool(row.filed_by_step),
         )

@@ -14,7 +14,16 @@ from typing import Any
 from sqlalchemy import and_, bindparam, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bot.core.models import Action, Event, Outcome, Request, Status, Target, TargetState
+from bot.core.models import (
+    STEP_FILED,
+    Action,
+    Event,
+    Outcome,
+    Request,
+    Status,
+    Target,
+    TargetState,
+)
 from bot.core.ports import ApprovalRecord
 from bot.errors import LostClaim
 from bot.store.database import Database
@@ -65,6 +74,7 @@ class Requests(Database):
         channel_id: str | None = None,
         response_url: str | None = None,
         dedupe_key: str | None = None,
+        filed_by_step: bool = False,
     ) -> tuple[Request, bool]:
         """Stores a pending request; the same dedupe key returns the first one, not a second.
 
@@ -85,6 +95,7 @@ class Requests(Database):
                     "channel_id": channel_id,
                     "response_url": response_url,
                     "dedupe_key": dedupe_key,
+                    "filed_by_step": int(filed_by_step),
                 },
                 targets,
             )
@@ -104,6 +115,7 @@ class Requests(Database):
             targets=tuple(TargetState(target=t) for t in targets),
             channel_id=channel_id,
             response_url=response_url,
+            filed_by_step=filed_by_step,
         )
         return stored, True
 
@@ -150,11 +162,7 @@ class Requests(Database):
             values["created_at"],
             values["requester"],
             "requested",
-            {
-                "action": values["action"],
-                "targets": [str(t) for t in targets],
-                "reason": values["reason"],
-            },
+            _requested(values, targets),
             first=True,
         )
         return request_id
@@ -575,3 +583,15 @@ def _note(detail: dict[str, object] | None) -> str | None:
         if isinstance(value, str) and value:
             return value
     return None
+
+
+def _requested(values: dict[str, Any], targets: Sequence[Target]) -> dict[str, object]:
+    """The `requested` event's detail; a step's says its requester is only the workflow's word."""
+    detail: dict[str, object] = {
+        "action": values["action"],
+        "targets": [str(t) for t in targets],
+        "reason": values["reason"],
+    }
+    if values.get("filed_by_step"):
+        detail["filed_by"] = STEP_FILED
+    return detail

@@ -85,6 +85,8 @@ requests_t = Table(
     Column("review_sent", Text),
     Column("review_told", Integer, nullable=False, default=0, server_default="0"),
     Column("review_told_lease", Float),
+    # filed by a Workflow Builder step (migration 0013): its requester is the workflow's word
+    Column("filed_by_step", Integer, nullable=False, default=0, server_default="0"),
     Index("ix_requests_status", "status"),
     Index("ix_requests_review", "review"),
     Index("ix_requests_org_created", "org", "created_at"),

@@ -169,7 +169,7 @@ def test_the_steps_are_the_ones_the_handlers_complete(
         assert inputs["requester"]["type"] == "slack#/types/user_id"
         required = {name for name, p in inputs.items() if p.get("is_required")}
         assert required == {"targets", "reason", "requester"}, callback_id
-        assert set(inputs) == {"org", "targets", "reason", "requester", "break_glass"}
+        assert set(inputs) == {"org", "targets", "reason", "requester"}  # no break_glass
 
 
 def test_a_step_s_outputs_are_the_ones_the_manifest_declares(manifest: dict[str, Any]) -> None:

@@ -14,15 +14,27 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
+from bot.config.orgfile import parse_orgs
 from bot.config.settings import Settings
+from bot.core.models import Status
 from bot.core.org import OrgDirectory
 from bot.sandbox.emulator import Emulator
 from bot.sandbox.slack_standin import SlackApiRefusal, SlackStandin, StepRun
 from tests.support.bot import RunningBot, SocketBot, start_bot
 from tests.support.slack import SLACK_SIGNING_SECRET
-from tests.support.slack_user import APPROVALS, card, click, deny_with_reason
+from tests.support.slack_user import (
+    APPROVALS,
+    UNLINK,
+    ask,
+    card,
+    card_text,
+    click,
+    deny_with_reason,
+    request_id_in,
+    told,
+)
 
-NUMBER, APP = "+918000000001", "sfv_app_abc123xyz456"
+NUMBER, SECOND, APP = "+918000000001", "+918000000002", "sfv_app_abc123xyz456"
 UNLINK_INPUTS = {
     "org": "acme",
     "targets": f"{NUMBER} {APP}",
@@ -279,41 +291,144 @@ async def test_the_execution_token_never_appears_in_logs_or_events(
     assert stored is not None and stored.sealed_token is None
 
 
-# -- break-glass: the step's incident input goes through the same policy -------------------
+# -- the trust model: the requester is only the workflow's word ----------------------------
 
 
 BREAK_GLASS_POLICY = """\
       break_glass: {roles: [admin], require_incident: true, review_within_minutes: 60}
 """
+STEPS_ON = """\
+    workflow_steps: {enabled: true}
+"""
 
 
 @pytest.fixture
 def orgs_yaml(orgs_yaml: str) -> str:
-    """acme with a break-glass policy for admins (globex, as usual, without one)."""
+    """acme with a break-glass policy for admins and workflow steps on (globex, as usual,
+    with neither)."""
     marker = "      self_approval: false\n"
     assert marker in orgs_yaml
-    return orgs_yaml.replace(marker, marker + BREAK_GLASS_POLICY, 1)
+    return orgs_yaml.replace(marker, marker + BREAK_GLASS_POLICY + STEPS_ON, 1)
 
 
-async def test_a_break_glass_step_runs_at_once_and_completes(
+async def test_a_step_naming_an_admin_cannot_break_glass(
     slack: SlackStandin, emulator: Emulator, bot: RunningBot
 ) -> None:
+    """Issue 21: anyone who can build a workflow names an admin and cites an incident; the
+    signed event is Slack's, but the name is not, so nothing runs and nothing is filed."""
     inputs = UNLINK_INPUTS | {"requester": "U0DAVE", "break_glass": "INC-4411"}
     run = await run_step(slack, bot, inputs)
     await settled_run(slack, run)
-    assert run.state == "completed" and run.completions == 1, run.error
-    assert run.outputs is not None and run.outputs["final_state"] == "succeeded"
-    request = await bot.services.store.get(int(str(run.outputs["request_number"])))
-    assert request is not None and request.approvals == ()  # nobody else was asked
+    assert run.state == "failed" and run.completions == 1 and run.outputs is None
+    assert run.error is not None
+    assert run.error.startswith("could not file the request: a workflow step cannot break glass")
+    assert "--break-glass" in run.error
+    assert not emulator.calls
+    assert not [m for m in slack.messages(APPROVALS) if "request #" in m.text]
+    assert await bot.services.store.list_requests(orgs=["acme"]) == []
 
 
-async def test_break_glass_from_a_step_is_refused_to_a_role_the_policy_does_not_name(
+async def test_a_step_into_an_org_without_workflow_steps_is_refused(
     slack: SlackStandin, bot: RunningBot
 ) -> None:
-    run = await run_step(slack, bot, UNLINK_INPUTS | {"break_glass": "INC-4411"})
+    run = await run_step(
+        slack,
+        bot,
+        {"org": "globex", "targets": APP, "reason": "r", "requester": "U0GINA"},
+        callback_id="delete_apps",
+    )
     await settled_run(slack, run)
-    assert run.state == "failed" and run.error is not None
-    assert "break-glass in acme is only for: admin" in run.error
+    assert run.state == "failed" and run.error == (
+        "could not file the request: workflow steps are off in org globex; an admin can turn "
+        "them on with workflow_steps in the org file"
+    )
+    assert await bot.services.store.list_requests(orgs=["globex"]) == []
+
+
+async def test_a_step_names_only_the_requesters_the_org_file_lists(
+    slack: SlackStandin, bot_settings: Settings, orgs_yaml: str, org_env: dict[str, str]
+) -> None:
+    """`requesters` bounds whom a workflow may name: Alice only through the user group (read
+    from Slack), Carol not at all, though she holds the requester role."""
+    slack.set_usergroup("S0STEPS", ["U0ALICE"])
+    listed = orgs_yaml.replace(STEPS_ON, STEPS_ON.replace("}", ", requesters: [U0MULTI, S0STEPS]}"))
+    running = await start_bot(bot_settings, parse_orgs(listed, org_env), slack)
+    try:
+        refused = await run_step(slack, running, UNLINK_INPUTS | {"requester": "U0CAROL"})
+        await settled_run(slack, refused)
+        by_group = await run_step(slack, running, UNLINK_INPUTS)
+        listed_one = await run_step(
+            slack, running, UNLINK_INPUTS | {"requester": "U0MULTI", "targets": f"{SECOND} {APP}"}
+        )
+        filed_by = [r.requester for r in await running.services.store.list_requests(orgs=["acme"])]
+    finally:
+        await running.stop()
+    assert refused.state == "failed" and refused.error == (
+        "could not file the request: workflow steps in org acme may not name U0CAROL as the "
+        "requester: an admin lists whom they may name under workflow_steps requesters in the "
+        "org file"
+    )
+    assert by_group.state == listed_one.state == "running"
+    assert sorted(filed_by) == ["U0ALICE", "U0MULTI"]
+
+
+async def test_the_named_requester_never_approves_a_step_s_request(
+    slack: SlackStandin,
+    emulator: Emulator,
+    bot_settings: Settings,
+    orgs_yaml: str,
+    org_env: dict[str, str],
+) -> None:
+    """Even where self_approval is true: Bob may approve what he typed himself, but not what a
+    workflow filed in his name; Carol's approval runs it."""
+    relaxed = orgs_yaml.replace("self_approval: false", "self_approval: true")
+    running = await start_bot(bot_settings, parse_orgs(relaxed, org_env), slack)
+    try:
+        typed = request_id_in(await ask(slack, running, "U0BOB", UNLINK))
+        await click(slack, running, "U0BOB", typed, "approve")
+        done = await running.services.store.get(typed)
+        assert done is not None and done.status is Status.SUCCEEDED, "self-approval is on"
+        calls = len(emulator.calls)
+
+        run = await run_step(
+            slack, running, UNLINK_INPUTS | {"requester": "U0BOB", "targets": f"{SECOND} {APP}"}
+        )
+        (newest,) = await running.services.store.list_requests(orgs=["acme"], limit=1)
+        request_id = newest.id
+        assert newest.filed_by_step and request_id != typed
+        await click(slack, running, "U0BOB", request_id, "approve")
+        assert "another approver must approve it" in told(slack, "U0BOB")[-1]
+        stored = await running.services.store.get(request_id)
+        assert stored is not None and stored.status is Status.PENDING and not stored.approvals
+        assert len(emulator.calls) == calls
+        assert request_id not in [
+            r.id for r in await running.services.workflow.waiting_for("U0BOB")
+        ]
+
+        await click(slack, running, "U0CAROL", request_id, "approve")
+        await settled_run(slack, run)
+    finally:
+        await running.stop()
+    assert run.state == "completed" and run.outputs is not None
+    assert run.outputs["final_state"] == "succeeded"
+
+
+async def test_a_step_s_card_and_requested_event_say_a_workflow_named_the_requester(
+    slack: SlackStandin, bot: RunningBot
+) -> None:
+    await run_step(slack, bot, UNLINK_INPUTS)
+    request_id = filed(slack)
+    assert "Filed by a workflow step; requester as named by the workflow" in card_text(
+        card(slack, request_id)
+    )
+    events = await bot.services.store.events(request_id)
+    assert events[0].kind == "requested" and events[0].actor == "U0ALICE"
+    assert events[0].detail["filed_by"] == (
+        "filed by a workflow step; requester as named by the workflow"
+    )
+    typed = request_id_in(await ask(slack, bot, "U0ALICE", UNLINK.replace(NUMBER, SECOND)))
+    assert "workflow step" not in card_text(card(slack, typed))
+    assert "filed_by" not in (await bot.services.store.events(typed))[0].detail
 
 
 async def test_an_unsigned_step_event_files_nothing(slack: SlackStandin, bot: RunningBot) -> None:

@@ -9,7 +9,7 @@ import pytest
 
 from bot.config.orgfile import load_orgs, parse_orgs, summary
 from bot.core.models import Action
-from bot.core.org import Need, Org, OrgDirectory, Policy, Reminders, Role
+from bot.core.org import Need, Org, OrgDirectory, Policy, Reminders, Role, StepPolicy
 from bot.errors import OrgFileError
 from tests.support.orgs import ORG_ENV, ORGS_YAML, write_orgs
 
@@ -709,3 +709,94 @@ def test_break_glass_mistakes_are_each_named_with_their_line() -> None:
 def test_a_break_glass_policy_must_name_who(policy: str, said: str) -> None:
     (found,) = problems(glass(policy))
     assert said in found
+
+
+# -- workflow steps -----------------------------------------------------------------------
+
+
+def steps(setting: str) -> str:
+    """The test file with acme's `workflow_steps` set to `setting` (lines under the org)."""
+    return edited("    members:\n", f"{setting}    members:\n")
+
+
+def test_workflow_steps_are_off_unless_the_org_file_turns_them_on() -> None:
+    directory = parse_orgs(ORGS_YAML, ORG_ENV)
+    assert directory.orgs["acme"].workflow_steps is None
+    assert "workflow steps:   off" in summary(directory)
+    off = parse_orgs(
+        steps("    workflow_steps: {enabled: false, requesters: [U0ALICE]}\n"), ORG_ENV
+    )
+    assert off.orgs["acme"].workflow_steps is None
+
+
+def test_workflow_steps_name_the_requesters_they_may_name() -> None:
+    text = steps("    workflow_steps: {enabled: true, requesters: [U0ALICE, S0STEPS, U0ALICE]}\n")
+    directory = parse_orgs(text, ORG_ENV)
+    acme = directory.orgs["acme"]
+    assert acme.workflow_steps == StepPolicy(("U0ALICE", "S0STEPS"))
+    assert acme.groups() == ("S0STEPS",), "its groups are read like members' groups"
+    assert "S0STEPS" in directory.groups()
+    assert "workflow steps:   on; may name U0ALICE, S0STEPS" in summary(directory)
+    anyone = parse_orgs(steps("    workflow_steps: {enabled: true}\n"), ORG_ENV)
+    assert anyone.orgs["acme"].workflow_steps == StepPolicy(())
+    assert "on; may name anyone with the requester role" in summary(anyone)
+
+
+def test_workflow_steps_mistakes_are_each_named_with_their_line() -> None:
+    text = steps(
+        "    workflow_steps:\n"
+        "      enabled: yes please\n"
+        "      requesters: [U0VIC, U0NOBODY, C0OPS, 7]\n"
+        "      approvers: [U0BOB]\n"
+    )
+    with pytest.raises(OrgFileError) as caught:
+        parse_orgs(text, ORG_ENV, source="orgs.yml")
+    line = text.splitlines().index("      enabled: yes please") + 1
+    say = "org acme: workflow_steps"
+    assert caught.value.problems == [
+        f"orgs.yml:{line}: {say} enabled must be true or false, not 'yes please'",
+        f"orgs.yml:{line + 1}: {say} requesters entry U0VIC cannot ask for changes in this org: "
+        "list them under members as a requester (or above)",
+        f"orgs.yml:{line + 1}: {say} requesters entry U0NOBODY cannot ask for changes in this "
+        "org: list them under members as a requester (or above)",
+        f"orgs.yml:{line + 1}: {say} requesters entry 'C0OPS' is not a Slack user id (like "
+        "U0123ABCD) nor a user group id (like S0123ABCD)",
+        f"orgs.yml:{line + 1}: {say} requesters entry 7 is not a Slack user id (like "
+        "U0123ABCD) nor a user group id (like S0123ABCD)",
+        f"orgs.yml:{line + 2}: {say}: unknown key 'approvers' (expected enabled, requesters)",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("setting", "said"),
+    [
+        ("    workflow_steps: true\n", "workflow_steps must be a mapping like {enabled: true"),
+        ("    workflow_steps: {requesters: [U0ALICE]}\n", "workflow_steps enabled is missing"),
+        ("    workflow_steps: {enabled: true, requesters: []}\n", "requesters must be a list"),
+        ("    workflow_steps: {enabled: true, requesters: U0ALICE}\n", "requesters must be a list"),
+        ("    workflow_step: {enabled: true}\n", "did you mean 'workflow_steps'?"),
+    ],
+)
+def test_workflow_steps_must_say_on_or_off_and_whom(setting: str, said: str) -> None:
+    (found,) = problems(steps(setting))
+    assert said in found
+
+
+def test_a_person_a_group_may_make_a_requester_is_not_checked_in_the_file() -> None:
+    """With a user group among the members, who holds the requester role is Slack's to say."""
+    text = edited("U0ALICE: requester", "S0REQS: requester")
+    text = text.replace(
+        "    members:\n",
+        "    workflow_steps: {enabled: true, requesters: [U0ZED]}\n    members:\n",
+        1,
+    )
+    assert parse_orgs(text, ORG_ENV).orgs["acme"].workflow_steps == StepPolicy(("U0ZED",))
+
+
+def test_a_step_policy_names_its_people_and_its_groups_members() -> None:
+    policy = StepPolicy(("U0ALICE", "S0STEPS"))
+    assert policy.names("U0ALICE") and not policy.names("U0CAROL")
+    assert policy.names("U0CAROL", {"S0STEPS": frozenset({"U0CAROL"})})
+    assert policy.unknown_groups({}) == ["S0STEPS"]
+    assert policy.unknown_groups({"S0STEPS": frozenset()}) == []
+    assert StepPolicy().names("U0ANYONE") and StepPolicy().unknown_groups(None) == []

@@ -6,7 +6,9 @@ import pytest
 from pydantic import SecretStr
 
 from bot.core.models import Action, Outcome, Request, Status, Target, TargetState
+from bot.core.org import Org, Policy, Role, eligible_approvers, may_approve_own
 from bot.errors import InvalidRequest
+from bot.slack import blocks
 from bot.slack.sealing import Sealer
 from bot.slack.workflow_steps import failure, read_inputs, results_text
 
@@ -92,3 +94,38 @@ def test_a_sealed_token_is_only_ciphertext_and_opens_only_with_the_same_secret()
     assert opened is not None and opened.get_secret_value() == token.get_secret_value()
     assert Sealer(SecretStr("signing-secret-two")).open(sealed) is None
     assert sealer.open(sealed[:-4] + "AAAA") is None  # tampered
+
+
+# -- the trust model: a step's requester is only the workflow's word -----------------------
+
+
+def test_a_break_glass_input_is_kept_to_be_refused_not_dropped() -> None:
+    """manifest.yml no longer offers it; a workflow built before still sends it, and its
+    incident must reach the workflow's refusal rather than silently file for approval."""
+    assert read_inputs("unlink_numbers", BASE | {"break_glass": " INC-4411 "}).break_glass == (
+        "INC-4411"
+    )
+    assert read_inputs("unlink_numbers", BASE | {"break_glass": "  "}).break_glass is None
+
+
+def test_self_approval_never_extends_to_a_step_s_named_requester() -> None:
+    org = Org(
+        name="acme",
+        api_key=SecretStr("k"),
+        api_key_env="K",
+        approval_channel="C0APPROVALS",
+        policy=Policy(self_approval=True),
+        members={"U0A1": Role.APPROVER, "U0B2": Role.APPROVER},
+    )
+    typed = finished(Status.PENDING)
+    by_step = finished(Status.PENDING, filed_by_step=True)
+    assert may_approve_own(org, typed) and not may_approve_own(org, by_step)
+    assert eligible_approvers(org, typed) == {"U0A1", "U0B2"}
+    assert eligible_approvers(org, by_step) == {"U0B2"}
+
+
+def test_a_step_s_card_says_a_workflow_named_the_requester() -> None:
+    said = "Filed by a workflow step; requester as named by the workflow"
+    assert said in str(blocks.card(finished(Status.PENDING, filed_by_step=True)))
+    assert said in str(blocks.card(finished(Status.DENIED, filed_by_step=True)))
+    assert "workflow step" not in str(blocks.card(finished(Status.PENDING)))

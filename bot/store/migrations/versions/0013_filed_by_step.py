@@ -1,0 +1,29 @@
+"""requests: filed by a Workflow Builder step.
+
+`filed_by_step` marks a request a workflow step filed: its requester is the person the workflow
+named, which nobody verified, so they never approve it, and its card says so.
+
+Revision ID: 0013
+Revises: 0011
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0013"
+down_revision: str | None = "0011"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.add_column(
+        "requests", sa.Column("filed_by_step", sa.Integer(), nullable=False, server_default="0")
+    )
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("requests") as batch:
+        batch.drop_column("filed_by_step")
