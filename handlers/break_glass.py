@@ -15,8 +15,9 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 
 from bot.core import ids
 from bot.core.models import Request, Review
-from bot.core.workflow import MAX_NOTE, one_line
-from bot.errors import InvalidId
+from bot.core.text import one_line
+from bot.core.workflow import MAX_NOTE
+from bot.errors import InvalidId, InvalidRequest
 from bot.slack import blocks, break_glass, modals
 from bot.slack.grammar import Command
 from bot.slack.refusals import classify
@@ -144,7 +145,10 @@ async def flagged(services: Services, body: dict[str, Any], view: object) -> dic
     if form is None:
         log.warning("a view submission that is not a flag form of ours was refused")
         return modals.errors(UNREADABLE)
-    text = one_line(form.text)
+    try:
+        text = one_line(form.text, "the note")
+    except InvalidRequest as exc:
+        return modals.errors(exc.message)
     if len(text) > MAX_NOTE:
         return modals.errors(f"At most {MAX_NOTE} characters, please.")
     if not text:

@@ -15,7 +15,8 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 
 from bot.core import ids
 from bot.core.models import Status
-from bot.core.workflow import MAX_NOTE, Decision, one_line
+from bot.core.text import one_line
+from bot.core.workflow import MAX_NOTE, Decision
 from bot.errors import Conflict, InvalidId
 from bot.slack import modals
 from bot.slack.services import Services
@@ -45,9 +46,10 @@ async def submitted(services: Services, body: dict[str, Any], view: object) -> d
     if form is None:
         log.warning("a view submission that is not a form of ours was refused")
         return modals.errors(UNREADABLE)
-    if len(one_line(form.text)) > MAX_NOTE:
-        return modals.errors(f"At most {MAX_NOTE} characters, please.")
     try:
+        what = "the note" if form.decision is Decision.APPROVE else "the reason"
+        if len(one_line(form.text, what)) > MAX_NOTE:
+            return modals.errors(f"At most {MAX_NOTE} characters, please.")
         if form.decision is Decision.APPROVE:
             await _approve(services, form, user)
         else:

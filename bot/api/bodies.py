@@ -16,9 +16,9 @@ from typing import Any
 from aiohttp import web
 from aiohttp.web_protocol import RequestPayloadError
 
-from bot.core import ids
+from bot.core import ids, text
 from bot.core.models import Target
-from bot.errors import ApiProblem
+from bot.errors import ApiProblem, InvalidRequest
 
 __all__ = [
     "MAX_API_BODY",
@@ -124,7 +124,10 @@ def _text(value: dict[str, Any], key: str, where: str, *, required: bool) -> str
         raise ApiProblem(
             "malformed-body", f"{where}.{key} must be a string", field=f"{where}.{key}"
         )
-    return found
+    try:
+        return text.valid(found, f"{where}.{key}")
+    except InvalidRequest as exc:
+        raise ApiProblem("malformed-body", exc.message, field=f"{where}.{key}") from None
 
 
 def filing(body: dict[str, Any]) -> Filing:

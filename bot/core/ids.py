@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import re
-import unicodedata
 
+from bot.core import text
 from bot.errors import InvalidId
 
 E164 = re.compile(r"\+[1-9][0-9]{6,14}")
@@ -83,7 +83,5 @@ def channel_id(value: str) -> str:
 def shown(value: str, limit: int = 40) -> str:
     """A bounded, single-line rendering of untrusted input for an error message: no backtick
     to break out of the code span it is shown in, no control or bidi character."""
-    flat = "".join(
-        " " if unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") else c for c in value
-    ).replace("`", "'")
+    flat = text.visible(value).replace("`", "'")
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"

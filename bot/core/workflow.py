@@ -12,7 +12,6 @@ import difflib
 import enum
 import logging
 import time
-import unicodedata
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
@@ -32,6 +31,7 @@ from bot.core.org import (
 )
 from bot.core.ports import GroupMembers, RequestStore
 from bot.core.targets import ApiResult, perform
+from bot.core.text import one_line
 from bot.errors import (
     AlreadyPending,
     Conflict,
@@ -64,12 +64,6 @@ class Decision(enum.StrEnum):
     APPROVE = "approve"
     DENY = "deny"
     CANCEL = "cancel"
-
-
-def one_line(text: str) -> str:
-    """Typed text as stored: control characters (NUL above all, which PostgreSQL refuses)
-    become spaces, and runs of whitespace one space."""
-    return " ".join("".join(" " if unicodedata.category(c) == "Cc" else c for c in text).split())
 
 
 @dataclass(frozen=True)
@@ -198,7 +192,7 @@ class Workflow:
                 ids.channel_id(channel)
         except InvalidId as exc:
             raise InvalidRequest(exc.message) from None
-        reason = one_line(reason)
+        reason = one_line(reason, "the reason")
         if not reason:
             raise InvalidRequest("a reason is required, e.g. the incident or ticket number")
         if len(reason) > MAX_REASON:
@@ -328,7 +322,7 @@ class Workflow:
         """An approver's review of a break-glass request after it ran: acknowledged, or
         flagged with why. Once per request; never by the person who broke glass."""
         await self.check_review(request_id, reviewer=reviewer, verdict=verdict)
-        note = one_line(note)
+        note = one_line(note, "the note")
         if verdict is Review.FLAGGED and not note:
             raise InvalidRequest("say why you flag it: it goes on the card and to the requester")
         if len(note) > MAX_NOTE:
@@ -484,7 +478,7 @@ class Workflow:
         """Records one approval; `claim` is set only for the single caller that must execute."""
         request, org, role = await self._visible(request_id, approver, Role.APPROVER)
         await self._may(Decision.APPROVE, request, org, role, approver)
-        note = self._text(org.policy.approve_note, note, "a note")
+        note = self._text(org.policy.approve_note, note, "note")
         await self._requester_still_may(request, org)
         groups = await self._groups([org])
         _unless_pending(org, groups, Role.APPROVER)  # the quorum counts every group's members
@@ -557,7 +551,7 @@ class Workflow:
         """Denies a pending request; `note` is why (the policy's `deny_reason` may require it)."""
         request, org, role = await self._visible(request_id, approver, Role.APPROVER)
         await self._may(Decision.DENY, request, org, role, approver)
-        note = self._text(org.policy.deny_reason, note, "a reason")
+        note = self._text(org.policy.deny_reason, note, "reason")
         return await self._transition(request_id, Status.DENIED, approver, "denied", note)
 
     @request_scope
@@ -565,7 +559,7 @@ class Workflow:
         """Withdraws a pending request; `note` is why, as for a deny."""
         request, org, role = await self._visible(request_id, user)
         await self._may(Decision.CANCEL, request, org, role, user)
-        note = self._text(org.policy.deny_reason, note, "a reason")
+        note = self._text(org.policy.deny_reason, note, "reason")
         return await self._transition(request_id, Status.CANCELLED, user, "cancelled", note)
 
     async def check(
@@ -606,11 +600,11 @@ class Workflow:
     @staticmethod
     def _text(need: Need, text: str, what: str) -> str:
         """A reason or note as stored, checked against what the policy asks."""
-        text = one_line(text)
+        text = one_line(text, f"the {what}")
         if need is Need.REQUIRED and not text:
-            raise InvalidRequest(f"{what} is required for this decision in this organization")
+            raise InvalidRequest(f"a {what} is required for this decision in this organization")
         if len(text) > MAX_NOTE:
-            raise InvalidRequest(f"{what} is too long ({len(text)} > {MAX_NOTE} characters)")
+            raise InvalidRequest(f"a {what} is too long ({len(text)} > {MAX_NOTE} characters)")
         return text
 
     async def _still_pending(self, request: Request) -> None:

@@ -21,7 +21,7 @@ from urllib.parse import quote
 import httpx
 from pydantic import SecretStr
 
-from bot.core import ids
+from bot.core import ids, text
 from bot.errors import (
     ApiNotFound,
     ApiServerError,
@@ -226,9 +226,11 @@ def _json(response: httpx.Response) -> tuple[bool, dict[str, Any] | None]:
 
 
 def _message(body: dict[str, Any] | None) -> str | None:
+    """SFVoPI's message, as it will be stored and shown: nothing invisible or unencodable."""
     message = body.get("message") if body is not None else None
     if not isinstance(message, str):
         return None
+    message = text.visible(message)
     return message if len(message) <= MESSAGE_LIMIT else message[: MESSAGE_LIMIT - 1] + "…"
 
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import unicodedata
 from collections.abc import Sequence
 from typing import Any
 
 from bot.core import ids
 from bot.core.models import STEP_FILED, Action, Outcome, Request, Status, TargetState
 from bot.core.reminders import mention
+from bot.core.text import visible
 from bot.slack.refusals import explain
 
 Block = dict[str, Any]
@@ -60,10 +60,7 @@ org's policy allows your role, `--break-glass INC-4411` right after the targets 
 without approval, citing the incident; an approver reviews it afterwards.
 Example: `/sfvopi unlink +918000000001 app_abc123 fraud on this DID, INC-4411`"""
 
-# Controls, format characters (bidi overrides, zero-width joiners and spaces, BOM) and line or
-# paragraph separators: nothing a person typed may reorder, hide or break what others read.
 _CHANNEL_LINK = re.compile(r"&lt;#([CG][A-Z0-9]{2,40})&gt;")
-_INVISIBLE = frozenset(("Cc", "Cf", "Zl", "Zp"))
 
 
 def escape(text: str) -> str:
@@ -73,8 +70,7 @@ def escape(text: str) -> str:
 
 def inert(text: str) -> str:
     """User text on one line, without the invisible characters that could disguise it."""
-    visible = "".join(" " if unicodedata.category(c) in _INVISIBLE else c for c in text)
-    return " ".join(visible.split())
+    return " ".join(visible(text).split())
 
 
 def quoted(text: str) -> str:

@@ -5,6 +5,7 @@ document by the client (tests/support/api.py)."""
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
@@ -164,6 +165,7 @@ INVALID: list[tuple[dict[str, Any], str]] = [
         "too many",
     ),
     ({**FILE, "reason": " \u0000 "}, "a reason is required"),
+    ({**FILE, "reason": "\u200b\u202e \u2066\u2069\ufeff\u200e"}, "a reason is required"),
     ({**FILE, "reason": "x" * 501}, "too long"),
 ]
 
@@ -173,6 +175,52 @@ async def test_what_slack_refuses_the_api_refuses_with_the_same_words(bot: Runni
         answer = await client(bot).call("POST", "/api/v1/requests", json=body)
         assert says in problem(answer, 422, "invalid-request")
     await nothing_stored(bot)
+
+
+LONE = "\ud800"  # a lone surrogate: JSON carries it as the escape "\ud800", no encoder takes it
+NOT_TEXT: list[tuple[dict[str, Any], str]] = [
+    ({**FILE, "reason": f"INC-4411 {LONE}"}, "body.reason"),
+    ({**FILE, "action": f"unlink{LONE}"}, "body.action"),
+    ({**FILE, "org": f"acme{LONE}"}, "body.org"),
+    ({**FILE, "targets": [{**NUMBER, "app_id": f"sfv_app_{LONE}"}]}, "body.targets[0].app_id"),
+    ({**FILE, "targets": [{**NUMBER, "number": f"+91{LONE}"}]}, "body.targets[0].number"),
+    ({**FILE, "break_glass": {"incident": f"INC-{LONE}"}}, "body.break_glass.incident"),
+]
+
+
+def escaped(body: dict[str, Any]) -> bytes:
+    """The body as JSON with every non-ASCII character escaped, as a hostile client may send."""
+    return json.dumps(body).encode()
+
+
+async def test_text_that_is_not_valid_unicode_is_400_naming_the_field_never_a_500(
+    bot: RunningBot, caplog: pytest.LogCaptureFixture
+) -> None:
+    api = client(bot)
+    sent = {"Content-Type": "application/json"}
+    for body, field in NOT_TEXT:
+        answer = await api.call("POST", "/api/v1/requests", content=escaped(body), headers=sent)
+        said = problem(answer, 400, "malformed-body")
+        assert said == f"{field} contains characters that are not valid text"
+        assert answer.body["field"] == field
+    stray_key = await api.call(
+        "POST", "/api/v1/requests", content=escaped({**FILE, f"x{LONE}": 1}), headers=sent
+    )
+    assert "unknown field `x\ufffd`" in problem(stray_key, 400, "malformed-body")
+    await nothing_stored(bot)
+
+    number = (await api.call("POST", "/api/v1/requests", json=FILE)).body["id"]
+    cancel = await api.call(
+        "POST",
+        f"/api/v1/requests/{number}/cancel",
+        content=escaped({"reason": f"wrong DID {LONE}"}),
+        headers=sent,
+    )
+    assert "not valid text" in problem(cancel, 400, "malformed-body")
+    assert cancel.body["field"] == "body.reason"
+    still = await bot.services.store.get(number)
+    assert still is not None and still.status.value == "pending"
+    assert not [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR]
 
 
 async def test_a_client_without_the_role_is_403_and_its_refusal_is_logged_and_counted(

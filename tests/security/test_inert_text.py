@@ -5,11 +5,12 @@ And a reason cannot change the request: no extra targets, no other org."""
 from __future__ import annotations
 
 import json
+import logging
 
 import pytest
 
 from bot.sandbox.slack_standin import SlackStandin
-from tests.support.bot import RunningBot
+from tests.support.bot import RunningBot, SocketBot
 from tests.support.slack_user import OUTCOMES, ask, card, click, request_id_in
 
 HOSTILE_REASON = (
@@ -63,6 +64,31 @@ async def test_the_outcome_line_quotes_the_reason_in_a_code_span(
     assert reason.startswith("`") and reason.endswith("`") and reason.count("`") == 2
     assert "<!channel>" not in line and "<https://evil" not in line
     assert "\u202e" not in line and "\u200b" not in line
+
+
+async def test_a_reason_of_only_invisible_characters_is_no_reason(
+    slack: SlackStandin, bot: RunningBot
+) -> None:
+    said = await ask(slack, bot, "U0ALICE", "delete sfv_app_abc123xyz456 \u200b\u202e")
+    assert "a reason is required" in said
+    assert await bot.services.store.list_requests(orgs=["acme"]) == []
+    kept = request_id_in(
+        await ask(slack, bot, "U0ALICE", "delete sfv_app_abc123xyz456 zero\u200bwidth \u2066x")
+    )
+    stored = await bot.services.store.get(kept)
+    assert stored is not None and stored.reason == "zerowidth x"
+
+
+async def test_a_reason_that_is_not_valid_text_is_refused_over_socket_mode(
+    slack: SlackStandin, socket_bot: SocketBot, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Socket Mode carries the command as JSON, which can hold a lone surrogate
+    result = await slack.command("U0ALICE", "delete sfv_app_abc123xyz456 INC-1 \ud800")
+    assert result.transport == "socket" and result.ephemeral is not None
+    await socket_bot.settle()
+    assert "the reason contains characters that are not valid text" in result.ephemeral.text
+    assert await socket_bot.services.store.list_requests(orgs=["acme"]) == []
+    assert not [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR]
 
 
 @pytest.mark.parametrize(

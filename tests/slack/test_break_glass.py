@@ -256,6 +256,19 @@ async def test_an_approver_flags_it_and_says_why(slack: SlackStandin, bot: Runni
     ]
 
 
+async def test_a_flag_note_of_invisible_or_invalid_text_keeps_the_form_open(
+    slack: SlackStandin, bot: RunningBot
+) -> None:
+    request_id = await break_glass(slack, bot)
+    await click_for_reason(slack, bot, "U0CAROL", request_id, "review_flag")
+    blank = await type_and_submit(slack, bot, "U0CAROL", "\u200b\u202e\u2066")
+    assert blank.errors == {"sfvopi_text": "Say why you flag it."}
+    broken = await type_and_submit(slack, bot, "U0CAROL", "no incident \ud800")
+    assert broken.errors == {"sfvopi_text": "the note contains characters that are not valid text"}
+    stored = await bot.services.store.get(request_id)
+    assert stored is not None and stored.review is Review.PENDING
+
+
 @pytest.mark.parametrize(
     ("user", "button", "said"),
     [

@@ -9,6 +9,7 @@ stand-in and the SFVoPI emulator, on SQLite and PostgreSQL.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import AsyncIterator
 
 import pytest
@@ -159,6 +160,51 @@ async def test_a_too_long_reason_is_refused_in_the_modal(
     result = await type_and_submit(slack, bot, "U0BOB", "x" * 501)
     assert not result.closed and "500" in " ".join(result.errors.values())
     assert (await bot.services.workflow.status(request_id, user="U0BOB")).status is Status.PENDING
+
+
+async def test_a_reason_that_is_not_valid_text_is_a_field_error_not_our_fault(
+    slack: SlackStandin, bot: RunningBot, caplog: pytest.LogCaptureFixture
+) -> None:
+    request_id = request_id_in(await ask(slack, bot, "U0ALICE", UNLINK))
+    await click_for_reason(slack, bot, "U0BOB", request_id, "deny")
+    refused = await type_and_submit(slack, bot, "U0BOB", "wrong DID \ud800")
+    assert not refused.closed
+    assert list(refused.errors.values()) == [
+        "the reason contains characters that are not valid text"
+    ]
+    assert (await bot.services.workflow.status(request_id, user="U0BOB")).status is Status.PENDING
+    assert not [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR]
+
+    done = await type_and_submit(slack, bot, "U0BOB", "wrong DID")
+    assert done.closed
+    stored = await bot.services.workflow.status(request_id, user="U0BOB")
+    assert stored.status is Status.DENIED and stored.decision_note == "wrong DID"
+
+
+async def test_a_note_that_is_not_valid_text_is_refused_in_the_approve_modal(
+    slack: SlackStandin, strict_bot: RunningBot, emulator: Emulator
+) -> None:
+    bot = strict_bot
+    request_id = request_id_in(await ask(slack, bot, "U0ALICE", UNLINK))
+    await click_for_reason(slack, bot, "U0BOB", request_id, "approve")
+    refused = await type_and_submit(slack, bot, "U0BOB", "\udfff checked")
+    assert list(refused.errors.values()) == ["the note contains characters that are not valid text"]
+    assert (await bot.services.workflow.status(request_id, user="U0BOB")).status is Status.PENDING
+    assert not emulator.calls
+
+
+async def test_a_required_reason_of_only_invisible_characters_is_no_reason(
+    slack: SlackStandin, strict_bot: RunningBot
+) -> None:
+    bot = strict_bot
+    request_id = request_id_in(await ask(slack, bot, "U0ALICE", UNLINK))
+    await click_for_reason(slack, bot, "U0BOB", request_id, "deny")
+    empty = await type_and_submit(slack, bot, "U0BOB", "\u200b\u202e \u2066\u2069\ufeff")
+    assert not empty.closed
+    assert "a reason is required" in " ".join(empty.errors.values())
+    assert (await bot.services.workflow.status(request_id, user="U0BOB")).status is Status.PENDING
+    refused = await ask(slack, bot, "U0ALICE", f"cancel {request_id} \u200b\u200e\u202e")
+    assert "a reason is required" in refused
 
 
 async def test_an_approval_note_goes_on_the_card_the_thread_the_dm_and_the_log(

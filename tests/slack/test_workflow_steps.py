@@ -163,6 +163,32 @@ async def test_a_step_refused_at_filing_fails_at_once(
     assert not [m for m in slack.messages(APPROVALS) if "request #" in m.text]
 
 
+@pytest.mark.parametrize(
+    ("inputs", "why"),
+    [
+        (UNLINK_INPUTS | {"reason": "INC-4411 \ud800"}, "the reason contains characters that"),
+        (UNLINK_INPUTS | {"reason": "\u200b\u202e \u2066\ufeff"}, "a reason is required"),
+        (UNLINK_INPUTS | {"org": "ac\udc00me"}, "not a member of an organization named"),
+        (UNLINK_INPUTS | {"targets": f"{NUMBER} sfv_app_\ud800"}, "is not an app id"),
+    ],
+    ids=["surrogate-reason", "invisible-reason", "surrogate-org", "surrogate-id"],
+)
+async def test_a_step_given_hostile_text_fails_at_once_saying_why(
+    slack: SlackStandin,
+    bot: RunningBot,
+    inputs: dict[str, Any],
+    why: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    run = await run_step(slack, bot, inputs)
+    assert run.state == "failed", "completed right after the ack, not when the lease lapses"
+    assert run.completions == 1 and run.error is not None
+    assert run.error.startswith("could not file the request: ") and why in run.error
+    run.error.encode("utf-8")
+    assert not [m for m in slack.messages(APPROVALS) if "request #" in m.text]
+    assert not [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR]
+
+
 # -- once: Slack's redelivery, a restart, two replicas, a refused completion ---------------
 
 

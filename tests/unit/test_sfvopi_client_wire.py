@@ -149,6 +149,15 @@ async def test_backoff_doubles_and_5xx_without_json_still_names_the_status(
         assert base <= slept <= base * 1.1
 
 
+async def test_a_message_that_is_not_valid_text_is_kept_storable(
+    api: respx.MockRouter, client: SfvopiClient
+) -> None:
+    body = b'{"message": "down \\ud800 again"}'  # JSON's escape for a lone surrogate
+    api.delete(DELETE).respond(500, content=body, headers={"Content-Type": "application/json"})
+    result = await perform(client, KEY, Target("sfv_app_abc123xyz456"))
+    assert result.message.endswith(": down \ufffd again")
+
+
 async def test_cancellation_propagates(api: respx.MockRouter, client: SfvopiClient) -> None:
     async def never(request: httpx.Request) -> httpx.Response:
         await asyncio.sleep(3600)

@@ -114,6 +114,8 @@ async def test_request_is_stored_pending_with_the_org_policy(
         ("delete", [Target("sfv_app_abc123xyz456", "+918000000001")], "r", "delete needs app"),
         ("purge", ["sfv_app_abc123xyz456"], "r", "unknown action"),
         ("delete", ["sfv_app_abc123xyz456"], "x" * 501, "too long"),
+        ("delete", ["sfv_app_abc123xyz456"], "\u200b\u202e\u2066\ufeff", "reason is required"),
+        ("delete", ["sfv_app_abc123xyz456"], "INC-1 \ud800", "reason contains characters"),
     ],
 )
 async def test_bad_input_is_refused_and_nothing_stored(
@@ -122,6 +124,24 @@ async def test_bad_input_is_refused_and_nothing_stored(
     with pytest.raises(InvalidRequest, match=says):
         await workflow.request(requester="U0ALICE", action=action, targets=targets, reason=reason)  # type: ignore[arg-type]
     assert await workflow.history(user="U0DAVE") == []
+
+
+async def test_a_note_or_org_that_is_not_valid_text_changes_nothing(workflow: Workflow) -> None:
+    request_id = await unlink_request(workflow)
+    bad = "wrong DID \udfff"
+    with pytest.raises(InvalidRequest, match="the reason contains characters that are not valid"):
+        await workflow.deny(request_id, approver="U0BOB", note=bad)
+    with pytest.raises(InvalidRequest, match="the reason contains characters that are not valid"):
+        await workflow.cancel(request_id, user="U0ALICE", note=bad)
+    with pytest.raises(InvalidRequest, match="the note contains characters that are not valid"):
+        await workflow.approve(request_id, approver="U0BOB", note=bad)
+    stored = await workflow.store.get(request_id)
+    assert stored is not None and stored.status is Status.PENDING and not stored.approvals
+    with pytest.raises(NotAllowed) as refused:
+        await workflow.request(
+            requester="U0ALICE", action="delete", targets=["app_x1"], reason="r", org="a\ud800"
+        )
+    assert "`a\ufffd`" in refused.value.message
 
 
 async def test_duplicate_targets_are_kept_once(workflow: Workflow) -> None:
