@@ -186,14 +186,14 @@ class Api:
 
     async def _visible(self, client: ApiClient, number: int) -> Request:
         """The request, if the client's identity may see it in the client's own org; the same
-        404 for no such request, another org's, or one the identity may not see."""
+        404, by the same path, for no such request, another org's (nothing of that org is
+        read), or one the identity may not see."""
         try:
-            found = await self.workflow.status(number, user=client.acts_as)
+            return await self.workflow.status(number, user=client.acts_as, org=client.org)
         except RequestNotFound:
-            found = None
-        if found is None or found.org != client.org:
-            raise ApiProblem("not-found", f"there is no request #{number} in your organization")
-        return found
+            raise ApiProblem(
+                "not-found", f"there is no request #{number} in your organization"
+            ) from None
 
     # -- the routes -------------------------------------------------------------------------
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -39,6 +39,7 @@ __all__ = ["Database"]
 # Built once: a statement built per call costs more in SQLAlchemy than SQLite takes to run it
 # (its construction and cache key; issue 16, benchmarks/README.md).
 _REQUEST_BY_ID = select(requests_t).where(requests_t.c.id == bindparam("id"))
+_REQUEST_IN_ORGS = _REQUEST_BY_ID.where(requests_t.c.org.in_(bindparam("orgs", expanding=True)))
 _TARGETS_OF = (
     select(targets_t).where(targets_t.c.request_id == bindparam("id")).order_by(targets_t.c.idx)
 )
@@ -186,8 +187,14 @@ class Database:
 
     # -- loading --------------------------------------------------------------------------
 
-    async def _load_maybe(self, conn: AsyncConnection, request_id: int) -> Request | None:
-        row = (await conn.execute(_REQUEST_BY_ID, {"id": request_id})).first()
+    async def _load_maybe(
+        self, conn: AsyncConnection, request_id: int, orgs: Collection[str] | None = None
+    ) -> Request | None:
+        if orgs is None:
+            row = (await conn.execute(_REQUEST_BY_ID, {"id": request_id})).first()
+        else:
+            params = {"id": request_id, "orgs": sorted(orgs)}
+            row = (await conn.execute(_REQUEST_IN_ORGS, params)).first()
         if row is None:
             return None
         return await self._hydrate(conn, row)

@@ -159,10 +159,11 @@ class Requests(Database):
         )
         return request_id
 
-    async def get(self, request_id: int) -> Request | None:
-        """The request with its targets and approvals; None when there is no such request."""
+    async def get(self, request_id: int, *, orgs: Collection[str] | None = None) -> Request | None:
+        """The request with its targets and approvals; None when there is no such request, or
+        (given `orgs`) when it is not of one of them: one query, whichever it is."""
         async with self._read() as conn:
-            return await self._load_maybe(conn, request_id)
+            return await self._load_maybe(conn, request_id, orgs)
 
     async def list_requests(
         self,
