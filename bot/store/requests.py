@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.core.models import Action, Event, Outcome, Request, Status, Target, TargetState
 from bot.core.ports import ApprovalRecord
-from bot.errors import LostClaim
+from bot.errors import KeyReused, LostClaim
 from bot.store.database import Database
 from bot.store.schema import approvals_t, events_t, requests_t, targets_t
 
@@ -129,7 +129,13 @@ class Requests(Database):
                     select(requests_t.c.id).where(requests_t.c.dedupe_key == values["dedupe_key"])
                 )
             ).scalar_one()
-            return await self._load(conn, existing)
+            first = await self._load(conn, existing)
+            if not _asks_the_same(first, values, targets):
+                raise KeyReused(
+                    "this key already filed a different request; nothing was filed: send the "
+                    "same request again to get that one, or use a new key"
+                )
+            return first
         request_id = int(inserted)
         await conn.execute(
             _INSERT_TARGETS,
@@ -576,3 +582,16 @@ def _note(detail: dict[str, object] | None) -> str | None:
         if isinstance(value, str) and value:
             return value
     return None
+
+
+def _asks_the_same(first: Request, values: dict[str, Any], targets: Sequence[Target]) -> bool:
+    """Whether a replay of a dedupe key asks for what its first filing did (as the workflow
+    made it: the reason on one line, the targets once each, in any order). Decided in the
+    insert's transaction, so of two racing filings under one key exactly one is stored."""
+    return (
+        (first.org, first.action.value, first.reason)
+        == (values["org"], values["action"], values["reason"])
+        and first.break_glass == bool(values.get("break_glass"))
+        and first.incident == values.get("incident")
+        and {t.target for t in first.targets} == set(targets)
+    )
