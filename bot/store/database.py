@@ -39,7 +39,6 @@ __all__ = ["Database"]
 # Built once: a statement built per call costs more in SQLAlchemy than SQLite takes to run it
 # (its construction and cache key; issue 16, benchmarks/README.md).
 _REQUEST_BY_ID = select(requests_t).where(requests_t.c.id == bindparam("id"))
-_REQUEST_IN_ORGS = _REQUEST_BY_ID.where(requests_t.c.org.in_(bindparam("orgs", expanding=True)))
 _TARGETS_OF = (
     select(targets_t).where(targets_t.c.request_id == bindparam("id")).order_by(targets_t.c.idx)
 )
@@ -190,12 +189,8 @@ class Database:
     async def _load_maybe(
         self, conn: AsyncConnection, request_id: int, orgs: Collection[str] | None = None
     ) -> Request | None:
-        if orgs is None:
-            row = (await conn.execute(_REQUEST_BY_ID, {"id": request_id})).first()
-        else:
-            params = {"id": request_id, "orgs": sorted(orgs)}
-            row = (await conn.execute(_REQUEST_IN_ORGS, params)).first()
-        if row is None:
+        row = (await conn.execute(_REQUEST_BY_ID, {"id": request_id})).first()
+        if row is None or (orgs is not None and row.org not in orgs):
             return None
         return await self._hydrate(conn, row)
 

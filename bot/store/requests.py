@@ -167,7 +167,8 @@ class Requests(Database):
 
     async def get(self, request_id: int, *, orgs: Collection[str] | None = None) -> Request | None:
         """The request with its targets and approvals; None when there is no such request, or
-        (given `orgs`) when it is not of one of them: one query, whichever it is."""
+        (given `orgs`) when it is not of one of them: one query by id either way, and only a
+        request of `orgs` is read further."""
         async with self._read() as conn:
             return await self._load_maybe(conn, request_id, orgs)
 
