@@ -9,6 +9,7 @@ BotError                    .message is a sentence fit to show a person, never a
 │   ├── RequestNotFound     no such request, as far as this person may know
 │   ├── MembershipPending   a Slack user group's members are not known yet; try again soon
 │   ├── Busy                too many commands in hand to answer in time; nothing was filed
+│   ├── KeyReused           a dedupe key already filed a different request; nothing was filed
 │   └── Conflict            the request is no longer in a state that allows this
 │       └── AlreadyPending  a target already waits in another pending request
 ├── ConfigError             the bot cannot start as configured
@@ -48,6 +49,7 @@ __all__ = [
     "InvalidId",
     "InvalidKey",
     "InvalidRequest",
+    "KeyReused",
     "LostClaim",
     "MembershipPending",
     "NotAllowed",
@@ -116,6 +118,12 @@ class Busy(Refusal):
     def __init__(self, message: str, stage: str) -> None:
         super().__init__(message)
         self.stage = stage
+
+
+class KeyReused(Refusal):
+    """A dedupe key (an API client's Idempotency-Key, a command's trigger, a workflow step's
+    run) already filed a request other than this one: answering with that request would
+    silently drop this one, so nothing was filed."""
 
 
 class Conflict(Refusal):

@@ -257,7 +257,10 @@ def openapi_document(max_targets: int) -> dict[str, Any]:
                             "in": "header",
                             "required": False,
                             "description": "the same key files one request however often "
-                            "the call is retried",
+                            "the call is retried with the same request (action, targets, "
+                            "reason, org, break_glass): a retry answers that request; the key "
+                            "sent with a different request files nothing and is refused (422 "
+                            "idempotency-key-reused)",
                             "schema": {"type": "string", "pattern": "^[A-Za-z0-9._:-]{1,100}$"},
                         }
                     ],
@@ -267,7 +270,9 @@ def openapi_document(max_targets: int) -> dict[str, Any]:
                     },
                     "responses": {
                         "201": {
-                            **_request_answer("filed (or the one filed under the same key)"),
+                            **_request_answer(
+                                "filed (or, for the same request, the one filed under the same key)"
+                            ),
                             "headers": {"Location": {"schema": {"type": "string"}}},
                         },
                         **_problems(
@@ -276,6 +281,7 @@ def openapi_document(max_targets: int) -> dict[str, Any]:
                             "not-allowed",
                             "already-pending",
                             "invalid-request",
+                            "idempotency-key-reused",
                             "bad-parameter",
                         ),
                     },

@@ -18,6 +18,7 @@ from bot.errors import (
     BotError,
     Conflict,
     InvalidRequest,
+    KeyReused,
     MembershipPending,
     NotAllowed,
     RecordingDelayed,
@@ -44,6 +45,7 @@ PROBLEMS: dict[str, tuple[int, str]] = {
     "body-too-large": (413, "The body is too large"),
     "unsupported-media-type": (415, "The body must be application/json"),
     "invalid-request": (422, "The request is not valid"),
+    "idempotency-key-reused": (422, "The Idempotency-Key was used with a different request"),
     "too-many-waits": (429, "Too many waits in flight for this client"),
     "internal": (500, "Internal error"),
     "unavailable": (503, "Unavailable for a moment; try again"),
@@ -94,6 +96,8 @@ def problem_for(error: BotError) -> Problem:
         return Problem("already-pending", detail, extensions={"pending_request": error.request_id})
     if isinstance(error, InvalidRequest):
         return Problem("invalid-request", error.message)
+    if isinstance(error, KeyReused):
+        return Problem("idempotency-key-reused", error.message)
     if isinstance(error, NotAllowed):
         return Problem("not-allowed", error.message)
     if isinstance(error, RequestNotFound):

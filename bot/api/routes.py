@@ -34,10 +34,11 @@ from bot.api.openapi import openapi_document
 from bot.api.problems import Problem, problem_for
 from bot.api.views import BASE, request_view
 from bot.api.waiting import POLL_SECONDS, Changes
+from bot.core import ids
 from bot.core.models import Request
 from bot.core.org import ApiClient
 from bot.core.workflow import Workflow
-from bot.errors import ApiProblem, BotError, RequestNotFound
+from bot.errors import ApiProblem, BotError, KeyReused, RequestNotFound
 from bot.observability.context import log_context
 
 __all__ = ["Api", "ApiStore", "mount"]
@@ -186,14 +187,14 @@ class Api:
 
     async def _visible(self, client: ApiClient, number: int) -> Request:
         """The request, if the client's identity may see it in the client's own org; the same
-        404 for no such request, another org's, or one the identity may not see."""
+        404, by the same path, for no such request, another org's (nothing of that org is
+        read), or one the identity may not see."""
         try:
-            found = await self.workflow.status(number, user=client.acts_as)
+            return await self.workflow.status(number, user=client.acts_as, org=client.org)
         except RequestNotFound:
-            found = None
-        if found is None or found.org != client.org:
-            raise ApiProblem("not-found", f"there is no request #{number} in your organization")
-        return found
+            raise ApiProblem(
+                "not-found", f"there is no request #{number} in your organization"
+            ) from None
 
     # -- the routes -------------------------------------------------------------------------
 
@@ -206,16 +207,24 @@ class Api:
         asked = filing(body)
         if asked.org is not None and asked.org != client.org:
             raise ApiProblem("not-allowed", f"this client files requests in org {client.org} only")
-        filed = await self.workflow.file(
-            requester=client.acts_as,
-            action=asked.action,
-            targets=list(asked.targets),
-            reason=asked.reason,
-            org=client.org,
-            dedupe_key=f"api:{client.name}:{key}" if key is not None else None,
-            again=asked.again,
-            break_glass=asked.break_glass,
-        )
+        try:
+            filed = await self.workflow.file(
+                requester=client.acts_as,
+                action=asked.action,
+                targets=list(asked.targets),
+                reason=asked.reason,
+                org=client.org,
+                dedupe_key=f"api:{client.name}:{key}" if key is not None else None,
+                again=asked.again,
+                break_glass=asked.break_glass,
+            )
+        except KeyReused:
+            raise ApiProblem(
+                "idempotency-key-reused",
+                f"Idempotency-Key `{ids.shown(key or '', 100)}` was already used with a "
+                "different request; nothing was filed. Send that request again to get it, or "
+                "use a new key for this one",
+            ) from None
         number = call.request_id = filed.request.id
         log.info("HTTP API client %s filed request %s", client.name, number)
         if filed.claim is not None:  # break-glass: it runs now, whatever becomes of this call

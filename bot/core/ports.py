@@ -73,7 +73,9 @@ class RequestStore(Protocol):
         """Records a break-glass review once (None when it was not waiting for one)."""
         ...
 
-    async def get(self, request_id: int) -> Request | None: ...
+    async def get(self, request_id: int, *, orgs: Collection[str] | None = None) -> Request | None:
+        """The request; None when there is none, or (given `orgs`) it is not of one of them."""
+        ...
 
     async def list_requests(
         self,

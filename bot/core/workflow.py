@@ -433,20 +433,41 @@ class Workflow:
     # -- deciding -------------------------------------------------------------------------
 
     async def _visible(
-        self, request_id: int, user: str, needs: Role = Role.VIEWER
+        self, request_id: int, user: str, needs: Role = Role.VIEWER, *, org: str | None = None
     ) -> tuple[Request, Org, Role]:
-        """A request this user may see; others' requests do not exist, as far as they know.
-        A role that may come from a user group not read yet is MembershipPending."""
-        request = await self.store.get(request_id)
-        org = self.orgs.get(request.org) if request else None
-        groups = await self._groups([org]) if org else {}
-        role = org.role_of(user, groups) if org else None
-        if org is not None and (role is None or role < needs):
-            _unless_pending(org, groups, max(needs, role or Role.VIEWER))
-        if request is None or org is None or role is None:
+        """A request of one of this user's orgs (`org` only, for an API client); others'
+        requests do not exist, as far as they know. Another org's request takes the very path
+        of a missing one (the store is asked within the user's orgs), so nothing of that org,
+        its user groups above all, is read. Within the user's own org, a role that may come
+        from a user group not read yet is MembershipPending."""
+        mine = await self._orgs_of(user, org)
+        request = await self.store.get(request_id, orgs=mine.keys())
+        found = mine.get(request.org) if request else None
+        if request is None or found is None:
             raise RequestNotFound(f"there is no request #{request_id} in your organizations")
-        bind(org=org.name)
-        return request, org, role
+        groups = await self._groups([found])
+        role = found.role_of(user, groups)
+        if role is None or role < needs:
+            _unless_pending(found, groups, max(needs, role or Role.VIEWER))
+        if role is None:  # a group just read no longer holds them
+            raise RequestNotFound(f"there is no request #{request_id} in your organizations")
+        bind(org=found.name)
+        return request, found, role
+
+    async def _orgs_of(self, user: str, only: str | None = None) -> dict[str, Org]:
+        """The orgs `user` belongs to (within `only`), decided from their side, whatever
+        request they ask about: their own roles and the user groups already read. Someone
+        who belongs nowhere yet waits briefly for groups never read (a group member just
+        after a start) and, while one is still unread, is MembershipPending."""
+        candidates = [o for o in self.orgs.orgs.values() if only is None or o.name == only]
+        found = _member_of(user, candidates, self._known(candidates))
+        if not found:
+            groups = await self._groups(candidates)
+            found = _member_of(user, candidates, groups)
+            if not found:
+                for some in candidates:
+                    _unless_pending(some, groups)
+        return found
 
     async def may_decide(self, request_id: int, user: str) -> bool:
         """Whether `user` is someone a card's buttons are for: an approver of its org, or its
@@ -780,9 +801,11 @@ class Workflow:
 
     # -- reading --------------------------------------------------------------------------
 
-    async def status(self, request_id: int, *, user: str) -> Request:
-        request, org, _role = await self._visible(request_id, user)
-        return in_force(request, org, self._known([org]))
+    async def status(self, request_id: int, *, user: str, org: str | None = None) -> Request:
+        """The request as the org file in force sees it, if `user` may see it (in `org`
+        only, when given: an API client's)."""
+        request, found, _role = await self._visible(request_id, user, org=org)
+        return in_force(request, found, self._known([found]))
 
     async def events(self, request_id: int, *, user: str) -> list[Event]:
         await self._visible(request_id, user)
@@ -883,6 +906,10 @@ def _step_may_name(org: Org, requester: str, groups: Groups) -> None:
         f"workflow steps in org {org.name} may not name {requester} as the requester: an "
         "admin lists whom they may name under workflow_steps requesters in the org file"
     )
+
+
+def _member_of(user: str, orgs: Iterable[Org], groups: Groups) -> dict[str, Org]:
+    return {o.name: o for o in orgs if o.role_of(user, groups) is not None}
 
 
 def _a(noun: str) -> str:

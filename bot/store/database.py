@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -186,9 +186,11 @@ class Database:
 
     # -- loading --------------------------------------------------------------------------
 
-    async def _load_maybe(self, conn: AsyncConnection, request_id: int) -> Request | None:
+    async def _load_maybe(
+        self, conn: AsyncConnection, request_id: int, orgs: Collection[str] | None = None
+    ) -> Request | None:
         row = (await conn.execute(_REQUEST_BY_ID, {"id": request_id})).first()
-        if row is None:
+        if row is None or (orgs is not None and row.org not in orgs):
             return None
         return await self._hydrate(conn, row)
 

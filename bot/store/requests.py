@@ -25,7 +25,7 @@ from bot.core.models import (
     TargetState,
 )
 from bot.core.ports import ApprovalRecord
-from bot.errors import LostClaim
+from bot.errors import KeyReused, LostClaim
 from bot.store.database import Database
 from bot.store.schema import approvals_t, events_t, requests_t, targets_t
 
@@ -141,7 +141,13 @@ class Requests(Database):
                     select(requests_t.c.id).where(requests_t.c.dedupe_key == values["dedupe_key"])
                 )
             ).scalar_one()
-            return await self._load(conn, existing)
+            first = await self._load(conn, existing)
+            if not _asks_the_same(first, values, targets):
+                raise KeyReused(
+                    "this key already filed a different request; nothing was filed: send the "
+                    "same request again to get that one, or use a new key"
+                )
+            return first
         request_id = int(inserted)
         await conn.execute(
             _INSERT_TARGETS,
@@ -167,10 +173,12 @@ class Requests(Database):
         )
         return request_id
 
-    async def get(self, request_id: int) -> Request | None:
-        """The request with its targets and approvals; None when there is no such request."""
+    async def get(self, request_id: int, *, orgs: Collection[str] | None = None) -> Request | None:
+        """The request with its targets and approvals; None when there is no such request, or
+        (given `orgs`) when it is not of one of them: one query by id either way, and only a
+        request of `orgs` is read further."""
         async with self._read() as conn:
-            return await self._load_maybe(conn, request_id)
+            return await self._load_maybe(conn, request_id, orgs)
 
     async def list_requests(
         self,
@@ -595,3 +603,16 @@ def _requested(values: dict[str, Any], targets: Sequence[Target]) -> dict[str, o
     if values.get("filed_by_step"):
         detail["filed_by"] = STEP_FILED
     return detail
+
+
+def _asks_the_same(first: Request, values: dict[str, Any], targets: Sequence[Target]) -> bool:
+    """Whether a replay of a dedupe key asks for what its first filing did (as the workflow
+    made it: the reason on one line, the targets once each, in any order). Decided in the
+    insert's transaction, so of two racing filings under one key exactly one is stored."""
+    return (
+        (first.org, first.action.value, first.reason)
+        == (values["org"], values["action"], values["reason"])
+        and first.break_glass == bool(values.get("break_glass"))
+        and first.incident == values.get("incident")
+        and {t.target for t in first.targets} == set(targets)
+    )

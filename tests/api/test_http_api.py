@@ -124,6 +124,72 @@ async def test_a_retried_post_with_the_same_idempotency_key_files_once(
     assert '"again": true' in third.body["detail"]
 
 
+async def test_a_key_sent_again_with_a_different_request_files_nothing_and_is_422(
+    bot: RunningBot,
+) -> None:
+    """Before: 201 with the first request, the new targets silently never filed."""
+    api = incident_bot(bot)
+    key = {"Idempotency-Key": "pd-incident-4411-step-1"}
+    body = {"action": "unlink", "targets": [NUMBER], "reason": "INC-4411"}
+    first = await api.call("POST", "/api/v1/requests", json=body, headers=key)
+    assert first.status == 201
+    second = {**NUMBER, "number": "+918000000002"}
+    for changed in (
+        {**body, "targets": [NUMBER, second]},
+        {**body, "reason": "INC-4412"},
+        {"action": "delete", "targets": [{"app_id": NUMBER["app_id"]}], "reason": "INC-4411"},
+    ):
+        refused = await api.call("POST", "/api/v1/requests", json=changed, headers=key)
+        assert refused.status == 422, refused.body
+        assert refused.headers["Content-Type"] == "application/problem+json"
+        assert refused.body["type"] == "urn:sfvopi-bot:problem:idempotency-key-reused"
+        assert (
+            "`pd-incident-4411-step-1` was already used with a different request"
+            in (refused.body["detail"])
+        )
+    # the same request written otherwise (key order, spacing, a target twice) is a retry
+    same = b"""{"reason": "  INC-4411 ", "targets": [
+        {"number": "+918000000001", "app_id": "sfv_app_abc123xyz456"},
+        {"app_id": "sfv_app_abc123xyz456", "number": "+918000000001"}], "action": "unlink"}"""
+    retried = await api.call(
+        "POST",
+        "/api/v1/requests",
+        content=same,
+        headers={**key, "Content-Type": "application/json"},
+    )
+    assert retried.status == 201 and retried.body["id"] == first.body["id"]
+    filed = await bot.services.store.list_requests(orgs=["acme"])
+    assert [(r.id, r.reason, len(r.targets)) for r in filed] == [(first.body["id"], "INC-4411", 1)]
+
+
+async def test_posts_racing_under_one_key_with_two_requests_file_one(bot: RunningBot) -> None:
+    """Three POSTs of one request and three of another, at once, under one key: one request
+    is filed, its three POSTs answer it, the other three are refused (422)."""
+    api = incident_bot(bot)
+    for attempt in range(3):
+        key = {"Idempotency-Key": f"race-{attempt}"}
+        bodies = [
+            {
+                "action": "unlink",
+                "targets": [{**NUMBER, "number": f"+9180000001{attempt}{which}"}],
+                "reason": f"INC-44{attempt}{which}",
+            }
+            for which in (0, 1)
+        ]
+        answers = await asyncio.gather(
+            *(
+                api.call("POST", "/api/v1/requests", json=bodies[i % 2], headers=key)
+                for i in range(6)
+            )
+        )
+        won = [a for a in answers if a.status == 201]
+        assert sorted(a.status for a in answers) == [201] * 3 + [422] * 3, answers
+        assert len({a.body["id"] for a in won}) == 1
+        assert len({a.body["reason"] for a in won}) == 1
+    filed = await bot.services.store.list_requests(orgs=["acme"])
+    assert len(filed) == 3
+
+
 async def test_a_wait_ends_when_the_request_ends_on_another_replica(
     bot_settings: Settings,
     orgs: OrgDirectory,

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from typing import Any
 
 import httpx
@@ -15,12 +16,18 @@ from sqlalchemy.exc import OperationalError
 
 from bot.api.bodies import MAX_API_BODY
 from bot.config.settings import Settings
+from bot.core.models import Action, Target
 from bot.sandbox.emulator import Emulator
-from tests.support.api import API_TOKENS, ApiUser
+from bot.sandbox.slack_standin import SlackServerError, SlackStandin
+from tests.support.api import API_ORGS_YAML, API_TOKENS, ApiUser
 from tests.support.bot import RunningBot
 
 NUMBER = {"app_id": "sfv_app_abc123xyz456", "number": "+918000000001"}
 FILE: dict[str, Any] = {"action": "unlink", "targets": [NUMBER], "reason": "INC-4411"}
+GLOBEX_ONCALL = "S0GLXONCALL"
+GLOBEX_GROUPED = API_ORGS_YAML.replace(
+    "      U0MULTI: approver\n", f"      U0MULTI: approver\n      {GLOBEX_ONCALL}: approver\n", 1
+)
 
 
 @pytest.fixture
@@ -269,6 +276,46 @@ async def test_another_orgs_request_does_not_exist_for_a_client(
     assert still is not None and still.status.value == "pending"
     events = await bot.services.store.events(number)
     assert {e.detail["client"] for e in events if e.kind == "api_call"} == {"globex-bot"}
+
+
+@pytest.mark.parametrize("orgs_yaml", [GLOBEX_GROUPED])
+@pytest.mark.parametrize("slack_is", ["slow", "failing"])
+async def test_another_orgs_request_is_a_missing_one_while_its_groups_are_unread(
+    bot: RunningBot, slack: SlackStandin, slack_is: str
+) -> None:
+    """globex grants a role to a user group Slack does not list (slowly, or not at all): an
+    acme client still gets the answer a missing number gets, and nothing of globex is read
+    (before: 503 "still reading user groups", a second late: the request was there)."""
+    if slack_is == "slow":
+        slack.slow_down("usergroups.users.list", 10)  # longer than any role check waits
+    else:
+        slack.fail("usergroups.users.list", *[SlackServerError()] * 20)
+    now = time.time()
+    theirs, _ = await bot.services.store.create_request(  # as another replica filed it
+        org="globex",
+        action=Action.DELETE,
+        requester="U0GINA",
+        reason="x",
+        targets=[Target("sfv_app_globex000001")],
+        approvals_needed=1,
+        now=now,
+        expires_at=now + 3600,
+    )
+    ours = client(bot)
+    missing = theirs.id + 1  # no such request; as many digits, so as long an answer
+    assert len(str(missing)) == len(str(theirs.id))
+    for call in (ours.get, ours.cancel, lambda n: ours.get(n, wait=5)):
+        hidden, absent = await call(theirs.id), await call(missing)
+        assert (hidden.status, hidden.body) == (
+            absent.status,
+            {**absent.body, "detail": absent.body["detail"].replace(str(missing), str(theirs.id))},
+        )
+        assert {k: v for k, v in hidden.headers.items() if k != "date"} == {
+            k: v for k, v in absent.headers.items() if k != "date"
+        }
+        problem(hidden, 404, "not-found")
+    if slack_is == "failing":
+        assert not [c for c in slack.calls if c.method == "usergroups.users.list"]
 
 
 async def test_request_ids_and_waits_out_of_range(bot: RunningBot) -> None:

@@ -40,6 +40,10 @@ GROUPED = ORGS_YAML.replace(
     f"      U0VIC: viewer\n      {ONCALL}: approver\n      {OPS_TEAM}: requester\n",
     1,
 ).replace("      ttl_minutes: 60\n", "      ttl_minutes: 60\n      remind_after_minutes: 10\n", 1)
+GLOBEX_ONCALL = "S0GLXONCALL"
+GLOBEX_GROUPED = GROUPED.replace(
+    "      U0MULTI: approver\n", f"      U0MULTI: approver\n      {GLOBEX_ONCALL}: approver\n", 1
+)
 DELETE = "delete sfv_app_abc123xyz456 decommission, CHG-1207"
 UNLINK = "unlink +918000000001 sfv_app_abc123xyz456 fraud on this DID, INC-4411"
 REPO = Path(__file__).resolve().parents[2]
@@ -224,6 +228,33 @@ async def test_a_reminder_mentions_the_group_and_reaches_its_members(
     for person in ("U0GRACE", "U0VIC", "U0BOB"):
         (dm,) = [m.text for m in slack.dms(person)]
         assert f"Request #{request_id} in *acme*" in dm
+
+
+@pytest.mark.parametrize("orgs", [parse_orgs(GLOBEX_GROUPED, ORG_ENV)])
+async def test_another_orgs_request_reads_as_a_missing_number_while_its_group_is_unread(
+    slack: SlackStandin, bot: RunningBot
+) -> None:
+    """Alice (acme) asks about globex's request while globex's group is not listed yet: the
+    text a number that does not exist gets (before: "try again in a moment", a second late)."""
+    slack.slow_down("usergroups.users.list", 10)  # longer than any role check waits
+    now = time.time()
+    theirs, _ = await bot.services.store.create_request(  # as another replica filed it
+        org="globex",
+        action=Action.DELETE,
+        requester="U0GINA",
+        reason="decommission",
+        targets=[Target("sfv_app_globex000001")],
+        approvals_needed=1,
+        now=now,
+        expires_at=now + 3600,
+    )
+    missing = theirs.id + 1  # no such request, as many digits
+    assert len(str(missing)) == len(str(theirs.id))
+    for command in ("status", "cancel"):
+        hidden = await ask(slack, bot, "U0ALICE", f"{command} {theirs.id}")
+        absent = await ask(slack, bot, "U0ALICE", f"{command} {missing}")
+        assert hidden == absent.replace(f"#{missing}", f"#{theirs.id}"), command
+        assert "no request" in hidden
 
 
 # -- the same over Socket Mode -------------------------------------------------------------
