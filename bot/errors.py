@@ -129,6 +129,15 @@ class AlreadyPending(Conflict):
         super().__init__(message)
         self.request_id = request_id
 
+    @classmethod
+    def naming(cls, target: str, request_id: int) -> AlreadyPending:
+        """The refusal in the bot's words, for `target` (as shown) held by `request_id`."""
+        return cls(
+            f"`{target}` is already pending as request #{request_id}; approve or cancel that "
+            "one, or add `--again` to file another",
+            request_id,
+        )
+
 
 # -- configuration: the operator's problem, said before anything starts -------------------
 

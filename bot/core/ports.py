@@ -37,6 +37,7 @@ class RequestStore(Protocol):
         channel_id: str | None = None,
         response_url: str | None = None,
         dedupe_key: str | None = None,
+        again: bool = False,
     ) -> tuple[Request, bool]: ...
 
     async def create_break_glass(
@@ -55,6 +56,7 @@ class RequestStore(Protocol):
         channel_id: str | None = None,
         response_url: str | None = None,
         dedupe_key: str | None = None,
+        again: bool = False,
     ) -> tuple[Request, str | None]:
         """A break-glass request stored already claimed (its claim token), in one transaction;
         a replay of the dedupe key: the first request and None."""

@@ -281,9 +281,9 @@ async def second_database(kind: str, tmp_path: Path) -> AsyncIterator[StoreFacto
         await factory.cleanup()
 
 
-def test_head_is_revision_0011_and_migrate_knows_it() -> None:
+def test_head_is_revision_0012_and_migrate_knows_it() -> None:
     """migrate.HEAD lets a restart skip importing Alembic; it must name the real head."""
-    assert HEAD == migrate.HEAD == "0011"
+    assert HEAD == migrate.HEAD == "0012"
     assert SCHEMA_VERSION == 2
 
 
