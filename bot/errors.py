@@ -111,7 +111,8 @@ class MembershipPending(Refusal):
 class Busy(Refusal):
     """The bot could not answer a command in time (Slack gives up at 3 s), so it refused it
     before writing anything: nothing was filed or changed. `stage` says which check refused:
-    `gate` (before any work) or `late` (right before the request would have been written)."""
+    `gate` (before any work), `late` (right before the request would have been written) or
+    `locked` (another process held the database's write lock past the command's budget)."""
 
     def __init__(self, message: str, stage: str) -> None:
         super().__init__(message)
