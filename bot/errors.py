@@ -113,7 +113,8 @@ class MembershipPending(Refusal):
 class Busy(Refusal):
     """The bot could not answer a command in time (Slack gives up at 3 s), so it refused it
     before writing anything: nothing was filed or changed. `stage` says which check refused:
-    `gate` (before any work) or `late` (right before the request would have been written)."""
+    `gate` (before any work), `late` (right before the request would have been written) or
+    `locked` (another process held the database's write lock past the command's budget)."""
 
     def __init__(self, message: str, stage: str) -> None:
         super().__init__(message)
@@ -136,6 +137,15 @@ class AlreadyPending(Conflict):
     def __init__(self, message: str, request_id: int) -> None:
         super().__init__(message)
         self.request_id = request_id
+
+    @classmethod
+    def naming(cls, target: str, request_id: int) -> AlreadyPending:
+        """The refusal in the bot's words, for `target` (as shown) held by `request_id`."""
+        return cls(
+            f"`{target}` is already pending as request #{request_id}; approve or cancel that "
+            "one, or add `--again` to file another",
+            request_id,
+        )
 
 
 # -- configuration: the operator's problem, said before anything starts -------------------

@@ -38,6 +38,7 @@ class RequestStore(Protocol):
         response_url: str | None = None,
         dedupe_key: str | None = None,
         filed_by_step: bool = False,
+        again: bool = False,
     ) -> tuple[Request, bool]: ...
 
     async def create_break_glass(
@@ -56,6 +57,7 @@ class RequestStore(Protocol):
         channel_id: str | None = None,
         response_url: str | None = None,
         dedupe_key: str | None = None,
+        again: bool = False,
     ) -> tuple[Request, str | None]:
         """A break-glass request stored already claimed (its claim token), in one transaction;
         a replay of the dedupe key: the first request and None."""

@@ -33,7 +33,6 @@ from bot.core.ports import GroupMembers, RequestStore
 from bot.core.targets import ApiResult, perform
 from bot.core.text import one_line
 from bot.errors import (
-    AlreadyPending,
     Conflict,
     InvalidId,
     InvalidRequest,
@@ -204,17 +203,6 @@ class Workflow:
         if channel is not None and not the_org.allows_channel(channel):
             allowed = ", ".join(f"<#{c}>" for c in the_org.command_channels)
             raise NotAllowed(f"org {the_org.name} takes requests only in {allowed}")
-        if not again:
-            waiting = await self.store.pending_with_targets(
-                the_org.name, checked, not_dedupe_key=dedupe_key
-            )
-            if waiting:
-                target, pending_id = next(iter(waiting.items()))
-                raise AlreadyPending(
-                    f"`{target}` is already pending as request #{pending_id}; approve or "
-                    "cancel that one, or add `--again` to file another",
-                    pending_id,
-                )
         if self.filing_gate is not None:
             self.filing_gate()
         if break_glass is not None:
@@ -229,6 +217,7 @@ class Workflow:
                 channel=channel,
                 response_url=response_url,
                 dedupe_key=dedupe_key,
+                again=again,
             )
         now = self.clock()
         request, created = await self.store.create_request(
@@ -244,6 +233,7 @@ class Workflow:
             response_url=response_url,
             dedupe_key=dedupe_key,
             filed_by_step=by_step,
+            again=again,
         )
         if created:
             self._changed(request)
@@ -264,6 +254,7 @@ class Workflow:
         channel: str | None,
         response_url: str | None,
         dedupe_key: str | None,
+        again: bool,
     ) -> ApprovalResult:
         """Stores the request already claimed (one transaction: `requested`, `broke_glass`,
         `claimed`), for a role the org's break-glass policy names, decided now from the org
@@ -303,6 +294,7 @@ class Workflow:
             channel_id=channel,
             response_url=response_url,
             dedupe_key=dedupe_key,
+            again=again,
         )
         if claim is not None:
             log.warning(

@@ -219,7 +219,8 @@ class BotMetrics:
         self.commands_shed = Counter(
             "sfvopi_bot_commands_shed",
             "Slash commands refused busy (nothing filed) because they could not be answered "
-            "in time, by front door and stage: gate (at once) or late (before the write).",
+            "in time, by front door and stage: gate (at once), late (before the write) or "
+            "locked (another process held the database's write lock past the budget).",
             ["door", "stage"],
             registry=r,
         )

@@ -8,7 +8,9 @@ again"), at one of two points, both before anything is written:
 - the gate, when the handler starts: the time already spent since the command reached the
   door plus (commands in hand + 1) times the moving estimate of what one costs would overrun;
 - the late guard (`Workflow.filing_gate`), right before a new request is written: the time
-  since arrival has overrun already. The write itself, once begun, is never abandoned.
+  since arrival has overrun already. The write itself, once begun, is never abandoned;
+- the store, when the write would wait for another process's lock on the database past the
+  budget (bot/core/deadline.py): it gives up the wait, having written nothing.
 
 A command answered "filed" is filed; one answered "busy" left nothing in the store.
 """
@@ -22,6 +24,7 @@ from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass
 
+from bot.core import deadline
 from bot.errors import Busy
 
 BUDGET = 2.0  # seconds: Slack's 3 s less a margin for the ack to be written and travel
@@ -88,7 +91,8 @@ class Admission:
         self.in_hand += 1
         token = _guarded.set(arrival)
         try:
-            yield
+            with deadline.until(time.perf_counter() + self.budget - waited):
+                yield
         finally:
             self.in_hand -= 1
             self._measured(now)

@@ -50,11 +50,13 @@ class BreakGlass(Requests):
         channel_id: str | None = None,
         response_url: str | None = None,
         dedupe_key: str | None = None,
+        again: bool = False,
     ) -> tuple[Request, str | None]:
         """Stores the request and claims its execution in one transaction (`requested`,
         `broke_glass`, `claimed`), so it is never seen pending and nobody approves it: the
         claim runs it through the same leases as an approved request. Urgent, as a command's
-        ack may wait on it."""
+        ack may wait on it. Its targets are reserved and released again in the transaction,
+        so a target pending elsewhere refuses it (AlreadyPending) unless `again`."""
         async with self._write(urgent=True) as conn:
             inserted = await self._insert_request(
                 conn,
@@ -76,6 +78,7 @@ class BreakGlass(Requests):
                     "decided_by": requester,
                 },
                 targets,
+                again=again,
             )
             if isinstance(inserted, Request):
                 return inserted, None

@@ -2,11 +2,13 @@
 
 Every write goes through `_write`: on SQLite a BEGIN IMMEDIATE transaction behind the write
 gate (two processes serialise instead of failing on upgrade), on PostgreSQL a plain one where
-rows that a read decides a write on are locked FOR UPDATE.
+rows that a read decides a write on are locked FOR UPDATE. A task with a deadline (a slash
+command's, bot/core/deadline.py) waits for another process's SQLite lock only until then.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sys
 from collections.abc import AsyncIterator, Collection
@@ -16,9 +18,11 @@ from typing import Any
 from sqlalchemy import Table, bindparam, func, select
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Row, make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.audit.chain import GENESIS, event_hash, new_uid
+from bot.core import deadline
 from bot.core.models import (
     Action,
     Approval,
@@ -29,6 +33,7 @@ from bot.core.models import (
     Target,
     TargetState,
 )
+from bot.errors import Busy
 from bot.store.engine import WriteGate, async_url, make_engine
 from bot.store.migrate import at_head, upgrade
 from bot.store.migrate_child import upgrade_in_child
@@ -55,6 +60,11 @@ _LAST_HASH = (
 )
 _INSERT_EVENT = events_t.insert()
 _INSERT_EVENT_PG = events_t.insert().values(txid=func.txid_current())
+LOCK_POLL = 0.02  # seconds between tries for another process's SQLite lock, with a deadline
+LOCKED = (
+    "another process is writing to the database and did not let go in time, so the bot did "
+    "nothing: nothing was filed or changed. Try again in a moment."
+)
 _LOCK_REQUEST = (
     select(requests_t.c.id)
     .where(requests_t.c.id == bindparam("id"))
@@ -113,13 +123,36 @@ class Database:
     async def _write(self, *, urgent: bool = False) -> AsyncIterator[AsyncConnection]:
         """A write transaction; on SQLite one at a time, `urgent` ones (someone waits) first."""
         if self.is_sqlite:
-            async with self._write_gate.hold(urgent=urgent), self.engine.connect() as conn:
-                conn = await conn.execution_options(sqlite_immediate=True)
-                async with conn.begin():
-                    yield conn
+            async with self._write_gate.hold(urgent=urgent), self._sqlite_begin() as conn:
+                yield conn
         else:
             async with self.engine.begin() as conn:
                 yield conn
+
+    @asynccontextmanager
+    async def _sqlite_begin(self) -> AsyncIterator[AsyncConnection]:
+        """BEGIN IMMEDIATE. Without a deadline SQLite's busy timeout waits for another
+        process's lock (blocking); with one, tries are made off the loop until the deadline,
+        then Busy: the transaction never began, nothing was written."""
+        left = deadline.remaining()
+        while True:
+            begun = False
+            try:
+                async with self.engine.connect() as conn:
+                    conn = await conn.execution_options(
+                        sqlite_immediate=True, sqlite_nowait=left is not None
+                    )
+                    async with conn.begin():
+                        begun = True
+                        yield conn
+                return
+            except OperationalError as error:
+                if begun or left is None or "locked" not in str(error.orig):
+                    raise
+            left = deadline.remaining() or 0.0
+            if left <= 0:
+                raise Busy(LOCKED, "locked")
+            await asyncio.sleep(min(LOCK_POLL, left))
 
     @asynccontextmanager
     async def _read(self) -> AsyncIterator[AsyncConnection]:

@@ -17,7 +17,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from bot.store import inline_sqlite
 
-__all__ = ["ASYNC_DRIVERS", "WriteGate", "async_url", "make_engine"]
+__all__ = ["ASYNC_DRIVERS", "BUSY_TIMEOUT_MS", "WriteGate", "async_url", "make_engine"]
+
+# how long a SQLite statement waits for another process's lock, blocking: background work's
+# bound. A write with a deadline (a command's) polls instead, off the loop (database.py).
+BUSY_TIMEOUT_MS = 10_000
 
 ASYNC_DRIVERS = {
     "postgresql": "postgresql+asyncpg",
@@ -112,7 +116,7 @@ def _sqlite_transactions(engine: AsyncEngine) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         # the timeout first: switching a new file to WAL takes a lock another process may hold
-        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
@@ -120,14 +124,20 @@ def _sqlite_transactions(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _begin(conn: Any) -> None:
-        immediate = conn.get_execution_options().get("sqlite_immediate", False)
+        options = conn.get_execution_options()
+        # `sqlite_nowait`: fail at once if another process holds the lock (the caller polls)
+        nowait = options.get("sqlite_nowait", False)
         # on the driver's cursor: a statement with no result needs none of SQLAlchemy's
         # execution machinery, which costs more than the BEGIN (issue 16)
-        statement = "BEGIN IMMEDIATE" if immediate else "BEGIN"
+        statement = "BEGIN IMMEDIATE" if options.get("sqlite_immediate", False) else "BEGIN"
         cursor = conn.connection.cursor()
         try:
+            if nowait:
+                cursor.execute("PRAGMA busy_timeout=0")
             cursor.execute(statement)
         except sqlite3.Error as error:  # as SQLAlchemy reports any other statement's failure
             raise DBAPIError.instance(statement, (), error, sqlite3.Error) from error
         finally:
+            if nowait:
+                cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
             cursor.close()

@@ -7,7 +7,8 @@ the same calls run in place, so the statement costs what SQLite costs.
 
 Nothing waits long in place: the store lets one writer at a time into SQLite per process
 (engine.WriteGate) and WAL readers never wait for writers, so a call blocks the loop only
-while another *process* holds the write lock (up to the busy timeout). This module is the
+while another *process* holds the write lock (up to the busy timeout; a slash command's write
+instead tries again off the loop until its deadline, bot/store/database.py). This module is the
 subset of aiosqlite's interface that SQLAlchemy's aiosqlite dialect uses, given to it as
 `async_creator` (engine.make_engine); nothing else uses it.
 """

@@ -25,9 +25,9 @@ from bot.core.models import (
     TargetState,
 )
 from bot.core.ports import ApprovalRecord
-from bot.errors import KeyReused, LostClaim
+from bot.errors import AlreadyPending, KeyReused, LostClaim
 from bot.store.database import Database
-from bot.store.schema import approvals_t, events_t, requests_t, targets_t
+from bot.store.schema import approvals_t, events_t, pending_targets_t, requests_t, targets_t
 
 __all__ = ["Requests"]
 
@@ -54,6 +54,57 @@ _PENDING_TARGETS_NOT_KEY = _PENDING_TARGETS.where(
 )
 _INSERT_TARGETS = targets_t.insert()
 
+# Reservations (schema.pending_targets_t): per (org, app, number) of the pending requests
+# `where` picks, the oldest one, in key order (so two PostgreSQL writers never deadlock).
+_NUMBER_KEY = func.coalesce(targets_t.c.number, "")
+
+
+def _oldest_pending(where: Any) -> Any:
+    return (
+        select(requests_t.c.org, targets_t.c.app_id, _NUMBER_KEY, func.min(requests_t.c.id))
+        .join_from(targets_t, requests_t, requests_t.c.id == targets_t.c.request_id)
+        .where(and_(requests_t.c.status == Status.PENDING.value, where))
+        .group_by(requests_t.c.org, targets_t.c.app_id, _NUMBER_KEY)
+        .order_by(targets_t.c.app_id, _NUMBER_KEY)
+    )
+
+
+_RESERVED_COLUMNS = ["org", "app_id", "number", "request_id"]
+# a new request's own targets
+_OWN_TARGETS = _oldest_pending(requests_t.c.id == bindparam("id"))
+# after `id` left pending: its apps' targets still named by other pending requests of its org
+_REGRANT = _oldest_pending(
+    and_(
+        requests_t.c.org
+        == select(requests_t.c.org).where(requests_t.c.id == bindparam("id")).scalar_subquery(),
+        targets_t.c.app_id.in_(
+            select(targets_t.c.app_id).where(targets_t.c.request_id == bindparam("id"))
+        ),
+    )
+)
+_RELEASE = delete(pending_targets_t).where(pending_targets_t.c.request_id == bindparam("id"))
+# who holds the first of `id`'s targets that it could not reserve
+_HOLDER = (
+    select(pending_targets_t.c.app_id, pending_targets_t.c.number, pending_targets_t.c.request_id)
+    .join_from(
+        targets_t,
+        pending_targets_t,
+        and_(
+            pending_targets_t.c.app_id == targets_t.c.app_id,
+            pending_targets_t.c.number == _NUMBER_KEY,
+        ),
+    )
+    .where(
+        and_(
+            targets_t.c.request_id == bindparam("id"),
+            pending_targets_t.c.org == bindparam("org"),
+            pending_targets_t.c.request_id != bindparam("id"),
+        )
+    )
+    .order_by(targets_t.c.idx)
+    .limit(1)
+)
+
 
 class Requests(Database):
     """What the workflow needs (bot.core.ports.RequestStore): requests, claims and leases."""
@@ -75,8 +126,11 @@ class Requests(Database):
         response_url: str | None = None,
         dedupe_key: str | None = None,
         filed_by_step: bool = False,
+        again: bool = False,
     ) -> tuple[Request, bool]:
         """Stores a pending request; the same dedupe key returns the first one, not a second.
+        AlreadyPending (nothing stored) when a target waits in another pending request,
+        unless `again`: decided by the database's unique key, so two writers cannot both pass.
 
         Urgent: a slash command's ack waits on this, so it goes ahead of background writes
         (card posts, executions) queued for SQLite's single writer.
@@ -98,6 +152,7 @@ class Requests(Database):
                     "filed_by_step": int(filed_by_step),
                 },
                 targets,
+                again=again,
             )
             if isinstance(inserted, Request):
                 return inserted, False
@@ -120,10 +175,16 @@ class Requests(Database):
         return stored, True
 
     async def _insert_request(
-        self, conn: AsyncConnection, values: dict[str, Any], targets: Sequence[Target]
+        self,
+        conn: AsyncConnection,
+        values: dict[str, Any],
+        targets: Sequence[Target],
+        *,
+        again: bool,
     ) -> int | Request:
-        """Inserts a pending request, its targets and its `requested` event in the caller's
-        transaction: its id, or the request already filed under the same dedupe key."""
+        """Inserts a pending request, its targets, their reservations and its `requested`
+        event in the caller's transaction: its id, or the request already filed under the
+        same dedupe key. AlreadyPending when a target is reserved and not `again`."""
         insert = self._prepared.get("insert_request")
         if insert is None:
             insert = self._prepared["insert_request"] = (
@@ -162,6 +223,7 @@ class Requests(Database):
                 for i, t in enumerate(targets)
             ],
         )
+        await self._reserve(conn, request_id, values["org"], len(set(targets)), again=again)
         await self._event(
             conn,
             request_id,
@@ -172,6 +234,43 @@ class Requests(Database):
             first=True,
         )
         return request_id
+
+    async def _reserve(
+        self, conn: AsyncConnection, request_id: int, org: str, wanted: int, *, again: bool
+    ) -> None:
+        """Reserves the new request's targets (those free: `again` shares the rest); unless
+        `again`, a target reserved already refuses the request, naming its holder. On
+        PostgreSQL a reservation not yet committed is waited for, then counts if it landed."""
+        statement = self._reservation("own", _OWN_TARGETS)
+        while True:
+            wanted -= (await conn.execute(statement, {"id": request_id})).rowcount
+            if again or wanted <= 0:
+                return
+            holder = (await conn.execute(_HOLDER, {"id": request_id, "org": org})).first()
+            if holder is not None:
+                target = Target(holder.app_id, holder.number or None)
+                raise AlreadyPending.naming(str(target), holder.request_id)
+            # its holder left pending meanwhile (PostgreSQL): the target is free, try again
+
+    async def _release(self, conn: AsyncConnection, request_id: int) -> None:
+        """Lets go of the reservations of a request leaving pending, in its transition's
+        transaction; another pending request naming the same target (filed `--again`) takes
+        it over, so the target still counts as pending."""
+        released = await conn.execute(_RELEASE, {"id": request_id})
+        if released.rowcount:
+            await conn.execute(self._reservation("regrant", _REGRANT), {"id": request_id})
+
+    def _reservation(self, name: str, oldest: Any) -> Any:
+        """INSERT ... SELECT `oldest` ON CONFLICT DO NOTHING, built once in this dialect."""
+        key = f"reserve_{name}"
+        statement = self._prepared.get(key)
+        if statement is None:
+            statement = self._prepared[key] = (
+                self._insert(pending_targets_t)
+                .from_select(_RESERVED_COLUMNS, oldest)
+                .on_conflict_do_nothing()
+            )
+        return statement
 
     async def get(self, request_id: int, *, orgs: Collection[str] | None = None) -> Request | None:
         """The request with its targets and approvals; None when there is no such request, or
@@ -277,6 +376,7 @@ class Requests(Database):
                     .where(requests_t.c.id == request_id)
                     .values(status=Status.EXPIRED.value, decided_by="bot", finished_at=now)
                 )
+                await self._release(conn, request_id)
                 await self._event(conn, request_id, now, "bot", "expired")
                 return ApprovalRecord(
                     await self._load(conn, request_id), False, None, Status.EXPIRED
@@ -378,6 +478,8 @@ class Requests(Database):
         )
         if result.rowcount != 1:
             return None
+        if expected is Status.PENDING:
+            await self._release(conn, request_id)
         kind = "claimed" if old_token is None else "reclaimed"
         await self._event(conn, request_id, now, "bot", kind, {"lease_seconds": lease_seconds})
         return token
@@ -411,6 +513,7 @@ class Requests(Database):
             )
             if result.rowcount != 1:
                 return None
+            await self._release(conn, request_id)
             await self._event(conn, request_id, now, actor, kind, detail)
             return await self._load(conn, request_id)
 

@@ -25,6 +25,7 @@ __all__ = [
     "function_runs_t",
     "home_viewers_t",
     "metadata",
+    "pending_targets_t",
     "requests_t",
     "schema_meta_t",
     "slack_events_t",
@@ -106,6 +107,20 @@ targets_t = Table(
     Column("attempts", Integer, nullable=False, default=0),
     Column("finished_at", Float),
     Index("ix_targets_app_number", "app_id", "number"),
+)
+
+# "already pending?" as the database's rule (migration 0012): each target a pending request
+# names is reserved, once per org, by one pending request (the oldest); a new request that
+# is not filed `--again` must reserve all of its targets or is refused. `number` is "" for
+# an app's deletion, so that the key has no NULL (NULLs are never equal in a unique key).
+pending_targets_t = Table(
+    "pending_targets",
+    metadata,
+    Column("org", String(64), primary_key=True),
+    Column("app_id", String(80), primary_key=True),
+    Column("number", String(20), primary_key=True),
+    Column("request_id", Integer, ForeignKey("requests.id"), nullable=False),
+    Index("ix_pending_targets_request_id", "request_id"),
 )
 
 approvals_t = Table(

@@ -3,9 +3,10 @@ was filed), never a silent drop and never "busy" for a request that was stored.
 
 The burst runs against the real `sfvopi-bot serve` in a subprocess, signed commands sent at
 once over real sockets. How many are shed depends on the machine, so it asserts only the
-invariant. The forced cases hold a command inside its handler (its store read waits on the
+invariant. The forced cases hold a command inside its handler (its filing waits on the
 test) with a tiny budget, so the gate and the late guard each refuse exactly one, whatever the
-machine's speed.
+machine's speed. A database file locked by another writer is answered "busy" within the
+budget too, instead of after SQLite's 10 s busy timeout.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import asyncio
 import contextlib
 import contextvars
 import re
+import sqlite3
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -24,7 +26,6 @@ import aiohttp
 import pytest
 
 from bot.config.settings import Settings
-from bot.core.models import Target
 from bot.core.org import OrgDirectory
 from bot.errors import Busy
 from bot.sandbox.emulator import Emulator
@@ -152,17 +153,17 @@ async def test_a_burst_is_answered_filed_or_busy_and_both_are_true(
         await store.close()
 
 
-def hold_reads(store: Any) -> tuple[asyncio.Event, asyncio.Event]:
-    """Makes the store's last read before filing wait for the test: (entered, release)."""
+def hold_filing(workflow: Any) -> tuple[asyncio.Event, asyncio.Event]:
+    """Makes a command's filing wait for the test inside its handler: (entered, release)."""
     entered, release = asyncio.Event(), asyncio.Event()
-    read = store.pending_with_targets
+    file = workflow.file
 
-    async def held(org: str, targets: list[Target], **kwargs: Any) -> dict[Target, int]:
+    async def held(**kwargs: Any) -> Any:
         entered.set()
         await release.wait()
-        return dict(await read(org, targets, **kwargs))
+        return await file(**kwargs)
 
-    store.pending_with_targets = held
+    workflow.file = held
     return entered, release
 
 
@@ -188,7 +189,7 @@ async def test_the_gate_and_the_late_guard_refuse_before_anything_is_filed(
     tight_bot: RunningBot, slack: SlackStandin
 ) -> None:
     store = tight_bot.services.store
-    entered, release = hold_reads(store)
+    entered, release = hold_filing(tight_bot.services.workflow)
     first = asyncio.create_task(slack.command("U0ALICE", unlink(number(1))))
     await wait_until(entered.is_set, what="the first command inside its handler")
 
@@ -232,6 +233,38 @@ async def test_socket_mode_says_busy_and_files_nothing(
     assert await stored_targets(socket_bot.services.store) == {}
     assert slack.messages(APPROVALS) == []
     assert shed(socket_bot, "socket_mode", "late") == 1
+
+
+async def test_a_database_locked_by_another_writer_is_answered_busy_in_time(
+    bot: RunningBot, bot_settings: Settings, slack: SlackStandin
+) -> None:
+    other = sqlite3.connect(bot_settings.database_url.removeprefix("sqlite:///"), timeout=30)
+    other.isolation_level = None
+    other.execute("BEGIN IMMEDIATE")  # another writer's lock, held past Slack's patience
+    try:
+        started = time.perf_counter()
+        answered = await slack.command("U0ALICE", unlink(number(4)))
+        took = time.perf_counter() - started
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    assert took < 2.9, took  # Slack gives up at 3 s: the promise, not a speed measurement
+    assert answered.ephemeral is not None, answered
+    assert (
+        answered.ephemeral.text.startswith(BUSY) and "nothing was filed" in answered.ephemeral.text
+    )
+    assert shed(bot, "http", "locked") == 1
+    await bot.settle()
+    assert await stored_targets(bot.services.store) == {}
+
+    # the lock let go: the same command files, once
+    filed = await slack.command("U0ALICE", unlink(number(4)))
+    assert filed.ephemeral is not None
+    request_id = verdict(filed.ephemeral.text)
+    assert request_id is not None
+    await bot.settle()
+    assert await stored_targets(bot.services.store) == {number(4): request_id}
+    assert cards(slack, request_id) == 1
 
 
 class FakeClock:
