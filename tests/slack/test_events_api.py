@@ -115,11 +115,11 @@ async def test_an_event_id_in_any_form_slack_may_use_is_handled_once(
 async def test_an_event_without_a_usable_event_id_is_handled_each_time(
     slack: SlackStandin, bot: RunningBot, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """Slack always sends an id; a body without one that the store can hold is still handled
-    (a Home published twice harms nothing; a Home never published does), never echoed."""
+    """Slack always sends an id; a body without one the store can hold is still handled (a
+    Home published twice harms nothing; a Home never published does), its id never echoed."""
     odd = ("", None, 12345, "Ev" + "x" * 100, "Ev 111\n<script>")
     for n, event_id in enumerate(odd, start=1):
-        body = {"type": "event_callback", "event": home_event(slack, "U0BOB")}
+        body: dict[str, Any] = {"type": "event_callback", "event": home_event(slack, "U0BOB")}
         if event_id is not None:
             body["event_id"] = event_id
         ack = await slack.redeliver(body, retry=0)
