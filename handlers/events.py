@@ -17,8 +17,8 @@ from bot.slack.services import Services
 def register(app: AsyncApp, services: Services) -> None:
     async def on_home_opened(ack: AsyncAck, event: dict[str, Any]) -> None:
         await ack()
-        if event.get("tab") != "home":
-            return  # the Messages tab opens too; it has nothing to publish
+        if event.get("tab", "home") not in ("home", None):
+            return  # the Messages tab opens too; it has nothing to publish (no tab: Home)
         try:
             user = ids.user_id(str(event.get("user")))
         except InvalidId:

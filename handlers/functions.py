@@ -1,7 +1,8 @@
 """Workflow Builder steps (`function_executed`): ack, file the request, complete later.
 
 The step is not completed here: bot/slack/workflow_steps.py completes it when its request
-ends (or at once, right after the ack, when filing was refused).
+ends (or at once, right after the ack, when filing was refused). A step event no listener
+could handle is failed by the front doors (WorkflowSteps.unhandled).
 """
 
 from __future__ import annotations
@@ -32,3 +33,6 @@ def register(app: AsyncApp, services: Services) -> None:
 
     for callback_id in STEPS:
         app.function(callback_id)(on_step)
+    # any other step (a manifest newer than the bot, no callback_id): read_inputs refuses it,
+    # so its step fails saying so instead of waiting in Workflow Builder forever
+    app.event("function_executed")(on_step)

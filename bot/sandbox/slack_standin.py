@@ -1178,6 +1178,14 @@ class SlackStandin(Workspace):
         """A workflow reaches the app's step: Slack sends `function_executed` (signed, as any
         event) with a fresh execution id and a bot token for this execution alone; naming an
         `execution_id` already run delivers that execution again."""
+        run, event = self.step_event(callback_id, inputs, execution_id=execution_id)
+        return run, await self.send_event(event)
+
+    def step_event(
+        self, callback_id: str, inputs: JSON, *, execution_id: str | None = None
+    ) -> tuple[StepRun, JSON]:
+        """The run and the `function_executed` event `run_step` sends, for a test to bend
+        (an input of the wrong shape) before sending it."""
         execution_id = execution_id or "Fx" + uuid.uuid4().hex[:10].upper()
         run = self.step_runs.get(execution_id)  # the same execution again: same run, same token
         if run is None:
@@ -1204,7 +1212,7 @@ class SlackStandin(Workspace):
             "event_ts": f"{time.time():.6f}",
             "bot_access_token": run.token,
         }
-        return run, await self.send_event(event)
+        return run, event
 
     def _step_run(self, params: JSON) -> StepRun:
         run = self.step_runs.get(_str(params.get("function_execution_id")))

@@ -85,9 +85,14 @@ def _quiet(logger: logging.Logger) -> Iterator[None]:
 
 
 def routable(body: object) -> bool:
-    """Whether Bolt can route this body: its matchers index `actions[0]["action_id"]` unguarded."""
+    """Whether Bolt can route this body: its matchers index `actions[0]["action_id"]`, an
+    event's `type` and a step's `function["callback_id"]` unguarded."""
     if not isinstance(body, dict):
         return False
+    if body.get("type") == "event_callback":
+        event = body.get("event", {})
+        if not isinstance(event, dict) or not isinstance(event.get("function", {}), dict):
+            return False
     actions = body.get("actions")
     if actions is None and body.get("type") != "block_actions":
         return True

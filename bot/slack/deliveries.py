@@ -4,6 +4,8 @@ the request URL is saved, and each event taken in once, however often Slack deli
 Slack retries an event it thinks was not acked (`X-Slack-Retry-Num` over HTTP, `retry_attempt`
 in a Socket Mode envelope), and with several replicas the retry may reach another one: the
 store's insert-if-absent on `event_id` decides, so every replica agrees which delivery counts.
+Slack documents `event_id` only as a string (its own samples use `Ev111`), so any id the store
+can hold is taken; a body without one is still handled, only not de-duplicated.
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ from bot.store import Store
 
 log = logging.getLogger(__name__)
 
-EVENT_ID = re.compile(r"Ev[A-Za-z0-9]{4,60}")
+# what the store's `slack_events.event_id` (String(64)) holds: visible ASCII, no whitespace
+EVENT_ID = re.compile(r"[!-~]{1,64}")
 MAX_CHALLENGE = 200
 
 
@@ -34,13 +37,14 @@ def challenge(body: dict[str, Any]) -> str | None:
 async def first_delivery(store: Store, body: dict[str, Any]) -> bool:
     """Whether this body should reach the listeners: anything that is no event does; an event
     does the first time its `event_id` is seen on any replica. When the database cannot say,
-    the event is handled anyway (the listeners are safe to run twice; silence is not)."""
+    the event is handled anyway (the listeners are safe to run twice; silence is not), and
+    so is one whose `event_id` is missing or no id the store can hold: once per delivery."""
     if body.get("type") != "event_callback":
         return True
     event_id = body.get("event_id")
     if not isinstance(event_id, str) or not EVENT_ID.fullmatch(event_id):
-        log.warning("ignored an event_callback without a well-formed event_id")
-        return False
+        log.warning("an event_callback without a usable event_id: handled, not de-duplicated")
+        return True
     try:
         first = await store.first_delivery(event_id, time.time())
     except Exception as exc:

@@ -134,7 +134,8 @@ async def answer_signed(
     app: AsyncApp, services: Services, verified: AsyncBoltRequest | None
 ) -> web.StreamResponse:
     """The answer to a request known to be Slack's: a URL check's challenge, nothing for an
-    event already handled (a retry), else Bolt's answer."""
+    event already handled (a retry), else Bolt's answer (a step's event Bolt did not handle
+    fails its step)."""
     if verified is not None:
         asked = challenge(verified.body)
         if asked is not None:
@@ -145,6 +146,8 @@ async def answer_signed(
     if answer is None or answer.status != 200:
         # A signed body Bolt could not parse or route (not JSON, no actions, …): an empty 200
         # that changes nothing, so Slack never shows its user an error.
+        if verified is not None and services.steps is not None:
+            services.steps.unhandled(verified.body, answer.status if answer else None)
         log.warning(
             "ignored a signed request that is no command or click we know (%s)",
             answer.status if answer else None,
@@ -177,6 +180,8 @@ def web_app(app: AsyncApp, services: Services) -> web.Application:
         with services.background.holding() as held:
             verified = bolt_request(raw, request)
             if verified is not None and not routable(verified.body):
+                if services.steps is not None:
+                    services.steps.unhandled(verified.body, None)
                 verified = None
             with arrived("http", started):  # a command's time runs from here (admission.py)
                 response = await answer_signed(app, services, verified)

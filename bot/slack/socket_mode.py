@@ -127,16 +127,19 @@ async def _answer(app: Any, services: Services, client: Any, req: SocketModeRequ
     """One envelope: dispatched with its follow-up work held, acked, then the work released."""
     started = time.perf_counter()
     with services.background.holding() as held:
-        if routable(req.payload) and not await first_delivery(services.store, req.payload):
-            bolt_response = BoltResponse(status=200, body="")  # an event already handled
-        elif routable(req.payload):
+        bolt_response = BoltResponse(status=200, body="")  # for a retry, or what Bolt cannot route
+        status: int | None = 200
+        if not routable(req.payload):
+            log.warning("ignored a Socket Mode envelope that is no command or click we know")
+            status = None
+        elif await first_delivery(services.store, req.payload):  # else handled already
             with arrived("socket_mode", started):  # a command's time runs from here
                 bolt_response = await app.async_dispatch(
                     AsyncBoltRequest(mode="socket_mode", body=req.payload)
                 )
-        else:
-            log.warning("ignored a Socket Mode envelope that is no command or click we know")
-            bolt_response = BoltResponse(status=200, body="")
+            status = bolt_response.status
+        if status != 200 and services.steps is not None:
+            services.steps.unhandled(req.payload, status)
     payload: dict[str, Any] | None = None
     if bolt_response.status == 200 and bolt_response.body:
         try:

@@ -5,11 +5,14 @@ when that request reaches a final state — maybe hours later, on another replic
 What completing needs (the execution id, the request, the execution's bot token) is in the
 store (bot/store/function_runs.py); each completion is taken under a lease and recorded once
 Slack took it, so every replica's sweep may try and exactly one step completion is made.
+A step the bot cannot take in at all (no run stored) is failed straight from its event, once.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
@@ -34,6 +37,12 @@ log = logging.getLogger(__name__)
 # callback_id (manifest.yml `functions`) → what the step asks for
 STEPS: Mapping[str, Action] = {"unlink_numbers": Action.UNLINK, "delete_apps": Action.DELETE}
 EXECUTION_ID_MAX = 64
+CALLBACK_ID_MAX = 64  # function_runs.callback_id
+SENDABLE_ID = re.compile(r"[!-~]{1,255}")  # an execution id worth naming to Slack
+UNREAD = "the bot could not read this step's event; run the step again"
+BROKE = "the bot failed while taking this step in; run the step again"
+UNRECORDABLE = "the bot cannot take this step in: its execution id is not one it can record"
+FILING_BROKE = "could not file the request: the bot failed while filing it; run the step again"
 MAX_ERROR = 1000  # what a failed step says, clipped
 MAX_RESULTS = 3000
 MAX_ATTEMPTS = 20  # Slack refusals before a step is given up (its token dropped)
@@ -197,10 +206,13 @@ class WorkflowSteps:
         """Takes the run in (once per execution, however often Slack delivers it) and files
         its request; a refusal is recorded, and the step fails with it right after the ack."""
         if not _execution_id_ok(execution_id):
-            log.warning("ignored a function_executed event without a well-formed execution id")
+            log.warning("a function_executed event with an execution id the bot cannot record")
+            work = self.fail_untaken(execution_id, token, UNRECORDABLE)
+            self.background.spawn(work, name="step-unrecorded")
             return None
         sealed = self.sealer.seal(token) if token is not None else None
-        await self.store.add_function_run(execution_id, callback_id, sealed, self.clock())
+        taken = callback_id[:CALLBACK_ID_MAX]  # an unknown one is refused below, by its whole name
+        await self.store.add_function_run(execution_id, taken, sealed, self.clock())
         run = await self.store.function_run(execution_id)
         if run is None or run.completed_at is not None or run.error is not None:
             return None
@@ -213,10 +225,22 @@ class WorkflowSteps:
                 await self.store.settle_function_run(
                     execution_id, error=_clip(f"could not file the request: {exc.message}")
                 )
+            except Exception as exc:
+                request = await self._filing_failed(execution_id, exc)
             else:
                 await self.store.settle_function_run(execution_id, request_id=request.id)
         self.background.spawn(self.complete(execution_id), name=f"step-{execution_id}")
         return request
+
+    async def _filing_failed(self, execution_id: str, exc: Exception) -> Request | None:
+        """Filing raised (a bug, a blip): a request it filed after all is waited on like any;
+        else the step fails right after the ack, not a lease later by the sweep."""
+        log.error("step %s: filing the request failed (%s)", execution_id, type(exc).__name__)
+        found = await self.store.function_run_request(execution_id)
+        if found is not None:
+            return await self.store.get(found)
+        await self.store.settle_function_run(execution_id, error=FILING_BROKE)
+        return None
 
     async def _file(self, execution_id: str, callback_id: str, inputs: object) -> Request:
         """Files the request as a step's: never break-glass (the workflow refuses it), so
@@ -233,6 +257,46 @@ class WorkflowSteps:
             by_step=True,
         )
         return filed.request
+
+    # -- a step the bot could not take in ------------------------------------------------
+
+    def unhandled(self, body: object, status: int | None) -> None:
+        """A signed delivery the bot did not handle (Bolt could not route it, no listener took
+        it, or the listener raised: `status` is Bolt's): if it is a step's `function_executed`,
+        the step fails right after the ack, saying so, instead of staying in progress."""
+        execution = _execution_in(body)
+        if execution is not None:
+            work = self._fail_unhandled(*execution, BROKE if status == 500 else UNREAD)
+            self.background.spawn(work, name="step-unhandled")
+
+    async def _fail_unhandled(self, execution_id: str, token: SecretStr | None, why: str) -> None:
+        """A run the store took in is completed by its own path (or a sweep); only a step with
+        no stored run is failed here."""
+        if _execution_id_ok(execution_id):
+            with contextlib.suppress(Exception):  # the store unreadable: fail it from here
+                if await self.store.function_run(execution_id) is not None:
+                    return
+        await self.fail_untaken(execution_id, token, why)
+
+    async def fail_untaken(self, execution_id: str, token: SecretStr | None, why: str) -> None:
+        """Fails a step the store holds no run of (so no sweep ever will): once, best effort,
+        with the execution's token; an id too odd to name to Slack is only logged."""
+        if not SENDABLE_ID.fullmatch(execution_id):
+            log.warning("a step event without an execution id to complete: nothing to fail")
+            return
+        try:
+            await self._client(token).functions_completeError(
+                function_execution_id=execution_id, error=why
+            )
+        except SlackApiError as exc:
+            problem = str(exc.response.get("error"))
+            log.warning("a step the bot could not take in: Slack refused failing it (%s)", problem)
+        except Exception as exc:
+            log.warning(
+                "a step the bot could not take in: failing it failed (%s)", type(exc).__name__
+            )
+        else:
+            log.info("a step the bot could not take in was failed: %s", why)
 
     # -- a request ends -----------------------------------------------------------------
 
@@ -351,6 +415,17 @@ class WorkflowSteps:
 
 def _refused(run: FunctionRun, why: str) -> FunctionRun:
     return replace(run, error=why)
+
+
+def _execution_in(body: object) -> tuple[str, SecretStr | None] | None:
+    """The execution id and token of a `function_executed` event body, read defensively."""
+    event = body.get("event") if isinstance(body, dict) else None
+    if not isinstance(event, dict) or event.get("type") != "function_executed":
+        return None
+    execution_id, token = event.get("function_execution_id"), event.get("bot_access_token")
+    if not isinstance(execution_id, str):
+        return None
+    return execution_id, SecretStr(token) if isinstance(token, str) and token else None
 
 
 def _execution_id_ok(execution_id: str) -> bool:

@@ -185,3 +185,29 @@ async def test_the_home_over_socket_mode(
 
     assert emulator.effective[("unlink", "sfv_app_abc123xyz456", "+918000000001")] == 1
     await slack.wait_for(lambda: "Nothing waits for you." in home_text(slack, "U0BOB"), 10)
+
+
+@pytest.mark.parametrize("tab", ["missing", None, "home"])
+async def test_an_opening_that_names_no_tab_publishes_the_home(
+    slack: SlackStandin, bot: RunningBot, tab: str | None
+) -> None:
+    """Slack's types make `tab` optional: only an explicit other tab (Messages) is not Home."""
+    event: dict[str, object] = {
+        "type": "app_home_opened",
+        "user": "U0BOB",
+        "channel": slack.dm_channel("U0BOB"),
+    }
+    if tab != "missing":
+        event["tab"] = tab
+    assert (await slack.send_event(event)).ok
+    await bot.settle()
+    assert publishes(slack, "U0BOB") == 1
+
+
+async def test_opening_the_messages_tab_publishes_nothing(
+    slack: SlackStandin, bot: RunningBot
+) -> None:
+    event = {"type": "app_home_opened", "user": "U0BOB", "channel": slack.dm_channel("U0BOB")}
+    assert (await slack.send_event(event | {"tab": "messages"})).ok
+    await bot.settle()
+    assert publishes(slack, "U0BOB") == 0

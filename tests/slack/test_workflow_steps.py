@@ -490,3 +490,96 @@ async def test_a_step_whose_filing_a_crash_cut_short_fails_saying_so(
     await steps.sweep()
     assert run.state == "failed" and run.completions == 1
     assert run.error == "the bot stopped while filing the request; run the step again"
+
+
+# -- a step the bot cannot handle fails saying so, never stays in progress -------------------
+
+
+async def fails_at_once(slack: SlackStandin, run: StepRun, why: str) -> None:
+    """The step failed, once, with `why` in its message; nothing was filed."""
+    await settled_run(slack, run)
+    assert run.state == "failed" and run.completions == 1, run
+    assert run.error is not None and why in run.error, run.error
+    assert completions(slack) == ["functions.completeError"]
+    assert not [m for m in slack.messages(APPROVALS) if "request #" in m.text]
+
+
+@pytest.mark.parametrize(
+    ("bent", "why"),
+    [
+        ({"function": "unlink_numbers"}, "the bot could not read"),
+        ({"function": {"callback_id": None}}, "unknown step"),
+        ({"function": {"callback_id": "drop_tables"}}, "unknown step `drop_tables`"),
+        ({"function": {"callback_id": "x" * 300}}, "unknown step"),
+        ({"inputs": ["not", "an", "object"]}, "the step has no inputs"),
+    ],
+)
+async def test_a_step_event_the_bot_cannot_read_fails_its_step(
+    slack: SlackStandin, bot: RunningBot, bent: dict[str, Any], why: str
+) -> None:
+    run, event = slack.step_event("unlink_numbers", UNLINK_INPUTS)
+    assert (await slack.send_event(event | bent)).ok
+    await bot.settle()
+    await fails_at_once(slack, run, why)
+
+
+async def test_a_step_event_routing_refuses_fails_its_step(
+    slack: SlackStandin, bot: RunningBot
+) -> None:
+    """A body Bolt cannot route (a stray `actions` field) is answered 200 and its step failed."""
+    run, event = slack.step_event("unlink_numbers", UNLINK_INPUTS)
+    body = {"type": "event_callback", "event_id": "Ev0STRAY01", "actions": "?", "event": event}
+    assert (await slack.redeliver(body, retry=0)).ok
+    await bot.settle()
+    await fails_at_once(slack, run, "the bot could not read")
+
+
+async def test_an_execution_id_the_bot_cannot_record_fails_its_step(
+    slack: SlackStandin, bot: RunningBot
+) -> None:
+    run = await run_step(slack, bot, UNLINK_INPUTS, execution_id="Fx-0DASHED_1")
+    await fails_at_once(slack, run, "its execution id")
+    assert await bot.services.store.function_run(run.execution_id) is None
+
+
+async def test_a_step_whose_filing_raises_fails_at_once(
+    slack: SlackStandin,
+    bot: RunningBot,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A bug or a blip while filing fails the step right after the ack, not a lease later."""
+
+    async def broken(**_: Any) -> None:
+        raise RuntimeError("a bug, with words the log must not carry")
+
+    monkeypatch.setattr(bot.services.workflow, "file", broken)
+    run = await run_step(slack, bot, UNLINK_INPUTS)
+    await fails_at_once(slack, run, "could not file the request: the bot failed while filing")
+    stored = await bot.services.store.function_run(run.execution_id)
+    assert stored is not None and stored.completed_at is not None
+    assert "RuntimeError" in caplog.text and "words the log must not carry" not in caplog.text
+
+
+async def test_a_step_the_bot_cannot_take_in_fails_at_once(
+    slack: SlackStandin, bot: RunningBot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The store refusing the run itself (nothing recorded, no sweep to finish it): the step
+    is failed straight from the event, with the execution's own token."""
+
+    async def broken(*_: Any) -> bool:
+        raise RuntimeError("database gone")
+
+    monkeypatch.setattr(bot.services.store, "add_function_run", broken)
+    run = await run_step(slack, bot, UNLINK_INPUTS)
+    await fails_at_once(slack, run, "the bot failed while taking this step in")
+
+
+async def test_a_step_event_over_the_socket_the_bot_cannot_read_fails_its_step(
+    slack: SlackStandin, socket_bot: SocketBot
+) -> None:
+    run, event = slack.step_event("unlink_numbers", UNLINK_INPUTS)
+    delivered = await slack.send_event(event | {"function": "unlink_numbers"})
+    assert delivered.ok and delivered.transport == "socket"
+    await socket_bot.settle()
+    await fails_at_once(slack, run, "the bot could not read")
