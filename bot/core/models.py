@@ -94,6 +94,10 @@ class Approval:
 
 # what a request filed by a Workflow Builder step says of itself (its card, its `requested` event)
 STEP_FILED = "filed by a workflow step; requester as named by the workflow"
+STEP_EXTRA_APPROVALS = 1
+"""A step's requester is unverified, so whoever built the workflow may be one of the
+approvers: a step's request needs this many approvals more than its policy says, so that
+still two people decide."""
 
 
 @dataclass(frozen=True)

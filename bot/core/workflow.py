@@ -18,7 +18,16 @@ from typing import TypeVar
 
 from bot.core import failpoints, ids
 from bot.core.break_glass import incident_id, review_refusal
-from bot.core.models import Action, Event, Outcome, Request, Review, Status, Target
+from bot.core.models import (
+    STEP_EXTRA_APPROVALS,
+    Action,
+    Event,
+    Outcome,
+    Request,
+    Review,
+    Status,
+    Target,
+)
 from bot.core.org import (
     Groups,
     Need,
@@ -177,7 +186,8 @@ class Workflow:
         `dedupe_key` returns the first request, unclaimed.
 
         `by_step`: a Workflow Builder step files it, naming a requester nobody verified: it
-        never breaks glass, files only where the org file turns steps on, and is marked so."""
+        never breaks glass, files only where the org file turns steps on, needs one approval more
+        than its policy (whoever built the workflow may approve it), and is marked so."""
         if by_step and break_glass is not None:
             raise NotAllowed(STEP_BREAK_GLASS)
         try:
@@ -226,7 +236,8 @@ class Workflow:
             requester=requester,
             reason=reason,
             targets=checked,
-            approvals_needed=the_org.policy.approvals_needed(action),
+            approvals_needed=the_org.policy.approvals_needed(action)
+            + (STEP_EXTRA_APPROVALS if by_step else 0),
             now=now,
             expires_at=now + 60 * the_org.policy.ttl_minutes,
             channel_id=channel,

@@ -15,6 +15,8 @@ from bot.slack.refusals import explain
 
 Block = dict[str, Any]
 
+STEP_NOTICE = f"⚠️ {STEP_FILED.capitalize()}, so it needs one approval more than the policy's"
+
 APPROVE = "sfvopi_approve"
 DENY = "sfvopi_deny"
 CANCEL = "sfvopi_cancel"
@@ -156,7 +158,7 @@ def card(
                 {"type": "mrkdwn", "text": f"*Approvals*\n{approvals_text(request)}"},
             ],
         },
-        *([_context(f"⚠️ {STEP_FILED.capitalize()}")] if request.filed_by_step else []),
+        *([_context(STEP_NOTICE)] if request.filed_by_step else []),
         {
             "type": "section",
             "text": {"type": "mrkdwn", "text": f"*Targets*\n{targets_text(request.targets)}"},

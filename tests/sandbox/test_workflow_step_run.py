@@ -18,7 +18,7 @@ with contextlib.suppress(ImportError):  # the browser tests skip without it
     from playwright.async_api import Browser, Page, expect
 
 APPROVALS = "C0APPROVALS"
-ALICE, BOB, VIC = "U0ALICE", "U0BOB", "U0VIC"
+ALICE, BOB, CAROL, VIC = "U0ALICE", "U0BOB", "U0CAROL", "U0VIC"
 NUMBER, APP = "+918000000001", "app_abc123"
 
 
@@ -50,16 +50,18 @@ async def test_a_step_run_from_the_page_completes_once_approved(
     (run,) = await step_runs(http, sandbox)
     assert run["state"] == "running" and "token" not in run
     card = sandbox.slack.messages(APPROVALS)[-1]
-    status, _ = await post(
-        http,
-        sandbox,
-        "/api/click",
-        user=BOB,
-        channel=APPROVALS,
-        ts=card.ts,
-        action_id="sfvopi_approve",
-    )
-    assert status == 200
+    for approver in (BOB, CAROL):  # a step's request needs one approval more than its policy
+        status, _ = await post(
+            http,
+            sandbox,
+            "/api/click",
+            user=approver,
+            channel=APPROVALS,
+            ts=card.ts,
+            action_id="sfvopi_approve",
+        )
+        assert status == 200
+        await sandbox.settle()
     await sandbox.slack.wait_for(
         lambda: sandbox.slack.step_runs[run["execution_id"]].state != "running", timeout=20
     )
@@ -107,9 +109,15 @@ async def test_the_page_runs_a_workflow_step_and_shows_how_it_ended(
     await page.click("#step-run")
     await expect(runs).to_have_count(2)
     await expect(runs.first).to_contain_text("running")
+    # a workflow named the requester, so two approvers decide: Bob, then Carol
     await page.select_option("#user", BOB)
     await page.click(f'#channels li[data-channel="{APPROVALS}"]')
     card = page.locator("#timeline .card")
+    await card.locator('button[data-action-id="sfvopi_approve"]').click()
+    await page.click("#modal-confirm")
+    await expect(card).to_contain_text("1 of 2", timeout=15_000)
+    await page.select_option("#user", CAROL)
+    await page.click(f'#channels li[data-channel="{APPROVALS}"]')
     await card.locator('button[data-action-id="sfvopi_approve"]').click()
     await page.click("#modal-confirm")
     await expect(runs.first).to_contain_text("completed", timeout=15_000)

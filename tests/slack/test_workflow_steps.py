@@ -74,6 +74,13 @@ async def settled_run(slack: SlackStandin, run: StepRun, timeout: float = 20.0) 
     return run
 
 
+async def approve(slack: SlackStandin, bot: RunningBot, request_id: int) -> None:
+    """Two approvers approve: a step's request needs one approval more than its policy (one
+    for unlink in acme), since whoever built the workflow may be one of them."""
+    for approver in ("U0BOB", "U0CAROL"):
+        await click(slack, bot, approver, request_id, "approve")
+
+
 # -- the step files a request; the approval completes it ----------------------------------
 
 
@@ -87,6 +94,9 @@ async def test_an_approved_step_completes_once_with_its_outputs(
     assert stored is not None and stored.requester == "U0ALICE"  # the input, not the workflow
 
     await click(slack, bot, "U0BOB", request_id, "approve")
+    await bot.settle()
+    assert run.state == "running", "a step's request needs one approval more than its policy"
+    await click(slack, bot, "U0CAROL", request_id, "approve")
     await settled_run(slack, run)
 
     assert run.state == "completed" and run.completions == 1
@@ -111,7 +121,7 @@ async def test_a_step_over_socket_mode_completes_too(
     assert delivered.ok and delivered.transport == "socket"
     await socket_bot.settle()
     request_id = filed(slack)
-    for approver in ("U0BOB", "U0CAROL"):  # delete needs two approvals in acme
+    for approver in ("U0BOB", "U0CAROL", "U0DAVE"):  # delete needs two in acme, a step's one more
         found = card(slack, request_id)
         assert (await slack.click(approver, APPROVALS, found.ts, "sfvopi_approve")).ok
         await socket_bot.settle()
@@ -201,7 +211,7 @@ async def test_a_redelivered_step_files_one_request(slack: SlackStandin, bot: Ru
     assert delivered.ok
     await bot.settle()
     request_id = filed(slack)  # still one card
-    await click(slack, bot, "U0BOB", request_id, "approve")
+    await approve(slack, bot, request_id)
     await settled_run(slack, again)
     assert again.completions == 1 and again.refused == 0
     assert completions(slack) == ["functions.completeSuccess"]
@@ -219,7 +229,7 @@ async def test_a_step_completes_after_the_bot_restarts(
 
     second = await start_bot(bot_settings, orgs, slack)
     try:
-        await click(slack, second, "U0BOB", request_id, "approve")
+        await approve(slack, second, request_id)
         await settled_run(slack, run)
     finally:
         await second.stop()
@@ -236,7 +246,7 @@ async def test_a_refused_completion_is_retried_by_the_next_replica_to_start(
     first = await start_bot(bot_settings, orgs, slack)
     run = await run_step(slack, first, UNLINK_INPUTS)
     slack.fail("functions.completeSuccess", SlackApiRefusal("internal_error"))
-    await click(slack, first, "U0BOB", filed(slack), "approve")
+    await approve(slack, first, filed(slack))
     await first.stop()
     assert run.state == "running"
     assert [c.error for c in slack.calls if c.method == "functions.completeSuccess"] == [
@@ -281,7 +291,7 @@ async def test_two_replicas_complete_a_step_once(
                 await asyncio.sleep(0)
 
         sweeping = asyncio.create_task(sweep_on_two())
-        await click(slack, one, "U0BOB", request_id, "approve")
+        await approve(slack, one, request_id)
         await settled_run(slack, run)
         await one.settle()
         stop.set()
@@ -406,7 +416,7 @@ async def test_the_named_requester_never_approves_a_step_s_request(
     org_env: dict[str, str],
 ) -> None:
     """Even where self_approval is true: Bob may approve what he typed himself, but not what a
-    workflow filed in his name; Carol's approval runs it."""
+    workflow filed in his name; Carol's and Dave's approvals run it (a step's one more)."""
     relaxed = orgs_yaml.replace("self_approval: false", "self_approval: true")
     running = await start_bot(bot_settings, parse_orgs(relaxed, org_env), slack)
     try:
@@ -432,6 +442,7 @@ async def test_the_named_requester_never_approves_a_step_s_request(
         ]
 
         await click(slack, running, "U0CAROL", request_id, "approve")
+        await click(slack, running, "U0DAVE", request_id, "approve")
         await settled_run(slack, run)
     finally:
         await running.stop()

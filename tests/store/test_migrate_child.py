@@ -188,7 +188,7 @@ async def test_a_bot_on_a_new_database_serves_without_ever_importing_alembic(
     imported = set(IMPORTED.findall(log))
     assert {"bot.store.migrate", "sqlalchemy"} <= imported, log[-2000:]
     assert not {m for m in imported if m.split(".")[0] in ("alembic", "mako")}
-    assert f"Running upgrade 0010 -> {HEAD}" in log  # the child's log lines, in the bot's log
+    assert re.search(rf"Running upgrade \w+ -> {HEAD}, ", log)  # the child's log, in the bot's
     assert await versions(url) == ([HEAD], SCHEMA_VERSION)
 
 

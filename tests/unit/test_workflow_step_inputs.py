@@ -127,5 +127,8 @@ def test_self_approval_never_extends_to_a_step_s_named_requester() -> None:
 def test_a_step_s_card_says_a_workflow_named_the_requester() -> None:
     said = "Filed by a workflow step; requester as named by the workflow"
     assert said in str(blocks.card(finished(Status.PENDING, filed_by_step=True)))
+    assert "one approval more than the policy's" in str(
+        blocks.card(finished(Status.PENDING, filed_by_step=True))
+    )
     assert said in str(blocks.card(finished(Status.DENIED, filed_by_step=True)))
     assert "workflow step" not in str(blocks.card(finished(Status.PENDING)))
