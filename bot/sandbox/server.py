@@ -36,9 +36,7 @@ from bot.errors import OrgFileError
 from bot.sandbox.emulator import Emulator
 from bot.sandbox.slack_standin import BOT_USER_ID, SlackStandin
 from bot.sandbox.slack_workspace import CHANNEL_ID, USER_ID
-from bot.slack.app import build_app
-from bot.slack.http import web_app
-from bot.slack.services import Services
+from bot.wiring import Bot, bootstrap, http_application
 
 __all__ = [
     "DEMO_APPS",
@@ -117,7 +115,7 @@ class Sandbox:
     url: str
     emulator: Emulator
     slack: SlackStandin
-    services: Services
+    bot: Bot
     directory: OrgDirectory
     users: list[SandboxUser]
     channels: list[dict[str, str]]
@@ -143,7 +141,7 @@ class Sandbox:
 
     async def settle(self, timeout: float = 10.0) -> None:
         """Waits until the bot has finished every piece of work it started after an ack."""
-        await self.services.background.settle(timeout)
+        await self.bot.services.background.settle(timeout)
 
     def config(self) -> dict[str, Any]:
         return {
@@ -181,7 +179,7 @@ class Sandbox:
         self._stopped = True
         for runner in self._runners:
             await runner.cleanup()
-        await self.services.close()
+        await self.bot.close()
         await self.slack.stop()
         await self.emulator.stop()
         if self._tempdir is not None:
@@ -209,7 +207,7 @@ async def start_sandbox(
     bot_token = f"xoxb-sandbox-{secrets.token_hex(8)}"
     slack = SlackStandin(bot_token=bot_token)
     tempdir = tempfile.TemporaryDirectory(prefix="sfvopi-sandbox-")
-    services: Services | None = None
+    bot: Bot | None = None
     runners: list[web.AppRunner] = []
     try:
         await emulator.start(host)
@@ -236,21 +234,20 @@ async def start_sandbox(
             database_url=f"sqlite:///{Path(tempdir.name) / 'sandbox.db'}",
             api_timeout_seconds=5,
         )
-        services = await Services.start(settings, orgs=directory)
-        bolt = await build_app(services)
-        bot_runner = web.AppRunner(web_app(bolt, services), access_log=None)
+        bot = await bootstrap(settings, orgs=directory)
+        bot_runner = web.AppRunner(http_application(bot), access_log=None)
         await bot_runner.setup()
         runners.append(bot_runner)
         await web.TCPSite(bot_runner, host, 0).start()
         bot_port = bot_runner.addresses[0][1]
         slack.configure(f"http://{host}:{bot_port}/slack/events", signing_secret)
-        services.start_sweeper()
+        bot.sweepers.start()
 
         sandbox = Sandbox(
             url="",
             emulator=emulator,
             slack=slack,
-            services=services,
+            bot=bot,
             directory=directory,
             users=users,
             channels=channels,
@@ -266,8 +263,8 @@ async def start_sandbox(
     except BaseException:
         for runner in runners:
             await runner.cleanup()
-        if services is not None:
-            await services.close()
+        if bot is not None:
+            await bot.close()
         await slack.stop()
         await emulator.stop()
         tempdir.cleanup()
