@@ -24,7 +24,8 @@ from bot.startup_checks import MODES, Mode, check_configuration, describe_databa
 
 if TYPE_CHECKING:
     from bot.slack.after_ack import Background
-    from bot.slack.services import Services
+    from bot.store import Store
+    from bot.wiring import Bot
 
 Command = Callable[[argparse.Namespace], int]
 
@@ -351,10 +352,9 @@ async def _main(
     a StartupError with one line (no traceback)."""
     from slack_sdk.errors import SlackApiError
 
-    from bot.slack.http import serve as serve_http
-    from bot.slack.socket_mode import run_socket_mode
+    from bot.wiring import bootstrap, run_socket, serve_http
 
-    services = await _open_services(settings, directory)
+    store = await _open_store(settings)
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     hurry = asyncio.Event()  # a second signal: stop waiting
@@ -370,21 +370,25 @@ async def _main(
         )
         stop.set()
 
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, on_signal, signum)
     reloads: set[asyncio.Task[None]] = set()
+    bot: Bot | None = None
 
     def on_hup() -> None:
-        task = loop.create_task(_reload_orgs(services, settings))
+        if bot is None:
+            return  # not running yet: the file is read at start
+        task = loop.create_task(_reload_orgs(bot, settings))
         reloads.add(task)
         task.add_done_callback(reloads.discard)
 
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, on_signal, signum)
     loop.add_signal_handler(signal.SIGHUP, on_hup)
     try:
+        bot = await bootstrap(settings, orgs=directory, store=store, socket_mode=socket_mode)
         runner = (
-            run_socket_mode(services, health=(settings.host, port), grace=SHUTDOWN_GRACE)
+            run_socket(bot, health=(settings.host, port), grace=SHUTDOWN_GRACE)
             if socket_mode
-            else serve_http(services, host=settings.host, port=port)
+            else serve_http(bot, host=settings.host, port=port)
         )
         door = asyncio.create_task(runner)
         stopping = asyncio.create_task(stop.wait())
@@ -393,7 +397,7 @@ async def _main(
         if door.done():
             door.result()
             return
-        await _finish_in_flight(services, door, hurry)
+        await _finish_in_flight(bot.services.background, door, hurry)
     except SlackApiError as exc:
         raise StartupError(
             f"SLACK_BOT_TOKEN: Slack refused it ({exc.response.get('error')} from auth.test)"
@@ -405,10 +409,11 @@ async def _main(
     finally:
         for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             loop.remove_signal_handler(signum)
-        await services.close()
+        if bot is not None:  # else bootstrap closed the store itself
+            await bot.close()
 
 
-async def _reload_orgs(services: Services, settings: Settings) -> None:
+async def _reload_orgs(bot: Bot, settings: Settings) -> None:
     """SIGHUP: the organization file read and checked again; a bad one keeps the old one in
     force and says why, one line per problem."""
     try:
@@ -420,7 +425,7 @@ async def _reload_orgs(services: Services, settings: Settings) -> None:
         return
     add_secrets(_secrets(settings, directory))
     try:
-        await services.reload_orgs(directory)
+        await bot.reload_orgs(directory)
     except Exception:
         logging.getLogger(__name__).exception("reloading the organization file failed")
         return
@@ -430,15 +435,15 @@ async def _reload_orgs(services: Services, settings: Settings) -> None:
     )
 
 
-async def _open_services(settings: Settings, directory: OrgDirectory) -> Services:
-    """`Services.start`, with a database that went away since the check (or cannot be
-    migrated) reported in one line."""
+async def _open_store(settings: Settings) -> Store:
+    """The store opened (and migrated), with a database that went away since the check (or
+    cannot be migrated) reported in one line."""
     from sqlalchemy.exc import SQLAlchemyError
 
-    from bot.slack.services import Services
+    from bot.runtime import open_store
 
     try:
-        return await Services.start(settings, orgs=directory)
+        return await open_store(settings)
     except StoreError as exc:
         raise StartupError(f"SFVOPI_DATABASE_URL: {exc.message}") from None
     except (SQLAlchemyError, OSError, TimeoutError) as exc:
@@ -457,7 +462,7 @@ def _os_error(exc: OSError, settings: Settings, port: int) -> str:
 
 
 async def _finish_in_flight(
-    services: Services, door: asyncio.Task[None], hurry: asyncio.Event
+    background: Background, door: asyncio.Task[None], hurry: asyncio.Event
 ) -> None:
     """Closes the front door (no new commands; requests being answered are answered), then
     waits for the work those answers promised, including what it starts in turn (card
@@ -472,15 +477,15 @@ async def _finish_in_flight(
             await door
         except Exception:
             log.exception("the front door failed while closing")
-    settled = asyncio.create_task(_settle(services.background))
+    settled = asyncio.create_task(_settle(background))
     if not await _within(settled, deadline, hurry):
         settled.cancel()
-        left = len(services.background.tasks)
+        left = len(background.tasks)
         console(
             f"stopping with {left} task{'' if left == 1 else 's'} unfinished; an "
             "execution left behind is taken over by the sweeper (its lease lapses)"
         )
-        await services.background.drain(0)
+        await background.drain(0)
 
 
 async def _settle(background: Background) -> None:

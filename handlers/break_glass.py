@@ -65,7 +65,7 @@ async def ask(services: Services, cmd: Command, payload: dict[str, Any]) -> dict
             _run(services, request.id, filed.claim, where, request.requester),
             name=f"run-{request.id}",
         )
-    org = services.orgs.get(request.org)
+    org = services.orgs.current.get(request.org)
     text = break_glass.broke_glass_ack(request, org.approval_channel if org else "")
     return {"text": text, "blocks": blocks.message_blocks(text)}
 

@@ -141,7 +141,7 @@ async def _ask(services: Services, cmd: Command, payload: dict[str, Any]) -> Rep
         dedupe_key=f"slack:{payload['trigger_id']}" if payload.get("trigger_id") else None,
         again=cmd.again,
     )
-    org = services.orgs.get(request.org)
+    org = services.orgs.current.get(request.org)
     where = f"<#{org.approval_channel}>" if org else "the approval channel"
     needed = request.approvals_needed
     text = (

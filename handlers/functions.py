@@ -22,8 +22,6 @@ def register(app: AsyncApp, services: Services) -> None:
         function = event.get("function")
         callback_id = function.get("callback_id") if isinstance(function, dict) else None
         token = context.function_bot_access_token
-        if services.steps is None:
-            return
         await services.steps.start(
             str(event.get("function_execution_id") or ""),
             str(callback_id or ""),

@@ -275,3 +275,18 @@ def in_force(request: Request, org: Org | None, groups: Groups | None = None) ->
         approvals=tuple(a for a in request.approvals if a.approver in eligible or unknown),
         approvals_needed=max(request.approvals_needed, org.policy.approvals_needed(request.action)),
     )
+
+
+class OrgsInForce:
+    """The org file in force: one immutable OrgDirectory that every part reads through, swapped
+    whole on reload (SIGHUP), so no part ever decides by an older file than another."""
+
+    def __init__(self, current: OrgDirectory) -> None:
+        self._current = current
+
+    @property
+    def current(self) -> OrgDirectory:
+        return self._current
+
+    def swap(self, new: OrgDirectory) -> None:
+        self._current = new

@@ -164,3 +164,12 @@ class GroupMembers(Protocol):
         """As `known`, but a group never fetched is waited for, briefly (a bounded wait well
         inside Slack's three seconds)."""
         ...
+
+
+class Admission(Protocol):
+    """Whether a new request may still be written now: the workflow asks right before
+    filing. The Slack doors' answers-in-time rule (bot/slack/admission.py) fills it."""
+
+    def check(self) -> None:
+        """Raises a Refusal (e.g. Busy) to file nothing; returns to let the filing go on."""
+        ...

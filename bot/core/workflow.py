@@ -33,12 +33,13 @@ from bot.core.org import (
     Need,
     Org,
     OrgDirectory,
+    OrgsInForce,
     Role,
     eligible_approvers,
     in_force,
     may_approve_own,
 )
-from bot.core.ports import GroupMembers, RequestStore
+from bot.core.ports import Admission, GroupMembers, RequestStore
 from bot.core.targets import ApiResult, perform
 from bot.core.text import one_line
 from bot.errors import (
@@ -94,26 +95,31 @@ class Workflow:
     def __init__(
         self,
         store: RequestStore,
-        orgs: OrgDirectory,
+        orgs: OrgDirectory | OrgsInForce,
         client: SfvopiClient,
         *,
         concurrency: int = 8,
         max_targets: int = 100,
         lease_seconds: float = 60.0,
         clock: Callable[[], float] = time.time,
+        groups: GroupMembers | None = None,
+        admission: Admission | None = None,
     ) -> None:
         self.store = store
-        self.orgs = orgs
+        self.in_force = orgs if isinstance(orgs, OrgsInForce) else OrgsInForce(orgs)
         self.client = client
         self.concurrency = concurrency
         self.max_targets = max_targets
         self.lease_seconds = lease_seconds
         self.clock = clock
         self.listeners: list[Listener] = []
-        self.groups: GroupMembers | None = None  # Slack user groups' members (set by Slack)
-        # called right before a new request is written; raises a Refusal (e.g. Busy) to file
-        # nothing (set by the Slack front doors: bot/slack/admission.py)
-        self.filing_gate: Callable[[], None] | None = None
+        self.groups = groups  # Slack user groups' members, for roles granted to groups
+        self.admission = admission  # asked right before a new request is written
+
+    @property
+    def orgs(self) -> OrgDirectory:
+        """The org file in force now (the holder is swapped whole on reload)."""
+        return self.in_force.current
 
     def subscribe(self, listener: Listener) -> None:
         self.listeners.append(listener)
@@ -213,8 +219,8 @@ class Workflow:
         if channel is not None and not the_org.allows_channel(channel):
             allowed = ", ".join(f"<#{c}>" for c in the_org.command_channels)
             raise NotAllowed(f"org {the_org.name} takes requests only in {allowed}")
-        if self.filing_gate is not None:
-            self.filing_gate()
+        if self.admission is not None:
+            self.admission.check()
         if break_glass is not None:
             return await self._break_glass(
                 the_org,
@@ -544,10 +550,6 @@ class Workflow:
         if cancelled is not None:
             self._changed(cancelled)
         raise Conflict(f"request #{request.id} was cancelled: {why}")
-
-    def reload_orgs(self, orgs: OrgDirectory) -> None:
-        """The org file in force from now on; every later decision reads it."""
-        self.orgs = orgs
 
     async def enforce_org_file(self) -> list[Request]:
         """Cancels pending requests whose requester lost the role (after a reload, on every

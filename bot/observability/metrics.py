@@ -12,7 +12,7 @@ import contextlib
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from typing import Protocol
 
 from prometheus_client import (
@@ -141,12 +141,19 @@ def ack_kind(body: object) -> str:
 class BotMetrics:
     """One bot's metrics; the parts of the bot report here, `/metrics` shows `registry`."""
 
-    def __init__(self, orgs: Iterable[str] = (), *, clock: Callable[[], float] = time.time):
+    def __init__(
+        self,
+        orgs: Iterable[str] | Callable[[], Collection[str]] = (),
+        *,
+        clock: Callable[[], float] = time.time,
+    ):
         # no `…_created` series beside each counter and histogram: Prometheus' text format shows
         # them as gauges of their own, doubling the series for nothing an operator reads
         disable_created_metrics()  # type: ignore[no-untyped-call]
         self.clock = clock
-        self.orgs = frozenset(orgs)
+        # the org names in force: fixed, or read each time from the org file in force
+        fixed = frozenset(() if callable(orgs) else orgs)
+        self._org_names = orgs if callable(orgs) else lambda: fixed
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
         self.filed = Counter(
@@ -260,7 +267,7 @@ class BotMetrics:
 
     def org(self, name: str) -> str:
         """An org name as a label: one of the organization file's, or "other"."""
-        return name if name in self.orgs else OTHER
+        return name if name in self._org_names() else OTHER
 
     # -- the workflow's listener ----------------------------------------------------------
 
@@ -359,7 +366,7 @@ class BotMetrics:
             labels=["org"],
         )
         now = self.clock()
-        totals: dict[str, tuple[int, float]] = {name: (0, now) for name in self.orgs}
+        totals: dict[str, tuple[int, float]] = {name: (0, now) for name in self._org_names()}
         for name, (n, oldest) in self._pending.items():
             label = self.org(name)
             had, first = totals.get(label, (0, now))

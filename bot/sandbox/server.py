@@ -22,7 +22,6 @@ import secrets
 import tempfile
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -34,11 +33,9 @@ from bot.config.settings import Settings, environ_with_dotenv
 from bot.core.org import OrgDirectory, Role
 from bot.errors import OrgFileError
 from bot.sandbox.emulator import Emulator
+from bot.sandbox.page import page_app
 from bot.sandbox.slack_standin import BOT_USER_ID, SlackStandin
-from bot.sandbox.slack_workspace import CHANNEL_ID, USER_ID
-from bot.slack.app import build_app
-from bot.slack.http import web_app
-from bot.slack.services import Services
+from bot.wiring import Bot, bootstrap, http_application
 
 __all__ = [
     "DEMO_APPS",
@@ -97,7 +94,6 @@ DEMO_APPS: dict[str, tuple[str, ...]] = {
 }
 
 _ENV_VAR = re.compile(r"[A-Z_][A-Z0-9_]*")
-_LONG_POLL_MAX = 30.0
 
 
 @dataclass(frozen=True)
@@ -117,7 +113,7 @@ class Sandbox:
     url: str
     emulator: Emulator
     slack: SlackStandin
-    services: Services
+    bot: Bot
     directory: OrgDirectory
     users: list[SandboxUser]
     channels: list[dict[str, str]]
@@ -143,7 +139,7 @@ class Sandbox:
 
     async def settle(self, timeout: float = 10.0) -> None:
         """Waits until the bot has finished every piece of work it started after an ack."""
-        await self.services.background.settle(timeout)
+        await self.bot.services.background.settle(timeout)
 
     def config(self) -> dict[str, Any]:
         return {
@@ -181,7 +177,7 @@ class Sandbox:
         self._stopped = True
         for runner in self._runners:
             await runner.cleanup()
-        await self.services.close()
+        await self.bot.close()
         await self.slack.stop()
         await self.emulator.stop()
         if self._tempdir is not None:
@@ -209,7 +205,7 @@ async def start_sandbox(
     bot_token = f"xoxb-sandbox-{secrets.token_hex(8)}"
     slack = SlackStandin(bot_token=bot_token)
     tempdir = tempfile.TemporaryDirectory(prefix="sfvopi-sandbox-")
-    services: Services | None = None
+    bot: Bot | None = None
     runners: list[web.AppRunner] = []
     try:
         await emulator.start(host)
@@ -236,27 +232,26 @@ async def start_sandbox(
             database_url=f"sqlite:///{Path(tempdir.name) / 'sandbox.db'}",
             api_timeout_seconds=5,
         )
-        services = await Services.start(settings, orgs=directory)
-        bolt = await build_app(services)
-        bot_runner = web.AppRunner(web_app(bolt, services), access_log=None)
+        bot = await bootstrap(settings, orgs=directory)
+        bot_runner = web.AppRunner(http_application(bot), access_log=None)
         await bot_runner.setup()
         runners.append(bot_runner)
         await web.TCPSite(bot_runner, host, 0).start()
         bot_port = bot_runner.addresses[0][1]
         slack.configure(f"http://{host}:{bot_port}/slack/events", signing_secret)
-        services.start_sweeper()
+        bot.sweepers.start()
 
         sandbox = Sandbox(
             url="",
             emulator=emulator,
             slack=slack,
-            services=services,
+            bot=bot,
             directory=directory,
             users=users,
             channels=channels,
             _tempdir=tempdir,
         )
-        page_runner = web.AppRunner(_page_app(sandbox), access_log=None, shutdown_timeout=1.0)
+        page_runner = web.AppRunner(page_app(sandbox), access_log=None, shutdown_timeout=1.0)
         await page_runner.setup()
         runners.insert(0, page_runner)
         await web.TCPSite(page_runner, host, port).start()
@@ -266,8 +261,8 @@ async def start_sandbox(
     except BaseException:
         for runner in runners:
             await runner.cleanup()
-        if services is not None:
-            await services.close()
+        if bot is not None:
+            await bot.close()
         await slack.stop()
         await emulator.stop()
         tempdir.cleanup()
@@ -364,182 +359,3 @@ def _channel_name(channel: str) -> str:
 
 
 # the page and its API
-
-
-def _page_app(sandbox: Sandbox) -> web.Application:
-    page = resources.files("bot.sandbox").joinpath("static", "sandbox.html").read_bytes()
-
-    async def index(_request: web.Request) -> web.Response:
-        return web.Response(
-            body=page,
-            content_type="text/html",
-            charset="utf-8",
-            headers={"Cache-Control": "no-store"},
-        )
-
-    async def state(request: web.Request) -> web.Response:
-        try:
-            since = int(request.query.get("since", "-1"))
-            timeout = min(float(request.query.get("timeout", "25")), _LONG_POLL_MAX)
-        except ValueError:
-            return _error(400, "since must be an integer and timeout a number")
-        if since >= 0:
-            await sandbox.wait_changed(since, max(timeout, 0.0))
-        return web.json_response(sandbox.state(), headers={"Cache-Control": "no-store"})
-
-    def where(user: str, channel: str) -> str:
-        """The channel to post in: a DM named by the page is the sender's own DM with the bot.
-
-        The page has one DM per person (with the bot), and it may not know its id yet: Slack's
-        client opens it on first use, so here `dm_channel` does, as `conversations.open` would.
-        Posting under any other `D…` id would store messages the page never shows, since it
-        finds a person's DM through the stand-in's `dms`.
-        """
-        return sandbox.slack.dm_channel(user) if channel.startswith("D") else channel
-
-    async def command(request: web.Request) -> web.Response:
-        body = await _body(request, "user", "channel", "text")
-        if isinstance(body, web.Response):
-            return body
-        user, text = body["user"], body["text"].strip()
-        channel = where(user, body["channel"])
-        name, _, rest = text.partition(" ")
-        if not name.startswith("/"):
-            name, rest = "/sfvopi", text
-        if name != "/sfvopi":
-            note = (
-                f"{name} is not a valid command. In Slack, all messages that start with "
-                "“/” are interpreted as commands."
-            )
-            sandbox.slack.add_ephemeral(channel, user, note, source="slack")
-            return web.json_response({"ok": False, "status": None, "ephemeral": note})
-        result = await sandbox.slack.command(user, rest.strip(), channel=channel)
-        return web.json_response(
-            {
-                "ok": result.ok,
-                "status": result.status,
-                "elapsed": result.elapsed,
-                "ephemeral": result.ephemeral.text if result.ephemeral else None,
-            }
-        )
-
-    async def message(request: web.Request) -> web.Response:
-        body = await _body(request, "user", "channel", "text")
-        if isinstance(body, web.Response):
-            return body
-        channel = where(body["user"], body["channel"])
-        posted = sandbox.slack.add_message(channel, body["text"], user=body["user"])
-        return web.json_response({"ok": True, "channel": channel, "ts": posted.ts})
-
-    async def click(request: web.Request) -> web.Response:
-        body = await _body(request, "user", "channel", "ts", "action_id")
-        if isinstance(body, web.Response):
-            return body
-        try:
-            result = await sandbox.slack.click(
-                body["user"], body["channel"], body["ts"], body["action_id"]
-            )
-        except LookupError as exc:
-            return _error(404, str(exc))
-        return web.json_response(
-            {"ok": result.ok, "status": result.status, "elapsed": result.elapsed}
-        )
-
-    async def home(request: web.Request) -> web.Response:
-        """The person opens the bot's Home tab: Slack sends the bot `app_home_opened`."""
-        body = await _body(request, "user")
-        if isinstance(body, web.Response):
-            return body
-        result = await sandbox.slack.open_home(body["user"])
-        return web.json_response({"ok": result.ok, "status": result.status})
-
-    async def home_click(request: web.Request) -> web.Response:
-        body = await _body(request, "user", "action_id", "value")
-        if isinstance(body, web.Response):
-            return body
-        try:
-            result = await sandbox.slack.click_home(
-                body["user"], body["action_id"], value=body["value"]
-            )
-        except LookupError as exc:
-            return _error(404, str(exc))
-        return web.json_response({"ok": result.ok, "status": result.status})
-
-    async def submit(request: web.Request) -> web.Response:
-        """The person presses the submit button of the modal in front of them."""
-        body = await _body(request, "user")
-        if isinstance(body, web.Response):
-            return body
-        typed = await request.json()
-        text = typed.get("text") if isinstance(typed.get("text"), str) else ""
-        try:
-            result = await sandbox.slack.submit_view(body["user"], text[:3000])
-        except LookupError as exc:
-            return _error(404, str(exc))
-        return web.json_response(
-            {"ok": result.ok, "closed": result.closed, "errors": result.errors}
-        )
-
-    async def close_view(request: web.Request) -> web.Response:
-        body = await _body(request, "user")
-        if isinstance(body, web.Response):
-            return body
-        sandbox.slack.close_modal_of(body["user"])
-        return web.json_response({"ok": True})
-
-    async def step(request: web.Request) -> web.Response:
-        """A workflow runs one of the bot's steps with the person as its requester input:
-        Slack sends the bot `function_executed`; the page shows how the step is completed."""
-        body = await _body(request, "user", "step", "targets", "reason")
-        if isinstance(body, web.Response):
-            return body
-        if body["step"] not in ("unlink_numbers", "delete_apps"):
-            return _error(400, "step must be unlink_numbers or delete_apps")
-        typed = await request.json()
-        inputs = {
-            "targets": body["targets"][:2000],
-            "reason": body["reason"][:2000],
-            "requester": body["user"],
-        }
-        org = typed.get("org")
-        if isinstance(org, str) and org.strip():
-            inputs["org"] = org.strip()[:200]
-        run, delivered = await sandbox.slack.run_step(body["step"], inputs)
-        return web.json_response(
-            {"ok": delivered.ok, "status": delivered.status, "execution_id": run.execution_id}
-        )
-
-    app = web.Application(client_max_size=64 * 1024)
-    app.router.add_post("/api/step", step)
-    app.router.add_get("/", index)
-    app.router.add_get("/api/state", state)
-    app.router.add_post("/api/command", command)
-    app.router.add_post("/api/message", message)
-    app.router.add_post("/api/click", click)
-    app.router.add_post("/api/home", home)
-    app.router.add_post("/api/home_click", home_click)
-    app.router.add_post("/api/submit", submit)
-    app.router.add_post("/api/close_view", close_view)
-    return app
-
-
-async def _body(request: web.Request, *names: str) -> dict[str, str] | web.Response:
-    """The JSON object posted, with each of `names` a non-empty string, or a 400 answer."""
-    try:
-        data = await request.json()
-    except ValueError:
-        return _error(400, "expected a JSON object")
-    if not isinstance(data, dict):
-        return _error(400, "expected a JSON object")
-    missing = [n for n in names if not isinstance(data.get(n), str) or not data[n].strip()]
-    if missing:
-        return _error(400, f"missing or empty: {', '.join(missing)}")
-    if "user" in names and not USER_ID.fullmatch(data["user"]):
-        return _error(400, "user must be a Slack user id, like U0ALICE")
-    if "channel" in names and not CHANNEL_ID.fullmatch(data["channel"]):
-        return _error(400, "channel must be a Slack channel id, like C0OPS")
-    return {n: str(data[n]) for n in names}
-
-
-def _error(status: int, message: str) -> web.Response:
-    return web.json_response({"ok": False, "error": message}, status=status)

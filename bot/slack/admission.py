@@ -7,8 +7,9 @@ again"), at one of two points, both before anything is written:
 
 - the gate, when the handler starts: the time already spent since the command reached the
   door plus (commands in hand + 1) times the moving estimate of what one costs would overrun;
-- the late guard (`Workflow.filing_gate`), right before a new request is written: the time
-  since arrival has overrun already. The write itself, once begun, is never abandoned;
+- the late guard (`check`, the workflow's `Admission` port), right before a new request
+  is written: the time since arrival has overrun already. The write itself, once begun,
+  is never abandoned;
 - the store, when the write would wait for another process's lock on the database past the
   budget (bot/core/deadline.py): it gives up the wait, having written nothing.
 
@@ -81,7 +82,7 @@ class Admission:
     @contextlib.contextmanager
     def admitted(self) -> Iterator[None]:
         """Runs one command's handler, or raises Busy at once when it cannot be answered in
-        time; within it, `late_guard` refuses a filing that would come too late."""
+        time; within it, `check` refuses a filing that would come too late."""
         arrival = _arrival.get() or Arrival("none", self.clock())
         now = self.clock()
         waited = now - arrival.at
@@ -116,9 +117,10 @@ class Admission:
         elif len(self._ends) > 1:
             self.estimate = (self._ends[-1] - self._ends[0]) / (len(self._ends) - 1)
 
-    def late_guard(self) -> None:
-        """`Workflow.filing_gate`: refuses a filing that starts after the budget is spent.
-        Outside a command handler (the HTTP API, sweeps, follow-up work) it does nothing."""
+    def check(self) -> None:
+        """The late guard (core.ports.Admission, asked by the workflow): refuses a filing that
+        starts after the budget is spent. Outside a command handler (the HTTP API, sweeps,
+        follow-up work) it does nothing."""
         arrival = _guarded.get()
         if arrival is not None and self.clock() - arrival.at > self.budget:
             raise Busy(MESSAGE, "late")

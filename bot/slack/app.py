@@ -12,6 +12,7 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.authorization import AuthorizeResult
+from slack_sdk.web.async_client import AsyncWebClient
 
 import handlers
 from bot.config.settings import Settings
@@ -19,6 +20,8 @@ from bot.errors import ConfigError
 from bot.slack.services import Services
 
 log = logging.getLogger(__name__)
+
+Identity = dict[str, str | None]  # the bot's ids, from auth.test
 
 
 def check_slack_settings(settings: Settings, *, socket_mode: bool) -> None:
@@ -31,13 +34,20 @@ def check_slack_settings(settings: Settings, *, socket_mode: bool) -> None:
         raise ConfigError("SLACK_SIGNING_SECRET is not set")
 
 
-async def build_app(services: Services, *, socket_mode: bool = False) -> AsyncApp:
-    """Checks the bot token once at start (auth.test), so no request waits on it later."""
-    settings = services.settings
+async def who_we_are(
+    settings: Settings, slack: AsyncWebClient, *, socket_mode: bool = False
+) -> Identity:
+    """The Slack secrets the mode needs, then the bot token checked once at start (auth.test),
+    so no request waits on it later."""
     check_slack_settings(settings, socket_mode=socket_mode)
+    answer = await slack.auth_test()
+    return {key: answer.get(key) for key in ("enterprise_id", "team_id", "bot_id", "user_id")}
+
+
+def build_app(services: Services, identity: Identity) -> AsyncApp:
+    """Bolt, authorized once with `identity` (from `who_we_are`), with our listeners."""
+    settings = services.settings
     assert settings.slack_bot_token is not None
-    identity = await services.slack.auth_test()
-    services.bot_user_id = identity.get("user_id")
     token = settings.slack_bot_token.get_secret_value()
 
     authorized = AuthorizeResult(

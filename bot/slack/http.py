@@ -1,5 +1,6 @@
-"""The HTTP front door: `POST /slack/events` (signed by Slack) and `GET /healthz`; the HTTP
-API (bot/api, its own bearer tokens) is mounted beside them under `/api/v1`.
+"""The HTTP front door: `POST /slack/events` (signed by Slack), behind a guarded listener. The
+composition root (bot/wiring/web.py) mounts `/healthz`, `/metrics` and the HTTP API
+(`/api/v1`) beside it on the same application.
 
 It faces the internet, so a request is judged before anything else happens to it: the
 signature headers first, then the body is read (bounded, under a deadline) and its HMAC
@@ -26,12 +27,10 @@ from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.request.async_request import AsyncBoltRequest
 
-from bot.api.routes import mount as mount_api
 from bot.errors import RejectedRequest
-from bot.observability.exposition import metrics_handler
 from bot.observability.metrics import ack_kind
 from bot.slack.admission import arrived
-from bot.slack.app import build_app, routable
+from bot.slack.app import routable
 from bot.slack.bodies import parse_body
 from bot.slack.deliveries import challenge, first_delivery
 from bot.slack.limits import (
@@ -146,7 +145,7 @@ async def answer_signed(
     if answer is None or answer.status != 200:
         # A signed body Bolt could not parse or route (not JSON, no actions, …): an empty 200
         # that changes nothing, so Slack never shows its user an error.
-        if verified is not None and services.steps is not None:
+        if verified is not None:
             services.steps.unhandled(verified.body, answer.status if answer else None)
         log.warning(
             "ignored a signed request that is no command or click we know (%s)",
@@ -157,9 +156,9 @@ async def answer_signed(
 
 
 def web_app(app: AsyncApp, services: Services) -> web.Application:
-    """`POST /slack/events` for commands and clicks, `GET /healthz` for the load balancer.
-
-    The application carries its ConnectionGuard (used by `start_http`) and RejectionLog."""
+    """`POST /slack/events` for commands, clicks and events; the routes the root mounts beside
+    it share the application's middleware (the ConnectionGuard `start_http` uses, which a
+    route marks `working` once it is past its own checks) and its RejectionLog."""
     secret = services.settings.slack_signing_secret
     signing_secret = secret.get_secret_value() if secret else None
     guard = ConnectionGuard()
@@ -180,8 +179,7 @@ def web_app(app: AsyncApp, services: Services) -> web.Application:
         with services.background.holding() as held:
             verified = bolt_request(raw, request)
             if verified is not None and not routable(verified.body):
-                if services.steps is not None:
-                    services.steps.unhandled(verified.body, None)
+                services.steps.unhandled(verified.body, None)
                 verified = None
             with arrived("http", started):  # a command's time runs from here (admission.py)
                 response = await answer_signed(app, services, verified)
@@ -197,11 +195,6 @@ def web_app(app: AsyncApp, services: Services) -> web.Application:
         finally:
             services.background.release(held)
         return response
-
-    async def healthz(request: web.Request) -> web.Response:
-        from bot.slack.health import healthz_response  # shared with Socket Mode's /healthz
-
-        return await healthz_response(services, request)
 
     async def stop_counting(_app: web.Application) -> None:
         rejections.close()
@@ -223,19 +216,6 @@ def web_app(app: AsyncApp, services: Services) -> web.Application:
     web_application[REJECTIONS] = rejections
     web_application.on_cleanup.append(stop_counting)
     web_application.router.add_post("/slack/events", events)
-    web_application.router.add_get("/healthz", healthz)
-    # GET /metrics: no body and a cheap answer (no database read), never counted as a rejection
-    token = services.settings.metrics_token
-    web_application.router.add_get("/metrics", metrics_handler(services.metrics, token))
-    # /api/v1: the HTTP API for tools that are not Slack, with its own tokens (bot/api)
-    mount_api(
-        web_application,
-        workflow=services.workflow,
-        store=services.store,
-        registry=services.metrics.registry,
-        working=guard.working,
-        spawn=lambda work, name: services.background.spawn(work, name=name),
-    )
     return web_application
 
 
@@ -276,15 +256,3 @@ async def start_http(web_application: web.Application, *, host: str, port: int) 
         raise
     bound = int(listener.sockets[0].getsockname()[1])
     return HttpServer(runner, listener, bound, guard, quiet)
-
-
-async def serve(services: Services, *, host: str, port: int) -> None:
-    """Runs until cancelled; recovery and the outbox run once at start, then on a timer."""
-    app = await build_app(services)
-    http = await start_http(web_app(app, services), host=host, port=port)
-    services.start_sweeper()
-    log.info("sfvopi-bot listening on http://%s:%s/slack/events", host, http.port)
-    try:
-        await asyncio.Event().wait()
-    finally:
-        await http.close()

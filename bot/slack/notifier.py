@@ -20,7 +20,7 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot.core import failpoints, ids
 from bot.core.models import Request, Status
-from bot.core.org import Groups, Org, OrgDirectory, Role, in_force
+from bot.core.org import Groups, Org, OrgsInForce, Role, in_force
 from bot.core.ports import GroupMembers
 from bot.observability.context import bind, request_scope
 from bot.slack import blocks, break_glass
@@ -41,17 +41,18 @@ class Notifier:
         self,
         store: Store,
         slack: AsyncWebClient,
-        orgs: OrgDirectory,
+        orgs: OrgsInForce,
         background: Background,
         *,
         lease_seconds: float = 60.0,
         clock: Callable[[], float] = time.time,
         pacer: ChannelPacer | None = None,
+        groups: GroupMembers | None = None,
     ) -> None:
         self.store = store
         self.slack = slack
         self.orgs = orgs
-        self.groups: GroupMembers | None = None  # user groups' members, for the card's count
+        self.groups = groups  # user groups' members, for the card's count
         self.background = background
         self.lease_seconds = lease_seconds
         self.clock = clock
@@ -76,7 +77,7 @@ class Notifier:
             lock = self._locks[request_id] = asyncio.Lock()
         queued = lock.locked()
         async with lock:
-            org = self.orgs.get(fresh.org) if fresh is not None else None
+            org = self.orgs.current.get(fresh.org) if fresh is not None else None
             if fresh is not None and fresh.card_ts is None and org is not None:
                 async with self.pacer.turn(org.approval_channel):
                     just_filed = fresh.status is Status.PENDING and not fresh.approvals
@@ -97,7 +98,7 @@ class Notifier:
         if stored is None:
             return
         bind(org=stored.org)
-        org = self.orgs.get(stored.org)
+        org = self.orgs.current.get(stored.org)
         request = self._in_force(stored, org)
         if request.card_ts is None:
             if org is None:
@@ -164,7 +165,7 @@ class Notifier:
 
     def _card(self, request: Request) -> list[blocks.Block]:
         """The card, with when and to whom it is escalated if nobody decides (the policy's)."""
-        org = self.orgs.get(request.org)
+        org = self.orgs.current.get(request.org)
         if request.break_glass:
             return break_glass.card(request, **review_escalation(org, request, self._known(org)))
         if org is None:
@@ -206,7 +207,7 @@ class Notifier:
             if not done & REQUESTER_NOTICE and not told_already:
                 await self._told(request.id, "notice", await self._tell_requester(request))
                 await self._announced(request.id, REQUESTER_NOTICE)
-            org = self.orgs.get(request.org)
+            org = self.orgs.current.get(request.org)
             if not done & OUTCOME_LINE and org is not None and org.outcome_channel:
                 step, channel = "outcome", org.outcome_channel
                 line = await self.slack.chat_postMessage(

@@ -19,7 +19,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.core import ids
 from bot.core.models import Request
-from bot.core.org import Groups, Org, OrgDirectory, Role, eligible_approvers, in_force
+from bot.core.org import Groups, Org, OrgsInForce, Role, eligible_approvers, in_force
 from bot.core.ports import GroupMembers
 from bot.core.reminders import ReminderState, Step, due
 from bot.slack import blocks
@@ -44,7 +44,7 @@ class ReminderPoster:
         self,
         store: Store,
         slack: AsyncWebClient,
-        orgs: OrgDirectory,
+        orgs: OrgsInForce,
         groups: GroupMembers | None = None,
         *,
         lease_seconds: float = 60.0,
@@ -67,7 +67,7 @@ class ReminderPoster:
 
     async def advance(self, state: ReminderState) -> None:
         """Takes and posts each step due, in order, as long as each is posted whole."""
-        org = self.orgs.get(state.org)
+        org = self.orgs.current.get(state.org)
         if org is None:
             return
         reminders = org.policy.reminders_for(state.action)

@@ -17,7 +17,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.core import ids
 from bot.core.models import Request, Review
-from bot.core.org import Org, OrgDirectory
+from bot.core.org import Org, OrgsInForce
 from bot.core.ports import GroupMembers
 from bot.slack import break_glass
 from bot.slack.after_ack import Background
@@ -37,7 +37,7 @@ class ReviewPoster:
         self,
         store: Store,
         slack: AsyncWebClient,
-        orgs: OrgDirectory,
+        orgs: OrgsInForce,
         notifier: Notifier,
         background: Background,
         groups: GroupMembers | None = None,
@@ -123,7 +123,7 @@ class ReviewPoster:
     async def escalate(self, request_id: int) -> None:
         """Claims the escalation (or takes over one left half-posted) and posts it."""
         request = await self.store.get(request_id)
-        org = self.orgs.get(request.org) if request else None
+        org = self.orgs.current.get(request.org) if request else None
         if request is None or org is None or request.review is not Review.PENDING:
             return
         posts = self._posts(request, org, None)

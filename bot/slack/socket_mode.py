@@ -1,12 +1,14 @@
 """The Socket Mode front door: the same listeners over a WebSocket Slack opens for us.
 
-No public URL is needed, but a container still wants probing: with `health=(host, port)`
-`GET /healthz` answers there, 200 while the database answers and the WebSocket is up.
+No public URL is needed, but a container still wants probing: the composition root hands in
+`health`, which serves `GET /healthz` (200 while the database answers and the WebSocket is
+up) and `/metrics` with this door's WebSocket probe.
 
 Stopping (the task is cancelled): envelopes that arrive from then on are left unacked, so
 Slack sends them again to a connection still open; envelopes being answered get their acks,
 then the WebSocket closes. The work those acks promised is the caller's to wait for
-(`services.background`, see `bot.cli`).
+(`services.background`, see `bot.cli`). `connected` is called once the WebSocket is open
+(the root starts its sweepers then).
 """
 
 from __future__ import annotations
@@ -15,9 +17,11 @@ import asyncio
 import json
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
+from slack_bolt.async_app import AsyncApp
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 from slack_sdk.errors import SlackApiError
@@ -26,18 +30,17 @@ from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.socket_mode.response import SocketModeResponse
 
 from bot.errors import ConfigError
-from bot.observability.exposition import metrics_handler
 from bot.observability.metrics import ack_kind
 from bot.slack.admission import arrived
-from bot.slack.app import build_app, routable
+from bot.slack.app import routable
 from bot.slack.deliveries import first_delivery
-from bot.slack.health import Probe, healthz_response
+from bot.slack.health import Probe
 from bot.slack.services import Services
 
 log = logging.getLogger(__name__)
 
-# How long a health probe may keep an idle connection open.
-HEALTH_KEEPALIVE = 5.0
+# Serves /healthz with this door's probe until its runner is cleaned up (from the root).
+HealthServer = Callable[[Probe], Awaitable[web.AppRunner]]
 
 
 class _Door:
@@ -71,16 +74,19 @@ class _Door:
 
 
 async def run_socket_mode(
-    services: Services, *, health: tuple[str, int] | None = None, grace: float = 20.0
+    app: AsyncApp,
+    services: Services,
+    *,
+    health: HealthServer | None = None,
+    connected: Callable[[], None] = lambda: None,
+    grace: float = 20.0,
 ) -> None:
     """Socket Mode until cancelled: the same listeners over a WebSocket Slack opens for us.
 
-    `health` is the (host, port) to serve `GET /healthz` on; `grace` bounds the wait for
-    envelopes being answered when stopping."""
+    `grace` bounds the wait for envelopes being answered when stopping."""
     app_token = services.settings.slack_app_token
     if app_token is None:
         raise ConfigError("SLACK_APP_TOKEN is not set (Socket Mode needs an xapp- token)")
-    app = await build_app(services, socket_mode=True)
     client = SocketModeClient(app_token=app_token.get_secret_value(), web_client=services.slack)
     door = _Door()
 
@@ -100,7 +106,7 @@ async def run_socket_mode(
         return None
 
     client.socket_mode_request_listeners.append(on_request)
-    probe = await _start_health(services, health, socket_problem) if health else None
+    probe = await health(socket_problem) if health else None
     try:
         try:
             # Asked once here, so a refused app token stops start-up with Slack's reason
@@ -113,7 +119,7 @@ async def run_socket_mode(
                 "apps.connections.open)"
             ) from None
         await client.connect()  # type: ignore[no-untyped-call]
-        services.start_sweeper()
+        connected()
         log.info("sfvopi-bot connected in Socket Mode")
         await asyncio.Event().wait()
     finally:
@@ -138,7 +144,7 @@ async def _answer(app: Any, services: Services, client: Any, req: SocketModeRequ
                     AsyncBoltRequest(mode="socket_mode", body=req.payload)
                 )
             status = bolt_response.status
-        if status != 200 and services.steps is not None:
+        if status != 200:
             services.steps.unhandled(req.payload, status)
     payload: dict[str, Any] | None = None
     if bolt_response.status == 200 and bolt_response.body:
@@ -155,27 +161,3 @@ async def _answer(app: Any, services: Services, client: Any, req: SocketModeRequ
         log.info("the Socket Mode ack could not be sent (%s); its work runs anyway", exc)
     finally:
         services.background.release(held)
-
-
-async def _start_health(
-    services: Services, where: tuple[str, int], socket_problem: Probe
-) -> web.AppRunner:
-    """`GET /healthz` on host:port, nothing else (no Slack request ever arrives here)."""
-
-    async def healthz(request: web.Request) -> web.Response:
-        return await healthz_response(services, request, socket_problem)
-
-    application = web.Application(handler_args={"keepalive_timeout": HEALTH_KEEPALIVE})
-    application.router.add_get("/healthz", healthz)
-    token = services.settings.metrics_token
-    application.router.add_get("/metrics", metrics_handler(services.metrics, token))
-    runner = web.AppRunner(application, access_log=None, shutdown_timeout=1.0)
-    await runner.setup()
-    host, port = where
-    try:
-        await web.TCPSite(runner, host, port).start()
-    except BaseException:
-        await runner.cleanup()
-        raise
-    log.info("sfvopi-bot answers GET /healthz on http://%s:%s/healthz", host, port)
-    return runner

@@ -142,7 +142,7 @@ async def sweeping_bot(
 ) -> AsyncIterator[RunningBot]:
     settings = bot_settings.model_copy(update={"sweep_interval_seconds": 0.2})
     running = await start_bot(settings, orgs, slack)
-    running.services.start_sweeper()
+    running.root.sweepers.start()
     yield running
     await running.stop()
 

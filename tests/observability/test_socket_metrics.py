@@ -14,7 +14,7 @@ from bot.config.settings import Settings
 from bot.core.org import OrgDirectory
 from bot.sandbox.slack_standin import SlackStandin
 from bot.slack.services import Services
-from bot.slack.socket_mode import run_socket_mode
+from bot.wiring import Bot, bootstrap, run_socket
 from tests.support.metrics import scrape
 from tests.support.processes import free_port, wait_until
 from tests.support.slack import SLACK_APP_TOKEN
@@ -25,9 +25,13 @@ METRICS_TOKEN = "socket-metrics-token-not-real"
 
 @dataclass
 class SocketBot:
-    services: Services
+    root: Bot
     task: asyncio.Task[None]
     port: int
+
+    @property
+    def services(self) -> Services:
+        return self.root.services
 
     @property
     def metrics(self) -> str:
@@ -52,10 +56,10 @@ async def start_socket_bot(
             }
         )
         slack.configure_socket(SLACK_APP_TOKEN)
-        services = await Services.start(settings, orgs=orgs)
+        root = await bootstrap(settings, orgs=orgs, socket_mode=True)
         port = free_port()
-        task = asyncio.create_task(run_socket_mode(services, health=("127.0.0.1", port)))
-        bot = SocketBot(services, task, port)
+        task = asyncio.create_task(run_socket(root, health=("127.0.0.1", port)))
+        bot = SocketBot(root, task, port)
         running.append(bot)
         await wait_until(lambda: slack.connections == 1 or task.done(), what="the socket")
         if task.done():
@@ -67,7 +71,7 @@ async def start_socket_bot(
         await bot.services.background.settle(10)
         bot.task.cancel()
         await asyncio.gather(bot.task, return_exceptions=True)
-        await bot.services.close()
+        await bot.root.close()
     await slack.wait_for(lambda: slack.connections == 0, timeout=5)
 
 

@@ -261,7 +261,7 @@ async def test_429s_beyond_the_retry_bound_leave_the_card_to_the_sweeper(
     assert not slack.messages(APPROVALS)
     assert slack_calls(slack, "chat.postMessage", APPROVALS) == SLACK_429_CALLS
     bot.services.notifier.clock = lambda: FAR_FUTURE
-    await bot.services.sweep_once()
+    await bot.sweep_once()
     await bot.settle()
     assert card(slack, request_id).action_ids() != []
     assert len(slack.messages(APPROVALS)) == 1
@@ -288,12 +288,12 @@ async def test_a_card_post_that_fails_for_good_is_posted_by_the_sweeper(
     assert not slack.messages(APPROVALS)
     assert slack_calls(slack, "chat.postMessage", APPROVALS) == SLACK_5XX_CALLS
     # a sweep inside the card lease leaves it alone; one past the lease posts it, once
-    await bot.services.sweep_once()
+    await bot.sweep_once()
     await bot.settle()
     assert not slack.messages(APPROVALS)
     bot.services.notifier.clock = lambda: FAR_FUTURE
-    await bot.services.sweep_once()
-    await bot.services.sweep_once()
+    await bot.sweep_once()
+    await bot.sweep_once()
     await bot.settle()
     assert len(slack.messages(APPROVALS)) == 1
     assert card(slack, request_id).action_ids() != []
@@ -308,7 +308,7 @@ async def test_a_timed_out_card_post_is_posted_by_the_sweeper(
     assert not slack.messages(APPROVALS)
     await wait_until(lambda: slack_calls(slack, "chat.postMessage") >= 1, timeout=5)
     bot.services.notifier.clock = lambda: FAR_FUTURE
-    await bot.services.sweep_once()
+    await bot.sweep_once()
     await bot.settle()
     assert len(slack.messages(APPROVALS)) == 1
     assert card(slack, request_id).action_ids() != []
@@ -341,8 +341,8 @@ async def test_a_card_update_that_fails_for_good_is_finished_by_the_sweeper(
     slack._faults.clear()  # Slack is back
     bot.services.slack.timeout = 10
     bot.services.notifier.clock = lambda: FAR_FUTURE
-    await bot.services.sweep_once()
-    await bot.services.sweep_once()
+    await bot.sweep_once()
+    await bot.sweep_once()
     await bot.settle()
     done = card(slack, request_id)
     assert done.action_ids() == [] and "Done" in card_text(done)
@@ -440,7 +440,7 @@ async def test_everything_at_once_still_ends_final_and_told(
     await click(slack, fast_bot, "U0BOB", request_id, "approve")
     await wait_until(lambda: len(emulator.calls) == 3, timeout=10)
     fast_bot.services.notifier.clock = lambda: FAR_FUTURE
-    await fast_bot.services.sweep_once()
+    await fast_bot.sweep_once()
     await fast_bot.settle()
     api_paths_are_strict(emulator)
     text, shown = await status_as_seen(slack, "U0ALICE", request_id)

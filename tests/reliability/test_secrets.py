@@ -26,7 +26,7 @@ from bot.sandbox.emulator import ApiFault, Emulator
 from bot.sandbox.slack_standin import SlackStandin
 from bot.sandbox.slack_workspace import RateLimited, SlackServerError
 from bot.slack.services import Services
-from bot.slack.socket_mode import run_socket_mode
+from bot.wiring import bootstrap, run_socket
 from tests.support.bot import start_bot
 from tests.support.orgs import ORG_ENV, ORGS_YAML
 from tests.support.slack import SLACK_APP_TOKEN, SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET
@@ -142,7 +142,7 @@ async def test_no_secret_in_logs_slack_or_the_database_after_a_flow_with_faults(
         body = b"command=%2Fsfvopi&text=help&user_id=U0ALICE"
         acks.append((await slack.raw_post(body, {"X-Slack-Signature": "v0=0"})).body)
         running.services.notifier.clock = lambda: 4_000_000_000.0
-        await running.services.sweep_once()
+        await running.sweep_once()
         await running.settle()
 
         with_secrets_masked = repr(running.services.settings) + repr(leaky_orgs)
@@ -179,8 +179,9 @@ async def socket_services(
         update={"slack_app_token": SecretStr(SLACK_APP_TOKEN), "slack_signing_secret": None}
     )
     slack.configure_socket(SLACK_APP_TOKEN)
-    services = await Services.start(settings, orgs=orgs)
-    task = asyncio.create_task(run_socket_mode(services))
+    root = await bootstrap(settings, orgs=orgs, socket_mode=True)
+    services = root.services
+    task = asyncio.create_task(run_socket(root))
     try:
         await slack.wait_for(lambda: slack.connections > 0 or task.done() or None, timeout=5)
         if task.done():
@@ -191,7 +192,7 @@ async def socket_services(
         await asyncio.gather(task, return_exceptions=True)
         with contextlib.suppress(AssertionError):
             await services.background.drain()
-        await services.close()
+        await root.close()
         await slack.wait_for(lambda: slack.connections == 0 or None, timeout=5)
 
 

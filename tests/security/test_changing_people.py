@@ -28,7 +28,7 @@ UNLINK = "unlink +918000000001 sfv_app_abc123xyz456 fraud on this DID, INC-4411"
 
 
 async def reload(bot: RunningBot, yaml: str) -> None:
-    await bot.services.reload_orgs(parse_orgs(yaml, ORG_ENV))
+    await bot.reload_orgs(parse_orgs(yaml, ORG_ENV))
     await bot.settle()
 
 
@@ -88,8 +88,7 @@ async def test_a_click_finds_the_requester_gone_and_says_why(
     """Between sweeps, the click itself applies the rule."""
     request_id = request_id_in(await ask(slack, bot, "U0ALICE", UNLINK))
     new = parse_orgs(ORGS_YAML.replace("U0ALICE: requester", "U0ALICE: viewer"), ORG_ENV)
-    bot.services.workflow.reload_orgs(new)
-    bot.services.notifier.orgs = new
+    bot.services.orgs.swap(new)  # the file in force, with no sweep or reload work yet
     await click(slack, bot, "U0BOB", request_id, "approve")
     assert (
         "was cancelled: its requester is no longer a requester in acme" in told(slack, "U0BOB")[-1]

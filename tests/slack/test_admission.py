@@ -318,7 +318,7 @@ def test_the_late_guard_does_nothing_outside_a_command() -> None:
     clock = FakeClock()
     gate = Admission(1e-9, clock=clock)
     with arrived("http", clock.now - 10):
-        gate.late_guard()  # e.g. work a command's ack started, or the HTTP API
+        gate.check()  # e.g. work a command's ack started, or the HTTP API
         with gate.admitted(), pytest.raises(Busy) as refused:
-            gate.late_guard()
+            gate.check()
     assert refused.value.stage == "late"

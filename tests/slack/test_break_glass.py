@@ -97,7 +97,7 @@ async def sweep_at(bot: RunningBot, when: float) -> None:
     """Every replica's sweep, with the review poster's clock at `when`."""
     assert bot.services.reviews is not None
     bot.services.reviews.clock = lambda: when
-    await bot.services.sweep_once()
+    await bot.sweep_once()
     await bot.settle()
 
 
@@ -141,7 +141,7 @@ async def test_an_admin_breaks_glass_and_it_runs_once_without_a_second_person(
 
     status = await ask(slack, bot, "U0BOB", f"status {request_id}")
     assert status.startswith(f"Break-glass Unlink 1 number — request #{request_id} by <@U0DAVE>")
-    await bot.services.sweep_once()  # every replica's sweeper: nothing runs again
+    await bot.sweep_once()  # every replica's sweeper: nothing runs again
     await bot.settle()
     assert calls(emulator) == [PATH]
 
@@ -189,14 +189,14 @@ async def test_who_may_break_glass_is_read_from_the_org_file_and_groups_in_force
     grouped = GLASS.replace(
         "      U0VIC: viewer\n", "      U0VIC: viewer\n      S0ONCALL: admin\n", 1
     )
-    await bot.services.reload_orgs(parse_orgs(grouped, ORG_ENV))
+    await bot.reload_orgs(parse_orgs(grouped, ORG_ENV))
     reply = await ask(slack, bot, "U0ZED", BREAK)  # an admin through the on-call group
     assert "broke glass" in reply, reply
     stored = await bot.services.store.get(request_id_in(reply))
     assert stored is not None and stored.requester == "U0ZED"
     assert stored.status is Status.SUCCEEDED
 
-    await bot.services.reload_orgs(parse_orgs(ORGS_YAML, ORG_ENV))  # break-glass turned off
+    await bot.reload_orgs(parse_orgs(ORGS_YAML, ORG_ENV))  # break-glass turned off
     reply = await ask(slack, bot, "U0DAVE", BREAK.replace("+918000000001", "+918000000002"))
     assert "org acme has no break-glass policy" in reply
     assert len(calls(emulator)) == 1
@@ -229,7 +229,7 @@ async def test_an_approver_acknowledges_it_once(
         await bot.services.workflow.review(
             request_id, reviewer="U0CAROL", verdict=Review.FLAGGED, note="late"
         )
-    await bot.services.sweep_once()
+    await bot.sweep_once()
     await bot.settle()
     assert len([t for t in thread(slack, request_id) if "acknowledged" in t]) == 1
     assert calls(emulator) == [PATH]
@@ -383,7 +383,7 @@ async def test_without_escalate_to_the_approvers_are_told(
     plain = GLASS.replace("      escalate_after_minutes: 45\n", "").replace(
         f"      escalate_to: [{SECOPS}, U0CTO]\n", ""
     )
-    await bot.services.reload_orgs(parse_orgs(plain, ORG_ENV))
+    await bot.reload_orgs(parse_orgs(plain, ORG_ENV))
     request_id = await break_glass(slack, bot)
     stored = await bot.services.store.get(request_id)
     assert stored is not None

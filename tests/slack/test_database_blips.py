@@ -77,7 +77,7 @@ async def test_a_database_that_stays_away_is_told_honestly_and_finished_later(
     monkeypatch.undo()  # the database is back; once the lease lapses, recovery finishes it
     workflow.lease_seconds = 0.4
     workflow.clock = lambda: time.time() + 60
-    await bot.services.sweep_once()
+    await bot.sweep_once()
     await bot.settle()
     done = await store.get(request_id)
     assert done is not None and done.status is Status.SUCCEEDED

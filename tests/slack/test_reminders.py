@@ -68,7 +68,7 @@ async def sweep_at(bot: RunningBot, when: float) -> None:
     """Every replica's sweep, with the reminder poster's clock at `when`."""
     assert bot.services.reminders is not None
     bot.services.reminders.clock = lambda: when
-    await bot.services.sweep_once()
+    await bot.sweep_once()
     await bot.settle()
 
 

@@ -362,7 +362,7 @@ async def test_the_sweeper_expires_requests_and_updates_their_cards(
 ) -> None:
     request_id = request_id_in(await ask(slack, bot, "U0ALICE", UNLINK))
     bot.services.workflow.clock = lambda: 4_000_000_000.0
-    await bot.services.sweep_once()
+    await bot.sweep_once()
     await bot.settle()
     expired = card(slack, request_id)
     assert "Expired" in card_text(expired) and expired.action_ids() == []
@@ -378,7 +378,7 @@ async def test_a_card_lost_to_a_slack_outage_is_posted_by_the_sweeper(
     request_id = request_id_in(await ask(slack, bot, "U0ALICE", UNLINK))
     assert not slack.messages(APPROVALS)
     bot.services.notifier.clock = lambda: 4_000_000_000.0
-    await bot.services.sweep_once()
+    await bot.sweep_once()
     await bot.settle()
     assert card(slack, request_id).action_ids() != []
 
@@ -441,7 +441,7 @@ async def test_an_announcement_refused_midway_is_finished_without_repeats(
     assert len(dms(slack, "U0ALICE")) == 1
 
     notifier.clock = lambda: 4_000_000_000.0
-    await bot.services.sweep_once()
+    await bot.sweep_once()
     await bot.settle()
     assert len(slack.messages(OUTCOMES)) == 1
     assert len(slack.thread(APPROVALS, card(slack, request_id).ts)) == 1

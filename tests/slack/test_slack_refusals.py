@@ -28,7 +28,7 @@ FAR_FUTURE = 4_000_000_000.0
 
 async def sweep(bot: RunningBot) -> None:
     bot.services.notifier.clock = lambda: FAR_FUTURE  # every lease has lapsed
-    await bot.services.sweep_once()
+    await bot.sweep_once()
     await bot.settle()
 
 

@@ -23,17 +23,21 @@ from bot.core.org import OrgDirectory
 from bot.sandbox.slack_standin import SlackStandin
 from bot.sandbox.slack_workspace import SlackApiRefusal
 from bot.slack.services import Services
-from bot.slack.socket_mode import run_socket_mode
 from bot.store import Store
+from bot.wiring import Bot, bootstrap, run_socket
 from tests.support.processes import free_port
 from tests.support.slack import SLACK_APP_TOKEN
 
 
 @dataclass
 class SocketBot:
-    services: Services
+    root: Bot
     task: asyncio.Task[None]
     port: int
+
+    @property
+    def services(self) -> Services:
+        return self.root.services
 
     @property
     def healthz(self) -> str:
@@ -70,7 +74,7 @@ Start = Callable[[str], Awaitable[SocketBot]]
 async def start_socket_bot(
     bot_settings: Settings, orgs: OrgDirectory, slack: SlackStandin
 ) -> AsyncIterator[Start]:
-    """Starts `run_socket_mode` with /healthz on a free port, on the database at a URL."""
+    """Starts `run_socket` with /healthz on a free port, on the database at a URL."""
     running: list[SocketBot] = []
 
     async def start(database_url: str) -> SocketBot:
@@ -82,10 +86,10 @@ async def start_socket_bot(
             }
         )
         slack.configure_socket(SLACK_APP_TOKEN)
-        services = await Services.start(settings, orgs=orgs)
+        root = await bootstrap(settings, orgs=orgs, socket_mode=True)
         port = free_port()
-        task = asyncio.create_task(run_socket_mode(services, health=("127.0.0.1", port)))
-        bot = SocketBot(services, task, port)
+        task = asyncio.create_task(run_socket(root, health=("127.0.0.1", port)))
+        bot = SocketBot(root, task, port)
         running.append(bot)
         return bot
 
@@ -93,7 +97,7 @@ async def start_socket_bot(
     for bot in running:
         bot.task.cancel()
         await asyncio.gather(bot.task, return_exceptions=True)
-        await bot.services.close()
+        await bot.root.close()
     await slack.wait_for(lambda: slack.connections == 0, timeout=5)
 
 

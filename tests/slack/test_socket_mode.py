@@ -1,4 +1,4 @@
-"""Socket Mode end to end: `run_socket_mode` opens the stand-in's WebSocket and takes commands
+"""Socket Mode end to end: `run_socket` opens the stand-in's WebSocket and takes commands
 and clicks over it, exactly as over HTTP (same listeners, same acks, same cards).
 
 Slack's Web API (including `apps.connections.open`) is the stand-in, SFVoPI is the emulator.
@@ -23,7 +23,7 @@ from bot.sandbox.emulator import Emulator
 from bot.sandbox.slack_standin import SlackStandin
 from bot.sandbox.slack_workspace import Message
 from bot.slack.services import Services
-from bot.slack.socket_mode import run_socket_mode
+from bot.wiring import bootstrap, run_socket
 from tests.support.slack import SLACK_APP_TOKEN
 
 APPROVALS = "C0APPROVALS"
@@ -49,8 +49,9 @@ async def socket_bot(
         update={"slack_app_token": SecretStr(SLACK_APP_TOKEN), "slack_signing_secret": None}
     )
     slack.configure_socket(SLACK_APP_TOKEN)
-    services = await Services.start(settings, orgs=orgs)
-    task = asyncio.create_task(run_socket_mode(services))
+    root = await bootstrap(settings, orgs=orgs, socket_mode=True)
+    services = root.services
+    task = asyncio.create_task(run_socket(root))
     running = SocketBot(services, task)
     try:
         await _connected(slack, task)
@@ -60,7 +61,7 @@ async def socket_bot(
             await running.settle()
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
-        await services.close()
+        await root.close()
         await slack.wait_for(lambda: slack.connections == 0, timeout=5)
 
 
@@ -71,7 +72,7 @@ async def _connected(slack: SlackStandin, task: asyncio.Task[None]) -> None:
     while slack.connections < 1:
         if task.done():
             task.result()
-            raise AssertionError("run_socket_mode returned without connecting")
+            raise AssertionError("run_socket returned without connecting")
         if loop.time() > deadline:
             raise AssertionError("the bot never opened a Socket Mode connection")
         await asyncio.sleep(0.01)

@@ -27,8 +27,8 @@ from bot.sandbox.emulator import Emulator
 from bot.sandbox.slack_standin import SlackStandin
 from bot.sandbox.slack_workspace import SlackApiRefusal, SlackServerError
 from bot.slack.services import Services
-from bot.slack.socket_mode import run_socket_mode
 from bot.slack.usergroups import UserGroups
+from bot.wiring import bootstrap, run_socket
 from tests.support.bot import RunningBot
 from tests.support.orgs import ORG_ENV, ORGS_YAML, write_orgs
 from tests.support.slack import SLACK_APP_TOKEN, SLACK_BOT_TOKEN
@@ -177,7 +177,7 @@ async def test_a_request_is_cancelled_for_a_requester_who_left_the_group_never_f
         expires_at=now + 3600,
     )
     slack.slow_down("usergroups.users.list", 3)  # this replica cannot read the group yet
-    await bot.services.sweep_once()
+    await bot.sweep_once()
     await bot.settle()
     stored = await bot.services.store.get(filed.id)
     assert stored is not None and stored.status is Status.PENDING
@@ -185,7 +185,7 @@ async def test_a_request_is_cancelled_for_a_requester_who_left_the_group_never_f
     slack.slow_down("usergroups.users.list", 0)
     slack.set_usergroup(OPS_TEAM, [])  # Nora left the ops team
     await refresh(bot)
-    await bot.services.sweep_once()
+    await bot.sweep_once()
     await bot.settle()
     stored = await bot.services.store.get(filed.id)
     assert stored is not None and stored.status is Status.CANCELLED
@@ -219,7 +219,7 @@ async def test_a_reminder_mentions_the_group_and_reaches_its_members(
     stored = await bot.services.store.get(request_id)
     assert stored is not None and bot.services.reminders is not None
     bot.services.reminders.clock = lambda: stored.created_at + 10 * 60
-    await bot.services.sweep_once()
+    await bot.sweep_once()
     await bot.settle()
     (reminder,) = [m.text for m in slack.thread(APPROVALS, card(slack, request_id).ts)]
     assert reminder.endswith(
@@ -269,8 +269,9 @@ async def socket_services(
         update={"slack_app_token": SecretStr(SLACK_APP_TOKEN), "slack_signing_secret": None}
     )
     slack.configure_socket(SLACK_APP_TOKEN)
-    services = await Services.start(settings, orgs=orgs)
-    task = asyncio.create_task(run_socket_mode(services))
+    root = await bootstrap(settings, orgs=orgs, socket_mode=True)
+    services = root.services
+    task = asyncio.create_task(run_socket(root))
     try:
         await slack.wait_for(lambda: slack.connections >= 1, timeout=10)
         yield services
@@ -278,7 +279,7 @@ async def socket_services(
         await services.background.settle(10)
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
-        await services.close()
+        await root.close()
         await slack.wait_for(lambda: slack.connections == 0, timeout=5)
 
 

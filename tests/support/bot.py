@@ -16,10 +16,9 @@ from bot.config.settings import Settings
 from bot.core.org import OrgDirectory
 from bot.sandbox.emulator import Emulator
 from bot.sandbox.slack_standin import SlackStandin
-from bot.slack.app import build_app
-from bot.slack.http import HttpServer, start_http, web_app
+from bot.slack.http import HttpServer, start_http
 from bot.slack.services import Services
-from bot.slack.socket_mode import run_socket_mode
+from bot.wiring import Bot, bootstrap, http_application, run_socket
 from tests.support.slack import SLACK_APP_TOKEN, SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET
 
 __all__ = [
@@ -35,10 +34,22 @@ __all__ = [
 
 @dataclass
 class RunningBot:
-    services: Services
+    root: Bot  # as the composition root built it (bot/wiring)
     runner: web.AppRunner
     url: str
     http: HttpServer | None = None  # the guarded listener `serve` uses (start_front_door)
+
+    @property
+    def services(self) -> Services:
+        return self.root.services
+
+    async def sweep_once(self) -> None:
+        """One pass of every sweeper, as each replica's timer runs it."""
+        await self.root.sweep_once()
+
+    async def reload_orgs(self, directory: OrgDirectory) -> None:
+        """What SIGHUP does with a good organization file."""
+        await self.root.reload_orgs(directory)
 
     async def settle(self, timeout: float = 10.0) -> None:
         """Waits until every piece of work started after an ack has finished."""
@@ -50,20 +61,19 @@ class RunningBot:
             await self.http.close()
         else:
             await self.runner.cleanup()
-        await self.services.close()
+        await self.root.close()
 
 
 async def start_bot(settings: Settings, orgs: OrgDirectory, slack: SlackStandin) -> RunningBot:
-    services = await Services.start(settings, orgs=orgs)
-    app = await build_app(services)
-    runner = web.AppRunner(web_app(app, services), access_log=None)
+    root = await bootstrap(settings, orgs=orgs)
+    runner = web.AppRunner(http_application(root), access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
     port = runner.addresses[0][1]
     url = f"http://127.0.0.1:{port}/slack/events"
     slack.configure(url, SLACK_SIGNING_SECRET)
-    return RunningBot(services, runner, url)
+    return RunningBot(root, runner, url)
 
 
 async def start_front_door(
@@ -71,11 +81,11 @@ async def start_front_door(
 ) -> RunningBot:
     """The bot behind the listener `sfvopi-bot serve` opens (`start_http`): its connection
     guard, its bare error pages and its quiet log for garbage, as on the internet."""
-    services = await Services.start(settings, orgs=orgs)
-    http = await start_http(web_app(await build_app(services), services), host="127.0.0.1", port=0)
+    root = await bootstrap(settings, orgs=orgs)
+    http = await start_http(http_application(root), host="127.0.0.1", port=0)
     url = f"http://127.0.0.1:{http.port}/slack/events"
     slack.configure(url, SLACK_SIGNING_SECRET)
-    return RunningBot(services, http.runner, url, http)
+    return RunningBot(root, http.runner, url, http)
 
 
 @pytest.fixture
@@ -105,8 +115,12 @@ async def bot(
 class SocketBot:
     """The bot in Socket Mode, connected to the stand-in's WebSocket."""
 
-    services: Services
+    root: Bot
     task: asyncio.Task[None]
+
+    @property
+    def services(self) -> Services:
+        return self.root.services
 
     async def settle(self, timeout: float = 10.0) -> None:
         """Waits until every piece of work started after an ack has finished."""
@@ -123,19 +137,19 @@ async def socket_bot(
         update={"slack_app_token": SecretStr(SLACK_APP_TOKEN), "slack_signing_secret": None}
     )
     slack.configure_socket(SLACK_APP_TOKEN)
-    services = await Services.start(settings, orgs=orgs)
-    task = asyncio.create_task(run_socket_mode(services))
-    running = SocketBot(services, task)
+    root = await bootstrap(settings, orgs=orgs, socket_mode=True)
+    task = asyncio.create_task(run_socket(root))
+    running = SocketBot(root, task)
     try:
         await slack.wait_for(lambda: slack.connections > 0 or task.done(), timeout=10)
         if task.done():
             task.result()
-            raise AssertionError("run_socket_mode returned without connecting")
+            raise AssertionError("run_socket returned without connecting")
         yield running
     finally:
         with contextlib.suppress(AssertionError, TimeoutError):
             await running.settle()
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
-        await services.close()
+        await root.close()
         await slack.wait_for(lambda: slack.connections == 0, timeout=5)

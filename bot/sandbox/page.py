@@ -1,0 +1,195 @@
+"""The sandbox page's server: `GET /` (bot/sandbox/static/sandbox.html) and the small JSON
+API it drives the Slack stand-in with (see bot/sandbox/server.py)."""
+
+from __future__ import annotations
+
+from importlib import resources
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+
+from bot.sandbox.slack_workspace import CHANNEL_ID, USER_ID
+
+if TYPE_CHECKING:
+    from bot.sandbox.server import Sandbox
+
+_LONG_POLL_MAX = 30.0
+
+
+def page_app(sandbox: Sandbox) -> web.Application:
+    page = resources.files("bot.sandbox").joinpath("static", "sandbox.html").read_bytes()
+
+    async def index(_request: web.Request) -> web.Response:
+        return web.Response(
+            body=page,
+            content_type="text/html",
+            charset="utf-8",
+            headers={"Cache-Control": "no-store"},
+        )
+
+    async def state(request: web.Request) -> web.Response:
+        try:
+            since = int(request.query.get("since", "-1"))
+            timeout = min(float(request.query.get("timeout", "25")), _LONG_POLL_MAX)
+        except ValueError:
+            return _error(400, "since must be an integer and timeout a number")
+        if since >= 0:
+            await sandbox.wait_changed(since, max(timeout, 0.0))
+        return web.json_response(sandbox.state(), headers={"Cache-Control": "no-store"})
+
+    def where(user: str, channel: str) -> str:
+        """The channel to post in: a DM named by the page is the sender's own DM with the bot.
+
+        The page has one DM per person (with the bot), and it may not know its id yet: Slack's
+        client opens it on first use, so here `dm_channel` does, as `conversations.open` would.
+        Posting under any other `D…` id would store messages the page never shows, since it
+        finds a person's DM through the stand-in's `dms`.
+        """
+        return sandbox.slack.dm_channel(user) if channel.startswith("D") else channel
+
+    async def command(request: web.Request) -> web.Response:
+        body = await _body(request, "user", "channel", "text")
+        if isinstance(body, web.Response):
+            return body
+        user, text = body["user"], body["text"].strip()
+        channel = where(user, body["channel"])
+        name, _, rest = text.partition(" ")
+        if not name.startswith("/"):
+            name, rest = "/sfvopi", text
+        if name != "/sfvopi":
+            note = (
+                f"{name} is not a valid command. In Slack, all messages that start with "
+                "“/” are interpreted as commands."
+            )
+            sandbox.slack.add_ephemeral(channel, user, note, source="slack")
+            return web.json_response({"ok": False, "status": None, "ephemeral": note})
+        result = await sandbox.slack.command(user, rest.strip(), channel=channel)
+        return web.json_response(
+            {
+                "ok": result.ok,
+                "status": result.status,
+                "elapsed": result.elapsed,
+                "ephemeral": result.ephemeral.text if result.ephemeral else None,
+            }
+        )
+
+    async def message(request: web.Request) -> web.Response:
+        body = await _body(request, "user", "channel", "text")
+        if isinstance(body, web.Response):
+            return body
+        channel = where(body["user"], body["channel"])
+        posted = sandbox.slack.add_message(channel, body["text"], user=body["user"])
+        return web.json_response({"ok": True, "channel": channel, "ts": posted.ts})
+
+    async def click(request: web.Request) -> web.Response:
+        body = await _body(request, "user", "channel", "ts", "action_id")
+        if isinstance(body, web.Response):
+            return body
+        try:
+            result = await sandbox.slack.click(
+                body["user"], body["channel"], body["ts"], body["action_id"]
+            )
+        except LookupError as exc:
+            return _error(404, str(exc))
+        return web.json_response(
+            {"ok": result.ok, "status": result.status, "elapsed": result.elapsed}
+        )
+
+    async def home(request: web.Request) -> web.Response:
+        """The person opens the bot's Home tab: Slack sends the bot `app_home_opened`."""
+        body = await _body(request, "user")
+        if isinstance(body, web.Response):
+            return body
+        result = await sandbox.slack.open_home(body["user"])
+        return web.json_response({"ok": result.ok, "status": result.status})
+
+    async def home_click(request: web.Request) -> web.Response:
+        body = await _body(request, "user", "action_id", "value")
+        if isinstance(body, web.Response):
+            return body
+        try:
+            result = await sandbox.slack.click_home(
+                body["user"], body["action_id"], value=body["value"]
+            )
+        except LookupError as exc:
+            return _error(404, str(exc))
+        return web.json_response({"ok": result.ok, "status": result.status})
+
+    async def submit(request: web.Request) -> web.Response:
+        """The person presses the submit button of the modal in front of them."""
+        body = await _body(request, "user")
+        if isinstance(body, web.Response):
+            return body
+        typed = await request.json()
+        text = typed.get("text") if isinstance(typed.get("text"), str) else ""
+        try:
+            result = await sandbox.slack.submit_view(body["user"], text[:3000])
+        except LookupError as exc:
+            return _error(404, str(exc))
+        return web.json_response(
+            {"ok": result.ok, "closed": result.closed, "errors": result.errors}
+        )
+
+    async def close_view(request: web.Request) -> web.Response:
+        body = await _body(request, "user")
+        if isinstance(body, web.Response):
+            return body
+        sandbox.slack.close_modal_of(body["user"])
+        return web.json_response({"ok": True})
+
+    async def step(request: web.Request) -> web.Response:
+        """A workflow runs one of the bot's steps with the person as its requester input:
+        Slack sends the bot `function_executed`; the page shows how the step is completed."""
+        body = await _body(request, "user", "step", "targets", "reason")
+        if isinstance(body, web.Response):
+            return body
+        if body["step"] not in ("unlink_numbers", "delete_apps"):
+            return _error(400, "step must be unlink_numbers or delete_apps")
+        typed = await request.json()
+        inputs = {
+            "targets": body["targets"][:2000],
+            "reason": body["reason"][:2000],
+            "requester": body["user"],
+        }
+        org = typed.get("org")
+        if isinstance(org, str) and org.strip():
+            inputs["org"] = org.strip()[:200]
+        run, delivered = await sandbox.slack.run_step(body["step"], inputs)
+        return web.json_response(
+            {"ok": delivered.ok, "status": delivered.status, "execution_id": run.execution_id}
+        )
+
+    app = web.Application(client_max_size=64 * 1024)
+    app.router.add_post("/api/step", step)
+    app.router.add_get("/", index)
+    app.router.add_get("/api/state", state)
+    app.router.add_post("/api/command", command)
+    app.router.add_post("/api/message", message)
+    app.router.add_post("/api/click", click)
+    app.router.add_post("/api/home", home)
+    app.router.add_post("/api/home_click", home_click)
+    app.router.add_post("/api/submit", submit)
+    app.router.add_post("/api/close_view", close_view)
+    return app
+
+
+async def _body(request: web.Request, *names: str) -> dict[str, str] | web.Response:
+    """The JSON object posted, with each of `names` a non-empty string, or a 400 answer."""
+    try:
+        data = await request.json()
+    except ValueError:
+        return _error(400, "expected a JSON object")
+    if not isinstance(data, dict):
+        return _error(400, "expected a JSON object")
+    missing = [n for n in names if not isinstance(data.get(n), str) or not data[n].strip()]
+    if missing:
+        return _error(400, f"missing or empty: {', '.join(missing)}")
+    if "user" in names and not USER_ID.fullmatch(data["user"]):
+        return _error(400, "user must be a Slack user id, like U0ALICE")
+    if "channel" in names and not CHANNEL_ID.fullmatch(data["channel"]):
+        return _error(400, "channel must be a Slack channel id, like C0OPS")
+    return {n: str(data[n]) for n in names}
+
+
+def _error(status: int, message: str) -> web.Response:
+    return web.json_response({"ok": False, "error": message}, status=status)
