@@ -53,7 +53,7 @@ RULES: dict[str, tuple[str, ...]] = {
     ),
     "bot/store": (*SLACK, *SANDBOX, "bot.sfvopi", "bot.core.workflow", "bot.config", "httpx"),
     "bot/config": (*SLACK, *DATABASE, *SANDBOX, "bot.sfvopi", "bot.core.workflow"),
-    "bot/slack/blocks.py": (
+    "bot/slack/blocks": (
         *DATABASE,
         *SANDBOX,
         "bot.sfvopi",
