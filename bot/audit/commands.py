@@ -1,5 +1,5 @@
 """The `sfvopi-bot audit` sub-commands: verify the chain, export the log. Each returns an exit
-code; bot/cli.py imports this module only when one of them runs."""
+code; bot/subcommands/audit.py imports this module only when one of them runs."""
 
 from __future__ import annotations
 
