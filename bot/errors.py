@@ -67,7 +67,6 @@ __all__ = [
     "TransportFailure",
     "Unauthorized",
     "UnexpectedResponse",
-    "causes",
 ]
 
 
@@ -309,7 +308,7 @@ def _tries(n: int) -> str:
     return f"{n} try" if n == 1 else f"{n} tries"
 
 
-def causes(exc: BaseException) -> list[BaseException]:
+def causes(exc: BaseException) -> list[BaseException]:  # not in __all__: that is the tree
     """The exception, what it wraps (SQLAlchemy's .orig) and what caused it, outermost first:
     where a start-up check looks for the reason a person can act on."""
     seen: list[BaseException] = []
