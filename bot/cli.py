@@ -15,12 +15,14 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import SecretStr
 
-from bot.config.orgfile import load_orgs, summary
+from bot.config.orgfile import load_orgs
 from bot.config.settings import Settings, environ_with_dotenv
 from bot.core.org import OrgDirectory
 from bot.errors import ConfigError, OrgFileError, StartupError, StoreError
 from bot.observability.logs import add_secrets, configure_logging, console
-from bot.startup_checks import MODES, Mode, check_configuration, describe_database_error
+from bot.startup_checks import Mode, check_configuration, describe_database_error
+from bot.subcommands.audit import add_parser as add_audit
+from bot.subcommands.check_config import add_parser as add_check_config
 
 if TYPE_CHECKING:
     from bot.slack.after_ack import Background
@@ -39,33 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    check = commands.add_parser(
-        "check-config",
-        help="check the settings, Slack secrets, organization file and database, then "
-        "summarise them",
-        description="Check the configuration as start-up would (settings, the Slack secrets "
-        "the mode needs, the organization file, the database) and print every problem, or a "
-        "summary. No secret is ever printed. Exits 1 if anything is wrong.",
-    )
-    check.add_argument(
-        "--orgs",
-        type=Path,
-        metavar="FILE",
-        help="organization file (default: SFVOPI_ORGS_FILE, or orgs.yml)",
-    )
-    check.add_argument(
-        "--mode",
-        choices=sorted(MODE_CHOICES),
-        help="which command to check for: serve (HTTP), socket (Socket Mode) or both "
-        "(default: what the Slack secrets look configured for, else serve)",
-    )
-    check.add_argument(
-        "--online",
-        action="store_true",
-        help="also ask Slack whether it accepts the tokens (auth.test; apps.connections.open "
-        "for Socket Mode)",
-    )
-    check.set_defaults(run=check_config)
+    add_check_config(commands)
 
     serve_cmd = commands.add_parser(
         "serve",
@@ -105,126 +81,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-browser", action="store_true", help="print the page's address, do not open it"
     )
     sandbox_cmd.set_defaults(run=sandbox)
-    _add_audit(commands)
+    add_audit(commands)
     return parser
-
-
-def _add_audit(commands: Any) -> None:
-    """`audit verify` and `audit export` (bot/audit/commands.py, imported when they run)."""
-    audit_cmd = commands.add_parser(
-        "audit",
-        help="check the tamper-evident audit log, or export it (docs/audit.md)",
-        description="The event log of every request, hash-chained: verify the chain, or "
-        "export it as JSON Lines or CSV. Reads SFVOPI_DATABASE_URL.",
-    )
-    audit = audit_cmd.add_subparsers(dest="audit_command", required=True, metavar="ACTION")
-    verify_cmd = audit.add_parser(
-        "verify",
-        help="recompute the hash chain; name the first broken link (exit 1) or say it holds",
-        description="Recompute every event's hash and its link to the event before it. Exit 0 "
-        "when the chain is intact, 1 naming each broken link (edited, deleted, inserted or "
-        "reordered rows), the first first.",
-    )
-    verify_cmd.set_defaults(run=audit_verify)
-    export_cmd = audit.add_parser(
-        "export",
-        help="write the audit log as JSON Lines or CSV (schema: docs/audit.md)",
-        description="Write one record per event, oldest first, in the schema docs/audit.md "
-        "documents. CSV cells that a spreadsheet would run as a formula are prefixed with '.",
-    )
-    export_cmd.add_argument(
-        "--since", metavar="ISO-8601", help="only events at or after this time (UTC unless given)"
-    )
-    export_cmd.add_argument("--org", metavar="NAME", help="only this organization's requests")
-    export_cmd.add_argument(
-        "--format", dest="fmt", choices=("jsonl", "csv"), default="jsonl", help="default: jsonl"
-    )
-    export_cmd.add_argument(
-        "--output", type=Path, metavar="FILE", help="write here instead of standard output"
-    )
-    export_cmd.set_defaults(run=audit_export)
-
-
-def audit_verify(args: argparse.Namespace) -> int:
-    from bot.audit.commands import verify_chain
-
-    return asyncio.run(verify_chain())
-
-
-def audit_export(args: argparse.Namespace) -> int:
-    from bot.audit.commands import export, parse_since
-
-    try:
-        since = parse_since(args.since) if args.since else None
-    except ValueError as exc:
-        print(f"sfvopi-bot audit export: {exc}", file=sys.stderr)
-        return 2
-    return asyncio.run(export(fmt=args.fmt, output=args.output, since=since, org=args.org))
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     run: Command = args.run
     return run(args)
-
-
-def check_config(args: argparse.Namespace) -> int:
-    """Every problem at once (exit 1), or a summary (exit 0); never a secret either way."""
-    modes: tuple[Mode, ...] | None = MODE_CHOICES[args.mode] if args.mode else None
-    report = asyncio.run(check_configuration(modes, orgs_file=args.orgs, online=args.online))
-    if not report.ok:
-        for problem in report.problems:
-            print(problem, file=sys.stderr)
-        commands = " and ".join(f"`sfvopi-bot {mode}`" for mode in report.modes)
-        print(
-            f"check-config: {_count(len(report.problems), 'problem')} (checked for {commands}); "
-            "the bot would not start with this configuration",
-            file=sys.stderr,
-        )
-        return 1
-    assert report.settings is not None and report.directory is not None
-    count = len(report.directory.orgs)
-    print(f"{report.orgs_file}: OK, {_count(count, 'organization')}")
-    print(summary(report.directory))
-    print(_slack_credentials(report.settings))
-    print(f"mode: {_modes(report.modes)}")
-    if report.database:
-        print(report.database)
-    if report.slack:
-        print(report.slack)
-    for line in report.groups:
-        print(line)
-    for note in report.notes:
-        print(f"note: {note}")
-    return 0
-
-
-MODE_CHOICES: dict[str, tuple[Mode, ...]] = {
-    "serve": ("serve",),
-    "socket": ("socket",),
-    "both": MODES,
-}
-
-
-def _modes(modes: tuple[Mode, ...]) -> str:
-    names = {"serve": "serve (HTTP)", "socket": "socket (Socket Mode)"}
-    return " and ".join(names[mode] for mode in modes)
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}{'' if n == 1 else 's'}"
-
-
-def _slack_credentials(settings: Settings) -> str:
-    """Which Slack secrets are present (never their values), since serve and socket need them."""
-    present = {
-        "SLACK_BOT_TOKEN": settings.slack_bot_token,
-        "SLACK_SIGNING_SECRET": settings.slack_signing_secret,
-        "SLACK_APP_TOKEN": settings.slack_app_token,
-    }
-    return "slack: " + ", ".join(
-        f"{name} {'set' if value is not None else 'not set'}" for name, value in present.items()
-    )
 
 
 def serve(args: argparse.Namespace) -> int:

@@ -306,3 +306,17 @@ class UnexpectedResponse(SfvopiError):
 
 def _tries(n: int) -> str:
     return f"{n} try" if n == 1 else f"{n} tries"
+
+
+def causes(exc: BaseException) -> list[BaseException]:  # not in __all__: that is the tree
+    """The exception, what it wraps (SQLAlchemy's .orig) and what caused it, outermost first:
+    where a start-up check looks for the reason a person can act on."""
+    seen: list[BaseException] = []
+    todo: list[BaseException | None] = [exc]
+    while todo:
+        current = todo.pop(0)
+        if current is None or any(current is s for s in seen):
+            continue
+        seen.append(current)
+        todo += [getattr(current, "orig", None), current.__cause__, current.__context__]
+    return seen

@@ -1,5 +1,5 @@
 """The `sfvopi-bot audit` sub-commands: verify the chain, export the log. Each returns an exit
-code; bot/cli.py imports this module only when one of them runs."""
+code; bot/subcommands/audit.py imports this module only when one of them runs."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from bot.audit.verify import verify
 from bot.config.settings import Settings, describe_error
 from bot.errors import StoreError
 from bot.store import Store
+from bot.store.problems import describe_database_error
 
 __all__ = ["export", "parse_since", "verify_chain"]
 
@@ -100,8 +101,6 @@ async def _open() -> Store | None:
     """The store of SFVOPI_DATABASE_URL, migrated to head (as the bot would on start); None
     with one line on stderr when the settings or the database are unusable."""
     from sqlalchemy.exc import SQLAlchemyError
-
-    from bot.startup_checks import describe_database_error
 
     try:
         settings = Settings()

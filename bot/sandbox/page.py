@@ -4,14 +4,25 @@ API it drives the Slack stand-in with (see bot/sandbox/server.py)."""
 from __future__ import annotations
 
 from importlib import resources
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 from aiohttp import web
 
+from bot.sandbox.slack_standin import SlackStandin
 from bot.sandbox.slack_workspace import CHANNEL_ID, USER_ID
 
-if TYPE_CHECKING:
-    from bot.sandbox.server import Sandbox
+
+class Sandbox(Protocol):
+    """What the page serves from (bot/sandbox/server.py's Sandbox), named here so the page
+    does not import its server back."""
+
+    @property
+    def slack(self) -> SlackStandin: ...
+
+    async def wait_changed(self, since: int, timeout: float) -> int: ...
+
+    def state(self) -> dict[str, Any]: ...
+
 
 _LONG_POLL_MAX = 30.0
 

@@ -19,7 +19,8 @@ from pathlib import Path
 import pytest
 
 from bot.sandbox.slack_standin import SlackStandin
-from bot.startup_checks import check_configuration, database_problem, mode_from_environment
+from bot.startup_checks import check_configuration, mode_from_environment
+from bot.store.problems import database_problem
 from tests.support.orgs import ORG_ENV, ORGS_YAML, write_orgs
 from tests.support.processes import free_port
 from tests.support.slack import SLACK_APP_TOKEN, SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET
@@ -408,7 +409,7 @@ async def test_an_unwritable_sqlite_directory_is_named(
         def access(path: object, mode: int) -> bool:
             return False if Path(str(path)) == locked else real_access(path, mode)  # type: ignore[arg-type]
 
-        monkeypatch.setattr("bot.startup_checks.os.access", access)
+        monkeypatch.setattr("bot.store.problems.os.access", access)
     try:
         problem = await database_problem(f"sqlite:///{locked / 'bot.db'}")
     finally:

@@ -1,0 +1,289 @@
+"""The approval card: what an approver needs to decide, its buttons while pending, and the
+same card for `/sfvopi status` and for a duplicate retired."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from bot.core.models import STEP_FILED, Action, Outcome, Request, Status, TargetState
+from bot.slack.blocks.text import (
+    Block,
+    clip,
+    context,
+    escape,
+    inert,
+    mentions,
+    plain,
+    quoted,
+    section,
+    user,
+    when,
+)
+from bot.slack.refusals import explain
+
+__all__ = [
+    "APPROVE",
+    "BUTTONS",
+    "CANCEL",
+    "DENY",
+    "OUTCOME_ICON",
+    "STATUS_LINE",
+    "STEP_NOTICE",
+    "TARGETS_SHOWN",
+    "VERB",
+    "approvals_text",
+    "card",
+    "card_block_id",
+    "card_text",
+    "decision_buttons",
+    "escalation_line",
+    "notes",
+    "retired_card",
+    "short_targets",
+    "status_blocks",
+    "stuck_line",
+    "target_line",
+    "targets_text",
+    "title",
+]
+
+STEP_NOTICE = f"⚠️ {STEP_FILED.capitalize()}, so it needs one approval more than the policy's"
+APPROVE = "sfvopi_approve"
+DENY = "sfvopi_deny"
+CANCEL = "sfvopi_cancel"
+BUTTONS = (APPROVE, DENY, CANCEL)
+TARGETS_SHOWN = 40
+STATUS_LINE = {
+    Status.PENDING: ":hourglass_flowing_sand: Waiting for approval",
+    Status.EXECUTING: ":gear: Approved, running now",
+    Status.SUCCEEDED: ":white_check_mark: Done",
+    Status.FAILED: ":x: Failed",
+    Status.UNKNOWN: ":grey_question: Outcome unknown",
+    Status.DENIED: ":no_entry: Denied",
+    Status.CANCELLED: ":heavy_multiplication_x: Cancelled",
+    Status.EXPIRED: ":alarm_clock: Expired",
+}
+OUTCOME_ICON = {
+    Outcome.DONE: ":white_check_mark:",
+    Outcome.ALREADY_ABSENT: ":ballot_box_with_check:",
+    Outcome.FAILED: ":x:",
+    Outcome.UNKNOWN: ":grey_question:",
+}
+VERB = {Action.UNLINK: "Unlink", Action.DELETE: "Delete"}
+
+
+def title(request: Request) -> str:
+    noun = "number" if request.action is Action.UNLINK else "app"
+    count = len(request.targets)
+    what = f"{count} {noun}{'s' if count != 1 else ''}"
+    return f"{VERB[request.action]} {what} — request #{request.id}"
+
+
+def target_line(state: TargetState) -> str:
+    t = state.target
+    what = f"`{t.number}` from `{t.app_id}`" if t.number else f"`{t.app_id}`"
+    if state.outcome is None:
+        return f"• {what}"
+    icon = OUTCOME_ICON[state.outcome]
+    label = {
+        Outcome.DONE: "done",
+        Outcome.ALREADY_ABSENT: "already absent",
+        Outcome.FAILED: "failed",
+        Outcome.UNKNOWN: "unknown",
+    }[state.outcome]
+    message = (
+        f": {escape(inert(state.message))}"
+        if state.message and state.outcome is not Outcome.DONE
+        else ""
+    )
+    return f"{icon} {what} — {label}{message}"
+
+
+def targets_text(targets: Sequence[TargetState], limit: int = TARGETS_SHOWN) -> str:
+    lines = [target_line(t) for t in targets[:limit]]
+    if len(targets) > limit:
+        lines.append(f"… and {len(targets) - limit} more (see the thread)")
+    return clip("\n".join(lines))
+
+
+def approvals_text(request: Request) -> str:
+    have = len(request.approvals)
+    by = ", ".join(user(a) for a in request.approvers)
+    return f"{have} of {request.approvals_needed}" + (f" ({by})" if by else "")
+
+
+def card(
+    request: Request, *, escalates_at: float | None = None, escalate_to: Sequence[str] = ()
+) -> list[Block]:
+    """The approval card: everything an approver needs to decide, and buttons while pending
+    (with when, undecided, it is escalated and to whom, if the policy says)."""
+    blocks: list[Block] = [
+        {"type": "header", "text": {"type": "plain_text", "text": title(request)[:150]}},
+        {
+            "type": "section",
+            "text": {"type": "mrkdwn", "text": f"*{STATUS_LINE[request.status]}*"},
+        },
+        {
+            "type": "section",
+            "fields": [
+                {"type": "mrkdwn", "text": f"*Requested by*\n{user(request.requester)}"},
+                {"type": "mrkdwn", "text": f"*Organization*\n{escape(request.org)}"},
+                {"type": "mrkdwn", "text": f"*Action*\n{request.action.value}"},
+                {"type": "mrkdwn", "text": f"*Approvals*\n{approvals_text(request)}"},
+            ],
+        },
+        *([context(STEP_NOTICE)] if request.filed_by_step else []),
+        {
+            "type": "section",
+            "text": {"type": "mrkdwn", "text": f"*Targets*\n{targets_text(request.targets)}"},
+        },
+        {"type": "section", "text": {"type": "mrkdwn", "text": "*Reason*"}},
+        {"type": "section", "text": plain(request.reason)},
+    ]
+    if any(a.note for a in request.approvals):
+        lines = "\n".join(notes(request))
+        blocks.append(section(f"*Approval notes*\n{lines}"))
+    if request.status is Status.PENDING:
+        blocks.append(decision_buttons(request))
+        blocks.append(
+            context(
+                f"Request #{request.id} · expires {when(request.expires_at)}"
+                " · the requester cannot approve it"
+            )
+        )
+        if escalates_at is not None and escalate_to:
+            blocks.append(context(escalation_line(escalates_at, escalate_to)))
+    else:
+        blocks.append({"type": "divider"})
+        blocks.append(context(_decision(request)))
+    return blocks
+
+
+def escalation_line(at: float, to: Sequence[str]) -> str:
+    """When an undecided request is escalated, and to whom (ids from the org file)."""
+    return f":rotating_light: Undecided by {when(at)}: escalated to {mentions(to)}"
+
+
+def card_text(request: Request) -> str:
+    """The notification fallback: what a phone shows for the card."""
+    return f"{title(request)}: {STATUS_LINE[request.status].split(' ', 1)[1].lower()}"
+
+
+def decision_buttons(
+    request: Request, *, approver: bool = True, requester: bool = True, block_id: str = ""
+) -> Block:
+    """The card's buttons (the App Home shows the same ones: same ids, same values, the same
+    checks when clicked); `approver` and `requester` pick which are shown."""
+    rid = str(request.id)
+    elements: list[Block] = [
+        {
+            "type": "button",
+            "action_id": APPROVE,
+            "text": {"type": "plain_text", "text": "Approve"},
+            "style": "primary",
+            "value": rid,
+            "confirm": _confirm(
+                "Approve this request?",
+                f"{title(request)}. This cannot be undone once it runs. "
+                "(The requester cannot approve their own request.)",
+                "Approve",
+            ),
+        },
+        {
+            "type": "button",
+            "action_id": DENY,
+            "text": {"type": "plain_text", "text": "Deny"},
+            "style": "danger",
+            "value": rid,
+            "confirm": _confirm("Deny this request?", f"{title(request)} will not run.", "Deny"),
+        },
+        {
+            "type": "button",
+            "action_id": CANCEL,
+            "text": {"type": "plain_text", "text": "Cancel (requester)"},
+            "value": rid,
+        },
+    ]
+    shown = {APPROVE: approver, DENY: approver, CANCEL: requester}
+    return {
+        "type": "actions",
+        "block_id": block_id or card_block_id(request.id),
+        "elements": [e for e in elements if shown[e["action_id"]]],
+    }
+
+
+def card_block_id(request_id: int) -> str:
+    """The buttons' block id: it names the request, so a clicked message shows whose card it is."""
+    return f"sfvopi_request_{request_id}"
+
+
+def _confirm(heading: str, text: str, yes: str) -> Block:
+    return {
+        "title": {"type": "plain_text", "text": heading[:100]},
+        "text": {"type": "mrkdwn", "text": text[:300]},
+        "confirm": {"type": "plain_text", "text": yes},
+        "deny": {"type": "plain_text", "text": "Back"},
+    }
+
+
+def _decision(request: Request) -> str:
+    by = user(request.decided_by) if request.decided_by and request.decided_by != "bot" else None
+    parts = [f"Request #{request.id}"]
+    if request.break_glass and request.status.ran:
+        parts.append(f"broke glass: {user(request.requester)}, without approval")
+    elif request.status.ran:
+        parts.append(f"approved by {', '.join(user(a) for a in request.approvers)}")
+    elif request.status is Status.DENIED and by:
+        parts.append(f"denied by {by}")
+    elif request.status is Status.CANCELLED and by:
+        parts.append(f"cancelled by {by}")
+    elif request.status is Status.CANCELLED:
+        parts.append("cancelled by the bot")
+    elif request.status is Status.EXPIRED:
+        parts.append(f"no decision before {when(request.expires_at)}")
+    if request.decision_note and request.status in (Status.DENIED, Status.CANCELLED):
+        parts.append(f"why: {quoted(request.decision_note)}")
+    if request.finished_at and request.status.final:
+        parts.append(f"finished {when(request.finished_at)}")
+    return " · ".join(parts)
+
+
+def notes(request: Request) -> list[str]:
+    """What the deciders wrote: each approver's note, and why it was denied or cancelled."""
+    lines = [f"• {user(a.approver)}: {quoted(a.note)}" for a in request.approvals if a.note]
+    if request.decision_note and request.status in (Status.DENIED, Status.CANCELLED):
+        lines.append(f"Why it was {request.status.value}: {quoted(request.decision_note)}")
+    return lines
+
+
+def short_targets(request: Request) -> str:
+    names = [f"`{t.target}`" for t in request.targets[:3]]
+    if len(request.targets) > 3:
+        names.append(f"+{len(request.targets) - 3} more")
+    return ", ".join(names)
+
+
+def retired_card(request: Request, where: str) -> list[Block]:
+    """A duplicate card, without buttons, that sends its reader to the one kept up to date."""
+    return [
+        section(f":link: This card for request #{request.id} was posted twice; see {where}."),
+        context(title(request)),
+    ]
+
+
+def status_blocks(request: Request) -> list[Block]:
+    """`/sfvopi status`: the card as it stands, without buttons (and without the line about
+    who may press them), and what Slack refused for it, if anything, with the fix."""
+    shown = card(request)
+    if request.status is Status.PENDING:
+        shown = [b for b in shown if b["type"] not in ("actions", "context")]
+        shown.append(context(f"Request #{request.id} · expires {when(request.expires_at)}"))
+    if request.slack_problem is not None:
+        shown.append(section(f":warning: {stuck_line(request)}"))
+    return shown
+
+
+def stuck_line(request: Request) -> str:
+    """What Slack refused for this request and how to fix it, as status and /healthz say it."""
+    assert request.slack_problem is not None
+    return f"Request #{request.id}: {explain(request.slack_problem)}"
