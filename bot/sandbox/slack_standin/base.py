@@ -6,12 +6,13 @@ from __future__ import annotations
 import aiohttp
 from aiohttp import web
 
+from bot.sandbox.loopback import LoopbackServer
 from bot.sandbox.slack_workspace import JSON, ApiCall, Workspace
 
 ACK_DEADLINE = 3.0
 
 
-class StandinBase(Workspace):
+class StandinBase(Workspace, LoopbackServer):
     """The workspace plus the server's address and tokens; each concept builds on it."""
 
     bot_token: str
@@ -20,9 +21,7 @@ class StandinBase(Workspace):
     def __init__(self) -> None:
         super().__init__()
         self.ack_timeout = ACK_DEADLINE
-        self._runner: web.AppRunner | None = None
         self._http: aiohttp.ClientSession | None = None
-        self._host = "127.0.0.1"
         self._port = 0
 
     def reset(self) -> None:

@@ -1,4 +1,4 @@
-"""Messages and channels: `auth.test`, `chat.*` and `conversations.open`."""
+"""Messages and channels: `chat.*` and `conversations.open`."""
 
 from __future__ import annotations
 
@@ -7,31 +7,15 @@ import uuid
 from bot.sandbox.slack_standin.base import StandinBase
 from bot.sandbox.slack_standin.params import Refused, as_str, content
 from bot.sandbox.slack_workspace import (
-    BOT_ID,
     BOT_USER_ID,
     CHANNEL_ID,
     JSON,
-    TEAM_DOMAIN,
-    TEAM_ID,
-    TEAM_NAME,
     USER_ID,
     Message,
 )
 
 
 class Chat(StandinBase):
-    def _auth_test(self, params: JSON) -> JSON:
-        return {
-            "ok": True,
-            "url": f"https://{TEAM_DOMAIN}.slack.com/",
-            "team": TEAM_NAME,
-            "user": self.user_name(BOT_USER_ID),
-            "team_id": TEAM_ID,
-            "user_id": BOT_USER_ID,
-            "bot_id": BOT_ID,
-            "is_enterprise_install": False,
-        }
-
     def _chat_post_message(self, params: JSON) -> JSON:
         channel = self._channel(params, dm=True)
         text, blocks = content(params)

@@ -3,14 +3,12 @@ message buttons, as Slack sends them to the bot."""
 
 from __future__ import annotations
 
-import time
 from typing import Literal
 from urllib.parse import urlencode
 
 from bot.sandbox.slack_standin.params import as_str
 from bot.sandbox.slack_standin.response_urls import ResponseTarget, ResponseUrls
-from bot.sandbox.slack_standin.sender import VERIFICATION_TOKEN, Sender
-from bot.sandbox.slack_standin.views import Views
+from bot.sandbox.slack_standin.sender import VERIFICATION_TOKEN, Sender, button_action
 from bot.sandbox.slack_workspace import (
     APP_ID,
     JSON,
@@ -24,7 +22,7 @@ from bot.sandbox.slack_workspace import (
 )
 
 
-class Commands(Sender, ResponseUrls, Views):
+class Commands(Sender, ResponseUrls):
     async def command(
         self,
         user: str,
@@ -108,13 +106,7 @@ class Commands(Sender, ResponseUrls, Views):
         block_id, element = found
         kind: Literal["message", "ephemeral"] = "message" if message else "ephemeral"
         response_url, _ = self._issue_response_url(kind, user, channel, ts)
-        action: JSON = {
-            "action_id": action_id,
-            "block_id": block_id,
-            "text": element.get("text"),
-            "type": "button",
-            "action_ts": f"{time.time():.6f}",
-        }
+        action = button_action(action_id, block_id, element)
         chosen = value if value is not None else element.get("value")
         if chosen is not None:
             action["value"] = chosen
@@ -128,18 +120,8 @@ class Commands(Sender, ResponseUrls, Views):
         }
         if message is not None and message.thread_ts:
             container["thread_ts"] = message.thread_ts
-        payload: JSON = {
-            "type": "block_actions",
-            "user": self._payload_user(user),
-            "api_app_id": APP_ID,
-            "token": VERIFICATION_TOKEN,
-            "container": container,
-            "trigger_id": self._issue_trigger(user),
-            "team": {"id": TEAM_ID, "domain": TEAM_DOMAIN},
-            "enterprise": None,
-            "is_enterprise_install": False,
-            "channel": {"id": channel, "name": self.channel_name(channel)},
-        }
+        payload = self._block_actions(user, container)
+        payload["channel"] = {"id": channel, "name": self.channel_name(channel)}
         if message is not None:
             payload["message"] = message.to_dict()
         payload |= {"state": {"values": {}}, "response_url": response_url, "actions": [action]}

@@ -3,10 +3,7 @@ clicking a button on their Home tab, as Slack sends it to the bot."""
 
 from __future__ import annotations
 
-import time
-
-from bot.sandbox.slack_standin.sender import VERIFICATION_TOKEN, Sender
-from bot.sandbox.slack_standin.views import Views
+from bot.sandbox.slack_standin.sender import VERIFICATION_TOKEN, Sender, button_action
 from bot.sandbox.slack_workspace import (
     APP_ID,
     JSON,
@@ -19,7 +16,7 @@ from bot.sandbox.slack_workspace import (
 )
 
 
-class Modals(Sender, Views):
+class Modals(Sender):
     async def submit_view(self, user: str, text: str = "") -> SubmitResult:
         """Types `text` into the modal open in front of `user` and presses its submit button,
         as Slack posts it: a signed `view_submission` (over the socket in Socket Mode). The
@@ -96,27 +93,9 @@ class Modals(Sender, Views):
         if found is None:
             raise LookupError(f"no button {action_id!r} ({value}) on the Home of {user}")
         block_id, element = found
-        action: JSON = {
-            "action_id": action_id,
-            "block_id": block_id,
-            "text": element.get("text"),
-            "type": "button",
-            "action_ts": f"{time.time():.6f}",
-            "value": element.get("value"),
-        }
-        payload: JSON = {
-            "type": "block_actions",
-            "user": self._payload_user(user),
-            "api_app_id": APP_ID,
-            "token": VERIFICATION_TOKEN,
-            "container": {"type": "view", "view_id": home.id},
-            "trigger_id": self._issue_trigger(user),
-            "team": {"id": TEAM_ID, "domain": TEAM_DOMAIN},
-            "enterprise": None,
-            "is_enterprise_install": False,
-            "view": home.to_dict(),
-            "actions": [action],
-        }
+        action = button_action(action_id, block_id, element) | {"value": element.get("value")}
+        payload = self._block_actions(user, {"type": "view", "view_id": home.id})
+        payload |= {"view": home.to_dict(), "actions": [action]}
         ack = await self._interactive(payload, accepts_response_payload=False)
         self._record("block_actions", ack, user, None, f"{action_id} on the Home tab")
         return ClickResult(**vars(ack), payload=payload, response_url="")

@@ -12,12 +12,21 @@ from multidict import CIMultiDict
 from slack_sdk.signature import SignatureVerifier
 
 from bot.sandbox.slack_standin.socket_mode import SocketMode
-from bot.sandbox.slack_workspace import JSON, TEAM_ID, Ack, Delivery, DeliveryKind
+from bot.sandbox.slack_standin.views import Views
+from bot.sandbox.slack_workspace import (
+    APP_ID,
+    JSON,
+    TEAM_DOMAIN,
+    TEAM_ID,
+    Ack,
+    Delivery,
+    DeliveryKind,
+)
 
 VERIFICATION_TOKEN = "verification-token-not-real"  # noqa: S105
 
 
-class Sender(SocketMode):
+class Sender(SocketMode, Views):
     def __init__(self) -> None:
         super().__init__()
         self._bot_url: str | None = None
@@ -92,6 +101,20 @@ class Sender(SocketMode):
             )
         return await self._signed_post(urlencode({"payload": json.dumps(payload)}).encode())
 
+    def _block_actions(self, user: str, container: JSON) -> JSON:
+        """The start of a `block_actions` payload: who clicked, where, and a fresh trigger."""
+        return {
+            "type": "block_actions",
+            "user": self._payload_user(user),
+            "api_app_id": APP_ID,
+            "token": VERIFICATION_TOKEN,
+            "container": container,
+            "trigger_id": self._issue_trigger(user),
+            "team": {"id": TEAM_ID, "domain": TEAM_DOMAIN},
+            "enterprise": None,
+            "is_enterprise_install": False,
+        }
+
     def _payload_user(self, user: str) -> JSON:
         """`user` as an interactive payload names them."""
         name = self.user_name(user)
@@ -128,3 +151,14 @@ def _parse_ack(text: str, content_type: str) -> JSON | str | None:
             return text
         return parsed if isinstance(parsed, dict) else text
     return text
+
+
+def button_action(action_id: str, block_id: str, element: JSON) -> JSON:
+    """A clicked button as a `block_actions` payload lists it."""
+    return {
+        "action_id": action_id,
+        "block_id": block_id,
+        "text": element.get("text"),
+        "type": "button",
+        "action_ts": f"{time.time():.6f}",
+    }

@@ -1,11 +1,11 @@
 """The stand-in as one server: its lifecycle, the Web API's routing (a token, a fault, the
-pace, the admin's refusals, then the method), and the state the sandbox page polls."""
+pace, the admin's refusals, then the method), `auth.test`, and the state the sandbox page
+polls."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from types import TracebackType
 
 import aiohttp
 from aiohttp import web
@@ -17,7 +17,7 @@ from bot.sandbox.slack_standin.modals import Modals
 from bot.sandbox.slack_standin.params import Refused, read_params
 from bot.sandbox.slack_standin.refusals import Refusals
 from bot.sandbox.slack_standin.usergroups import UserGroups
-from bot.sandbox.slack_workspace import JSON
+from bot.sandbox.slack_workspace import BOT_ID, BOT_USER_ID, JSON, TEAM_DOMAIN, TEAM_ID, TEAM_NAME
 
 
 class SlackStandin(Functions, Commands, Modals, Chat, UserGroups, Refusals):
@@ -54,12 +54,7 @@ class SlackStandin(Functions, Commands, Modals, Chat, UserGroups, Refusals):
         app.router.add_post("/response/{token}", self._response_url)
         app.router.add_get("/socket", self._socket)
         app.router.add_get("/_standin/state", self._state)
-        runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
-        await runner.setup()
-        await web.TCPSite(runner, host, port).start()
-        self._runner = runner
-        self._host = host
-        self._port = int(runner.addresses[0][1])
+        self._port = await self._serve(app, host, port)
         self._http = aiohttp.ClientSession()
 
     async def stop(self) -> None:
@@ -70,21 +65,7 @@ class SlackStandin(Functions, Commands, Modals, Chat, UserGroups, Refusals):
         if self._http is not None:
             await self._http.close()
             self._http = None
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> SlackStandin:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        await self.stop()
+        await super().stop()
 
     async def _api(self, request: web.Request) -> web.StreamResponse:
         method = request.match_info["method"]
@@ -130,6 +111,18 @@ class SlackStandin(Functions, Commands, Modals, Chat, UserGroups, Refusals):
         if any(token == run.token for run in self.step_runs.values()):
             return None  # an execution's bot token works like the bot's, for the bot
         return "not_allowed_token_type" if is_app_token else "invalid_auth"
+
+    def _auth_test(self, params: JSON) -> JSON:
+        return {
+            "ok": True,
+            "url": f"https://{TEAM_DOMAIN}.slack.com/",
+            "team": TEAM_NAME,
+            "user": self.user_name(BOT_USER_ID),
+            "team_id": TEAM_ID,
+            "user_id": BOT_USER_ID,
+            "bot_id": BOT_ID,
+            "is_enterprise_install": False,
+        }
 
     async def _state(self, request: web.Request) -> web.StreamResponse:
         """The workspace as JSON; with `since`, a long poll until the version passes it."""
