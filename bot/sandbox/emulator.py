@@ -22,6 +22,8 @@ from urllib.parse import unquote
 
 from aiohttp import web
 
+from bot.sandbox.loopback import LoopbackServer
+
 __all__ = ["API_PREFIX", "ApiFault", "Call", "Emulator", "Hold", "main"]
 
 API_PREFIX = "/superfone"
@@ -106,7 +108,7 @@ class Hold:
             self.waiting -= 1
 
 
-class Emulator:
+class Emulator(LoopbackServer):
     """SFVoPI state per organization plus the server that exposes it; see the module docstring."""
 
     def __init__(self, *, timeout_sleep: float = 30.0) -> None:
@@ -216,31 +218,11 @@ class Emulator:
         app.router.add_get("/_emulator/calls", self._calls)
         app.router.add_post("/_emulator/config", self._config)
         app.router.add_route("*", "/{tail:.*}", self._api)
-        runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
-        await runner.setup()
-        site = web.TCPSite(runner, host, port)
-        await site.start()
-        self._runner = runner
-        self._host = host
-        self._port = int(runner.addresses[0][1])
+        self._port = await self._serve(app, host, port)
 
     async def stop(self) -> None:
         self._abandon_waiting()
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()
+        await super().stop()
 
     async def _state(self, request: web.Request) -> web.Response:
         return web.json_response(self.snapshot())
