@@ -370,6 +370,16 @@ class Requests(Database):
 
     # -- transitions ----------------------------------------------------------------------
 
+    async def _left_pending(self, request_id: int) -> ApprovalRecord | None:
+        """The refusal of a click on a request that has left pending (read without a lock)."""
+        async with self._read() as conn:
+            status = (
+                await conn.execute(select(requests_t.c.status).where(requests_t.c.id == request_id))
+            ).scalar()
+            if status is None or status == Status.PENDING.value:
+                return None
+            return ApprovalRecord(await self._load(conn, request_id), False, None, Status(status))
+
     async def approve(
         self,
         request_id: int,
@@ -385,7 +395,13 @@ class Requests(Database):
 
         The quorum counts only approvals by `eligible` people (those who hold the role under
         the org file in force now) and needs the larger of what the request was filed with
-        and `needed` (what the policy says now): both decided inside this transaction."""
+        and `needed` (what the policy says now): both decided inside this transaction.
+
+        A request no longer pending never goes back, so a click on one is answered from a
+        plain read, without queueing for the row lock the execution's lease renewals need."""
+        left = await self._left_pending(request_id)
+        if left is not None:
+            return left
         async with self._write() as conn:
             row = (
                 await conn.execute(
