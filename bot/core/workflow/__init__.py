@@ -150,7 +150,7 @@ class Workflow:
         person, for a role the org's break-glass policy names, and returns it finished; an
         approver reviews it afterwards (`review`). To answer first and run it after, use
         `file` and `execute` its claim."""
-        filed = await self.filing.file(
+        filed = await self.file(
             requester=requester,
             action=action,
             targets=targets,
@@ -163,7 +163,7 @@ class Workflow:
             break_glass=break_glass,
         )
         if filed.claim is not None:
-            return await self.running.execute(filed.request.id, filed.claim)
+            return await self.execute(filed.request.id, filed.claim)
         return filed.request
 
     @request_scope
@@ -174,16 +174,16 @@ class Workflow:
         not): the one place where the exactly-once rule is applied. A pending result means more
         approvals are needed; approving twice is refused. `note` is the approver's, if any (the
         policy's `approve_note` may require one)."""
-        result = await self.deciding.add_approval(request_id, approver=approver, note=note)
+        result = await self.add_approval(request_id, approver=approver, note=note)
         if not result.counted:
             raise Conflict(f"you have already approved request #{request_id}")
         if result.claim is not None and execute:
-            return await self.running.execute(request_id, result.claim, claimed=result.request)
+            return await self.execute(request_id, result.claim, claimed=result.request)
         return result.request
 
     async def sweep(self) -> None:
         """Expires what is overdue, cancels what may no longer run, recovers what was
         abandoned; safe on every replica."""
-        await self.deciding.expire_due()
-        await self.deciding.enforce_org_file()
-        await self.running.recover()
+        await self.expire_due()
+        await self.enforce_org_file()
+        await self.recover()
