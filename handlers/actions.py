@@ -12,7 +12,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 from bot.core import ids
 from bot.core.models import Status
 from bot.core.org import Need
-from bot.core.workflow import Decision
+from bot.core.workflow import Decision, Outcome
 from bot.errors import InvalidId, RecordingDelayed, Refusal, RequestNotFound
 from bot.slack import blocks, modals
 from bot.slack.refusals import classify
@@ -42,7 +42,8 @@ def register(app: AsyncApp, services: Services) -> None:
 
 
 async def click(services: Services, body: dict[str, Any], action: dict[str, Any]) -> None:
-    """Runs one click after its ack; a refusal is told to the clicker alone and changes nothing."""
+    """Runs one click after its ack: one question to the workflow, its answer rendered. A
+    refusal is told to the clicker alone and changes nothing."""
     user = _text(body.get("user"), "id")
     where = where_clicked(body)
     try:
@@ -54,34 +55,36 @@ async def click(services: Services, body: dict[str, Any], action: dict[str, Any]
     if decision is None:
         return
     try:
-        request, need = await services.workflow.check(request_id, user=user, decision=decision)
-        if need is Need.NONE:
-            await decide(services, decision, request_id, user, where)
-        else:
-            await ask_why(services, body, decision, request, need, where)
+        outcome = await services.workflow.decide(request_id, user=user, decision=decision)
     except Exception as exc:
         await tell(services, where, user, refusal_text(exc, request_id))
+        return
+    if outcome.need is not None and outcome.request is not None:
+        await ask_why(services, body, decision, outcome.request, outcome.need, where)
+    else:
+        await answer(services, outcome, request_id, user, where)
     clicked = _text(body.get("container"), "message_ts")
-    if clicked and await services.workflow.may_decide(request_id, user):
+    if clicked and outcome.may_refresh and outcome.request is not None:
         await services.notifier.retire_duplicate(
-            request_id, where, clicked, body.get("message"), services.bot_user_id
+            outcome.request, where, clicked, body.get("message"), services.bot_user_id
         )
 
 
-async def decide(
-    services: Services, decision: Decision, request_id: int, user: str, where: str, note: str = ""
+async def answer(
+    services: Services, outcome: Outcome, request_id: int, user: str, where: str
 ) -> None:
-    """The decision itself, as the workflow rules (refusals raise, for the caller to tell)."""
-    workflow = services.workflow
-    match decision:
-        case Decision.APPROVE:
-            request = await workflow.approve(request_id, approver=user, note=note)
-            if request.status is Status.PENDING:
-                await tell(services, where, user, partly_approved(request_id, request))
-        case Decision.DENY:
-            await workflow.deny(request_id, approver=user, note=note)
-        case Decision.CANCEL:
-            await workflow.cancel(request_id, user=user, note=note)
+    """What a decision came to, told: its refusal, how far an approval got, or the run it
+    started (this caller holds the claim), whose failure is told too."""
+    if outcome.refusal is not None:
+        await tell(services, where, user, refusal_text(outcome.refusal, request_id))
+        return
+    try:
+        if outcome.claim is not None:
+            await services.workflow.execute(request_id, outcome.claim, claimed=outcome.request)
+        elif outcome.request is not None and outcome.request.status is Status.PENDING:
+            await tell(services, where, user, partly_approved(request_id, outcome.request))
+    except Exception as exc:
+        await tell(services, where, user, refusal_text(exc, request_id))
 
 
 async def ask_why(

@@ -1,5 +1,7 @@
-"""What the workflow needs of a store, as a Protocol: the core names the shape, `bot.store`
-fills it, and nothing in the core imports SQLAlchemy."""
+"""What the workflow needs of a store, as Protocols: one per part of the workflow (filing,
+deciding, running, reading), each naming only what that part uses, and RequestStore, their
+union. The core names the shapes, `bot.store` fills them, and nothing in the core imports
+SQLAlchemy."""
 
 from __future__ import annotations
 
@@ -20,8 +22,29 @@ class ApprovalRecord:
     refused: Status | None = None
 
 
-class RequestStore(Protocol):
-    """Durable requests; every transition atomic (one conditional UPDATE plus its event)."""
+class RequestLookup(Protocol):
+    """One request read by its number: what every part of the workflow needs."""
+
+    async def get(self, request_id: int, *, orgs: Collection[str] | None = None) -> Request | None:
+        """The request; None when there is none, or (given `orgs`) it is not of one of them."""
+        ...
+
+
+class RequestListing(Protocol):
+    """Requests listed by org, status and requester (App Home, history, sweeps)."""
+
+    async def list_requests(
+        self,
+        *,
+        orgs: Iterable[str],
+        statuses: Iterable[Status] | None = None,
+        limit: int = 20,
+        requester: str | None = None,
+    ) -> list[Request]: ...
+
+
+class FilingStore(Protocol):
+    """What filing needs: a request stored, or a break-glass one stored already claimed."""
 
     async def create_request(
         self,
@@ -63,36 +86,10 @@ class RequestStore(Protocol):
         a replay of the dedupe key: the first request and None."""
         ...
 
-    async def review(
-        self,
-        request_id: int,
-        *,
-        reviewer: str,
-        verdict: Review,
-        note: str | None,
-        now: float,
-    ) -> Request | None:
-        """Records a break-glass review once (None when it was not waiting for one)."""
-        ...
 
-    async def get(self, request_id: int, *, orgs: Collection[str] | None = None) -> Request | None:
-        """The request; None when there is none, or (given `orgs`) it is not of one of them."""
-        ...
-
-    async def list_requests(
-        self,
-        *,
-        orgs: Iterable[str],
-        statuses: Iterable[Status] | None = None,
-        limit: int = 20,
-        requester: str | None = None,
-    ) -> list[Request]: ...
-
-    async def events(self, request_id: int) -> list[Event]: ...
-
-    async def pending_with_targets(
-        self, org: str, targets: Sequence[Target], *, not_dedupe_key: str | None = None
-    ) -> dict[Target, int]: ...
+class DecidingStore(RequestLookup, RequestListing, Protocol):
+    """What deciding needs: approvals counted, transitions made, reviews recorded, expiry found;
+    each one conditional write, so two deciders never both win."""
 
     async def approve(
         self,
@@ -117,7 +114,23 @@ class RequestStore(Protocol):
         detail: dict[str, object] | None = None,
     ) -> Request | None: ...
 
+    async def review(
+        self,
+        request_id: int,
+        *,
+        reviewer: str,
+        verdict: Review,
+        note: str | None,
+        now: float,
+    ) -> Request | None:
+        """Records a break-glass review once (None when it was not waiting for one)."""
+        ...
+
     async def due_for_expiry(self, now: float) -> list[int]: ...
+
+
+class RunningStore(RequestLookup, Protocol):
+    """What running needs: claims and leases, and each target's result recorded under the claim."""
 
     async def stale_executions(self, now: float) -> list[tuple[int, str]]: ...
 
@@ -148,6 +161,21 @@ class RequestStore(Protocol):
     async def finish(
         self, request_id: int, claim: str, *, status: Status, now: float
     ) -> Request: ...
+
+
+class ReadingStore(RequestLookup, RequestListing, Protocol):
+    """What reading needs beyond a request: its event log."""
+
+    async def events(self, request_id: int) -> list[Event]: ...
+
+
+class RequestStore(FilingStore, DecidingStore, RunningStore, ReadingStore, Protocol):
+    """Durable requests; every transition atomic (one conditional UPDATE plus its event). The
+    union of the roles above: a store (SQL, or a test's in-memory one) fills them all."""
+
+    async def pending_with_targets(
+        self, org: str, targets: Sequence[Target], *, not_dedupe_key: str | None = None
+    ) -> dict[Target, int]: ...
 
 
 class GroupMembers(Protocol):

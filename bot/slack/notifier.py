@@ -288,7 +288,7 @@ class Notifier:
 
     async def retire_duplicate(
         self,
-        request_id: int,
+        request: Request,
         channel: str,
         ts: str,
         message: object,
@@ -299,9 +299,10 @@ class Notifier:
 
         Only a message that is provably that request's card is touched: the store's own card
         is never retired, and the clicked message, as Slack reports it, must be ours, in the
-        request's approval channel, and carry that request's buttons."""
-        request = await self.store.get(request_id)
-        if request is None or request.card_ts is None or request.card_channel is None:
+        request's approval channel, and carry that request's buttons. `request` is as the
+        click read it (its card's place does not change once recorded)."""
+        request_id = request.id
+        if request.card_ts is None or request.card_channel is None:
             return
         if (request.card_channel, request.card_ts) == (channel, ts):
             return

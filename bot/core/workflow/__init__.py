@@ -1,0 +1,196 @@
+"""The approval service: who may ask, who may approve, and running an approved request once.
+
+It knows nothing of Slack, so an incident-response bot (or a script) can file and approve
+requests through the same rules. Listeners hear of every change; the Slack layer is one.
+
+`Workflow` composes parts with one job each: shared (the state they all read) · access (whose
+org, which requests they may see) · filing (file, break-glass) · steps (a Workflow Builder
+step's trust rules) · rules (who may decide what; pure) · deciding (approve, deny, cancel,
+expire; one read per decision) · reviewing (a break-glass review) · running (execute under a
+lease, recover) · reading (status, pending, history, waiting_for, mine) · outcomes (what they
+answer).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from typing import Any, Generic, TypeVar
+
+from bot.core.models import Action, Request, Target
+from bot.core.org import OrgDirectory, OrgsInForce
+from bot.core.ports import Admission, GroupMembers, RequestStore
+from bot.core.workflow.access import Access
+from bot.core.workflow.deciding import Deciding
+from bot.core.workflow.filing import MAX_REASON, Filing
+from bot.core.workflow.outcomes import ApprovalResult, Outcome
+from bot.core.workflow.reading import Reading
+from bot.core.workflow.reviewing import Reviewing
+from bot.core.workflow.rules import MAX_NOTE, Decision
+from bot.core.workflow.running import Running, final_status
+from bot.core.workflow.shared import Listener, Shared
+from bot.core.workflow.steps import STEP_BREAK_GLASS
+from bot.errors import Conflict
+from bot.observability.context import request_scope
+from bot.sfvopi import SfvopiClient
+
+__all__ = [
+    "MAX_NOTE",
+    "MAX_REASON",
+    "STEP_BREAK_GLASS",
+    "ApprovalResult",
+    "Decision",
+    "Listener",
+    "Outcome",
+    "Workflow",
+    "final_status",
+]
+
+T = TypeVar("T")
+
+
+class _Shared(Generic[T]):
+    """A field of the parts' shared state, read and set through the workflow (a reload, a
+    test's clock, the Slack layer's group cache and filing gate reach every part at once)."""
+
+    def __set_name__(self, owner: type[Any], name: str) -> None:
+        self.name = name
+
+    def __get__(self, workflow: Workflow, owner: type[Any] | None = None) -> T:
+        value: T = getattr(workflow.shared, self.name)
+        return value
+
+    def __set__(self, workflow: Workflow, value: T) -> None:
+        setattr(workflow.shared, self.name, value)
+
+
+class Workflow:
+    """Every rule of the approval flow, over a store, the org file and the SFVoPI client."""
+
+    clock = _Shared[Callable[[], float]]()
+    lease_seconds = _Shared[float]()
+    max_targets = _Shared[int]()
+    concurrency = _Shared[int]()
+    groups = _Shared[GroupMembers | None]()
+
+    def __init__(
+        self,
+        store: RequestStore,
+        orgs: OrgDirectory | OrgsInForce,
+        client: SfvopiClient,
+        *,
+        concurrency: int = 8,
+        max_targets: int = 100,
+        lease_seconds: float = 60.0,
+        clock: Callable[[], float] = time.time,
+        groups: GroupMembers | None = None,
+        admission: Admission | None = None,
+    ) -> None:
+        self.store = store
+        self.client = client
+        self.shared = Shared(
+            orgs,
+            concurrency=concurrency,
+            max_targets=max_targets,
+            lease_seconds=lease_seconds,
+            clock=clock,
+            groups=groups,
+            admission=admission,
+        )
+        access = Access(self.shared, store)
+        self.filing = Filing(self.shared, access, store)
+        self.deciding = Deciding(self.shared, access, store)
+        self.reviewing = Reviewing(self.shared, access, store)
+        self.running = Running(self.shared, store, client)
+        self.reading = Reading(self.shared, access, store)
+        self.file = self.filing.file
+        self.decide = self.deciding.decide
+        self.add_approval = self.deciding.add_approval
+        self.deny = self.deciding.deny
+        self.cancel = self.deciding.cancel
+        self.expire_due = self.deciding.expire_due
+        self.enforce_org_file = self.deciding.enforce_org_file
+        self.review = self.reviewing.review
+        self.check_review = self.reviewing.check_review
+        self.execute = self.running.execute
+        self.recover = self.running.recover
+        self.status = self.reading.status
+        self.events = self.reading.events
+        self.pending = self.reading.pending
+        self.history = self.reading.history
+        self.waiting_for = self.reading.waiting_for
+        self.mine = self.reading.mine
+        self.concerned = self.reading.concerned
+        self.whoami = self.reading.whoami
+
+    def subscribe(self, listener: Listener) -> None:
+        self.shared.listeners.append(listener)
+
+    @property
+    def orgs(self) -> OrgDirectory:
+        """The org file in force now (the holder the root swaps whole on reload)."""
+        return self.shared.orgs
+
+    @property
+    def in_force(self) -> OrgsInForce:
+        return self.shared.in_force
+
+    async def request(
+        self,
+        *,
+        requester: str,
+        action: Action | str,
+        targets: Sequence[Target | str],
+        reason: str,
+        org: str | None = None,
+        channel: str | None = None,
+        response_url: str | None = None,
+        dedupe_key: str | None = None,
+        again: bool = False,
+        break_glass: str | None = None,
+    ) -> Request:
+        """Validates and stores a pending request; nothing is stored when anything is off.
+
+        A target that already waits in a pending request is refused (AlreadyPending) unless
+        `again` says the requester means a second one. `break_glass` (an incident id such as
+        "INC-4411", or "" where the org's policy needs none) runs it at once without a second
+        person, for a role the org's break-glass policy names, and returns it finished; an
+        approver reviews it afterwards (`review`). To answer first and run it after, use
+        `file` and `execute` its claim."""
+        filed = await self.file(
+            requester=requester,
+            action=action,
+            targets=targets,
+            reason=reason,
+            org=org,
+            channel=channel,
+            response_url=response_url,
+            dedupe_key=dedupe_key,
+            again=again,
+            break_glass=break_glass,
+        )
+        if filed.claim is not None:
+            return await self.execute(filed.request.id, filed.claim)
+        return filed.request
+
+    @request_scope
+    async def approve(
+        self, request_id: int, *, approver: str, execute: bool = True, note: str = ""
+    ) -> Request:
+        """Counts one approval and, when it completes the quorum, runs the request (unless told
+        not): the one place where the exactly-once rule is applied. A pending result means more
+        approvals are needed; approving twice is refused. `note` is the approver's, if any (the
+        policy's `approve_note` may require one)."""
+        result = await self.add_approval(request_id, approver=approver, note=note)
+        if not result.counted:
+            raise Conflict(f"you have already approved request #{request_id}")
+        if result.claim is not None and execute:
+            return await self.execute(request_id, result.claim, claimed=result.request)
+        return result.request
+
+    async def sweep(self) -> None:
+        """Expires what is overdue, cancels what may no longer run, recovers what was
+        abandoned; safe on every replica."""
+        await self.expire_due()
+        await self.enforce_org_file()
+        await self.recover()

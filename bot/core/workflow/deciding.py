@@ -1,0 +1,210 @@
+"""Deciding a pending request: approvals counted (the quorum decided in the store's one
+transaction), denials, cancellations, expiry, and a requester who lost the role; each read
+of the request and each application of the rules once per decision."""
+
+from __future__ import annotations
+
+from bot.core.models import Request, Status
+from bot.core.org import Need, Org, Role, eligible_approvers, in_force
+from bot.core.ports import DecidingStore
+from bot.core.workflow import rules
+from bot.core.workflow.access import Access, unless_pending
+from bot.core.workflow.outcomes import ApprovalResult, Outcome
+from bot.core.workflow.rules import Decision
+from bot.core.workflow.shared import Shared
+from bot.errors import Conflict, MembershipPending, Refusal, RequestNotFound
+from bot.observability.context import request_scope
+
+
+class Deciding:
+    """Approve, deny, cancel and expire, by the rules in rules.py, over the store's writes."""
+
+    def __init__(self, shared: Shared, access: Access, store: DecidingStore) -> None:
+        self.shared = shared
+        self.access = access
+        self.store = store
+
+    @request_scope
+    async def decide(
+        self, request_id: int, *, user: str, decision: Decision, text: str | None = None
+    ) -> Outcome:
+        """The one question a front door asks for a click or a form: the request read once,
+        the rules applied once. `text` None (a click): a decision the policy wants a text
+        for answers `need` instead, so a form asks for it; a form gives it (maybe "")."""
+        try:
+            request, org, role = await self.access.visible(
+                request_id, user, rules.role_needed(decision)
+            )
+        except (RequestNotFound, MembershipPending) as exc:
+            return Outcome(refusal=exc)
+        shown = in_force(request, org)
+        refresh = rules.may_refresh(request, role, user)
+        try:
+            await self._may(decision, request, org, role, user)
+            need = rules.need(org, decision)
+            if text is None and need is not Need.NONE:
+                return Outcome(shown, need=need, may_refresh=refresh)
+            if decision is Decision.APPROVE:
+                approved = await self._approve(request, org, user, text or "")
+                if not approved.counted:
+                    raise Conflict(f"you have already approved request #{request_id}")
+                return Outcome(
+                    approved.request, may_refresh=refresh, counted=True, claim=approved.claim
+                )
+            closed = await self._close(decision, request, org, user, text or "")
+        except Refusal as exc:
+            return Outcome(shown, refusal=exc, may_refresh=refresh)
+        return Outcome(closed, may_refresh=refresh, counted=True)
+
+    async def add_approval(
+        self, request_id: int, *, approver: str, note: str = ""
+    ) -> ApprovalResult:
+        """Records one approval; `claim` is set only for the single caller that must execute."""
+        request, org, role = await self.access.visible(request_id, approver, Role.APPROVER)
+        await self._may(Decision.APPROVE, request, org, role, approver)
+        return await self._approve(request, org, approver, note)
+
+    @request_scope
+    async def deny(self, request_id: int, *, approver: str, note: str = "") -> Request:
+        """Denies a pending request; `note` is why (the policy's `deny_reason` may require it)."""
+        return await self._decided(Decision.DENY, request_id, approver, note)
+
+    @request_scope
+    async def cancel(self, request_id: int, *, user: str, note: str = "") -> Request:
+        """Withdraws a pending request; `note` is why, as for a deny."""
+        return await self._decided(Decision.CANCEL, request_id, user, note)
+
+    async def _decided(self, decision: Decision, request_id: int, user: str, note: str) -> Request:
+        request, org, role = await self.access.visible(
+            request_id, user, rules.role_needed(decision)
+        )
+        await self._may(decision, request, org, role, user)
+        return await self._close(decision, request, org, user, note)
+
+    async def _may(
+        self, decision: Decision, request: Request, org: Org, role: Role, user: str
+    ) -> None:
+        """The rules, in the order their refusals are told: who the person is, then whether
+        the request is still pending, then approving one's own."""
+        rules.may(decision, request, org, role, user)
+        await self._still_pending(request)
+        rules.may_approve_own_request(decision, request, org, user)
+
+    async def _approve(
+        self, request: Request, org: Org, approver: str, note: str
+    ) -> ApprovalResult:
+        """The approval written, once the rules allowed it: the quorum counts only who holds
+        the role now, so it waits for every approver group's members."""
+        note = rules.text(org, Decision.APPROVE, note)
+        await self._requester_still_may(request, org)
+        groups = await self.shared.members([org])
+        unless_pending(org, groups, Role.APPROVER)  # the quorum counts every group's members
+        record = await self.store.approve(
+            request.id,
+            approver=approver,
+            now=self.shared.clock(),
+            lease_seconds=self.shared.lease_seconds,
+            eligible=eligible_approvers(org, request, groups),
+            needed=org.policy.approvals_needed(request.action),
+            note=note or None,
+        )
+        if record.refused is Status.EXPIRED:
+            self.shared.changed(record.request)
+        if record.refused is not None:
+            raise Conflict(f"request #{request.id} {record.refused.phrase}")
+        if record.counted:
+            self.shared.changed(record.request)
+        return ApprovalResult(in_force(record.request, org, groups), record.counted, record.claim)
+
+    async def _close(
+        self, decision: Decision, request: Request, org: Org, user: str, note: str
+    ) -> Request:
+        """A deny or a cancel written, once the rules allowed it."""
+        note = rules.text(org, decision, note)
+        if decision is Decision.DENY:
+            return await self._transition(request.id, Status.DENIED, user, "denied", note)
+        return await self._transition(request.id, Status.CANCELLED, user, "cancelled", note)
+
+    async def _still_pending(self, request: Request) -> None:
+        if request.status is not Status.PENDING:
+            raise Conflict(f"request #{request.id} {request.status.phrase}")
+        if self.shared.clock() >= request.expires_at:
+            await self.expire(request.id)
+            raise Conflict(f"request #{request.id} has expired; file it again if still needed")
+
+    async def _transition(
+        self, request_id: int, to: Status, actor: str, kind: str, note: str = ""
+    ) -> Request:
+        detail: dict[str, object] = {"note": note} if note else {}
+        changed = await self.store.transition(
+            request_id, to=to, actor=actor, now=self.shared.clock(), kind=kind, detail=detail
+        )
+        if changed is None:
+            now_is = await self.store.get(request_id)
+            state = now_is.status.phrase if now_is else "is gone"
+            raise Conflict(f"request #{request_id} {state}")
+        self.shared.changed(changed)
+        return changed
+
+    async def expire_due(self) -> list[Request]:
+        expired = []
+        for request_id in await self.store.due_for_expiry(self.shared.clock()):
+            request = await self.expire(request_id)
+            if request is not None:
+                expired.append(request)
+        return expired
+
+    @request_scope
+    async def expire(self, request_id: int) -> Request | None:
+        """Expires a pending request (None if it had already left pending). Every expiry goes
+        through here, except the one the store decides inside an approval's transaction."""
+        request = await self.store.transition(
+            request_id, to=Status.EXPIRED, actor="bot", now=self.shared.clock(), kind="expired"
+        )
+        if request is not None:
+            self.shared.changed(request)
+        return request
+
+    async def _requester_still_may(self, request: Request, org: Org) -> None:
+        """A request whose requester no longer holds the requester role does not run: it is
+        cancelled, with the reason in its event log and on its card."""
+        groups = self.shared.known([org])
+        role = org.role_of(request.requester, groups)
+        if role is not None and role >= Role.REQUESTER:
+            return
+        if org.unknown_groups(groups, Role.REQUESTER):
+            return  # a group may still hold them: decided once its members are read
+        why = f"its requester is no longer a requester in {org.name}"
+        cancelled = await self.store.transition(
+            request.id,
+            to=Status.CANCELLED,
+            actor="bot",
+            now=self.shared.clock(),
+            kind="cancelled",
+            detail={"reason": why},
+        )
+        if cancelled is not None:
+            self.shared.changed(cancelled)
+        raise Conflict(f"request #{request.id} was cancelled: {why}")
+
+    async def enforce_org_file(self) -> list[Request]:
+        """Cancels pending requests whose requester lost the role (after a reload, on every
+        sweep), so nobody approves a request that could not run."""
+        cancelled: list[Request] = []
+        orgs = self.shared.orgs
+        names = list(orgs.orgs)
+        if not names:
+            return cancelled
+        for request in await self.store.list_requests(
+            orgs=names, statuses=[Status.PENDING], limit=500
+        ):
+            org = orgs.get(request.org)
+            if org is None:
+                continue
+            try:
+                await self._requester_still_may(request, org)
+            except Conflict:
+                refreshed = await self.store.get(request.id)
+                if refreshed is not None:
+                    cancelled.append(refreshed)
+        return cancelled

@@ -1,0 +1,210 @@
+"""Filing a request: every input checked, the asker's org and role, then one write; nothing is
+stored when anything is off. Break-glass is filed here too: stored already claimed, for a
+role the org's break-glass policy names."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+from bot.core import ids
+from bot.core.break_glass import incident_id
+from bot.core.models import Action, Target
+from bot.core.org import Groups, Org, Role
+from bot.core.ports import FilingStore
+from bot.core.text import one_line
+from bot.core.workflow import steps
+from bot.core.workflow.access import Access, unless_pending
+from bot.core.workflow.outcomes import ApprovalResult
+from bot.core.workflow.shared import Shared
+from bot.errors import InvalidId, InvalidRequest, NotAllowed
+
+log = logging.getLogger(__name__)
+
+MAX_REASON = 500
+
+
+class Filing:
+    """Who may ask for what, where; the request stored pending (or claimed, breaking glass)."""
+
+    def __init__(self, shared: Shared, access: Access, store: FilingStore) -> None:
+        self.shared = shared
+        self.access = access
+        self.store = store
+
+    async def file(
+        self,
+        *,
+        requester: str,
+        action: Action | str,
+        targets: Sequence[Target | str],
+        reason: str,
+        org: str | None = None,
+        channel: str | None = None,
+        response_url: str | None = None,
+        dedupe_key: str | None = None,
+        again: bool = False,
+        break_glass: str | None = None,
+        by_step: bool = False,
+    ) -> ApprovalResult:
+        """As `Workflow.request`, without running anything: a break-glass request comes back
+        claimed (`claim`), for the caller to `execute` (e.g. after answering Slack); if the
+        caller dies first, the lease lapses and a sweep runs it, once. A replay of the same
+        `dedupe_key` returns the first request, unclaimed.
+
+        `by_step`: a Workflow Builder step files it, naming a requester nobody verified (the
+        rules in steps.py), and it is marked so."""
+        steps.may_file(by_step, break_glass)
+        try:
+            action = Action(action)
+        except ValueError:
+            raise InvalidRequest(f"unknown action `{action}`: expected unlink or delete") from None
+        checked = self.check_targets(action, targets)
+        try:
+            ids.requester_id(requester)
+            if channel is not None:
+                ids.channel_id(channel)
+        except InvalidId as exc:
+            raise InvalidRequest(exc.message) from None
+        reason = one_line(reason, "the reason")
+        if not reason:
+            raise InvalidRequest("a reason is required, e.g. the incident or ticket number")
+        if len(reason) > MAX_REASON:
+            raise InvalidRequest(f"the reason is too long ({len(reason)} > {MAX_REASON} chars)")
+        groups = await self.shared.members(self.shared.orgs.orgs.values())
+        the_org = self.access.org_for(requester, org, Role.REQUESTER, "ask for changes", groups)
+        if by_step:
+            steps.may_name(the_org, requester, groups)
+        if channel is not None and not the_org.allows_channel(channel):
+            allowed = ", ".join(f"<#{c}>" for c in the_org.command_channels)
+            raise NotAllowed(f"org {the_org.name} takes requests only in {allowed}")
+        if self.shared.admission is not None:
+            self.shared.admission.check()
+        if break_glass is not None:
+            return await self._break_glass(
+                the_org,
+                groups,
+                requester=requester,
+                action=action,
+                targets=checked,
+                reason=reason,
+                incident=break_glass,
+                channel=channel,
+                response_url=response_url,
+                dedupe_key=dedupe_key,
+                again=again,
+            )
+        now = self.shared.clock()
+        request, created = await self.store.create_request(
+            org=the_org.name,
+            action=action,
+            requester=requester,
+            reason=reason,
+            targets=checked,
+            approvals_needed=steps.approvals_needed(the_org, action, by_step),
+            now=now,
+            expires_at=now + 60 * the_org.policy.ttl_minutes,
+            channel_id=channel,
+            response_url=response_url,
+            dedupe_key=dedupe_key,
+            filed_by_step=by_step,
+            again=again,
+        )
+        if created:
+            self.shared.changed(request)
+        return ApprovalResult(request, created, None)
+
+    async def _break_glass(
+        self,
+        org: Org,
+        groups: Groups,
+        *,
+        requester: str,
+        action: Action,
+        targets: Sequence[Target],
+        reason: str,
+        incident: str,
+        channel: str | None,
+        response_url: str | None,
+        dedupe_key: str | None,
+        again: bool,
+    ) -> ApprovalResult:
+        """Stores the request already claimed (one transaction: `requested`, `broke_glass`,
+        `claimed`), for a role the org's break-glass policy names, decided now from the org
+        file and user groups in force."""
+        policy = org.policy.break_glass
+        if policy is None:
+            raise NotAllowed(
+                f"org {org.name} has no break-glass policy: file it without `--break-glass`, "
+                "for approval"
+            )
+        role = org.role_of(requester, groups)
+        if not policy.allows(role):
+            unless_pending(org, groups, min(policy.roles))
+            named = ", ".join(r.label for r in sorted(policy.roles))
+            raise NotAllowed(
+                f"break-glass in {org.name} is only for: {named}; you are "
+                f"{'not a member' if role is None else _a(role.label)}. File it without "
+                "`--break-glass`, for approval"
+            )
+        incident = incident_id(incident)
+        if policy.require_incident and not incident:
+            raise InvalidRequest(
+                f"break-glass in {org.name} needs an incident id, e.g. `--break-glass INC-4411`"
+            )
+        now = self.shared.clock()
+        request, claim = await self.store.create_break_glass(
+            org=org.name,
+            action=action,
+            requester=requester,
+            reason=reason,
+            targets=targets,
+            incident=incident or None,
+            now=now,
+            expires_at=now + 60 * org.policy.ttl_minutes,
+            review_due_at=now + 60 * policy.review_within_minutes,
+            lease_seconds=self.shared.lease_seconds,
+            channel_id=channel,
+            response_url=response_url,
+            dedupe_key=dedupe_key,
+            again=again,
+        )
+        if claim is not None:
+            log.warning(
+                "request %s: %s broke glass in %s (incident %s)",
+                request.id,
+                requester,
+                org.name,
+                incident or "none",
+            )
+            self.shared.changed(request)
+        return ApprovalResult(request, claim is not None, claim)
+
+    def check_targets(self, action: Action, targets: Sequence[Target | str]) -> list[Target]:
+        """The targets as Targets, each well formed for `action`, duplicates dropped."""
+        if not targets:
+            raise InvalidRequest(f"{action} needs at least one target")
+        if len(targets) > self.shared.max_targets:
+            raise InvalidRequest(
+                f"too many targets ({len(targets)}); at most {self.shared.max_targets} per request"
+            )
+        checked: list[Target] = []
+        for raw in targets:
+            target = Target(raw) if isinstance(raw, str) else raw
+            try:
+                ids.app_id(target.app_id)
+                if target.number is not None:
+                    ids.phone_number(target.number)
+            except InvalidId as exc:
+                raise InvalidRequest(str(exc)) from None
+            if (action is Action.UNLINK) != (target.number is not None):
+                raise InvalidRequest(
+                    "unlink needs a number and an app id; delete needs app ids only"
+                )
+            if target not in checked:
+                checked.append(target)
+        return checked
+
+
+def _a(noun: str) -> str:
+    return f"{'an' if noun[:1] in 'aeiou' else 'a'} {noun}"
