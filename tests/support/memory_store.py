@@ -376,7 +376,7 @@ class MemoryStore:
                 attempts=states[idx].attempts + attempts,
             )
             self._set(request_id, targets=tuple(states))
-        detail = {
+        detail: dict[str, object] = {
             "target": str(states[idx].target),
             "outcome": outcome.value,
             "status_code": status_code,

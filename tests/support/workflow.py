@@ -73,6 +73,10 @@ def workflow(make_workflow: Callable[..., Workflow], orgs: OrgDirectory) -> Work
 
 async def unlink_request(workflow: Workflow, user: str = "U0ALICE", **kw: object) -> int:
     request = await workflow.request(
-        requester=user, action="unlink", targets=UNLINK, reason="fraud, INC-4411", **kw
-    )  # type: ignore[arg-type]
+        requester=user,
+        action="unlink",
+        targets=UNLINK,
+        reason="fraud, INC-4411",
+        **kw,  # type: ignore[arg-type]
+    )
     return request.id
