@@ -10,50 +10,15 @@ store, is in test_request_store_contract.py."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
 
-import pytest
 from alembic import command
 
-from bot.core.models import Action, Status, Target
+from bot.core.models import Status
 from bot.errors import AlreadyPending
 from bot.store import Store
 from bot.store.migrate import alembic_config
 from tests.support.database import StoreFactory
-
-NOW = 1_700_000_000.0
-NUMBER = Target("sfv_app_abc123xyz456", "+918000000001")
-OTHER = Target("sfv_app_abc123xyz456", "+918000000002")
-APP = Target("sfv_app_abc123xyz456")
-
-
-async def file(
-    store: Store,
-    targets: Sequence[Target] = (NUMBER,),
-    *,
-    again: bool = False,
-    dedupe_key: str | None = None,
-    org: str = "acme",
-) -> int:
-    request, _ = await store.create_request(
-        org=org,
-        action=Action.DELETE if targets[0].number is None else Action.UNLINK,
-        requester="U0ALICE",
-        reason="fraud",
-        targets=list(targets),
-        approvals_needed=1,
-        now=NOW,
-        expires_at=NOW + 3600,
-        dedupe_key=dedupe_key,
-        again=again,
-    )
-    return request.id
-
-
-async def refused_by(store: Store, targets: Sequence[Target] = (NUMBER,)) -> int:
-    with pytest.raises(AlreadyPending) as refused:
-        await file(store, targets)
-    return refused.value.request_id
+from tests.support.filing import APP, NOW, OTHER, file, refused_by
 
 
 async def test_stores_racing_for_one_target_file_one_request(store_factory: StoreFactory) -> None:

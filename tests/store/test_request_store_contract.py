@@ -6,70 +6,43 @@ racing on one database, the upgrade, crashes) stay in their own files."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
 
 import pytest
 
-from bot.core.models import Action, Outcome, Review, Status, Target
+from bot.core.models import Action, Outcome, Request, Review, Status, Target
 from bot.core.ports import RequestStore
 from bot.errors import AlreadyPending, KeyReused, LostClaim
 from tests.support.database import StoreFactory
+from tests.support.filing import APP, NOW, NUMBER, OTHER, file, refused_by
 from tests.support.memory_store import MemoryFactory
 
-NOW = 1_700_000_000.0
-NUMBER = Target("sfv_app_abc123xyz456", "+918000000001")
-OTHER = Target("sfv_app_abc123xyz456", "+918000000002")
-APP = Target("sfv_app_abc123xyz456")
 
-
-async def file(
-    store: RequestStore,
-    targets: Sequence[Target] = (NUMBER,),
-    *,
-    again: bool = False,
-    dedupe_key: str | None = None,
-    org: str = "acme",
-    reason: str = "fraud",
-    needed: int = 1,
+async def glass(
+    store: RequestStore, *, again: bool = False, key: str | None = None, now: float = NOW
 ) -> int:
-    request, _ = await store.create_request(
-        org=org,
-        action=Action.DELETE if targets[0].number is None else Action.UNLINK,
-        requester="U0ALICE",
-        reason=reason,
-        targets=list(targets),
-        approvals_needed=needed,
-        now=NOW,
-        expires_at=NOW + 3600,
-        dedupe_key=dedupe_key,
-        again=again,
-    )
+    request, claim = await glass_claim(store, again=again, key=key, now=now)
+    assert (claim is not None) == (request.status is Status.EXECUTING)
     return request.id
 
 
-async def refused_by(store: RequestStore, targets: Sequence[Target] = (NUMBER,)) -> int:
-    with pytest.raises(AlreadyPending) as refused:
-        await file(store, targets)
-    return refused.value.request_id
-
-
-async def glass(store: RequestStore, *, again: bool = False, key: str | None = None) -> int:
-    request, claim = await store.create_break_glass(
+async def glass_claim(
+    store: RequestStore, *, again: bool, key: str | None, now: float
+) -> tuple[Request, str | None]:
+    """Breaks glass on NUMBER: the request and its claim (None for a replay of `key`)."""
+    return await store.create_break_glass(
         org="acme",
         action=Action.UNLINK,
         requester="U0ALICE",
         reason="fraud",
         targets=[NUMBER],
         incident="INC-4411",
-        now=NOW,
+        now=now,
         expires_at=NOW + 3600,
         review_due_at=NOW + 3600,
         lease_seconds=30,
         dedupe_key=key,
         again=again,
     )
-    assert (claim is not None) == (request.status is Status.EXECUTING)
-    return request.id
 
 
 async def kinds(store: RequestStore, request_id: int) -> list[str]:
@@ -206,19 +179,7 @@ async def test_a_break_glass_replay_returns_the_first_unclaimed(
     request_store: RequestStore,
 ) -> None:
     first = await glass(request_store, key="k1")
-    again, claim = await request_store.create_break_glass(
-        org="acme",
-        action=Action.UNLINK,
-        requester="U0ALICE",
-        reason="fraud",
-        targets=[NUMBER],
-        incident="INC-4411",
-        now=NOW + 1,
-        expires_at=NOW + 3600,
-        review_due_at=NOW + 3600,
-        lease_seconds=30,
-        dedupe_key="k1",
-    )
+    again, claim = await glass_claim(request_store, again=False, key="k1", now=NOW + 1)
     assert (again.id, claim) == (first, None)
     with pytest.raises(KeyReused):
         await file(request_store, dedupe_key="k1")  # not a break-glass request: another one

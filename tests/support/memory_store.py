@@ -75,17 +75,10 @@ class MemoryStore:
         filed_by_step: bool = False,
         again: bool = False,
     ) -> tuple[Request, bool]:
-        new = Request(
-            id=0,
-            org=org,
-            action=action,
-            requester=requester,
-            reason=reason,
-            status=Status.PENDING,
+        new = _pending(org, action, requester, reason, targets, now, expires_at)
+        new = replace(
+            new,
             approvals_needed=approvals_needed,
-            created_at=now,
-            expires_at=expires_at,
-            targets=tuple(TargetState(target=t) for t in targets),
             channel_id=channel_id,
             response_url=response_url,
             filed_by_step=filed_by_step,
@@ -110,17 +103,8 @@ class MemoryStore:
         dedupe_key: str | None = None,
         again: bool = False,
     ) -> tuple[Request, str | None]:
-        new = Request(
-            id=0,
-            org=org,
-            action=action,
-            requester=requester,
-            reason=reason,
-            status=Status.PENDING,
-            approvals_needed=0,
-            created_at=now,
-            expires_at=expires_at,
-            targets=tuple(TargetState(target=t) for t in targets),
+        new = replace(
+            _pending(org, action, requester, reason, targets, now, expires_at),
             channel_id=channel_id,
             response_url=response_url,
             decided_by=requester,
@@ -438,6 +422,30 @@ class MemoryStore:
         """Appends to the trail, its detail read back as the database's JSON column would."""
         stored = json.loads(json.dumps(detail or {}, sort_keys=True))
         self._events.append(Event(request_id, at, actor, kind, stored))
+
+
+def _pending(
+    org: str,
+    action: Action,
+    requester: str,
+    reason: str,
+    targets: Sequence[Target],
+    now: float,
+    expires_at: float,
+) -> Request:
+    """A request about to be filed (its id given when stored)."""
+    return Request(
+        id=0,
+        org=org,
+        action=action,
+        requester=requester,
+        reason=reason,
+        status=Status.PENDING,
+        approvals_needed=0,
+        created_at=now,
+        expires_at=expires_at,
+        targets=tuple(TargetState(target=t) for t in targets),
+    )
 
 
 def _note(detail: dict[str, object] | None) -> str | None:
