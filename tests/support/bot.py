@@ -19,6 +19,7 @@ from bot.sandbox.slack_standin import SlackStandin
 from bot.slack.http import HttpServer, start_http
 from bot.slack.services import Services
 from bot.wiring import Bot, bootstrap, http_application, run_socket
+from tests.support.database import fresh_bot_database
 from tests.support.slack import SLACK_APP_TOKEN, SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET
 
 __all__ = [
@@ -89,14 +90,17 @@ async def start_front_door(
 
 
 @pytest.fixture
-def bot_settings(tmp_path: Path, slack: SlackStandin, emulator: Emulator) -> Settings:
+def bot_settings(
+    tmp_path: Path, slack: SlackStandin, emulator: Emulator, migrated_sqlite: Path
+) -> Settings:
+    """The bot on a SQLite database already at head (a copy of the session's template)."""
     return Settings(
         _env_file=None,
         slack_bot_token=SLACK_BOT_TOKEN,
         slack_signing_secret=SLACK_SIGNING_SECRET,
         slack_api_url=slack.api_url,
         base_url=emulator.base_url,
-        database_url=f"sqlite:///{tmp_path / 'bot.db'}",
+        database_url=fresh_bot_database(migrated_sqlite, tmp_path / "bot.db"),
         api_timeout_seconds=2,
         lease_seconds=5,
     )

@@ -1,65 +1,19 @@
-"""The approval workflow through its Python API, on real SQLite and PostgreSQL, real emulator."""
+"""The approval workflow's rules through its Python API, on the in-memory store (no database:
+tests/store/test_request_store_contract.py holds it to the SQL store) and the real emulator.
+What only a database guarantees (never twice, across replicas) is in test_never_twice.py."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 
 import pytest
 
 from bot.config.orgfile import parse_orgs
 from bot.core.models import Action, Outcome, Status, Target
-from bot.core.org import OrgDirectory
 from bot.core.workflow import Workflow
 from bot.errors import AlreadyPending, Conflict, InvalidRequest, NotAllowed, RequestNotFound
 from bot.sandbox.emulator import ApiFault, Emulator
-from bot.sfvopi import SfvopiClient
-from bot.store import Store
-
-
-class Clock:
-    """A clock the test moves, so time-to-live is tested without waiting."""
-
-    def __init__(self) -> None:
-        self.now = 1_800_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-async def client(emulator: Emulator) -> AsyncIterator[SfvopiClient]:
-    async with SfvopiClient(emulator.base_url, timeout=2.0, tries=3, backoff=0.001) as c:
-        yield c
-
-
-@pytest.fixture
-def make_workflow(store: Store, client: SfvopiClient, clock: Clock) -> Callable[..., Workflow]:
-    def make(orgs: OrgDirectory, **options: object) -> Workflow:
-        return Workflow(store, orgs, client, clock=clock, **options)  # type: ignore[arg-type]
-
-    return make
-
-
-@pytest.fixture
-def workflow(make_workflow: Callable[..., Workflow], orgs: OrgDirectory) -> Workflow:
-    return make_workflow(orgs)
-
-
-UNLINK = [Target("sfv_app_abc123xyz456", "+918000000001")]
-
-
-async def unlink_request(workflow: Workflow, user: str = "U0ALICE", **kw: object) -> int:
-    request = await workflow.request(
-        requester=user, action="unlink", targets=UNLINK, reason="fraud, INC-4411", **kw
-    )  # type: ignore[arg-type]
-    return request.id
-
+from tests.support.workflow import Clock, unlink_request
 
 # -- asking -----------------------------------------------------------------------------
 
@@ -393,79 +347,6 @@ async def test_the_wrong_key_is_reported_without_the_key(
     assert done.targets[0].status_code == 401
     assert "401" in str(done.targets[0].message)
     assert "revoked" not in repr(done) + repr(await workflow.events(request_id, user="U0BOB"))
-
-
-# -- never twice ------------------------------------------------------------------------
-
-
-def crowd_orgs(env: dict[str, str], approvals: int) -> OrgDirectory:
-    members = "\n".join(f"      U0APP{i:03d}: approver" for i in range(50))
-    return parse_orgs(
-        f"""
-organizations:
-  acme:
-    api_key_env: SFVOPI_API_KEY_ACME
-    approval_channel: C0APPROVALS
-    policy:
-      unlink: {{approvals: {approvals}}}
-      delete: {{approvals: {approvals}}}
-    members:
-      U0ALICE: requester
-{members}
-""",
-        env,
-    )
-
-
-@pytest.mark.parametrize("approvals", [1, 2])
-async def test_fifty_concurrent_approvals_execute_once(
-    make_workflow: Callable[..., Workflow],
-    org_env: dict[str, str],
-    emulator: Emulator,
-    approvals: int,
-) -> None:
-    workflow = make_workflow(crowd_orgs(org_env, approvals))
-    request_id = await unlink_request(workflow)
-
-    async def click(i: int) -> object:
-        try:
-            return await workflow.approve(request_id, approver=f"U0APP{i:03d}")
-        except Conflict as refused:
-            return refused
-
-    await asyncio.gather(*(click(i) for i in range(50)))
-    final = await workflow.status(request_id, user="U0ALICE")
-    assert final.status is Status.SUCCEEDED
-    assert emulator.effective[("unlink", "sfv_app_abc123xyz456", "+918000000001")] == 1
-    assert len([c for c in emulator.calls if "numbers" in c.raw_path]) == 1
-    kinds = [e.kind for e in await workflow.events(request_id, user="U0ALICE")]
-    assert kinds.count("claimed") == 1
-    assert kinds.count("succeeded") == 1
-    assert approvals <= kinds.count("approved") <= 50
-
-
-async def test_two_workflows_on_one_database_execute_once(
-    store_factory: object,
-    client: SfvopiClient,
-    orgs: OrgDirectory,
-    emulator: Emulator,
-    clock: Clock,
-) -> None:
-    stores = [await store_factory.open(), await store_factory.open()]  # type: ignore[attr-defined]
-    replicas = [Workflow(s, orgs, client, clock=clock) for s in stores]
-    request = await replicas[0].request(
-        requester="U0ALICE", action="delete", targets=["sfv_app_abc123xyz456"], reason="r"
-    )
-    outcomes = await asyncio.gather(
-        *(
-            replicas[i % 2].approve(request.id, approver=who)
-            for i, who in enumerate(["U0BOB", "U0CAROL", "U0DAVE", "U0BOB", "U0CAROL", "U0DAVE"])
-        ),
-        return_exceptions=True,
-    )
-    assert all(not isinstance(o, Exception) or isinstance(o, Conflict) for o in outcomes)
-    assert emulator.effective[("delete", "sfv_app_abc123xyz456", None)] == 1
-    assert (await replicas[1].status(request.id, user="U0BOB")).status is Status.SUCCEEDED
 
 
 def test_the_readme_python_example_runs() -> None:

@@ -1,0 +1,508 @@
+"""An in-memory RequestStore (bot.core.ports), so the workflow's rules are tested without a
+database; the contract suite (tests/store/test_request_store_contract.py) holds it to what the
+SQL store does. Each method runs without an await inside, so each is atomic, as one SQL
+transaction is. A target's holder is not stored but found: the oldest pending request of its
+org naming it, which is what bot/store/requests.py's reservations keep true."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import AsyncIterator, Collection, Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import pytest
+
+from bot.core.models import (
+    STEP_FILED,
+    Action,
+    Approval,
+    Event,
+    Outcome,
+    Request,
+    Review,
+    Status,
+    Target,
+    TargetState,
+)
+from bot.core.ports import ApprovalRecord, RequestStore
+from bot.errors import AlreadyPending, KeyReused, LostClaim
+from tests.support.database import POSTGRES_URL, StoreFactory
+
+__all__ = ["MemoryStore", "memory_store", "request_store", "request_stores"]
+
+KEY_REUSED = (
+    "this key already filed a different request; nothing was filed: send the same request "
+    "again to get that one, or use a new key"
+)
+
+
+@dataclass
+class _Row:
+    """One request as the store keeps it: the model plus what only the store sees."""
+
+    request: Request
+    dedupe_key: str | None = None
+    claim: str | None = None
+    lease_until: float | None = None
+    started: set[int] = field(default_factory=set)
+
+
+class MemoryStore:
+    """Requests in a dict; every transition checks its condition as the SQL UPDATE does."""
+
+    def __init__(self) -> None:
+        self._rows: dict[int, _Row] = {}
+        self._events: list[Event] = []
+
+    # -- creating and reading -------------------------------------------------------------
+
+    async def create_request(
+        self,
+        *,
+        org: str,
+        action: Action,
+        requester: str,
+        reason: str,
+        targets: Sequence[Target],
+        approvals_needed: int,
+        now: float,
+        expires_at: float,
+        channel_id: str | None = None,
+        response_url: str | None = None,
+        dedupe_key: str | None = None,
+        filed_by_step: bool = False,
+        again: bool = False,
+    ) -> tuple[Request, bool]:
+        new = _pending(org, action, requester, reason, targets, now, expires_at)
+        new = replace(
+            new,
+            approvals_needed=approvals_needed,
+            channel_id=channel_id,
+            response_url=response_url,
+            filed_by_step=filed_by_step,
+        )
+        return self._insert(new, dedupe_key, again=again)
+
+    async def create_break_glass(
+        self,
+        *,
+        org: str,
+        action: Action,
+        requester: str,
+        reason: str,
+        targets: Sequence[Target],
+        incident: str | None,
+        now: float,
+        expires_at: float,
+        review_due_at: float,
+        lease_seconds: float,
+        channel_id: str | None = None,
+        response_url: str | None = None,
+        dedupe_key: str | None = None,
+        again: bool = False,
+    ) -> tuple[Request, str | None]:
+        new = replace(
+            _pending(org, action, requester, reason, targets, now, expires_at),
+            channel_id=channel_id,
+            response_url=response_url,
+            decided_by=requester,
+            break_glass=True,
+            incident=incident,
+            review=Review.PENDING,
+            review_due_at=review_due_at,
+        )
+        stored, created = self._insert(new, dedupe_key, again=again)
+        if not created:
+            return stored, None
+        self._event(
+            stored.id, now, requester, "broke_glass", {"incident": incident, "reason": reason}
+        )
+        claim = self._claim(stored.id, Status.PENDING, now, lease_seconds)
+        return self._rows[stored.id].request, claim
+
+    def _insert(self, new: Request, dedupe_key: str | None, *, again: bool) -> tuple[Request, bool]:
+        """Stores `new` pending with its `requested` event; a replay of its dedupe key returns
+        the first request (KeyReused if it asked for something else); AlreadyPending when a
+        target waits in another pending request of its org, unless `again`."""
+        for row in self._rows.values():
+            if dedupe_key is not None and row.dedupe_key == dedupe_key:
+                if not _asks_the_same(row.request, new):
+                    raise KeyReused(KEY_REUSED)
+                return row.request, False
+        if not again:
+            for state in new.targets:
+                holder = self._holder(new.org, state.target)
+                if holder is not None:
+                    raise AlreadyPending.naming(str(state.target), holder)
+        request = replace(new, id=max(self._rows, default=0) + 1)
+        self._rows[request.id] = _Row(request, dedupe_key)
+        detail: dict[str, object] = {
+            "action": new.action.value,
+            "targets": [str(t.target) for t in new.targets],
+            "reason": new.reason,
+        }
+        if new.filed_by_step:
+            detail["filed_by"] = STEP_FILED
+        self._event(request.id, new.created_at, new.requester, "requested", detail)
+        return request, True
+
+    def _holder(self, org: str, target: Target, not_key: str | None = None) -> int | None:
+        """The pending request of `org` holding `target`: the oldest naming it."""
+        for request_id, row in sorted(self._rows.items()):
+            r = row.request
+            if r.org != org or r.status is not Status.PENDING:
+                continue
+            if not_key is not None and row.dedupe_key == not_key:
+                continue
+            if any(t.target == target for t in r.targets):
+                return request_id
+        return None
+
+    async def get(self, request_id: int, *, orgs: Collection[str] | None = None) -> Request | None:
+        row = self._rows.get(request_id)
+        if row is None or (orgs is not None and row.request.org not in orgs):
+            return None
+        return row.request
+
+    async def list_requests(
+        self,
+        *,
+        orgs: Iterable[str],
+        statuses: Iterable[Status] | None = None,
+        limit: int = 20,
+        requester: str | None = None,
+    ) -> list[Request]:
+        wanted_orgs = set(orgs)
+        wanted = None if statuses is None else set(statuses)
+        found = [
+            row.request
+            for _, row in sorted(self._rows.items(), reverse=True)
+            if row.request.org in wanted_orgs
+            and (wanted is None or row.request.status in wanted)
+            and (requester is None or row.request.requester == requester)
+        ]
+        return found[:limit]
+
+    async def events(self, request_id: int) -> list[Event]:
+        return [e for e in self._events if e.request_id == request_id]
+
+    async def pending_with_targets(
+        self, org: str, targets: Sequence[Target], *, not_dedupe_key: str | None = None
+    ) -> dict[Target, int]:
+        found: dict[Target, int] = {}
+        for target in targets:
+            holder = self._holder(org, target, not_dedupe_key)
+            if holder is not None:
+                found[target] = holder
+        return found
+
+    # -- transitions ----------------------------------------------------------------------
+
+    async def approve(
+        self,
+        request_id: int,
+        *,
+        approver: str,
+        now: float,
+        lease_seconds: float,
+        eligible: Collection[str] | None = None,
+        needed: int = 0,
+        note: str | None = None,
+    ) -> ApprovalRecord:
+        if request_id not in self._rows:
+            raise LookupError(request_id)
+        request = self._rows[request_id].request
+        if request.status is Status.PENDING and now >= request.expires_at:
+            self._set(request_id, status=Status.EXPIRED, decided_by="bot", finished_at=now)
+            self._event(request_id, now, "bot", "expired")
+            return ApprovalRecord(self._rows[request_id].request, False, None, Status.EXPIRED)
+        if request.status is not Status.PENDING:
+            return ApprovalRecord(request, False, None, request.status)
+        if approver in request.approvers:
+            return ApprovalRecord(request, False, None)
+        approvals = sorted(
+            (*request.approvals, Approval(approver, now, note or None)),
+            key=lambda a: (a.at, a.approver),
+        )
+        self._set(request_id, approvals=tuple(approvals))
+        self._event(request_id, now, approver, "approved", {"note": note} if note else None)
+        if eligible is not None:
+            self._withdraw_ineligible(request_id, eligible, now)
+        have = len(self._rows[request_id].request.approvals)
+        if needed > request.approvals_needed:
+            self._set(request_id, approvals_needed=needed)
+            self._event(request_id, now, "bot", "policy_raised", {"approvals_needed": needed})
+        claim = None
+        if have >= max(request.approvals_needed, needed):
+            claim = self._claim(request_id, Status.PENDING, now, lease_seconds)
+            if claim is not None:
+                self._set(request_id, decided_by=approver)
+        return ApprovalRecord(self._rows[request_id].request, True, claim)
+
+    def _withdraw_ineligible(self, request_id: int, eligible: Collection[str], now: float) -> None:
+        approvals = self._rows[request_id].request.approvals
+        for stale in [a.approver for a in approvals if a.approver not in eligible]:
+            self._event(
+                request_id,
+                now,
+                "bot",
+                "approval_withdrawn",
+                {"approver": stale, "reason": "no longer an approver in the org file in force"},
+            )
+        self._set(request_id, approvals=tuple(a for a in approvals if a.approver in eligible))
+
+    def _claim(
+        self,
+        request_id: int,
+        expected: Status,
+        now: float,
+        lease_seconds: float,
+        old_token: str | None = None,
+    ) -> str | None:
+        """Moves the request to executing with a fresh token, only if it is still as expected."""
+        row = self._rows[request_id]
+        if row.request.status is not expected:
+            return None
+        if old_token is not None and (
+            row.claim != old_token or row.lease_until is None or row.lease_until >= now
+        ):
+            return None
+        row.claim, row.lease_until = uuid.uuid4().hex, now + lease_seconds
+        self._set(request_id, status=Status.EXECUTING, executions=row.request.executions + 1)
+        kind = "claimed" if old_token is None else "reclaimed"
+        self._event(request_id, now, "bot", kind, {"lease_seconds": lease_seconds})
+        return row.claim
+
+    async def transition(
+        self,
+        request_id: int,
+        *,
+        to: Status,
+        actor: str,
+        now: float,
+        kind: str,
+        detail: dict[str, object] | None = None,
+    ) -> Request | None:
+        row = self._rows.get(request_id)
+        if row is None or row.request.status is not Status.PENDING:
+            return None
+        self._set(
+            request_id, status=to, decided_by=actor, finished_at=now, decision_note=_note(detail)
+        )
+        self._event(request_id, now, actor, kind, detail)
+        return self._rows[request_id].request
+
+    async def due_for_expiry(self, now: float) -> list[int]:
+        return [
+            i
+            for i, row in sorted(self._rows.items())
+            if row.request.status is Status.PENDING and row.request.expires_at <= now
+        ]
+
+    async def stale_executions(self, now: float) -> list[tuple[int, str]]:
+        return [
+            (i, row.claim)
+            for i, row in sorted(self._rows.items())
+            if row.request.status is Status.EXECUTING
+            and row.claim is not None
+            and row.lease_until is not None
+            and row.lease_until < now
+        ]
+
+    async def reclaim(
+        self, request_id: int, old_token: str, now: float, lease_seconds: float
+    ) -> str | None:
+        return self._claim(request_id, Status.EXECUTING, now, lease_seconds, old_token)
+
+    async def renew(self, request_id: int, claim: str, until: float) -> None:
+        self._held(request_id, claim).lease_until = until
+
+    def _held(self, request_id: int, claim: str) -> _Row:
+        """The row if `claim` still runs it, else LostClaim."""
+        row = self._rows.get(request_id)
+        if row is None or row.claim != claim or row.request.status is not Status.EXECUTING:
+            raise LostClaim(request_id)
+        return row
+
+    async def start_target(
+        self, request_id: int, idx: int, claim: str, now: float, lease_until: float
+    ) -> bool:
+        row = self._held(request_id, claim)
+        row.lease_until = lease_until
+        earlier = idx in row.started
+        row.started.add(idx)
+        return earlier
+
+    async def record_target(
+        self,
+        request_id: int,
+        idx: int,
+        claim: str,
+        *,
+        outcome: Outcome,
+        status_code: int | None,
+        message: str,
+        attempts: int,
+        now: float,
+        lease_until: float,
+    ) -> None:
+        row = self._held(request_id, claim)
+        row.lease_until = lease_until
+        states = list(row.request.targets)
+        if states[idx].outcome is None:
+            states[idx] = replace(
+                states[idx],
+                outcome=outcome,
+                status_code=status_code,
+                message=message,
+                attempts=states[idx].attempts + attempts,
+            )
+            self._set(request_id, targets=tuple(states))
+        detail: dict[str, object] = {
+            "target": str(states[idx].target),
+            "outcome": outcome.value,
+            "status_code": status_code,
+            "message": message,
+            "attempts": attempts,
+        }
+        self._event(request_id, now, "sfvopi", "api_result", detail)
+
+    async def finish(self, request_id: int, claim: str, *, status: Status, now: float) -> Request:
+        row = self._held(request_id, claim)
+        row.lease_until = None
+        self._set(request_id, status=status, finished_at=now)
+        if row.request.break_glass:
+            results = [
+                {"target": str(t.target), "outcome": t.outcome and t.outcome.value}
+                for t in row.request.targets
+            ]
+            self._event(request_id, now, "bot", "executed", {"targets": results})
+        self._event(request_id, now, "bot", status.value)
+        return row.request
+
+    async def review(
+        self,
+        request_id: int,
+        *,
+        reviewer: str,
+        verdict: Review,
+        note: str | None,
+        now: float,
+    ) -> Request | None:
+        row = self._rows.get(request_id)
+        if row is None or row.request.review is not Review.PENDING:
+            return None
+        if not row.request.break_glass or not row.request.status.final:
+            return None
+        self._set(
+            request_id, review=verdict, reviewed_by=reviewer, review_note=note, reviewed_at=now
+        )
+        detail: dict[str, object] = {"review": verdict.value}
+        if note:
+            detail["note"] = note
+        self._event(request_id, now, reviewer, "reviewed", detail)
+        return self._rows[request_id].request
+
+    # -- keeping ------------------------------------------------------------------------------
+
+    def _set(self, request_id: int, **changes: object) -> None:
+        row = self._rows[request_id]
+        row.request = replace(row.request, **changes)  # type: ignore[arg-type]
+
+    def _event(
+        self,
+        request_id: int,
+        at: float,
+        actor: str,
+        kind: str,
+        detail: dict[str, object] | None = None,
+    ) -> None:
+        """Appends to the trail, its detail read back as the database's JSON column would."""
+        stored = json.loads(json.dumps(detail or {}, sort_keys=True))
+        self._events.append(Event(request_id, at, actor, kind, stored))
+
+
+def _pending(
+    org: str,
+    action: Action,
+    requester: str,
+    reason: str,
+    targets: Sequence[Target],
+    now: float,
+    expires_at: float,
+) -> Request:
+    """A request about to be filed (its id given when stored)."""
+    return Request(
+        id=0,
+        org=org,
+        action=action,
+        requester=requester,
+        reason=reason,
+        status=Status.PENDING,
+        approvals_needed=0,
+        created_at=now,
+        expires_at=expires_at,
+        targets=tuple(TargetState(target=t) for t in targets),
+    )
+
+
+def _note(detail: dict[str, object] | None) -> str | None:
+    for key in ("note", "reason"):
+        value = (detail or {}).get(key)
+        if isinstance(value, str) and value:
+            return value
+    return None
+
+
+def _asks_the_same(first: Request, new: Request) -> bool:
+    return (first.org, first.action, first.reason, first.break_glass, first.incident) == (
+        new.org,
+        new.action,
+        new.reason,
+        new.break_glass,
+        new.incident,
+    ) and {t.target for t in first.targets} == {t.target for t in new.targets}
+
+
+# -- fixtures ---------------------------------------------------------------------------------
+
+
+class MemoryFactory:
+    """As StoreFactory, for the memory store: every `open` is the same store, as every
+    replica's store is the same database."""
+
+    kind = "memory"
+
+    def __init__(self) -> None:
+        self.store = MemoryStore()
+
+    async def open(self) -> MemoryStore:
+        return self.store
+
+
+@pytest.fixture
+def memory_store() -> MemoryStore:
+    return MemoryStore()
+
+
+@pytest.fixture(params=["sqlite", "postgres", "memory"])
+async def request_stores(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> AsyncIterator[StoreFactory | MemoryFactory]:
+    """Opens RequestStores on one fresh store of each kind: the contract suite's stores."""
+    if request.param == "memory":
+        yield MemoryFactory()
+        return
+    if request.param == "postgres" and not POSTGRES_URL:
+        pytest.skip("PostgreSQL tests need SFVOPI_TEST_POSTGRES_URL")
+    factory = StoreFactory(str(request.param), tmp_path)
+    await factory.prepare()
+    yield factory
+    await factory.cleanup()
+
+
+@pytest.fixture
+async def request_store(request_stores: StoreFactory | MemoryFactory) -> RequestStore:
+    return await request_stores.open()
