@@ -9,7 +9,7 @@ from typing import Any
 
 from bot.core import ids
 from bot.core.models import STEP_FILED, Action, Outcome, Request, Status, TargetState
-from bot.core.reminders import mention
+from bot.core.deliveries import mention
 from bot.core.text import visible
 from bot.slack.refusals import explain
 

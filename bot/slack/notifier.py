@@ -20,7 +20,8 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot.core import failpoints, ids
 from bot.core.models import Request, Status
-from bot.core.org import Groups, Org, OrgDirectory, Role, in_force
+from bot.core.deliveries import reminder_steps, review_escalation
+from bot.core.org import Groups, Org, OrgDirectory, in_force
 from bot.core.ports import GroupMembers
 from bot.observability.context import bind, request_scope
 from bot.slack import blocks, break_glass
@@ -143,8 +144,9 @@ class Notifier:
             await self._refused(request, "card", exc, org.approval_channel)
             return None
         failpoints.reached("after_card_posted")
+        owed = [] if request.break_glass else reminder_steps(org, request)
         return await self.store.set_card(
-            request_id, str(posted["channel"]), str(posted["ts"]), self.clock()
+            request_id, str(posted["channel"]), str(posted["ts"]), self.clock(), owed
         )
 
     async def _update_card(self, request: Request) -> None:
@@ -347,20 +349,6 @@ class Notifier:
 
 def _card_text(request: Request) -> str:
     return break_glass.card_text(request) if request.break_glass else blocks.card_text(request)
-
-
-def review_escalation(org: Org | None, request: Request, groups: Groups) -> dict[str, Any]:
-    """Whom an overdue break-glass review goes to: the policy's `escalate_to`, else the
-    approvers who may review it (approver groups, then people listed by their own role)."""
-    if org is None:
-        return {}
-    to = org.policy.reminders_for(request.action).escalate_to
-    listed = [
-        u
-        for u in org.approvers(groups)
-        if u != request.requester and org.members.get(u, Role.VIEWER) >= Role.APPROVER
-    ]
-    return {"escalate_to": to, "approvers": [*org.approver_groups(), *listed]}
 
 
 def _is_card_of(message: object, request_id: int, bot_user_id: str | None) -> bool:

@@ -33,8 +33,7 @@ from bot.slack.after_ack import Background
 from bot.slack.app_home import AppHome
 from bot.slack.notifier import Notifier
 from bot.slack.pacing import ChannelPacer, PacedRateLimitRetryHandler
-from bot.slack.reminders import ReminderPoster
-from bot.slack.review_poster import ReviewPoster
+from bot.slack.outbox import SlackOutbox
 from bot.slack.sealing import Sealer
 from bot.slack.usergroups import UserGroups
 from bot.slack.workflow_steps import WorkflowSteps
@@ -122,8 +121,7 @@ class Services:
     admission: Admission = field(default_factory=Admission)  # busy refusals under overload
     bot_user_id: str | None = None  # set by build_app from auth.test
     groups: UserGroups | None = None  # Slack user groups' members, for roles granted to groups
-    reminders: ReminderPoster | None = None  # reminders and escalation, from the sweeper
-    reviews: ReviewPoster | None = None  # break-glass reviews told and escalated
+    outbox: SlackOutbox | None = None  # reminders, escalations, break-glass reviews
     audit_sink: AuditSink | None = None  # SFVOPI_AUDIT_SINK's delivery (docs/audit.md)
     steps: WorkflowSteps | None = None  # Workflow Builder steps, completed when requests end
     _sweeper: asyncio.Task[None] | None = field(default=None, repr=False)
@@ -163,7 +161,6 @@ class Services:
         workflow.subscribe(app_home.changed)
         groups = UserGroups(slack)
         workflow.groups = notifier.groups = groups
-        reminders = ReminderPoster(store, slack, orgs, groups, lease_seconds=settings.lease_seconds)
         parts = (settings, store, orgs, client, workflow, slack, notifier, background, app_home)
         audit_sink = AuditSink.from_settings(store, settings)
         steps = WorkflowSteps(
@@ -175,10 +172,10 @@ class Services:
             lease_seconds=settings.lease_seconds,
         )
         workflow.subscribe(steps.changed)
-        reviews = ReviewPoster(
+        outbox = SlackOutbox(
             store, slack, orgs, notifier, background, groups, lease_seconds=settings.lease_seconds
         )
-        workflow.subscribe(reviews.changed)
+        workflow.subscribe(outbox.changed)
         admission = Admission(settings.command_budget_seconds)
         workflow.filing_gate = admission.late_guard
         return cls(
@@ -186,10 +183,9 @@ class Services:
             admission=admission,
             metrics=metrics,
             groups=groups,
-            reminders=reminders,
             audit_sink=audit_sink,
             steps=steps,
-            reviews=reviews,
+            outbox=outbox,
             _slack_session=slack_session,
         )
 
@@ -199,10 +195,8 @@ class Services:
         self.orgs = orgs
         self.workflow.reload_orgs(orgs)
         self.notifier.orgs = orgs
-        if self.reminders is not None:
-            self.reminders.orgs = orgs
-        if self.reviews is not None:
-            self.reviews.orgs = orgs
+        if self.outbox is not None:
+            self.outbox.orgs = orgs
         self.metrics.orgs = frozenset(orgs.orgs)
         await self.workflow.enforce_org_file()
         for request in await self.store.list_requests(
@@ -224,12 +218,10 @@ class Services:
     async def sweep_once(self) -> None:
         await self.workflow.sweep()
         await self.notifier.sweep()
-        if self.reminders is not None:
-            await self.reminders.sweep()
+        if self.outbox is not None:
+            await self.outbox.sweep()
         if self.steps is not None:
             await self.steps.sweep()
-        if self.reviews is not None:
-            await self.reviews.sweep()
 
     async def _sweep_forever(self) -> None:
         while True:
