@@ -8,8 +8,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from bot.core import ids
-from bot.core.models import STEP_FILED, Action, Outcome, Request, Status, TargetState
 from bot.core.deliveries import mention
+from bot.core.models import STEP_FILED, Action, Outcome, Request, Status, TargetState
 from bot.core.text import visible
 from bot.slack.refusals import explain
 

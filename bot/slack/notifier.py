@@ -19,8 +19,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot.core import failpoints, ids
-from bot.core.models import Request, Status
 from bot.core.deliveries import reminder_steps, review_escalation
+from bot.core.models import Request, Status
 from bot.core.org import Groups, Org, OrgDirectory, in_force
 from bot.core.ports import GroupMembers
 from bot.observability.context import bind, request_scope

@@ -22,7 +22,8 @@ from bot.core.ports import GroupMembers
 from bot.slack import blocks, break_glass
 from bot.slack.after_ack import Background
 from bot.slack.notifier import Notifier
-from bot.slack.refusals import TOKEN, Kind as Refusal, classify
+from bot.slack.refusals import TOKEN, classify
+from bot.slack.refusals import Kind as Refusal
 from bot.store import Store
 
 log = logging.getLogger(__name__)

@@ -32,8 +32,8 @@ from bot.slack.admission import Admission
 from bot.slack.after_ack import Background
 from bot.slack.app_home import AppHome
 from bot.slack.notifier import Notifier
-from bot.slack.pacing import ChannelPacer, PacedRateLimitRetryHandler
 from bot.slack.outbox import SlackOutbox
+from bot.slack.pacing import ChannelPacer, PacedRateLimitRetryHandler
 from bot.slack.sealing import Sealer
 from bot.slack.usergroups import UserGroups
 from bot.slack.workflow_steps import WorkflowSteps
