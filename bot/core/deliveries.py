@@ -115,8 +115,8 @@ def recipients(kind: Kind, request: Request, org: Org, groups: Groups) -> list[R
         return [*thread, *(Recipient(f"dm:{u}", u) for u in waiting(org, request, groups))]
     to = org.policy.reminders_for(request.action).escalate_to
     if kind is Kind.REVIEW_ESCALATED and not to:
-        people = [u for u in org.approvers(groups) if u != request.requester]
-        return [*thread, *(Recipient(f"dm:{u}", u) for u in people)]
+        reviewers = [u for u in org.approvers(groups) if u != request.requester]
+        return [*thread, *(Recipient(f"dm:{u}", u) for u in reviewers)]
     channels = [Recipient(f"channel:{c}", c) for c in to if ids.CHANNEL_ID.fullmatch(c)]
     people = [Recipient(f"dm:{u}", u) for u in to if ids.USER_ID.fullmatch(u)]
     return [*thread, *channels, *people]

@@ -349,7 +349,11 @@ class Outbox(Database):
                     .values(lease_until=retry_at)
                 )
                 return
-            detail = {"step": delivery.kind.value, "to": delivery.recipient, "error": error}
+            detail: dict[str, object] = {
+                "step": delivery.kind.value,
+                "to": delivery.recipient,
+                "error": error,
+            }
             await self._event(conn, delivery.request_id, now, "slack", "slack_refused", detail)
 
     async def _set(self, delivery_id: int, **values: Any) -> None:
