@@ -249,7 +249,8 @@ class Outbox(Database):
             rows = await conn.execute(
                 select(_D)
                 .where(and_(_D.c.request_id == request_id, _due(now)))
-                .order_by(_D.c.due_at, _D.c.id)
+                # an escalation due with its reminder (a bot that was down) comes after it
+                .order_by(_D.c.due_at, _D.c.kind == Kind.ESCALATED.value, _D.c.id)
             )
             return [
                 Delivery(

@@ -95,9 +95,9 @@ def _in_flight(conn: sa.Connection, now: float) -> list[dict[str, Any]]:
             if r.reminder_step < step:
                 add(r.id, kind, "", r.created_at, False)
             elif r.reminder_step == step and r.reminder_done < step:
-                add(r.id, kind, "", now, False)
+                add(r.id, kind, "", r.created_at, False)  # in order: the reminder first
                 for key in json.loads(r.reminder_sent or "[]"):
-                    add(r.id, kind, str(key), now, True)
+                    add(r.id, kind, str(key), r.created_at, True)
     glass = conn.execute(
         sa.text(
             "SELECT id, review, review_due_at, review_escalation, review_sent, review_told"
