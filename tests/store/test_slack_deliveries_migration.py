@@ -16,7 +16,18 @@ from bot.store.migrate import alembic_config
 from tests.support.database import StoreFactory
 
 NOW = time.time()
-COLUMNS = ["id", "status", "break_glass", "reminder_step", "reminder_done", "reminder_sent", "review", "review_escalation", "review_sent", "review_told"]
+COLUMNS = [
+    "id",
+    "status",
+    "break_glass",
+    "reminder_step",
+    "reminder_done",
+    "reminder_sent",
+    "review",
+    "review_escalation",
+    "review_sent",
+    "review_told",
+]
 REQUESTS = [
     # a reminder half-posted (the thread went out), an escalation not taken yet
     (1, "pending", 0, 1, 0, '["thread"]', None, 0, None, 0),
