@@ -16,11 +16,13 @@ from bot.core.models import Request, Review, Status
 from bot.core.org import Groups, Org, Role, eligible_approvers
 
 STEP = ""  # the recipient key of a step's own row: expanded into its recipients when due
+AT_ONCE = 0.0  # the due time of what is owed as soon as it is written (whatever the clocks)
 
 
 class Kind(enum.StrEnum):
     """A kind of delivery; its value is also the event recording the step."""
 
+    ANNOUNCED = "announced"
     REMINDED = "reminded"
     ESCALATED = "escalated"
     REVIEW_TOLD = "review_told"
@@ -28,8 +30,15 @@ class Kind(enum.StrEnum):
 
     @property
     def silent(self) -> bool:
-        """Whether the step writes no event of its own (the review's `reviewed` says it)."""
-        return self is Kind.REVIEW_TOLD
+        """Whether its expansion writes no event: the review's `reviewed` says it, and an
+        outcome's `announced` is written once its last post is done."""
+        return self in (Kind.REVIEW_TOLD, Kind.ANNOUNCED)
+
+    @property
+    def retries_refusals(self) -> bool:
+        """Whether a post Slack refuses for good is still retried (an admin's fix: inviting
+        the bot), as an outcome is; else it is recorded and the step's other posts go on."""
+        return self is Kind.ANNOUNCED
 
 
 class Owed(enum.Enum):
@@ -111,6 +120,14 @@ def recipients(kind: Kind, request: Request, org: Org, groups: Groups) -> list[R
     )
     if kind is Kind.REVIEW_TOLD:
         return [*thread, Recipient("requester", request.requester)]
+    if kind is Kind.ANNOUNCED:
+        # who cancelled was told at once; an API client's service identity has no DM (it
+        # reads the outcome from the API)
+        own_cancel = request.status is Status.CANCELLED and request.decided_by == request.requester
+        told = own_cancel or ids.is_service(request.requester)
+        requester = [] if told else [Recipient("requester", request.requester)]
+        line = [Recipient("outcome", org.outcome_channel)] if org.outcome_channel else []
+        return [*thread, *requester, *line]
     if kind is Kind.REMINDED:
         return [*thread, *(Recipient(f"dm:{u}", u) for u in waiting(org, request, groups))]
     to = org.policy.reminders_for(request.action).escalate_to
@@ -147,7 +164,7 @@ class Delivery:
         return self.recipient == STEP
 
 
-def addressed(key: str, request: Request) -> Recipient | None:
+def addressed(key: str, request: Request, org: Org) -> Recipient | None:
     """Where a stored recipient key posts to now (the card's thread, a person, a channel)."""
     if key == "thread":
         if not (request.card_channel and request.card_ts):
@@ -155,5 +172,7 @@ def addressed(key: str, request: Request) -> Recipient | None:
         return Recipient(key, request.card_channel, request.card_ts)
     if key == "requester":
         return Recipient(key, request.requester)
+    if key == "outcome":
+        return Recipient(key, org.outcome_channel) if org.outcome_channel else None
     prefix, _, target = key.partition(":")
     return Recipient(key, target) if prefix in ("dm", "channel") and target else None

@@ -176,6 +176,7 @@ class Services:
             store, slack, orgs, notifier, background, groups, lease_seconds=settings.lease_seconds
         )
         workflow.subscribe(outbox.changed)
+        notifier.announce = outbox.announce
         admission = Admission(settings.command_budget_seconds)
         workflow.filing_gate = admission.late_guard
         return cls(

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from sqlalchemy import and_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bot.core.deliveries import Kind
+from bot.core.deliveries import AT_ONCE, Kind
 from bot.core.models import Action, Request, Review, Status, Target
 from bot.store.outbox import owe
 from bot.store.requests import Requests
@@ -141,5 +141,5 @@ class BreakGlass(Requests):
             if note:
                 detail["note"] = note
             await self._event(conn, request_id, now, reviewer, "reviewed", detail)
-            await owe(conn, self._insert, request_id, [(Kind.REVIEW_TOLD, now)])
+            await owe(conn, self._insert, request_id, [(Kind.REVIEW_TOLD, AT_ONCE)])
             return await self._load(conn, request_id)

@@ -279,7 +279,6 @@ class Database:
             card_channel=row.card_channel,
             card_ts=row.card_ts,
             notified_at=row.notified_at,
-            announced=row.announced,
             executions=row.executions,
             break_glass=bool(row.break_glass),
             incident=row.incident,

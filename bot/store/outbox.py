@@ -131,62 +131,6 @@ class Outbox(Database):
             )
             return [(int(r[0]), str(r[1])) for r in rows]
 
-    async def claim_notify(self, request_id: int, now: float, lease_seconds: float) -> bool:
-        """One announcer per outcome, as claim_card is one poster per card."""
-        return await self._lease(
-            request_id,
-            requests_t.c.notified_at.is_(None),
-            requests_t.c.notify_lease_until,
-            now,
-            lease_seconds,
-        )
-
-    async def mark_announced(
-        self, request_id: int, step: int, *, lease_until: float | None = None
-    ) -> None:
-        """Remembers one announcement post, so a retry after a failure or crash skips it; and
-        renews the announcer's lease, so a slow announcement is not taken over half-way."""
-        values: dict[str, Any] = {"announced": requests_t.c.announced.op("|")(step)}
-        if lease_until is not None:
-            values["notify_lease_until"] = lease_until
-        async with self._write() as conn:
-            await conn.execute(
-                update(requests_t).where(requests_t.c.id == request_id).values(values)
-            )
-
-    async def mark_notified(self, request_id: int, now: float) -> None:
-        """The outcome was told: it leaves the outbox for good."""
-        async with self._write() as conn:
-            await conn.execute(
-                update(requests_t)
-                .where(requests_t.c.id == request_id)
-                .values(notified_at=now, notify_lease_until=None)
-            )
-            await self._event(conn, request_id, now, "bot", "announced")
-
-    async def _lease(
-        self,
-        request_id: int,
-        undone: Any,
-        lease_column: Any,
-        now: float,
-        lease_seconds: float,
-    ) -> bool:
-        """Takes a lease on a job still `undone` whose previous lease, if any, has lapsed."""
-        async with self._write() as conn:
-            result = await conn.execute(
-                update(requests_t)
-                .where(
-                    and_(
-                        requests_t.c.id == request_id,
-                        undone,
-                        or_(lease_column.is_(None), lease_column < now),
-                    )
-                )
-                .values({lease_column.name: now + lease_seconds})
-            )
-            return bool(result.rowcount == 1)
-
     async def outbox(self, now: float) -> tuple[list[int], list[int]]:
         """Pending requests whose card was never posted (or Slack refused to update), and final
         ones whose outcome was never told."""
@@ -220,10 +164,17 @@ class Outbox(Database):
                     and_(
                         requests_t.c.notified_at.is_(None),
                         requests_t.c.status.in_(final),
-                        or_(
-                            requests_t.c.notify_lease_until.is_(None),
-                            requests_t.c.notify_lease_until < now,
-                        ),
+                        # an announcement not yet begun (its posts are the dispatcher's)
+                        select(_D.c.id)
+                        .where(
+                            and_(
+                                _D.c.request_id == requests_t.c.id,
+                                _D.c.kind == Kind.ANNOUNCED.value,
+                                _D.c.recipient == STEP,
+                                _due(now),
+                            )
+                        )
+                        .exists(),
                     )
                 )
             )
@@ -279,8 +230,8 @@ class Outbox(Database):
         await self._set(delivery.id, due_at=due_at, lease_until=None)
 
     async def drop_delivery(self, delivery: Delivery, now: float) -> None:
-        """No longer owed (the request moved on): done, never posted."""
-        await self._set(delivery.id, done_at=now, lease_until=None)
+        """No longer owed (the request moved on, or nowhere to post it): done, never posted."""
+        await self._done(delivery, now)
 
     async def expand_delivery(
         self, step: Delivery, recipients: list[str], now: float, detail: dict[str, object]
@@ -308,17 +259,13 @@ class Outbox(Database):
                 )
             if not begun and not step.kind.silent:
                 await self._event(conn, step.request_id, now, "bot", step.kind.value, detail)
+            await self._settle(conn, step, now)
             return True
 
     async def delivered(self, delivery: Delivery, channel: str, ts: str | None, now: float) -> None:
         """Posted: done for good, with where it went."""
-        await self._set(
-            delivery.id,
-            done_at=now,
-            lease_until=None,
-            sent_channel=channel,
-            sent_ts=ts,
-            attempts=_D.c.attempts + 1,
+        await self._done(
+            delivery, now, sent_channel=channel, sent_ts=ts, attempts=_D.c.attempts + 1
         )
 
     async def delivery_refused(
@@ -356,10 +303,43 @@ class Outbox(Database):
                 "error": error,
             }
             await self._event(conn, delivery.request_id, now, "slack", "slack_refused", detail)
+            await self._settle(conn, delivery, now)
 
     async def _set(self, delivery_id: int, **values: Any) -> None:
         async with self._write() as conn:
             await conn.execute(update(_D).where(_D.c.id == delivery_id).values(values))
+
+    async def _done(self, delivery: Delivery, now: float, **values: Any) -> None:
+        async with self._write() as conn:
+            await conn.execute(
+                update(_D)
+                .where(_D.c.id == delivery.id)
+                .values(done_at=now, lease_until=None, **values)
+            )
+            await self._settle(conn, delivery, now)
+
+    async def _settle(self, conn: AsyncConnection, delivery: Delivery, now: float) -> None:
+        """An outcome whose last post is done was told: `notified_at` and `announced`, once."""
+        if delivery.kind is not Kind.ANNOUNCED:
+            return
+        left = (
+            await conn.execute(
+                select(func.count()).where(
+                    _D.c.request_id == delivery.request_id,
+                    _D.c.kind == Kind.ANNOUNCED.value,
+                    _D.c.done_at.is_(None),
+                )
+            )
+        ).scalar_one()
+        if left:
+            return
+        told = await conn.execute(
+            update(requests_t)
+            .where(and_(requests_t.c.id == delivery.request_id, requests_t.c.notified_at.is_(None)))
+            .values(notified_at=now)
+        )
+        if told.rowcount == 1:
+            await self._event(conn, delivery.request_id, now, "bot", "announced")
 
 
 def _due(now: float) -> Any:

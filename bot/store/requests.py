@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import and_, bindparam, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from bot.core.deliveries import AT_ONCE, Kind
 from bot.core.models import (
     STEP_FILED,
     Action,
@@ -27,6 +28,7 @@ from bot.core.models import (
 from bot.core.ports import ApprovalRecord
 from bot.errors import AlreadyPending, KeyReused, LostClaim
 from bot.store.database import Database
+from bot.store.outbox import owe
 from bot.store.schema import approvals_t, events_t, pending_targets_t, requests_t, targets_t
 
 __all__ = ["Requests"]
@@ -378,6 +380,7 @@ class Requests(Database):
                 )
                 await self._release(conn, request_id)
                 await self._event(conn, request_id, now, "bot", "expired")
+                await owe(conn, self._insert, request_id, [(Kind.ANNOUNCED, AT_ONCE)])
                 return ApprovalRecord(
                     await self._load(conn, request_id), False, None, Status.EXPIRED
                 )
@@ -515,6 +518,7 @@ class Requests(Database):
                 return None
             await self._release(conn, request_id)
             await self._event(conn, request_id, now, actor, kind, detail)
+            await owe(conn, self._insert, request_id, [(Kind.ANNOUNCED, AT_ONCE)])
             return await self._load(conn, request_id)
 
     async def due_for_expiry(self, now: float) -> list[int]:
@@ -681,6 +685,7 @@ class Requests(Database):
                 raise LostClaim(request_id)
             await self.executed_event(conn, request_id, now)
             await self._event(conn, request_id, now, "bot", status.value)
+            await owe(conn, self._insert, request_id, [(Kind.ANNOUNCED, AT_ONCE)])
             return await self._load(conn, request_id)
 
     async def executed_event(self, conn: AsyncConnection, request_id: int, now: float) -> None:

@@ -61,11 +61,9 @@ requests_t = Table(
     Column("lease_until", Float),
     Column("executions", Integer, nullable=False, default=0),
     Column("notified_at", Float),
-    Column("notify_lease_until", Float),
     Column("decision_note", Text),
     Column("slack_problem", String(80)),
     Column("slack_problem_told", String(80)),
-    Column("announced", Integer, nullable=False, default=0, server_default="0"),
     # break-glass (migration 0010): the flag and incident; the review (state, by whom, why,
     # when, when due; its escalation and telling are slack_deliveries)
     Column("break_glass", Integer, nullable=False, default=0, server_default="0"),

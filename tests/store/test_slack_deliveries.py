@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 
-from bot.core.deliveries import Delivery, Kind
+from bot.core.deliveries import AT_ONCE, Delivery, Kind
 from bot.core.models import Action, Review, Status, Target
 from bot.store import Store
 from tests.support.database import StoreFactory
@@ -158,4 +158,30 @@ async def test_break_glass_owes_its_escalation_when_filed_and_its_telling_when_r
     )
     assert reviewed is not None and not reviewed.review_escalated
     due = await store.deliveries(request.id, NOW + 2)
-    assert [(d.kind, d.due_at) for d in due] == [(Kind.REVIEW_TOLD, NOW + 2)]
+    assert [(d.kind, d.due_at) for d in due] == [
+        (Kind.ANNOUNCED, AT_ONCE),
+        (Kind.REVIEW_TOLD, AT_ONCE),
+    ]
+
+
+async def test_a_final_state_owes_its_announcement_told_once_its_last_post_is_done(
+    store_factory: StoreFactory,
+) -> None:
+    store = await store_factory.open()
+    request_id = await pending_with_card(store)
+    await store.transition(request_id, to=Status.DENIED, actor="U0BOB", now=NOW + 5, kind="denied")
+    due = await store.deliveries(request_id, NOW + 5)
+    assert [(d.kind, d.recipient) for d in due] == [(Kind.ANNOUNCED, "")]
+    (step,) = due
+    assert await store.claim_delivery(step, NOW + 5, LEASE)
+    assert await store.expand_delivery(step, ["thread", "outcome"], NOW + 5, {})
+    thread, line = await store.deliveries(request_id, NOW + 5)
+    await store.delivered(thread, "C0APPROVALS", "1.1", NOW + 6)
+    told = await store.get(request_id)
+    assert told is not None and told.notified_at is None  # the outcome line is still owed
+    await store.delivered(line, "C0OPSLOG", "1.2", NOW + 7)
+    told = await store.get(request_id)
+    assert told is not None and told.notified_at == NOW + 7
+    assert (await kinds(store, request_id)).count("announced") == 1
+    await store.delivered(line, "C0OPSLOG", "1.2", NOW + 8)  # a repeat changes nothing
+    assert (await kinds(store, request_id)).count("announced") == 1

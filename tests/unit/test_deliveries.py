@@ -84,6 +84,17 @@ def dm(user: str) -> Recipient:
             [THREAD, Recipient("channel:C0SECOPS", "C0SECOPS"), dm("U0CTO")],
         ),
         (Kind.REVIEW_TOLD, {}, [THREAD, Recipient("requester", "U0ALICE")]),
+        # an outcome: the thread, the requester (unless they cancelled it), the outcome line
+        (
+            Kind.ANNOUNCED,
+            {"status": Status.DENIED},
+            [THREAD, Recipient("requester", "U0ALICE"), Recipient("outcome", "C0OPSLOG")],
+        ),
+        (
+            Kind.ANNOUNCED,
+            {"status": Status.CANCELLED, "decided_by": "U0ALICE", "card_ts": None},
+            [Recipient("outcome", "C0OPSLOG")],
+        ),
         (Kind.REVIEW_TOLD, {"card_ts": None}, [Recipient("requester", "U0ALICE")]),
         (
             Kind.REVIEW_ESCALATED,
@@ -141,11 +152,17 @@ def test_when_each_step_is_due_under_the_policy_in_force() -> None:
     assert step_due(Kind.REMINDED, org(), request(), CREATED) == CREATED + 600
     assert step_due(Kind.ESCALATED, org(ORGS_YAML), request(), CREATED) is None
     assert step_due(Kind.REVIEW_ESCALATED, org(), request(), CREATED + 5) == CREATED + 5
-    assert [k.value for k in Kind] == ["reminded", "escalated", "review_told", "review_escalated"]
+    assert [k.value for k in Kind] == [
+        "announced",
+        "reminded",
+        "escalated",
+        "review_told",
+        "review_escalated",
+    ]
 
 
 def test_a_stored_recipient_key_addresses_the_same_post() -> None:
     for kind in Kind:
         for to in recipients(kind, request(break_glass=True), org(), {}):
-            assert addressed(to.key, request()) == to
-    assert addressed("thread", replace(request(), card_ts=None)) is None
+            assert addressed(to.key, request(), org()) == to
+    assert addressed("thread", replace(request(), card_ts=None), org()) is None

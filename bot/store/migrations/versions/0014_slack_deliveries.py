@@ -1,10 +1,12 @@
-"""slack_deliveries: one Slack outbox for reminders, escalations and break-glass reviews.
+"""slack_deliveries: one Slack outbox for outcome announcements, reminders, escalations and
+break-glass reviews.
 
-Replaces the requests' progress columns (reminder_step/done/lease/sent, review_escalation/
-lease/sent, review_told/lease). What was owed and not yet made is carried over: a pending
-request's reminder steps not yet taken (due at once: the dispatcher asks the policy in force
-and moves or drops them), a step or review escalation left half-posted (its posts made are
-kept, done, so only the rest go out), an overdue review's escalation, a review not yet told.
+Replaces the requests' progress columns (announced, notify_lease_until, reminder_step/done/
+lease/sent, review_escalation/lease/sent, review_told/lease). What was owed and not yet made
+is carried over: an outcome not yet told, a pending request's reminder steps not yet taken
+(due at once: the dispatcher asks the policy in force and moves or drops them), a step left
+half-posted (its posts made are kept, done, so only the rest go out), an overdue review's
+escalation, a review not yet told.
 
 Revision ID: 0014
 Revises: 0013
@@ -25,6 +27,8 @@ branch_labels = None
 depends_on = None
 
 _DROPPED: list[tuple[str, Any, bool]] = [  # name, type, counter (NOT NULL DEFAULT 0)
+    ("announced", sa.Integer(), True),
+    ("notify_lease_until", sa.Float(), False),
     ("reminder_step", sa.Integer(), True),
     ("reminder_done", sa.Integer(), True),
     ("reminder_lease_until", sa.Float(), False),
@@ -36,6 +40,7 @@ _DROPPED: list[tuple[str, Any, bool]] = [  # name, type, counter (NOT NULL DEFAU
     ("review_told_lease", sa.Float(), False),
 ]
 _TOLD = {2: "thread", 4: "requester"}  # review_told's bits
+_ANNOUNCED = {1: "thread", 2: "requester", 4: "outcome"}  # announced's bits
 
 
 def upgrade() -> None:
@@ -83,6 +88,17 @@ def _in_flight(conn: sa.Connection, now: float) -> list[dict[str, Any]]:
             }
         )
 
+    untold = conn.execute(
+        sa.text(
+            "SELECT id, announced FROM requests WHERE notified_at IS NULL"
+            " AND status IN ('succeeded', 'failed', 'unknown', 'denied', 'cancelled', 'expired')"
+        )
+    )
+    for r in untold:
+        add(r.id, "announced", "", 0.0, False)  # at once
+        for bit, key in _ANNOUNCED.items():
+            if r.announced & bit:
+                add(r.id, "announced", key, 0.0, True)
     pending = conn.execute(
         sa.text(
             "SELECT id, created_at, reminder_step, reminder_done, reminder_sent FROM requests"
@@ -111,10 +127,10 @@ def _in_flight(conn: sa.Connection, now: float) -> list[dict[str, Any]]:
             for key in json.loads(r.review_sent or "[]"):
                 add(r.id, "review_escalated", str(key), now, True)
         if r.review in ("acknowledged", "flagged") and r.review_told < 8:
-            add(r.id, "review_told", "", now, False)
+            add(r.id, "review_told", "", 0.0, False)
             for bit, key in _TOLD.items():
                 if r.review_told & bit:
-                    add(r.id, "review_told", key, now, True)
+                    add(r.id, "review_told", key, 0.0, True)
     return rows
 
 
