@@ -15,15 +15,15 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from bot.core.deliveries import AT_ONCE, Kind
 from bot.core.models import Action, Request, Review, Status, Target
 from bot.store.outbox import owe
-from bot.store.requests import Requests
 from bot.store.schema import requests_t, targets_t
+from bot.store.transitions import Transitions
 
 __all__ = ["BreakGlass"]
 
 _FINAL = [s.value for s in Status if s.final]
 
 
-class BreakGlass(Requests):
+class BreakGlass(Transitions):
     """The store's break-glass half (bot.core.ports.RequestStore's create_break_glass and
     review)."""
 
