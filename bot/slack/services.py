@@ -121,7 +121,7 @@ class Services:
     admission: Admission = field(default_factory=Admission)  # busy refusals under overload
     bot_user_id: str | None = None  # set by build_app from auth.test
     groups: UserGroups | None = None  # Slack user groups' members, for roles granted to groups
-    outbox: SlackOutbox | None = None  # reminders, escalations, break-glass reviews
+    outbox: SlackOutbox | None = None  # announcements, reminders, escalations, reviews
     audit_sink: AuditSink | None = None  # SFVOPI_AUDIT_SINK's delivery (docs/audit.md)
     steps: WorkflowSteps | None = None  # Workflow Builder steps, completed when requests end
     _sweeper: asyncio.Task[None] | None = field(default=None, repr=False)
