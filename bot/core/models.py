@@ -121,7 +121,6 @@ class Request:
     card_channel: str | None = None
     card_ts: str | None = None
     notified_at: float | None = None
-    announced: int = 0
     slack_problem: str | None = None  # what Slack refused last, as `step:error`
     executions: int = 0
     # break-glass (run at once by one person, reviewed afterwards): the incident it cites,

@@ -1,8 +1,9 @@
-"""Tells Slack what the store says: posts and updates cards, announces outcomes.
+"""Tells Slack what the store says: posts and updates cards, then has the outbox announce
+outcomes (bot/slack/outbox.py) once a card shows one.
 
 It renders from the store, never from the event that woke it, so a late or repeated wake-up
-shows the latest state; leases in the store make one replica post each card and announcement,
-and the sweeper retries whatever a crash or a Slack outage left untold.
+shows the latest state; a lease in the store makes one replica post each card, and the
+sweeper retries whatever a crash or a Slack outage left undone.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import asyncio
 import logging
 import time
 import weakref
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
@@ -19,8 +20,9 @@ from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot.core import failpoints, ids
+from bot.core.deliveries import reminder_steps, review_escalation
 from bot.core.models import Request, Status
-from bot.core.org import Groups, Org, OrgsInForce, Role, in_force
+from bot.core.org import Groups, Org, OrgsInForce, in_force
 from bot.core.ports import GroupMembers
 from bot.observability.context import bind, request_scope
 from bot.slack import blocks, break_glass
@@ -32,7 +34,6 @@ from bot.store import Store
 log = logging.getLogger(__name__)
 
 
-THREAD_REPLY, REQUESTER_NOTICE, OUTCOME_LINE = 1, 2, 4
 RESPONSE_URL_LIFETIME = 30 * 60  # Slack takes posts to a command's response_url this long
 
 
@@ -48,6 +49,7 @@ class Notifier:
         clock: Callable[[], float] = time.time,
         pacer: ChannelPacer | None = None,
         groups: GroupMembers | None = None,
+        announce: Callable[[int], Awaitable[None]] | None = None,
     ) -> None:
         self.store = store
         self.slack = slack
@@ -57,6 +59,8 @@ class Notifier:
         self.lease_seconds = lease_seconds
         self.clock = clock
         self.pacer = pacer or ChannelPacer()
+        # the outcome's announcement, once the card is up to date (bot/slack/outbox.py)
+        self.announce = announce
         self._locks: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
 
     def changed(self, request: Request) -> None:
@@ -119,12 +123,12 @@ class Notifier:
         try:
             await self._update_card(request)
         except Exception as exc:  # left in the outbox: the sweeper updates it, then announces
-            await self._refused(request, "update", exc, request.card_channel or "")
+            await self.refused(request, "update", exc, request.card_channel or "")
             return
         if request.slack_problem is not None:
             await self.store.clear_slack_problem(request.id)
-        if request.status.final and request.notified_at is None:
-            await self._announce(request)
+        if request.status.final and request.notified_at is None and self.announce is not None:
+            await self.announce(request.id)  # the outbox's, now that the card shows it
 
     async def _post_card(self, request: Request, org: Org) -> Status | None:
         """Claims the card (one poster, even across replicas), posts it and records where; the
@@ -141,11 +145,12 @@ class Notifier:
                 unfurl_links=False,
             )
         except Exception as exc:
-            await self._refused(request, "card", exc, org.approval_channel)
+            await self.refused(request, "card", exc, org.approval_channel)
             return None
         failpoints.reached("after_card_posted")
+        owed = [] if request.break_glass else reminder_steps(org, request)
         return await self.store.set_card(
-            request_id, str(posted["channel"]), str(posted["ts"]), self.clock()
+            request_id, str(posted["channel"]), str(posted["ts"]), self.clock(), owed
         )
 
     async def _update_card(self, request: Request) -> None:
@@ -177,50 +182,7 @@ class Notifier:
             escalate_to=reminders.escalate_to,
         )
 
-    async def _announce(self, request: Request) -> None:
-        """Thread reply, requester notice, outcome line: once, by whoever holds the lease.
-
-        Each post is recorded as it succeeds, so a retry (after Slack refused one, or a crash)
-        sends only what is missing."""
-        if not await self.store.claim_notify(request.id, self.clock(), self.lease_seconds):
-            return
-        failpoints.reached("before_announce")
-        done = request.announced
-        step, channel = "thread", request.card_channel or ""
-        try:
-            if not done & THREAD_REPLY and request.card_ts is not None:
-                first: Any = None
-                for chunk in blocks.thread_details(request):
-                    reply = await self.slack.chat_postMessage(
-                        channel=channel, thread_ts=request.card_ts, text=chunk
-                    )
-                    first = reply if first is None else first
-                await self._told(request.id, "thread", first)
-                await self._announced(request.id, THREAD_REPLY)
-            own_cancel = (
-                request.status is Status.CANCELLED and request.decided_by == request.requester
-            )
-            step, channel = "notice", request.requester
-            # who cancelled was told at once; an API client's service identity has no DM (it
-            # reads the outcome from the API)
-            told_already = own_cancel or ids.is_service(request.requester)
-            if not done & REQUESTER_NOTICE and not told_already:
-                await self._told(request.id, "notice", await self._tell_requester(request))
-                await self._announced(request.id, REQUESTER_NOTICE)
-            org = self.orgs.current.get(request.org)
-            if not done & OUTCOME_LINE and org is not None and org.outcome_channel:
-                step, channel = "outcome", org.outcome_channel
-                line = await self.slack.chat_postMessage(
-                    channel=channel, text=blocks.outcome_summary(request)
-                )
-                await self._told(request.id, "outcome", line)
-                await self._announced(request.id, OUTCOME_LINE)
-        except SlackApiError as exc:  # the rest waits for the next sweep, once the lease lapses
-            await self._refused(request, step, exc, channel)
-            return
-        await self.store.mark_notified(request.id, self.clock())
-
-    async def _refused(self, request: Request, step: str, exc: Exception, channel: str) -> None:
+    async def refused(self, request: Request, step: str, exc: Exception, channel: str) -> None:
         """Slack refused a post: recorded (status and /healthz show it), retried by the sweeper,
         and the requester is told at once what is wrong and how to fix it (once per problem)."""
         where = f"<#{channel}>" if channel[:1] in ("C", "G") else "the conversation"
@@ -247,7 +209,7 @@ class Notifier:
         except SlackApiError as exc:
             log.warning("request %s: could not DM the requester (%s)", request.id, exc)
         else:
-            await self._told(request.id, "warning", dm)
+            await self.told(request.id, "warning", dm)
             return
         fresh = request.response_url and self.clock() - request.created_at < RESPONSE_URL_LIFETIME
         if fresh and request.response_url:
@@ -258,12 +220,7 @@ class Notifier:
             except Exception as exc:
                 log.warning("request %s: could not reach the requester (%s)", request.id, exc)
 
-    async def _announced(self, request_id: int, step: int) -> None:
-        await self.store.mark_announced(
-            request_id, step, lease_until=self.clock() + self.lease_seconds
-        )
-
-    async def _told(self, request_id: int, step: str, posted: Any) -> None:
+    async def told(self, request_id: int, step: str, posted: Any) -> None:
         """Records a post in the audit log (where, and its ts). A failed record is logged, not
         raised: the announcement goes on exactly as it would without the audit log."""
         if posted is None:
@@ -279,12 +236,6 @@ class Notifier:
                 step,
                 type(exc).__name__,
             )
-
-    async def _tell_requester(self, request: Request) -> Any:
-        """A DM from the bot: it stays, on every device (an ephemeral vanishes on reload)."""
-        return await self.slack.chat_postMessage(
-            channel=request.requester, text=blocks.requester_notice(request)
-        )
 
     async def retire_duplicate(
         self,
@@ -349,20 +300,6 @@ class Notifier:
 
 def _card_text(request: Request) -> str:
     return break_glass.card_text(request) if request.break_glass else blocks.card_text(request)
-
-
-def review_escalation(org: Org | None, request: Request, groups: Groups) -> dict[str, Any]:
-    """Whom an overdue break-glass review goes to: the policy's `escalate_to`, else the
-    approvers who may review it (approver groups, then people listed by their own role)."""
-    if org is None:
-        return {}
-    to = org.policy.reminders_for(request.action).escalate_to
-    listed = [
-        u
-        for u in org.approvers(groups)
-        if u != request.requester and org.members.get(u, Role.VIEWER) >= Role.APPROVER
-    ]
-    return {"escalate_to": to, "approvers": [*org.approver_groups(), *listed]}
 
 
 def _is_card_of(message: object, request_id: int, bot_user_id: str | None) -> bool:

@@ -27,9 +27,8 @@ from bot.slack.admission import Admission
 from bot.slack.after_ack import Background
 from bot.slack.app_home import AppHome
 from bot.slack.notifier import Notifier
+from bot.slack.outbox import SlackOutbox
 from bot.slack.pacing import ChannelPacer, PacedRateLimitRetryHandler
-from bot.slack.reminders import ReminderPoster
-from bot.slack.review_poster import ReviewPoster
 from bot.slack.sealing import Sealer
 from bot.slack.usergroups import UserGroups
 from bot.slack.workflow_steps import WorkflowSteps
@@ -118,8 +117,7 @@ class Services:
     metrics: BotMetrics
     admission: Admission  # busy refusals under overload
     groups: UserGroups  # Slack user groups' members, for roles granted to groups
-    reminders: ReminderPoster  # reminders and escalation, from the sweeper
-    reviews: ReviewPoster  # break-glass reviews told and escalated
+    outbox: SlackOutbox  # announcements, reminders, escalations, break-glass reviews
     steps: WorkflowSteps  # Workflow Builder steps, completed when requests end
     audit_sink: AuditSink | None  # SFVOPI_AUDIT_SINK's delivery (docs/audit.md)
     bot_user_id: str | None  # the bot's own user, from auth.test at start

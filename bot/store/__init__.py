@@ -2,8 +2,9 @@
 
 schema (tables) · engine (drivers, SQLite set-up, write gate) · inline_sqlite (SQLite on the
 loop's thread) · database (transactions, loading)
-· requests (creation, transitions, claims) · break_glass (filed claimed, reviewed, escalated)
-· outbox (Slack posts to make) · slack_state (events taken in, Home tabs opened)
+· requests (creation, reading) · transitions (approvals, claims, final states) · break_glass
+(filed claimed, reviewed) · outbox (Slack posts to make: cards, and slack_deliveries)
+· slack_state (events taken in, Home tabs opened)
 · function_runs (Workflow Builder steps to complete) · audit (the chained log, its export and
 sink cursor) · api_calls (the HTTP API's calls, as events) · migrate (Alembic) · migrate_child
 (the upgrade in a child process).
@@ -16,13 +17,13 @@ from bot.store.engine import async_url
 from bot.store.function_runs import FunctionRuns
 from bot.store.migrate import SCHEMA_VERSION
 from bot.store.outbox import Outbox
-from bot.store.requests import Requests
 from bot.store.slack_state import SlackState
+from bot.store.transitions import Transitions
 
 __all__ = ["SCHEMA_VERSION", "Store", "async_url"]
 
 
-class Store(BreakGlass, Requests, Outbox, SlackState, Audit, FunctionRuns, ApiCalls):
+class Store(BreakGlass, Transitions, Outbox, SlackState, Audit, FunctionRuns, ApiCalls):
     """Requests for the workflow (bot.core.ports.RequestStore) plus the notifier's outbox and
     the Slack front doors' shared state (events taken in, Home tabs opened), and the audit
     log's reads (bot/audit), and the Workflow Builder steps waiting to be completed, and the

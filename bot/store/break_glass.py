@@ -1,38 +1,31 @@
 """Break-glass requests: filed already claimed, reviewed once, the review escalated once.
 
-Each step is one conditional UPDATE plus its event in one transaction, so two clicks or two
-replicas sweeping never review or escalate twice. Posting to Slack happens outside, under a
-lease, each post recorded as it lands (as for reminders), so a retry sends only what is missing.
+Each step is one conditional UPDATE plus its event in one transaction, so two clicks never
+review twice. What each step makes owed in Slack (the review's escalation when filed, its
+telling when given) is written in the same transaction, to the outbox (bot/store/outbox.py).
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
-from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from bot.core.deliveries import AT_ONCE, Kind
 from bot.core.models import Action, Request, Review, Status, Target
-from bot.store.requests import Requests
+from bot.store.outbox import owe
 from bot.store.schema import requests_t, targets_t
+from bot.store.transitions import Transitions
 
-__all__ = ["ESCALATION_CLAIMED", "ESCALATION_DONE", "TOLD_ALL", "BreakGlass"]
+__all__ = ["BreakGlass"]
 
-ESCALATION_CLAIMED, ESCALATION_DONE = 1, 2
-TOLD_ALL = 8  # `review_told` once every post telling the review has landed
-_REVIEWED = (Review.ACKNOWLEDGED.value, Review.FLAGGED.value)
 _FINAL = [s.value for s in Status if s.final]
 
 
-def _lapsed(column: Any, now: float) -> Any:
-    return or_(column.is_(None), column < now)
-
-
-class BreakGlass(Requests):
+class BreakGlass(Transitions):
     """The store's break-glass half (bot.core.ports.RequestStore's create_break_glass and
-    review), and the review's escalation and telling for bot/slack/review_poster.py."""
+    review)."""
 
     async def create_break_glass(
         self,
@@ -90,6 +83,7 @@ class BreakGlass(Requests):
                 "broke_glass",
                 {"incident": incident, "reason": reason},
             )
+            await owe(conn, self._insert, inserted, [(Kind.REVIEW_ESCALATED, review_due_at)])
             claim = await self._claim(conn, inserted, Status.PENDING, now, lease_seconds)
             return await self._load(conn, inserted), claim
 
@@ -121,7 +115,8 @@ class BreakGlass(Requests):
         now: float,
     ) -> Request | None:
         """Records the review, once: only a finished break-glass request whose review is
-        still pending moves (one conditional UPDATE, with its `reviewed` event)."""
+        still pending moves (one conditional UPDATE, with its `reviewed` event and its
+        telling owed)."""
         async with self._write() as conn:
             result = await conn.execute(
                 update(requests_t)
@@ -146,185 +141,5 @@ class BreakGlass(Requests):
             if note:
                 detail["note"] = note
             await self._event(conn, request_id, now, reviewer, "reviewed", detail)
+            await owe(conn, self._insert, request_id, [(Kind.REVIEW_TOLD, AT_ONCE)])
             return await self._load(conn, request_id)
-
-    # -- the review's escalation: claimed once, posted under a lease ----------------------
-
-    async def overdue_reviews(self, now: float) -> list[int]:
-        """Break-glass requests whose review is overdue and whose escalation is not fully
-        posted, with a card to thread under and nobody posting it now (candidates only)."""
-        async with self._read() as conn:
-            rows = await conn.execute(
-                select(requests_t.c.id)
-                .where(
-                    and_(
-                        requests_t.c.review == Review.PENDING.value,
-                        requests_t.c.break_glass == 1,
-                        requests_t.c.review_due_at <= now,
-                        requests_t.c.card_ts.is_not(None),
-                        requests_t.c.review_escalation < ESCALATION_DONE,
-                        _lapsed(requests_t.c.review_lease_until, now),
-                    )
-                )
-                .order_by(requests_t.c.id)
-                .limit(500)
-            )
-            return [int(r) for r in rows.scalars()]
-
-    async def claim_review_escalation(
-        self, request_id: int, now: float, lease_seconds: float, detail: dict[str, object]
-    ) -> bool:
-        """Takes the escalation, once however many replicas ask (with `review_escalated`)."""
-        async with self._write() as conn:
-            result = await conn.execute(
-                update(requests_t)
-                .where(
-                    and_(
-                        requests_t.c.id == request_id,
-                        requests_t.c.review == Review.PENDING.value,
-                        requests_t.c.review_due_at <= now,
-                        requests_t.c.card_ts.is_not(None),
-                        requests_t.c.review_escalation == 0,
-                        _lapsed(requests_t.c.review_lease_until, now),
-                    )
-                )
-                .values(
-                    review_escalation=ESCALATION_CLAIMED,
-                    review_lease_until=now + lease_seconds,
-                    review_sent=None,
-                )
-            )
-            if result.rowcount != 1:
-                return False
-            await self._event(conn, request_id, now, "bot", "review_escalated", detail)
-            return True
-
-    async def resume_review_escalation(
-        self, request_id: int, now: float, lease_seconds: float
-    ) -> list[str] | None:
-        """Takes over an escalation whose poster stopped half-way: the posts already made,
-        or None if it is not ours to finish (done, reviewed meanwhile, or someone posts)."""
-        async with self._write() as conn:
-            result = await conn.execute(
-                update(requests_t)
-                .where(
-                    and_(
-                        requests_t.c.id == request_id,
-                        requests_t.c.review == Review.PENDING.value,
-                        requests_t.c.review_escalation == ESCALATION_CLAIMED,
-                        _lapsed(requests_t.c.review_lease_until, now),
-                    )
-                )
-                .values(review_lease_until=now + lease_seconds)
-            )
-            if result.rowcount != 1:
-                return None
-            sent = (
-                await conn.execute(
-                    select(requests_t.c.review_sent).where(requests_t.c.id == request_id)
-                )
-            ).scalar()
-            return list(json.loads(sent)) if sent else []
-
-    async def mark_review_escalation_sent(
-        self, request_id: int, part: str, now: float, lease_until: float, refused: str | None
-    ) -> bool:
-        """Remembers one escalation post (or one Slack refused for good, with its event) and
-        renews the lease; False once the review was given: the poster stops there."""
-        async with self._write() as conn:
-            row = (
-                await conn.execute(
-                    select(requests_t.c.review, requests_t.c.review_sent)
-                    .where(requests_t.c.id == request_id)
-                    .with_for_update()
-                )
-            ).first()
-            if row is None or row.review != Review.PENDING.value:
-                return False
-            sent = list(json.loads(row.review_sent)) if row.review_sent else []
-            if part not in sent:
-                sent.append(part)
-            await conn.execute(
-                update(requests_t)
-                .where(requests_t.c.id == request_id)
-                .values(review_sent=json.dumps(sent), review_lease_until=lease_until)
-            )
-            if refused is not None:
-                await self._event(
-                    conn,
-                    request_id,
-                    now,
-                    "slack",
-                    "slack_refused",
-                    {"step": "review_escalated", "to": part, "error": refused},
-                )
-            return True
-
-    async def finish_review_escalation(self, request_id: int) -> None:
-        async with self._write() as conn:
-            await conn.execute(
-                update(requests_t)
-                .where(
-                    and_(
-                        requests_t.c.id == request_id,
-                        requests_t.c.review_escalation == ESCALATION_CLAIMED,
-                    )
-                )
-                .values(review_escalation=ESCALATION_DONE, review_lease_until=None)
-            )
-
-    # -- telling the review: thread and requester, each once ------------------------------
-
-    async def untold_reviews(self, now: float) -> list[int]:
-        async with self._read() as conn:
-            rows = await conn.execute(
-                select(requests_t.c.id)
-                .where(
-                    and_(
-                        requests_t.c.review.in_(_REVIEWED),
-                        requests_t.c.review_told < TOLD_ALL,
-                        _lapsed(requests_t.c.review_told_lease, now),
-                    )
-                )
-                .order_by(requests_t.c.id)
-                .limit(500)
-            )
-            return [int(r) for r in rows.scalars()]
-
-    async def claim_review_told(
-        self, request_id: int, now: float, lease_seconds: float
-    ) -> int | None:
-        """One teller per review, as one announcer per outcome: the posts already made
-        (bits), or None when it is told or someone else is telling it."""
-        async with self._write() as conn:
-            result = await conn.execute(
-                update(requests_t)
-                .where(
-                    and_(
-                        requests_t.c.id == request_id,
-                        requests_t.c.review.in_(_REVIEWED),
-                        requests_t.c.review_told < TOLD_ALL,
-                        _lapsed(requests_t.c.review_told_lease, now),
-                    )
-                )
-                .values(review_told_lease=now + lease_seconds)
-            )
-            if result.rowcount != 1:
-                return None
-            told = (
-                await conn.execute(
-                    select(requests_t.c.review_told).where(requests_t.c.id == request_id)
-                )
-            ).scalar()
-            return int(told or 0)
-
-    async def mark_review_told(
-        self, request_id: int, bit: int, lease_until: float | None = None
-    ) -> None:
-        """One post telling the review landed (TOLD_ALL: all of them; the lease is let go)."""
-        values: dict[str, Any] = {"review_told": requests_t.c.review_told.op("|")(bit)}
-        values["review_told_lease"] = None if bit == TOLD_ALL else lease_until
-        async with self._write() as conn:
-            await conn.execute(
-                update(requests_t).where(requests_t.c.id == request_id).values(values)
-            )

@@ -37,7 +37,13 @@ from bot.errors import Busy
 from bot.store.engine import WriteGate, async_url, make_engine
 from bot.store.migrate import at_head, upgrade
 from bot.store.migrate_child import upgrade_in_child
-from bot.store.schema import approvals_t, events_t, requests_t, targets_t
+from bot.store.schema import (
+    approvals_t,
+    events_t,
+    requests_t,
+    slack_deliveries_t,
+    targets_t,
+)
 
 __all__ = ["Database"]
 
@@ -51,6 +57,12 @@ _APPROVALS_OF = (
     select(approvals_t)
     .where(approvals_t.c.request_id == bindparam("id"))
     .order_by(approvals_t.c.at, approvals_t.c.approver)
+)
+_ESCALATED = select(slack_deliveries_t.c.id).where(  # a break-glass review escalated
+    slack_deliveries_t.c.request_id == bindparam("id"),
+    slack_deliveries_t.c.kind == "review_escalated",
+    slack_deliveries_t.c.recipient == "",
+    slack_deliveries_t.c.done_at.is_not(None),
 )
 _LAST_HASH = (
     select(events_t.c.hash)
@@ -267,7 +279,6 @@ class Database:
             card_channel=row.card_channel,
             card_ts=row.card_ts,
             notified_at=row.notified_at,
-            announced=row.announced,
             executions=row.executions,
             break_glass=bool(row.break_glass),
             incident=row.incident,
@@ -276,6 +287,7 @@ class Database:
             review_note=row.review_note,
             reviewed_at=row.reviewed_at,
             review_due_at=row.review_due_at,
-            review_escalated=bool(row.review_escalation),
+            review_escalated=bool(row.break_glass)
+            and (await conn.execute(_ESCALATED, {"id": row.id})).first() is not None,
             filed_by_step=bool(row.filed_by_step),
         )

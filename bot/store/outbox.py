@@ -1,22 +1,26 @@
-"""The Slack outbox: cards still to post and outcomes still to announce, each under a lease.
+"""The Slack outbox: cards still to post, outcomes still to announce, and deliveries owed
+(slack_deliveries: reminders, escalations, break-glass reviews), each under a lease.
 
 Posting happens outside the transaction, so a lease (not a lock) keeps replicas from posting
-the same card twice, and a crashed poster's lease lapses for another to take over.
+the same thing twice, and a crashed poster's lease lapses for another to take over.
 """
 
 from __future__ import annotations
 
-import json
+from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import and_, bindparam, or_, select, update
+from sqlalchemy import and_, bindparam, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bot.core.models import Action, Status
-from bot.core.reminders import ReminderState, Step
+from bot.core.deliveries import STEP, Delivery, Kind
+from bot.core.models import Status
 from bot.store.database import Database
-from bot.store.schema import requests_t
+from bot.store.schema import requests_t, slack_deliveries_t
 
-__all__ = ["Outbox"]
+__all__ = ["Outbox", "owe"]
+
+_D = slack_deliveries_t
 
 # Built once (every card takes both): see database.py
 _CLAIM_CARD = (
@@ -59,10 +63,19 @@ class Outbox(Database):
             )
             return bool(result.rowcount == 1)
 
-    async def set_card(self, request_id: int, channel: str, ts: str, now: float) -> Status:
-        """Records where the card went, so later edits find it and nobody posts it again; the
-        request's status as it stands (one still pending needs nothing more)."""
+    async def set_card(
+        self,
+        request_id: int,
+        channel: str,
+        ts: str,
+        now: float,
+        owed: Iterable[tuple[Kind, float]] = (),
+    ) -> Status:
+        """Records where the card went, so later edits find it and nobody posts it again, and
+        the deliveries threaded under it that it makes owed (reminders); the request's status
+        as it stands (one still pending needs nothing more)."""
         async with self._write() as conn:
+            await owe(conn, self._insert, request_id, owed)
             status = (
                 await conn.execute(
                     _SET_CARD, {"request_id": request_id, "to_channel": channel, "to_ts": ts}
@@ -118,62 +131,6 @@ class Outbox(Database):
             )
             return [(int(r[0]), str(r[1])) for r in rows]
 
-    async def claim_notify(self, request_id: int, now: float, lease_seconds: float) -> bool:
-        """One announcer per outcome, as claim_card is one poster per card."""
-        return await self._lease(
-            request_id,
-            requests_t.c.notified_at.is_(None),
-            requests_t.c.notify_lease_until,
-            now,
-            lease_seconds,
-        )
-
-    async def mark_announced(
-        self, request_id: int, step: int, *, lease_until: float | None = None
-    ) -> None:
-        """Remembers one announcement post, so a retry after a failure or crash skips it; and
-        renews the announcer's lease, so a slow announcement is not taken over half-way."""
-        values: dict[str, Any] = {"announced": requests_t.c.announced.op("|")(step)}
-        if lease_until is not None:
-            values["notify_lease_until"] = lease_until
-        async with self._write() as conn:
-            await conn.execute(
-                update(requests_t).where(requests_t.c.id == request_id).values(values)
-            )
-
-    async def mark_notified(self, request_id: int, now: float) -> None:
-        """The outcome was told: it leaves the outbox for good."""
-        async with self._write() as conn:
-            await conn.execute(
-                update(requests_t)
-                .where(requests_t.c.id == request_id)
-                .values(notified_at=now, notify_lease_until=None)
-            )
-            await self._event(conn, request_id, now, "bot", "announced")
-
-    async def _lease(
-        self,
-        request_id: int,
-        undone: Any,
-        lease_column: Any,
-        now: float,
-        lease_seconds: float,
-    ) -> bool:
-        """Takes a lease on a job still `undone` whose previous lease, if any, has lapsed."""
-        async with self._write() as conn:
-            result = await conn.execute(
-                update(requests_t)
-                .where(
-                    and_(
-                        requests_t.c.id == request_id,
-                        undone,
-                        or_(lease_column.is_(None), lease_column < now),
-                    )
-                )
-                .values({lease_column.name: now + lease_seconds})
-            )
-            return bool(result.rowcount == 1)
-
     async def outbox(self, now: float) -> tuple[list[int], list[int]]:
         """Pending requests whose card was never posted (or Slack refused to update), and final
         ones whose outcome was never told."""
@@ -207,183 +164,212 @@ class Outbox(Database):
                     and_(
                         requests_t.c.notified_at.is_(None),
                         requests_t.c.status.in_(final),
-                        or_(
-                            requests_t.c.notify_lease_until.is_(None),
-                            requests_t.c.notify_lease_until < now,
-                        ),
+                        # an announcement not yet begun (its posts are the dispatcher's)
+                        select(_D.c.id)
+                        .where(
+                            and_(
+                                _D.c.request_id == requests_t.c.id,
+                                _D.c.kind == Kind.ANNOUNCED.value,
+                                _D.c.recipient == STEP,
+                                _due(now),
+                            )
+                        )
+                        .exists(),
                     )
                 )
             )
             return list(cards.scalars()), list(told.scalars())
 
-    # -- reminders and escalation: each step claimed once, posted under a lease ------------
+    # -- deliveries: a step claimed once, expanded into its recipients, each posted once ----
 
-    async def reminder_candidates(self, now: float) -> list[ReminderState]:
-        """Pending requests with a card that may have a step to take or to finish; whether
-        one is due is the policy's to say (bot.core.reminders.due)."""
-        lapsed = or_(
-            requests_t.c.reminder_lease_until.is_(None),
-            requests_t.c.reminder_lease_until < now,
-        )
+    async def due_deliveries(self, now: float) -> list[int]:
+        """Requests with a delivery due that nobody holds (candidates only: claims decide)."""
         async with self._read() as conn:
             rows = await conn.execute(
-                select(
-                    requests_t.c.id,
-                    requests_t.c.org,
-                    requests_t.c.action,
-                    requests_t.c.created_at,
-                    requests_t.c.expires_at,
-                    requests_t.c.reminder_step,
-                    requests_t.c.reminder_done,
-                    requests_t.c.reminder_lease_until,
-                )
-                .where(
-                    and_(
-                        requests_t.c.status == Status.PENDING.value,
-                        requests_t.c.card_ts.is_not(None),
-                        requests_t.c.expires_at > now,
-                        lapsed,
-                        or_(
-                            requests_t.c.reminder_step < max(Step),
-                            requests_t.c.reminder_done < requests_t.c.reminder_step,
-                        ),
-                    )
-                )
-                .order_by(requests_t.c.id)
+                select(_D.c.request_id)
+                .where(_due(now))
+                .group_by(_D.c.request_id)
+                .order_by(func.min(_D.c.due_at))
                 .limit(500)
             )
+            return [int(r) for r in rows.scalars()]
+
+    async def deliveries(self, request_id: int, now: float) -> list[Delivery]:
+        """A request's deliveries due and free, in the order they are posted."""
+        async with self._read() as conn:
+            rows = await conn.execute(
+                select(_D)
+                .where(and_(_D.c.request_id == request_id, _due(now)))
+                # an escalation due with its reminder (a bot that was down) comes after it
+                .order_by(_D.c.due_at, _D.c.kind == Kind.ESCALATED.value, _D.c.id)
+            )
             return [
-                ReminderState(
-                    request_id=int(r.id),
-                    org=str(r.org),
-                    action=Action(r.action),
-                    created_at=float(r.created_at),
-                    expires_at=float(r.expires_at),
-                    step=int(r.reminder_step),
-                    done=int(r.reminder_done),
-                    lease_until=r.reminder_lease_until,
+                Delivery(
+                    id=int(r.id),
+                    request_id=int(r.request_id),
+                    kind=Kind(r.kind),
+                    recipient=str(r.recipient),
+                    due_at=float(r.due_at),
+                    attempts=int(r.attempts),
                 )
                 for r in rows
             ]
 
-    async def claim_reminder(
-        self,
-        request_id: int,
-        step: Step,
-        now: float,
-        lease_seconds: float,
-        detail: dict[str, object] | None = None,
-    ) -> bool:
-        """Takes `step` for this request, once however many replicas ask: only while it is
-        pending, unexpired, has a card, has not reached this step, and nobody holds the lease.
-        The step's event (`reminded`, `escalated`) is written in the same transaction."""
+    async def claim_delivery(self, delivery: Delivery, now: float, lease_seconds: float) -> bool:
+        """One poster per delivery, however many replicas ask; a crashed one's lease lapses."""
         async with self._write() as conn:
             result = await conn.execute(
-                update(requests_t)
-                .where(
-                    and_(
-                        requests_t.c.id == request_id,
-                        requests_t.c.status == Status.PENDING.value,
-                        requests_t.c.expires_at > now,
-                        requests_t.c.card_ts.is_not(None),
-                        requests_t.c.reminder_step < int(step),
-                        or_(
-                            requests_t.c.reminder_lease_until.is_(None),
-                            requests_t.c.reminder_lease_until < now,
-                        ),
-                    )
+                update(_D)
+                .where(and_(_D.c.id == delivery.id, _due(now)))
+                .values(lease_until=now + lease_seconds)
+            )
+            return bool(result.rowcount == 1)
+
+    async def reschedule_delivery(self, delivery: Delivery, due_at: float) -> None:
+        """A step the policy in force now makes due later (a reloaded org file)."""
+        await self._set(delivery.id, due_at=due_at, lease_until=None)
+
+    async def drop_delivery(self, delivery: Delivery, now: float) -> None:
+        """No longer owed (the request moved on, or nowhere to post it): done, never posted."""
+        await self._done(delivery, now)
+
+    async def expand_delivery(
+        self, step: Delivery, recipients: list[str], now: float, detail: dict[str, object]
+    ) -> bool:
+        """Turns a claimed step into one delivery per recipient, with the step's event, once:
+        False when the step was done meanwhile. A step resumed after a crash or taken over
+        from older columns (migration 0014) keeps the deliveries already there."""
+        async with self._write() as conn:
+            done = await conn.execute(
+                update(_D)
+                .where(and_(_D.c.id == step.id, _D.c.done_at.is_(None)))
+                .values(done_at=now, lease_until=None)
+            )
+            if done.rowcount != 1:
+                return False
+            siblings = and_(_D.c.request_id == step.request_id, _D.c.kind == step.kind.value)
+            begun = (
+                await conn.execute(select(func.count()).where(siblings, _D.c.recipient != STEP))
+            ).scalar_one()
+            for key in recipients:
+                await conn.execute(
+                    self._insert(_D)
+                    .values(_row(step.request_id, step.kind, key, step.due_at))
+                    .on_conflict_do_nothing()
                 )
+            if not begun and not step.kind.silent:
+                await self._event(conn, step.request_id, now, "bot", step.kind.value, detail)
+            await self._settle(conn, step, now)
+            return True
+
+    async def delivered(self, delivery: Delivery, channel: str, ts: str | None, now: float) -> None:
+        """Posted: done for good, with where it went."""
+        await self._done(
+            delivery, now, sent_channel=channel, sent_ts=ts, attempts=_D.c.attempts + 1
+        )
+
+    async def delivery_refused(
+        self, delivery: Delivery, error: str, now: float, retry_at: float | None
+    ) -> None:
+        """Slack refused a post. For good (`retry_at` None): done, with a `slack_refused`
+        event. Else tried again from `retry_at`, and the step's later posts wait with it."""
+        async with self._write() as conn:
+            await conn.execute(
+                update(_D)
+                .where(_D.c.id == delivery.id)
                 .values(
-                    reminder_step=int(step),
-                    reminder_lease_until=now + lease_seconds,
-                    reminder_sent=None,
+                    attempts=_D.c.attempts + 1,
+                    refusal=error[:80],
+                    done_at=now if retry_at is None else None,
+                    lease_until=retry_at,
                 )
             )
-            if result.rowcount != 1:
-                return False
-            await self._event(conn, request_id, now, "bot", step.kind, detail)
-            return True
-
-    async def resume_reminder(
-        self, request_id: int, step: Step, now: float, lease_seconds: float
-    ) -> list[str] | None:
-        """Takes over a claimed step whose poster stopped half-way (Slack refused, or it
-        crashed): the posts already made, or None if the step is not ours to finish."""
-        async with self._write() as conn:
-            result = await conn.execute(
-                update(requests_t)
-                .where(
-                    and_(
-                        requests_t.c.id == request_id,
-                        requests_t.c.status == Status.PENDING.value,
-                        requests_t.c.expires_at > now,
-                        requests_t.c.reminder_step == int(step),
-                        requests_t.c.reminder_done < int(step),
-                        or_(
-                            requests_t.c.reminder_lease_until.is_(None),
-                            requests_t.c.reminder_lease_until < now,
-                        ),
-                    )
-                )
-                .values(reminder_lease_until=now + lease_seconds)
-            )
-            if result.rowcount != 1:
-                return None
-            sent = (
+            if retry_at is not None:
                 await conn.execute(
-                    select(requests_t.c.reminder_sent).where(requests_t.c.id == request_id)
-                )
-            ).scalar()
-            return list(json.loads(sent)) if sent else []
-
-    async def mark_reminder_sent(
-        self,
-        request_id: int,
-        step: Step,
-        part: str,
-        now: float,
-        lease_until: float,
-        *,
-        refused: str | None = None,
-    ) -> bool:
-        """Remembers one post of a step (or one Slack refused for good, with its event), and
-        renews the lease. False once the request left pending: the poster stops there."""
-        async with self._write() as conn:
-            row = (
-                await conn.execute(
-                    select(
-                        requests_t.c.status, requests_t.c.reminder_step, requests_t.c.reminder_sent
+                    update(_D)
+                    .where(
+                        and_(
+                            _D.c.request_id == delivery.request_id,
+                            _D.c.kind == delivery.kind.value,
+                            _D.c.done_at.is_(None),
+                        )
                     )
-                    .where(requests_t.c.id == request_id)
-                    .with_for_update()
+                    .values(lease_until=retry_at)
                 )
-            ).first()
-            if row is None or row.status != Status.PENDING.value or row.reminder_step != step:
-                return False
-            sent = list(json.loads(row.reminder_sent)) if row.reminder_sent else []
-            if part not in sent:
-                sent.append(part)
-            await conn.execute(
-                update(requests_t)
-                .where(requests_t.c.id == request_id)
-                .values(reminder_sent=json.dumps(sent), reminder_lease_until=lease_until)
-            )
-            if refused is not None:
-                await self._event(
-                    conn,
-                    request_id,
-                    now,
-                    "slack",
-                    "slack_refused",
-                    {"step": step.kind, "to": part, "error": refused},
-                )
-            return True
+                return
+            detail: dict[str, object] = {
+                "step": delivery.kind.value,
+                "to": delivery.recipient,
+                "error": error,
+            }
+            await self._event(conn, delivery.request_id, now, "slack", "slack_refused", detail)
+            await self._settle(conn, delivery, now)
 
-    async def finish_reminder(self, request_id: int, step: Step) -> None:
-        """Every post of the step was made: nobody retries it."""
+    async def _set(self, delivery_id: int, **values: Any) -> None:
+        async with self._write() as conn:
+            await conn.execute(update(_D).where(_D.c.id == delivery_id).values(values))
+
+    async def _done(self, delivery: Delivery, now: float, **values: Any) -> None:
         async with self._write() as conn:
             await conn.execute(
-                update(requests_t)
-                .where(and_(requests_t.c.id == request_id, requests_t.c.reminder_step == int(step)))
-                .values(reminder_done=int(step), reminder_lease_until=None)
+                update(_D)
+                .where(_D.c.id == delivery.id)
+                .values(done_at=now, lease_until=None, **values)
             )
+            await self._settle(conn, delivery, now)
+
+    async def _settle(self, conn: AsyncConnection, delivery: Delivery, now: float) -> None:
+        """An outcome whose last post is done was told: `notified_at` and `announced`, once."""
+        if delivery.kind is not Kind.ANNOUNCED:
+            return
+        left = (
+            await conn.execute(
+                select(func.count()).where(
+                    _D.c.request_id == delivery.request_id,
+                    _D.c.kind == Kind.ANNOUNCED.value,
+                    _D.c.done_at.is_(None),
+                )
+            )
+        ).scalar_one()
+        if left:
+            return
+        told = await conn.execute(
+            update(requests_t)
+            .where(and_(requests_t.c.id == delivery.request_id, requests_t.c.notified_at.is_(None)))
+            .values(notified_at=now)
+        )
+        if told.rowcount == 1:
+            await self._event(conn, delivery.request_id, now, "bot", "announced")
+
+
+def _due(now: float) -> Any:
+    """Not done, due, and nobody's lease holds it."""
+    return and_(
+        _D.c.done_at.is_(None),
+        _D.c.due_at <= now,
+        or_(_D.c.lease_until.is_(None), _D.c.lease_until < now),
+    )
+
+
+def _row(request_id: int, kind: Kind, recipient: str, due_at: float) -> dict[str, Any]:
+    return {
+        "request_id": request_id,
+        "kind": kind.value,
+        "recipient": recipient,
+        "due_at": due_at,
+        "attempts": 0,
+    }
+
+
+async def owe(
+    conn: AsyncConnection,
+    insert: Any,
+    request_id: int,
+    steps: Iterable[tuple[Kind, float]],
+) -> None:
+    """Writes the steps a change makes owed, in that change's transaction (`insert`: the
+    dialect's, for ON CONFLICT DO NOTHING: a step is owed once)."""
+    for kind, due_at in steps:
+        await conn.execute(
+            insert(_D).values(_row(request_id, kind, STEP, due_at)).on_conflict_do_nothing()
+        )

@@ -1,33 +1,29 @@
-"""Requests: creating and reading them, and the transitions that rule out a double execution.
+"""Requests: filing them (each target reserved once per org while pending) and reading them.
 
-Every transition is one conditional UPDATE plus its event row in one transaction; a claim is a
-token with a lease, so a crashed worker's execution can be taken over but never run twice.
+Their transitions are bot/store/transitions.py's.
 """
 
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Collection, Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import and_, bindparam, delete, func, or_, select, tuple_, update
+from sqlalchemy import and_, bindparam, delete, func, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.core.models import (
     STEP_FILED,
     Action,
     Event,
-    Outcome,
     Request,
     Status,
     Target,
     TargetState,
 )
-from bot.core.ports import ApprovalRecord
-from bot.errors import AlreadyPending, KeyReused, LostClaim
+from bot.errors import AlreadyPending, KeyReused
 from bot.store.database import Database
-from bot.store.schema import approvals_t, events_t, pending_targets_t, requests_t, targets_t
+from bot.store.schema import events_t, pending_targets_t, requests_t, targets_t
 
 __all__ = ["Requests"]
 
@@ -107,7 +103,7 @@ _HOLDER = (
 
 
 class Requests(Database):
-    """What the workflow needs (bot.core.ports.RequestStore): requests, claims and leases."""
+    """What the workflow needs to file and read requests (bot.core.ports.RequestStore)."""
 
     # -- creating and reading -------------------------------------------------------------
 
@@ -367,377 +363,6 @@ class Requests(Database):
                 )
                 for r in rows
             ]
-
-    # -- transitions ----------------------------------------------------------------------
-
-    async def _left_pending(self, request_id: int) -> ApprovalRecord | None:
-        """The refusal of a click on a request that has left pending (read without a lock)."""
-        async with self._read() as conn:
-            status = (
-                await conn.execute(select(requests_t.c.status).where(requests_t.c.id == request_id))
-            ).scalar()
-            if status is None or status == Status.PENDING.value:
-                return None
-            return ApprovalRecord(await self._load(conn, request_id), False, None, Status(status))
-
-    async def approve(
-        self,
-        request_id: int,
-        *,
-        approver: str,
-        now: float,
-        lease_seconds: float,
-        eligible: Collection[str] | None = None,
-        needed: int = 0,
-        note: str | None = None,
-    ) -> ApprovalRecord:
-        """Counts one approver once; the click that completes the quorum alone wins the claim.
-
-        The quorum counts only approvals by `eligible` people (those who hold the role under
-        the org file in force now) and needs the larger of what the request was filed with
-        and `needed` (what the policy says now): both decided inside this transaction.
-
-        A request no longer pending never goes back, so a click on one is answered from a
-        plain read, without queueing for the row lock the execution's lease renewals need."""
-        left = await self._left_pending(request_id)
-        if left is not None:
-            return left
-        async with self._write() as conn:
-            row = (
-                await conn.execute(
-                    select(
-                        requests_t.c.status, requests_t.c.approvals_needed, requests_t.c.expires_at
-                    )
-                    .where(requests_t.c.id == request_id)
-                    .with_for_update()
-                )
-            ).first()
-            if row is None:
-                raise LookupError(request_id)
-            if row.status == Status.PENDING.value and now >= row.expires_at:
-                await conn.execute(
-                    update(requests_t)
-                    .where(requests_t.c.id == request_id)
-                    .values(status=Status.EXPIRED.value, decided_by="bot", finished_at=now)
-                )
-                await self._release(conn, request_id)
-                await self._event(conn, request_id, now, "bot", "expired")
-                return ApprovalRecord(
-                    await self._load(conn, request_id), False, None, Status.EXPIRED
-                )
-            if row.status != Status.PENDING.value:
-                return ApprovalRecord(
-                    await self._load(conn, request_id), False, None, Status(row.status)
-                )
-            inserted = await conn.execute(
-                self._insert(approvals_t)
-                .values(request_id=request_id, approver=approver, at=now, note=note or None)
-                .on_conflict_do_nothing()
-            )
-            counted = inserted.rowcount == 1
-            claim: str | None = None
-            if counted:
-                await self._event(
-                    conn, request_id, now, approver, "approved", {"note": note} if note else None
-                )
-                if eligible is not None:
-                    await self._withdraw_ineligible(conn, request_id, eligible, now)
-                approvers = (
-                    await conn.execute(
-                        select(approvals_t.c.approver).where(approvals_t.c.request_id == request_id)
-                    )
-                ).scalars()
-                have = sum(1 for a in approvers if eligible is None or a in eligible)
-                if needed > row.approvals_needed:
-                    await conn.execute(
-                        update(requests_t)
-                        .where(requests_t.c.id == request_id)
-                        .values(approvals_needed=needed)
-                    )
-                    await self._event(
-                        conn, request_id, now, "bot", "policy_raised", {"approvals_needed": needed}
-                    )
-                if have >= max(row.approvals_needed, needed):
-                    claim = await self._claim(conn, request_id, Status.PENDING, now, lease_seconds)
-                    if claim is not None:
-                        await conn.execute(
-                            update(requests_t)
-                            .where(requests_t.c.id == request_id)
-                            .values(decided_by=approver)
-                        )
-            return ApprovalRecord(await self._load(conn, request_id), counted, claim)
-
-    async def _withdraw_ineligible(
-        self, conn: AsyncConnection, request_id: int, eligible: Collection[str], now: float
-    ) -> None:
-        """Approvals by people who no longer hold the role are withdrawn, each with its event,
-        so neither the quorum nor the card nor the outcome line counts them."""
-        stale = [
-            a
-            for a in (
-                await conn.execute(
-                    select(approvals_t.c.approver).where(approvals_t.c.request_id == request_id)
-                )
-            ).scalars()
-            if a not in eligible
-        ]
-        for approver in stale:
-            await conn.execute(
-                delete(approvals_t).where(
-                    and_(approvals_t.c.request_id == request_id, approvals_t.c.approver == approver)
-                )
-            )
-            await self._event(
-                conn,
-                request_id,
-                now,
-                "bot",
-                "approval_withdrawn",
-                {"approver": approver, "reason": "no longer an approver in the org file in force"},
-            )
-
-    async def _claim(
-        self,
-        conn: AsyncConnection,
-        request_id: int,
-        expected: Status,
-        now: float,
-        lease_seconds: float,
-        old_token: str | None = None,
-    ) -> str | None:
-        """Moves the request to executing with a fresh token, only if it is still as expected."""
-        token = uuid.uuid4().hex
-        conditions = [requests_t.c.id == request_id, requests_t.c.status == expected.value]
-        if old_token is not None:
-            conditions += [requests_t.c.claim_token == old_token, requests_t.c.lease_until < now]
-        result = await conn.execute(
-            update(requests_t)
-            .where(and_(*conditions))
-            .values(
-                status=Status.EXECUTING.value,
-                claim_token=token,
-                lease_until=now + lease_seconds,
-                executions=requests_t.c.executions + 1,
-            )
-        )
-        if result.rowcount != 1:
-            return None
-        if expected is Status.PENDING:
-            await self._release(conn, request_id)
-        kind = "claimed" if old_token is None else "reclaimed"
-        await self._event(conn, request_id, now, "bot", kind, {"lease_seconds": lease_seconds})
-        return token
-
-    async def transition(
-        self,
-        request_id: int,
-        *,
-        to: Status,
-        actor: str,
-        now: float,
-        kind: str,
-        detail: dict[str, object] | None = None,
-    ) -> Request | None:
-        """pending → denied / cancelled / expired; None when the request was no longer pending."""
-        async with self._write() as conn:
-            result = await conn.execute(
-                update(requests_t)
-                .where(
-                    and_(
-                        requests_t.c.id == request_id,
-                        requests_t.c.status == Status.PENDING.value,
-                    )
-                )
-                .values(
-                    status=to.value,
-                    decided_by=actor,
-                    finished_at=now,
-                    decision_note=_note(detail),
-                )
-            )
-            if result.rowcount != 1:
-                return None
-            await self._release(conn, request_id)
-            await self._event(conn, request_id, now, actor, kind, detail)
-            return await self._load(conn, request_id)
-
-    async def due_for_expiry(self, now: float) -> list[int]:
-        """Candidates only: `transition` decides, so a request approved meanwhile stays put."""
-        async with self._read() as conn:
-            rows = await conn.execute(
-                select(requests_t.c.id).where(
-                    and_(
-                        requests_t.c.status == Status.PENDING.value,
-                        requests_t.c.expires_at <= now,
-                    )
-                )
-            )
-            return list(rows.scalars())
-
-    async def pending_by_org(self) -> dict[str, tuple[int, float]]:
-        """Per org: how many requests wait for a decision, and when the oldest was filed
-        (one aggregate read, for the metrics the sweeper refreshes)."""
-        query = (
-            select(requests_t.c.org, func.count(), func.min(requests_t.c.created_at))
-            .where(requests_t.c.status == Status.PENDING.value)
-            .group_by(requests_t.c.org)
-        )
-        async with self._read() as conn:
-            rows = (await conn.execute(query)).all()
-        return {str(org): (int(count), float(oldest)) for org, count, oldest in rows}
-
-    async def stale_executions(self, now: float) -> list[tuple[int, str]]:
-        """Executions whose worker stopped renewing its lease (it crashed), with their tokens."""
-        async with self._read() as conn:
-            rows = (
-                await conn.execute(
-                    select(requests_t.c.id, requests_t.c.claim_token).where(
-                        and_(
-                            requests_t.c.status == Status.EXECUTING.value,
-                            requests_t.c.lease_until < now,
-                        )
-                    )
-                )
-            ).all()
-        return [(request_id, old) for request_id, old in rows]
-
-    async def reclaim(
-        self, request_id: int, old_token: str, now: float, lease_seconds: float
-    ) -> str | None:
-        """Takes over one stale execution, if its lease (under `old_token`) is still lapsed."""
-        async with self._write() as conn:
-            return await self._claim(
-                conn, request_id, Status.EXECUTING, now, lease_seconds, old_token=old_token
-            )
-
-    async def renew(self, request_id: int, claim: str, until: float) -> None:
-        """Extends a running execution's lease; LostClaim if another worker took it over."""
-        async with self._write() as conn:
-            await self._renew(conn, request_id, claim, until)
-
-    async def _renew(
-        self, conn: AsyncConnection, request_id: int, claim: str, until: float
-    ) -> None:
-        result = await conn.execute(
-            update(requests_t)
-            .where(
-                and_(
-                    requests_t.c.id == request_id,
-                    requests_t.c.claim_token == claim,
-                    requests_t.c.status == Status.EXECUTING.value,
-                )
-            )
-            .values(lease_until=until)
-        )
-        if result.rowcount != 1:
-            raise LostClaim(request_id)
-
-    async def start_target(
-        self, request_id: int, idx: int, claim: str, now: float, lease_until: float
-    ) -> bool:
-        """Marks a target as sent before the call; returns whether an earlier try was sent."""
-        async with self._write() as conn:
-            await self._renew(conn, request_id, claim, lease_until)
-            earlier = (
-                await conn.execute(
-                    select(targets_t.c.started_at).where(
-                        and_(targets_t.c.request_id == request_id, targets_t.c.idx == idx)
-                    )
-                )
-            ).scalar()
-            await conn.execute(
-                update(targets_t)
-                .where(and_(targets_t.c.request_id == request_id, targets_t.c.idx == idx))
-                .values(started_at=now)
-            )
-            return earlier is not None
-
-    async def record_target(
-        self,
-        request_id: int,
-        idx: int,
-        claim: str,
-        *,
-        outcome: Outcome,
-        status_code: int | None,
-        message: str,
-        attempts: int,
-        now: float,
-        lease_until: float,
-    ) -> None:
-        """Keeps the first outcome of a target: a retried write after a crash cannot change it."""
-        async with self._write() as conn:
-            await self._renew(conn, request_id, claim, lease_until)
-            await conn.execute(
-                update(targets_t)
-                .where(
-                    and_(
-                        targets_t.c.request_id == request_id,
-                        targets_t.c.idx == idx,
-                        targets_t.c.outcome.is_(None),
-                    )
-                )
-                .values(
-                    outcome=outcome.value,
-                    status_code=status_code,
-                    message=message,
-                    attempts=targets_t.c.attempts + attempts,
-                    finished_at=now,
-                )
-            )
-            target = (
-                await conn.execute(
-                    select(targets_t.c.app_id, targets_t.c.number).where(
-                        and_(targets_t.c.request_id == request_id, targets_t.c.idx == idx)
-                    )
-                )
-            ).one()
-            await self._event(
-                conn,
-                request_id,
-                now,
-                "sfvopi",
-                "api_result",
-                {
-                    "target": str(Target(target.app_id, target.number)),
-                    "outcome": outcome.value,
-                    "status_code": status_code,
-                    "message": message,
-                    "attempts": attempts,
-                },
-            )
-
-    async def finish(self, request_id: int, claim: str, *, status: Status, now: float) -> Request:
-        """Ends an execution; only the worker holding the claim may, else LostClaim."""
-        async with self._write() as conn:
-            result = await conn.execute(
-                update(requests_t)
-                .where(
-                    and_(
-                        requests_t.c.id == request_id,
-                        requests_t.c.claim_token == claim,
-                        requests_t.c.status == Status.EXECUTING.value,
-                    )
-                )
-                .values(status=status.value, finished_at=now, lease_until=None)
-            )
-            if result.rowcount != 1:
-                raise LostClaim(request_id)
-            await self.executed_event(conn, request_id, now)
-            await self._event(conn, request_id, now, "bot", status.value)
-            return await self._load(conn, request_id)
-
-    async def executed_event(self, conn: AsyncConnection, request_id: int, now: float) -> None:
-        """Any event an ending execution adds before its final state (break-glass's own)."""
-
-
-def _note(detail: dict[str, object] | None) -> str | None:
-    """The reason a decision carries (a deny's note, why the bot cancelled), if any."""
-    for key in ("note", "reason"):
-        value = (detail or {}).get(key)
-        if isinstance(value, str) and value:
-            return value
-    return None
 
 
 def _requested(values: dict[str, Any], targets: Sequence[Target]) -> dict[str, object]:

@@ -28,6 +28,7 @@ __all__ = [
     "pending_targets_t",
     "requests_t",
     "schema_meta_t",
+    "slack_deliveries_t",
     "slack_events_t",
     "targets_t",
 ]
@@ -60,20 +61,11 @@ requests_t = Table(
     Column("lease_until", Float),
     Column("executions", Integer, nullable=False, default=0),
     Column("notified_at", Float),
-    Column("notify_lease_until", Float),
     Column("decision_note", Text),
     Column("slack_problem", String(80)),
     Column("slack_problem_told", String(80)),
-    Column("announced", Integer, nullable=False, default=0, server_default="0"),
-    # reminders and escalation (migration 0007): last step claimed, last step fully posted,
-    # the poster's lease, and the posts of the current step already made (JSON)
-    Column("reminder_step", Integer, nullable=False, default=0, server_default="0"),
-    Column("reminder_done", Integer, nullable=False, default=0, server_default="0"),
-    Column("reminder_lease_until", Float),
-    Column("reminder_sent", Text),
     # break-glass (migration 0010): the flag and incident; the review (state, by whom, why,
-    # when, when due); its escalation (0 none, 1 claimed, 2 posted; the poster's lease and
-    # the posts made, JSON); the review's telling (bits: 1 thread, 2 requester; 4 all told)
+    # when, when due; its escalation and telling are slack_deliveries)
     Column("break_glass", Integer, nullable=False, default=0, server_default="0"),
     Column("incident", String(64)),
     Column("review", String(16)),
@@ -81,16 +73,32 @@ requests_t = Table(
     Column("review_note", Text),
     Column("reviewed_at", Float),
     Column("review_due_at", Float),
-    Column("review_escalation", Integer, nullable=False, default=0, server_default="0"),
-    Column("review_lease_until", Float),
-    Column("review_sent", Text),
-    Column("review_told", Integer, nullable=False, default=0, server_default="0"),
-    Column("review_told_lease", Float),
     # filed by a Workflow Builder step (migration 0013): its requester is the workflow's word
     Column("filed_by_step", Integer, nullable=False, default=0, server_default="0"),
     Index("ix_requests_status", "status"),
     Index("ix_requests_review", "review"),
     Index("ix_requests_org_created", "org", "created_at"),
+)
+
+# The Slack outbox (migration 0014): what a request owes Slack, written in the transaction that
+# makes it owed. A step's own row (recipient "") is expanded, when due, into one row per
+# recipient; each is claimed under a lease, posted once, and done (sent, or refused for good).
+slack_deliveries_t = Table(
+    "slack_deliveries",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("request_id", Integer, ForeignKey("requests.id"), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("recipient", String(300), nullable=False),
+    Column("due_at", Float, nullable=False),
+    Column("lease_until", Float),
+    Column("attempts", Integer, nullable=False, default=0, server_default="0"),
+    Column("sent_channel", String(SLACK_ID)),
+    Column("sent_ts", String(32)),
+    Column("refusal", String(80)),  # what Slack refused last
+    Column("done_at", Float),
+    Index("ix_slack_deliveries_key", "request_id", "kind", "recipient", unique=True),
+    Index("ix_slack_deliveries_due", "done_at", "due_at"),
 )
 
 targets_t = Table(

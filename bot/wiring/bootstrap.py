@@ -26,9 +26,8 @@ from bot.slack.after_ack import Background
 from bot.slack.app import Identity, build_app, who_we_are
 from bot.slack.app_home import AppHome
 from bot.slack.notifier import Notifier
+from bot.slack.outbox import SlackOutbox
 from bot.slack.pacing import ChannelPacer
-from bot.slack.reminders import ReminderPoster
-from bot.slack.review_poster import ReviewPoster
 from bot.slack.services import (
     KeptAliveSession,
     Services,
@@ -119,15 +118,20 @@ def _assemble(
     client = sfvopi_client(settings, observer=metrics.sfvopi_request)
     flow = workflow(settings, store, in_force, client, groups=groups, admission=admission)
     notifier = Notifier(
-        store, slack, in_force, background, lease_seconds=lease, pacer=pacer, groups=groups
+        store,
+        slack,
+        in_force,
+        background,
+        lease_seconds=lease,
+        pacer=pacer,
+        groups=groups,
+        # the card first, then what is owed under it: the outbox, built next, announces
+        announce=lambda request_id: outbox.announce(request_id),
     )
+    outbox = SlackOutbox(store, slack, in_force, notifier, background, groups, lease_seconds=lease)
     home = AppHome(store, flow, slack, background)
-    reminders = ReminderPoster(store, slack, in_force, groups, lease_seconds=lease)
-    reviews = ReviewPoster(
-        store, slack, in_force, notifier, background, groups, lease_seconds=lease
-    )
     steps = WorkflowSteps(store, flow, slack, background, sealer(settings), lease_seconds=lease)
-    listeners = (notifier.changed, metrics.changed, home.changed, steps.changed, reviews.changed)
+    listeners = (notifier.changed, metrics.changed, home.changed, steps.changed, outbox.changed)
     for listener in listeners:
         flow.subscribe(listener)
     audit_sink = AuditSink.from_settings(store, settings)
@@ -144,15 +148,14 @@ def _assemble(
         metrics=metrics,
         admission=admission,
         groups=groups,
-        reminders=reminders,
-        reviews=reviews,
+        outbox=outbox,
         steps=steps,
         audit_sink=audit_sink,
         bot_user_id=identity.get("user_id"),
     )
     sweepers = Sweepers(
         # in this order on each pass: the workflow's own first, then what Slack is told
-        (flow.sweep, notifier.sweep, reminders.sweep, steps.sweep, reviews.sweep),
+        (flow.sweep, notifier.sweep, outbox.sweep, steps.sweep),
         interval=settings.sweep_interval_seconds,
         metrics=metrics,
         source=store,

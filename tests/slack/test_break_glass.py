@@ -95,8 +95,8 @@ async def kinds(bot: RunningBot, request_id: int) -> list[str]:
 
 async def sweep_at(bot: RunningBot, when: float) -> None:
     """Every replica's sweep, with the review poster's clock at `when`."""
-    assert bot.services.reviews is not None
-    bot.services.reviews.clock = lambda: when
+    assert bot.services.outbox is not None
+    bot.services.outbox.clock = lambda: when
     await bot.sweep_once()
     await bot.settle()
 

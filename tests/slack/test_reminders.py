@@ -66,8 +66,8 @@ async def file(slack: SlackStandin, bot: RunningBot) -> tuple[int, float]:
 
 async def sweep_at(bot: RunningBot, when: float) -> None:
     """Every replica's sweep, with the reminder poster's clock at `when`."""
-    assert bot.services.reminders is not None
-    bot.services.reminders.clock = lambda: when
+    assert bot.services.outbox is not None
+    bot.services.outbox.clock = lambda: when
     await bot.sweep_once()
     await bot.settle()
 

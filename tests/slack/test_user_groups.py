@@ -217,8 +217,8 @@ async def test_a_reminder_mentions_the_group_and_reaches_its_members(
 ) -> None:
     request_id = request_id_in(await ask(slack, bot, "U0ALICE", UNLINK))
     stored = await bot.services.store.get(request_id)
-    assert stored is not None and bot.services.reminders is not None
-    bot.services.reminders.clock = lambda: stored.created_at + 10 * 60
+    assert stored is not None and bot.services.outbox is not None
+    bot.services.outbox.clock = lambda: stored.created_at + 10 * 60
     await bot.sweep_once()
     await bot.settle()
     (reminder,) = [m.text for m in slack.thread(APPROVALS, card(slack, request_id).ts)]

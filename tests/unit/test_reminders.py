@@ -8,26 +8,15 @@ from typing import Any
 
 import pytest
 
+from bot.core.deliveries import mention
 from bot.core.models import Action, Approval, Request, Status, Target, TargetState
 from bot.core.org import Reminders
-from bot.core.reminders import Due, ReminderState, Step, due, mention
 from bot.slack import blocks
 
 CREATED = 1_700_000_000.0  # 2023-11-14 22:13:20 UTC
 EXPIRES = CREATED + 3600
 POLICY = Reminders(10, 30, ("S0ONCALL", "C0SECOPS", "U0CTO"))
 REMIND_AT, ESCALATE_AT = CREATED + 600, CREATED + 1800
-
-
-def state(**changes: Any) -> ReminderState:
-    values: dict[str, Any] = {
-        "request_id": 7,
-        "org": "acme",
-        "action": Action.UNLINK,
-        "created_at": CREATED,
-        "expires_at": EXPIRES,
-    }
-    return ReminderState(**{**values, **changes})
 
 
 def request(**changes: Any) -> Request:
@@ -44,57 +33,6 @@ def request(**changes: Any) -> Request:
         "targets": (TargetState(Target("sfv_app_abc123xyz456", "+918000000001")),),
     }
     return Request(**{**values, **changes})
-
-
-# -- when -----------------------------------------------------------------------------------
-
-
-def test_nothing_is_due_before_the_reminder_time() -> None:
-    assert due(POLICY, state(), REMIND_AT - 1) is None
-
-
-def test_the_reminder_is_due_at_its_time_and_then_the_escalation() -> None:
-    assert due(POLICY, state(), REMIND_AT) == Due(Step.REMIND, resume=False)
-    assert due(POLICY, state(step=1, done=1), REMIND_AT + 60) is None
-    assert due(POLICY, state(step=1, done=1), ESCALATE_AT) == Due(Step.ESCALATE, resume=False)
-    assert due(POLICY, state(step=2, done=2), EXPIRES - 1) is None
-
-
-def test_a_late_sweep_still_reminds_before_it_escalates() -> None:
-    assert due(POLICY, state(), ESCALATE_AT + 60) == Due(Step.REMIND, resume=False)
-
-
-def test_a_half_posted_step_is_resumed_once_its_lease_lapses() -> None:
-    held = state(step=1, done=0, lease_until=REMIND_AT + 60)
-    assert due(POLICY, held, REMIND_AT + 30) is None
-    assert due(POLICY, held, REMIND_AT + 61) == Due(Step.REMIND, resume=True)
-
-
-def test_a_due_escalation_waits_for_a_live_poster_then_takes_over() -> None:
-    held = state(step=1, done=0, lease_until=ESCALATE_AT + 10)
-    assert due(POLICY, held, ESCALATE_AT) is None
-    assert due(POLICY, held, ESCALATE_AT + 11) == Due(Step.ESCALATE, resume=False)
-
-
-def test_nothing_once_expired() -> None:
-    assert due(POLICY, state(), EXPIRES) is None
-    assert due(POLICY, state(step=1, done=0), EXPIRES + 1) is None
-
-
-def test_a_policy_without_reminders_never_reminds() -> None:
-    assert due(Reminders(), state(), EXPIRES - 1) is None
-
-
-def test_escalation_alone_skips_the_reminder() -> None:
-    only = Reminders(None, 30, ("U0CTO",))
-    assert due(only, state(), REMIND_AT) is None
-    assert due(only, state(), ESCALATE_AT) == Due(Step.ESCALATE, resume=False)
-
-
-def test_steps_name_their_events() -> None:
-    assert [s.kind for s in Step] == ["reminded", "escalated"]
-    assert Step.REMIND.at(POLICY, CREATED) == REMIND_AT
-    assert Step.ESCALATE.at(POLICY, CREATED) == ESCALATE_AT
 
 
 @pytest.mark.parametrize(

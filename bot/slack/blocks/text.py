@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from bot.core import ids
-from bot.core.reminders import mention
+from bot.core.deliveries import mention
 from bot.core.text import visible
 
 __all__ = [
