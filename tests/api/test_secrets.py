@@ -65,4 +65,4 @@ async def test_no_token_is_ever_logged_answered_recorded_or_counted(
         assert secret not in recorded
         assert secret not in metrics.text
         assert secret not in told_slack
-    assert repr(bot.services.orgs.api_clients()).count("test-api-token") == 0
+    assert repr(bot.services.orgs.current.api_clients()).count("test-api-token") == 0

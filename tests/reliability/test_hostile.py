@@ -365,7 +365,7 @@ async def approve_everything(slack: SlackStandin, bot: RunningBot, request_id: i
     """Clicks Approve as each approver of the request's org until it runs (or is refused)."""
     request = await bot.services.store.get(request_id)
     assert request is not None
-    org = bot.services.orgs.get(request.org)
+    org = bot.services.orgs.current.get(request.org)
     assert org is not None
     channel = ORG_APPROVAL_CHANNEL[request.org]
     ts = next(m.ts for m in slack.messages(channel) if f"request #{request_id}" in m.text)
@@ -532,7 +532,7 @@ def sign(body: bytes, timestamp: int | None = None) -> dict[str, str]:
 
 async def check_store_invariants(bot: RunningBot) -> None:
     """Whatever was clicked: only approvers approve, never their own request, never twice."""
-    orgs = bot.services.orgs
+    orgs = bot.services.orgs.current
     for request in await bot.services.store.list_requests(orgs=["acme", "globex"], limit=500):
         org = orgs.get(request.org)
         assert org is not None
