@@ -9,13 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import and_, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import and_, update
 
 from bot.core.deliveries import AT_ONCE, Kind
 from bot.core.models import Action, Request, Review, Status, Target
 from bot.store.outbox import owe
-from bot.store.schema import requests_t, targets_t
+from bot.store.schema import requests_t
 from bot.store.transitions import Transitions
 
 __all__ = ["BreakGlass"]
@@ -86,24 +85,6 @@ class BreakGlass(Transitions):
             await owe(conn, self._insert, inserted, [(Kind.REVIEW_ESCALATED, review_due_at)])
             claim = await self._claim(conn, inserted, Status.PENDING, now, lease_seconds)
             return await self._load(conn, inserted), claim
-
-    async def executed_event(self, conn: AsyncConnection, request_id: int, now: float) -> None:
-        """For a break-glass request that finished: `executed`, each target's result, so the
-        log shows at one glance what one person's decision did."""
-        glass = (
-            await conn.execute(
-                select(requests_t.c.break_glass).where(requests_t.c.id == request_id)
-            )
-        ).scalar()
-        if not glass:
-            return
-        rows = await conn.execute(
-            select(targets_t.c.app_id, targets_t.c.number, targets_t.c.outcome)
-            .where(targets_t.c.request_id == request_id)
-            .order_by(targets_t.c.idx)
-        )
-        results = [{"target": str(Target(r.app_id, r.number)), "outcome": r.outcome} for r in rows]
-        await self._event(conn, request_id, now, "bot", "executed", {"targets": results})
 
     async def review(
         self,

@@ -385,13 +385,28 @@ class Transitions(Requests):
             )
             if result.rowcount != 1:
                 raise LostClaim(request_id)
-            await self.executed_event(conn, request_id, now)
+            await self._executed_event(conn, request_id, now)
             await self._event(conn, request_id, now, "bot", status.value)
             await owe(conn, self._insert, request_id, [(Kind.ANNOUNCED, AT_ONCE)])
             return await self._load(conn, request_id)
 
-    async def executed_event(self, conn: AsyncConnection, request_id: int, now: float) -> None:
-        """Any event an ending execution adds before its final state (break-glass's own)."""
+    async def _executed_event(self, conn: AsyncConnection, request_id: int, now: float) -> None:
+        """For a break-glass request that finished: `executed`, each target's result, so the
+        log shows at one glance what one person's decision did."""
+        glass = (
+            await conn.execute(
+                select(requests_t.c.break_glass).where(requests_t.c.id == request_id)
+            )
+        ).scalar()
+        if not glass:
+            return
+        rows = await conn.execute(
+            select(targets_t.c.app_id, targets_t.c.number, targets_t.c.outcome)
+            .where(targets_t.c.request_id == request_id)
+            .order_by(targets_t.c.idx)
+        )
+        results = [{"target": str(Target(r.app_id, r.number)), "outcome": r.outcome} for r in rows]
+        await self._event(conn, request_id, now, "bot", "executed", {"targets": results})
 
 
 def _note(detail: dict[str, object] | None) -> str | None:
