@@ -29,7 +29,7 @@ from pydantic import SecretStr
 from bot.audit.export import jsonl_line
 from bot.config.settings import Settings
 from bot.errors import AuditSinkError
-from bot.store import Store
+from bot.store.roles import SinkStore
 
 __all__ = [
     "SIGNATURE_HEADER",
@@ -155,7 +155,7 @@ class AuditSink:
 
     def __init__(
         self,
-        store: Store,
+        store: SinkStore,
         destination: Destination,
         *,
         interval: float = 2.0,
@@ -173,7 +173,7 @@ class AuditSink:
         self.failures = 0
 
     @classmethod
-    def from_settings(cls, store: Store, settings: Settings) -> AuditSink | None:
+    def from_settings(cls, store: SinkStore, settings: Settings) -> AuditSink | None:
         destination = destination_for(settings)
         if destination is None:
             return None

@@ -15,7 +15,7 @@ from bot.core.workflow import Workflow
 from bot.slack import home
 from bot.slack.after_ack import Background
 from bot.slack.refusals import classify
-from bot.store import Store
+from bot.store.roles import HomeStore
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +29,7 @@ VIEWERS_REUSED_FOR = 2.0
 class AppHome:
     def __init__(
         self,
-        store: Store,
+        store: HomeStore,
         workflow: Workflow,
         slack: AsyncWebClient,
         background: Background,

@@ -29,7 +29,7 @@ from bot.slack import blocks, break_glass
 from bot.slack.after_ack import Background
 from bot.slack.pacing import ChannelPacer
 from bot.slack.refusals import Kind, classify
-from bot.store import Store
+from bot.store.roles import CardStore
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +40,7 @@ RESPONSE_URL_LIFETIME = 30 * 60  # Slack takes posts to a command's response_url
 class Notifier:
     def __init__(
         self,
-        store: Store,
+        store: CardStore,
         slack: AsyncWebClient,
         orgs: OrgsInForce,
         background: Background,

@@ -27,7 +27,7 @@ from bot.slack.after_ack import Background
 from bot.slack.notifier import Notifier
 from bot.slack.refusals import TOKEN, classify
 from bot.slack.refusals import Kind as Refusal
-from bot.store import Store
+from bot.store.roles import DeliveryStore
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +97,7 @@ RENDERERS: dict[Kind, Render] = {
 class SlackOutbox:
     def __init__(
         self,
-        store: Store,
+        store: DeliveryStore,
         slack: AsyncWebClient,
         orgs: OrgsInForce,
         notifier: Notifier,

@@ -29,8 +29,8 @@ from bot.errors import InvalidId, InvalidRequest, ParseError, Refusal
 from bot.slack import blocks, grammar
 from bot.slack.after_ack import Background
 from bot.slack.sealing import Sealer
-from bot.store import Store
 from bot.store.function_runs import FunctionRun, dedupe_key
+from bot.store.roles import StepRunStore
 
 log = logging.getLogger(__name__)
 
@@ -181,7 +181,7 @@ class WorkflowSteps:
 
     def __init__(
         self,
-        store: Store,
+        store: StepRunStore,
         workflow: Workflow,
         slack: AsyncWebClient,
         background: Background,

@@ -1,0 +1,157 @@
+"""What each consumer of the store may use of it: one small interface per role, so a layer is
+handed only what it needs (the `Store` facade fills them all; the workflow's own roles are in
+bot/core/ports.py). mypy checks the facade against each where the root hands it over."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable
+from typing import Protocol
+
+from bot.audit.events import AuditEvent
+from bot.core.deliveries import Delivery, Kind
+from bot.core.models import Request, Status
+from bot.store.audit import Position
+from bot.store.function_runs import FunctionRun
+
+__all__ = ["CardStore", "DeliveryStore", "HomeStore", "SinkStore", "StepRunStore"]
+
+
+class CardStore(Protocol):
+    """The notifier's: each card's lease and record, and what Slack refused."""
+
+    async def claim_card(self, request_id: int, now: float, lease_seconds: float) -> bool: ...
+
+    async def clear_slack_problem(self, request_id: int) -> None: ...
+
+    async def get(
+        self, request_id: int, *, orgs: Collection[str] | None = None
+    ) -> Request | None: ...
+
+    async def note_slack_problem(
+        self, request_id: int, problem: str, now: float, *, release_card: bool = False
+    ) -> bool: ...
+
+    async def outbox(self, now: float) -> tuple[list[int], list[int]]: ...
+
+    async def record_slack_post(
+        self, request_id: int, step: str, channel: str, ts: str | None, now: float
+    ) -> None: ...
+
+    async def set_card(
+        self,
+        request_id: int,
+        channel: str,
+        ts: str,
+        now: float,
+        owed: Iterable[tuple[Kind, float]] = (),
+    ) -> Status: ...
+
+
+class DeliveryStore(Protocol):
+    """The Slack outbox's: deliveries claimed, posted, refused or dropped."""
+
+    async def claim_delivery(
+        self, delivery: Delivery, now: float, lease_seconds: float
+    ) -> bool: ...
+
+    async def delivered(
+        self, delivery: Delivery, channel: str, ts: str | None, now: float
+    ) -> None: ...
+
+    async def deliveries(self, request_id: int, now: float) -> list[Delivery]: ...
+
+    async def delivery_refused(
+        self, delivery: Delivery, error: str, now: float, retry_at: float | None
+    ) -> None: ...
+
+    async def drop_delivery(self, delivery: Delivery, now: float) -> None: ...
+
+    async def due_deliveries(self, now: float) -> list[int]: ...
+
+    async def expand_delivery(
+        self, step: Delivery, recipients: list[str], now: float, detail: dict[str, object]
+    ) -> bool: ...
+
+    async def get(
+        self, request_id: int, *, orgs: Collection[str] | None = None
+    ) -> Request | None: ...
+
+    async def reschedule_delivery(self, delivery: Delivery, due_at: float) -> None: ...
+
+
+class StepRunStore(Protocol):
+    """Workflow Builder steps': runs taken in, settled and completed once."""
+
+    async def add_function_run(
+        self, execution_id: str, callback_id: str, sealed_token: str | None, now: float
+    ) -> bool: ...
+
+    async def claim_function_run(
+        self, execution_id: str, now: float, lease_seconds: float
+    ) -> bool: ...
+
+    async def complete_function_run(
+        self, execution_id: str, outcome: str, now: float, detail: dict[str, object]
+    ) -> bool: ...
+
+    async def function_run(self, execution_id: str) -> FunctionRun | None: ...
+
+    async def function_run_request(self, execution_id: str) -> int | None: ...
+
+    async def function_runs_due(self, now: float, *, filing_grace: float) -> list[str]: ...
+
+    async def function_runs_of(self, request_id: int) -> list[str]: ...
+
+    async def get(
+        self, request_id: int, *, orgs: Collection[str] | None = None
+    ) -> Request | None: ...
+
+    async def note_function_problem(
+        self, execution_id: str, problem: str, now: float, retry_in: float
+    ) -> int: ...
+
+    async def settle_function_run(
+        self, execution_id: str, *, request_id: int | None = None, error: str | None = None
+    ) -> None: ...
+
+
+class HomeStore(Protocol):
+    """The App Home's: who opened it, and what to show them."""
+
+    async def home_viewers(self, users: Collection[str]) -> list[str]: ...
+
+    async def list_requests(
+        self,
+        *,
+        orgs: Iterable[str],
+        statuses: Iterable[Status] | None = None,
+        limit: int = 20,
+        requester: str | None = None,
+    ) -> list[Request]: ...
+
+    async def remember_home(self, user: str, now: float) -> None: ...
+
+
+class SinkStore(Protocol):
+    """The audit log's live sink: batches in commit order, its cursor and lease."""
+
+    async def advance_sink(
+        self,
+        sink: str,
+        owner: str,
+        *,
+        delivered_from: Position,
+        delivered_to: Position,
+        now: float,
+        lease_seconds: float,
+    ) -> bool: ...
+
+    async def lease_sink(
+        self, sink: str, owner: str, now: float, lease_seconds: float
+    ) -> Position | None: ...
+
+    async def release_sink(self, sink: str, owner: str) -> None: ...
+
+    async def sink_batch(self, after: Position, limit: int) -> list[AuditEvent]: ...
+
+    async def sink_has_more(self, sink: str) -> bool: ...
