@@ -1,8 +1,8 @@
 """An incident bot that files a request over sfvopi-bot's HTTP API, waits for people to
 decide it in Slack, and prints what happened to each target.
 
-It needs only httpx (any language with HTTP and JSON does the same: see the README's "HTTP
-API" section and /api/v1/openapi.json). The token comes from an environment variable, never
+It needs only httpx (any language with HTTP and JSON does the same: see docs/http-api.md
+and /api/v1/openapi.json). The token comes from an environment variable, never
 from the command line (which other users of the machine can read):
 
     export SFVOPI_API_TOKEN=…   # the value of the client's token_env in the org file
