@@ -5,8 +5,6 @@ closes."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
 import logging
 from collections.abc import AsyncIterator
@@ -18,6 +16,7 @@ from bot.core.org import OrgDirectory
 from bot.sandbox.slack_standin import SlackStandin
 from tests.support.api import API_TOKENS
 from tests.support.bot import RunningBot, start_front_door
+from tests.support.raw_http import exchange, request_head
 
 SECRET = b"sekrit-bearer-not-real"
 TOKEN = API_TOKENS["incident-bot"].encode()
@@ -36,25 +35,11 @@ async def call(bot: RunningBot, head: bytes, body: bytes = b"", *, drip: bool = 
     """One request as given (its body a byte a second when `drip`); all the bot answers
     until it closes the connection."""
     assert bot.http is not None
-    reader, writer = await asyncio.open_connection("127.0.0.1", bot.http.port)
-    try:
-        writer.write(head + (b"" if drip else body))
-        await writer.drain()
-        answer = asyncio.ensure_future(reader.read())
-        for byte in body if drip else b"":
-            if answer.done():
-                break
-            with contextlib.suppress(ConnectionError, OSError):
-                writer.write(bytes([byte]))
-            await asyncio.wait([answer], timeout=1)
-        return await asyncio.wait_for(answer, 60)
-    finally:
-        writer.close()
+    return await exchange(bot.http.port, head, body, drip=drip)
 
 
 def head(method: str, path: str, *headers: bytes) -> bytes:
-    lines = [f"{method} {path} HTTP/1.1".encode(), b"Host: 127.0.0.1", *headers]
-    return b"\r\n".join([*lines, b"Connection: close", b"", b""])
+    return request_head(method, path, *headers)
 
 
 def problem_in(answer: bytes, status: int, slug: str) -> dict[str, object]:

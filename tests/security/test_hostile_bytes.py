@@ -4,8 +4,6 @@ quotes nothing sent, and each costs the log at most one counted line, never a tr
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
 import logging
 import time
@@ -19,6 +17,7 @@ from bot.config.settings import Settings
 from bot.core.org import OrgDirectory
 from bot.sandbox.slack_standin import SlackStandin
 from tests.support.bot import RunningBot, start_front_door
+from tests.support.raw_http import exchange, request_head, status_of
 from tests.support.slack_user import APPROVALS, UNLINK, ask, request_id_in
 
 METRICS_TOKEN = "metrics-token-not-real"
@@ -39,39 +38,6 @@ async def door(
 def port_of(bot: RunningBot) -> int:
     assert bot.http is not None
     return bot.http.port
-
-
-async def exchange(port: int, head: bytes, body: bytes = b"", *, drip: bool = False) -> bytes:
-    """Sends a request as given (the body a byte a second when `drip`) and returns all the
-    bot answers until it closes the connection."""
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    try:
-        writer.write(head)
-        if not drip:
-            writer.write(body)
-        await writer.drain()
-        answer = asyncio.ensure_future(reader.read())
-        for byte in body if drip else b"":
-            if answer.done():
-                break
-            with contextlib.suppress(ConnectionError, OSError):
-                writer.write(bytes([byte]))
-            await asyncio.wait([answer], timeout=1)
-        return await asyncio.wait_for(answer, 60)
-    finally:
-        writer.close()
-
-
-def request_head(method: str, path: str, *headers: bytes) -> bytes:
-    lines = [f"{method} {path} HTTP/1.1".encode(), b"Host: 127.0.0.1", *headers]
-    return b"\r\n".join([*lines, b"Connection: close", b"", b""])
-
-
-def status_of(answer: bytes) -> int:
-    """The status of an answer (aiohttp answers its parser's refusals as HTTP/1.0)."""
-    version, status, *_ = answer.split(b" ", 2)
-    assert version.startswith(b"HTTP/1."), answer[:200]
-    return int(status)
 
 
 def assert_quiet(caplog: pytest.LogCaptureFixture, *never: bytes) -> None:
