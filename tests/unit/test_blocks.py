@@ -523,6 +523,13 @@ def mrkdwn(node: Any) -> list[str]:
     return own + [t for v in node.values() if isinstance(v, dict | list) for t in mrkdwn(v)]
 
 
+def test_the_longest_reason_all_escaped_is_shown_whole_in_the_outcome_line() -> None:
+    request = hostile(Status.DENIED)
+    shown = "`" + blocks.escape(HOSTILE) + "`"
+    assert f"Reason: {shown} Why it was denied: `&amp;&lt;&gt;" in blocks.outcome_summary(request)
+    assert f"Reason: {shown}" in blocks.requester_notice(request)
+
+
 @pytest.mark.parametrize(
     "token",
     ["<@U0ALICE>", CREATED_SHOWN, "<https://acme.slack.com/archives/C1/p1|the card>", "&amp;"],

@@ -6,13 +6,15 @@ from __future__ import annotations
 from typing import Any
 
 from bot.core.models import Outcome, Request, Status
+from bot.core.workflow import MAX_REASON
 from bot.slack.blocks.card import STATUS_LINE, notes, short_targets, target_line
 from bot.slack.blocks.text import MESSAGE_LIMIT, SECTION_LIMIT, clip, escape, quoted, user
 
 __all__ = ["outcome_summary", "requester_notice", "slack_problem_notice", "thread_details"]
 
-REASON_SHOWN = 1500  # of a message's 4,000 characters, once escaped
-NOTE_SHOWN = 600
+REASON_SHOWN = 5 * MAX_REASON + 2
+"""The longest reason whole, every character escaped to `&amp;`, in its code span."""
+NOTE_SHOWN = 600  # a note's share of the 4,000 left once the reason is in
 
 
 def outcome_summary(request: Request, *, asked_by: bool = True) -> str:
