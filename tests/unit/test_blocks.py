@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
@@ -111,7 +112,7 @@ def test_pending_card_says_everything_an_approver_needs() -> None:
 
 def test_pending_card_has_approve_deny_and_cancel_buttons_carrying_the_request() -> None:
     (actions,) = by_type(blocks.card(unlink()), "actions")
-    assert actions["block_id"] == "sfvopi_request_7"
+    assert actions["block_id"] == "sfvopi_request_7.pending.0"
     approve, deny, cancel = actions["elements"]
     assert [b["action_id"] for b in (approve, deny, cancel)] == [
         "sfvopi_approve",
@@ -152,7 +153,7 @@ def test_approve_and_deny_ask_for_confirmation_cancel_does_not() -> None:
 
 def test_button_values_follow_the_request_id() -> None:
     (actions,) = by_type(blocks.card(unlink(id=2147483647)), "actions")
-    assert actions["block_id"] == "sfvopi_request_2147483647"
+    assert actions["block_id"] == "sfvopi_request_2147483647.pending.0"
     assert {b["value"] for b in actions["elements"]} == {"2147483647"}
 
 
@@ -461,9 +462,111 @@ def test_a_long_request_list_is_clipped() -> None:
     requests = [unlink(id=i) for i in range(1, 200)]
     (section,) = blocks.request_list("History", requests)
     text = section["text"]["text"]
-    assert len(text) == 2900
+    assert 2800 < len(text) <= 2900
     assert text.startswith("*History*\n• *#1* unlink")
     assert text.endswith("…")
+    assert whole_markup(text)
+
+
+HOSTILE = "&<>" * 167  # MAX_REASON and MAX_NOTE (500) long, five times that once escaped
+MESSAGE_TEXT = 4000  # what Slack asks a message's top-level text to stay within
+
+
+def whole_markup(text: str) -> bool:
+    """No `<…>` token and no `&…;` entity cut open by clipping."""
+    return (
+        re.fullmatch(r"([^<>&]|<[^<>]*>|&(amp|lt|gt);)*", text) is not None
+        and re.search(r"&[a-z]*…", text) is None
+    )
+
+
+def hostile(status: Status, count: int = 3) -> Request:
+    states = tuple(
+        TargetState(Target(f"app_{i:03}"), Outcome.FAILED, 500, HOSTILE, 3) for i in range(count)
+    )
+    notes = tuple(Approval(a.approver, a.at, HOSTILE) for a in approved("U0BOB", "U0CAROL"))
+    return unlink(
+        status,
+        reason=HOSTILE,
+        targets=states,
+        approvals=notes,
+        decided_by="U0DAVE",
+        decision_note=HOSTILE,
+        finished_at=FINISHED,
+    )
+
+
+@pytest.mark.parametrize("status", [Status.PENDING, Status.FAILED, Status.DENIED])
+@pytest.mark.parametrize("count", [3, 100])
+def test_hostile_text_at_its_longest_keeps_every_text_within_slacks_limits(
+    status: Status, count: int
+) -> None:
+    request = hostile(status, count)
+    for line in (blocks.outcome_summary(request), blocks.requester_notice(request)):
+        assert len(line) <= MESSAGE_TEXT
+        assert whole_markup(line)
+    for chunk in blocks.thread_details(request):
+        assert 0 < len(chunk) <= SLACK_SECTION_TEXT
+        assert whole_markup(chunk)
+    card = blocks.card(request)
+    assert all(len(text) <= SLACK_SECTION_TEXT for text in texts(card))
+    assert all(whole_markup(text) for text in mrkdwn(card))
+
+
+def mrkdwn(node: Any) -> list[str]:
+    """Every mrkdwn text in the blocks (plain_text is shown as typed, so never clipped open)."""
+    if isinstance(node, list):
+        return [t for n in node for t in mrkdwn(n)]
+    if not isinstance(node, dict):
+        return []
+    own = [node["text"]] if node.get("type") == "mrkdwn" else []
+    return own + [t for v in node.values() if isinstance(v, dict | list) for t in mrkdwn(v)]
+
+
+def test_the_longest_reason_all_escaped_is_shown_whole_in_the_outcome_line() -> None:
+    request = hostile(Status.DENIED)
+    shown = "`" + blocks.escape(HOSTILE) + "`"
+    assert f"Reason: {shown} Why it was denied: `&amp;&lt;&gt;" in blocks.outcome_summary(request)
+    assert f"Reason: {shown}" in blocks.requester_notice(request)
+
+
+@pytest.mark.parametrize(
+    "token",
+    ["<@U0ALICE>", CREATED_SHOWN, "<https://acme.slack.com/archives/C1/p1|the card>", "&amp;"],
+)
+def test_a_clip_boundary_inside_markup_keeps_it_whole_or_leaves_it_out(token: str) -> None:
+    before = "x" * 50
+    for limit in range(len(before) - 2, len(before) + len(token) + 3):
+        clipped = blocks.clip(f"{before}{token} after", limit)
+        assert len(clipped) <= limit
+        assert clipped.endswith("…")
+        assert token in clipped or clipped == before[: len(clipped) - 1] + "…"
+
+
+def test_the_homes_latest_decisions_never_cut_a_mention_or_a_date() -> None:
+    decided = [finished(Status.SUCCEEDED, DONE, id=i, reason="r" * (i % 97)) for i in range(60)]
+    (section,) = blocks.request_list("Latest decisions", decided)
+    assert section["text"]["text"].endswith("…")
+    assert whole_markup(section["text"]["text"])
+
+
+def test_a_hundred_target_card_with_long_answers_keeps_its_and_more_line() -> None:
+    targets = blocks.card(hostile(Status.FAILED, 100))[3]["text"]["text"]
+    assert len(targets) <= SLACK_SECTION_TEXT
+    assert targets.startswith("*Targets*\n")
+    assert targets.endswith("…\n… and 60 more (see the thread)")
+
+
+def test_each_update_of_a_card_gives_its_buttons_a_new_block_id() -> None:
+    states = [
+        unlink(),
+        unlink(approvals=approved("U0BOB")),
+        unlink(approvals=approved("U0BOB", "U0CAROL"), approvals_needed=3),
+    ]
+    ids = [by_type(blocks.card(s), "actions")[0]["block_id"] for s in states]
+    assert len(set(ids)) == len(ids)
+    assert all(blocks.is_card_block_id(i, 7) and not blocks.is_card_block_id(i, 70) for i in ids)
+    assert by_type(blocks.card(unlink()), "actions")[0]["block_id"] == ids[0]
 
 
 # -- outcome summary, requester notice, thread details --------------------------------------
