@@ -32,6 +32,7 @@ from bot.slack.blocks.card import (
     title,
 )
 from bot.slack.blocks.messages import (
+    HELP_HINT,
     USAGE,
     error,
     request_line,
@@ -72,6 +73,7 @@ __all__ = [
     "BUTTONS",
     "CANCEL",
     "DENY",
+    "HELP_HINT",
     "OUTCOME_ICON",
     "SECTION_LIMIT",
     "STATUS_LINE",
