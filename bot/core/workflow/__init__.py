@@ -117,6 +117,7 @@ class Workflow:
         self.status = self.reading.status
         self.events = self.reading.events
         self.pending = self.reading.pending
+        self.pending_count = self.reading.pending_count
         self.history = self.reading.history
         self.waiting_for = self.reading.waiting_for
         self.mine = self.reading.mine
