@@ -143,7 +143,7 @@ class AlreadyPending(Conflict):
         """The refusal in the bot's words, for `target` (as shown) held by `request_id`."""
         return cls(
             f"`{target}` is already pending as request #{request_id}; approve or cancel that "
-            "one, or add `--again` to file another",
+            "one, or add `--again` to file another.",
             request_id,
         )
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
 
+from bot.core.workflow.reading import PENDING_SHOWN
 from bot.errors import AlreadyPending, Busy, InvalidRequest, ParseError, Refusal
 from bot.slack import admission, blocks
 from bot.slack.grammar import Command, parse
@@ -101,8 +102,15 @@ async def _whoami(services: Services, cmd: Command, payload: dict[str, Any]) -> 
 
 
 async def _pending(services: Services, cmd: Command, payload: dict[str, Any]) -> Reply:
-    found = await services.workflow.pending(user=str(payload.get("user_id", "")), org=cmd.org)
-    return {"text": f"{len(found)} pending", "blocks": blocks.request_list("Pending", found)}
+    """The pending requests, at most PENDING_SHOWN of them, and how many there are in all."""
+    user = str(payload.get("user_id", ""))
+    found = await services.workflow.pending(user=user, org=cmd.org, limit=PENDING_SHOWN + 1)
+    shown = found[:PENDING_SHOWN]
+    total = len(found)
+    if total > PENDING_SHOWN:
+        total = await services.workflow.pending_count(user=user, org=cmd.org)
+    heading = "Pending" if total == len(shown) else f"Pending (showing {len(shown)} of {total})"
+    return {"text": f"{total} pending", "blocks": blocks.request_list(heading, shown)}
 
 
 async def _history(services: Services, cmd: Command, payload: dict[str, Any]) -> Reply:

@@ -164,9 +164,11 @@ class RunningStore(RequestLookup, Protocol):
 
 
 class ReadingStore(RequestLookup, RequestListing, Protocol):
-    """What reading needs beyond a request: its event log."""
+    """What reading needs beyond a request: its event log, and how many a list left out."""
 
     async def events(self, request_id: int) -> list[Event]: ...
+
+    async def count_requests(self, *, orgs: Iterable[str], statuses: Iterable[Status]) -> int: ...
 
 
 class RequestStore(FilingStore, DecidingStore, RunningStore, ReadingStore, Protocol):

@@ -12,6 +12,9 @@ from bot.errors import InvalidRequest
 # As stored: a control (NUL above all, which PostgreSQL refuses) becomes a space; a format
 # character (bidi marks and overrides, zero-width spaces and joiners, BOM) is removed, so a
 # reason of nothing else is empty and nothing typed can reorder or hide what others read.
+MAX_REASON = 500  # characters of a request's reason, as stored
+MAX_NOTE = 500  # characters of a decision's note (deny, cancel, approve, review)
+
 _TYPED = {"Cc": " ", "Cf": ""}
 # As shown in a message: every control, format or line-breaking character is a space, and a
 # lone surrogate (which no encoder takes) the replacement character.

@@ -80,9 +80,8 @@ def card(
         if request.review_escalated:
             shown.append(_context(f"{SIREN} Review overdue: escalated to {to}"))
         else:
-            shown.append(
-                _context(f"Unreviewed by {blocks.when(request.review_due_at)}: escalated to {to}")
-            )
+            due = blocks.when(request.review_due_at)
+            shown.append(_context(f"If unreviewed by {due}, it is escalated to {to}"))
     shown.append(
         _context(
             f"Request #{request.id} · broke glass {blocks.when(request.created_at)}"

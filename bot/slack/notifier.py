@@ -180,6 +180,7 @@ class Notifier:
             request,
             escalates_at=reminders.escalate_at(request.created_at),
             escalate_to=reminders.escalate_to,
+            now=self.clock(),
         )
 
     async def refused(self, request: Request, step: str, exc: Exception, channel: str) -> None:

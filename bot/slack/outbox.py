@@ -198,7 +198,7 @@ class SlackOutbox:
         keys = [r.key for r in deliveries.recipients(step.kind, request, org, groups)]
         if not await self.store.expand_delivery(step, keys, now, {"to": keys}):
             return False
-        if step.kind is Kind.REVIEW_ESCALATED:
+        if step.kind in (Kind.ESCALATED, Kind.REVIEW_ESCALATED):
             await self.notifier.sync(request.id)  # the card says it was escalated
         return True
 

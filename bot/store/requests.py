@@ -322,6 +322,15 @@ class Requests(Database):
             ids = (await conn.execute(query)).scalars().all()
             return [await self._load(conn, i) for i in ids]
 
+    async def count_requests(self, *, orgs: Iterable[str], statuses: Iterable[Status]) -> int:
+        """How many requests of `orgs` are in `statuses`: a list's real size past its cap."""
+        query = select(func.count()).where(
+            requests_t.c.org.in_(list(orgs)),
+            requests_t.c.status.in_([s.value for s in statuses]),
+        )
+        async with self._read() as conn:
+            return int((await conn.execute(query)).scalar_one())
+
     async def pending_with_targets(
         self, org: str, targets: Sequence[Target], *, not_dedupe_key: str | None = None
     ) -> dict[Target, int]:

@@ -65,9 +65,10 @@ async def file(slack: SlackStandin, bot: RunningBot) -> tuple[int, float]:
 
 
 async def sweep_at(bot: RunningBot, when: float) -> None:
-    """Every replica's sweep, with the reminder poster's clock at `when`."""
+    """Every replica's sweep, with the reminder poster's and the card's clocks at `when`."""
     assert bot.services.outbox is not None
     bot.services.outbox.clock = lambda: when
+    bot.services.notifier.clock = lambda: when
     await bot.sweep_once()
     await bot.settle()
 
@@ -84,7 +85,7 @@ async def test_a_pending_request_is_reminded_then_escalated_once_each(
     slack: SlackStandin, bot: RunningBot
 ) -> None:
     request_id, filed = await file(slack, bot)
-    assert ":rotating_light: Undecided by" in card_text(card(slack, request_id))
+    assert ":rotating_light: If undecided by" in card_text(card(slack, request_id))
     assert "<!subteam^S0ONCALL>, <#C0SECOPS>, <@U0CTO>" in card_text(card(slack, request_id))
 
     await sweep_at(bot, filed + 9 * 60)
@@ -115,6 +116,7 @@ async def test_a_pending_request_is_reminded_then_escalated_once_each(
     assert "/archives/C0APPROVALS/p" in posted
     (told_cto,) = dms(slack, "U0CTO")
     assert told_cto == posted
+    assert ":rotating_light: Escalated to <!subteam^S0ONCALL>" in card_text(card(slack, request_id))
 
     await sweep_at(bot, filed + 59 * 60)
     assert len(reminders_in(slack, request_id)) == 2

@@ -288,11 +288,12 @@ async def test_a_channel_the_org_does_not_allow(slack: SlackStandin, bot: Runnin
     assert posted(slack) == []
 
 
-async def test_usage_comes_with_bad_input_and_with_help(
+async def test_bad_input_points_to_help_which_gives_the_usage(
     slack: SlackStandin, bot: RunningBot
 ) -> None:
-    bad = await slack.command("U0ALICE", "unlink", channel=OPS)
-    assert bad.ephemeral is not None and "Usage" in str(bad.ephemeral.blocks)
+    bad = await slack.command("U0ALICE", "unlnk", channel=OPS)
+    assert bad.ephemeral is not None and "Usage" not in str(bad.ephemeral.blocks)
+    assert "`/sfvopi help` for every command and its options." in str(bad.ephemeral.blocks)
     for text in ("", "help"):
         shown = await slack.command("U0ALICE", text, channel=OPS)
         assert shown.ephemeral is not None and "Usage" in shown.ephemeral.text

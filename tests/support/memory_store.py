@@ -185,6 +185,9 @@ class MemoryStore:
         ]
         return found[:limit]
 
+    async def count_requests(self, *, orgs: Iterable[str], statuses: Iterable[Status]) -> int:
+        return len(await self.list_requests(orgs=orgs, statuses=statuses, limit=len(self._rows)))
+
     async def events(self, request_id: int) -> list[Event]:
         return [e for e in self._events if e.request_id == request_id]
 

@@ -420,14 +420,16 @@ def test_errors_escape_their_message() -> None:
     ]
 
 
-def test_errors_can_carry_the_usage() -> None:
+def test_errors_point_to_the_help_in_one_line() -> None:
     built = blocks.error("unknown command `x`", usage=True)
     assert [b["type"] for b in built] == ["section", "context"]
-    usage = built[1]["elements"][0]["text"]
-    assert usage.startswith("*Usage* — `/sfvopi <command>`")
+    assert built[1]["elements"][0]["text"] == "`/sfvopi help` for every command and its options."
+
+
+def test_the_help_names_every_command_and_the_options() -> None:
     for command in ("unlink", "delete", "status", "pending", "history", "cancel", "whoami", "help"):
-        assert f"• `{command}" in usage
-    assert "--org NAME" in usage
+        assert f"• `{command}" in blocks.USAGE
+    assert "--org NAME" in blocks.USAGE
 
 
 # -- Slack's text limits --------------------------------------------------------------------

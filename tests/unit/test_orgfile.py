@@ -595,6 +595,16 @@ def test_reminder_minutes_are_whole_and_positive(value: str) -> None:
     assert found[0].startswith("org acme: policy remind_after_minutes must be ")
 
 
+@pytest.mark.parametrize(
+    "written", ["remind_after_minutes: 10", "escalate_after_minutes: 30", "ttl_minutes: 60"]
+)
+def test_a_rejected_minutes_value_is_the_only_problem_said(written: str) -> None:
+    """No order check with a value the user never wrote (the default put in its place)."""
+    key = written.split(":")[0]
+    found = problems(REMINDING.replace(written, f"{key}: 0.5"))
+    assert found == [f"org acme: policy {key} must be a whole number, not 0.5"]
+
+
 # -- user groups as members ---------------------------------------------------------------
 
 GROUPED = edited("      U0VIC: viewer\n", "      U0VIC: viewer\n      S0ONCALL: approver\n")

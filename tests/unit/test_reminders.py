@@ -57,8 +57,8 @@ def test_the_pending_card_says_when_and_to_whom_it_escalates() -> None:
     last = card[-1]
     assert last["type"] == "context"
     assert last["elements"][0]["text"] == (
-        ":rotating_light: Undecided by <!date^1700001800^{date_short_pretty} {time}|2023-11-14 "
-        "22:43 UTC>: escalated to <!subteam^S0ONCALL>, <#C0SECOPS>, <@U0CTO>"
+        ":rotating_light: If undecided by <!date^1700001800^{date_short_pretty} {time}|2023-11-14 "
+        "22:43 UTC>, it is escalated to <!subteam^S0ONCALL>, <#C0SECOPS>, <@U0CTO>"
     )
 
 

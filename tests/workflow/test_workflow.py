@@ -358,3 +358,11 @@ def test_the_readme_python_example_runs() -> None:
     )
     assert out.returncode == 0, out.stderr
     assert "request #1: succeeded; +918000000001 on app_abc123: success" in out.stdout
+
+
+async def test_pending_lists_at_most_its_limit_and_counts_them_all(workflow: Workflow) -> None:
+    for _ in range(4):
+        await unlink_request(workflow, again=True)
+    assert len(await workflow.pending(user="U0VIC", limit=3)) == 3
+    assert await workflow.pending_count(user="U0VIC") == 4
+    assert await workflow.pending_count(user="U0GARY") == 0

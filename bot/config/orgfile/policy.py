@@ -56,9 +56,11 @@ class PolicyChecks(Checks):
         approvals: dict[Action, int] = {}
         for action in Action:
             approvals[action] = self.action_approvals(where, raw, action)
+        unread = len(self.problems)
         ttl = self.whole_number(
             where, raw, "ttl_minutes", "policy ttl_minutes", DEFAULT_TTL_MINUTES
         )
+        ttl_read = len(self.problems) == unread
         self_approval = raw.get("self_approval", DEFAULT_SELF_APPROVAL)
         if not isinstance(self_approval, bool):
             self.problem(
@@ -69,6 +71,7 @@ class PolicyChecks(Checks):
             where, raw, "deny_reason", Need.OPTIONAL, (Need.OPTIONAL, Need.REQUIRED)
         )
         approve_note = self.need(where, raw, "approve_note", Need.NONE, tuple(Need))
+        unread = len(self.problems)
         everywhere = self.reminders(where, "policy", raw, Reminders())
         reminders: dict[Action, Reminders] = {}
         for action in Action:
@@ -78,8 +81,11 @@ class PolicyChecks(Checks):
                 if isinstance(own, Map)
                 else everywhere
             )
-            line = own.line if isinstance(own, Map) else raw.line
-            self.reminder_order(where, action, line, reminders[action], ttl)
+        if ttl_read and len(self.problems) == unread:  # else the order is of values not written
+            for action in Action:
+                own = raw.get(action.value)
+                line = own.line if isinstance(own, Map) else raw.line
+                self.reminder_order(where, action, line, reminders[action], ttl)
         glass = self.break_glass(where, raw)
         if len(self.problems) > before:
             return None

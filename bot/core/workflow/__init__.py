@@ -20,13 +20,14 @@ from typing import Any, Generic, TypeVar
 from bot.core.models import Action, Request, Target
 from bot.core.org import OrgDirectory, OrgsInForce
 from bot.core.ports import Admission, GroupMembers, RequestStore
+from bot.core.text import MAX_NOTE, MAX_REASON
 from bot.core.workflow.access import Access
 from bot.core.workflow.deciding import Deciding
-from bot.core.workflow.filing import MAX_REASON, Filing
+from bot.core.workflow.filing import Filing
 from bot.core.workflow.outcomes import ApprovalResult, Outcome
 from bot.core.workflow.reading import Reading
 from bot.core.workflow.reviewing import Reviewing
-from bot.core.workflow.rules import MAX_NOTE, Decision
+from bot.core.workflow.rules import Decision
 from bot.core.workflow.running import Running, final_status
 from bot.core.workflow.shared import Listener, Shared
 from bot.core.workflow.steps import STEP_BREAK_GLASS
@@ -117,6 +118,7 @@ class Workflow:
         self.status = self.reading.status
         self.events = self.reading.events
         self.pending = self.reading.pending
+        self.pending_count = self.reading.pending_count
         self.history = self.reading.history
         self.waiting_for = self.reading.waiting_for
         self.mine = self.reading.mine

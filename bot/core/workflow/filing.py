@@ -12,7 +12,7 @@ from bot.core.break_glass import incident_id
 from bot.core.models import Action, Target
 from bot.core.org import Groups, Org, Role
 from bot.core.ports import FilingStore
-from bot.core.text import one_line
+from bot.core.text import MAX_REASON, one_line
 from bot.core.workflow import steps
 from bot.core.workflow.access import Access, unless_pending
 from bot.core.workflow.outcomes import ApprovalResult
@@ -20,8 +20,6 @@ from bot.core.workflow.shared import Shared
 from bot.errors import InvalidId, InvalidRequest, NotAllowed
 
 log = logging.getLogger(__name__)
-
-MAX_REASON = 500
 
 
 class Filing:

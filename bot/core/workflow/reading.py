@@ -10,6 +10,8 @@ from bot.core.ports import ReadingStore
 from bot.core.workflow.access import Access
 from bot.core.workflow.shared import Shared
 
+PENDING_SHOWN = 50  # the most `pending` lists; the count says how many more there are
+
 
 class Reading:
     """The reads a person (or an API client, in its one org) may make."""
@@ -29,11 +31,18 @@ class Reading:
         await self.access.visible(request_id, user)
         return await self.store.events(request_id)
 
-    async def pending(self, *, user: str, org: str | None = None) -> list[Request]:
+    async def pending(
+        self, *, user: str, org: str | None = None, limit: int = PENDING_SHOWN
+    ) -> list[Request]:
         found = await self.store.list_requests(
-            orgs=self.access.readable_orgs(user, org), statuses=[Status.PENDING], limit=50
+            orgs=self.access.readable_orgs(user, org), statuses=[Status.PENDING], limit=limit
         )
         return [self._in_force(r) for r in found]
+
+    async def pending_count(self, *, user: str, org: str | None = None) -> int:
+        """How many are pending in all, where `pending` shows at most its limit."""
+        orgs = self.access.readable_orgs(user, org)
+        return await self.store.count_requests(orgs=orgs, statuses=[Status.PENDING])
 
     async def history(self, *, user: str, org: str | None = None, limit: int = 10) -> list[Request]:
         found = await self.store.list_requests(

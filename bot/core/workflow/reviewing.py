@@ -7,9 +7,8 @@ from bot.core.break_glass import review_refusal
 from bot.core.models import Request, Review
 from bot.core.org import Org, Role
 from bot.core.ports import DecidingStore
-from bot.core.text import one_line
+from bot.core.text import MAX_NOTE, one_line
 from bot.core.workflow.access import Access
-from bot.core.workflow.rules import MAX_NOTE
 from bot.core.workflow.shared import Shared
 from bot.errors import Conflict, InvalidRequest, NotAllowed
 from bot.observability.context import request_scope

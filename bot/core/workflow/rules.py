@@ -8,11 +8,9 @@ import enum
 
 from bot.core.models import Request
 from bot.core.org import Need, Org, Role, may_approve_own
-from bot.core.text import one_line
+from bot.core.text import MAX_NOTE, one_line
 from bot.core.workflow import steps
 from bot.errors import InvalidRequest, NotAllowed
-
-MAX_NOTE = 500
 
 
 class Decision(enum.StrEnum):

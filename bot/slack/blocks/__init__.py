@@ -33,6 +33,7 @@ from bot.slack.blocks.card import (
     title,
 )
 from bot.slack.blocks.messages import (
+    HELP_HINT,
     USAGE,
     error,
     request_line,
@@ -74,6 +75,7 @@ __all__ = [
     "BUTTONS",
     "CANCEL",
     "DENY",
+    "HELP_HINT",
     "MESSAGE_LIMIT",
     "OUTCOME_ICON",
     "SECTION_LIMIT",

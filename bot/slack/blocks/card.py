@@ -117,10 +117,15 @@ def approvals_text(request: Request) -> str:
 
 
 def card(
-    request: Request, *, escalates_at: float | None = None, escalate_to: Sequence[str] = ()
+    request: Request,
+    *,
+    escalates_at: float | None = None,
+    escalate_to: Sequence[str] = (),
+    now: float = 0.0,
 ) -> list[Block]:
     """The approval card: everything an approver needs to decide, and buttons while pending
-    (with when, undecided, it is escalated and to whom, if the policy says)."""
+    (with when, undecided, it is escalated and to whom, if the policy says; `now` tells
+    whether that is still to come)."""
     blocks: list[Block] = [
         {"type": "header", "text": {"type": "plain_text", "text": title(request)[:150]}},
         {
@@ -159,16 +164,20 @@ def card(
             )
         )
         if escalates_at is not None and escalate_to:
-            blocks.append(context(escalation_line(escalates_at, escalate_to)))
+            done = now >= escalates_at
+            blocks.append(context(escalation_line(escalates_at, escalate_to, done=done)))
     else:
         blocks.append({"type": "divider"})
         blocks.append(context(_decision(request)))
     return blocks
 
 
-def escalation_line(at: float, to: Sequence[str]) -> str:
-    """When an undecided request is escalated, and to whom (ids from the org file)."""
-    return f":rotating_light: Undecided by {when(at)}: escalated to {mentions(to)}"
+def escalation_line(at: float, to: Sequence[str], *, done: bool = False) -> str:
+    """When an undecided request is escalated, and to whom (ids from the org file): said as
+    what will happen until `done`, then as what happened."""
+    if done:
+        return f":rotating_light: Escalated to {mentions(to)}: undecided by {when(at)}"
+    return f":rotating_light: If undecided by {when(at)}, it is escalated to {mentions(to)}"
 
 
 def card_text(request: Request) -> str:

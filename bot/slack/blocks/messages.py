@@ -10,7 +10,7 @@ from bot.core.models import Request, Status
 from bot.slack.blocks.card import approvals_text, short_targets
 from bot.slack.blocks.text import Block, clip, context, escape, quoted, section, user, when
 
-__all__ = ["USAGE", "error", "request_line", "request_list", "warning"]
+__all__ = ["HELP_HINT", "USAGE", "error", "request_line", "request_list", "warning"]
 
 USAGE = """*Usage* — `/sfvopi <command>`
 • `unlink <+E.164 number> [more numbers] <app_id> <reason…>` — unlink numbers from an app
@@ -28,30 +28,30 @@ request is refused; add `--again` right after the command to file another anyway
 org's policy allows your role, `--break-glass INC-4411` right after the targets runs it at once, \
 without approval, citing the incident; an approver reviews it afterwards.
 Example: `/sfvopi unlink +918000000001 app_abc123 fraud on this DID, INC-4411`"""
+HELP_HINT = "`/sfvopi help` for every command and its options."
 _CHANNEL_LINK = re.compile(r"&lt;#([CG][A-Z0-9]{2,40})&gt;")
 
 
 def request_line(request: Request) -> str:
     """A request in a list (`pending`, `history`): what, who, why, and when it was decided."""
+    approvals = (
+        "broke glass (no approvals)"
+        if request.break_glass
+        else f"{approvals_text(request)} approvals"
+    )
     line = (
         f"• *#{request.id}* {request.action.value} {short_targets(request)}"
-        f" — {request.status.value}, {approvals_text(request)} approvals,"
+        f" — {request.status.value}, {approvals},"
         f" by {user(request.requester)} in {escape(request.org)}, filed {when(request.created_at)}"
     )
     if request.status is Status.PENDING:
         line += f", expires {when(request.expires_at)}"
-    elif (
-        request.decided_by
-        and request.decided_by != "bot"
-        and request.status
-        in (
-            Status.DENIED,
-            Status.CANCELLED,
-        )
-    ):
-        line += f", {request.status.value} by {user(request.decided_by)}"
+    decided = request.status in (Status.DENIED, Status.CANCELLED)
+    decider = request.decided_by if decided and request.decided_by != "bot" else None
+    if decider:
+        line += f", {request.status.value} by {user(decider)}"
     if request.finished_at is not None and request.status.final:
-        line += f" {when(request.finished_at)}"
+        line += f"{'' if decider else ', finished'} {when(request.finished_at)}"
     if request.decision_note and request.status in (Status.DENIED, Status.CANCELLED):
         line += f", why: {quoted(request.decision_note)}"
     return f"{line}\n      reason: {quoted(request.reason)}"
@@ -65,11 +65,12 @@ def request_list(heading: str, requests: Sequence[Request]) -> list[Block]:
 
 def error(message: str, *, usage: bool = False) -> list[Block]:
     """A refusal: its message is escaped whole, then our own channel links are let through
-    (user text in a refusal sits in a code span, where a channel link cannot ping anyone)."""
+    (user text in a refusal sits in a code span, where a channel link cannot ping anyone).
+    `usage` points to the help in one line: a typo is not answered with the whole of it."""
     shown = _CHANNEL_LINK.sub(r"<#\1>", escape(message))
     blocks = [section(f":warning: {shown}")]
     if usage:
-        blocks.append(context(USAGE))
+        blocks.append(context(HELP_HINT))
     return blocks
 
 

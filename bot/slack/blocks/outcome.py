@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot.core.models import Outcome, Request, Status
-from bot.core.workflow import MAX_REASON
+from bot.core.text import MAX_REASON
 from bot.slack.blocks.card import STATUS_LINE, notes, short_targets, target_line
 from bot.slack.blocks.text import MESSAGE_LIMIT, SECTION_LIMIT, clip, escape, quoted, user
 
@@ -53,8 +53,9 @@ def thread_details(request: Request) -> list[str]:
     """The thread reply: the requester mentioned, and for a request that ran, every target
     with the API's answer, split to fit Slack's limits."""
     header = f"{user(request.requester)} *Request #{request.id} {request.status.value}.*"
-    if request.decided_by and request.decided_by != "bot" and not request.approvers:
-        header += f" ({request.status.value} by {user(request.decided_by)})"
+    by = request.decided_by
+    if by and by not in ("bot", request.requester) and not request.approvers:
+        header += f" ({request.status.value} by {user(by)})"
     lines = [header, *notes(request)]
     ran = request.status.ran
     for state in request.targets if ran else ():
