@@ -1,9 +1,10 @@
 """The break-glass card and its messages, as pure Block Kit (tested as data).
 
-A request run by one person without approval shows as a red card (a siren header, the danger
-button): who broke glass, the incident, why, each target's result, and Acknowledge / Flag for
-an approver to review it. The Flag form asks why; what it sends back is untrusted (only the
-request number and the place are read from `private_metadata`, each checked).
+A request run by one person without approval shows as a loud card (a siren header, the red
+danger button; Block Kit gives blocks no colour): who broke glass, the incident, why, each
+target's result, and Acknowledge / Flag for an approver to review it. The Flag form asks why;
+what it sends back is untrusted (only the request number and the place are read from
+`private_metadata`, each checked).
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ def incident(request: Request) -> str:
 def card(
     request: Request, *, escalate_to: Sequence[str] = (), approvers: Sequence[str] = ()
 ) -> list[Block]:
-    """The red card: what one person did without approval, and its review (buttons while it
+    """The siren card: what one person did without approval, and its review (buttons while it
     waits for one and the run has finished; when it is due and to whom it is escalated)."""
     shown: list[Block] = [
         {"type": "header", "text": {"type": "plain_text", "text": title(request)[:150]}},

@@ -3,6 +3,9 @@
 - Only the message list scrolls, as in Slack: with a long channel the window itself does not
   scroll, and the message box, the user picker and the emulator panel stay on screen, at the
   two common laptop sizes. The list follows new messages unless you scrolled up to read.
+- In a narrow window (800x900, a 390x844 phone) the panels stack: the messages, the composer
+  and the example chips (wrapped, none cut off) stay in sight; the emulator opens on demand.
+- Every emoji the bot sends is drawn: a break-glass card shows no raw `:name:`.
 - The DM with the bot shows both sides: what you wrote to it (even before the bot ever wrote
   to you) and what the bot sends you there.
 - The screenshots in docs/screenshots/ are taken here, at 1280x720, so they show the page as
@@ -285,3 +288,110 @@ async def test_deny_with_a_reason_and_approve_from_the_home_tab(
 
     for name in ("deny-with-reason.png", "app-home.png"):
         assert (SCREENSHOTS / name).stat().st_size > 10_000, name
+
+
+# The composer, the message list and the chips, measured in a narrow window.
+NARROW = """() => {
+  const box = (el) => {
+    const r = el.getBoundingClientRect();
+    return { top: r.top, bottom: r.bottom, left: r.left, right: r.right, height: r.height };
+  };
+  const chips = document.getElementById("suggestions");
+  const rows = new Set([...chips.children].map((c) => Math.round(c.getBoundingClientRect().top)));
+  return {
+    innerWidth, innerHeight,
+    docWidth: document.scrollingElement.scrollWidth,
+    docHeight: document.scrollingElement.scrollHeight,
+    list: box(document.getElementById("timeline")),
+    input: box(document.getElementById("input")),
+    send: box(document.getElementById("send-button")),
+    chips: { scrollWidth: chips.scrollWidth, clientWidth: chips.clientWidth, rows: rows.size },
+    chipBoxes: [...chips.children].map(box),
+  };
+}"""
+
+
+@needs_browser
+@pytest.mark.parametrize(("width", "height"), [(800, 900), (390, 844)])
+async def test_a_narrow_window_keeps_the_messages_and_the_composer(
+    browser: Browser, sandbox: Sandbox, http: aiohttp.ClientSession, width: int, height: int
+) -> None:
+    for i in range(30):
+        await post_message(http, sandbox, (ALICE, BOB)[i % 2], OPS, f"message {i + 1:02d}")
+
+    async with open_page(browser, sandbox, width, height) as page:
+        await expect(page.locator("#timeline .msg")).to_have_count(30)
+        await expect(page.locator("#input")).to_be_visible()
+        layout = await page.evaluate(NARROW)
+        for part in ("list", "input", "send"):
+            assert layout[part]["height"] > 0, (part, layout)
+            assert on_screen(layout[part], layout), (part, layout)
+        assert layout["list"]["height"] >= 150, layout
+        assert layout["docWidth"] <= layout["innerWidth"] + 1, layout
+        assert layout["docHeight"] <= layout["innerHeight"] + 1, layout
+        # The example chips wrap onto rows, none cut off or scrolled out of sight.
+        assert layout["chips"]["scrollWidth"] <= layout["chips"]["clientWidth"] + 1, layout
+        assert layout["chips"]["rows"] > 1, layout
+        assert all(on_screen(chip, layout) for chip in layout["chipBoxes"]), layout
+
+        # Usable: a command typed here is answered in sight; the emulator opens on demand.
+        await type_command(page, "/sfvopi whoami")
+        await expect(page.locator("#timeline .msg").last).to_contain_text("Only visible to you")
+        await page.wait_for_function(NEWEST_IN_VIEW, arg="acme")
+        await expect(page.locator("#apps")).to_be_hidden()
+        await page.click("#emulator-toggle")
+        await expect(page.locator("#apps")).to_be_visible()
+        await expect(page.locator("#input")).to_be_in_viewport()
+
+
+@needs_browser
+async def test_the_tour_is_one_line_until_opened(browser: Browser, sandbox: Sandbox) -> None:
+    async with open_page(browser, sandbox, 1280, 720) as page:
+        tour = page.locator("#tour")
+        box = await tour.bounding_box()
+        assert box is not None and box["height"] <= 60, box
+        await tour.locator("summary").click()
+        await expect(tour.locator("ol")).to_be_visible()
+        await page.click("#tour-close")
+        await expect(tour).to_be_hidden()
+
+
+@needs_browser
+async def test_a_break_glass_card_shows_no_raw_emoji_codes_and_paths_keep_numbers_whole(
+    browser: Browser, sandbox: Sandbox, http: aiohttp.ClientSession
+) -> None:
+    text = "/sfvopi unlink +918000000003 sfv_app_abc123xyz456 --break-glass INC-4411 fraud spike"
+    async with open_page(browser, sandbox, 1280, 720) as page:
+        await page.select_option("#user", "U0DAVE")
+        await type_command(page, text)
+        await page.select_option("#user", BOB)
+        await page.click(f'#channels li[data-channel="{APPROVALS}"]')
+        card = page.locator("#timeline .card")
+        await expect(card).to_contain_text("Break-glass")
+        await expect(card.locator('button[data-action-id="sfvopi_review_flag"]')).to_be_visible()
+        await card.locator('button[data-action-id="sfvopi_review_flag"]').click()
+        await page.fill("#view-input", "no incident open at that hour")
+        await page.click("#view-submit")
+        await expect(card).to_contain_text("Flagged by")
+        shown = await card.inner_text()
+        assert not re.search(r":[a-z_]+:", shown), shown
+        assert "\U0001f6a8" in shown and "\U0001f6a9" in shown, shown
+        await expect(page.locator("#calls .path .seg", has_text="+918000000003")).to_have_count(1)
+
+
+def test_the_page_draws_every_emoji_the_bot_sends() -> None:
+    """Each `:name:` the bot writes into a message has a drawing or a Unicode character on the
+    page, so none shows as raw text there."""
+    root = Path(__file__).resolve().parents[2]
+    shortcode = re.compile(r"(?<![\w:]):([a-z_]+):(?= )")
+    sent = {
+        name
+        for folder in ("bot", "handlers")
+        for source in (root / folder).rglob("*.py")
+        if "sandbox" not in source.parts
+        for name in shortcode.findall(source.read_text())
+    }
+    page = (root / "bot" / "sandbox" / "static" / "sandbox.html").read_text()
+    assert {"rotating_light", "triangular_flag_on_post", "warning"} <= sent
+    drawn = set(re.findall(r"\b([a-z_]+): [`\"c]", page)) | set(re.findall(r"EMOJI\.(\w+) =", page))
+    assert sorted(sent - drawn) == []
