@@ -266,4 +266,4 @@ def _section(text: str) -> Block:
 
 
 def _context(text: str) -> Block:
-    return {"type": "context", "elements": [{"type": "mrkdwn", "text": text[:2900]}]}
+    return blocks.context(text)

@@ -308,5 +308,6 @@ def _is_card_of(message: object, request_id: int, bot_user_id: str | None) -> bo
         return False
     found = message.get("blocks")
     return isinstance(found, list) and any(
-        isinstance(b, dict) and b.get("block_id") == blocks.card_block_id(request_id) for b in found
+        isinstance(b, dict) and blocks.is_card_block_id(b.get("block_id"), request_id)
+        for b in found
     )

@@ -139,7 +139,7 @@ def results_text(request: Request) -> str:
         why = f" ({blocks.escape(one_line(said))})" if said else ""
         lines.append(f"{what}: {word}{why}")
     text = "\n".join(lines)
-    return text if len(text) <= MAX_RESULTS else text[: MAX_RESULTS - 1] + "…"
+    return blocks.clip(text, MAX_RESULTS)
 
 
 def one_line(text: str) -> str:
@@ -173,7 +173,7 @@ def failure(request: Request) -> str:
 
 
 def _clip(text: str) -> str:
-    return text if len(text) <= MAX_ERROR else text[: MAX_ERROR - 1] + "…"
+    return blocks.clip(text, MAX_ERROR)
 
 
 class WorkflowSteps:

@@ -22,6 +22,7 @@ from bot.slack.blocks.card import (
     card_text,
     decision_buttons,
     escalation_line,
+    is_card_block_id,
     notes,
     retired_card,
     short_targets,
@@ -51,6 +52,7 @@ from bot.slack.blocks.reminders import (
     reminder_thread,
 )
 from bot.slack.blocks.text import (
+    MESSAGE_LIMIT,
     SECTION_LIMIT,
     Block,
     clip,
@@ -72,6 +74,7 @@ __all__ = [
     "BUTTONS",
     "CANCEL",
     "DENY",
+    "MESSAGE_LIMIT",
     "OUTCOME_ICON",
     "SECTION_LIMIT",
     "STATUS_LINE",
@@ -93,6 +96,7 @@ __all__ = [
     "escalation_thread",
     "escape",
     "inert",
+    "is_card_block_id",
     "mentions",
     "message_blocks",
     "notes",

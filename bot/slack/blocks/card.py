@@ -37,6 +37,7 @@ __all__ = [
     "card_text",
     "decision_buttons",
     "escalation_line",
+    "is_card_block_id",
     "notes",
     "retired_card",
     "short_targets",
@@ -99,11 +100,14 @@ def target_line(state: TargetState) -> str:
     return f"{icon} {what} — {label}{message}"
 
 
-def targets_text(targets: Sequence[TargetState], limit: int = TARGETS_SHOWN) -> str:
-    lines = [target_line(t) for t in targets[:limit]]
-    if len(targets) > limit:
-        lines.append(f"… and {len(targets) - limit} more (see the thread)")
-    return clip("\n".join(lines))
+def targets_text(
+    targets: Sequence[TargetState], limit: int = TARGETS_SHOWN, *, heading: str = ""
+) -> str:
+    """The first `limit` targets after `heading`, clipped to a section with the line saying
+    how many more there are kept whole."""
+    lines = "\n".join(target_line(t) for t in targets[:limit])
+    more = f"… and {len(targets) - limit} more (see the thread)" if len(targets) > limit else ""
+    return clip(heading + lines, tail=more)
 
 
 def approvals_text(request: Request) -> str:
@@ -135,7 +139,10 @@ def card(
         *([context(STEP_NOTICE)] if request.filed_by_step else []),
         {
             "type": "section",
-            "text": {"type": "mrkdwn", "text": f"*Targets*\n{targets_text(request.targets)}"},
+            "text": {
+                "type": "mrkdwn",
+                "text": targets_text(request.targets, heading="*Targets*\n"),
+            },
         },
         {"type": "section", "text": {"type": "mrkdwn", "text": "*Reason*"}},
         {"type": "section", "text": plain(request.reason)},
@@ -144,7 +151,7 @@ def card(
         lines = "\n".join(notes(request))
         blocks.append(section(f"*Approval notes*\n{lines}"))
     if request.status is Status.PENDING:
-        blocks.append(decision_buttons(request))
+        blocks.append(decision_buttons(request, block_id=card_block_id(request.id, request)))
         blocks.append(
             context(
                 f"Request #{request.id} · expires {when(request.expires_at)}"
@@ -212,15 +219,25 @@ def decision_buttons(
     }
 
 
-def card_block_id(request_id: int) -> str:
-    """The buttons' block id: it names the request, so a clicked message shows whose card it is."""
-    return f"sfvopi_request_{request_id}"
+def card_block_id(request_id: int, state: Request | None = None) -> str:
+    """The buttons' block id: it names the request, so a clicked message shows whose card it is;
+    on the card it also names the card's state, as Slack asks a new block_id per update."""
+    named = f"sfvopi_request_{request_id}"
+    if state is None:
+        return named
+    return f"{named}.{state.status.value}.{len(state.approvals)}"
+
+
+def is_card_block_id(block_id: object, request_id: int) -> bool:
+    """Whether a block id is that request's buttons, in any iteration of its card."""
+    named = card_block_id(request_id)
+    return isinstance(block_id, str) and (block_id == named or block_id.startswith(named + "."))
 
 
 def _confirm(heading: str, text: str, yes: str) -> Block:
     return {
         "title": {"type": "plain_text", "text": heading[:100]},
-        "text": {"type": "mrkdwn", "text": text[:300]},
+        "text": {"type": "mrkdwn", "text": clip(text, 300)},
         "confirm": {"type": "plain_text", "text": yes},
         "deny": {"type": "plain_text", "text": "Back"},
     }

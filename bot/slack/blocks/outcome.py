@@ -7,13 +7,20 @@ from typing import Any
 
 from bot.core.models import Outcome, Request, Status
 from bot.slack.blocks.card import STATUS_LINE, notes, short_targets, target_line
-from bot.slack.blocks.text import SECTION_LIMIT, escape, quoted, user
+from bot.slack.blocks.text import MESSAGE_LIMIT, SECTION_LIMIT, clip, escape, quoted, user
 
 __all__ = ["outcome_summary", "requester_notice", "slack_problem_notice", "thread_details"]
+
+REASON_SHOWN = 1500  # of a message's 4,000 characters, once escaped
+NOTE_SHOWN = 600
 
 
 def outcome_summary(request: Request, *, asked_by: bool = True) -> str:
     """One line: the outcome channel's log entry, and the first line of the requester's notice."""
+    return clip(_summary(request, asked_by=asked_by), MESSAGE_LIMIT)
+
+
+def _summary(request: Request, *, asked_by: bool) -> str:
     done = sum(t.outcome in (Outcome.DONE, Outcome.ALREADY_ABSENT) for t in request.targets)
     total = len(request.targets)
     state = {
@@ -34,9 +41,9 @@ def outcome_summary(request: Request, *, asked_by: bool = True) -> str:
         line += f", approved by {', '.join(user(a) for a in request.approvers)}"
     elif request.decided_by and request.decided_by != "bot":
         line += f", {request.status.value} by {user(request.decided_by)}"
-    line = f"{line}: {state}. Reason: {quoted(request.reason)}"
+    line = f"{line}: {state}. Reason: {quoted(request.reason, REASON_SHOWN)}"
     if request.decision_note and request.status in (Status.DENIED, Status.CANCELLED):
-        line += f" Why it was {request.status.value}: {quoted(request.decision_note)}"
+        line += f" Why it was {request.status.value}: {quoted(request.decision_note, NOTE_SHOWN)}"
     return line
 
 
@@ -56,8 +63,8 @@ def thread_details(request: Request) -> list[str]:
         lines.append(line)
     chunks: list[str] = []
     current = ""
-    for line in lines:
-        if len(current) + len(line) + 1 > SECTION_LIMIT:
+    for line in map(clip, lines):
+        if current and len(current) + len(line) + 1 > SECTION_LIMIT:
             chunks.append(current)
             current = ""
         current = f"{current}\n{line}" if current else line
@@ -82,6 +89,8 @@ def slack_problem_notice(request: Request, refusal: Any, step: str) -> str:
 
 
 def requester_notice(request: Request) -> str:
-    said = [f"{user(a.approver)}: {quoted(a.note)}" for a in request.approvals if a.note]
+    said = [
+        f"{user(a.approver)}: {quoted(a.note, NOTE_SHOWN)}" for a in request.approvals if a.note
+    ]
     more = f" Approval notes: {'; '.join(said)}" if said else ""
-    return f"Your request {outcome_summary(request, asked_by=False)}{more}"
+    return clip(f"Your request {_summary(request, asked_by=False)}{more}", MESSAGE_LIMIT)

@@ -12,6 +12,7 @@ from bot.core.deliveries import mention
 from bot.core.text import visible
 
 __all__ = [
+    "MESSAGE_LIMIT",
     "SECTION_LIMIT",
     "Block",
     "clip",
@@ -30,6 +31,10 @@ __all__ = [
 
 Block = dict[str, Any]
 SECTION_LIMIT = 2900
+"""A section's or context element's mrkdwn, under Slack's 3,000-character limit."""
+MESSAGE_LIMIT = 4000
+"""A message's top-level `text`: Slack truncates past 40,000 and asks for at most 4,000."""
+_ENTITY = 5  # the longest entity `escape` writes, `&amp;`
 
 
 def escape(text: str) -> str:
@@ -42,10 +47,10 @@ def inert(text: str) -> str:
     return " ".join(visible(text).split())
 
 
-def quoted(text: str) -> str:
+def quoted(text: str, limit: int = SECTION_LIMIT) -> str:
     """User text for mrkdwn, as inline code: no bold, italics, strike, quotes, emoji codes,
-    links or mentions take effect, however it was typed."""
-    flat = escape(inert(text)).replace("`", "'")
+    links or mentions take effect, however it was typed (clipped once escaped, to `limit`)."""
+    flat = clip(escape(inert(text)).replace("`", "'"), limit - 2)
     return f"`{flat}`" if flat else "``"
 
 
@@ -87,5 +92,19 @@ def context(text: str) -> Block:
     return {"type": "context", "elements": [{"type": "mrkdwn", "text": clip(text)}]}
 
 
-def clip(text: str) -> str:
-    return text if len(text) <= SECTION_LIMIT else text[: SECTION_LIMIT - 1] + "…"
+def clip(text: str, limit: int = SECTION_LIMIT, *, tail: str = "") -> str:
+    """Escaped mrkdwn cut to `limit` characters, ending in "…" where cut: never inside a
+    `<…>` token (mention, date, link) or an `&amp;`-style entity, and with `tail` (a summary
+    line such as "… and 60 more") kept whole on its own last line."""
+    if tail:
+        return f"{clip(text, limit - len(tail) - 1)}\n{tail}"
+    if len(text) <= limit:
+        return text
+    end = limit - 1
+    opened = text.rfind("<", 0, end)
+    if opened != -1 and text.find(">", opened, end) == -1:
+        end = opened
+    amp = text.rfind("&", max(0, end - _ENTITY + 1), end)
+    if amp != -1 and ";" not in text[amp:end]:
+        end = amp
+    return text[:end] + "…"
