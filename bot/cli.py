@@ -80,6 +80,12 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox_cmd.add_argument(
         "--no-browser", action="store_true", help="print the page's address, do not open it"
     )
+    sandbox_cmd.add_argument(
+        "--keep",
+        action="store_true",
+        help="keep the sandbox's database at exit (its path is printed), to try "
+        "`sfvopi-bot audit` on it",
+    )
     sandbox_cmd.set_defaults(run=sandbox)
     add_audit(commands)
     return parser
@@ -142,7 +148,9 @@ def sandbox(args: argparse.Namespace) -> int:
         level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     try:
-        asyncio.run(_sandbox(args.port, args.orgs, open_browser=not args.no_browser))
+        asyncio.run(
+            _sandbox(args.port, args.orgs, open_browser=not args.no_browser, keep=args.keep)
+        )
     except KeyboardInterrupt:
         return 0
     except OrgFileError as exc:
@@ -162,7 +170,9 @@ def sandbox(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _sandbox(port: int, orgs_file: Path | None, *, open_browser: bool) -> None:
+async def _sandbox(
+    port: int, orgs_file: Path | None, *, open_browser: bool, keep: bool = False
+) -> None:
     try:
         from bot.sandbox import start_sandbox
     except ModuleNotFoundError:
@@ -171,7 +181,7 @@ async def _sandbox(port: int, orgs_file: Path | None, *, open_browser: bool) -> 
             "run it from a clone with `pip install -e .`"
         ) from None
 
-    running = await start_sandbox(port=port, orgs_file=orgs_file)
+    running = await start_sandbox(port=port, orgs_file=orgs_file, keep=keep)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -184,11 +194,24 @@ async def _sandbox(port: int, orgs_file: Path | None, *, open_browser: bool) -> 
                 f"#{running.channels[0]['name']}",
                 flush=True,
             )
+        print(f"  {_database_line(running.database, keep)}", flush=True)
         if open_browser:
             await asyncio.to_thread(_open_browser, running.url)
         await stop.wait()
     finally:
         await running.stop()
+        if keep:
+            print(f"sfvopi-bot sandbox: {_database_line(running.database, keep)}", flush=True)
+
+
+def _database_line(database: Path | None, keep: bool) -> str:
+    """Where the sandbox keeps its log, and (kept) the audit command to read it with."""
+    if not keep:
+        return f"database: {database} (deleted at exit; --keep keeps it)"
+    return (
+        f"database: {database} (kept at exit); try: "
+        f"SFVOPI_DATABASE_URL=sqlite:///{database} sfvopi-bot audit verify"
+    )
 
 
 def _open_browser(url: str) -> None:

@@ -17,7 +17,7 @@ from bot.audit.verify import verify
 from bot.config.settings import Settings, describe_error
 from bot.errors import StoreError
 from bot.store import Store
-from bot.store.problems import describe_database_error
+from bot.store.problems import bot_database_problem, describe_database_error
 
 __all__ = ["export", "parse_since", "verify_chain"]
 
@@ -98,14 +98,19 @@ def _opened(output: Path | None) -> Iterator[IO[str]]:
 
 
 async def _open() -> Store | None:
-    """The store of SFVOPI_DATABASE_URL, migrated to head (as the bot would on start); None
-    with one line on stderr when the settings or the database are unusable."""
+    """The store of SFVOPI_DATABASE_URL, an existing bot database migrated to head (as the bot
+    would on start); None with one line on stderr when the settings or the database are
+    unusable, or the URL names no bot database (a new, empty one would look like a clean log)."""
     from sqlalchemy.exc import SQLAlchemyError
 
     try:
         settings = Settings()
     except pydantic.ValidationError as exc:
         print(f"sfvopi-bot audit: {describe_error(exc)}", file=sys.stderr)
+        return None
+    problem = await bot_database_problem(settings.database_url)
+    if problem is not None:
+        print(f"sfvopi-bot audit: {problem}", file=sys.stderr)
         return None
     store = Store(settings.database_url)
     try:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import re
 import secrets
+import shutil
 import tempfile
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
@@ -30,6 +31,7 @@ from aiohttp import web
 
 from bot.config.orgfile import parse_orgs
 from bot.config.settings import Settings, environ_with_dotenv
+from bot.core import ids
 from bot.core.org import OrgDirectory, Role
 from bot.errors import OrgFileError
 from bot.sandbox.emulator import Emulator
@@ -117,8 +119,9 @@ class Sandbox:
     directory: OrgDirectory
     users: list[SandboxUser]
     channels: list[dict[str, str]]
+    database: Path | None = None  # the SQLite file, kept after stop() when `keep`
+    keep: bool = False
     _runners: list[web.AppRunner] = field(default_factory=list, repr=False)
-    _tempdir: tempfile.TemporaryDirectory[str] | None = field(default=None, repr=False)
     _stopped: bool = field(default=False, repr=False)
 
     @property
@@ -180,8 +183,8 @@ class Sandbox:
         await self.bot.close()
         await self.slack.stop()
         await self.emulator.stop()
-        if self._tempdir is not None:
-            self._tempdir.cleanup()
+        if self.database is not None and not self.keep:
+            shutil.rmtree(self.database.parent, ignore_errors=True)
 
 
 async def start_sandbox(
@@ -190,12 +193,14 @@ async def start_sandbox(
     *,
     host: str = "127.0.0.1",
     environ: Mapping[str, str] | None = None,
+    keep: bool = False,
 ) -> Sandbox:
     """Start the emulator, the Slack stand-in, the bot and the page; `port` 0 picks a free one.
 
     With `orgs_file`, API keys come from `environ` (default: the environment and `.env`); an
     org whose key variable is unset gets a generated sandbox key, since only the emulator
-    ever sees it. Raises `OrgFileError` for a bad file and OSError for a busy port.
+    ever sees it. Raises `OrgFileError` for a bad file and OSError for a busy port. The
+    database is a SQLite file in a new temporary directory, removed at stop unless `keep`.
     """
     text, environ = _org_source(orgs_file, environ)
     source = str(orgs_file) if orgs_file is not None else "<sandbox>"
@@ -204,7 +209,7 @@ async def start_sandbox(
     emulator = Emulator()
     bot_token = f"xoxb-sandbox-{secrets.token_hex(8)}"
     slack = SlackStandin(bot_token=bot_token)
-    tempdir = tempfile.TemporaryDirectory(prefix="sfvopi-sandbox-")
+    database = Path(tempfile.mkdtemp(prefix="sfvopi-sandbox-")) / "sandbox.db"
     bot: Bot | None = None
     runners: list[web.AppRunner] = []
     try:
@@ -221,6 +226,8 @@ async def start_sandbox(
             slack.user_names[user.id] = user.name.lower()
         for channel in channels:
             slack.channel_names[channel["id"]] = channel["name"]
+        for group, members in _usergroups(directory).items():
+            slack.set_usergroup(group, members)
 
         signing_secret = secrets.token_hex(16)
         settings = Settings(
@@ -229,7 +236,7 @@ async def start_sandbox(
             slack_signing_secret=signing_secret,
             slack_api_url=slack.api_url,
             base_url=emulator.base_url,
-            database_url=f"sqlite:///{Path(tempdir.name) / 'sandbox.db'}",
+            database_url=f"sqlite:///{database}",
             api_timeout_seconds=5,
         )
         bot = await bootstrap(settings, orgs=directory)
@@ -249,7 +256,8 @@ async def start_sandbox(
             directory=directory,
             users=users,
             channels=channels,
-            _tempdir=tempdir,
+            database=database,
+            keep=keep,
         )
         page_runner = web.AppRunner(page_app(sandbox), access_log=None, shutdown_timeout=1.0)
         await page_runner.setup()
@@ -265,7 +273,7 @@ async def start_sandbox(
             await bot.close()
         await slack.stop()
         await emulator.stop()
-        tempdir.cleanup()
+        shutil.rmtree(database.parent, ignore_errors=True)
         raise
 
 
@@ -309,6 +317,8 @@ def _users(directory: OrgDirectory, *, builtin: bool) -> list[SandboxUser]:
     roles: dict[str, list[str]] = {}
     for org in directory.orgs.values():
         for user, role in org.members.items():
+            if ids.USERGROUP_ID.fullmatch(user):
+                continue  # a user group is not someone to be
             where = f" in {org.name}" if len(directory.orgs) > 1 else ""
             roles.setdefault(user, []).append(f"{role.label}{where}")
     best = {user: max(role for _, role in directory.memberships(user)) for user in roles}
@@ -318,6 +328,25 @@ def _users(directory: OrgDirectory, *, builtin: bool) -> list[SandboxUser]:
         SandboxUser(id=u, name=_name(u, builtin), role=r, label=f"{_name(u, builtin)} ({r})")
         for u, r in people
     ]
+
+
+def _usergroups(directory: OrgDirectory) -> dict[str, list[str]]:
+    """Members for every user group the org file names, so none is unknown to the stand-in:
+    the people holding the role the group grants there (for a steps' requesters group, the
+    requesters)."""
+    found: dict[str, list[str]] = {}
+    for org in directory.orgs.values():
+        granted = org.group_roles()
+        for group in org.groups():
+            role = granted.get(group, Role.REQUESTER)
+            people = [
+                user
+                for user, held in org.members.items()
+                if held == role and not ids.USERGROUP_ID.fullmatch(user)
+            ]
+            found.setdefault(group, [])
+            found[group] += [user for user in people if user not in found[group]]
+    return found
 
 
 def _role_order(role: Role) -> int:

@@ -1,7 +1,8 @@
 """What a database problem means to an operator: one line each, never the password.
 
 `database_problem` is what `check-config` (and `serve` and `socket`, before they open anything)
-asks of SFVOPI_DATABASE_URL; `describe_database_error` is how the bot and `audit` say why a
+asks of SFVOPI_DATABASE_URL; `bot_database_problem` is what `audit` asks (an existing bot
+database, never a new one); `describe_database_error` is how the bot and `audit` say why a
 database did not answer. SQLAlchemy and the drivers are imported where they are used.
 """
 
@@ -17,9 +18,15 @@ from bot.errors import causes
 from bot.store.engine import async_url
 
 if TYPE_CHECKING:
-    from sqlalchemy.engine import URL
+    from sqlalchemy.engine import URL, Connection
 
-__all__ = ["DATABASE_TIMEOUT", "database_problem", "database_summary", "describe_database_error"]
+__all__ = [
+    "DATABASE_TIMEOUT",
+    "bot_database_problem",
+    "database_problem",
+    "database_summary",
+    "describe_database_error",
+]
 
 DATABASE_TIMEOUT = 10.0
 
@@ -39,6 +46,27 @@ async def database_problem(url: str, *, timeout: float = DATABASE_TIMEOUT) -> st
         if problem is not None or not exists:
             return problem
     return await _connect_problem(url, parsed, timeout)
+
+
+async def bot_database_problem(url: str, *, timeout: float = DATABASE_TIMEOUT) -> str | None:
+    """Why `url` is not an existing bot database, in one line, or None; nothing is created.
+
+    A reader of the log (`audit`) must not take a mistyped URL for an empty, intact log: the
+    SQLite file must exist and the database must hold the bot's tables."""
+    parsed = _parse(url)
+    if parsed is None:
+        return "SFVOPI_DATABASE_URL is not a database URL SQLAlchemy can read"
+    if parsed.get_backend_name() == "sqlite":
+        problem, exists = _sqlite_file_problem(parsed.database)
+        if problem is not None:
+            return problem
+        if not exists:
+            where = parsed.database or ":memory:"
+            return (
+                f"SFVOPI_DATABASE_URL: there is no SQLite database at {where} "
+                "(check the URL: the bot's database is read, never created here)"
+            )
+    return await _connect_problem(url, parsed, timeout, bot_tables=True)
 
 
 def _parse(url: str) -> URL | None:
@@ -76,7 +104,10 @@ def _sqlite_file_problem(database: str | None) -> tuple[str | None, bool]:
     return None, True
 
 
-async def _connect_problem(url: str, parsed: URL, timeout: float) -> str | None:
+async def _connect_problem(
+    url: str, parsed: URL, timeout: float, *, bot_tables: bool = False
+) -> str | None:
+    """`SELECT 1` on the database (and, with `bot_tables`, that it holds the bot's tables)."""
     from bot.store import Store  # here: the facade's package imports every store module
 
     options: dict[str, Any] = {}
@@ -90,11 +121,32 @@ async def _connect_problem(url: str, parsed: URL, timeout: float) -> str | None:
         async with asyncio.timeout(timeout + 1):
             async with store.engine.connect() as conn:
                 await conn.exec_driver_sql("SELECT 1")
+                found = await conn.run_sync(_has_bot_tables) if bot_tables else True
     except Exception as exc:
         return describe_database_error(exc, url)
     finally:
         await store.close()
+    if not found:
+        return (
+            f"SFVOPI_DATABASE_URL: {_named(parsed)} has no sfvopi-bot tables "
+            "(check the URL: is it the bot's database?)"
+        )
     return None
+
+
+def _has_bot_tables(conn: Connection) -> bool:
+    from sqlalchemy import inspect
+
+    from bot.store.schema import events_t, requests_t
+
+    inspector = inspect(conn)
+    return all(inspector.has_table(table.name) for table in (requests_t, events_t))
+
+
+def _named(parsed: URL) -> str:
+    if parsed.get_backend_name() == "sqlite":
+        return f"the SQLite file {parsed.database}"
+    return f"the PostgreSQL database at {_where(parsed)}"
 
 
 def describe_database_error(exc: BaseException, url: str) -> str:

@@ -9,15 +9,16 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from bot.config.orgfile import summary
-from bot.config.settings import Settings
+from bot.config.orgfile import load_orgs, summary
+from bot.config.settings import Settings, environ_with_dotenv
+from bot.errors import OrgFileError
 from bot.startup_checks import MODES, Mode, check_configuration
 
 __all__ = ["MODE_CHOICES", "add_parser", "check_config"]
 
 
 def add_parser(commands: Any) -> None:
-    """`check-config [--orgs FILE] [--mode serve|socket|both] [--online]`."""
+    """`check-config [--orgs FILE] [--orgs-only] [--mode serve|socket|both] [--online]`."""
     check = commands.add_parser(
         "check-config",
         help="check the settings, Slack secrets, organization file and database, then "
@@ -31,6 +32,12 @@ def add_parser(commands: Any) -> None:
         type=Path,
         metavar="FILE",
         help="organization file (default: SFVOPI_ORGS_FILE, or orgs.yml)",
+    )
+    check.add_argument(
+        "--orgs-only",
+        action="store_true",
+        help="check only the organization file (and its API key variables), not the settings, "
+        "Slack secrets or database: for a file being written before the bot is set up",
     )
     check.add_argument(
         "--mode",
@@ -49,6 +56,8 @@ def add_parser(commands: Any) -> None:
 
 def check_config(args: argparse.Namespace) -> int:
     """Every problem at once (exit 1), or a summary (exit 0); never a secret either way."""
+    if args.orgs_only:
+        return _check_orgs_only(args.orgs)
     modes: tuple[Mode, ...] | None = MODE_CHOICES[args.mode] if args.mode else None
     report = asyncio.run(check_configuration(modes, orgs_file=args.orgs, online=args.online))
     if not report.ok:
@@ -75,6 +84,27 @@ def check_config(args: argparse.Namespace) -> int:
         print(line)
     for note in report.notes:
         print(f"note: {note}")
+    return 0
+
+
+def _check_orgs_only(path: Path | None) -> int:
+    """The organization file alone, as start-up would read it (keys from the environment or
+    `.env`), saying that nothing else was checked."""
+    environ = environ_with_dotenv()
+    path = path or Path(environ.get("SFVOPI_ORGS_FILE") or "orgs.yml")
+    try:
+        directory = load_orgs(path, environ)
+    except OrgFileError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        print(f"check-config: {_count(len(exc.problems), 'problem')} in {path}", file=sys.stderr)
+        return 1
+    print(f"{path}: OK, {_count(len(directory.orgs), 'organization')}")
+    print(summary(directory))
+    print(
+        "note: only the organization file was checked (--orgs-only), not the settings, "
+        "Slack secrets or database"
+    )
     return 0
 
 

@@ -262,6 +262,36 @@ def test_check_config_on_the_example(tmp_path: Path) -> None:
     assert not any(secret in shown for secret in (*KEYS, *SLACK_SECRETS.values()))
 
 
+def test_check_config_orgs_only_needs_no_slack_secrets(tmp_path: Path) -> None:
+    """The README's example: the org file checked alone, before any Slack secret exists."""
+    result = run_cli(
+        "check-config", "--orgs-only", "--orgs", str(EXAMPLE), env=ORG_ENV, cwd=tmp_path
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    assert f"{EXAMPLE}: OK, 2 organizations" in result.stdout
+    assert "org acme" in result.stdout
+    assert (
+        "note: only the organization file was checked (--orgs-only), not the settings, "
+        "Slack secrets or database"
+    ) in result.stdout.splitlines()
+    assert not any(key in result.stdout for key in KEYS)
+    assert list(tmp_path.iterdir()) == []  # no database created
+
+
+def test_check_config_orgs_only_names_each_problem(tmp_path: Path) -> None:
+    path = write_orgs(tmp_path, ORGS_YAML.replace("U0ALICE: requester", "U0ALICE: aprover"))
+    env = {"SFVOPI_API_KEY_ACME": ORG_ENV["SFVOPI_API_KEY_ACME"]}
+    result = run_cli("check-config", "--orgs-only", "--orgs", str(path), env=env, cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert f"{path}:13: org acme, member U0ALICE: unknown role 'aprover' " in result.stderr
+    assert any("SFVOPI_API_KEY_GLOBEX is not set" in line for line in lines), result.stderr
+    assert lines[-1] == f"check-config: 2 problems in {path}"
+    assert "SLACK_" not in result.stderr
+
+
 def test_check_config_on_a_broken_file(tmp_path: Path) -> None:
     path = write_orgs(tmp_path, ORGS_YAML.replace("U0ALICE: requester", "U0ALICE: aprover"))
     result = run_cli("check-config", "--orgs", str(path), env=ORG_ENV, cwd=tmp_path)

@@ -8,8 +8,8 @@
 - Every emoji the bot sends is drawn: a break-glass card shows no raw `:name:`.
 - The DM with the bot shows both sides: what you wrote to it (even before the bot ever wrote
   to you) and what the bot sends you there.
-- The screenshots in docs/screenshots/ are taken here, at 1280x720, so they show the page as
-  it is whenever these tests run.
+- The screenshots in docs/screenshots/ are taken here, at 1280x720; they are written there
+  only with SFVOPI_UPDATE_SCREENSHOTS=1, so a test run leaves the tracked pictures alone.
 
 Every wait is on a condition (playwright's `expect`, `wait_for_function`), never a fixed sleep.
 """
@@ -17,6 +17,7 @@ Every wait is on a condition (playwright's `expect`, `wait_for_function`), never
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -97,9 +98,13 @@ def on_screen(box: dict[str, float], layout: dict[str, Any]) -> bool:
 
 
 async def shoot(page: Page, name: str) -> None:
-    """A 1280x720 picture of the page for the README, the mouse parked where it lights nothing."""
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    """A 1280x720 picture of the page for the README, the mouse parked where it lights nothing;
+    saved to docs/screenshots/ only when SFVOPI_UPDATE_SCREENSHOTS=1 asks for new ones."""
     await page.mouse.move(1, 1)
+    if os.environ.get("SFVOPI_UPDATE_SCREENSHOTS") != "1":
+        await page.screenshot(animations="disabled")
+        return
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     await page.screenshot(path=SCREENSHOTS / name, animations="disabled")
 
 
