@@ -23,6 +23,8 @@ class Sandbox(Protocol):
 
     def state(self) -> dict[str, Any]: ...
 
+    async def step_requests(self) -> dict[str, int]: ...
+
 
 _LONG_POLL_MAX = 30.0
 
@@ -46,7 +48,8 @@ def page_app(sandbox: Sandbox) -> web.Application:
             return _error(400, "since must be an integer and timeout a number")
         if since >= 0:
             await sandbox.wait_changed(since, max(timeout, 0.0))
-        return web.json_response(sandbox.state(), headers={"Cache-Control": "no-store"})
+        shown = sandbox.state() | {"step_requests": await sandbox.step_requests()}
+        return web.json_response(shown, headers={"Cache-Control": "no-store"})
 
     def where(user: str, channel: str) -> str:
         """The channel to post in: a DM named by the page is the sender's own DM with the bot.

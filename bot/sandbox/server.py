@@ -174,6 +174,17 @@ class Sandbox:
             },
         }
 
+    async def step_requests(self) -> dict[str, int]:
+        """The request each workflow step filed (execution id → request number), so a step
+        still running shows which card it waits on."""
+        store = self.bot.services.store
+        filed: dict[str, int] = {}
+        for execution_id in list(self.slack.step_runs):
+            run = await store.function_run(execution_id)
+            if run is not None and run.request_id is not None:
+                filed[execution_id] = run.request_id
+        return filed
+
     async def stop(self) -> None:
         if self._stopped:
             return

@@ -5,6 +5,7 @@ its outputs (or failed, saying why) — over the page's HTTP API and in a real b
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -50,6 +51,10 @@ async def test_a_step_run_from_the_page_completes_once_approved(
     (run,) = await step_runs(http, sandbox)
     assert run["state"] == "running" and "token" not in run
     card = sandbox.slack.messages(APPROVALS)[-1]
+    async with http.get(f"{sandbox.url}api/state") as response:
+        waits_on = (await response.json())["step_requests"]
+    filed = int(card.text.split("request #")[1].split()[0].strip("*:,."))
+    assert waits_on == {run["execution_id"]: filed}, "a running step says which request it filed"
     for approver in (BOB, CAROL):  # a step's request needs one approval more than its policy
         status, _ = await post(
             http,
@@ -109,6 +114,7 @@ async def test_the_page_runs_a_workflow_step_and_shows_how_it_ended(
     await page.click("#step-run")
     await expect(runs).to_have_count(2)
     await expect(runs.first).to_contain_text("running")
+    await expect(runs.first).to_contain_text(re.compile(r"request #\d+: its card waits"))
     # a workflow named the requester, so two approvers decide: Bob, then Carol
     await page.select_option("#user", BOB)
     await page.click(f'#channels li[data-channel="{APPROVALS}"]')
