@@ -136,8 +136,8 @@ def test_approve_and_deny_ask_for_confirmation_cancel_does_not() -> None:
         "title": {"type": "plain_text", "text": "Approve this request?"},
         "text": {
             "type": "mrkdwn",
-            "text": "Unlink 1 number — request #7. This cannot be undone once it runs. "
-            "(The requester cannot approve their own request.)",
+            "text": "Unlink 1 number — request #7, asked by <@U0ALICE>. This cannot be undone "
+            "once it runs. (Whoever asked cannot approve it, unless the organization lets them.)",
         },
         "confirm": {"type": "plain_text", "text": "Approve"},
         "deny": {"type": "plain_text", "text": "Back"},

@@ -200,8 +200,9 @@ def decision_buttons(
             "value": rid,
             "confirm": _confirm(
                 "Approve this request?",
-                f"{title(request)}. This cannot be undone once it runs. "
-                "(The requester cannot approve their own request.)",
+                f"{title(request)}, asked by {user(request.requester)}. This cannot be undone "
+                "once it runs. (Whoever asked cannot approve it, unless the organization lets "
+                "them.)",
                 "Approve",
             ),
         },
