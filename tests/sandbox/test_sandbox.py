@@ -328,12 +328,12 @@ async def test_whole_flow_in_the_browser(sandbox: Sandbox, page: Page, tmp_path:
         page.locator(f'#apps .app[data-app="{APP}"] [data-number="{NUMBER}"]')
     ).to_have_count(1)
 
-    # A bad command: an ephemeral error with usage, for Alice only.
+    # A bad command: an ephemeral error and where help is, for Alice only.
     await type_command(page, "/sfvopi unlink 12345")
     error = timeline.locator(".ephemeral").last
     await expect(error).to_contain_text("Only visible to you")
     await expect(error).to_contain_text("is not a phone number")
-    await expect(error).to_contain_text("Usage")
+    await expect(error).to_contain_text("/sfvopi help for every command")
 
     # The request, acknowledged privately; the card appears in #approvals.
     await type_command(page, UNLINK)
