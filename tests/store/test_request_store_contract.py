@@ -499,6 +499,11 @@ async def test_reading_is_by_org_newest_first(request_store: RequestStore) -> No
     ]
     pending = await store.list_requests(orgs=["acme"], statuses=[Status.PENDING])
     assert [r.id for r in pending] == [one]
+    # what a list capped for display counts in all (`/sfvopi pending`: "showing 50 of 60")
+    assert await store.count_requests(orgs=["acme"], statuses=[Status.PENDING]) == 1
+    assert await store.count_requests(orgs=["acme", "globex"], statuses=[Status.PENDING]) == 2
+    assert await store.count_requests(orgs=["acme"], statuses=[Status.DENIED]) == 1
+    assert await store.count_requests(orgs=["nobody"], statuses=list(Status)) == 0
     assert await store.list_requests(orgs=["acme"], requester="U0BOB") == []
     assert await store.get(theirs, orgs=["acme"]) is None
     assert await store.get(404) is None
