@@ -17,8 +17,8 @@ from pydantic import SecretStr
 from bot.errors import ApiServerError, InvalidId, TransportFailure, Unauthorized
 from bot.sfvopi import (
     AppFields,
-    CreateRefused,
     Created,
+    CreateRefused,
     CreateUnknown,
     Linked,
     LinkRefusal,
