@@ -54,9 +54,9 @@ async def test_reads_answer_the_state(client: SfvopiClient, emulator: Emulator) 
 
 
 async def test_unknown_apps_with_each_documented_message(client: SfvopiClient) -> None:
-    with pytest.raises(AppNotFound, match="^App not found$"):
+    with pytest.raises(AppNotFound, match=r"^App not found$"):
         await client.list_app_numbers(ACME, "sfv_app_nosuchapp000")
-    with pytest.raises(AppNotFound, match="^SFVoPI app not found$"):
+    with pytest.raises(AppNotFound, match=r"^SFVoPI app not found$"):
         await client.get_app(ACME, "sfv_app_nosuchapp000")
     with pytest.raises(AppNotFound):  # another org's app is not found either
         await client.get_app(SecretStr(GLOBEX_KEY), APP)
