@@ -4,6 +4,7 @@ numbers), and the controls that change it behind the bot's back."""
 
 from __future__ import annotations
 
+import socket
 from collections.abc import AsyncIterator
 
 import httpx
@@ -11,6 +12,8 @@ import pytest
 import pytest_asyncio
 from pydantic import SecretStr
 
+from bot.core.models import Action, Target
+from bot.core.preview import changes, read_preview
 from bot.errors import AppNotFound, Unauthorized
 from bot.sandbox.emulator import ApiFault, Emulator
 from bot.sfvopi import (
@@ -187,3 +190,20 @@ async def test_controls_seed_and_change_links_behind_the_bots_back(
     assert numbers["acme"]["available"] == [SPARE]
     assert ACME_KEY not in str(numbers)
     assert not emulator.effective  # none of it was the bot's doing
+
+
+async def test_a_link_behind_the_bots_back_shows_as_drift(
+    client: SfvopiClient, emulator: Emulator
+) -> None:
+    filed = await read_preview(client, ACME, Action.DELETE, [Target(APP)])
+    assert filed.apps[0].numbers == ("+918000000001", "+918000000002")
+    emulator.link_behind("acme", APP, SPARE)
+    before_running = await read_preview(client, ACME, Action.DELETE, [Target(APP)])
+    assert changes(filed, before_running) == [f"{SPARE} is now linked to {APP}"]
+    assert before_running.fingerprint() != filed.fingerprint()
+    with socket.socket() as s:  # SFVoPI down: the preview says so, nothing is raised
+        s.bind(("127.0.0.1", 0))
+        closed = int(s.getsockname()[1])
+    async with SfvopiClient(f"http://127.0.0.1:{closed}/superfone", backoff=0.001) as down:
+        unread = await read_preview(down, ACME, Action.DELETE, [Target(APP)])
+    assert unread.unreadable == "could not connect" and unread.apps == ()
