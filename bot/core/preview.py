@@ -190,6 +190,15 @@ class StoredPreview:
     fingerprint: str
     preview: Preview
 
+    def event_detail(self) -> dict[str, object]:
+        """The `previewed` event's detail: what the chained log keeps of this preview."""
+        return {
+            "purpose": self.purpose.value,
+            "fingerprint": self.fingerprint,
+            "seq": self.seq,
+            "readable": self.preview.unreadable is None,
+        }
+
 
 class PreviewStore(Protocol):
     """Where previews are kept (bot/store/previews.py; the memory store in tests)."""

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import enum
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from pydantic import SecretStr
 
@@ -34,6 +36,8 @@ LINK_ENDPOINT = "POST /sfvopi/apps/{app_id}/numbers"
 CREATE_ENDPOINT = "POST /sfvopi/apps"
 NOT_IN_ORG_MESSAGE = "VoIP number not found or does not belong to this org"
 LINKED_ELSEWHERE_MESSAGE = "VoIP number is already linked to another SFVoPI app"
+
+T = TypeVar("T")
 
 
 class LinkRefusal(enum.StrEnum):
@@ -165,12 +169,7 @@ class Changes(Reads):
 def _link_answer(answer: Answer, ambiguous: bool) -> Linked | LinkRefused | Failure:
     status, message = answer.status, answer.message
     if status == 200:
-        try:
-            if not answer.is_json:
-                raise Malformed("not JSON")
-            return Linked(NumberLink.parse(answer.data), answer.attempt)
-        except Malformed as exc:
-            raise answer.unexpected(f"unreadable link: {exc}", maybe_applied=True) from None
+        return Linked(_applied(answer, NumberLink.parse), answer.attempt)
     if status == 400:
         refusal = (
             LinkRefusal.NOT_IN_ORG if message == NOT_IN_ORG_MESSAGE else LinkRefusal.INVALID_BODY
@@ -191,12 +190,17 @@ def _link_answer(answer: Answer, ambiguous: bool) -> Linked | LinkRefused | Fail
 def _create_answer(answer: Answer, ambiguous: bool) -> Created | CreateRefused | Failure:
     status = answer.status
     if status in (200, 201):
-        try:
-            if not answer.is_json:
-                raise Malformed("not JSON")
-            return Created(AppInfo.parse(answer.data), answer.attempt)
-        except Malformed as exc:
-            raise answer.unexpected(f"unreadable app: {exc}", maybe_applied=True) from None
+        return Created(_applied(answer, AppInfo.parse), answer.attempt)
     if 400 <= status <= 499 and status != 401:
         return CreateRefused(answer.message or f"HTTP {status}", status, answer.attempt)
     return answer.common()
+
+
+def _applied(answer: Answer, parse: Callable[[object], T]) -> T:
+    """A success's `data`; unreadable, it is an UnexpectedResponse that may have applied."""
+    try:
+        if not answer.is_json:
+            raise Malformed("not JSON")
+        return parse(answer.data)
+    except Malformed as exc:
+        raise answer.unexpected(f"unreadable data: {exc}", maybe_applied=True) from None

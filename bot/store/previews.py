@@ -4,6 +4,7 @@ approval was given on."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import bindparam, func, select
@@ -37,31 +38,26 @@ class Previews(Database):
     ) -> StoredPreview:
         """Stores `preview` as the request's next one and, with `event`, its `previewed`
         event; raises RequestNotFound for an unknown request."""
-        fingerprint = preview.fingerprint()
+        stored = StoredPreview(request_id, 0, purpose, now, preview.fingerprint(), preview)
         async with self._write() as conn:
             lock = _REQUEST if self.is_sqlite else _LOCKED_REQUEST  # seq taken in turn
             if (await conn.execute(lock, {"id": request_id})).first() is None:
                 raise RequestNotFound(f"there is no request #{request_id}")
             seq = int((await conn.execute(_NEXT_SEQ, {"id": request_id})).scalar_one())
+            stored = replace(stored, seq=seq)
             await conn.execute(
                 request_previews_t.insert().values(
                     request_id=request_id,
                     seq=seq,
                     purpose=purpose.value,
                     taken_at=now,
-                    fingerprint=fingerprint,
+                    fingerprint=stored.fingerprint,
                     body=preview.to_json(),
                 )
             )
             if event:
-                detail: dict[str, object] = {
-                    "purpose": purpose.value,
-                    "fingerprint": fingerprint,
-                    "seq": seq,
-                    "readable": preview.unreadable is None,
-                }
-                await self._event(conn, request_id, now, "bot", PREVIEWED, detail)
-        return StoredPreview(request_id, seq, purpose, now, fingerprint, preview)
+                await self._event(conn, request_id, now, "bot", PREVIEWED, stored.event_detail())
+        return stored
 
     async def latest_preview(
         self, request_id: int, purpose: Purpose | None = None

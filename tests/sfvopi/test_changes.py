@@ -5,14 +5,11 @@ again: the caller gets CreateUnknown."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import httpx
 import pytest
-import pytest_asyncio
 import respx
-from pydantic import SecretStr
 
 from bot.errors import ApiServerError, InvalidId, TransportFailure, Unauthorized
 from bot.sfvopi import (
@@ -26,21 +23,10 @@ from bot.sfvopi import (
     NumberLink,
     SfvopiClient,
 )
+from tests.support.sfvopi_wire import APP, BASE, KEY, LINK, NUMBERS, ok
 
-BASE = "https://sfvopi.test/superfone"
-KEY = SecretStr("test-key-unit-not-real")
-APP = "sfv_app_abc123xyz456"
-NUMBERS = f"{BASE}/sfvopi/apps/{APP}/numbers"
 APPS = f"{BASE}/sfvopi/apps"
 N1 = "+918000000001"
-LINK: dict[str, Any] = {
-    "app_id": APP,
-    "voip_number": N1,
-    "org_id": 7,
-    "status": "ACTIVE",
-    "created_at": "2024-05-01T09:30:00.000Z",
-    "updated_at": None,
-}
 LINKED = NumberLink(APP, N1, "ACTIVE", 7, "2024-05-01T09:30:00.000Z", None)
 FIELDS = AppFields("Support line", "https://voice.example.com/answer", "POST", None, "POST")
 NEW_APP: dict[str, Any] = {
@@ -58,22 +44,6 @@ NEW_APP: dict[str, Any] = {
     "created_at": "2024-05-01T09:30:00.000Z",
     "updated_at": None,
 }
-
-
-def ok(data: object) -> dict[str, Any]:
-    return {"data": data, "message": "success"}
-
-
-@pytest.fixture
-def api() -> Iterator[respx.MockRouter]:
-    with respx.mock(assert_all_mocked=True, assert_all_called=False) as router:
-        yield router
-
-
-@pytest_asyncio.fixture
-async def client() -> AsyncIterator[SfvopiClient]:
-    async with SfvopiClient(BASE, timeout=5.0, backoff=0.001) as c:
-        yield c
 
 
 # link

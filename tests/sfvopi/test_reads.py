@@ -3,14 +3,11 @@ that are not what the reference says answered as UnexpectedResponse, never anoth
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import httpx
 import pytest
-import pytest_asyncio
 import respx
-from pydantic import SecretStr
 
 from bot.errors import (
     ApiNotFound,
@@ -21,22 +18,11 @@ from bot.errors import (
     UnexpectedResponse,
 )
 from bot.sfvopi import AppInfo, AvailableNumber, NumberLink, SfvopiClient
+from tests.support.sfvopi_wire import APP, BASE, KEY, LINK, NUMBERS, ok
 
-BASE = "https://sfvopi.test/superfone"
-KEY = SecretStr("test-key-unit-not-real")
-APP = "sfv_app_abc123xyz456"
-NUMBERS = f"{BASE}/sfvopi/apps/{APP}/numbers"
 ONE_APP = f"{BASE}/sfvopi/apps/{APP}"
 APPS = f"{BASE}/sfvopi/apps"
 AVAILABLE = f"{BASE}/sfvopi/available-numbers"
-LINK: dict[str, Any] = {
-    "app_id": APP,
-    "voip_number": "+918000000001",
-    "org_id": 7,
-    "status": "ACTIVE",
-    "created_at": "2024-05-01T09:30:00.000Z",
-    "updated_at": None,
-}
 APP_BODY: dict[str, Any] = {
     "app_id": APP,
     "org_id": 7,
@@ -54,20 +40,15 @@ APP_BODY: dict[str, Any] = {
 }
 
 
-def ok(data: object) -> dict[str, Any]:
-    return {"data": data, "message": "success"}
-
-
-@pytest.fixture
-def api() -> Iterator[respx.MockRouter]:
-    with respx.mock(assert_all_mocked=True, assert_all_called=False) as router:
-        yield router
-
-
-@pytest_asyncio.fixture
-async def client() -> AsyncIterator[SfvopiClient]:
-    async with SfvopiClient(BASE, timeout=5.0, backoff=0.001) as c:
-        yield c
+async def read(client: SfvopiClient, url: str) -> object:
+    """The read call whose URL is `url`."""
+    if url == NUMBERS:
+        return await client.list_app_numbers(KEY, APP)
+    if url == ONE_APP:
+        return await client.get_app(KEY, APP)
+    if url == APPS:
+        return await client.list_apps(KEY)
+    return await client.available_numbers(KEY)
 
 
 async def test_list_app_numbers(api: respx.MockRouter, client: SfvopiClient) -> None:
@@ -131,24 +112,15 @@ async def test_an_undocumented_404(api: respx.MockRouter, client: SfvopiClient) 
         await client.get_app(KEY, APP)
 
 
-@pytest.mark.parametrize(
-    ("url", "call"),
-    [
-        (NUMBERS, "list_app_numbers"),
-        (ONE_APP, "get_app"),
-        (APPS, "list_apps"),
-        (AVAILABLE, "available_numbers"),
-    ],
-)
+@pytest.mark.parametrize("url", [NUMBERS, ONE_APP, APPS, AVAILABLE])
 async def test_unauthorized_is_not_retried(
-    api: respx.MockRouter, client: SfvopiClient, url: str, call: str
+    api: respx.MockRouter, client: SfvopiClient, url: str
 ) -> None:
     route = api.get(url).respond(
         401, json={"message": "UnAuthorized, Please Provide Valid API Key"}
     )
-    args = (KEY,) if url in (APPS, AVAILABLE) else (KEY, APP)
     with pytest.raises(Unauthorized):
-        await getattr(client, call)(*args)
+        await read(client, url)
     assert route.call_count == 1
 
 
@@ -165,14 +137,8 @@ async def test_server_errors_are_retried_then_raised(
     api: respx.MockRouter, client: SfvopiClient, url: str, message: str
 ) -> None:
     route = api.get(url).respond(500, json={"message": message})
-    read = {
-        NUMBERS: lambda: client.list_app_numbers(KEY, APP),
-        ONE_APP: lambda: client.get_app(KEY, APP),
-        APPS: lambda: client.list_apps(KEY),
-        AVAILABLE: lambda: client.available_numbers(KEY),
-    }[url]
     with pytest.raises(ApiServerError) as caught:
-        await read()
+        await read(client, url)
     assert caught.value.message == message and caught.value.attempts == 3
     assert not caught.value.maybe_applied and route.call_count == 3
 

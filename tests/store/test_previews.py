@@ -32,32 +32,16 @@ from tests.support.filing import APP, NOW, file
 from tests.support.memory_store import MemoryFactory
 
 FIELDS = AppFields("Support line", "https://voice.example.com/answer", "POST", None, "POST")
-FILED = Preview(
-    Action.DELETE,
-    apps=(
-        AppPreview(
-            "sfv_app_abc123xyz456",
-            True,
-            "Support line",
-            "ACTIVE",
-            ("+918000000001", "+918000000002"),
-            FIELDS,
-        ),
-    ),
-)
-DRIFTED = Preview(
-    Action.DELETE,
-    apps=(
-        AppPreview(
-            "sfv_app_abc123xyz456",
-            True,
-            "Support line",
-            "ACTIVE",
-            ("+918000000001", "+918000000002", "+918000000003"),
-            FIELDS,
-        ),
-    ),
-)
+
+
+def deleting(*numbers: str) -> Preview:
+    """A delete's preview of the app with `numbers` linked."""
+    app = AppPreview("sfv_app_abc123xyz456", True, "Support line", "ACTIVE", numbers, FIELDS)
+    return Preview(Action.DELETE, apps=(app,))
+
+
+FILED = deleting("+918000000001", "+918000000002")
+DRIFTED = deleting("+918000000001", "+918000000002", "+918000000003")
 UNLINK = Preview(
     Action.UNLINK, numbers=(NumberPreview("app_abc123", "+918000000001", LinkState.LINKED),)
 )

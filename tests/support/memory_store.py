@@ -434,13 +434,7 @@ class MemoryStore:
         )
         kept.append(stored)
         if event:
-            detail = {
-                "purpose": purpose.value,
-                "fingerprint": stored.fingerprint,
-                "seq": stored.seq,
-                "readable": preview.unreadable is None,
-            }
-            self._event(request_id, now, "bot", PREVIEWED, dict(detail))
+            self._event(request_id, now, "bot", PREVIEWED, stored.event_detail())
         return stored
 
     async def latest_preview(
