@@ -13,13 +13,16 @@ import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from pydantic import SecretStr
 
+from bot.core.apps import AppFields, Malformed
 from bot.core.models import Action, Target
 from bot.errors import AppNotFound, BotError
-from bot.sfvopi.models import AppFields, AppInfo, Malformed, NumberLink
+
+if TYPE_CHECKING:  # the client's types only: a card that renders a preview loads no client
+    from bot.sfvopi.models import AppInfo, NumberLink
 
 __all__ = [
     "DRIFTED",
