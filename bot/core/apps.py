@@ -11,7 +11,6 @@ from typing import Any
 
 __all__ = [
     "AppFields",
-    "Malformed",
     "opt_int",
     "opt_str",
     "required_object",
@@ -19,10 +18,6 @@ __all__ = [
 ]
 
 FIELD_LIMIT = 2000  # longer than any URL or name SFVoPI accepts; keeps a hostile body bounded
-
-
-class Malformed(ValueError):
-    """A body that does not hold what the reference says; the message names the field."""
 
 
 @dataclass(frozen=True)
@@ -57,14 +52,14 @@ class AppFields:
 
 def required_object(raw: object, what: str) -> Mapping[str, object]:
     if not isinstance(raw, dict):
-        raise Malformed(f"{what} is not an object")
+        raise ValueError(f"{what} is not an object")
     return raw
 
 
 def required_str(obj: Mapping[str, object], name: str) -> str:
     value = obj.get(name)
     if not isinstance(value, str) or not value or len(value) > FIELD_LIMIT:
-        raise Malformed(f"{name} is missing or not a string")
+        raise ValueError(f"{name} is missing or not a string")
     return value
 
 
@@ -73,7 +68,7 @@ def opt_str(obj: Mapping[str, object], name: str) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str) or len(value) > FIELD_LIMIT:
-        raise Malformed(f"{name} is not a string")
+        raise ValueError(f"{name} is not a string")
     return value
 
 
@@ -82,5 +77,5 @@ def opt_int(obj: Mapping[str, object], name: str) -> int | None:
     if value is None:
         return None
     if not isinstance(value, int) or isinstance(value, bool):
-        raise Malformed(f"{name} is not a number")
+        raise ValueError(f"{name} is not a number")
     return value

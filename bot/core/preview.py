@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from pydantic import SecretStr
 
-from bot.core.apps import AppFields, Malformed
+from bot.core.apps import AppFields
 from bot.core.models import Action, Target
 from bot.errors import AppNotFound, BotError
 
@@ -178,7 +178,7 @@ class Preview:
                     for n in raw.get("numbers", [])
                 ),
             )
-        except (KeyError, TypeError, AttributeError, Malformed) as exc:
+        except (KeyError, TypeError, AttributeError, ValueError) as exc:
             raise ValueError(f"not a stored preview: {exc}") from None
 
 

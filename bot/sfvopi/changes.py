@@ -17,7 +17,7 @@ from pydantic import SecretStr
 from bot.core import ids
 from bot.errors import ApiNotFound, SfvopiError
 from bot.sfvopi.base import APP_NOT_FOUND_MESSAGES, Answer, Failure, seg
-from bot.sfvopi.models import AppFields, AppInfo, Malformed, NumberLink
+from bot.sfvopi.models import AppFields, AppInfo, NumberLink
 from bot.sfvopi.reads import Reads
 
 __all__ = [
@@ -200,7 +200,7 @@ def _applied(answer: Answer, parse: Callable[[object], T]) -> T:
     """A success's `data`; unreadable, it is an UnexpectedResponse that may have applied."""
     try:
         if not answer.is_json:
-            raise Malformed("not JSON")
+            raise ValueError("not JSON")
         return parse(answer.data)
-    except Malformed as exc:
+    except ValueError as exc:
         raise answer.unexpected(f"unreadable data: {exc}", maybe_applied=True) from None

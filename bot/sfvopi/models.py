@@ -1,7 +1,7 @@
 """What SFVoPI's reads answer, as typed values: an app, a number's link, a number held unused.
 
-Each is parsed strictly from an untrusted body: a missing field or a wrong type is `Malformed`,
-which the client turns into an `UnexpectedResponse`, never an exception of another kind."""
+Each is parsed strictly from an untrusted body: a missing field or a wrong type is a ValueError
+naming it, which the client turns into an `UnexpectedResponse`, never another exception."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import TypeVar
 
-from bot.core.apps import AppFields, Malformed, opt_int, opt_str, required_object, required_str
+from bot.core.apps import AppFields, opt_int, opt_str, required_object, required_str
 
-__all__ = ["AppFields", "AppInfo", "AvailableNumber", "Malformed", "NumberLink", "parse_list"]
+__all__ = ["AppFields", "AppInfo", "AvailableNumber", "NumberLink", "parse_list"]
 
 T = TypeVar("T")
 
@@ -108,5 +108,5 @@ class AvailableNumber:
 def parse_list(raw: object, parse: Callable[[object], T]) -> list[T]:
     """`data` as a list, each item parsed by `parse`."""
     if not isinstance(raw, list):
-        raise Malformed("data is not a list")
+        raise ValueError("data is not a list")
     return [parse(x) for x in raw]

@@ -12,7 +12,7 @@ from pydantic import SecretStr
 from bot.core import ids
 from bot.errors import ApiNotFound, AppNotFound
 from bot.sfvopi.base import APP_NOT_FOUND_MESSAGES, Answer, Engine, Failure, seg
-from bot.sfvopi.models import AppInfo, AvailableNumber, Malformed, NumberLink, parse_list
+from bot.sfvopi.models import AppInfo, AvailableNumber, NumberLink, parse_list
 
 __all__ = [
     "APPS_ENDPOINT",
@@ -68,7 +68,7 @@ def read_answer(
                 raise answer.unexpected('not {"data": …} JSON')
             try:
                 return parse(answer.data)
-            except Malformed as exc:
+            except ValueError as exc:  # the parse names the field
                 raise answer.unexpected(f"unreadable data: {exc}") from None
         if answer.status == 404 and app_not_found:
             if answer.message in APP_NOT_FOUND_MESSAGES:
