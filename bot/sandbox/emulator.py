@@ -390,7 +390,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bot.sandbox.emulator", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8081, help="0 picks a free port")
-    parser.add_argument("--seed", type=Path, help='JSON: {"keys": {...}, "apps": {...}}')
+    parser.add_argument(
+        "--seed", type=Path, help='JSON: {"keys": {...}, "apps": {...}, "held": {...}}'
+    )
     parser.add_argument("--latency", type=float, default=0.0, help="seconds added per call")
     args = parser.parse_args(argv)
     seed = json.loads(args.seed.read_text()) if args.seed else None

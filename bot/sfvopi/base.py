@@ -146,6 +146,7 @@ class Engine:
         body: dict[str, Any] | None = None,
         ambiguous_before: bool = False,
         retry_ambiguous: bool = True,
+        changes: bool = True,
         first: int = 1,
         last: int | None = None,
     ) -> T:
@@ -153,7 +154,8 @@ class Engine:
 
         A failure that may have applied is retried only with `retry_ambiguous` (reads, and the
         DELETEs, which read a later 404 as done); otherwise it is raised at once, marked
-        `maybe_applied`, for the caller to check before trying again."""
+        `maybe_applied`, for the caller to check before trying again. A read (`changes`
+        False) has nothing to apply: its failures are never `maybe_applied`."""
         headers = {"X-API-Key": _header_value(api_key)}
         url = self.base_url + path
         ambiguous = ambiguous_before
@@ -171,7 +173,7 @@ class Engine:
                 if not isinstance(outcome, Failure):
                     return outcome
                 failure = outcome
-            ambiguous = ambiguous or failure.ambiguous
+            ambiguous = ambiguous or (failure.ambiguous and changes)
             if failure.ambiguous and not retry_ambiguous:
                 failure.error.maybe_applied = True
                 raise failure.error

@@ -35,30 +35,34 @@ class Reads(Engine):
     async def list_app_numbers(self, api_key: SecretStr, app_id: str) -> list[NumberLink]:
         """The numbers linked to `app_id` now; raises `AppNotFound` or another `SfvopiError`."""
         path = f"/sfvopi/apps/{seg(ids.app_id(app_id))}/numbers"
-        return await self._call(
-            api_key, "GET", path, NUMBERS_ENDPOINT, read_answer(_links, app_not_found=True)
-        )
+        return await self._read(api_key, path, NUMBERS_ENDPOINT, read_answer(_links, True))
 
     async def get_app(self, api_key: SecretStr, app_id: str) -> AppInfo:
         """One app; raises `AppNotFound` when SFVoPI has no such app in this org."""
         path = f"/sfvopi/apps/{seg(ids.app_id(app_id))}"
-        return await self._call(
-            api_key, "GET", path, APP_ENDPOINT, read_answer(AppInfo.parse, app_not_found=True)
-        )
+        return await self._read(api_key, path, APP_ENDPOINT, read_answer(AppInfo.parse, True))
 
     async def list_apps(self, api_key: SecretStr) -> list[AppInfo]:
         """Every app of the org, newest first."""
-        return await self._call(api_key, "GET", "/sfvopi/apps", APPS_ENDPOINT, read_answer(_apps))
+        return await self._read(api_key, "/sfvopi/apps", APPS_ENDPOINT, read_answer(_apps))
 
     async def available_numbers(self, api_key: SecretStr) -> list[AvailableNumber]:
         """The numbers the org holds that no app uses."""
-        return await self._call(
-            api_key, "GET", "/sfvopi/available-numbers", AVAILABLE_ENDPOINT, read_answer(_free)
-        )
+        path = "/sfvopi/available-numbers"
+        return await self._read(api_key, path, AVAILABLE_ENDPOINT, read_answer(_free))
+
+    async def _read(
+        self,
+        api_key: SecretStr,
+        path: str,
+        endpoint: str,
+        interpret: Callable[[Answer, bool], T | Failure],
+    ) -> T:
+        return await self._call(api_key, "GET", path, endpoint, interpret, changes=False)
 
 
 def read_answer(
-    parse: Callable[[object], T], *, app_not_found: bool = False
+    parse: Callable[[object], T], app_not_found: bool = False
 ) -> Callable[[Answer, bool], T | Failure]:
     """How a read's answer is taken: `data` parsed on 200, the documented 404 as AppNotFound."""
 

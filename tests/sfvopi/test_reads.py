@@ -14,6 +14,7 @@ from bot.errors import (
     ApiServerError,
     AppNotFound,
     InvalidId,
+    TransportFailure,
     Unauthorized,
     UnexpectedResponse,
 )
@@ -154,6 +155,16 @@ async def test_a_read_is_retried_after_a_timeout_or_a_drop(
     ]
     assert len(await client.list_app_numbers(KEY, APP)) == 1
     assert route.call_count == 3
+
+
+async def test_a_read_that_never_answers_never_may_have_applied(
+    api: respx.MockRouter, client: SfvopiClient
+) -> None:
+    route = api.get(APPS).mock(side_effect=httpx.ReadTimeout("slow"))
+    with pytest.raises(TransportFailure) as caught:
+        await client.list_apps(KEY)
+    assert caught.value.message == "timeout" and caught.value.attempts == 3
+    assert not caught.value.maybe_applied and route.call_count == 3
 
 
 MALFORMED: list[tuple[str, Any]] = [

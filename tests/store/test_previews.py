@@ -4,6 +4,7 @@ SQLite, PostgreSQL and the memory store; the chain, export and migration on the 
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import pytest
@@ -124,3 +125,20 @@ async def test_the_migration_goes_down_and_up_again(store_factory: StoreFactory)
     assert await upgraded.latest_preview(request_id) is None
     await upgraded.record_preview(request_id, Purpose.FILED, FILED, now=NOW)
     assert (await upgraded.latest_preview(request_id)) is not None
+
+
+async def test_two_stores_recording_at_once_take_distinct_turns(
+    store_factory: StoreFactory,
+) -> None:
+    one, two = await store_factory.open(), await store_factory.open()
+    request_id = await file(one, [APP])
+    stored = await asyncio.gather(
+        *(
+            s.record_preview(request_id, Purpose.BEFORE_EXECUTION, FILED, now=NOW + i)
+            for i, s in enumerate((one, two) * 5)
+        )
+    )
+    assert sorted(p.seq for p in stored) == list(range(1, 11))
+    assert (await verify(one)).intact
+    latest = await two.latest_preview(request_id)
+    assert latest is not None and latest.seq == 10
