@@ -23,26 +23,18 @@ from bot.sfvopi import (
     NumberLink,
     SfvopiClient,
 )
-from tests.support.sfvopi_wire import APP, BASE, KEY, LINK, NUMBERS, ok
+from tests.support.sfvopi_wire import APP, APP_BODY, BASE, KEY, LINK, NUMBERS, ok
 
 APPS = f"{BASE}/sfvopi/apps"
 N1 = "+918000000001"
 LINKED = NumberLink(APP, N1, "ACTIVE", 7, "2024-05-01T09:30:00.000Z", None)
 FIELDS = AppFields("Support line", "https://voice.example.com/answer", "POST", None, "POST")
 NEW_APP: dict[str, Any] = {
+    **APP_BODY,
     "app_id": "sfv_app_new000000001",
-    "org_id": 7,
-    "name": "Support line",
-    "answer_url": "https://voice.example.com/answer",
-    "answer_method": "POST",
-    "hangup_url": None,
-    "hangup_method": "POST",
     "fallback_answer_url": None,
     "fallback_answer_method": "POST",
     "status": "ACTIVE",
-    "created_by": None,
-    "created_at": "2024-05-01T09:30:00.000Z",
-    "updated_at": None,
 }
 
 

@@ -19,26 +19,11 @@ from bot.errors import (
     UnexpectedResponse,
 )
 from bot.sfvopi import AppInfo, AvailableNumber, NumberLink, SfvopiClient
-from tests.support.sfvopi_wire import APP, BASE, KEY, LINK, NUMBERS, ok
+from tests.support.sfvopi_wire import APP, APP_BODY, BASE, KEY, LINK, NUMBERS, ok
 
 ONE_APP = f"{BASE}/sfvopi/apps/{APP}"
 APPS = f"{BASE}/sfvopi/apps"
 AVAILABLE = f"{BASE}/sfvopi/available-numbers"
-APP_BODY: dict[str, Any] = {
-    "app_id": APP,
-    "org_id": 7,
-    "name": "Support line",
-    "answer_url": "https://voice.example.com/answer",
-    "answer_method": "POST",
-    "hangup_url": None,
-    "hangup_method": "POST",
-    "fallback_answer_url": "https://voice.example.com/fallback",
-    "fallback_answer_method": "GET",
-    "status": "INACTIVE",
-    "created_by": 12,
-    "created_at": "2024-05-01T09:30:00.000Z",
-    "updated_at": None,
-}
 
 
 async def read(client: SfvopiClient, url: str) -> object:

@@ -12,7 +12,7 @@ from pydantic import SecretStr
 
 from bot.sfvopi import SfvopiClient
 
-__all__ = ["APP", "BASE", "KEY", "LINK", "NUMBERS", "api", "client", "ok"]
+__all__ = ["APP", "APP_BODY", "BASE", "KEY", "LINK", "NUMBERS", "api", "client", "ok"]
 
 BASE = "https://sfvopi.test/superfone"
 KEY = SecretStr("test-key-unit-not-real")
@@ -23,6 +23,21 @@ LINK: dict[str, Any] = {  # +918000000001 linked to APP, as the numbers endpoint
     "voip_number": "+918000000001",
     "org_id": 7,
     "status": "ACTIVE",
+    "created_at": "2024-05-01T09:30:00.000Z",
+    "updated_at": None,
+}
+APP_BODY: dict[str, Any] = {  # APP as the app endpoints answer it
+    "app_id": APP,
+    "org_id": 7,
+    "name": "Support line",
+    "answer_url": "https://voice.example.com/answer",
+    "answer_method": "POST",
+    "hangup_url": None,
+    "hangup_method": "POST",
+    "fallback_answer_url": "https://voice.example.com/fallback",
+    "fallback_answer_method": "GET",
+    "status": "INACTIVE",
+    "created_by": 12,
     "created_at": "2024-05-01T09:30:00.000Z",
     "updated_at": None,
 }
