@@ -134,6 +134,8 @@ def _assemble(
     listeners = (notifier.changed, metrics.changed, home.changed, steps.changed, outbox.changed)
     for listener in listeners:
         flow.subscribe(listener)
+    # a request just filed: its preview read after the ack, the card updated with it
+    flow.subscribe(lambda request: flow.binding.after_filing(request, background.spawn))
     audit_sink = AuditSink.from_settings(store, settings)
     services = Services(
         settings=settings,
@@ -155,7 +157,7 @@ def _assemble(
     )
     sweepers = Sweepers(
         # in this order on each pass: the workflow's own first, then what Slack is told
-        (flow.sweep, notifier.sweep, outbox.sweep, steps.sweep),
+        (flow.sweep, flow.binding.sweep, notifier.sweep, outbox.sweep, steps.sweep),
         interval=settings.sweep_interval_seconds,
         metrics=metrics,
         source=store,

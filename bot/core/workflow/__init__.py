@@ -6,9 +6,9 @@ requests through the same rules. Listeners hear of every change; the Slack layer
 `Workflow` composes parts with one job each: shared (the state they all read) · access (whose
 org, which requests they may see) · filing (file, break-glass) · steps (a Workflow Builder
 step's trust rules) · rules (who may decide what; pure) · deciding (approve, deny, cancel,
-expire; one read per decision) · reviewing (a break-glass review) · running (execute under a
-lease, recover) · reading (status, pending, history, waiting_for, mine) · outcomes (what they
-answer).
+expire; one read per decision) · reviewing (a break-glass review) · binding (the preview an
+approval is given on, read again before running) · running (execute under a lease, recover) ·
+reading (status, pending, history, waiting_for, mine) · outcomes (what they answer).
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from bot.core.org import OrgDirectory, OrgsInForce
 from bot.core.ports import Admission, GroupMembers, RequestStore
 from bot.core.text import MAX_NOTE, MAX_REASON
 from bot.core.workflow.access import Access
+from bot.core.workflow.binding import Binding
 from bot.core.workflow.deciding import Deciding
 from bot.core.workflow.filing import Filing
 from bot.core.workflow.outcomes import ApprovalResult, Outcome
@@ -102,7 +103,8 @@ class Workflow:
         self.filing = Filing(self.shared, access, store)
         self.deciding = Deciding(self.shared, access, store)
         self.reviewing = Reviewing(self.shared, access, store)
-        self.running = Running(self.shared, store, client)
+        self.binding = Binding(self.shared, store, client)
+        self.running = Running(self.shared, store, client, self.binding)
         self.reading = Reading(self.shared, access, store)
         self.file = self.filing.file
         self.decide = self.deciding.decide
