@@ -55,7 +55,7 @@ def preview_blocks(request: Request, stored: StoredPreview | None) -> list[Block
     else:
         lines = [_number_line(n) for n in preview.numbers[:NUMBERS_SHOWN]]
         rest = len(preview.numbers) - NUMBERS_SHOWN
-        more = f"… and {rest} more numbers (`/sfvopi status {request.id}`)" if rest > 0 else ""
+        more = f"… and {rest} more numbers (each is a target above)" if rest > 0 else ""
     return [section(clip(heading + "\n" + "\n".join(lines), tail=more))]
 
 
