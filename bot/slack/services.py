@@ -32,7 +32,7 @@ from bot.slack.pacing import ChannelPacer, PacedRateLimitRetryHandler
 from bot.slack.sealing import Sealer
 from bot.slack.usergroups import UserGroups
 from bot.slack.workflow_steps import WorkflowSteps
-from bot.store import Store
+from bot.store.roles import DoorStore
 
 
 class KeptAliveSession:
@@ -106,7 +106,7 @@ class Services:
     """The parts a listener may use, each built once by the root; none is replaced later."""
 
     settings: Settings
-    store: Store
+    store: DoorStore  # what the doors and listeners read; the root holds the whole store
     orgs: OrgsInForce  # the org file in force (swapped whole on reload)
     client: SfvopiClient
     workflow: Workflow

@@ -48,6 +48,7 @@ class Bot:
     """One running bot: what its listeners are handed, its Bolt app, its sweepers."""
 
     orgs: OrgsInForce
+    store: Store  # whole here, in the root; each part was handed only its role of it
     services: Services
     app: AsyncApp
     sweepers: Sweepers
@@ -59,7 +60,7 @@ class Bot:
         self.orgs.swap(directory)
         services = self.services
         await services.workflow.enforce_org_file()
-        for request in await services.store.list_requests(
+        for request in await self.store.list_requests(
             orgs=list(directory.orgs), statuses=[Status.PENDING], limit=500
         ):
             services.background.spawn(services.notifier.sync(request.id), name=f"sync-{request.id}")
@@ -178,4 +179,4 @@ def _assemble(settings: Settings, parts: _Parts, identity: Identity) -> Bot:
             lambda: groups.keep_fresh(lambda: in_force.current.groups()),
         ),
     )
-    return Bot(in_force, services, build_app(services, identity), sweepers, session)
+    return Bot(in_force, store, services, build_app(services, identity), sweepers, session)
