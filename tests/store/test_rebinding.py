@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import pytest
 
+from bot.audit.export import record
+from bot.audit.verify import verify
 from bot.core.deliveries import Kind
 from bot.core.models import Action, Status
-from bot.core.preview import DRIFTED, AppPreview, Preview, Purpose
+from bot.core.preview import DRIFTED, PREVIEWED, AppPreview, Preview, Purpose
 from bot.errors import LostClaim
 from bot.store import Store
 from tests.support.database import StoreFactory
@@ -78,3 +80,21 @@ async def test_filed_requests_never_previewed_are_found_for_the_sweep(
     assert await store.unpreviewed(NOW + 5) == [unread]
     await store.transition(unread, to=Status.CANCELLED, actor="U0ALICE", now=NOW, kind="cancelled")
     assert await store.unpreviewed(NOW + 5) == []
+
+
+async def test_a_drift_keeps_the_chain_and_exports_what_changed(
+    store_factory: StoreFactory,
+) -> None:
+    store = await store_factory.open()
+    request_id = await file(store, [APP])
+    await store.record_preview(request_id, Purpose.FILED, FILED, now=NOW)
+    claimed = await store.approve(request_id, approver="U0BOB", now=NOW + 1, lease_seconds=60)
+    assert claimed.claim is not None
+    await store.drift(request_id, claimed.claim, CHANGED, now=NOW + 2, detail=DETAIL)
+    verdict = await verify(store)
+    assert verdict.intact
+    kinds = [e.link.kind for e in await store.audit_events()]
+    assert kinds.count(PREVIEWED) == 2 and kinds.count(DRIFTED) == 1
+    (exported,) = [record(e) for e in await store.audit_events() if e.link.kind == DRIFTED]
+    assert exported["detail"]["changes"] == DETAIL["changes"]
+    assert exported["request"] == request_id
