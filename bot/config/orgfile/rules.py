@@ -1,0 +1,256 @@
+"""A policy's `rules:` list: each rule read with its line, and every problem found at once,
+including rules that can never select anything (rule_overlap.py) and rules that contradict
+themselves or the org's break-glass policy."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from bot.config.orgfile.problems import Checks, counted, kind_of, show
+from bot.config.orgfile.rule_overlap import never_selects
+from bot.config.orgfile.yaml_lines import Map
+from bot.core import ids
+from bot.core.models import Action
+from bot.core.policy import GLOB_CHARACTERS, Rule
+from bot.core.roles import Role
+from bot.core.text import visible
+
+__all__ = ["RuleChecks"]
+
+_SELECTORS = (
+    "action",
+    "apps",
+    "numbers",
+    "min_targets",
+    "max_targets",
+    "min_linked_numbers",
+    "max_linked_numbers",
+)
+_EFFECTS = ("approvals", "approvers", "break_glass", "deny")
+_RULE_KEYS = ("name", *_SELECTORS, *_EFFECTS)
+_BREAK_GLASS = {"allowed": True, "forbidden": False}
+MAX_NAME = 60
+MAX_DENY = 300
+
+
+class RuleChecks(Checks):
+    """Reads `policy: rules:`; a rule with a problem is reported and left out."""
+
+    def rules(self, where: str, policy: Map, has_break_glass: bool) -> tuple[Rule, ...]:
+        raw = policy.get("rules")
+        if raw is None:
+            return ()
+        if not isinstance(raw, list):
+            self.problem(
+                policy.line_of("rules"),
+                f"{where}: policy rules must be a list of rules (- name: …), not {kind_of(raw)}",
+            )
+            return ()
+        rules: list[Rule] = []
+        names: dict[str, int] = {}
+        for index, body in enumerate(raw, start=1):
+            rule = self.rule(where, index, body, policy.line_of("rules"), has_break_glass)
+            if rule is None:
+                continue
+            if rule.name is not None and rule.name in names:
+                self.problem(
+                    rule.line,
+                    f"{where}: policy rule {index}: the name {rule.name!r} is rule "
+                    f"{names[rule.name]}'s already; give each rule its own",
+                )
+            elif rule.name is not None:
+                names[rule.name] = index
+            rules.append(rule)
+        for line, message in never_selects(rules):
+            self.problem(line, f"{where}: policy {message}")
+        return tuple(rules)
+
+    def rule(
+        self, where: str, index: int, body: Any, list_line: int, has_break_glass: bool
+    ) -> Rule | None:
+        say = f"{where}: policy rule {index}"
+        if not isinstance(body, Map):
+            self.problem(
+                list_line, f"{say} must be a mapping (name, selectors, effects), not {kind_of(body)}"
+            )
+            return None
+        before = len(self.problems)
+        self.unknown_keys(body, _RULE_KEYS, f"{say}: ", "key")
+        self.duplicate_keys(body, f"{say}: ", "given more than once")
+        name = self._text(say, body, "name", MAX_NAME)
+        selectors = {
+            "actions": self._actions(say, body),
+            "apps": self._globs(say, body, "apps"),
+            "numbers": self._globs(say, body, "numbers"),
+            **{key: self._bound(say, body, key) for key in _SELECTORS[3:]},
+        }
+        effects = {
+            "approvals": self._bound(say, body, "approvals"),
+            **self._approvers(say, body),
+            "break_glass": self._break_glass(say, body),
+            "deny": self._text(say, body, "deny", MAX_DENY),
+        }
+        if not any(key in body for key in _EFFECTS):
+            self.problem(
+                body.line,
+                f"{say} sets nothing: give it approvals, approvers, break_glass or deny",
+            )
+        if "deny" in body and any(key in body for key in _EFFECTS if key != "deny"):
+            others = ", ".join(k for k in _EFFECTS if k in body and k != "deny")
+            self.problem(
+                body.line_of("deny"),
+                f"{say} both refuses (deny) and sets {others}: a refused request is never "
+                "approved; keep one",
+            )
+        if effects["break_glass"] is True and not has_break_glass:
+            self.problem(
+                body.line_of("break_glass"),
+                f"{say} allows break-glass, but the org has no break_glass policy, so nobody "
+                "may break glass; add one, or drop break_glass from the rule",
+            )
+        if len(self.problems) > before:
+            return None
+        return Rule(index=index, name=name, line=body.line, **selectors, **effects)
+
+    def _text(self, say: str, body: Map, key: str, limit: int) -> str | None:
+        value = body.get(key)
+        if value is None:
+            return None
+        if not isinstance(value, str) or not value.strip():
+            self.problem(body.line_of(key), f"{say}: {key} must be some text, not {show(value)}")
+            return None
+        text = visible(" ".join(value.split()))
+        if len(text) > limit:
+            self.problem(
+                body.line_of(key), f"{say}: {key} is too long ({len(text)} > {limit} characters)"
+            )
+        return text
+
+    def _actions(self, say: str, body: Map) -> frozenset[Action]:
+        value = body.get("action")
+        if value is None:
+            return frozenset()
+        items = value if isinstance(value, list) else [value]
+        found: set[Action] = set()
+        for item in items:
+            try:
+                found.add(Action(item))
+            except ValueError:
+                self.problem(
+                    body.line_of("action"),
+                    f"{say}: action {show(item)} is not unlink or delete",
+                )
+        if not items:
+            self.problem(body.line_of("action"), f"{say}: action is an empty list: it selects nothing")
+        return frozenset(found)
+
+    def _globs(self, say: str, body: Map, key: str) -> tuple[str, ...] | None:
+        value = body.get(key)
+        if key not in body:
+            return None
+        line = body.line_of(key)
+        example = "[sfv_app_prod_*]" if key == "apps" else "['+9180000000*']"
+        if not isinstance(value, list) or not value:
+            what = "an empty list, which selects nothing" if value == [] else kind_of(value)
+            self.problem(line, f"{say}: {key} must be a list of patterns like {example}, not {what}")
+            return None
+        found: list[str] = []
+        for item in value:
+            if not isinstance(item, str) or not item or item != item.strip():
+                self.problem(line, f"{say}: {key} entry {show(item)} is not a pattern")
+            elif key == "numbers" and item[0] not in "+" and item[0] not in GLOB_CHARACTERS:
+                self.problem(
+                    line,
+                    f"{say}: numbers entry {show(item)} never matches: numbers are in E.164 "
+                    "form, starting with + and the country code, like '+9180000000*'",
+                )
+            elif key == "apps" and not GLOB_CHARACTERS & set(item) and not ids.APP_ID.fullmatch(
+                item
+            ):
+                self.problem(
+                    line,
+                    f"{say}: apps entry {show(item)} is not an app id (like sfv_app_abc123) nor "
+                    "a pattern with * or ?, so it never matches",
+                )
+            elif item not in found:
+                found.append(item)
+        return tuple(found)
+
+    def _bound(self, say: str, body: Map, key: str) -> int | None:
+        """A whole number: at least 1, or 0 for `max_linked_numbers` (an app with none)."""
+        if key not in body:
+            return None
+        value, least = body.get(key), 0 if key == "max_linked_numbers" else 1
+        if isinstance(value, bool) or not isinstance(value, int) or value < least:
+            self.problem(
+                body.line_of(key),
+                f"{say}: {key} must be a whole number of at least {least}, not {show(value)}",
+            )
+            return None
+        return value
+
+    def _approvers(self, say: str, body: Map) -> Mapping[str, Any]:
+        value = body.get("approvers")
+        if "approvers" not in body:
+            return {}
+        line = body.line_of("approvers")
+        if not isinstance(value, list) or not value:
+            self.problem(
+                line,
+                f"{say}: approvers must be a list of roles and user groups like [admin, "
+                f"S0NETOPS], not {'an empty list' if value == [] else kind_of(value)}",
+            )
+            return {}
+        roles: list[Role] = []
+        groups: list[str] = []
+        for item in value:
+            if isinstance(item, str) and ids.USERGROUP_ID.fullmatch(item):
+                groups.append(item)
+                continue
+            try:
+                role = Role.parse(item) if isinstance(item, str) else None
+            except ValueError:
+                role = None
+            if role is None or role < Role.APPROVER:
+                self.problem(
+                    line,
+                    f"{say}: approvers entry {show(item)} is neither a role that may approve "
+                    "(approver, admin) nor a Slack user group id (S…)",
+                )
+                continue
+            roles.append(role)
+        return {
+            "approver_role": min(roles) if roles else None,
+            "approver_groups": tuple(dict.fromkeys(groups)),
+        }
+
+    def _break_glass(self, say: str, body: Map) -> bool | None:
+        if "break_glass" not in body:
+            return None
+        value = body.get("break_glass")
+        if value not in _BREAK_GLASS:
+            self.problem(
+                body.line_of("break_glass"),
+                f"{say}: break_glass must be allowed or forbidden, not {show(value)}",
+            )
+            return None
+        return _BREAK_GLASS[value]
+
+    def rules_satisfiable(
+        self, where: str, rules: tuple[Rule, ...], members: Mapping[str, Role]
+    ) -> None:
+        """A rule asking more approvals than the people it admits could ever give."""
+        if any(ids.USERGROUP_ID.fullmatch(m) for m in members):
+            return  # how many people a user group holds is Slack's to say, at run time
+        for rule in rules:
+            if rule.approver_groups or rule.approver_role is None or rule.approvals is None:
+                continue
+            able = [u for u, r in members.items() if r >= max(rule.approver_role, Role.APPROVER)]
+            if rule.approvals > len(able):
+                self.problem(
+                    rule.line,
+                    f"{where}: policy {rule.label} needs {counted(rule.approvals, 'approval')} "
+                    f"from {rule.approvers_text()}, but only {counted(len(able), 'member')} "
+                    "can give one",
+                )
