@@ -95,7 +95,11 @@ class Policy:
         """Which rule each target falls under, and what the request needs as a whole (no
         rules: the action's approvals, as ever)."""
         return decide(
-            self.rules, action, tuple(targets), approvals=self.approvals_needed(action), linked=linked
+            self.rules,
+            action,
+            tuple(targets),
+            approvals=self.approvals_needed(action),
+            linked=linked,
         )
 
     def decide_for(self, request: Request) -> RuleDecision:
@@ -235,7 +239,7 @@ class OrgDirectory:
 def eligible_approvers(org: Org, request: Request, groups: Groups | None = None) -> frozenset[str]:
     """Who may count towards this request's quorum under the org file in force now (group
     members as far as they are known), within whom its policy rules admit."""
-    ruled = org.decide_for(request) if org.policy.rules else None
+    ruled = org.policy.decide_for(request) if org.policy.rules else None
     return frozenset(
         user
         for user in org.approvers(groups)
@@ -264,7 +268,7 @@ def in_force(request: Request, org: Org | None, groups: Groups | None = None) ->
     return replace(
         request,
         approvals=tuple(a for a in request.approvals if a.approver in eligible or unknown),
-        approvals_needed=max(request.approvals_needed, org.decide_for(request).approvals),
+        approvals_needed=max(request.approvals_needed, org.policy.decide_for(request).approvals),
     )
 
 

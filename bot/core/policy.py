@@ -73,8 +73,7 @@ class Rule:
         if not _within(count, self.min_targets, self.max_targets):
             return False
         return not self.needs_linked or (
-            linked is not None
-            and _within(linked, self.min_linked_numbers, self.max_linked_numbers)
+            linked is not None and _within(linked, self.min_linked_numbers, self.max_linked_numbers)
         )
 
     def why(self, action: Action, target: Target, count: int, linked: int | None) -> str:

@@ -62,7 +62,11 @@ class FilingStore(Protocol):
         dedupe_key: str | None = None,
         filed_by_step: bool = False,
         again: bool = False,
-    ) -> tuple[Request, bool]: ...
+        policy: Mapping[str, object] | None = None,
+    ) -> tuple[Request, bool]:
+        """A pending request stored; `policy`: the rule decision its `requested` event
+        records (an org with policy rules)."""
+        ...
 
     async def create_break_glass(
         self,
@@ -81,6 +85,7 @@ class FilingStore(Protocol):
         response_url: str | None = None,
         dedupe_key: str | None = None,
         again: bool = False,
+        policy: Mapping[str, object] | None = None,
     ) -> tuple[Request, str | None]:
         """A break-glass request stored already claimed (its claim token), in one transaction;
         a replay of the dedupe key: the first request and None."""

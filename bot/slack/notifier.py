@@ -181,6 +181,7 @@ class Notifier:
             escalates_at=reminders.escalate_at(request.created_at),
             escalate_to=reminders.escalate_to,
             now=self.clock(),
+            policy=org.policy.decide_for(request).summary() if org.policy.rules else None,
         )
 
     async def refused(self, request: Request, step: str, exc: Exception, channel: str) -> None:

@@ -20,7 +20,9 @@ def never_selects(rules: Sequence[Rule]) -> Iterator[tuple[int, str]]:
         if why is not None:
             yield rule.line, f"{rule.label} can never select anything: {why}"
             continue
-        cover = next((earlier for earlier in rules[: rule.index - 1] if covers(earlier, rule)), None)
+        cover = next(
+            (earlier for earlier in rules[: rule.index - 1] if covers(earlier, rule)), None
+        )
         if cover is not None:
             yield (
                 rule.line,
@@ -66,7 +68,9 @@ def covers(outer: Rule, inner: Rule) -> bool:
     return True
 
 
-def _interval_within(inner: tuple[int | None, int | None], outer: tuple[int | None, int | None]) -> bool:
+def _interval_within(
+    inner: tuple[int | None, int | None], outer: tuple[int | None, int | None]
+) -> bool:
     low_in, high_in = inner
     low_out, high_out = outer
     low_ok = low_out is None or (low_in is not None and low_in >= low_out)

@@ -72,25 +72,31 @@ class RuleChecks(Checks):
         say = f"{where}: policy rule {index}"
         if not isinstance(body, Map):
             self.problem(
-                list_line, f"{say} must be a mapping (name, selectors, effects), not {kind_of(body)}"
+                list_line,
+                f"{say} must be a mapping (name, selectors, effects), not {kind_of(body)}",
             )
             return None
         before = len(self.problems)
         self.unknown_keys(body, _RULE_KEYS, f"{say}: ", "key")
         self.duplicate_keys(body, f"{say}: ", "given more than once")
-        name = self._text(say, body, "name", MAX_NAME)
-        selectors = {
-            "actions": self._actions(say, body),
-            "apps": self._globs(say, body, "apps"),
-            "numbers": self._globs(say, body, "numbers"),
-            **{key: self._bound(say, body, key) for key in _SELECTORS[3:]},
-        }
-        effects = {
-            "approvals": self._bound(say, body, "approvals"),
-            **self._approvers(say, body),
-            "break_glass": self._break_glass(say, body),
-            "deny": self._text(say, body, "deny", MAX_DENY),
-        }
+        approvers = self._approvers(say, body)
+        rule = Rule(
+            index=index,
+            name=self._text(say, body, "name", MAX_NAME),
+            line=body.line,
+            actions=self._actions(say, body),
+            apps=self._globs(say, body, "apps"),
+            numbers=self._globs(say, body, "numbers"),
+            min_targets=self._bound(say, body, "min_targets"),
+            max_targets=self._bound(say, body, "max_targets"),
+            min_linked_numbers=self._bound(say, body, "min_linked_numbers"),
+            max_linked_numbers=self._bound(say, body, "max_linked_numbers"),
+            approvals=self._bound(say, body, "approvals"),
+            approver_role=approvers[0],
+            approver_groups=approvers[1],
+            break_glass=self._break_glass(say, body),
+            deny=self._text(say, body, "deny", MAX_DENY),
+        )
         if not any(key in body for key in _EFFECTS):
             self.problem(
                 body.line,
@@ -103,7 +109,7 @@ class RuleChecks(Checks):
                 f"{say} both refuses (deny) and sets {others}: a refused request is never "
                 "approved; keep one",
             )
-        if effects["break_glass"] is True and not has_break_glass:
+        if rule.break_glass is True and not has_break_glass:
             self.problem(
                 body.line_of("break_glass"),
                 f"{say} allows break-glass, but the org has no break_glass policy, so nobody "
@@ -111,7 +117,7 @@ class RuleChecks(Checks):
             )
         if len(self.problems) > before:
             return None
-        return Rule(index=index, name=name, line=body.line, **selectors, **effects)
+        return rule
 
     def _text(self, say: str, body: Map, key: str, limit: int) -> str | None:
         value = body.get(key)
@@ -142,7 +148,9 @@ class RuleChecks(Checks):
                     f"{say}: action {show(item)} is not unlink or delete",
                 )
         if not items:
-            self.problem(body.line_of("action"), f"{say}: action is an empty list: it selects nothing")
+            self.problem(
+                body.line_of("action"), f"{say}: action is an empty list: it selects nothing"
+            )
         return frozenset(found)
 
     def _globs(self, say: str, body: Map, key: str) -> tuple[str, ...] | None:
@@ -153,7 +161,9 @@ class RuleChecks(Checks):
         example = "[sfv_app_prod_*]" if key == "apps" else "['+9180000000*']"
         if not isinstance(value, list) or not value:
             what = "an empty list, which selects nothing" if value == [] else kind_of(value)
-            self.problem(line, f"{say}: {key} must be a list of patterns like {example}, not {what}")
+            self.problem(
+                line, f"{say}: {key} must be a list of patterns like {example}, not {what}"
+            )
             return None
         found: list[str] = []
         for item in value:
@@ -165,8 +175,8 @@ class RuleChecks(Checks):
                     f"{say}: numbers entry {show(item)} never matches: numbers are in E.164 "
                     "form, starting with + and the country code, like '+9180000000*'",
                 )
-            elif key == "apps" and not GLOB_CHARACTERS & set(item) and not ids.APP_ID.fullmatch(
-                item
+            elif (
+                key == "apps" and not GLOB_CHARACTERS & set(item) and not ids.APP_ID.fullmatch(item)
             ):
                 self.problem(
                     line,
@@ -190,10 +200,11 @@ class RuleChecks(Checks):
             return None
         return value
 
-    def _approvers(self, say: str, body: Map) -> Mapping[str, Any]:
+    def _approvers(self, say: str, body: Map) -> tuple[Role | None, tuple[str, ...]]:
+        """The lowest role named (it and those above may approve) and the user groups."""
         value = body.get("approvers")
         if "approvers" not in body:
-            return {}
+            return None, ()
         line = body.line_of("approvers")
         if not isinstance(value, list) or not value:
             self.problem(
@@ -201,7 +212,7 @@ class RuleChecks(Checks):
                 f"{say}: approvers must be a list of roles and user groups like [admin, "
                 f"S0NETOPS], not {'an empty list' if value == [] else kind_of(value)}",
             )
-            return {}
+            return None, ()
         roles: list[Role] = []
         groups: list[str] = []
         for item in value:
@@ -220,10 +231,7 @@ class RuleChecks(Checks):
                 )
                 continue
             roles.append(role)
-        return {
-            "approver_role": min(roles) if roles else None,
-            "approver_groups": tuple(dict.fromkeys(groups)),
-        }
+        return (min(roles) if roles else None), tuple(dict.fromkeys(groups))
 
     def _break_glass(self, say: str, body: Map) -> bool | None:
         if "break_glass" not in body:

@@ -54,6 +54,7 @@ DENY = "sfvopi_deny"
 CANCEL = "sfvopi_cancel"
 BUTTONS = (APPROVE, DENY, CANCEL)
 TARGETS_SHOWN = 40
+POLICY_SHOWN = 500  # the policy line on a card: a few rules named, their needs
 STATUS_LINE = {
     Status.PENDING: ":hourglass_flowing_sand: Waiting for approval",
     Status.EXECUTING: ":gear: Approved, running now",
@@ -122,10 +123,12 @@ def card(
     escalates_at: float | None = None,
     escalate_to: Sequence[str] = (),
     now: float = 0.0,
+    policy: str | None = None,
 ) -> list[Block]:
     """The approval card: everything an approver needs to decide, and buttons while pending
     (with when, undecided, it is escalated and to whom, if the policy says; `now` tells
-    whether that is still to come)."""
+    whether that is still to come; `policy`: which of the org's policy rules decided what it
+    needs, one line)."""
     blocks: list[Block] = [
         {"type": "header", "text": {"type": "plain_text", "text": title(request)[:150]}},
         {
@@ -142,6 +145,7 @@ def card(
             ],
         },
         *([context(STEP_NOTICE)] if request.filed_by_step else []),
+        *([context(clip(f"Policy: {escape(policy)}", POLICY_SHOWN))] if policy else []),
         {
             "type": "section",
             "text": {
