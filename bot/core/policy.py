@@ -299,8 +299,8 @@ def glob_within(inner: str, outer: str) -> bool:
     if not GLOB_CHARACTERS & set(inner):
         return fnmatch.fnmatchcase(inner, outer)
     stem = outer.strip("*")
-    if GLOB_CHARACTERS & set(stem) or outer.count("*") != 1:
-        return False
+    if GLOB_CHARACTERS & set(stem) or outer.count("*") != 1 or "[" in inner:
+        return False  # a class in `inner` may reach into the part compared
     if outer.endswith("*"):
         return inner.startswith(stem) and not GLOB_CHARACTERS & set(inner[: len(stem)])
     return inner.endswith(stem) and not GLOB_CHARACTERS & set(inner[-len(stem) :])

@@ -51,17 +51,17 @@ class RuleChecks(Checks):
         names: dict[str, int] = {}
         for index, body in enumerate(raw, start=1):
             rule = self.rule(where, index, body, policy.line_of("rules"), has_break_glass)
-            if rule is None:
-                continue
-            if rule.name is not None and rule.name in names:
+            if rule is not None:
+                rules.append(rule)
+            name = body.get("name") if isinstance(body, Map) else None
+            if isinstance(name, str) and name in names:
                 self.problem(
-                    rule.line,
-                    f"{where}: policy rule {index}: the name {rule.name!r} is rule "
-                    f"{names[rule.name]}'s already; give each rule its own",
+                    body.line_of("name"),
+                    f"{where}: policy rule {index}: the name {name!r} is rule "
+                    f"{names[name]}'s already; give each rule its own",
                 )
-            elif rule.name is not None:
-                names[rule.name] = index
-            rules.append(rule)
+            elif isinstance(name, str):
+                names[name] = index
         for line, message in never_selects(rules):
             self.problem(line, f"{where}: policy {message}")
         return tuple(rules)
