@@ -1,0 +1,91 @@
+"""Policy rules as people meet them in Slack, over the bot's real HTTP server with signed
+requests: a refused request answered in the rule's own words with nothing filed, a protected
+app that really needs two admins (the card names the rule), and `/sfvopi policy`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from bot.sandbox.emulator import Emulator
+from bot.sandbox.slack_standin import SlackStandin
+from tests.support.bot import RunningBot
+from tests.support.emulator import ACME_KEY
+from tests.support.policy_orgs import HOTLINE_SAYS, PROD_APP, RULES_YAML
+from tests.support.slack_user import (
+    APPROVALS,
+    ask,
+    card,
+    card_text,
+    click,
+    request_id_in,
+    told,
+)
+
+
+@pytest.fixture
+def orgs_yaml() -> str:
+    return RULES_YAML
+
+
+def shown(blocks: list[dict[str, Any]] | None) -> str:
+    return "\n".join(b["text"]["text"] for b in blocks or ())
+
+
+async def test_a_refused_request_gets_the_rules_words_and_nothing_is_filed(
+    slack: SlackStandin, bot: RunningBot, emulator: Emulator
+) -> None:
+    for typed in (
+        "unlink +911800000001 sfv_app_abc123xyz456 cleanup CHG-9",
+        "unlink +911800000001 sfv_app_abc123xyz456 --break-glass INC-1 cleanup",
+    ):
+        reply = await ask(slack, bot, "U0ALICE", typed)
+        assert HOTLINE_SAYS in reply and "rule 1 'hotlines'" in reply
+    assert slack.messages(APPROVALS) == []
+    assert await bot.services.store.list_requests(orgs=["acme"]) == []
+    assert not emulator.calls
+
+
+async def test_a_protected_app_really_needs_two_admins(
+    slack: SlackStandin, bot: RunningBot, emulator: Emulator
+) -> None:
+    emulator.add_app(ACME_KEY, PROD_APP)
+    reply = await ask(slack, bot, "U0ALICE", f"delete {PROD_APP} decommission CHG-7")
+    assert "waiting for 2 approvals" in reply
+    assert "Policy: rule 2 'prod apps' — 2 approvals from admins; no break-glass" in reply
+    request_id = request_id_in(reply)
+    assert "Policy: rule 2 'prod apps' — 2 approvals from admins" in card_text(
+        card(slack, request_id)
+    )
+
+    await click(slack, bot, "U0BOB", request_id, "approve")
+    assert "only admins may approve this request" in told(slack, "U0BOB")[-1]
+    await click(slack, bot, "U0DAVE", request_id, "approve")
+    half = card(slack, request_id)
+    assert "1 of 2 (<@U0DAVE>)" in card_text(half) and half.action_ids() != []
+    assert emulator.has_app(ACME_KEY, PROD_APP)
+
+    await click(slack, bot, "U0ERIN", request_id, "approve")
+    assert card(slack, request_id).action_ids() == []
+    assert not emulator.has_app(ACME_KEY, PROD_APP)
+
+
+async def test_policy_says_which_rule_applies_and_why(slack: SlackStandin, bot: RunningBot) -> None:
+    asked = await slack.command("U0VIC", f"policy delete {PROD_APP} sfv_app_x1", channel="C0OPS")
+    assert asked.ephemeral is not None
+    answer = shown(asked.ephemeral.blocks)
+    assert "rule 2 'prod apps' — 2 approvals from admins; no break-glass" in asked.ephemeral.text
+    assert "sfv_app_x1: no rule selects it, so the delete policy applies (2 approvals)" in answer
+    assert "Break-glass: forbidden by rule 2 'prod apps'." in answer
+
+    listed = await slack.command("U0VIC", "policy", channel="C0OPS")
+    assert listed.ephemeral is not None
+    assert "Policy rules of acme" in listed.ephemeral.text
+    assert "rule 3 'dev apps': delete; apps 'sfv_app_dev*' → 1 approval" in shown(
+        listed.ephemeral.blocks
+    )
+
+    bad = await slack.command("U0VIC", "policy delete sfv_app_x1 because", channel="C0OPS")
+    assert bad.ephemeral is not None and "takes only the targets" in bad.ephemeral.text
+    assert await bot.services.store.list_requests(orgs=["acme"]) == []
