@@ -8,7 +8,7 @@ from __future__ import annotations
 from bot.core.models import Target
 from tests.support.orgs import ORGS_YAML
 
-__all__ = ["DEV_APP", "HOTLINE", "HOTLINE_SAYS", "PROD_APP", "RULES_YAML"]
+__all__ = ["DEV_APP", "HOTLINE", "HOTLINE_SAYS", "PROD_APP", "RULES_YAML", "with_rules"]
 
 HOTLINE_SAYS = "hotlines stay: open a change instead"
 HOTLINE = Target("sfv_app_abc123xyz456", "+911800000001")
@@ -16,10 +16,7 @@ PROD_APP = "sfv_app_prod1"
 DEV_APP = "sfv_app_dev1"
 
 _ACME = "      self_approval: false\n    members:\n      U0ALICE: requester\n"
-assert ORGS_YAML.count(_ACME) == 1
-RULES_YAML = ORGS_YAML.replace(
-    _ACME,
-    f"""\
+_RULES = f"""\
       self_approval: false
       break_glass: {{roles: [requester], require_incident: false}}
       rules:
@@ -39,5 +36,13 @@ RULES_YAML = ORGS_YAML.replace(
     members:
       U0ERIN: admin
       U0ALICE: requester
-""",
-)
+"""
+
+
+def with_rules(text: str) -> str:
+    """An org file built on tests/support/orgs.py's (API clients added, say), acme ruled."""
+    assert text.count(_ACME) == 1
+    return text.replace(_ACME, _RULES)
+
+
+RULES_YAML = with_rules(ORGS_YAML)
