@@ -102,7 +102,7 @@ def test_every_problem_at_once_with_its_line() -> None:
           approvals: 2
         - apps: []
           approvals: 1
-        - numbers: ['918000000001']
+        - numbers: ['918000000001', '+91800']
           approvers: [viewer]
         - apps: [prod]
           deny: ""
@@ -118,7 +118,11 @@ def test_every_problem_at_once_with_its_line() -> None:
         "17: org acme: policy rule 2: apps must be a list of patterns like [sfv_app_prod_*], "
         "not an empty list, which selects nothing",
         "19: org acme: policy rule 3: numbers entry '918000000001' never matches: numbers are "
-        "in E.164 form, starting with + and the country code, like '+9180000000*'",
+        "in E.164 form, + and the country code, 8 to 16 characters in all; a pattern like "
+        "'+9180000000*' takes a range",
+        "19: org acme: policy rule 3: numbers entry '+91800' never matches: numbers are in "
+        "E.164 form, + and the country code, 8 to 16 characters in all; a pattern like "
+        "'+9180000000*' takes a range",
         "20: org acme: policy rule 3: approvers entry 'viewer' is neither a role that may "
         "approve (approver, admin) nor a Slack user group id (S…)",
         "21: org acme: policy rule 4: apps entry 'prod' is not an app id (like sfv_app_abc123) "

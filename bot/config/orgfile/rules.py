@@ -169,11 +169,15 @@ class RuleChecks(Checks):
         for item in value:
             if not isinstance(item, str) or not item or item != item.strip():
                 self.problem(line, f"{say}: {key} entry {show(item)} is not a pattern")
-            elif key == "numbers" and item[0] not in "+" and item[0] not in GLOB_CHARACTERS:
+            elif key == "numbers" and (
+                (item[0] != "+" and item[0] not in GLOB_CHARACTERS)
+                or (not GLOB_CHARACTERS & set(item) and not ids.E164.fullmatch(item))
+            ):
                 self.problem(
                     line,
                     f"{say}: numbers entry {show(item)} never matches: numbers are in E.164 "
-                    "form, starting with + and the country code, like '+9180000000*'",
+                    "form, + and the country code, 8 to 16 characters in all; a pattern like "
+                    "'+9180000000*' takes a range",
                 )
             elif (
                 key == "apps" and not GLOB_CHARACTERS & set(item) and not ids.APP_ID.fullmatch(item)
