@@ -144,11 +144,8 @@ class PolicyChecks(RuleChecks):
             return frozenset()
         roles: set[Role] = set()
         for item in value:
-            try:
-                role = Role.parse(item) if isinstance(item, str) else None
-            except ValueError:
-                role = None
-            if role is None or role < Role.REQUESTER:
+            role = self.role_at_least(item, Role.REQUESTER)
+            if role is None:
                 self.problem(
                     line,
                     f"{say} entry {show(item)} is not a role that may ask for changes "

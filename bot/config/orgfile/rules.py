@@ -223,11 +223,8 @@ class RuleChecks(Checks):
             if isinstance(item, str) and ids.USERGROUP_ID.fullmatch(item):
                 groups.append(item)
                 continue
-            try:
-                role = Role.parse(item) if isinstance(item, str) else None
-            except ValueError:
-                role = None
-            if role is None or role < Role.APPROVER:
+            role = self.role_at_least(item, Role.APPROVER)
+            if role is None:
                 self.problem(
                     line,
                     f"{say}: approvers entry {show(item)} is neither a role that may approve "
@@ -236,6 +233,15 @@ class RuleChecks(Checks):
                 continue
             roles.append(role)
         return (min(roles) if roles else None), tuple(dict.fromkeys(groups))
+
+    @staticmethod
+    def role_at_least(item: object, least: Role) -> Role | None:
+        """The role `item` names, if it is one and at least `least`."""
+        try:
+            role = Role.parse(item) if isinstance(item, str) else None
+        except ValueError:
+            return None
+        return role if role is not None and role >= least else None
 
     def _break_glass(self, say: str, body: Map) -> bool | None:
         if "break_glass" not in body:
