@@ -26,7 +26,8 @@ from tests.support.slack_user import (
 
 @pytest.fixture
 def orgs_yaml() -> str:
-    return RULES_YAML
+    """acme's rules, and workflow steps on in acme."""
+    return RULES_YAML.replace("  globex:\n", "    workflow_steps: {enabled: true}\n  globex:\n", 1)
 
 
 def shown(blocks: list[dict[str, Any]] | None) -> str:
@@ -89,3 +90,26 @@ async def test_policy_says_which_rule_applies_and_why(slack: SlackStandin, bot: 
     bad = await slack.command("U0VIC", "policy delete sfv_app_x1 because", channel="C0OPS")
     assert bad.ephemeral is not None and "takes only the targets" in bad.ephemeral.text
     assert await bot.services.store.list_requests(orgs=["acme"]) == []
+
+
+async def test_a_workflow_step_gets_the_rules_refusal_and_its_approvals(
+    slack: SlackStandin, bot: RunningBot
+) -> None:
+    """A step files through the same rules: refused in the rule's words, or needing the
+    rule's approvals and the one more every step's request needs."""
+    inputs = {"org": "acme", "reason": "cleanup CHG-3", "requester": "U0ALICE"}
+    run, delivered = await slack.run_step(
+        "unlink_numbers", inputs | {"targets": "+911800000001 sfv_app_abc123xyz456"}
+    )
+    assert delivered.ok
+    await bot.settle()
+    await slack.wait_for(lambda: run.state != "running", timeout=20.0)
+    assert run.state == "failed" and run.error is not None
+    assert HOTLINE_SAYS in run.error
+    assert await bot.services.store.list_requests(orgs=["acme"]) == []
+
+    run, delivered = await slack.run_step("delete_apps", inputs | {"targets": PROD_APP})
+    assert delivered.ok
+    await bot.settle()
+    (request,) = await bot.services.store.list_requests(orgs=["acme"])
+    assert request.approvals_needed == 3
