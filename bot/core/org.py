@@ -206,7 +206,7 @@ class Org:
     def groups(self) -> tuple[str, ...]:
         """Every user group whose members the org file needs: roles' and steps' requesters."""
         steps = self.workflow_steps.groups() if self.workflow_steps is not None else ()
-        rules = (g for r in self.policy.rules for g in r.approver_groups)
+        rules = (g for r in self.policy.rules for g in r.groups())
         return tuple(dict.fromkeys((*self.group_roles(), *steps, *rules)))
 
 

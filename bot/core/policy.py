@@ -12,10 +12,11 @@ org file says changes meaning.
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from bot.core.models import Action, Target
+from bot.core.requirements import Requirement, admitted, assign, who_text
 from bot.core.roles import Groups, Role
 
 __all__ = ["Applied", "Rule", "RuleDecision", "decide", "glob_within"]
@@ -45,6 +46,7 @@ class Rule:
     approver_groups: tuple[str, ...] = ()  # or the members of these user groups
     break_glass: bool | None = None  # False: forbidden; True/None: as the org's break_glass
     deny: str | None = None
+    requires: tuple[Requirement, ...] = ()  # approvals from named teams, one person each
 
     @property
     def label(self) -> str:
@@ -94,9 +96,18 @@ class Rule:
         """Whether `user` (holding `role` in the org) may approve under this rule."""
         if not self.restricts_approvers:
             return True
-        if self.approver_role is not None and role is not None and role >= self.approver_role:
-            return True
-        return any(user in (groups or {}).get(g, ()) for g in self.approver_groups)
+        return admitted(self.approver_role, self.approver_groups, user, role, groups)
+
+    def approvals_or(self, default: int) -> int:
+        """The approvals it asks: its own, else its requirements' sum, else the policy's."""
+        if self.approvals is not None:
+            return self.approvals
+        return sum(r.approvals for r in self.requires) or default
+
+    def groups(self) -> tuple[str, ...]:
+        """Every user group whose members it names as approvers."""
+        named = (*self.approver_groups, *(g for r in self.requires for g in r.approver_groups))
+        return tuple(dict.fromkeys(named))
 
     def selectors_text(self) -> str:
         """What it selects, in words ("delete; apps 'sfv_app_prod*'; at least 11 targets")."""
@@ -118,20 +129,20 @@ class Rule:
 
     def approvers_text(self) -> str:
         """Who may approve under this rule: "admins or members of S0NETOPS"."""
-        who = [f"{self.approver_role.label}s"] if self.approver_role is not None else []
-        who += [f"members of {g}" for g in self.approver_groups]
-        return " or ".join(who)
+        return who_text(self.approver_role, self.approver_groups)
 
     def effect(self, default_approvals: int) -> str:
         """What the rule sets, in words ("2 approvals from admins, no break-glass")."""
         if self.deny is not None:
             return f'refused: "{self.deny}"'
-        if self.approvals is None and not default_approvals:
+        if self.approvals is None and not self.requires and not default_approvals:
             text = "the action's approvals"
         else:
-            text = _n(self.approvals or default_approvals, "approval")
+            text = _n(self.approvals_or(default_approvals), "approval")
         if self.restricts_approvers:
             text += f" from {self.approvers_text()}"
+        if self.requires:
+            text += ": " + " and ".join(r.text() for r in self.requires)
         if self.break_glass is False:
             text += ", no break-glass"
         return text
@@ -169,16 +180,18 @@ class RuleDecision:
 
     @property
     def approvals(self) -> int:
-        """The most approvals any target's rule (or the action's policy) asks."""
-        return max(
+        """The most approvals any target's rule (or the action's policy) asks, and at least
+        one person for each requirement."""
+        most = max(
             (
-                a.rule.approvals
-                if a.rule is not None and a.rule.approvals is not None
+                a.rule.approvals_or(self.default_approvals)
+                if a.rule is not None
                 else self.default_approvals
                 for a in self.applied
             ),
             default=self.default_approvals,
         )
+        return max(most, sum(n.approvals for n in self.requirements()))
 
     @property
     def forbids_break_glass(self) -> Rule | None:
@@ -190,11 +203,45 @@ class RuleDecision:
         return tuple(r for r in self.rules if r.restricts_approvers)
 
     def admits(self, user: str, role: Role | None, groups: Groups | None) -> bool:
-        return all(r.admits(user, role, groups) for r in self.restricting)
+        """Whether `user` may approve: every restricting rule admits them and, where every
+        approval must fill a requirement, some requirement does."""
+        if not all(r.admits(user, role, groups) for r in self.restricting):
+            return False
+        needs = self.requirements()
+        if not needs or sum(n.approvals for n in needs) < self.approvals:
+            return True
+        return any(n.admits(user, role, groups) for n in needs)
 
     def groups(self) -> tuple[str, ...]:
         """The user groups whose members decide who may approve."""
-        return tuple(dict.fromkeys(g for r in self.restricting for g in r.approver_groups))
+        return tuple(dict.fromkeys(g for r in self.rules for g in r.groups()))
+
+    def requirements(self) -> tuple[Requirement, ...]:
+        """The requirements of every rule that applies, merged: the same approvers once, with
+        the larger count (one person fills one of them only, across the request)."""
+        merged: dict[tuple[Role | None, tuple[str, ...]], Requirement] = {}
+        for need in (n for r in self.rules for n in r.requires):
+            known = merged.get(need.who)
+            if known is None or need.approvals > known.approvals:
+                merged[need.who] = need
+        return tuple(merged.values())
+
+    def filled(
+        self, approvers: Sequence[str], role_of: Callable[[str], Role | None], groups: Groups
+    ) -> list[tuple[Requirement, list[str]]]:
+        """Each requirement and who fills it, of `approvers` (in the order they approved)."""
+        needs = self.requirements()
+
+        def admits(need: Requirement, user: str) -> bool:
+            return need.admits(user, role_of(user), groups)
+
+        return list(zip(needs, assign(needs, approvers, admits), strict=True))
+
+    def met(
+        self, approvers: Sequence[str], role_of: Callable[[str], Role | None], groups: Groups
+    ) -> bool:
+        """Whether `approvers` (each already counted as eligible) fill every requirement."""
+        return all(len(who) >= n.approvals for n, who in self.filled(approvers, role_of, groups))
 
     def targets_of(self, rule: Rule) -> list[Target]:
         return [a.target for a in self.applied if a.rule == rule]
@@ -222,6 +269,9 @@ class RuleDecision:
         who = " and ".join(r.approvers_text() for r in self.restricting)
         if who:
             text += f" from {who}"
+        needs = self.requirements()
+        if needs:
+            text += ": " + " and ".join(n.text() for n in needs)
         if self.forbids_break_glass is not None:
             text += "; no break-glass"
         return text

@@ -5,7 +5,7 @@ SQLAlchemy."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -106,7 +106,11 @@ class DecidingStore(RequestLookup, RequestListing, Protocol):
         eligible: Collection[str] | None = None,
         needed: int = 0,
         note: str | None = None,
-    ) -> ApprovalRecord: ...
+        quorum: Callable[[Sequence[str]], bool] | None = None,
+    ) -> ApprovalRecord:
+        """`quorum`: beyond the count, whether the eligible approvers fill what the policy's
+        rules require of them (teams, one person each), asked inside the transaction."""
+        ...
 
     async def transition(
         self,

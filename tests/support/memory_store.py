@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import AsyncIterator, Collection, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -224,6 +224,7 @@ class MemoryStore:
         eligible: Collection[str] | None = None,
         needed: int = 0,
         note: str | None = None,
+        quorum: Callable[[Sequence[str]], bool] | None = None,
     ) -> ApprovalRecord:
         if request_id not in self._rows:
             raise LookupError(request_id)
@@ -244,12 +245,13 @@ class MemoryStore:
         self._event(request_id, now, approver, "approved", {"note": note} if note else None)
         if eligible is not None:
             self._withdraw_ineligible(request_id, eligible, now)
-        have = len(self._rows[request_id].request.approvals)
+        counted = self._rows[request_id].request.approvers
+        have = len(counted)
         if needed > request.approvals_needed:
             self._set(request_id, approvals_needed=needed)
             self._event(request_id, now, "bot", "policy_raised", {"approvals_needed": needed})
         claim = None
-        if have >= max(request.approvals_needed, needed):
+        if have >= max(request.approvals_needed, needed) and (quorum is None or quorum(counted)):
             claim = self._claim(request_id, Status.PENDING, now, lease_seconds)
             if claim is not None:
                 self._set(request_id, decided_by=approver)

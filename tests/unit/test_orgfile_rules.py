@@ -9,6 +9,7 @@ import pytest
 from bot.config.orgfile import parse_orgs, summary
 from bot.core.models import Action, Target
 from bot.core.policy import Rule
+from bot.core.requirements import Requirement
 from bot.core.roles import Role
 from bot.errors import OrgFileError
 from tests.support.orgs import ORG_ENV, ORGS_YAML
@@ -128,8 +129,8 @@ def test_every_problem_at_once_with_its_line() -> None:
         "21: org acme: policy rule 4: apps entry 'prod' is not an app id (like sfv_app_abc123) "
         "nor a pattern with * or ?, so it never matches",
         "22: org acme: policy rule 4: deny must be some text, not ''",
-        "23: org acme: policy rule 5 sets nothing: give it approvals, approvers, break_glass or "
-        "deny",
+        "23: org acme: policy rule 5 sets nothing: give it approvals, approvers, requires, "
+        "break_glass or deny",
         "25: org acme: policy rule 6: action 'remove' is not unlink or delete",
         "26: org acme: policy rule 6: break_glass must be allowed or forbidden, not 'maybe'",
         "27: org acme: policy rule 6: approvals must be a whole number of at least 1, not 0",
@@ -247,3 +248,66 @@ def test_the_summary_lists_the_rules() -> None:
     text = with_rules("        - {name: prod, apps: [sfv_app_prod*], approvals: 2}\n")
     shown = summary(parse_orgs(text, ORG_ENV))
     assert "  rules:            rule 1 'prod': apps 'sfv_app_prod*' → 2 approvals" in shown
+
+
+def test_requirements_are_read_and_checked() -> None:
+    text = with_rules(
+        """\
+        - name: core
+          apps: ['sfv_app_core*']
+          requires:
+            - {approvers: [S0NETOPS], approvals: 1}
+            - {approvers: [S0SECURITY, admin]}
+"""
+    )
+    (rule,) = parse_orgs(text, ORG_ENV).orgs["acme"].policy.rules
+    assert rule.requires == (
+        Requirement(1, None, ("S0NETOPS",)),
+        Requirement(1, Role.ADMIN, ("S0SECURITY",)),
+    )
+    assert rule.approvals_or(5) == 2
+    assert parse_orgs(text, ORG_ENV).orgs["acme"].groups() == ("S0NETOPS", "S0SECURITY")
+
+    bad = with_rules(
+        """\
+        - apps: ['sfv_app_a*']
+          approvals: 1
+          requires:
+            - {approvers: [admin]}
+            - {approvers: [approver], approvals: 0, who: me}
+            - {approvals: 1}
+            - admin
+        - apps: ['sfv_app_b*']
+          requires: []
+"""
+    )
+    assert problems(bad) == [
+        "16: org acme: policy rule 1 requirement 4 must be a mapping like {approvers: "
+        "[S0NETOPS], approvals: 1}",
+        "18: org acme: policy rule 1 requirement 2: unknown key 'who' (expected approvers, "
+        "approvals)",
+        "18: org acme: policy rule 1 requirement 2: approvals must be a whole number of at least "
+        "1, not 0",
+        "19: org acme: policy rule 1 requirement 3 names no approvers: say whose approvals count",
+        "22: org acme: policy rule 2: requires must be a list like [{approvers: [S0NETOPS], "
+        "approvals: 1}, {approvers: [S0SECURITY], approvals: 1}], not an empty list",
+    ]
+    short = with_rules(
+        "        - {apps: ['*'], approvals: 1, requires: [{approvers: [admin]}, "
+        "{approvers: [approver]}]}\n"
+    )
+    assert problems(short) == [
+        "14: org acme: policy rule 1 asks 1 approval but requires 2 people (one person fills one "
+        "requirement): raise approvals, or drop it"
+    ]
+
+
+def test_requirements_the_members_listed_cannot_fill() -> None:
+    """Two admins are listed: two admins and one approver more can be found, three admins
+    cannot; and one person never fills two requirements."""
+    rule = "        - {apps: ['*'], requires: [{approvers: [admin], approvals: 2}, %s]}\n"
+    assert parse_orgs(with_rules(rule % "{approvers: [approver]}"), ORG_ENV)
+    assert problems(with_rules(rule % "{approvers: [admin]}")) == [
+        "14: org acme: policy rule 1 requires 2 from admins and 1 from admins, but the members "
+        "listed cannot fill 1 from admins (one person fills one requirement)"
+    ]

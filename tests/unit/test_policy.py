@@ -7,6 +7,7 @@ import pytest
 
 from bot.core.models import Action, Target
 from bot.core.policy import Rule, decide, glob_within
+from bot.core.requirements import Requirement
 from bot.core.roles import Role
 
 PROD = Rule(
@@ -169,3 +170,67 @@ def test_rule_described_in_one_line() -> None:
 )
 def test_glob_within(inner: str, outer: str, within: bool) -> None:
     assert glob_within(inner, outer) is within
+
+
+# -- approvals from named teams, one person each -------------------------------------------
+
+NET = Requirement(1, None, ("S0NETOPS",))
+SEC = Requirement(1, None, ("S0SEC",))
+TEAMS = Rule(index=1, name="core", apps=("sfv_app_core*",), requires=(NET, SEC))
+MEMBERS = {
+    "S0NETOPS": frozenset({"U0NORA", "U0BOTH"}),
+    "S0SEC": frozenset({"U0SAM", "U0BOTH"}),
+}
+
+
+def approver(user: str) -> Role | None:
+    return Role.APPROVER
+
+
+@pytest.mark.parametrize(
+    ("approvers", "met"),
+    [
+        (["U0NORA", "U0SAM"], True),
+        (["U0BOTH"], False),  # in both teams, but one person fills one requirement
+        (["U0BOTH", "U0NORA"], True),  # Both moves to security so Nora fills netops
+        (["U0NORA", "U0NORA2"], False),
+        (["U0BOTH", "U0SAM"], True),
+    ],
+)
+def test_one_person_fills_one_requirement(approvers: list[str], met: bool) -> None:
+    ruled = decide((TEAMS,), Action.DELETE, [app("core1")], approvals=5)
+    assert ruled.approvals == 2  # the requirements' sum, not the action's 5
+    assert ruled.met(approvers, approver, MEMBERS) is met
+
+
+def test_who_filled_which_requirement() -> None:
+    ruled = decide((TEAMS,), Action.DELETE, [app("core1")], approvals=1)
+    assert ruled.filled(["U0BOTH", "U0NORA"], approver, MEMBERS) == [
+        (NET, ["U0NORA"]),
+        (SEC, ["U0BOTH"]),
+    ]
+    assert ruled.filled(["U0SAM"], approver, MEMBERS) == [(NET, []), (SEC, ["U0SAM"])]
+
+
+def test_someone_in_no_required_team_cannot_approve_when_every_approval_is_a_team_s() -> None:
+    ruled = decide((TEAMS,), Action.DELETE, [app("core1")], approvals=1)
+    assert ruled.admits("U0NORA", Role.APPROVER, MEMBERS)
+    assert not ruled.admits("U0BOB", Role.ADMIN, MEMBERS)
+    roomy = Rule(index=1, apps=("*",), approvals=3, requires=(NET, SEC))
+    assert decide((roomy,), Action.DELETE, [app("x")], approvals=1).admits(
+        "U0BOB", Role.APPROVER, MEMBERS
+    )  # a third approval may come from anyone
+
+
+def test_requirements_of_several_rules_merge() -> None:
+    """Two targets under two rules asking the same team: that team once, the larger count;
+    another team's requirement is added."""
+    other = Rule(index=2, apps=("sfv_app_edge*",), requires=(Requirement(2, None, ("S0NETOPS",)),))
+    ruled = decide((TEAMS, other), Action.DELETE, [app("core1"), app("edge1")], approvals=1)
+    assert ruled.requirements() == (Requirement(2, None, ("S0NETOPS",)), SEC)
+    assert ruled.groups() == ("S0NETOPS", "S0SEC")
+    assert ruled.summary() == (
+        "rules 1 'core', 2 — 3 approvals: 2 from members of S0NETOPS and 1 from members of S0SEC"
+    )
+    assert not ruled.met(["U0NORA", "U0SAM"], approver, MEMBERS)
+    assert ruled.met(["U0SAM", "U0BOTH", "U0NORA"], approver, MEMBERS)

@@ -13,6 +13,7 @@ from bot.config.orgfile.yaml_lines import Map
 from bot.core import ids
 from bot.core.models import Action
 from bot.core.policy import GLOB_CHARACTERS, Rule
+from bot.core.requirements import Requirement, assign
 from bot.core.roles import Role
 from bot.core.text import visible
 
@@ -27,7 +28,8 @@ _SELECTORS = (
     "min_linked_numbers",
     "max_linked_numbers",
 )
-_EFFECTS = ("approvals", "approvers", "break_glass", "deny")
+_EFFECTS = ("approvals", "approvers", "requires", "break_glass", "deny")
+_REQUIREMENT_KEYS = ("approvers", "approvals")
 _RULE_KEYS = ("name", *_SELECTORS, *_EFFECTS)
 _BREAK_GLASS = {"allowed": True, "forbidden": False}
 MAX_NAME = 60
@@ -96,11 +98,12 @@ class RuleChecks(Checks):
             approver_groups=approvers[1],
             break_glass=self._break_glass(say, body),
             deny=self._text(say, body, "deny", MAX_DENY),
+            requires=self._requires(say, body),
         )
         if not any(key in body for key in _EFFECTS):
             self.problem(
                 body.line,
-                f"{say} sets nothing: give it approvals, approvers, break_glass or deny",
+                f"{say} sets nothing: give it approvals, approvers, requires, break_glass or deny",
             )
         if "deny" in body and any(key in body for key in _EFFECTS if key != "deny"):
             others = ", ".join(k for k in _EFFECTS if k in body and k != "deny")
@@ -108,6 +111,13 @@ class RuleChecks(Checks):
                 body.line_of("deny"),
                 f"{say} both refuses (deny) and sets {others}: a refused request is never "
                 "approved; keep one",
+            )
+        slots = sum(n.approvals for n in rule.requires)
+        if rule.approvals is not None and rule.requires and rule.approvals < slots:
+            self.problem(
+                body.line_of("approvals"),
+                f"{say} asks {counted(rule.approvals, 'approval')} but requires {slots} people "
+                "(one person fills one requirement): raise approvals, or drop it",
             )
         if rule.break_glass is True and not has_break_glass:
             self.problem(
@@ -204,6 +214,38 @@ class RuleChecks(Checks):
             return None
         return value
 
+    def _requires(self, say: str, body: Map) -> tuple[Requirement, ...]:
+        """`requires: [{approvers: [S0NETOPS], approvals: 1}, …]`: all of them, each filled by
+        its own people."""
+        if "requires" not in body:
+            return ()
+        value, line = body.get("requires"), body.line_of("requires")
+        if not isinstance(value, list) or not value:
+            self.problem(
+                line,
+                f"{say}: requires must be a list like [{{approvers: [S0NETOPS], approvals: 1}}, "
+                f"{{approvers: [S0SECURITY], approvals: 1}}], not "
+                f"{'an empty list' if value == [] else kind_of(value)}",
+            )
+            return ()
+        found: list[Requirement] = []
+        for number, item in enumerate(value, start=1):
+            where = f"{say} requirement {number}"
+            if not isinstance(item, Map):
+                self.problem(
+                    line, f"{where} must be a mapping like {{approvers: [S0NETOPS], approvals: 1}}"
+                )
+                continue
+            self.unknown_keys(item, _REQUIREMENT_KEYS, f"{where}: ", "key")
+            if "approvers" not in item:
+                self.problem(item.line, f"{where} names no approvers: say whose approvals count")
+                continue
+            role, groups = self._approvers(where, item)
+            approvals = self._bound(where, item, "approvals") if "approvals" in item else 1
+            if approvals is not None and (role is not None or groups):
+                found.append(Requirement(approvals, role, groups))
+        return tuple(found)
+
     def _approvers(self, say: str, body: Map) -> tuple[Role | None, tuple[str, ...]]:
         """The lowest role named (it and those above may approve) and the user groups."""
         value = body.get("approvers")
@@ -262,13 +304,34 @@ class RuleChecks(Checks):
         if any(ids.USERGROUP_ID.fullmatch(m) for m in members):
             return  # how many people a user group holds is Slack's to say, at run time
         for rule in rules:
-            if rule.approver_groups or rule.approver_role is None or rule.approvals is None:
+            self._requirements_satisfiable(where, rule, members)
+            needed = rule.approvals_or(0)
+            if rule.approver_groups or not needed:
                 continue
-            able = [u for u, r in members.items() if r >= max(rule.approver_role, Role.APPROVER)]
-            if rule.approvals > len(able):
+            able = [u for u, r in members.items() if r >= Role.APPROVER and rule.admits(u, r, {})]
+            if needed > len(able):
+                who = f" from {rule.approvers_text()}" if rule.restricts_approvers else ""
                 self.problem(
                     rule.line,
-                    f"{where}: policy {rule.label} needs {counted(rule.approvals, 'approval')} "
-                    f"from {rule.approvers_text()}, but only {counted(len(able), 'member')} "
-                    "can give one",
+                    f"{where}: policy {rule.label} needs {counted(needed, 'approval')}{who}, "
+                    f"but only {counted(len(able), 'member')} can give one",
                 )
+
+    def _requirements_satisfiable(
+        self, where: str, rule: Rule, members: Mapping[str, Role]
+    ) -> None:
+        """Teams a rule requires that the people listed could never fill, one person each."""
+        if not rule.requires or any(n.approver_groups for n in rule.requires):
+            return
+        able = [u for u, r in members.items() if r >= Role.APPROVER and rule.admits(u, r, {})]
+        filled = assign(rule.requires, able, lambda need, u: need.admits(u, members[u], {}))
+        short = [
+            n.text() for n, who in zip(rule.requires, filled, strict=True) if len(who) < n.approvals
+        ]
+        if short:
+            wanted = " and ".join(n.text() for n in rule.requires)
+            self.problem(
+                rule.line,
+                f"{where}: policy {rule.label} requires {wanted}, but the members listed cannot "
+                f"fill {' and '.join(short)} (one person fills one requirement)",
+            )

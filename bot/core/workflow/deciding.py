@@ -110,6 +110,7 @@ class Deciding:
             eligible=eligible_approvers(org, request, groups),
             needed=org.policy.decide_for(request).approvals,
             note=note or None,
+            quorum=policy_rules.quorum(org, request, groups),
         )
         if record.refused is Status.EXPIRED:
             self.shared.changed(record.request)

@@ -4,7 +4,7 @@ the `requested` event records. An org without rules passes through each unchange
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from bot.core.models import Action, Request, Target
 from bot.core.org import Groups, Org, Role
@@ -53,6 +53,24 @@ def may_approve(org: Org, request: Request, user: str, role: Role, groups: Group
             "the bot is still reading the Slack user groups this request's policy rules name; "
             "try again in a moment"
         )
-    named = " and ".join(r.label for r in ruled.restricting)
-    who = " and ".join(r.approvers_text() for r in ruled.restricting)
-    raise NotAllowed(f"under {named}, only {who} may approve this request")
+    restricting = [r for r in ruled.restricting if not r.admits(user, role, groups)]
+    if restricting:
+        named = " and ".join(r.label for r in restricting)
+        who = " and ".join(r.approvers_text() for r in restricting)
+        raise NotAllowed(f"under {named}, only {who} may approve this request")
+    needs = " and ".join(n.text() for n in ruled.requirements())
+    raise NotAllowed(f"this request needs {needs}, and you are none of them")
+
+
+def quorum(org: Org, request: Request, groups: Groups) -> Callable[[Sequence[str]], bool] | None:
+    """What the store asks of the eligible approvers besides their count: that they fill the
+    teams the rules require, one person each (None: no rule requires any)."""
+    ruled = org.policy.decide_for(request) if org.policy.rules else None
+    if ruled is None or not ruled.requirements():
+        return None
+    known = dict(groups)
+
+    def met(approvers: Sequence[str]) -> bool:
+        return ruled.met(approvers, lambda user: org.role_of(user, known), known)
+
+    return met

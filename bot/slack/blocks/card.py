@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from bot.core.models import STEP_FILED, Action, Outcome, Request, Status, TargetState
+from bot.slack.blocks.policy import Filled, requirements_line
 from bot.slack.blocks.text import (
     Block,
     clip,
@@ -124,11 +125,12 @@ def card(
     escalate_to: Sequence[str] = (),
     now: float = 0.0,
     policy: str | None = None,
+    requirements: Sequence[Filled] = (),
 ) -> list[Block]:
     """The approval card: everything an approver needs to decide, and buttons while pending
     (with when, undecided, it is escalated and to whom, if the policy says; `now` tells
     whether that is still to come; `policy`: which of the org's policy rules decided what it
-    needs, one line)."""
+    needs, one line; `requirements`: the teams it requires and who filled each)."""
     blocks: list[Block] = [
         {"type": "header", "text": {"type": "plain_text", "text": title(request)[:150]}},
         {
@@ -146,6 +148,7 @@ def card(
         },
         *([context(STEP_NOTICE)] if request.filed_by_step else []),
         *([context(clip(f"Policy: {escape(policy)}", POLICY_SHOWN))] if policy else []),
+        *([context(clip(requirements_line(requirements), POLICY_SHOWN))] if requirements else []),
         {
             "type": "section",
             "text": {

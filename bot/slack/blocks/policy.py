@@ -6,9 +6,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from bot.slack.blocks.text import Block, clip, escape, section
+from bot.slack.blocks.text import Block, clip, escape, section, user
 
-__all__ = ["LINES_SHOWN", "policy_answer"]
+__all__ = ["LINES_SHOWN", "Filled", "policy_answer", "requirements_line"]
+
+Filled = tuple[str, int, Sequence[str]]
+"""A requirement in words ("1 from members of S0NETOPS"), its count, and who filled it."""
 
 LINES_SHOWN = 40
 
@@ -22,3 +25,13 @@ def policy_answer(lines: Sequence[str]) -> list[Block]:
     if bullets:
         shown.append(section(clip(bullets, tail=more)))
     return shown
+
+
+def requirements_line(filled: Sequence[Filled]) -> str:
+    """Each requirement a policy rule sets and who filled it, for the card."""
+    parts = []
+    for text, needed, who in filled:
+        done = ", ".join(user(u) for u in who) if who else "nobody yet"
+        mark = ":white_check_mark:" if len(who) >= needed else ":hourglass_flowing_sand:"
+        parts.append(f"{mark} {escape(text)}: {done}")
+    return "Requires " + " · ".join(parts)
