@@ -23,11 +23,23 @@ from tests.support.slack_user import (
     told,
 )
 
+CORE_RULE = """\
+        - name: core
+          apps: ['sfv_app_core*']
+          requires:
+            - {approvers: [S0NETOPS]}
+            - {approvers: [S0SEC]}
+"""
+
 
 @pytest.fixture
 def orgs_yaml() -> str:
-    """acme's rules, and workflow steps on in acme."""
-    return RULES_YAML.replace("  globex:\n", "    workflow_steps: {enabled: true}\n  globex:\n", 1)
+    """acme's rules and one more (core apps need netops and security, one person each), and
+    workflow steps on in acme."""
+    ruled = RULES_YAML.replace(
+        "    members:\n      U0ERIN: admin\n", CORE_RULE + "    members:\n      U0ERIN: admin\n", 1
+    )
+    return ruled.replace("  globex:\n", "    workflow_steps: {enabled: true}\n  globex:\n", 1)
 
 
 def shown(blocks: list[dict[str, Any]] | None) -> str:
@@ -113,3 +125,34 @@ async def test_a_workflow_step_gets_the_rules_refusal_and_its_approvals(
     await bot.settle()
     (request,) = await bot.services.store.list_requests(orgs=["acme"])
     assert request.approvals_needed == 3
+
+
+async def test_two_teams_one_person_each_and_the_card_says_who(
+    slack: SlackStandin, bot: RunningBot, emulator: Emulator
+) -> None:
+    """Carol is in both teams: her approval fills one requirement only, so Bob's (netops)
+    is still needed; Erin, in neither team, is refused; the card shows each requirement and
+    who filled it."""
+    slack.set_usergroup("S0NETOPS", ["U0BOB", "U0CAROL"])
+    slack.set_usergroup("S0SEC", ["U0CAROL", "U0DAVE"])
+    emulator.add_app(ACME_KEY, "sfv_app_core1")
+    reply = await ask(slack, bot, "U0ALICE", "delete sfv_app_core1 decommission CHG-8")
+    assert "waiting for 2 approvals" in reply
+    request_id = request_id_in(reply)
+    shown = card_text(card(slack, request_id))
+    assert "1 from members of S0NETOPS: nobody yet" in shown
+    assert "1 from members of S0SEC: nobody yet" in shown
+
+    await click(slack, bot, "U0ERIN", request_id, "approve")
+    assert told(slack, "U0ERIN")[-1].endswith(
+        "this request needs 1 from members of S0NETOPS and 1 from members of S0SEC, and you "
+        "are none of them"
+    )
+    await click(slack, bot, "U0CAROL", request_id, "approve")
+    half = card(slack, request_id)
+    assert half.action_ids() != [] and emulator.has_app(ACME_KEY, "sfv_app_core1")
+    assert ":white_check_mark: 1 from members of S0NETOPS: <@U0CAROL>" in card_text(half)
+
+    await click(slack, bot, "U0BOB", request_id, "approve")
+    done = card(slack, request_id)
+    assert done.action_ids() == [] and not emulator.has_app(ACME_KEY, "sfv_app_core1")
