@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from bot.config.settings import Settings
 from bot.sandbox.emulator import Emulator
 from bot.sandbox.slack_standin import SlackStandin
 from tests.support.bot import RunningBot
@@ -30,6 +31,12 @@ CORE_RULE = """\
             - {approvers: [S0NETOPS]}
             - {approvers: [S0SEC]}
 """
+
+
+@pytest.fixture
+def bot_settings(bot_settings: Settings, bot_database_url: str) -> Settings:
+    """On each database in turn: the quorum is decided in the approval's transaction."""
+    return bot_settings.model_copy(update={"database_url": bot_database_url})
 
 
 @pytest.fixture

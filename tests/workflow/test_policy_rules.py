@@ -120,3 +120,22 @@ async def test_explain_says_which_rule_and_why(ruled: Workflow) -> None:
     ]
     with pytest.raises(NotAllowed):
         await ruled.explain(user="U0NOBODY", action="delete", targets=[PROD_APP])
+
+
+async def test_an_admin_and_someone_else_two_approvers_are_not_enough(
+    make_workflow: Callable[..., Workflow],
+) -> None:
+    """`requires: [{approvers: [admin]}, {approvers: [approver]}]`: two approvers without an
+    admin never reach the quorum; an admin then completes it, filling the admin's place."""
+    rule = (
+        "        - {apps: ['sfv_app_core*'], requires: [{approvers: [admin]}, "
+        "{approvers: [approver]}]}\n"
+    )
+    text = RULES_YAML.replace("    members:\n      U0ERIN", rule + "    members:\n      U0ERIN", 1)
+    workflow = make_workflow(parse_orgs(text, ORG_ENV))
+    request_id = await delete(workflow, "sfv_app_core1")
+    await workflow.approve(request_id, approver="U0BOB")
+    waiting = await workflow.approve(request_id, approver="U0CAROL")
+    assert waiting.status is Status.PENDING and waiting.approvals_needed == 2
+    done = await workflow.approve(request_id, approver="U0DAVE")
+    assert done.status.ran
