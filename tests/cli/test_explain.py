@@ -58,12 +58,12 @@ def test_the_worked_example_checks_clean_and_explains(
     keys: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert main(["check-config", "--orgs-only", "--orgs", str(EXAMPLE)]) == 0
-    assert "rule 6 'sandbox apps'" in capsys.readouterr()[0]
+    assert "rule 7 'sandbox apps'" in capsys.readouterr()[0]
     argv = ["check-config", "--orgs", str(EXAMPLE), "--explain", "delete"]
     assert main([*argv, "sfv_app_prod_billing", "sfv_app_sbx_1"]) == 0
     out = capsys.readouterr()[0]
     assert out.splitlines()[0] == (
-        "delete sfv_app_prod_billing, sfv_app_sbx_1 in telco: rules 2 'prod apps', 6 'sandbox "
+        "delete sfv_app_prod_billing, sfv_app_sbx_1 in telco: rules 2 'prod apps', 7 'sandbox "
         "apps' — 2 approvals from admins or members of S0NETOPS; no break-glass"
     )
-    assert "rule 5 'empty sandbox apps' was passed over" in out
+    assert "rule 6 'empty sandbox apps' was passed over" in out
