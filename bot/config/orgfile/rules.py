@@ -164,17 +164,15 @@ class RuleChecks(Checks):
         return frozenset(found)
 
     def _globs(self, say: str, body: Map, key: str) -> tuple[str, ...] | None:
-        value = body.get(key)
         if key not in body:
             return None
-        line = body.line_of(key)
         example = "[sfv_app_prod_*]" if key == "apps" else "['+9180000000*']"
-        if not isinstance(value, list) or not value:
-            what = "an empty list, which selects nothing" if value == [] else kind_of(value)
-            self.problem(
-                line, f"{say}: {key} must be a list of patterns like {example}, not {what}"
-            )
+        value = self._listed(
+            say, body, key, f"of patterns like {example}", ", which selects nothing"
+        )
+        if value is None:
             return None
+        line = body.line_of(key)
         found: list[str] = []
         for item in value:
             if not isinstance(item, str) or not item or item != item.strip():
@@ -214,19 +212,30 @@ class RuleChecks(Checks):
             return None
         return value
 
+    def _listed(
+        self, say: str, body: Map, key: str, like: str, empty: str = ""
+    ) -> list[Any] | None:
+        """`body[key]` when it is a list with something in it; else the problem, said."""
+        value = body.get(key)
+        if isinstance(value, list) and value:
+            return value
+        what = f"an empty list{empty}" if value == [] else kind_of(value)
+        self.problem(body.line_of(key), f"{say}: {key} must be a list {like}, not {what}")
+        return None
+
     def _requires(self, say: str, body: Map) -> tuple[Requirement, ...]:
         """`requires: [{approvers: [S0NETOPS], approvals: 1}, …]`: all of them, each filled by
         its own people."""
         if "requires" not in body:
             return ()
-        value, line = body.get("requires"), body.line_of("requires")
-        if not isinstance(value, list) or not value:
-            self.problem(
-                line,
-                f"{say}: requires must be a list like [{{approvers: [S0NETOPS], approvals: 1}}, "
-                f"{{approvers: [S0SECURITY], approvals: 1}}], not "
-                f"{'an empty list' if value == [] else kind_of(value)}",
-            )
+        line = body.line_of("requires")
+        value = self._listed(
+            say,
+            body,
+            "requires",
+            "like [{approvers: [S0NETOPS], approvals: 1}, {approvers: [S0SECURITY], approvals: 1}]",
+        )
+        if value is None:
             return ()
         found: list[Requirement] = []
         for number, item in enumerate(value, start=1):
@@ -248,16 +257,13 @@ class RuleChecks(Checks):
 
     def _approvers(self, say: str, body: Map) -> tuple[Role | None, tuple[str, ...]]:
         """The lowest role named (it and those above may approve) and the user groups."""
-        value = body.get("approvers")
         if "approvers" not in body:
             return None, ()
         line = body.line_of("approvers")
-        if not isinstance(value, list) or not value:
-            self.problem(
-                line,
-                f"{say}: approvers must be a list of roles and user groups like [admin, "
-                f"S0NETOPS], not {'an empty list' if value == [] else kind_of(value)}",
-            )
+        value = self._listed(
+            say, body, "approvers", "of roles and user groups like [admin, S0NETOPS]"
+        )
+        if value is None:
             return None, ()
         roles: list[Role] = []
         groups: list[str] = []
