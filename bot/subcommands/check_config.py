@@ -62,6 +62,13 @@ def add_parser(commands: Any) -> None:
     check.add_argument(
         "--org", metavar="NAME", help="with --explain: the organization (needed if several)"
     )
+    check.add_argument(
+        "--linked-numbers",
+        type=int,
+        metavar="N",
+        help="with --explain delete: as if the apps had N numbers linked in all (rules that "
+        "bound linked numbers are otherwise passed over: the bot cannot count them yet)",
+    )
     check.set_defaults(run=check_config)
 
 
@@ -70,7 +77,7 @@ def check_config(args: argparse.Namespace) -> int:
     if args.explain is not None:
         from bot.subcommands.explain import explain
 
-        return explain(args.orgs, args.org, args.explain)
+        return explain(args.orgs, args.org, args.explain, args.linked_numbers)
     if args.orgs_only:
         return _check_orgs_only(args.orgs)
     modes: tuple[Mode, ...] | None = MODE_CHOICES[args.mode] if args.mode else None

@@ -15,7 +15,7 @@ from bot.slack.grammar import parse
 __all__ = ["explain"]
 
 
-def explain(path: Path | None, org: str | None, words: list[str]) -> int:
+def explain(path: Path | None, org: str | None, words: list[str], linked: int | None = None) -> int:
     """Prints the explanation (exit 0), or why there is none (exit 1: a bad file, an
     unknown org, targets that do not parse)."""
     environ = environ_with_dotenv()
@@ -44,7 +44,7 @@ def explain(path: Path | None, org: str | None, words: list[str]) -> int:
             return 1
         chosen = directory.orgs[names[0]]
     ruled = (
-        chosen.policy.decide(command.action, command.targets)
+        chosen.policy.decide(command.action, command.targets, linked)
         if command.action is not None
         else None
     )

@@ -67,3 +67,13 @@ def test_the_worked_example_checks_clean_and_explains(
         "apps' — 2 approvals from admins or members of S0NETOPS; no break-glass"
     )
     assert "rule 6 'empty sandbox apps' was passed over" in out
+
+
+def test_explain_as_if_the_linked_numbers_were_known(
+    keys: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["check-config", "--orgs", str(EXAMPLE), "--explain", "delete", "sfv_app_sbx_1"]
+    assert main([*argv, "--linked-numbers", "0"]) == 0
+    assert capsys.readouterr()[0].splitlines()[0] == (
+        "delete sfv_app_sbx_1 in telco: rule 6 'empty sandbox apps' — 1 approval"
+    )
