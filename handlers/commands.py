@@ -7,7 +7,7 @@ import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 
 from bot.core.workflow.reading import PENDING_SHOWN
 from bot.errors import AlreadyPending, Busy, InvalidRequest, ParseError, Refusal
@@ -15,6 +15,7 @@ from bot.slack import admission, blocks
 from bot.slack.grammar import Command, parse
 from bot.slack.services import Services
 from handlers import break_glass, policy
+from handlers.context import answering
 
 log = logging.getLogger(__name__)
 
@@ -29,8 +30,8 @@ Handler = Callable[[Services, Command, dict[str, Any]], Awaitable[Reply]]
 
 
 def register(app: AsyncApp, services: Services, *, command: str = "/sfvopi") -> None:
-    async def on_command(ack: AsyncAck, command: dict[str, Any]) -> None:
-        await ack(**await answer(services, command))
+    async def on_command(ack: AsyncAck, command: dict[str, Any], context: AsyncBoltContext) -> None:
+        await ack(**await answer(answering(services, context), command))
 
     app.command(command)(on_command)
 

@@ -24,6 +24,7 @@ from bot.core.deliveries import reminder_steps, review_escalation
 from bot.core.models import Request, Status
 from bot.core.org import Groups, Org, OrgsInForce, in_force
 from bot.core.ports import GroupMembers
+from bot.core.workflow import Deferral
 from bot.observability.context import bind, request_scope
 from bot.slack import blocks, break_glass
 from bot.slack.after_ack import Background
@@ -63,9 +64,12 @@ class Notifier:
         self.announce = announce
         self._locks: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
 
-    def changed(self, request: Request) -> None:
-        """The workflow's listener: schedules a sync after the ack, never blocking the caller."""
-        self.background.spawn(self.sync(request.id, fresh=request), name=f"sync-{request.id}")
+    def changed(self, request: Request, after_ack: Deferral | None) -> None:
+        """The workflow's listener: schedules a sync (after the ack, when the change came with
+        one), never blocking the caller."""
+        self.background.spawn(
+            self.sync(request.id, fresh=request), name=f"sync-{request.id}", after_ack=after_ack
+        )
 
     @request_scope
     async def sync(self, request_id: int, *, fresh: Request | None = None) -> None:

@@ -14,9 +14,9 @@ pending, history, waiting_for, mine) · outcomes (what they answer).
 
 from __future__ import annotations
 
+import copy
 import time
 from collections.abc import Callable, Sequence
-from typing import Any, Generic, TypeVar
 
 from bot.core.models import Action, Request, Target
 from bot.core.org import OrgDirectory, OrgsInForce
@@ -31,7 +31,7 @@ from bot.core.workflow.reading import Reading
 from bot.core.workflow.reviewing import Reviewing
 from bot.core.workflow.rules import Decision
 from bot.core.workflow.running import Running, final_status
-from bot.core.workflow.shared import Listener, Shared
+from bot.core.workflow.shared import Deferral, Listener, Shared
 from bot.core.workflow.steps import STEP_BREAK_GLASS
 from bot.errors import Conflict
 from bot.observability.context import request_scope
@@ -43,6 +43,7 @@ __all__ = [
     "STEP_BREAK_GLASS",
     "ApprovalResult",
     "Decision",
+    "Deferral",
     "Explained",
     "Listener",
     "Outcome",
@@ -50,32 +51,12 @@ __all__ = [
     "final_status",
 ]
 
-T = TypeVar("T")
-
-
-class _Shared(Generic[T]):
-    """A field of the parts' shared state, read and set through the workflow (a reload, a
-    test's clock, the Slack layer's group cache and filing gate reach every part at once)."""
-
-    def __set_name__(self, owner: type[Any], name: str) -> None:
-        self.name = name
-
-    def __get__(self, workflow: Workflow, owner: type[Any] | None = None) -> T:
-        value: T = getattr(workflow.shared, self.name)
-        return value
-
-    def __set__(self, workflow: Workflow, value: T) -> None:
-        setattr(workflow.shared, self.name, value)
-
 
 class Workflow:
-    """Every rule of the approval flow, over a store, the org file and the SFVoPI client."""
+    """Every rule of the approval flow, over a store, the org file and the SFVoPI client.
 
-    clock = _Shared[Callable[[], float]]()
-    lease_seconds = _Shared[float]()
-    max_targets = _Shared[int]()
-    concurrency = _Shared[int]()
-    groups = _Shared[GroupMembers | None]()
+    Built whole: its settings are constructor arguments, frozen in one `Shared` handed to
+    each part; a test wanting another clock or lease builds the workflow with it."""
 
     def __init__(
         self,
@@ -93,7 +74,7 @@ class Workflow:
         self.store = store
         self.client = client
         self.shared = Shared(
-            orgs,
+            orgs if isinstance(orgs, OrgsInForce) else OrgsInForce(orgs),
             concurrency=concurrency,
             max_targets=max_targets,
             lease_seconds=lease_seconds,
@@ -101,13 +82,17 @@ class Workflow:
             groups=groups,
             admission=admission,
         )
-        access = Access(self.shared, store)
-        self.filing = Filing(self.shared, access, store)
-        self.deciding = Deciding(self.shared, access, store)
-        self.reviewing = Reviewing(self.shared, access, store)
-        self.running = Running(self.shared, store, client)
-        self.reading = Reading(self.shared, access, store)
-        self.explaining = Explaining(self.shared, access, self.filing.check_targets)
+        self._compose()
+
+    def _compose(self) -> None:
+        store, shared = self.store, self.shared
+        access = Access(shared, store)
+        self.filing = Filing(shared, access, store)
+        self.deciding = Deciding(shared, access, store)
+        self.reviewing = Reviewing(shared, access, store)
+        self.running = Running(shared, store, self.client)
+        self.reading = Reading(shared, access, store)
+        self.explaining = Explaining(shared, access, self.filing.check_targets)
         self.file = self.filing.file
         self.decide = self.deciding.decide
         self.add_approval = self.deciding.add_approval
@@ -132,6 +117,21 @@ class Workflow:
 
     def subscribe(self, listener: Listener) -> None:
         self.shared.listeners.append(listener)
+
+    def answering(self, after_ack: Deferral | None) -> Workflow:
+        """This workflow for a caller that answers first (a Slack listener before its ack):
+        its listeners hand `after_ack` the work a change starts instead of starting it. The
+        same store, client, settings and listeners; None is this workflow itself."""
+        if after_ack is None:
+            return self
+        held = copy.copy(self)
+        held.shared = self.shared.answering(after_ack)
+        held._compose()
+        return held
+
+    @property
+    def max_targets(self) -> int:
+        return self.shared.max_targets
 
     @property
     def orgs(self) -> OrgDirectory:
