@@ -51,10 +51,23 @@ def card(slack: SlackStandin, request_id: int) -> Message:
 async def click(
     slack: SlackStandin, bot: RunningBot, user: str, request_id: int, button: str
 ) -> None:
+    """Clicks a card's button and, if the bot asks to confirm in a form without a field (as it
+    does for Approve and Deny, to whoever may decide), confirms."""
     found = card(slack, request_id)
     result = await slack.click(user, APPROVALS, found.ts, f"sfvopi_{button}")
     assert result.status == 200
     await bot.settle()
+    modal = slack.modal_of(user)
+    if modal is not None and not any(b.get("type") == "input" for b in modal.view["blocks"]):
+        await slack.submit_view(user)
+        await bot.settle()
+
+
+async def confirm(slack: SlackStandin, user: str, timeout: float = 10.0) -> SubmitResult:
+    """Waits for the form the bot opens after a click on Approve or Deny and presses its
+    submit button (for bots whose after-ack work a test cannot settle)."""
+    await slack.wait_for(lambda: slack.modal_of(user), timeout=timeout)
+    return await slack.submit_view(user)
 
 
 class Settles(Protocol):

@@ -29,8 +29,9 @@ class Deciding:
         self, request_id: int, *, user: str, decision: Decision, text: str | None = None
     ) -> Outcome:
         """The one question a front door asks for a click or a form: the request read once,
-        the rules applied once. `text` None (a click): a decision the policy wants a text
-        for answers `need` instead, so a form asks for it; a form gives it (maybe "")."""
+        the rules applied once. `text` None (a click): a decision to confirm, or one the
+        policy wants a text for, answers `need` instead, so a form asks for it; a form gives
+        it (maybe "")."""
         try:
             request, org, role = await self.access.visible(
                 request_id, user, rules.role_needed(decision)
@@ -42,7 +43,7 @@ class Deciding:
         try:
             await self._may(decision, request, org, role, user)
             need = rules.need(org, decision)
-            if text is None and need is not Need.NONE:
+            if text is None and (need is not Need.NONE or decision in rules.CONFIRMED):
                 return Outcome(shown, need=need, may_refresh=refresh)
             if decision is Decision.APPROVE:
                 approved = await self._approve(request, org, user, text or "")
