@@ -248,13 +248,16 @@ async def forged(
     slack: SlackStandin, user: str, *, seen_by: str = "U0BOB", **changes: object
 ) -> dict[str, str]:
     """Submits, as `user`, the modal open in front of `seen_by` with its view changed as a
-    forger would; returns the errors the bot answered with."""
+    forger would; returns the errors the bot answered with (a form it cannot read is answered
+    with a view saying so, in place of the form)."""
     modal = slack.modal_of(seen_by)
     assert modal is not None
     typed = {"sfvopi_text": {"text": {"type": "plain_text_input", "value": "x"}}}
     shown = modal.to_dict() | {"state": {"values": typed}} | changes
     result = await slack.submit_payload(user, shown)
     assert result.status == 200
+    if result.json.get("response_action") == "update":
+        return {"view": str(result.json["view"]["blocks"])}
     return result.errors
 
 

@@ -57,6 +57,12 @@ async def click(
     result = await slack.click(user, APPROVALS, found.ts, f"sfvopi_{button}")
     assert result.status == 200
     await bot.settle()
+    await confirm_if_asked(slack, bot, user)
+
+
+async def confirm_if_asked(slack: SlackStandin, bot: Settles, user: str) -> None:
+    """Presses submit on the form the bot opened after a click if it only asks to confirm (no
+    text field), as the person who clicked Approve means to."""
     modal = slack.modal_of(user)
     if modal is not None and not any(b.get("type") == "input" for b in modal.view["blocks"]):
         await slack.submit_view(user)
@@ -122,10 +128,12 @@ def home_text(slack: SlackStandin, user: str) -> str:
 async def click_on_home(
     slack: SlackStandin, bot: Settles, user: str, request_id: int, button: str
 ) -> None:
-    """Clicks Approve, Deny or Cancel for one request on the user's Home tab."""
+    """Clicks Approve, Deny or Cancel for one request on the user's Home tab (confirming, as
+    `click` does)."""
     result = await slack.click_home(user, f"sfvopi_{button}", value=str(request_id))
     assert result.status == 200
     await bot.settle()
+    await confirm_if_asked(slack, bot, user)
 
 
 def told(slack: SlackStandin, user: str) -> list[str]:

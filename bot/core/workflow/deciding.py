@@ -44,6 +44,8 @@ class Deciding:
             await self._may(decision, request, org, role, user)
             need = rules.need(org, decision)
             if text is None and (need is not Need.NONE or decision in rules.CONFIRMED):
+                if decision is Decision.APPROVE:
+                    await self._approval_may_count(request, org, user)
                 return Outcome(shown, need=need, may_refresh=refresh)
             if decision is Decision.APPROVE:
                 approved = await self._approve(request, org, user, text or "")
@@ -90,6 +92,13 @@ class Deciding:
         rules.may(decision, request, org, role, user)
         await self._still_pending(request)
         rules.may_approve_own_request(decision, request, org, user)
+
+    async def _approval_may_count(self, request: Request, org: Org, approver: str) -> None:
+        """What the approval would be refused for, told at the click rather than after the
+        form: given already, or a requester who lost the role (checked again on submission)."""
+        if approver in request.approvers:
+            raise Conflict(f"you have already approved request #{request.id}")
+        await self._requester_still_may(request, org)
 
     async def _approve(
         self, request: Request, org: Org, approver: str, note: str
