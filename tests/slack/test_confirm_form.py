@@ -26,7 +26,9 @@ def opened(slack: SlackStandin) -> list[Any]:
     return [c for c in slack.calls if c.method == "views.open"]
 
 
-async def press(slack: SlackStandin, bot: RunningBot, user: str, request_id: int, button: str) -> None:
+async def press(
+    slack: SlackStandin, bot: RunningBot, user: str, request_id: int, button: str
+) -> None:
     """Clicks a card's button, without confirming anything."""
     result = await slack.click(user, APPROVALS, card(slack, request_id).ts, f"sfvopi_{button}")
     assert result.status == 200

@@ -4,8 +4,8 @@ clicking a button on their Home tab, as Slack sends it to the bot."""
 from __future__ import annotations
 
 from bot.sandbox.slack_standin.params import Refused
-from bot.sandbox.slack_standin.views import checked_view
 from bot.sandbox.slack_standin.sender import VERIFICATION_TOKEN, Sender, button_action
+from bot.sandbox.slack_standin.views import checked_view
 from bot.sandbox.slack_workspace import (
     APP_ID,
     JSON,
