@@ -18,7 +18,16 @@ from bot.sandbox.slack_standin import SlackApiRefusal, SlackStandin
 from bot.sandbox.slack_workspace import SubmitResult
 from handlers import actions
 from tests.support.bot import RunningBot
-from tests.support.slack_user import APPROVALS, UNLINK, ask, card, click, request_id_in, told
+from tests.support.slack_user import (
+    APPROVALS,
+    UNLINK,
+    ask,
+    card,
+    click,
+    ours_and_another_orgs,
+    request_id_in,
+    told,
+)
 
 
 def opened(slack: SlackStandin) -> list[Any]:
@@ -129,10 +138,7 @@ async def test_a_form_submitted_after_someone_else_decided_says_so_and_decides_n
 async def test_a_changed_or_replayed_form_is_refused(
     slack: SlackStandin, bot: RunningBot, emulator: Emulator
 ) -> None:
-    mine = request_id_in(await ask(slack, bot, "U0ALICE", UNLINK))
-    theirs = request_id_in(
-        await ask(slack, bot, "U0GINA", "delete app_glx0001 tidy up", channel="C0GLX")
-    )
+    mine, theirs = await ours_and_another_orgs(slack, bot)
     await press(slack, bot, "U0BOB", mine, "approve")
     modal = slack.modal_of("U0BOB")
     assert modal is not None

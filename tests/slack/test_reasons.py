@@ -33,6 +33,7 @@ from tests.support.slack_user import (
     click_for_reason,
     deny_with_reason,
     dms,
+    ours_and_another_orgs,
     request_id_in,
     told,
     type_and_submit,
@@ -264,10 +265,7 @@ async def forged(
 async def test_a_forged_submission_changes_nothing(
     slack: SlackStandin, bot: RunningBot, emulator: Emulator
 ) -> None:
-    mine = request_id_in(await ask(slack, bot, "U0ALICE", UNLINK))
-    theirs = request_id_in(
-        await ask(slack, bot, "U0GINA", "delete app_glx0001 tidy up", channel="C0GLX")
-    )
+    mine, theirs = await ours_and_another_orgs(slack, bot)
     await click_for_reason(slack, bot, "U0BOB", mine, "deny")
 
     other_request = json.dumps({"request": theirs, "where": APPROVALS})

@@ -35,6 +35,15 @@ async def ask(
     return result.ephemeral.text
 
 
+async def ours_and_another_orgs(slack: SlackStandin, bot: RunningBot) -> tuple[int, int]:
+    """Alice's request in acme and Gina's in globex, for forms forged to name the other."""
+    ours = request_id_in(await ask(slack, bot, "U0ALICE", UNLINK))
+    other = request_id_in(
+        await ask(slack, bot, "U0GINA", "delete app_glx0001 tidy up", channel="C0GLX")
+    )
+    return ours, other
+
+
 def request_id_in(reply: str) -> int:
     match = re.search(r"#(\d+)", reply)
     assert match, reply
