@@ -67,6 +67,9 @@ async def test_a_step_run_from_the_page_completes_once_approved(
         )
         assert status == 200
         await sandbox.settle()
+        status, answer = await post(http, sandbox, "/api/submit", user=approver, text="")
+        assert status == 200 and answer["closed"], answer  # confirmed in the bot's form
+        await sandbox.settle()
     await sandbox.slack.wait_for(
         lambda: sandbox.slack.step_runs[run["execution_id"]].state != "running", timeout=20
     )
