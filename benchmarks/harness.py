@@ -587,7 +587,11 @@ async def approve(env: Env, ts: str, request_id: int) -> tuple[float, float]:
         "state": {"values": {}},
     }
     confirmed = await env.slack.submit_payload("U0BOB", form)
-    assert confirmed.status == 200 and not confirmed.json, confirmed.body
+    assert confirmed.status == 200 and not confirmed.json, (
+        confirmed.status,
+        confirmed.timed_out,
+        confirmed.body,
+    )
     return clicked.elapsed, confirmed.elapsed
 
 
