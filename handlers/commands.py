@@ -14,7 +14,7 @@ from bot.errors import AlreadyPending, Busy, InvalidRequest, ParseError, Refusal
 from bot.slack import admission, blocks
 from bot.slack.grammar import Command, parse
 from bot.slack.services import Services
-from handlers import break_glass
+from handlers import break_glass, policy
 from handlers.context import answering
 
 log = logging.getLogger(__name__)
@@ -153,10 +153,12 @@ async def _ask(services: Services, cmd: Command, payload: dict[str, Any]) -> Rep
     org = services.orgs.current.get(request.org)
     where = f"<#{org.approval_channel}>" if org else "the approval channel"
     needed = request.approvals_needed
+    ruled = org.policy.decide_for(request) if org and org.policy.rules else None
     text = (
         f":inbox_tray: Request *#{request.id}* ({blocks.title(request).split(' — ')[0].lower()}) "
         f"is waiting for {needed} approval{'s' if needed != 1 else ''} in {where}. "
-        f"Check it with `/sfvopi status {request.id}`."
+        + (f"Policy: {blocks.escape(ruled.summary())}. " if ruled else "")
+        + f"Check it with `/sfvopi status {request.id}`."
     )
     return _say(text)
 
@@ -173,4 +175,5 @@ HANDLERS: dict[str, Handler] = {
     "cancel": _cancel,
     "unlink": _ask,
     "delete": _ask,
+    "policy": policy.answer,
 }

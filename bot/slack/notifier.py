@@ -201,6 +201,7 @@ class Notifier:
             escalate_to=reminders.escalate_to,
             now=self.clock(),
             preview=preview,
+            **_policy(org, request, self._known(org)),
         )
 
     async def refused(self, request: Request, step: str, exc: Exception, channel: str) -> None:
@@ -332,3 +333,16 @@ def _is_card_of(message: object, request_id: int, bot_user_id: str | None) -> bo
         isinstance(b, dict) and blocks.is_card_block_id(b.get("block_id"), request_id)
         for b in found
     )
+
+
+def _policy(org: Org, request: Request, groups: Groups) -> dict[str, Any]:
+    """The card's policy line and the teams the rules require, with who filled each (an org
+    without rules: neither)."""
+    if not org.policy.rules:
+        return {}
+    ruled = org.policy.decide_for(request)
+    filled = ruled.filled(request.approvers, lambda u: org.role_of(u, groups), groups)
+    return {
+        "policy": ruled.summary(),
+        "requirements": [(n.text(), n.approvals, who) for n, who in filled],
+    }

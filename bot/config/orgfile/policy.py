@@ -1,9 +1,11 @@
 """A policy: approvals per action, expiry, self-approval, reasons and notes, reminders and
-escalations (in order, before expiry), and who may break glass."""
+escalations (in order, before expiry), who may break glass, and rules by target and size
+(rules.py)."""
 
 from __future__ import annotations
 
-from bot.config.orgfile.problems import Checks, kind_of, show
+from bot.config.orgfile.problems import kind_of, show
+from bot.config.orgfile.rules import RuleChecks
 from bot.config.orgfile.yaml_lines import Map
 from bot.core import ids
 from bot.core.models import Action
@@ -30,13 +32,14 @@ _POLICY_KEYS = (
     "escalate_after_minutes",
     "escalate_to",
     "break_glass",
+    "rules",
 )
 _BREAK_GLASS_KEYS = ("roles", "require_incident", "review_within_minutes")
 _REMINDER_KEYS = ("remind_after_minutes", "escalate_after_minutes", "escalate_to")
 _ACTION_KEYS = ("approvals", "rebind_on_change", *_REMINDER_KEYS)
 
 
-class PolicyChecks(Checks):
+class PolicyChecks(RuleChecks):
     """An org's `policy:` mapping."""
 
     def policy(self, where: str, body: Map) -> Policy | None:
@@ -88,6 +91,7 @@ class PolicyChecks(Checks):
                 line = own.line if isinstance(own, Map) else raw.line
                 self.reminder_order(where, action, line, reminders[action], ttl)
         glass = self.break_glass(where, raw)
+        rules = self.rules(where, raw, glass is not None)
         if len(self.problems) > before:
             return None
         return Policy(
@@ -99,6 +103,7 @@ class PolicyChecks(Checks):
             reminders=reminders,
             break_glass=glass,
             rebind_on_change=rebind,
+            rules=rules,
         )
 
     def break_glass(self, where: str, policy: Map) -> BreakGlass | None:
@@ -141,11 +146,8 @@ class PolicyChecks(Checks):
             return frozenset()
         roles: set[Role] = set()
         for item in value:
-            try:
-                role = Role.parse(item) if isinstance(item, str) else None
-            except ValueError:
-                role = None
-            if role is None or role < Role.REQUESTER:
+            role = self.role_at_least(item, Role.REQUESTER)
+            if role is None:
                 self.problem(
                     line,
                     f"{say} entry {show(item)} is not a role that may ask for changes "

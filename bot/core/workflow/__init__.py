@@ -6,9 +6,11 @@ requests through the same rules. Listeners hear of every change; the Slack layer
 `Workflow` composes parts with one job each: shared (the state they all read) · access (whose
 org, which requests they may see) · filing (file, break-glass) · steps (a Workflow Builder
 step's trust rules) · rules (who may decide what; pure) · deciding (approve, deny, cancel,
-expire; one read per decision) · reviewing (a break-glass review) · binding (the preview an
-approval is given on, read again before running) · running (execute under a lease, recover) ·
-reading (status, pending, history, waiting_for, mine) · outcomes (what they answer).
+expire; one read per decision) · policy_rules (the org's policy rules where filing and
+deciding apply them) · explaining (which rule a would-be request falls under) · reviewing
+(a break-glass review) · binding (the preview an approval is given on, read again before
+running) · running (execute under a lease, recover) · reading (status, pending, history,
+waiting_for, mine) · outcomes (what they answer).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from bot.core.text import MAX_NOTE, MAX_REASON
 from bot.core.workflow.access import Access
 from bot.core.workflow.binding import Binding
 from bot.core.workflow.deciding import Deciding
+from bot.core.workflow.explaining import Explained, Explaining
 from bot.core.workflow.filing import Filing
 from bot.core.workflow.outcomes import ApprovalResult, Outcome
 from bot.core.workflow.reading import Reading
@@ -43,6 +46,7 @@ __all__ = [
     "ApprovalResult",
     "Decision",
     "Deferral",
+    "Explained",
     "Listener",
     "Outcome",
     "Workflow",
@@ -91,6 +95,7 @@ class Workflow:
         self.binding = Binding(shared, store, self.client)
         self.running = Running(shared, store, self.client, self.binding)
         self.reading = Reading(shared, access, store)
+        self.explaining = Explaining(shared, access, self.filing.check_targets)
         self.file = self.filing.file
         self.decide = self.deciding.decide
         self.add_approval = self.deciding.add_approval
@@ -111,6 +116,7 @@ class Workflow:
         self.mine = self.reading.mine
         self.concerned = self.reading.concerned
         self.whoami = self.reading.whoami
+        self.explain = self.explaining.explain
 
     def subscribe(self, listener: Listener) -> None:
         self.shared.listeners.append(listener)

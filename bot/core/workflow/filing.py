@@ -11,9 +11,10 @@ from bot.core import ids
 from bot.core.break_glass import incident_id
 from bot.core.models import Action, Target
 from bot.core.org import Groups, Org, Role
+from bot.core.policy import RuleDecision
 from bot.core.ports import FilingStore
 from bot.core.text import MAX_REASON, one_line
-from bot.core.workflow import steps
+from bot.core.workflow import policy_rules, steps
 from bot.core.workflow.access import Access, unless_pending
 from bot.core.workflow.outcomes import ApprovalResult
 from bot.core.workflow.shared import Shared
@@ -76,12 +77,14 @@ class Filing:
         if channel is not None and not the_org.allows_channel(channel):
             allowed = ", ".join(f"<#{c}>" for c in the_org.command_channels)
             raise NotAllowed(f"org {the_org.name} takes requests only in {allowed}")
+        ruled = policy_rules.ruling(the_org, action, checked)
         if self.shared.admission is not None:
             self.shared.admission.check()
         if break_glass is not None:
             return await self._break_glass(
                 the_org,
                 groups,
+                ruled,
                 requester=requester,
                 action=action,
                 targets=checked,
@@ -99,7 +102,7 @@ class Filing:
             requester=requester,
             reason=reason,
             targets=checked,
-            approvals_needed=steps.approvals_needed(the_org, action, by_step),
+            approvals_needed=steps.approvals_needed(ruled.approvals, by_step),
             now=now,
             expires_at=now + 60 * the_org.policy.ttl_minutes,
             channel_id=channel,
@@ -107,6 +110,7 @@ class Filing:
             dedupe_key=dedupe_key,
             filed_by_step=by_step,
             again=again,
+            policy=policy_rules.recorded(the_org, ruled),
         )
         if created:
             self.shared.changed(request)
@@ -116,6 +120,7 @@ class Filing:
         self,
         org: Org,
         groups: Groups,
+        ruled: RuleDecision,
         *,
         requester: str,
         action: Action,
@@ -136,6 +141,7 @@ class Filing:
                 f"org {org.name} has no break-glass policy: file it without `--break-glass`, "
                 "for approval"
             )
+        policy_rules.may_break_glass(ruled)
         role = org.role_of(requester, groups)
         if not policy.allows(role):
             unless_pending(org, groups, min(policy.roles))
@@ -166,6 +172,7 @@ class Filing:
             response_url=response_url,
             dedupe_key=dedupe_key,
             again=again,
+            policy=policy_rules.recorded(org, ruled),
         )
         if claim is not None:
             log.warning(

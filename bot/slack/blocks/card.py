@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 from bot.core.models import STEP_FILED, Action, Outcome, Request, Status, TargetState
 from bot.core.preview import StoredPreview
+from bot.slack.blocks.policy import Filled, requirements_line
 from bot.slack.blocks.preview import preview_blocks
 from bot.slack.blocks.text import (
     Block,
@@ -56,6 +57,7 @@ DENY = "sfvopi_deny"
 CANCEL = "sfvopi_cancel"
 BUTTONS = (APPROVE, DENY, CANCEL)
 TARGETS_SHOWN = 40
+POLICY_SHOWN = 500  # the policy line on a card: a few rules named, their needs
 STATUS_LINE = {
     Status.PENDING: ":hourglass_flowing_sand: Waiting for approval",
     Status.EXECUTING: ":gear: Approved, running now",
@@ -124,11 +126,15 @@ def card(
     escalates_at: float | None = None,
     escalate_to: Sequence[str] = (),
     now: float = 0.0,
+    policy: str | None = None,
+    requirements: Sequence[Filled] = (),
     preview: StoredPreview | None = None,
 ) -> list[Block]:
     """The approval card: everything an approver needs to decide, and buttons while pending
     (with when, undecided, it is escalated and to whom, if the policy says; `now` tells
-    whether that is still to come); `preview`: what it touches as last read from SFVoPI."""
+    whether that is still to come; `policy`: which of the org's policy rules decided what it
+    needs, one line; `requirements`: the teams it requires and who filled each; `preview`:
+    what it touches as last read from SFVoPI)."""
     blocks: list[Block] = [
         {"type": "header", "text": {"type": "plain_text", "text": title(request)[:150]}},
         {
@@ -145,6 +151,8 @@ def card(
             ],
         },
         *([context(STEP_NOTICE)] if request.filed_by_step else []),
+        *([context(clip(f"Policy: {escape(policy)}", POLICY_SHOWN))] if policy else []),
+        *([context(clip(requirements_line(requirements), POLICY_SHOWN))] if requirements else []),
         {
             "type": "section",
             "text": {
@@ -195,7 +203,9 @@ def decision_buttons(
     request: Request, *, approver: bool = True, requester: bool = True, block_id: str = ""
 ) -> Block:
     """The card's buttons (the App Home shows the same ones: same ids, same values, the same
-    checks when clicked); `approver` and `requester` pick which are shown."""
+    checks when clicked); `approver` and `requester` pick which are shown. No Slack `confirm`:
+    Slack would ask before the bot hears the click, so the bot confirms in its own form, only
+    for whoever may decide (handlers/actions.py)."""
     rid = str(request.id)
     elements: list[Block] = [
         {
@@ -204,13 +214,6 @@ def decision_buttons(
             "text": {"type": "plain_text", "text": "Approve"},
             "style": "primary",
             "value": rid,
-            "confirm": _confirm(
-                "Approve this request?",
-                f"{title(request)}, asked by {user(request.requester)}. This cannot be undone "
-                "once it runs. (Whoever asked cannot approve it, unless the organization lets "
-                "them.)",
-                "Approve",
-            ),
         },
         {
             "type": "button",
@@ -218,7 +221,6 @@ def decision_buttons(
             "text": {"type": "plain_text", "text": "Deny"},
             "style": "danger",
             "value": rid,
-            "confirm": _confirm("Deny this request?", f"{title(request)} will not run.", "Deny"),
         },
         {
             "type": "button",
@@ -248,15 +250,6 @@ def is_card_block_id(block_id: object, request_id: int) -> bool:
     """Whether a block id is that request's buttons, in any iteration of its card."""
     named = card_block_id(request_id)
     return isinstance(block_id, str) and (block_id == named or block_id.startswith(named + "."))
-
-
-def _confirm(heading: str, text: str, yes: str) -> Block:
-    return {
-        "title": {"type": "plain_text", "text": heading[:100]},
-        "text": {"type": "mrkdwn", "text": clip(text, 300)},
-        "confirm": {"type": "plain_text", "text": yes},
-        "deny": {"type": "plain_text", "text": "Back"},
-    }
 
 
 def _decision(request: Request) -> str:

@@ -20,6 +20,8 @@ USAGE = """*Usage* — `/sfvopi <command>`
 • `history` — recent requests
 • `cancel <request> [why…]` — withdraw your own pending request
 • `whoami` — your organizations and roles
+• `policy [unlink|delete <targets…>]` — your org's approval rules, or which one a request \
+would fall under and why
 • `help` — this message
 Add `--org NAME` right after `/sfvopi` (or after the command) when you belong to several \
 organizations. The reason is everything after the targets; if it starts with something that \
