@@ -53,6 +53,7 @@ EXPIRING = 6
 DENY_EVERY = 6  # every sixth request races a Deny against its approvals
 WAVE = 6  # requests clicked at once (each with 6 clicks on two replicas)
 LEASE = 2.0
+QUICK_SWEEPS = {"SFVOPI_LEASE_SECONDS": str(LEASE), "SFVOPI_SWEEP_INTERVAL_SECONDS": "0.2"}
 
 
 @dataclass
@@ -396,15 +397,7 @@ async def test_two_survivors_finish_a_dead_replicas_work_once(
 ) -> None:
     """Replica A dies (kill -9) with ten calls in flight; B and C race to take each over."""
     started = time.monotonic()
-    env = bot_env(
-        tmp_path,
-        slack,
-        emulator,
-        replica_database,
-        orgs_yaml,
-        SFVOPI_LEASE_SECONDS=str(LEASE),
-        SFVOPI_SWEEP_INTERVAL_SECONDS="0.2",
-    )
+    env = bot_env(tmp_path, slack, emulator, replica_database, orgs_yaml, **QUICK_SWEEPS)
     victim, *survivors = replicas = [
         await start_bot_process(f"replica-{name}", env, tmp_path) for name in "abc"
     ]
@@ -499,15 +492,7 @@ async def test_two_replicas_check_a_drift_once_and_run_nothing(
 ) -> None:
     """A delete approved on both replicas at once after a number was linked to its app behind
     the bot's back: one claim, one read, one drift, back to pending, nothing deleted."""
-    env = bot_env(
-        tmp_path,
-        slack,
-        emulator,
-        replica_database,
-        orgs_yaml,
-        SFVOPI_LEASE_SECONDS=str(LEASE),
-        SFVOPI_SWEEP_INTERVAL_SECONDS="0.2",
-    )
+    env = bot_env(tmp_path, slack, emulator, replica_database, orgs_yaml, **QUICK_SWEEPS)
     replicas = [await start_bot_process(f"replica-{name}", env, tmp_path) for name in "ab"]
     store = Store(replica_database)
     app, new = "sfv_app_drift0000001", "+918000599999"
@@ -527,14 +512,13 @@ async def test_two_replicas_check_a_drift_once_and_run_nothing(
                 break
             await asyncio.sleep(0.05)
         await wait_until(lambda: "unlinks these 2" in str(card_of(slack, request_id)[0].blocks))
+        card = card_of(slack, request_id)[0]
         async with aiohttp.ClientSession() as http:
-            card = copy.deepcopy(card_of(slack, request_id)[0])
-            assert (
-                await click_at(http, slack, replicas[0], "U0CAROL", card, "sfvopi_approve") == 200
-            )
+            carol = await submit_at(http, slack, replicas[0], "U0CAROL", request_id, "approve")
+            assert carol == 200
             emulator.link_behind("acme", app, new)
-            clicks = await asyncio.gather(
-                *(click_at(http, slack, r, "U0BOB", card, "sfvopi_approve") for r in replicas)
+            clicks = await asyncio.gather(  # Bob's form, submitted to both replicas at once
+                *(submit_at(http, slack, r, "U0BOB", request_id, "approve") for r in replicas)
             )
         assert clicks == [200, 200]
         for _ in range(200):

@@ -66,6 +66,9 @@ async def test_the_page_links_a_number_behind_the_bots_back_and_the_card_asks_ag
         action_id="sfvopi_approve",
     )
     assert status == 200 and answer["ok"], answer
+    await sandbox.settle()
+    status, answer = await _post(http, sandbox, "api/submit", user="U0BOB", text="")  # confirmed
+    assert status == 200 and answer["closed"], answer
     card = await _card(http, sandbox)
     shown = str(card["blocks"])
     assert "Waiting for approval" in shown
