@@ -388,11 +388,12 @@ async def test_whole_flow_in_the_browser(sandbox: Sandbox, page: Page, tmp_path:
     await expect(timeline.locator(".thread")).to_contain_text("Request #1 succeeded")
     await expect(page.locator(f'#apps [data-number="{NUMBER}"]')).to_have_count(0)
     await expect(page.locator(f'#apps .app[data-app="{APP}"]')).to_contain_text("+918000000002")
-    await expect(page.locator("#calls .call")).to_have_count(1)
-    await expect(page.locator("#calls .call")).to_contain_text(
-        f"/sfvopi/apps/{APP}/numbers/{NUMBER}"
-    )
-    await expect(page.locator("#calls .call")).to_have_attribute("data-status", "200")
+    # the preview's reads (after filing, before running), then the one change
+    await expect(page.locator("#calls .call")).to_have_count(3)
+    unlinked = page.locator("#calls .call", has_text="DELETE")
+    await expect(unlinked).to_have_count(1)
+    await expect(unlinked).to_contain_text(f"/sfvopi/apps/{APP}/numbers/{NUMBER}")
+    await expect(unlinked).to_have_attribute("data-status", "200")
     await expect(page.locator(f'#channels li[data-channel="{OPSLOG}"] .badge')).to_have_text("1")
     await card.screenshot(path=tmp_path / "final-card.png")
     await page.screenshot(path=tmp_path / "sandbox.png")
