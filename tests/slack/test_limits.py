@@ -1,6 +1,7 @@
 """Limits as a requester meets them in Slack, over the bot's real HTTP server with signed
 slash commands: the 21st target unlinked within the hour is refused saying when it frees up,
-nothing filed; the hour past, it files; `/sfvopi policy` names the limit. On each database."""
+nothing filed; the hour past, it files; a workflow step is refused alike; `/sfvopi policy`
+names the limit. On each database."""
 
 from __future__ import annotations
 
@@ -24,7 +25,9 @@ def bot_settings(bot_settings: Settings, bot_database_url: str) -> Settings:
 
 @pytest.fixture
 def orgs_yaml() -> str:
-    return with_limits(ORGS_YAML)
+    """acme with at most 20 targets unlinked per requester per hour, and workflow steps."""
+    limited = with_limits(ORGS_YAML)
+    return limited.replace("  globex:\n", "    workflow_steps: {enabled: true}\n  globex:\n", 1)
 
 
 def unlink(first: int, count: int) -> str:
@@ -68,3 +71,19 @@ async def test_policy_names_the_limit_that_applies(slack: SlackStandin, bot: Run
     shown = "\n".join(b["text"]["text"] for b in asked.ephemeral.blocks or ())
     assert "It counts against limit 1 'bulk unlink'" in shown
     assert "at most 20 targets unlinked per requester per hour" in shown
+
+
+async def test_a_workflow_step_over_the_limit_fails_saying_so(
+    slack: SlackStandin, bot: RunningBot, bot_clock: BotClock
+) -> None:
+    bot_clock.at = TEN
+    assert "waiting for 1 approval" in await ask(slack, bot, "U0ALICE", unlink(0, 20))
+    numbers = "+918000000500 " + APP
+    inputs = {"org": "acme", "reason": "cleanup CHG-3", "requester": "U0ALICE"}
+    run, delivered = await slack.run_step("unlink_numbers", inputs | {"targets": numbers})
+    assert delivered.ok
+    await bot.settle()
+    await slack.wait_for(lambda: run.state != "running", timeout=20.0)
+    assert run.state == "failed" and run.error is not None
+    assert "at most 20 targets unlinked per requester per hour; 20 used" in run.error
+    assert len(await bot.services.store.list_requests(orgs=["acme"])) == 1
