@@ -105,6 +105,31 @@ async def test_a_replay_of_the_key_returns_the_first_not_a_refusal(
         await file(store, numbers(10, 1), key="cmd:2")
 
 
+async def test_break_glass_counts_and_is_refused_alike(request_store: RequestStore) -> None:
+    async def glass(targets: list[Target]) -> str | None:
+        _, claim = await request_store.create_break_glass(
+            org="acme",
+            action=Action.UNLINK,
+            requester="U0ALICE",
+            reason="fraud",
+            targets=targets,
+            incident=None,
+            now=NOW,
+            expires_at=NOW + HOUR,
+            review_due_at=NOW + HOUR,
+            lease_seconds=30,
+            limits=LimitCheck((PER_ALICE,), "U0ALICE", len(targets), NOW),
+        )
+        return claim
+
+    assert await glass(numbers(0, 2)) is not None
+    with pytest.raises(OverLimit, match="2 used"):
+        await glass(numbers(10, 2))
+    with pytest.raises(OverLimit, match="2 used"):
+        await file(request_store, numbers(20, 2))
+    assert len(await request_store.list_requests(orgs=["acme"])) == 1
+
+
 async def test_stores_racing_for_the_last_slot_file_exactly_one(
     store_factory: StoreFactory,
 ) -> None:
