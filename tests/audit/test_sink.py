@@ -33,7 +33,7 @@ from tests.support.audit import Receiver, run_cli
 from tests.support.database import StoreFactory
 from tests.support.processes import BotProcess, bot_env, start_bot_process, wait_until
 from tests.support.slack import SLACK_SIGNING_SECRET
-from tests.support.slack_user import APPROVALS
+from tests.support.slack_user import APPROVALS, confirm
 
 SECRET = "audit-sink-secret-not-real-7c1b"
 SCHEMA = json.loads(
@@ -193,6 +193,7 @@ async def run_one(slack: SlackStandin, store: Store, target: str) -> int:
     ts = card_ts(slack, request_id)
     assert ts is not None
     assert (await slack.click("U0BOB", APPROVALS, ts, "sfvopi_approve")).status == 200
+    assert (await confirm(slack, "U0BOB")).status == 200
     loop = asyncio.get_running_loop()
     deadline = loop.time() + 30
     while True:

@@ -24,6 +24,7 @@ from bot.store import Store
 from tests.support.orgs import ORGS_YAML
 from tests.support.processes import BotProcess, bot_env, start_bot_process, wait_until
 from tests.support.slack import SLACK_APP_TOKEN, SLACK_SIGNING_SECRET
+from tests.support.slack_user import confirm
 
 APPROVALS = "C0APPROVALS"
 OPS = "C0OPS"
@@ -93,6 +94,7 @@ async def test_sigterm_finishes_an_approval_in_flight_then_exits_0(
         with emulator.hold() as held:
             clicked = await slack.click("U0BOB", APPROVALS, ts, "sfvopi_approve")
             assert clicked.ok, (clicked, bot.output())
+            assert (await confirm(slack, "U0BOB", timeout=15)).ok, bot.output()
             await held.wait_arrived(timeout=15)
 
             bot.proc.send_signal(signal.SIGTERM)

@@ -14,6 +14,7 @@ from bot.sandbox.slack_standin import SlackStandin
 from tests.support.orgs import ORG_ENV, ORGS_YAML
 from tests.support.processes import BotProcess, bot_env, start_bot_process, wait_until
 from tests.support.slack import SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET
+from tests.support.slack_user import confirm
 
 APPROVALS = "C0APPROVALS"
 TARGETS = "+918000000001 sfv_app_abc123xyz456"
@@ -46,6 +47,7 @@ async def run_one_request(
         card = slack.messages(APPROVALS)[0]
         clicked = await slack.click("U0BOB", APPROVALS, card.ts, "sfvopi_approve")
         assert clicked.status == 200
+        assert (await confirm(slack, "U0BOB")).closed
         await wait_until(lambda: bool(slack.dms("U0ALICE")), what="the requester told")
     finally:
         await bot.stop()

@@ -29,6 +29,7 @@ from bot.sandbox.slack_standin import Message, SlackStandin
 from bot.store import Store
 from tests.support.processes import BotProcess, bot_env, start_bot_process, wait_until
 from tests.support.slack import SLACK_SIGNING_SECRET
+from tests.support.slack_user import confirm
 
 APPROVALS = "C0APPROVALS"
 OUTCOMES = "C0OPSLOG"
@@ -88,12 +89,14 @@ def told_everything(slack: SlackStandin, request_id: int) -> bool:
 
 
 async def approve(slack: SlackStandin, request_id: int, ts: str | None = None) -> None:
-    """U0BOB clicks Approve on the card (the one whose ts the store holds, if given)."""
+    """U0BOB clicks Approve on the card (the one whose ts the store holds, if given) and
+    confirms in the form it opens."""
     if ts is None:
         (card,) = cards(slack, request_id)
         ts = card.ts
     result = await slack.click("U0BOB", APPROVALS, ts, "sfvopi_approve")
     assert result.status == 200
+    assert (await confirm(slack, "U0BOB")).status == 200
 
 
 async def stored_card(store: Store, request_id: int, timeout: float = 15.0) -> str:

@@ -1,8 +1,9 @@
 """Two replicas of the real bot on one PostgreSQL, clicked at the same time: every request once.
 
 Two `sfvopi-bot serve` processes share a fresh PostgreSQL database, as replicas behind a load
-balancer would. Commands arrive at either; every approval card is clicked by three approvers
-on both replicas at once (the same request, the same instant, two processes); some requests
+balancer would. Commands arrive at either; every approval card is approved by three approvers
+(each submitting the form an Approve click opens) on both replicas at once (the same request,
+the same instant, two processes); some requests
 race a Deny against the approvals; some are left to expire, which both replicas' sweepers
 (every 0.5 s) try to do at once. Then: every request executed at most once and every target
 at most once at the API (the emulator counts effective calls), every card final with no
@@ -142,15 +143,18 @@ async def click_at(
         return response.status
 
 
-async def deny_at(
+async def submit_at(
     http: aiohttp.ClientSession,
     slack: SlackStandin,
     replica: BotProcess,
     user: str,
     request_id: int,
+    action_id: str,
 ) -> int:
-    """A signed `view_submission` of the Deny modal to one replica (Deny asks why: the denial
-    is decided when the reason is submitted), shaped as the stand-in's `submit_view` sends it."""
+    """A signed `view_submission` of the form a click opened, to one replica: Approve's (which
+    only confirms) or Deny's (with why), shaped as the stand-in's `submit_view` sends it. The
+    decision is made when the form is submitted."""
+    deny = action_id == "sfvopi_deny"
     typed = {"sfvopi_text": {"text": {"type": "plain_text_input", "value": "replica race"}}}
     payload: dict[str, Any] = {
         "type": "view_submission",
@@ -161,9 +165,9 @@ async def deny_at(
         "view": {
             "id": "V" + uuid.uuid4().hex[:10].upper(),
             "type": "modal",
-            "callback_id": "sfvopi_deny_reason",
+            "callback_id": "sfvopi_deny_reason" if deny else "sfvopi_approve_note",
             "private_metadata": json.dumps({"request": request_id, "where": APPROVALS}),
-            "state": {"values": typed},
+            "state": {"values": typed if deny else {}},
         },
     }
     body = urlencode({"payload": json.dumps(payload)}).encode()
@@ -258,7 +262,6 @@ async def test_two_replicas_execute_every_request_once(
 
             async def hammer(f: Filed) -> None:
                 nonlocal approval_clicks
-                card = copy.deepcopy(card_of(slack, f.request_id)[0])  # as the approvers saw it
                 clicks = []
                 for user in APPROVERS:
                     denies = f.deny_race and user == "U0DAVE"
@@ -267,12 +270,7 @@ async def test_two_replicas_execute_every_request_once(
                     for replica in replicas:
                         clicks.append((replica, user, action_id))
                 statuses = await asyncio.gather(
-                    *(
-                        deny_at(http, slack, r, u, f.request_id)
-                        if a == "sfvopi_deny"
-                        else click_at(http, slack, r, u, card, a)
-                        for r, u, a in clicks
-                    )
+                    *(submit_at(http, slack, r, u, f.request_id, a) for r, u, a in clicks)
                 )
                 for (replica, _, _), status in zip(clicks, statuses, strict=True):
                     acks[(replica.name, status)] += 1
@@ -434,9 +432,10 @@ async def test_two_survivors_finish_a_dead_replicas_work_once(
             async with aiohttp.ClientSession() as http:
                 for f in filed:
                     card = copy.deepcopy(card_of(slack, f.request_id)[0])
-                    assert (
-                        await click_at(http, slack, victim, "U0BOB", card, "sfvopi_approve") == 200
+                    approved = submit_at(
+                        http, slack, victim, "U0BOB", f.request_id, "sfvopi_approve"
                     )
+                    assert await approved == 200
             await wait_until(lambda: held.waiting == len(filed), what="ten held calls")
             await victim.kill9()
         # released: the dead replica's calls now take effect, unheard
