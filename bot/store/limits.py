@@ -5,15 +5,19 @@ both take the last slot."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.core.limits import Counting, Filed, LimitCheck
+from bot.errors import OverLimit
 from bot.store.schema import requests_t, targets_t
 
 __all__ = ["within_limits"]
+
+log = logging.getLogger(__name__)
 
 LIMITS_LOCK_ID = 0x5F0_0B1C  # the advisory locks' first key; the second is the org's hash
 
@@ -43,7 +47,11 @@ async def within_limits(
     for counting in check.countings():
         rows = await conn.execute(_query(counting), _params(counting, org, request_id))
         found.append([Filed(float(at), int(count)) for at, count in rows])
-    return check.judge(found)
+    try:
+        return check.judge(found)
+    except OverLimit as over:  # a warning: a stolen account's flood shows in the log
+        log.warning("a limit refused a request by %s in %s: %s", check.requester, org, over)
+        raise
 
 
 def _query(counting: Counting) -> Any:

@@ -148,3 +148,15 @@ async def test_stores_racing_for_the_last_slot_file_exactly_one(
         assert all(isinstance(r, int | OverLimit) for r in results), results
     listed = await two.list_requests(orgs=["acme"], limit=50)
     assert sum(len(r.targets) for r in listed) == 3
+
+
+async def test_a_refusal_is_a_warning_in_the_log(
+    store_factory: StoreFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A stolen account's flood shows in the log, not only in the answers it gets."""
+    store = await store_factory.open()
+    await file(store, numbers(0, 3))
+    with caplog.at_level("WARNING", logger="bot.store.limits"), pytest.raises(OverLimit):
+        await file(store, numbers(10, 1))
+    (record,) = caplog.records
+    assert record.getMessage().startswith("a limit refused a request by U0ALICE in acme: limit 1")
