@@ -65,7 +65,7 @@ class Limit:
             kind = " or ".join(a.value for a in actions) + " " if actions else ""
             what = f"{self.most} {kind}request" + ("" if self.most == 1 else "s")
         else:
-            done = " or ".join(_DONE[a] for a in actions) if actions else "filed"
+            done = _done(actions)
             what = f"{_n(self.most, 'target')} {done}"
         return f"at most {what} {per} per {duration_text(self.within)}"
 
@@ -78,6 +78,15 @@ class Limit:
 
 
 _DONE = {Action.UNLINK: "unlinked", Action.DELETE: "deleted"}
+
+
+def _done(actions: Sequence[Action]) -> str:
+    """ "unlinked", "unlinked or deleted"; an action without its word: "in undo requests"."""
+    if not actions:
+        return "filed"
+    if all(a in _DONE for a in actions):
+        return " or ".join(_DONE[a] for a in actions)
+    return "in " + " or ".join(a.value for a in actions) + " requests"
 
 
 @dataclass(frozen=True)
