@@ -6,8 +6,9 @@ person (or the whole org) asks for across requests, so every limit whose action 
 at once, whichever rules the targets fall under. Everything filed counts, whatever became of
 it (pending, run, denied, cancelled, expired, broken glass): a limit bounds what is asked of
 the approvers, and a denied fat finger or a stolen account's denied flood is still asking.
-The store counts inside the filing's transaction (`LimitCheck.countings`, then `judge`), so
-two replicas filing at once never both take the last slot.
+The store counts inside the filing's transaction (`LimitCheck.countings`; each window's
+totals, then its requests only when over, for when it frees up), so two replicas filing at
+once never both take the last slot.
 """
 
 from __future__ import annotations
@@ -17,11 +18,21 @@ import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import NoReturn
 
 from bot.core.models import Action
 from bot.errors import OverLimit
 
-__all__ = ["Counting", "Filed", "Limit", "LimitCheck", "Per", "duration_text", "parse_duration"]
+__all__ = [
+    "Counting",
+    "Filed",
+    "Limit",
+    "LimitCheck",
+    "Per",
+    "Used",
+    "duration_text",
+    "parse_duration",
+]
 
 _UNITS = {"m": 60, "h": 3600, "d": 86400}
 _UNIT_WORDS = {86400: "day", 3600: "hour", 60: "minute"}
@@ -72,6 +83,9 @@ class Limit:
     def describe(self) -> str:
         return f"{self.label}: {self.text()}"
 
+    def used(self, used: Used) -> int:
+        return used.requests if self.requests else used.targets
+
     def weight(self, targets: int) -> int:
         """What a request of `targets` targets counts against this limit."""
         return 1 if self.requests else targets
@@ -94,6 +108,14 @@ class Filed:
     """An earlier request a limit counts: when it was filed, and how many targets it had."""
 
     at: float
+    targets: int
+
+
+@dataclass(frozen=True)
+class Used:
+    """What a limit's window holds already: how many requests, with how many targets."""
+
+    requests: int
     targets: int
 
 
@@ -130,20 +152,33 @@ class LimitCheck:
         ]
 
     def judge(self, found: Sequence[Sequence[Filed]]) -> list[dict[str, object]]:
-        """What the `requested` event records of each limit (used before this request, its
-        own count, the most); OverLimit, saying when it frees up, for the first one this
-        request would pass."""
+        """What the `requested` event records of each limit, given every request each limit
+        counts (`record`); OverLimit for the first one this request would pass (`refuse`)."""
         recorded: list[dict[str, object]] = []
         for limit, filed in zip(self.limits, found, strict=True):
-            used = sum(limit.weight(f.targets) for f in filed)
-            asked = limit.weight(self.targets)
-            if used + asked > limit.most:
-                free = frees_at(limit, filed, asked)
-                raise OverLimit(self.refusal(limit, used, asked, free), free, self.now)
-            entry: dict[str, object] = {"index": limit.index, "name": limit.name}
-            entry |= {"used": used, "asked": asked, "most": limit.most}
-            recorded.append(entry | {"per": limit.per.value, "within": limit.within})
+            used = Used(len(filed), sum(f.targets for f in filed))
+            if not self.fits(limit, used):
+                self.refuse(limit, filed)
+            recorded.append(self.record(limit, used))
         return recorded
+
+    def fits(self, limit: Limit, used: Used) -> bool:
+        """Whether this request still fits `limit`, with `used` filed in its window."""
+        return limit.used(used) + limit.weight(self.targets) <= limit.most
+
+    def record(self, limit: Limit, used: Used) -> dict[str, object]:
+        """What the `requested` event records of a limit it fits: used before it, its own
+        count, the most."""
+        entry: dict[str, object] = {"index": limit.index, "name": limit.name}
+        entry |= {"used": limit.used(used), "asked": limit.weight(self.targets)}
+        return entry | {"most": limit.most, "per": limit.per.value, "within": limit.within}
+
+    def refuse(self, limit: Limit, filed: Sequence[Filed]) -> NoReturn:
+        """OverLimit for `limit`, given every request it counts: when it frees up."""
+        used = sum(limit.weight(f.targets) for f in filed)
+        asked = limit.weight(self.targets)
+        free = frees_at(limit, filed, asked)
+        raise OverLimit(self.refusal(limit, used, asked, free), free, self.now)
 
     def refusal(self, limit: Limit, used: int, asked: int, free: float | None) -> str:
         head = f"{limit.label}: {limit.text()}; {used} used"
