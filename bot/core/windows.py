@@ -25,10 +25,12 @@ __all__ = [
     "Schedule",
     "Span",
     "Window",
+    "common_open",
     "parse_at",
     "parse_clock",
     "parse_days",
     "parse_zone",
+    "runs_at_text",
 ]
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -96,16 +98,17 @@ class Schedule:
         """The first stretch at or after `at` inside a window and outside every freeze; its
         start is `at` itself when it is open now, its end infinite without windows (None:
         nothing opens within the horizon)."""
+        return next(iter(self.open_spans(at)), None)
+
+    def open_spans(self, at: float) -> list[Span]:
+        """Every such stretch from `at` to the horizon, in order (the first cut at `at`)."""
         moment = datetime.fromtimestamp(at, UTC).date()
         first, last = moment - timedelta(days=2), moment + timedelta(days=HORIZON_DAYS)
         if self.windows:
             opened = _merged(s for w in self.windows for s in w.spans(first, last))
         else:
             opened = [Span(at, math.inf)]  # no windows: any time outside the freezes
-        for span in _without(opened, self.freezes):
-            if span.end > at:
-                return Span(max(span.start, at), span.end)
-        return None
+        return [Span(max(s.start, at), s.end) for s in _without(opened, self.freezes) if s.end > at]
 
     def is_open(self, at: float) -> bool:
         span = self.next_open(at)
@@ -113,6 +116,40 @@ class Schedule:
 
     def frozen(self, at: float) -> Freeze | None:
         return next((f for f in self.freezes if f.start <= at < f.end), None)
+
+
+def common_open(schedules: Sequence[Schedule], at: float) -> Span | None:
+    """The first stretch at or after `at` that every schedule has open (a request under
+    several rules runs only where all of them allow), None within the horizon."""
+    common = [Span(at, math.inf)]
+    for schedule in schedules:
+        common = _intersected(common, schedule.open_spans(at))
+    return next(iter(common), None)
+
+
+def _intersected(left: Sequence[Span], right: Sequence[Span]) -> list[Span]:
+    """Where two ordered lists of disjoint spans overlap (a two-pointer walk)."""
+    found: list[Span] = []
+    i = j = 0
+    while i < len(left) and j < len(right):
+        start, end = max(left[i].start, right[j].start), min(left[i].end, right[j].end)
+        if start < end:
+            found.append(Span(start, end))
+        if left[i].end < right[j].end:
+            i += 1
+        else:
+            j += 1
+    return found
+
+
+def runs_at_text(at: float, zone: str, now: float) -> str:
+    """ "02:00 IST", with the weekday and date when not today there ("Tue 8 Dec 02:00 IST")."""
+    tz = ZoneInfo(zone)
+    moment = datetime.fromtimestamp(at, tz)
+    shown = moment.strftime("%H:%M ") + (moment.tzname() or zone)
+    if moment.date() == datetime.fromtimestamp(now, tz).date():
+        return shown
+    return f"{moment.strftime('%a')} {moment.day} {moment.strftime('%b')} {shown}"
 
 
 def _local(day: date, minutes: int, tz: ZoneInfo) -> float:

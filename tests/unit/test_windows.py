@@ -13,11 +13,13 @@ from bot.core.windows import (
     Schedule,
     Span,
     Window,
+    common_open,
     days_text,
     parse_at,
     parse_clock,
     parse_days,
     parse_zone,
+    runs_at_text,
 )
 
 WEEKDAYS = frozenset(range(5))
@@ -155,3 +157,23 @@ def test_times_zones_and_at() -> None:
     assert [parse_at(v) for v in ("2026-12-08T02:00", "2026-13-08T02:00Z", "tomorrow")] == [
         None
     ] * 3
+
+
+def test_several_rules_run_only_where_all_allow() -> None:
+    weekdays_utc = Schedule((Window(WEEKDAYS, 0, 22 * 60, "UTC"),))  # mon-fri 00:00-22:00
+    # IST nights open 20:30-23:30 UTC: together, 20:30-22:00 UTC
+    assert common_open([Schedule((NIGHTS_IST,)), weekdays_utc], utc("2026-12-07T12:00")) == span(
+        "2026-12-07T20:30", "2026-12-07T22:00"
+    )
+    # Friday night IST is Friday 20:30 UTC (fine) but a Saturday-only rule never meets it
+    saturday = Schedule((Window(frozenset({5}), 0, 24 * 60, "UTC"),))
+    assert common_open([Schedule((NIGHTS_IST,)), saturday], utc("2026-12-07T12:00")) is None
+    assert common_open([Schedule()], utc("2026-12-07T12:00")) == Span(
+        utc("2026-12-07T12:00"), float("inf")
+    )
+
+
+def test_when_it_runs_in_words() -> None:
+    at = utc("2026-12-07T20:30")  # 02:00 IST on Tuesday
+    assert runs_at_text(at, "Asia/Kolkata", utc("2026-12-07T21:00")) == "02:00 IST"
+    assert runs_at_text(at, "Asia/Kolkata", utc("2026-12-07T12:00")) == "Tue 8 Dec 02:00 IST"
