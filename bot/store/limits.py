@@ -1,7 +1,8 @@
 """The policy's limits counted where a request is filed: inside the insert's transaction, with
 the org's filings serialised (PostgreSQL: an advisory lock per org held to commit; SQLite:
 BEGIN IMMEDIATE already lets one writer in at a time), so two replicas filing at once never
-both take the last slot."""
+both take the last slot: under READ COMMITTED, the count made after the lock sees every
+filing committed before it."""
 
 from __future__ import annotations
 
