@@ -156,6 +156,8 @@ def test_the_rules_bite() -> None:
     [
         ("bot.core.workflow", ("sqlalchemy", "slack_sdk", "slack_bolt", "aiohttp", "bot.sandbox")),
         ("bot.sfvopi", ("sqlalchemy", "slack_sdk", "bot.core.workflow", "bot.store")),
+        ("bot.core.preview", ("httpx", "bot.sfvopi", "sqlalchemy", "slack_sdk")),
+        ("bot.store", ("httpx", "bot.sfvopi", "slack_sdk")),
         ("bot.slack.blocks", ("sqlalchemy", "httpx", "bot.store", "bot.sfvopi")),
         ("bot.slack.http", ("bot.sandbox",)),
         ("bot.api.routes", ("slack_bolt", "slack_sdk", "sqlalchemy", "bot.slack", "bot.sandbox")),

@@ -1,4 +1,4 @@
-"""A real HTTP server that answers like the two SFVoPI reference pages, with faults on demand.
+"""A real HTTP server that answers like the SFVoPI reference pages, with faults on demand.
 
 Tests, the `sandbox` command and the benchmarks run the bot against it over loopback, so the
 client's encoding, timeouts and retries meet a real socket rather than a mock.
@@ -22,15 +22,15 @@ from urllib.parse import unquote
 
 from aiohttp import web
 
+from bot.sandbox.emulator_controls import Controls
+from bot.sandbox.emulator_state import MUTATIONS, UNAUTHORIZED, Org, Route, apply, server_error
 from bot.sandbox.loopback import LoopbackServer
 
 __all__ = ["API_PREFIX", "ApiFault", "Call", "Emulator", "Hold", "main"]
 
 API_PREFIX = "/superfone"
-UNAUTHORIZED = "UnAuthorized, Please Provide Valid API Key"
-SUCCESS: dict[str, Any] = {"data": {"deleted": True}, "message": "success"}
 
-Effect = tuple[str, str, str | None]
+Effect = Route
 
 
 class ApiFault(enum.Enum):
@@ -108,7 +108,7 @@ class Hold:
             self.waiting -= 1
 
 
-class Emulator(LoopbackServer):
+class Emulator(Controls, LoopbackServer):
     """SFVoPI state per organization plus the server that exposes it; see the module docstring."""
 
     def __init__(self, *, timeout_sleep: float = 30.0) -> None:
@@ -117,7 +117,7 @@ class Emulator(LoopbackServer):
         self.calls: list[Call] = []
         self.effective: collections.Counter[Effect] = collections.Counter()
         self._keys: dict[str, str] = {}
-        self._apps: dict[str, dict[str, set[str]]] = {}
+        self._orgs: dict[str, Org] = {}
         self._script: list[_Scripted] = []
         self._holds: list[Hold] = []
         self._generation = 0
@@ -128,36 +128,64 @@ class Emulator(LoopbackServer):
 
     def add_key(self, key: str, org: str) -> None:
         self._keys[key] = org
-        self._apps.setdefault(org, {})
+        self._orgs.setdefault(org, Org(org_id=len(self._orgs) + 1))
 
-    def add_app(self, key: str, app_id: str, numbers: Iterable[str] = ()) -> None:
-        self._apps[self._org(key)][app_id] = set(numbers)
+    def add_app(
+        self,
+        key: str,
+        app_id: str,
+        numbers: Iterable[str] = (),
+        fields: Mapping[str, Any] | None = None,
+    ) -> None:
+        """An app with its linked numbers (held by the org from now on) and fields (defaults
+        for those not given: a demo name, answer URL, ACTIVE)."""
+        self._org_state(key).add_app(app_id, set(numbers), dict(fields or {}))
+
+    def add_numbers(self, key: str, numbers: Iterable[str]) -> None:
+        """Numbers the org holds, linked to no app: what `available-numbers` lists."""
+        self._org_state(key).held.update(numbers)
 
     def has_app(self, key: str, app_id: str) -> bool:
-        return app_id in self._apps[self._org(key)]
+        return app_id in self._org_state(key).apps
 
     def numbers(self, key: str, app_id: str) -> set[str]:
-        return set(self._apps[self._org(key)].get(app_id, ()))
+        return set(self._org_state(key).apps.get(app_id, ()))
+
+    def available(self, key: str) -> set[str]:
+        return set(self._org_state(key).available())
+
+    def app(self, key: str, app_id: str) -> dict[str, Any]:
+        """The app as `GET /sfvopi/apps/:app_id` answers it (KeyError if there is none)."""
+        return self._org_state(key).app_body(app_id)
+
+    def apps(self, key: str) -> list[str]:
+        return list(self._org_state(key).apps)
 
     def snapshot(self) -> dict[str, dict[str, list[str]]]:
         """Apps and numbers per organization, without the keys, ready for JSON."""
         return {
-            org: {app: sorted(numbers) for app, numbers in sorted(apps.items())}
-            for org, apps in sorted(self._apps.items())
+            org: {app: sorted(numbers) for app, numbers in sorted(state.apps.items())}
+            for org, state in sorted(self._orgs.items())
         }
 
     def load_seed(self, seed: Mapping[str, Any]) -> None:
-        """Load `{"keys": {KEY: org}, "apps": {KEY: {app_id: [numbers]}}}`."""
+        """Load `{"keys": {KEY: org}, "apps": {KEY: {app_id: [numbers]}}, "held": {KEY:
+        [numbers]}}` ("held": numbers the org holds unlinked)."""
         for key, org in seed.get("keys", {}).items():
             self.add_key(key, org)
         for key, apps in seed.get("apps", {}).items():
             for app_id, numbers in apps.items():
                 self.add_app(key, app_id, numbers)
+        for key, numbers in seed.get("held", {}).items():
+            self.add_numbers(key, numbers)
+
+    def _org_state(self, key: str) -> Org:
+        return self._orgs[self._org(key)]
 
     def reset(self) -> None:
         """Forget everything, and drop unapplied any call still waiting from before."""
         self._keys.clear()
-        self._apps.clear()
+        self._orgs.clear()
         self.calls.clear()
         self.effective.clear()
         self._script.clear()
@@ -217,6 +245,7 @@ class Emulator(LoopbackServer):
         app.router.add_get("/_emulator/state", self._state)
         app.router.add_get("/_emulator/calls", self._calls)
         app.router.add_post("/_emulator/config", self._config)
+        self._add_controls(app)
         app.router.add_route("*", "/{tail:.*}", self._api)
         self._port = await self._serve(app, host, port)
 
@@ -276,63 +305,65 @@ class Emulator(LoopbackServer):
             return _drop(request)
         if fault is ApiFault.SERVER_ERROR:
             record(500, fault)
-            return web.json_response({"message": _server_error(route)}, status=500)
+            return web.json_response({"message": server_error(route)}, status=500)
         if fault is ApiFault.GARBAGE:
             record(200, fault)
             return web.Response(
                 status=200, text="<html>502 Bad Gateway</html>", content_type="text/html"
             )
 
-        status, body = self._apply(org, route)
+        status, body = self._apply(org, route, await request.read())
         if status == 200 and fault is ApiFault.APPLY_THEN_SERVER_ERROR:
             record(500, fault)
-            return web.json_response({"message": _server_error(route)}, status=500)
+            return web.json_response({"message": server_error(route)}, status=500)
         if status == 200 and fault is ApiFault.APPLY_THEN_DROP:
             record(None, fault)
             return _drop(request)
         record(status, fault)
         return web.json_response(body, status=status)
 
-    def _apply(self, org: str | None, route: Effect) -> tuple[int, dict[str, Any]]:
-        """The documented behaviour of both endpoints; removes the target on success."""
+    def _apply(self, org: str | None, route: Effect, raw_body: bytes) -> tuple[int, dict[str, Any]]:
+        """The documented behaviour (bot/sandbox/emulator_state.py); counts effects applied."""
         if org is None:
             return 401, {"message": UNAUTHORIZED}
-        action, app_id, number = route
-        apps = self._apps.setdefault(org, {})
-        if action == "delete":
-            if app_id not in apps:
-                return 404, {"message": "SFVoPI app not found"}
-            del apps[app_id]
-        else:
-            if app_id not in apps:
-                return 404, {"message": "App not found"}
-            if number not in apps[app_id]:
-                return 404, {"message": "Number not linked to this app"}
-            apps[app_id].discard(number)
-        self.effective[route] += 1
-        return 200, SUCCESS
+        state = self._orgs.setdefault(org, Org(org_id=len(self._orgs) + 1))
+        status, body, effect = apply(state, route, raw_body)
+        if status == 200 and effect[0] in MUTATIONS:
+            self.effective[effect] += 1
+        return status, body
+
+
+_APPS = ["", API_PREFIX.strip("/"), "sfvopi", "apps"]
+_AVAILABLE = ["", API_PREFIX.strip("/"), "sfvopi", "available-numbers"]
 
 
 def _route(method: str, raw_path: str) -> Effect | None:
     """Split the raw path ourselves so `%2B` and `%2F` decode inside one segment only."""
-    if method != "DELETE":
-        return None
     parts = raw_path.split("?", 1)[0].split("/")
-    if parts[:4] != ["", API_PREFIX.strip("/"), "sfvopi", "apps"]:
+    if parts == _AVAILABLE:
+        return ("available", "", None) if method == "GET" else None
+    if parts[:4] != _APPS:
         return None
     segments = [unquote(part) for part in parts[4:]]
     if any(not segment for segment in segments):
         return None
+    routes: dict[tuple[str, int], Effect | None] = {
+        ("GET", 0): ("list_apps", "", None),
+        ("POST", 0): ("create", "", None),
+    }
     if len(segments) == 1:
-        return ("delete", segments[0], None)
-    if len(segments) == 3 and segments[1] == "numbers":
-        return ("unlink", segments[0], segments[2])
-    return None
-
-
-def _server_error(route: Effect) -> str:
-    what = "Failed to unlink number" if route[0] == "unlink" else "Failed to delete SFVoPI app"
-    return f"{what}: injected fault"
+        routes = {
+            ("DELETE", 1): ("delete", segments[0], None),
+            ("GET", 1): ("get_app", segments[0], None),
+        }
+    elif len(segments) == 2 and segments[1] == "numbers":
+        routes = {
+            ("GET", 2): ("numbers", segments[0], None),
+            ("POST", 2): ("link", segments[0], None),
+        }
+    elif len(segments) == 3 and segments[1] == "numbers":
+        routes = {("DELETE", 3): ("unlink", segments[0], segments[2])}
+    return routes.get((method, len(segments)))
 
 
 def _drop(request: web.Request) -> web.StreamResponse:
@@ -359,7 +390,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bot.sandbox.emulator", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8081, help="0 picks a free port")
-    parser.add_argument("--seed", type=Path, help='JSON: {"keys": {...}, "apps": {...}}')
+    parser.add_argument(
+        "--seed", type=Path, help='JSON: {"keys": {...}, "apps": {...}, "held": {...}}'
+    )
     parser.add_argument("--latency", type=float, default=0.0, help="seconds added per call")
     args = parser.parse_args(argv)
     seed = json.loads(args.seed.read_text()) if args.seed else None

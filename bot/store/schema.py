@@ -26,6 +26,7 @@ __all__ = [
     "home_viewers_t",
     "metadata",
     "pending_targets_t",
+    "request_previews_t",
     "requests_t",
     "schema_meta_t",
     "slack_deliveries_t",
@@ -129,6 +130,19 @@ pending_targets_t = Table(
     Column("number", String(20), primary_key=True),
     Column("request_id", Integer, ForeignKey("requests.id"), nullable=False),
     Index("ix_pending_targets_request_id", "request_id"),
+)
+
+# What SFVoPI showed for a request (migration 0015): read at filing and before running, in
+# order (`seq`); `body` is bot.core.preview.Preview's JSON, `fingerprint` its hash.
+request_previews_t = Table(
+    "request_previews",
+    metadata,
+    Column("request_id", Integer, ForeignKey("requests.id"), primary_key=True),
+    Column("seq", Integer, primary_key=True),
+    Column("purpose", String(32), nullable=False),
+    Column("taken_at", Float, nullable=False),
+    Column("fingerprint", String(64), nullable=False),
+    Column("body", Text, nullable=False),
 )
 
 approvals_t = Table(

@@ -27,7 +27,8 @@ from bot.core.models import (
     TargetState,
 )
 from bot.core.ports import ApprovalRecord, RequestStore
-from bot.errors import AlreadyPending, KeyReused, LostClaim
+from bot.core.preview import PREVIEWED, Preview, Purpose, StoredPreview
+from bot.errors import AlreadyPending, KeyReused, LostClaim, RequestNotFound
 from tests.support.database import POSTGRES_URL, StoreFactory
 
 __all__ = ["MemoryStore", "memory_store", "request_store", "request_stores"]
@@ -55,6 +56,7 @@ class MemoryStore:
     def __init__(self) -> None:
         self._rows: dict[int, _Row] = {}
         self._events: list[Event] = []
+        self._previews: dict[int, list[StoredPreview]] = {}
 
     # -- creating and reading -------------------------------------------------------------
 
@@ -407,6 +409,39 @@ class MemoryStore:
             detail["note"] = note
         self._event(request_id, now, reviewer, "reviewed", detail)
         return self._rows[request_id].request
+
+    # -- previews (bot/store/previews.py) -------------------------------------------------
+
+    async def record_preview(
+        self,
+        request_id: int,
+        purpose: Purpose,
+        preview: Preview,
+        *,
+        now: float,
+        event: bool = True,
+    ) -> StoredPreview:
+        if request_id not in self._rows:
+            raise RequestNotFound(f"there is no request #{request_id}")
+        kept = self._previews.setdefault(request_id, [])
+        stored = StoredPreview(
+            request_id,
+            len(kept) + 1,
+            purpose,
+            now,
+            preview.fingerprint(),
+            Preview.from_json(preview.to_json()),  # as the body column reads back
+        )
+        kept.append(stored)
+        if event:
+            self._event(request_id, now, "bot", PREVIEWED, stored.event_detail())
+        return stored
+
+    async def latest_preview(
+        self, request_id: int, purpose: Purpose | None = None
+    ) -> StoredPreview | None:
+        kept = [p for p in self._previews.get(request_id, []) if purpose in (None, p.purpose)]
+        return kept[-1] if kept else None
 
     # -- keeping ------------------------------------------------------------------------------
 

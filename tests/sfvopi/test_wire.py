@@ -3,36 +3,20 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
 
 import httpx
 import pytest
-import pytest_asyncio
 import respx
-from pydantic import SecretStr
 
 from bot.core.models import Outcome, Target
 from bot.core.targets import ApiResult, perform
 from bot.errors import ApiNotFound, ApiServerError, NumberNotLinked, UnexpectedResponse
 from bot.sfvopi import SfvopiClient
+from tests.support.sfvopi_wire import BASE, KEY
 
-BASE = "https://sfvopi.test/superfone"
-KEY = SecretStr("test-key-unit-not-real")
 UNLINK = f"{BASE}/sfvopi/apps/app_abc123/numbers/%2B918000000001"
 DELETE = f"{BASE}/sfvopi/apps/sfv_app_abc123xyz456"
 OK = {"data": {"deleted": True}, "message": "success"}
-
-
-@pytest.fixture
-def api() -> Iterator[respx.MockRouter]:
-    with respx.mock(assert_all_mocked=True, assert_all_called=False) as router:
-        yield router
-
-
-@pytest_asyncio.fixture
-async def client() -> AsyncIterator[SfvopiClient]:
-    async with SfvopiClient(BASE + "/", timeout=5.0, backoff=0.001) as c:
-        yield c
 
 
 async def test_request_shape(api: respx.MockRouter, client: SfvopiClient) -> None:

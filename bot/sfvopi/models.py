@@ -1,0 +1,112 @@
+"""What SFVoPI's reads answer, as typed values: an app, a number's link, a number held unused.
+
+Each is parsed strictly from an untrusted body: a missing field or a wrong type is a ValueError
+naming it, which the client turns into an `UnexpectedResponse`, never another exception."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import TypeVar
+
+from bot.core.apps import AppFields, opt_int, opt_str, required_object, required_str
+
+__all__ = ["AppFields", "AppInfo", "AvailableNumber", "NumberLink", "parse_list"]
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class AppInfo:
+    """An app as `GET /sfvopi/apps/:app_id` answers it."""
+
+    app_id: str
+    name: str
+    answer_url: str
+    answer_method: str
+    hangup_url: str | None
+    hangup_method: str | None
+    fallback_answer_url: str | None
+    fallback_answer_method: str | None
+    status: str  # "ACTIVE" | "INACTIVE"
+    org_id: int | None = None
+    created_by: int | None = None
+    created_at: str | None = None
+    updated_at: str | None = None
+
+    @property
+    def fields(self) -> AppFields:
+        return AppFields(
+            name=self.name,
+            answer_url=self.answer_url,
+            answer_method=self.answer_method,
+            hangup_url=self.hangup_url,
+            hangup_method=self.hangup_method,
+            fallback_answer_url=self.fallback_answer_url,
+            fallback_answer_method=self.fallback_answer_method,
+        )
+
+    @classmethod
+    def parse(cls, raw: object) -> AppInfo:
+        obj = required_object(raw, "app")
+        fields = AppFields.parse(obj)
+        return cls(
+            app_id=required_str(obj, "app_id"),
+            status=required_str(obj, "status"),
+            org_id=opt_int(obj, "org_id"),
+            created_by=opt_int(obj, "created_by"),
+            created_at=opt_str(obj, "created_at"),
+            updated_at=opt_str(obj, "updated_at"),
+            **asdict(fields),
+        )
+
+
+@dataclass(frozen=True)
+class NumberLink:
+    """A number linked to an app, as the numbers endpoints answer it (only ACTIVE links)."""
+
+    app_id: str
+    voip_number: str
+    status: str
+    org_id: int | None = None
+    created_at: str | None = None
+    updated_at: str | None = None
+
+    @classmethod
+    def parse(cls, raw: object) -> NumberLink:
+        obj = required_object(raw, "link")
+        return cls(
+            app_id=required_str(obj, "app_id"),
+            voip_number=required_str(obj, "voip_number"),
+            status=required_str(obj, "status"),
+            org_id=opt_int(obj, "org_id"),
+            created_at=opt_str(obj, "created_at"),
+            updated_at=opt_str(obj, "updated_at"),
+        )
+
+
+@dataclass(frozen=True)
+class AvailableNumber:
+    """A number the org holds that no app uses."""
+
+    voip_number: str
+    id: int | None = None
+    provider: str | None = None
+    status: str | None = None
+
+    @classmethod
+    def parse(cls, raw: object) -> AvailableNumber:
+        obj = required_object(raw, "number")
+        return cls(
+            voip_number=required_str(obj, "voip_number"),
+            id=opt_int(obj, "id"),
+            provider=opt_str(obj, "provider"),
+            status=opt_str(obj, "status"),
+        )
+
+
+def parse_list(raw: object, parse: Callable[[object], T]) -> list[T]:
+    """`data` as a list, each item parsed by `parse`."""
+    if not isinstance(raw, list):
+        raise ValueError("data is not a list")
+    return [parse(x) for x in raw]

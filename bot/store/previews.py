@@ -1,0 +1,81 @@
+"""Previews of requests (bot/core/preview.py): each read stored in order, with a `previewed`
+event carrying its fingerprint in the same transaction, so the chained log says what an
+approval was given on."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from sqlalchemy import bindparam, func, select
+from sqlalchemy.engine import Row
+
+from bot.core.preview import PREVIEWED, Preview, Purpose, StoredPreview
+from bot.errors import RequestNotFound, StoreError
+from bot.store.database import Database
+from bot.store.schema import request_previews_t, requests_t
+
+__all__ = ["Previews"]
+
+_REQUEST = select(requests_t.c.id).where(requests_t.c.id == bindparam("id"))
+_LOCKED_REQUEST = _REQUEST.with_for_update(key_share=True)
+_NEXT_SEQ = select(func.coalesce(func.max(request_previews_t.c.seq), 0) + 1).where(
+    request_previews_t.c.request_id == bindparam("id")
+)
+
+
+class Previews(Database):
+    """Used by the workflow when filing and before running."""
+
+    async def record_preview(
+        self,
+        request_id: int,
+        purpose: Purpose,
+        preview: Preview,
+        *,
+        now: float,
+        event: bool = True,
+    ) -> StoredPreview:
+        """Stores `preview` as the request's next one and, with `event`, its `previewed`
+        event; raises RequestNotFound for an unknown request."""
+        stored = StoredPreview(request_id, 0, purpose, now, preview.fingerprint(), preview)
+        async with self._write() as conn:
+            lock = _REQUEST if self.is_sqlite else _LOCKED_REQUEST  # seq taken in turn
+            if (await conn.execute(lock, {"id": request_id})).first() is None:
+                raise RequestNotFound(f"there is no request #{request_id}")
+            seq = int((await conn.execute(_NEXT_SEQ, {"id": request_id})).scalar_one())
+            stored = replace(stored, seq=seq)
+            await conn.execute(
+                request_previews_t.insert().values(
+                    request_id=request_id,
+                    seq=seq,
+                    purpose=purpose.value,
+                    taken_at=now,
+                    fingerprint=stored.fingerprint,
+                    body=preview.to_json(),
+                )
+            )
+            if event:
+                await self._event(conn, request_id, now, "bot", PREVIEWED, stored.event_detail())
+        return stored
+
+    async def latest_preview(
+        self, request_id: int, purpose: Purpose | None = None
+    ) -> StoredPreview | None:
+        """The request's newest preview (of `purpose`, if given), or None."""
+        query = select(request_previews_t).where(request_previews_t.c.request_id == request_id)
+        if purpose is not None:
+            query = query.where(request_previews_t.c.purpose == purpose.value)
+        query = query.order_by(request_previews_t.c.seq.desc()).limit(1)
+        async with self._read() as conn:
+            row = (await conn.execute(query)).first()
+        return None if row is None else _stored(row)
+
+
+def _stored(row: Row[Any]) -> StoredPreview:
+    try:
+        preview = Preview.from_json(row.body)
+        purpose = Purpose(row.purpose)
+    except ValueError as exc:
+        raise StoreError(f"request #{row.request_id}'s preview {row.seq} is unreadable") from exc
+    return StoredPreview(row.request_id, row.seq, purpose, row.taken_at, row.fingerprint, preview)
