@@ -45,14 +45,9 @@ class WindowChecks(Checks):
         return list(enumerate(value, start=1))
 
     def window(self, say: str, index: int, item: Any, body: Map) -> Window | None:
-        where = f"{say} window {index}"
-        if not isinstance(item, Map):
-            self.problem(
-                body.line_of("windows"), f"{where} must be a mapping like {_WINDOW_EXAMPLE}"
-            )
+        where, before = f"{say} window {index}", len(self.problems)
+        if not self._entry(where, item, body.line_of("windows"), _WINDOW_KEYS, _WINDOW_EXAMPLE):
             return None
-        before = len(self.problems)
-        self.unknown_keys(item, _WINDOW_KEYS, f"{where}: ", "key")
         days = parse_days(item.get("days", "mon-sun"))
         if days is None:
             self.problem(
@@ -69,14 +64,9 @@ class WindowChecks(Checks):
         return Window(days, start, end, zone or "UTC")
 
     def freeze(self, say: str, index: int, item: Any, body: Map) -> Freeze | None:
-        where = f"{say} freeze {index}"
-        if not isinstance(item, Map):
-            self.problem(
-                body.line_of("freezes"), f"{where} must be a mapping like {_FREEZE_EXAMPLE}"
-            )
+        where, before = f"{say} freeze {index}", len(self.problems)
+        if not self._entry(where, item, body.line_of("freezes"), _FREEZE_KEYS, _FREEZE_EXAMPLE):
             return None
-        before = len(self.problems)
-        self.unknown_keys(item, _FREEZE_KEYS, f"{where}: ", "key")
         zone = ZoneInfo(self._zone(where, item) or "UTC")
         start = self._moment(where, item, "from", zone)
         end = self._moment(where, item, "to", zone)
@@ -88,6 +78,14 @@ class WindowChecks(Checks):
         if len(self.problems) > before or start is None or end is None:
             return None
         return Freeze(start, end, name if isinstance(name, str) else None)
+
+    def _entry(self, where: str, item: Any, line: int, keys: tuple[str, ...], example: str) -> bool:
+        """Whether `item` is a mapping (its unknown keys reported); else the problem, said."""
+        if not isinstance(item, Map):
+            self.problem(line, f"{where} must be a mapping like {example}")
+            return False
+        self.unknown_keys(item, keys, f"{where}: ", "key")
+        return True
 
     def _clock(self, where: str, item: Map, key: str) -> int | None:
         value = item.get(key)
