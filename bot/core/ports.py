@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from bot.core.deliveries import Kind
+from bot.core.limits import LimitCheck
 from bot.core.models import Action, Event, Outcome, Request, Review, Status, Target
 from bot.core.preview import Preview, PreviewStore, StoredPreview
 
@@ -65,9 +66,12 @@ class FilingStore(Protocol):
         filed_by_step: bool = False,
         again: bool = False,
         policy: Mapping[str, object] | None = None,
+        limits: LimitCheck | None = None,
     ) -> tuple[Request, bool]:
         """A pending request stored; `policy`: the rule decision its `requested` event
-        records (an org with policy rules)."""
+        records (an org with policy rules). `limits`: counted and judged inside the insert's
+        transaction, serialised per org, so two filings never both take the last slot
+        (OverLimit: nothing stored; a replay of the dedupe key is never refused by them)."""
         ...
 
     async def create_break_glass(
@@ -88,6 +92,7 @@ class FilingStore(Protocol):
         dedupe_key: str | None = None,
         again: bool = False,
         policy: Mapping[str, object] | None = None,
+        limits: LimitCheck | None = None,
     ) -> tuple[Request, str | None]:
         """A break-glass request stored already claimed (its claim token), in one transaction;
         a replay of the dedupe key: the first request and None."""

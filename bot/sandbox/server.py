@@ -49,7 +49,8 @@ __all__ = [
 ]
 
 SANDBOX_ORGS_YAML = """\
-# The sandbox's built-in organization: one org, its channels, people and policy.
+# The sandbox's built-in organization: one org, its channels, people and policy (the small
+# team of examples/orgs-small-team.yml).
 organizations:
   acme:
     api_key_env: SFVOPI_API_KEY_ACME
@@ -62,6 +63,8 @@ organizations:
       ttl_minutes: 60
       self_approval: false
       break_glass: {roles: [admin], require_incident: true, review_within_minutes: 60}
+      limits:
+        - {name: fat finger, action: unlink, per: requester, targets: 20, within: 1h}
     workflow_steps: {enabled: true}
     members:
       U0ALICE: requester
@@ -212,13 +215,15 @@ async def start_sandbox(
     host: str = "127.0.0.1",
     environ: Mapping[str, str] | None = None,
     keep: bool = False,
+    database: Path | None = None,
 ) -> Sandbox:
     """Start the emulator, the Slack stand-in, the bot and the page; `port` 0 picks a free one.
 
     With `orgs_file`, API keys come from `environ` (default: the environment and `.env`); an
     org whose key variable is unset gets a generated sandbox key, since only the emulator
     ever sees it. Raises `OrgFileError` for a bad file and OSError for a busy port. The
-    database is a SQLite file in a new temporary directory, removed at stop unless `keep`.
+    database is a SQLite file in a new temporary directory (or `database`, a file in a
+    directory of its own: tests pass one already migrated), removed at stop unless `keep`.
     """
     text, environ = _org_source(orgs_file, environ)
     source = str(orgs_file) if orgs_file is not None else "<sandbox>"
@@ -227,7 +232,7 @@ async def start_sandbox(
     emulator = Emulator()
     bot_token = f"xoxb-sandbox-{secrets.token_hex(8)}"
     slack = SlackStandin(bot_token=bot_token)
-    database = Path(tempfile.mkdtemp(prefix="sfvopi-sandbox-")) / "sandbox.db"
+    database = database or Path(tempfile.mkdtemp(prefix="sfvopi-sandbox-")) / "sandbox.db"
     bot: Bot | None = None
     runners: list[web.AppRunner] = []
     try:

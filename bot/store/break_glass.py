@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from bot.core.deliveries import Kind
+from bot.core.limits import LimitCheck
 from bot.core.models import Action, Request, Review, Status, Target
 from bot.store.conditions import conditional
 from bot.store.outbox import owe
@@ -43,6 +44,7 @@ class BreakGlass(Transitions):
         dedupe_key: str | None = None,
         again: bool = False,
         policy: Mapping[str, object] | None = None,
+        limits: LimitCheck | None = None,
     ) -> tuple[Request, str | None]:
         """Stores the request and claims its execution in one transaction (`requested`,
         `broke_glass`, `claimed`), so it is never seen pending and nobody approves it: the
@@ -72,6 +74,7 @@ class BreakGlass(Transitions):
                 targets,
                 again=again,
                 policy=policy,
+                limits=limits,
             )
             if isinstance(inserted, Request):
                 return inserted, None

@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import and_, bindparam, delete, func, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from bot.core.limits import LimitCheck
 from bot.core.models import (
     STEP_FILED,
     Action,
@@ -23,6 +24,7 @@ from bot.core.models import (
 )
 from bot.errors import AlreadyPending, KeyReused
 from bot.store.database import Database
+from bot.store.limits import within_limits
 from bot.store.schema import events_t, pending_targets_t, requests_t, targets_t
 
 __all__ = ["Requests"]
@@ -124,6 +126,7 @@ class Requests(Database):
         filed_by_step: bool = False,
         again: bool = False,
         policy: Mapping[str, object] | None = None,
+        limits: LimitCheck | None = None,
     ) -> tuple[Request, bool]:
         """Stores a pending request; the same dedupe key returns the first one, not a second.
         AlreadyPending (nothing stored) when a target waits in another pending request,
@@ -151,6 +154,7 @@ class Requests(Database):
                 targets,
                 again=again,
                 policy=policy,
+                limits=limits,
             )
             if isinstance(inserted, Request):
                 return inserted, False
@@ -180,10 +184,12 @@ class Requests(Database):
         *,
         again: bool,
         policy: Mapping[str, object] | None = None,
+        limits: LimitCheck | None = None,
     ) -> int | Request:
         """Inserts a pending request, its targets, their reservations and its `requested`
         event in the caller's transaction: its id, or the request already filed under the
-        same dedupe key. AlreadyPending when a target is reserved and not `again`."""
+        same dedupe key. AlreadyPending when a target is reserved and not `again`; OverLimit
+        when a limit would be passed (checked last, so the org's lock is held briefly)."""
         insert = self._prepared.get("insert_request")
         if insert is None:
             insert = self._prepared["insert_request"] = (
@@ -223,13 +229,18 @@ class Requests(Database):
             ],
         )
         await self._reserve(conn, request_id, values["org"], len(set(targets)), again=again)
+        detail = _requested(values, targets, policy)
+        if limits is not None:
+            detail["limits"] = await within_limits(
+                conn, sqlite=self.is_sqlite, org=values["org"], request_id=request_id, check=limits
+            )
         await self._event(
             conn,
             request_id,
             values["created_at"],
             values["requester"],
             "requested",
-            _requested(values, targets, policy),
+            detail,
             first=True,
         )
         return request_id

@@ -21,6 +21,7 @@ from bot.sandbox.emulator import Emulator
 from bot.sandbox.slack_standin import SlackStandin
 from bot.sandbox.slack_workspace import Timeout
 from bot.store import Store
+from tests.support.database import fresh_bot_database
 from tests.support.orgs import ORGS_YAML
 from tests.support.processes import BotProcess, bot_env, start_bot_process, wait_until
 from tests.support.slack import SLACK_APP_TOKEN, SLACK_SIGNING_SECRET
@@ -62,9 +63,9 @@ async def port_closed(port: int) -> bool:
 
 @pytest.mark.parametrize("command", ["serve", "socket"])
 async def test_sigterm_finishes_an_approval_in_flight_then_exits_0(
-    command: str, tmp_path: Path, slack: SlackStandin, emulator: Emulator
+    command: str, tmp_path: Path, slack: SlackStandin, emulator: Emulator, migrated_sqlite: Path
 ) -> None:
-    database_url = f"sqlite:///{tmp_path / 'bot.db'}"
+    database_url = fresh_bot_database(migrated_sqlite, tmp_path / "bot.db")
     env = bot_env(
         tmp_path,
         slack,

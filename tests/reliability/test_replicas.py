@@ -24,16 +24,12 @@ import re
 import time
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
 import aiohttp
-import asyncpg  # type: ignore[import-untyped]
-import pytest
-from sqlalchemy.engine import make_url
 
 from bot.core.models import Action, Request, Status, Target
 from bot.sandbox.emulator import Emulator
@@ -41,7 +37,7 @@ from bot.sandbox.slack_standin import Message, SlackStandin
 from bot.sandbox.slack_workspace import APP_ID, TEAM_ID, buttons
 from bot.store import Store
 from tests.support.emulator import ACME_KEY
-from tests.support.processes import BotProcess, bot_env, start_bot_process, wait_until
+from tests.support.processes import BotProcess, bot_env, start_bot_process, swept, wait_until
 from tests.support.slack import SLACK_SIGNING_SECRET
 
 APPROVALS = "C0APPROVALS"
@@ -67,25 +63,6 @@ class Filed:
 
 def effect(action: Action, target: Target) -> tuple[str, str, str | None]:
     return (action.value, target.app_id, target.number)
-
-
-@pytest.fixture
-async def replica_database(postgres_url: str) -> AsyncIterator[str]:
-    """A fresh PostgreSQL database for the replicas (they create the schema), dropped after."""
-    name = f"sfvopi_rel_{uuid.uuid4().hex[:10]}"
-    url = make_url(postgres_url)
-    plain = url.set(drivername="postgresql")
-    admin = await asyncpg.connect(plain.render_as_string(hide_password=False))
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    yield url.set(database=name).render_as_string(hide_password=False)
-    admin = await asyncpg.connect(plain.render_as_string(hide_password=False))
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
 
 
 def card_of(slack: SlackStandin, request_id: int) -> list[Message]:
@@ -316,7 +293,8 @@ async def test_two_replicas_execute_every_request_once(
             ]
             await asyncio.sleep(0.1)
         told_at = time.monotonic()
-        await asyncio.sleep(LEASE + 1.0)  # room for a duplicate to show up, were one coming
+        # room for a duplicate to show up, were one coming: past every lease taken so far
+        await swept(replicas, after=asyncio.get_running_loop().time() + LEASE, passes=2)
         for replica in replicas:
             assert replica.proc.returncode is None, replica.output()
 
@@ -431,6 +409,7 @@ async def test_two_survivors_finish_a_dead_replicas_work_once(
                     assert await approved == 200
             await wait_until(lambda: held.waiting == len(filed), what="ten held calls")
             await victim.kill9()
+            lapsed = asyncio.get_running_loop().time() + LEASE  # every lease the victim held
         # released: the dead replica's calls now take effect, unheard
         await wait_until(lambda: sum(emulator.effective.values()) == len(filed), what="effects")
 
@@ -442,7 +421,7 @@ async def test_two_survivors_finish_a_dead_replicas_work_once(
             assert time.monotonic() < deadline, [(r.id, r.status) for r in got if r]
             await asyncio.sleep(0.1)
         told_at = time.monotonic()
-        await asyncio.sleep(LEASE + 1.0)
+        await swept(survivors, after=lapsed)  # room for a duplicate to show up, were one coming
 
         outcome_lines = [m.text for m in slack.messages(OUTCOMES)]
         alice = [m.text for m in slack.dms("U0ALICE")]

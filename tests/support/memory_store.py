@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from bot.core.deliveries import Kind, posted_with
+from bot.core.limits import Filed, LimitCheck
 from bot.core.models import (
     STEP_FILED,
     Action,
@@ -79,6 +80,7 @@ class MemoryStore:
         filed_by_step: bool = False,
         again: bool = False,
         policy: Mapping[str, object] | None = None,
+        limits: LimitCheck | None = None,
     ) -> tuple[Request, bool]:
         new = _pending(org, action, requester, reason, targets, now, expires_at)
         new = replace(
@@ -88,7 +90,7 @@ class MemoryStore:
             response_url=response_url,
             filed_by_step=filed_by_step,
         )
-        return self._insert(new, dedupe_key, again=again, policy=policy)
+        return self._insert(new, dedupe_key, again=again, policy=policy, limits=limits)
 
     async def create_break_glass(
         self,
@@ -108,6 +110,7 @@ class MemoryStore:
         dedupe_key: str | None = None,
         again: bool = False,
         policy: Mapping[str, object] | None = None,
+        limits: LimitCheck | None = None,
     ) -> tuple[Request, str | None]:
         new = replace(
             _pending(org, action, requester, reason, targets, now, expires_at),
@@ -119,7 +122,7 @@ class MemoryStore:
             review=Review.PENDING,
             review_due_at=review_due_at,
         )
-        stored, created = self._insert(new, dedupe_key, again=again, policy=policy)
+        stored, created = self._insert(new, dedupe_key, again=again, policy=policy, limits=limits)
         if not created:
             return stored, None
         self._event(
@@ -135,6 +138,7 @@ class MemoryStore:
         *,
         again: bool,
         policy: Mapping[str, object] | None = None,
+        limits: LimitCheck | None = None,
     ) -> tuple[Request, bool]:
         """Stores `new` pending with its `requested` event; a replay of its dedupe key returns
         the first request (KeyReused if it asked for something else); AlreadyPending when a
@@ -149,6 +153,7 @@ class MemoryStore:
                 holder = self._holder(new.org, state.target)
                 if holder is not None:
                     raise AlreadyPending.naming(str(state.target), holder)
+        judged = None if limits is None else limits.judge(self._filed(new.org, limits))
         request = replace(new, id=max(self._rows, default=0) + 1)
         self._rows[request.id] = _Row(request, dedupe_key)
         detail: dict[str, object] = {
@@ -160,8 +165,24 @@ class MemoryStore:
             detail["filed_by"] = STEP_FILED
         if policy is not None:
             detail["policy"] = dict(policy)
+        if judged is not None:
+            detail["limits"] = judged
         self._event(request.id, new.created_at, new.requester, "requested", detail)
         return request, True
+
+    def _filed(self, org: str, limits: LimitCheck) -> list[list[Filed]]:
+        """Per limit, the requests of `org` it counts (as bot/store/limits.py's query)."""
+        return [
+            [
+                Filed(r.created_at, len(r.targets))
+                for r in (row.request for row in self._rows.values())
+                if r.org == org
+                and r.created_at > counting.since
+                and (counting.requester is None or r.requester == counting.requester)
+                and (not counting.actions or r.action in counting.actions)
+            ]
+            for counting in limits.countings()
+        ]
 
     def _holder(self, org: str, target: Target, not_key: str | None = None) -> int | None:
         """The pending request of `org` holding `target`: the oldest naming it."""

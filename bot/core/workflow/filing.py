@@ -111,6 +111,7 @@ class Filing:
             filed_by_step=by_step,
             again=again,
             policy=policy_rules.recorded(the_org, ruled),
+            limits=the_org.policy.limit_check(action, requester, len(checked), now),
         )
         if created:
             self.shared.changed(request)
@@ -173,6 +174,7 @@ class Filing:
             dedupe_key=dedupe_key,
             again=again,
             policy=policy_rules.recorded(org, ruled),
+            limits=org.policy.limit_check(action, requester, len(targets), now),
         )
         if claim is not None:
             log.warning(
