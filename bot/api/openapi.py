@@ -99,6 +99,7 @@ def _schemas(max_targets: int) -> dict[str, Any]:
                 "finished_at",
                 "targets",
                 "break_glass",
+                "preview",
                 "links",
             ],
             "additionalProperties": False,
@@ -153,6 +154,7 @@ def _schemas(max_targets: int) -> dict[str, Any]:
                 "finished_at": NULLABLE_TIME,
                 "targets": {"type": "array", "items": _ref("TargetResult")},
                 "break_glass": {"oneOf": [{"type": "null"}, _ref("BreakGlass")]},
+                "preview": {"oneOf": [{"type": "null"}, _ref("Preview")]},
                 "links": {
                     "type": "object",
                     "additionalProperties": False,
@@ -178,6 +180,65 @@ def _schemas(max_targets: int) -> dict[str, Any]:
                 },
                 "message": NULLABLE_STRING,
                 "attempts": {"type": "integer", "minimum": 0},
+            },
+        },
+        "Preview": {
+            "type": "object",
+            "description": "what the request touches, as last read from SFVoPI; an approval "
+            "is bound to it: changed before running, the request is pending again",
+            "additionalProperties": False,
+            "required": [
+                "seq",
+                "purpose",
+                "read_at",
+                "fingerprint",
+                "unreadable",
+                "apps",
+                "numbers",
+            ],
+            "properties": {
+                "seq": {"type": "integer", "minimum": 1},
+                "purpose": {
+                    "enum": ["filed", "before_execution", "rebound"],
+                    "description": "read after filing, right before running (the pre-image), "
+                    "or before running and found changed (pending again)",
+                },
+                "read_at": TIME,
+                "fingerprint": {"type": "string", "description": "SHA-256 of the facts shown"},
+                "unreadable": {
+                    "type": ["string", "null"],
+                    "description": "why SFVoPI could not be read; then nothing else is known",
+                },
+                "apps": {
+                    "type": "array",
+                    "description": "delete: each app, its name, status and linked numbers",
+                    "items": {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "required": ["app_id", "found", "name", "status", "numbers"],
+                        "properties": {
+                            "app_id": {"type": "string"},
+                            "found": {"type": "boolean"},
+                            "name": NULLABLE_STRING,
+                            "status": NULLABLE_STRING,
+                            "numbers": {"type": "array", "items": {"type": "string"}},
+                        },
+                    },
+                },
+                "numbers": {
+                    "type": "array",
+                    "description": "unlink: each number, whether it is linked to its app now",
+                    "items": {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "required": ["app_id", "number", "state"],
+                        "properties": {
+                            "app_id": {"type": "string"},
+                            "number": {"type": "string"},
+                            "state": {"enum": ["linked", "not_in_app", "app_not_found"]},
+                        },
+                    },
+                },
             },
         },
         "BreakGlass": {

@@ -85,11 +85,18 @@ class Policy:
         default_factory=lambda: dict.fromkeys(Action, Reminders()), hash=False
     )
     break_glass: BreakGlass | None = None  # None: nobody may break glass in this org
+    # per action: a preview changed before running sends the request back for approval
+    rebind_on_change: Mapping[Action, bool] = field(
+        default_factory=lambda: dict.fromkeys(Action, True), hash=False
+    )
     rules: tuple[Rule, ...] = ()  # by target and size, first match wins (bot/core/policy.py)
     limits: tuple[Limit, ...] = ()  # per requester or org, all at once (bot/core/limits.py)
 
     def approvals_needed(self, action: Action) -> int:
         return self.approvals.get(action, DEFAULT_APPROVALS)
+
+    def rebinds(self, action: Action) -> bool:
+        return self.rebind_on_change.get(action, True)
 
     def decide(
         self, action: Action, targets: Iterable[Target], linked: int | None = None

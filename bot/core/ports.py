@@ -9,8 +9,10 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from bot.core.deliveries import Kind
 from bot.core.limits import LimitCheck
 from bot.core.models import Action, Event, Outcome, Request, Review, Status, Target
+from bot.core.preview import Preview, PreviewStore, StoredPreview
 
 
 @dataclass(frozen=True)
@@ -185,7 +187,27 @@ class ReadingStore(RequestLookup, RequestListing, Protocol):
     async def count_requests(self, *, orgs: Iterable[str], statuses: Iterable[Status]) -> int: ...
 
 
-class RequestStore(FilingStore, DecidingStore, RunningStore, ReadingStore, Protocol):
+class BindingStore(RequestLookup, PreviewStore, Protocol):
+    """What binding an approval to its preview needs (bot/core/workflow/binding.py): the
+    previews kept, the drift back to pending, the filed requests never previewed."""
+
+    async def previews(self, request_id: int) -> list[StoredPreview]: ...
+
+    async def drift(
+        self,
+        request_id: int,
+        claim: str,
+        preview: Preview,
+        *,
+        now: float,
+        detail: dict[str, object],
+        owed: Sequence[tuple[Kind, str]] = (),
+    ) -> Request: ...
+
+    async def unpreviewed(self, filed_before: float, limit: int = 100) -> list[int]: ...
+
+
+class RequestStore(FilingStore, DecidingStore, RunningStore, ReadingStore, BindingStore, Protocol):
     """Durable requests; every transition atomic (one conditional UPDATE plus its event). The
     union of the roles above: a store (SQL, or a test's in-memory one) fills them all."""
 

@@ -127,10 +127,17 @@ class Sandbox:
     _runners: list[web.AppRunner] = field(default_factory=list, repr=False)
     _stopped: bool = field(default=False, repr=False)
 
+    _links: int = field(default=0, repr=False)
+
     @property
     def version(self) -> int:
-        """Grows whenever the workspace or the emulator's call log changes."""
-        return self.slack.version + len(self.emulator.calls)
+        """Grows whenever the workspace, the emulator's call log or its links change."""
+        return self.slack.version + len(self.emulator.calls) + self._links
+
+    def link_behind(self, org: str, app_id: str, number: str) -> None:
+        """The page's control: `number` linked to `app_id` as another SFVoPI user would."""
+        self.emulator.link_behind(org, app_id, number)
+        self._links += 1
 
     async def wait_changed(self, since: int, timeout: float) -> int:
         loop = asyncio.get_running_loop()

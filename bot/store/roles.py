@@ -11,6 +11,7 @@ from bot.audit.events import AuditEvent, ChainLink
 from bot.core.deliveries import Delivery, Kind
 from bot.core.models import Request, Status
 from bot.core.ports import RequestLookup
+from bot.core.preview import Purpose, StoredPreview
 from bot.store.audit import Position
 from bot.store.function_runs import FunctionRun
 
@@ -41,6 +42,10 @@ class CardStore(Protocol):
     async def note_slack_problem(
         self, request_id: int, problem: str, now: float, *, release_card: bool = False
     ) -> bool: ...
+
+    async def latest_preview(
+        self, request_id: int, purpose: Purpose | None = None
+    ) -> StoredPreview | None: ...
 
     async def outbox(self, now: float) -> tuple[list[int], list[int]]: ...
 
@@ -86,6 +91,8 @@ class DeliveryStore(Protocol):
     async def get(
         self, request_id: int, *, orgs: Collection[str] | None = None
     ) -> Request | None: ...
+
+    async def previews(self, request_id: int) -> list[StoredPreview]: ...
 
     async def reschedule_delivery(self, delivery: Delivery, due_at: float) -> None: ...
 

@@ -108,7 +108,7 @@ async def test_an_approval_from_someone_who_left_the_group_is_withdrawn_at_the_q
     stored = await bot.services.store.get(request_id)
     assert stored is not None and stored.status is Status.PENDING
     assert stored.approvers == ("U0BOB",)
-    assert not emulator.calls
+    assert not emulator.writes
     withdrawn = [
         e for e in await bot.services.store.events(request_id) if e.kind == "approval_withdrawn"
     ]

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.core.deliveries import Kind, posted_with
 from bot.core.limits import Filed, LimitCheck
 from bot.core.models import (
     STEP_FILED,
@@ -28,7 +29,7 @@ from bot.core.models import (
     TargetState,
 )
 from bot.core.ports import ApprovalRecord, RequestStore
-from bot.core.preview import PREVIEWED, Preview, Purpose, StoredPreview
+from bot.core.preview import DRIFTED, PREVIEWED, Preview, Purpose, StoredPreview
 from bot.errors import AlreadyPending, KeyReused, LostClaim, RequestNotFound
 from tests.support.database import POSTGRES_URL, StoreFactory
 
@@ -58,6 +59,7 @@ class MemoryStore:
         self._rows: dict[int, _Row] = {}
         self._events: list[Event] = []
         self._previews: dict[int, list[StoredPreview]] = {}
+        self.owed: list[tuple[int, Kind, str]] = []  # posts owed with previews, as keyed
 
     # -- creating and reading -------------------------------------------------------------
 
@@ -454,6 +456,7 @@ class MemoryStore:
         *,
         now: float,
         event: bool = True,
+        owed: Sequence[tuple[Kind, str]] = (),
     ) -> StoredPreview:
         if request_id not in self._rows:
             raise RequestNotFound(f"there is no request #{request_id}")
@@ -469,7 +472,38 @@ class MemoryStore:
         kept.append(stored)
         if event:
             self._event(request_id, now, "bot", PREVIEWED, stored.event_detail())
+        self.owed += [(request_id, kind, posted_with(to, stored.seq)) for kind, to in owed]
         return stored
+
+    async def previews(self, request_id: int) -> list[StoredPreview]:
+        return list(self._previews.get(request_id, []))
+
+    async def drift(
+        self,
+        request_id: int,
+        claim: str,
+        preview: Preview,
+        *,
+        now: float,
+        detail: dict[str, object],
+        owed: Sequence[tuple[Kind, str]] = (),
+    ) -> Request:
+        row = self._held(request_id, claim)
+        row.claim = row.lease_until = None
+        self._set(request_id, status=Status.PENDING, approvals=(), decided_by=None)
+        stored = await self.record_preview(request_id, Purpose.REBOUND, preview, now=now, owed=owed)
+        self._event(request_id, now, "bot", DRIFTED, {**detail, "seq": stored.seq})
+        return row.request
+
+    async def unpreviewed(self, filed_before: float, limit: int = 100) -> list[int]:
+        return [
+            rid
+            for rid, row in sorted(self._rows.items())
+            if row.request.status is Status.PENDING
+            and not row.request.break_glass
+            and row.request.created_at < filed_before
+            and not self._previews.get(rid)
+        ][:limit]
 
     async def latest_preview(
         self, request_id: int, purpose: Purpose | None = None

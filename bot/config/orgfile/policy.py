@@ -37,7 +37,7 @@ _POLICY_KEYS = (
 )
 _BREAK_GLASS_KEYS = ("roles", "require_incident", "review_within_minutes")
 _REMINDER_KEYS = ("remind_after_minutes", "escalate_after_minutes", "escalate_to")
-_ACTION_KEYS = ("approvals", *_REMINDER_KEYS)
+_ACTION_KEYS = ("approvals", "rebind_on_change", *_REMINDER_KEYS)
 
 
 class PolicyChecks(LimitChecks):
@@ -60,6 +60,7 @@ class PolicyChecks(LimitChecks):
         approvals: dict[Action, int] = {}
         for action in Action:
             approvals[action] = self.action_approvals(where, raw, action)
+        rebind = {action: self.rebind_on_change(where, raw, action) for action in Action}
         unread = len(self.problems)
         ttl = self.whole_number(
             where, raw, "ttl_minutes", "policy ttl_minutes", DEFAULT_TTL_MINUTES
@@ -103,6 +104,7 @@ class PolicyChecks(LimitChecks):
             approve_note=approve_note,
             reminders=reminders,
             break_glass=glass,
+            rebind_on_change=rebind,
             rules=rules,
             limits=limits,
         )
@@ -272,3 +274,18 @@ class PolicyChecks(LimitChecks):
         return self.whole_number(
             where, raw, "approvals", f"policy {action.value} approvals", DEFAULT_APPROVALS
         )
+
+    def rebind_on_change(self, where: str, policy: Map, action: Action) -> bool:
+        """`policy: {delete: {rebind_on_change: false}}`: run even if the preview changed."""
+        own = policy.get(action.value)
+        if not isinstance(own, Map) or "rebind_on_change" not in own:
+            return True
+        value = own.get("rebind_on_change")
+        if not isinstance(value, bool):
+            self.problem(
+                own.line_of("rebind_on_change"),
+                f"{where}: policy {action.value} rebind_on_change must be true or false, not "
+                f"{show(value)}",
+            )
+            return True
+        return value

@@ -15,6 +15,7 @@ from bot.core.models import Outcome, Request, Status
 from bot.core.org import Org
 from bot.core.ports import RunningStore
 from bot.core.targets import ApiResult, perform
+from bot.core.workflow.binding import Binding
 from bot.core.workflow.shared import Shared
 from bot.errors import LostClaim, RecordingDelayed, RequestNotFound
 from bot.observability.context import bind, request_scope
@@ -28,10 +29,13 @@ T = TypeVar("T")
 class Running:
     """Executions under a claim; the SFVoPI client called once per target."""
 
-    def __init__(self, shared: Shared, store: RunningStore, client: SfvopiClient) -> None:
+    def __init__(
+        self, shared: Shared, store: RunningStore, client: SfvopiClient, binding: Binding
+    ) -> None:
         self.shared = shared
         self.store = store
         self.client = client
+        self.binding = binding  # the preview read again before the first call
 
     @request_scope
     async def execute(
@@ -49,6 +53,11 @@ class Running:
         gate = asyncio.Semaphore(self.shared.concurrency)
         heartbeat = asyncio.create_task(self._heartbeat(request_id, claim))
         try:
+            if all(t.outcome is None for t in request.targets):
+                back = await self.binding.before_run(request, claim, org)
+                if back is not None:  # changed since approved: it waits for approval again
+                    self.shared.changed(back)
+                    return back
 
             async def run(idx: int) -> None:
                 async with gate:

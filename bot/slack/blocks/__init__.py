@@ -46,6 +46,7 @@ from bot.slack.blocks.outcome import (
     slack_problem_notice,
     thread_details,
 )
+from bot.slack.blocks.preview import drift_line, gone_notice, preview_blocks, preview_thread
 from bot.slack.blocks.reminders import (
     escalation_post,
     escalation_thread,
@@ -92,11 +93,13 @@ __all__ = [
     "clip",
     "context",
     "decision_buttons",
+    "drift_line",
     "error",
     "escalation_line",
     "escalation_post",
     "escalation_thread",
     "escape",
+    "gone_notice",
     "inert",
     "is_card_block_id",
     "mentions",
@@ -105,6 +108,8 @@ __all__ = [
     "outcome_summary",
     "permalink",
     "plain",
+    "preview_blocks",
+    "preview_thread",
     "quoted",
     "reminder_dm",
     "reminder_thread",
