@@ -144,6 +144,20 @@ class Conflict(Refusal):
     """The request is no longer in a state that allows this."""
 
 
+class PreviewChanged(Conflict):
+    """An approval submitted on a preview that is no longer the request's newest: nothing
+    was recorded. `changes`: what differs, in plain words (SFVoPI's text inside: escape it
+    wherever shown)."""
+
+    def __init__(self, request_id: int, changes: list[str]) -> None:
+        super().__init__(
+            f"what request #{request_id} touches changed since you opened this: "
+            + "; ".join(changes)
+            + ". Open it again from the card."
+        )
+        self.changes = changes
+
+
 class AlreadyPending(Conflict):
     """A target of a new request already waits in a pending one: `request_id` names it."""
 
