@@ -12,7 +12,8 @@ BotError                    .message is a sentence fit to show a person, never a
 │   ├── Busy                too many commands in hand to answer in time; nothing was filed
 │   ├── KeyReused           a dedupe key already filed a different request; nothing was filed
 │   └── Conflict            the request is no longer in a state that allows this
-│       └── AlreadyPending  a target already waits in another pending request
+│       ├── AlreadyPending  a target already waits in another pending request
+│       └── PreviewChanged  an approval on a preview no longer the newest; .changes in words
 ├── ConfigError             the bot cannot start as configured
 │   ├── OrgFileError        the organization file is unusable; .problems, one line each
 │   └── StartupError        anything else that stops start-up (a token, a port, a database)
@@ -58,6 +59,7 @@ __all__ = [
     "OrgFileError",
     "OverLimit",
     "ParseError",
+    "PreviewChanged",
     "RecordingDelayed",
     "Refusal",
     "RejectedRequest",
