@@ -117,9 +117,9 @@ def read_submission(view: object) -> Submission | None:
     if not isinstance(view, dict):
         return None
     decision = next((d for d, c in CALLBACKS.items() if c == view.get("callback_id")), None)
-    place = read_place(view) if decision is not None else None
+    place = read_place(view)
     values = _values(view.get("state"))
-    if place is None or values is None:
+    if decision is None or place is None or values is None:
         return None
     request_id, where = place
     field = TEXT_BLOCK in values
