@@ -107,20 +107,8 @@ def review_buttons(request: Request) -> Block:
         "type": "actions",
         "block_id": f"sfvopi_review_{request.id}",
         "elements": [
-            {
-                "type": "button",
-                "action_id": ACKNOWLEDGE,
-                "text": {"type": "plain_text", "text": "Acknowledge"},
-                "style": "primary",
-                "value": rid,
-            },
-            {
-                "type": "button",
-                "action_id": FLAG,
-                "text": {"type": "plain_text", "text": "Flag"},
-                "style": "danger",
-                "value": rid,
-            },
+            blocks.button(ACKNOWLEDGE, "Acknowledge", rid, "primary"),
+            blocks.button(FLAG, "Flag", rid, "danger"),
         ],
     }
 
