@@ -9,7 +9,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from bot.core.models import Action, Event, Outcome, Request, Review, Status, Target
+from bot.core.models import Event, NewRequest, Outcome, Request, Review, Status, Target
 
 
 @dataclass(frozen=True)
@@ -47,45 +47,13 @@ class FilingStore(Protocol):
     """What filing needs: a request stored, or a break-glass one stored already claimed."""
 
     async def create_request(
-        self,
-        *,
-        org: str,
-        action: Action,
-        requester: str,
-        reason: str,
-        targets: Sequence[Target],
-        approvals_needed: int,
-        now: float,
-        expires_at: float,
-        channel_id: str | None = None,
-        response_url: str | None = None,
-        dedupe_key: str | None = None,
-        filed_by_step: bool = False,
-        again: bool = False,
-        policy: Mapping[str, object] | None = None,
+        self, new: NewRequest, *, approvals_needed: int, filed_by_step: bool = False
     ) -> tuple[Request, bool]:
-        """A pending request stored; `policy`: the rule decision its `requested` event
-        records (an org with policy rules)."""
+        """A pending request stored; a replay of the dedupe key: the first request, False."""
         ...
 
     async def create_break_glass(
-        self,
-        *,
-        org: str,
-        action: Action,
-        requester: str,
-        reason: str,
-        targets: Sequence[Target],
-        incident: str | None,
-        now: float,
-        expires_at: float,
-        review_due_at: float,
-        lease_seconds: float,
-        channel_id: str | None = None,
-        response_url: str | None = None,
-        dedupe_key: str | None = None,
-        again: bool = False,
-        policy: Mapping[str, object] | None = None,
+        self, new: NewRequest, *, incident: str | None, review_due_at: float, lease_seconds: float
     ) -> tuple[Request, str | None]:
         """A break-glass request stored already claimed (its claim token), in one transaction;
         a replay of the dedupe key: the first request and None."""
