@@ -205,6 +205,11 @@ def _schemas(max_targets: int) -> dict[str, Any]:
                     "description": "already-pending: the request that holds the target",
                 },
                 "field": {"type": "string", "description": "malformed-body: where"},
+                "frees_at": {
+                    "type": "string",
+                    "format": "date-time",
+                    "description": "over-limit: when the same request would fit",
+                },
             },
         },
     }
@@ -280,6 +285,7 @@ def openapi_document(max_targets: int) -> dict[str, Any]:
                             *WITH_BODY,
                             "not-allowed",
                             "already-pending",
+                            "over-limit",
                             "invalid-request",
                             "idempotency-key-reused",
                             "bad-parameter",

@@ -9,6 +9,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from bot.core.limits import LimitCheck
 from bot.core.models import Event, NewRequest, Outcome, Request, Review, Status, Target
 
 
@@ -47,13 +48,27 @@ class FilingStore(Protocol):
     """What filing needs: a request stored, or a break-glass one stored already claimed."""
 
     async def create_request(
-        self, new: NewRequest, *, approvals_needed: int, filed_by_step: bool = False
+        self,
+        new: NewRequest,
+        *,
+        approvals_needed: int,
+        filed_by_step: bool = False,
+        limits: LimitCheck | None = None,
     ) -> tuple[Request, bool]:
-        """A pending request stored; a replay of the dedupe key: the first request, False."""
+        """A pending request stored; a replay of the dedupe key: the first request, False.
+        `limits`: counted and judged inside the insert's transaction, serialised per org, so
+        two filings never both take the last slot (OverLimit: nothing stored; a replay of the
+        dedupe key is never refused by them)."""
         ...
 
     async def create_break_glass(
-        self, new: NewRequest, *, incident: str | None, review_due_at: float, lease_seconds: float
+        self,
+        new: NewRequest,
+        *,
+        incident: str | None,
+        review_due_at: float,
+        lease_seconds: float,
+        limits: LimitCheck | None = None,
     ) -> tuple[Request, str | None]:
         """A break-glass request stored already claimed (its claim token), in one transaction;
         a replay of the dedupe key: the first request and None."""

@@ -49,7 +49,8 @@ __all__ = [
 ]
 
 SANDBOX_ORGS_YAML = """\
-# The sandbox's built-in organization: one org, its channels, people and policy.
+# The sandbox's built-in organization: one org, its channels, people and policy (the small
+# team of examples/orgs-small-team.yml).
 organizations:
   acme:
     api_key_env: SFVOPI_API_KEY_ACME
@@ -62,6 +63,8 @@ organizations:
       ttl_minutes: 60
       self_approval: false
       break_glass: {roles: [admin], require_incident: true, review_within_minutes: 60}
+      limits:
+        - {name: fat finger, action: unlink, per: requester, targets: 20, within: 1h}
     workflow_steps: {enabled: true}
     members:
       U0ALICE: requester

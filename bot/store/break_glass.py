@@ -8,6 +8,7 @@ telling when given) is written in the same transaction, to the outbox (bot/store
 from __future__ import annotations
 
 from bot.core.deliveries import Kind
+from bot.core.limits import LimitCheck
 from bot.core.models import NewRequest, Request, Review, Status
 from bot.store.conditions import conditional
 from bot.store.outbox import owe
@@ -24,7 +25,13 @@ class BreakGlass(Transitions):
     review)."""
 
     async def create_break_glass(
-        self, new: NewRequest, *, incident: str | None, review_due_at: float, lease_seconds: float
+        self,
+        new: NewRequest,
+        *,
+        incident: str | None,
+        review_due_at: float,
+        lease_seconds: float,
+        limits: LimitCheck | None = None,
     ) -> tuple[Request, str | None]:
         """Stores the request and claims its execution in one transaction (`requested`,
         `broke_glass`, `claimed`), so it is never seen pending and nobody approves it: the
@@ -44,6 +51,7 @@ class BreakGlass(Transitions):
                     "review_due_at": review_due_at,
                     "decided_by": requester,
                 },
+                limits=limits,
             )
             if isinstance(inserted, Request):
                 return inserted, None

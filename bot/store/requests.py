@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import and_, bindparam, delete, func, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from bot.core.limits import LimitCheck
 from bot.core.models import (
     STEP_FILED,
     Event,
@@ -22,6 +23,7 @@ from bot.core.models import (
 )
 from bot.errors import AlreadyPending, KeyReused
 from bot.store.database import Database
+from bot.store.limits import within_limits
 from bot.store.schema import events_t, pending_targets_t, requests_t, targets_t
 
 __all__ = ["Requests"]
@@ -107,7 +109,12 @@ class Requests(Database):
     # -- creating and reading -------------------------------------------------------------
 
     async def create_request(
-        self, new: NewRequest, *, approvals_needed: int, filed_by_step: bool = False
+        self,
+        new: NewRequest,
+        *,
+        approvals_needed: int,
+        filed_by_step: bool = False,
+        limits: LimitCheck | None = None,
     ) -> tuple[Request, bool]:
         """Stores a pending request; the same dedupe key returns the first one, not a second.
         AlreadyPending (nothing stored) when a target waits in another pending request,
@@ -121,18 +128,25 @@ class Requests(Database):
                 conn,
                 new,
                 {"approvals_needed": approvals_needed, "filed_by_step": int(filed_by_step)},
+                limits=limits,
             )
             if isinstance(inserted, Request):
                 return inserted, False
         return new.pending(inserted, approvals_needed, filed_by_step=filed_by_step), True
 
     async def _insert_request(
-        self, conn: AsyncConnection, new: NewRequest, columns: dict[str, Any]
+        self,
+        conn: AsyncConnection,
+        new: NewRequest,
+        columns: dict[str, Any],
+        *,
+        limits: LimitCheck | None = None,
     ) -> int | Request:
         """Inserts a pending request (`columns`: those beyond what every new request fills),
         its targets, their reservations and its `requested` event in the caller's
         transaction: its id, or the request already filed under the same dedupe key.
-        AlreadyPending when a target is reserved and not `again`."""
+        AlreadyPending when a target is reserved and not `again`; OverLimit when a limit
+        would be passed (checked last, so the org's lock is held briefly)."""
         targets, again, policy = new.targets, new.again, new.policy
         values = {
             "org": new.org,
@@ -185,13 +199,18 @@ class Requests(Database):
             ],
         )
         await self._reserve(conn, request_id, values["org"], len(set(targets)), again=again)
+        detail = _requested(values, targets, policy)
+        if limits is not None:
+            detail["limits"] = await within_limits(
+                conn, sqlite=self.is_sqlite, org=values["org"], request_id=request_id, check=limits
+            )
         await self._event(
             conn,
             request_id,
             values["created_at"],
             values["requester"],
             "requested",
-            _requested(values, targets, policy),
+            detail,
             first=True,
         )
         return request_id

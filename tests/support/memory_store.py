@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.core.limits import Filed, LimitCheck
 from bot.core.models import (
     STEP_FILED,
     Approval,
@@ -60,12 +61,24 @@ class MemoryStore:
     # -- creating and reading -------------------------------------------------------------
 
     async def create_request(
-        self, new: NewRequest, *, approvals_needed: int, filed_by_step: bool = False
+        self,
+        new: NewRequest,
+        *,
+        approvals_needed: int,
+        filed_by_step: bool = False,
+        limits: LimitCheck | None = None,
     ) -> tuple[Request, bool]:
-        return self._insert(new, new.pending(0, approvals_needed, filed_by_step=filed_by_step))
+        pending = new.pending(0, approvals_needed, filed_by_step=filed_by_step)
+        return self._insert(new, pending, limits)
 
     async def create_break_glass(
-        self, new: NewRequest, *, incident: str | None, review_due_at: float, lease_seconds: float
+        self,
+        new: NewRequest,
+        *,
+        incident: str | None,
+        review_due_at: float,
+        lease_seconds: float,
+        limits: LimitCheck | None = None,
     ) -> tuple[Request, str | None]:
         pending = replace(
             new.pending(0),
@@ -75,7 +88,7 @@ class MemoryStore:
             review=Review.PENDING,
             review_due_at=review_due_at,
         )
-        stored, created = self._insert(new, pending)
+        stored, created = self._insert(new, pending, limits)
         if not created:
             return stored, None
         self._event(
@@ -88,11 +101,13 @@ class MemoryStore:
         claim = self._claim(stored.id, Status.PENDING, new.now, lease_seconds)
         return self._rows[stored.id].request, claim
 
-    def _insert(self, asked: NewRequest, new: Request) -> tuple[Request, bool]:
+    def _insert(
+        self, asked: NewRequest, new: Request, limits: LimitCheck | None
+    ) -> tuple[Request, bool]:
         """Stores `new` (as `asked`) pending with its `requested` event; a replay of its dedupe
         key returns the first request (KeyReused if it asked for something else);
         AlreadyPending when a target waits in another pending request of its org, unless
-        `again`."""
+        `again`; OverLimit when `limits` would be passed."""
         dedupe_key, again, policy = asked.dedupe_key, asked.again, asked.policy
         for row in self._rows.values():
             if dedupe_key is not None and row.dedupe_key == dedupe_key:
@@ -104,6 +119,7 @@ class MemoryStore:
                 holder = self._holder(new.org, state.target)
                 if holder is not None:
                     raise AlreadyPending.naming(str(state.target), holder)
+        judged = None if limits is None else limits.judge(self._filed(new.org, limits))
         request = replace(new, id=max(self._rows, default=0) + 1)
         self._rows[request.id] = _Row(request, dedupe_key)
         detail: dict[str, object] = {
@@ -115,8 +131,24 @@ class MemoryStore:
             detail["filed_by"] = STEP_FILED
         if policy is not None:
             detail["policy"] = dict(policy)
+        if judged is not None:
+            detail["limits"] = judged
         self._event(request.id, new.created_at, new.requester, "requested", detail)
         return request, True
+
+    def _filed(self, org: str, limits: LimitCheck) -> list[list[Filed]]:
+        """Per limit, the requests of `org` it counts (as bot/store/limits.py's query)."""
+        return [
+            [
+                Filed(r.created_at, len(r.targets))
+                for r in (row.request for row in self._rows.values())
+                if r.org == org
+                and r.created_at > counting.since
+                and (counting.requester is None or r.requester == counting.requester)
+                and (not counting.actions or r.action in counting.actions)
+            ]
+            for counting in limits.countings()
+        ]
 
     def _holder(self, org: str, target: Target, not_key: str | None = None) -> int | None:
         """The pending request of `org` holding `target`: the oldest naming it."""

@@ -1,11 +1,11 @@
 """A policy: approvals per action, expiry, self-approval, reasons and notes, reminders and
-escalations (in order, before expiry), who may break glass, and rules by target and size
-(rules.py)."""
+escalations (in order, before expiry), who may break glass, rules by target and size
+(rules.py), and limits per requester or org (limits.py)."""
 
 from __future__ import annotations
 
+from bot.config.orgfile.limits import LimitChecks
 from bot.config.orgfile.problems import kind_of, show
-from bot.config.orgfile.rules import RuleChecks
 from bot.config.orgfile.yaml_lines import Map
 from bot.core import ids
 from bot.core.models import Action
@@ -33,13 +33,14 @@ _POLICY_KEYS = (
     "escalate_to",
     "break_glass",
     "rules",
+    "limits",
 )
 _BREAK_GLASS_KEYS = ("roles", "require_incident", "review_within_minutes")
 _REMINDER_KEYS = ("remind_after_minutes", "escalate_after_minutes", "escalate_to")
 _ACTION_KEYS = ("approvals", *_REMINDER_KEYS)
 
 
-class PolicyChecks(RuleChecks):
+class PolicyChecks(LimitChecks):
     """An org's `policy:` mapping."""
 
     def policy(self, where: str, body: Map) -> Policy | None:
@@ -91,6 +92,7 @@ class PolicyChecks(RuleChecks):
                 self.reminder_order(where, action, line, reminders[action], ttl)
         glass = self.break_glass(where, raw)
         rules = self.rules(where, raw, glass is not None)
+        limits = self.limits(where, raw)
         if len(self.problems) > before:
             return None
         return Policy(
@@ -102,6 +104,7 @@ class PolicyChecks(RuleChecks):
             reminders=reminders,
             break_glass=glass,
             rules=rules,
+            limits=limits,
         )
 
     def break_glass(self, where: str, policy: Map) -> BreakGlass | None:

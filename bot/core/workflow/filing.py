@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 from bot.core import ids
 from bot.core.break_glass import incident_id
+from bot.core.limits import LimitCheck
 from bot.core.models import Action, NewRequest, Target
 from bot.core.org import Groups, Org, Role
 from bot.core.policy import RuleDecision
@@ -95,19 +96,27 @@ class Filing:
             again=again,
             policy=policy_rules.recorded(the_org, ruled),
         )
+        limits = the_org.policy.limit_check(action, requester, len(checked), now)
         if break_glass is not None:
-            return await self._break_glass(the_org, groups, ruled, new, break_glass)
+            return await self._break_glass(the_org, groups, ruled, new, limits, break_glass)
         request, created = await self.store.create_request(
             new,
             approvals_needed=steps.approvals_needed(ruled.approvals, by_step),
             filed_by_step=by_step,
+            limits=limits,
         )
         if created:
             self.shared.changed(request)
         return ApprovalResult(request, created, None)
 
     async def _break_glass(
-        self, org: Org, groups: Groups, ruled: RuleDecision, new: NewRequest, incident: str
+        self,
+        org: Org,
+        groups: Groups,
+        ruled: RuleDecision,
+        new: NewRequest,
+        limits: LimitCheck | None,
+        incident: str,
     ) -> ApprovalResult:
         """Stores the request already claimed (one transaction: `requested`, `broke_glass`,
         `claimed`), for a role the org's break-glass policy names, decided now from the org
@@ -138,6 +147,7 @@ class Filing:
             incident=incident or None,
             review_due_at=new.now + 60 * policy.review_within_minutes,
             lease_seconds=self.shared.lease_seconds,
+            limits=limits,
         )
         if claim is not None:
             log.warning(
