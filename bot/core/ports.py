@@ -11,7 +11,7 @@ from typing import Protocol
 
 from bot.core.deliveries import Kind
 from bot.core.limits import LimitCheck
-from bot.core.models import Action, Event, Outcome, Request, Review, Status, Target
+from bot.core.models import Event, NewRequest, Outcome, Request, Review, Status, Target
 from bot.core.preview import Preview, PreviewStore, Purpose, StoredPreview
 
 
@@ -52,47 +52,25 @@ class FilingStore(Protocol):
 
     async def create_request(
         self,
+        new: NewRequest,
         *,
-        org: str,
-        action: Action,
-        requester: str,
-        reason: str,
-        targets: Sequence[Target],
         approvals_needed: int,
-        now: float,
-        expires_at: float,
-        channel_id: str | None = None,
-        response_url: str | None = None,
-        dedupe_key: str | None = None,
         filed_by_step: bool = False,
-        again: bool = False,
-        policy: Mapping[str, object] | None = None,
         limits: LimitCheck | None = None,
     ) -> tuple[Request, bool]:
-        """A pending request stored; `policy`: the rule decision its `requested` event
-        records (an org with policy rules). `limits`: counted and judged inside the insert's
-        transaction, serialised per org, so two filings never both take the last slot
-        (OverLimit: nothing stored; a replay of the dedupe key is never refused by them)."""
+        """A pending request stored; a replay of the dedupe key: the first request, False.
+        `limits`: counted and judged inside the insert's transaction, serialised per org, so
+        two filings never both take the last slot (OverLimit: nothing stored; a replay of the
+        dedupe key is never refused by them)."""
         ...
 
     async def create_break_glass(
         self,
+        new: NewRequest,
         *,
-        org: str,
-        action: Action,
-        requester: str,
-        reason: str,
-        targets: Sequence[Target],
         incident: str | None,
-        now: float,
-        expires_at: float,
         review_due_at: float,
         lease_seconds: float,
-        channel_id: str | None = None,
-        response_url: str | None = None,
-        dedupe_key: str | None = None,
-        again: bool = False,
-        policy: Mapping[str, object] | None = None,
         limits: LimitCheck | None = None,
     ) -> tuple[Request, str | None]:
         """A break-glass request stored already claimed (its claim token), in one transaction;

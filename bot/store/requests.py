@@ -15,12 +15,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from bot.core.limits import LimitCheck
 from bot.core.models import (
     STEP_FILED,
-    Action,
     Event,
+    NewRequest,
     Request,
     Status,
     Target,
-    TargetState,
 )
 from bot.errors import AlreadyPending, KeyReused
 from bot.store.database import Database
@@ -111,21 +110,10 @@ class Requests(Database):
 
     async def create_request(
         self,
+        new: NewRequest,
         *,
-        org: str,
-        action: Action,
-        requester: str,
-        reason: str,
-        targets: Sequence[Target],
         approvals_needed: int,
-        now: float,
-        expires_at: float,
-        channel_id: str | None = None,
-        response_url: str | None = None,
-        dedupe_key: str | None = None,
         filed_by_step: bool = False,
-        again: bool = False,
-        policy: Mapping[str, object] | None = None,
         limits: LimitCheck | None = None,
     ) -> tuple[Request, bool]:
         """Stores a pending request; the same dedupe key returns the first one, not a second.
@@ -138,58 +126,40 @@ class Requests(Database):
         async with self._write(urgent=True) as conn:
             inserted = await self._insert_request(
                 conn,
-                {
-                    "org": org,
-                    "action": action.value,
-                    "requester": requester,
-                    "reason": reason,
-                    "approvals_needed": approvals_needed,
-                    "created_at": now,
-                    "expires_at": expires_at,
-                    "channel_id": channel_id,
-                    "response_url": response_url,
-                    "dedupe_key": dedupe_key,
-                    "filed_by_step": int(filed_by_step),
-                },
-                targets,
-                again=again,
-                policy=policy,
+                new,
+                {"approvals_needed": approvals_needed, "filed_by_step": int(filed_by_step)},
                 limits=limits,
             )
             if isinstance(inserted, Request):
                 return inserted, False
-            request_id = inserted
-        stored = Request(
-            id=request_id,
-            org=org,
-            action=action,
-            requester=requester,
-            reason=reason,
-            status=Status.PENDING,
-            approvals_needed=approvals_needed,
-            created_at=now,
-            expires_at=expires_at,
-            targets=tuple(TargetState(target=t) for t in targets),
-            channel_id=channel_id,
-            response_url=response_url,
-            filed_by_step=filed_by_step,
-        )
-        return stored, True
+        return new.pending(inserted, approvals_needed, filed_by_step=filed_by_step), True
 
     async def _insert_request(
         self,
         conn: AsyncConnection,
-        values: dict[str, Any],
-        targets: Sequence[Target],
+        new: NewRequest,
+        columns: dict[str, Any],
         *,
-        again: bool,
-        policy: Mapping[str, object] | None = None,
         limits: LimitCheck | None = None,
     ) -> int | Request:
-        """Inserts a pending request, its targets, their reservations and its `requested`
-        event in the caller's transaction: its id, or the request already filed under the
-        same dedupe key. AlreadyPending when a target is reserved and not `again`; OverLimit
-        when a limit would be passed (checked last, so the org's lock is held briefly)."""
+        """Inserts a pending request (`columns`: those beyond what every new request fills),
+        its targets, their reservations and its `requested` event in the caller's
+        transaction: its id, or the request already filed under the same dedupe key.
+        AlreadyPending when a target is reserved and not `again`; OverLimit when a limit
+        would be passed (checked last, so the org's lock is held briefly)."""
+        targets, again, policy = new.targets, new.again, new.policy
+        values = {
+            "org": new.org,
+            "action": new.action.value,
+            "requester": new.requester,
+            "reason": new.reason,
+            "created_at": new.now,
+            "expires_at": new.expires_at,
+            "channel_id": new.channel_id,
+            "response_url": new.response_url,
+            "dedupe_key": new.dedupe_key,
+            **columns,
+        }
         insert = self._prepared.get("insert_request")
         if insert is None:
             insert = self._prepared["insert_request"] = (

@@ -32,7 +32,7 @@ from urllib.parse import urlencode
 import aiohttp
 
 from bot.core.bound import approved_on
-from bot.core.models import Action, Request, Status, Target
+from bot.core.models import Action, NewRequest, Request, Status, Target
 from bot.sandbox.emulator import Emulator
 from bot.sandbox.slack_standin import Message, SlackStandin
 from bot.sandbox.slack_workspace import APP_ID, TEAM_ID, buttons
@@ -230,14 +230,16 @@ async def test_two_replicas_execute_every_request_once(
             emulator.add_app(ACME_KEY, app, [number])
             now = time.time()
             request, created = await store.create_request(
-                org="acme",
-                action=Action.UNLINK,
-                requester="U0ALICE",
-                reason=f"left to expire {i}",
-                targets=[Target(app, number)],
+                NewRequest(
+                    org="acme",
+                    action=Action.UNLINK,
+                    requester="U0ALICE",
+                    reason=f"left to expire {i}",
+                    targets=[Target(app, number)],
+                    now=now,
+                    expires_at=now + 3,
+                ),
                 approvals_needed=1,
-                now=now,
-                expires_at=now + 3,
             )
             assert created
             filed.append(Filed(request.id, Action.UNLINK, [Target(app, number)], expiring=True))

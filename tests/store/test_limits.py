@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import pytest
 
 from bot.core.limits import Limit, LimitCheck, Per
-from bot.core.models import Action, Status, Target
+from bot.core.models import Action, NewRequest, Status, Target
 from bot.core.ports import RequestStore
 from bot.errors import OverLimit
 from tests.support.database import StoreFactory
@@ -39,15 +39,17 @@ async def file(
     action = Action.UNLINK if targets[0].number else Action.DELETE
     applying = tuple(limit for limit in limits if limit.applies(action))
     request, _ = await store.create_request(
-        org=org,
-        action=action,
-        requester=requester,
-        reason="cleanup",
-        targets=list(targets),
+        NewRequest(
+            org=org,
+            action=action,
+            requester=requester,
+            reason="cleanup",
+            targets=list(targets),
+            now=now,
+            expires_at=now + HOUR,
+            dedupe_key=key,
+        ),
         approvals_needed=1,
-        now=now,
-        expires_at=now + HOUR,
-        dedupe_key=key,
         limits=LimitCheck(applying, requester, len(targets), now) if applying else None,
     )
     return request.id
@@ -108,14 +110,16 @@ async def test_a_replay_of_the_key_returns_the_first_not_a_refusal(
 async def test_break_glass_counts_and_is_refused_alike(request_store: RequestStore) -> None:
     async def glass(targets: list[Target]) -> str | None:
         _, claim = await request_store.create_break_glass(
-            org="acme",
-            action=Action.UNLINK,
-            requester="U0ALICE",
-            reason="fraud",
-            targets=targets,
+            NewRequest(
+                org="acme",
+                action=Action.UNLINK,
+                requester="U0ALICE",
+                reason="fraud",
+                targets=targets,
+                now=NOW,
+                expires_at=NOW + HOUR,
+            ),
             incident=None,
-            now=NOW,
-            expires_at=NOW + HOUR,
             review_due_at=NOW + HOUR,
             lease_seconds=30,
             limits=LimitCheck((PER_ALICE,), "U0ALICE", len(targets), NOW),

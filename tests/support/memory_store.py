@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import AsyncIterator, Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -18,15 +18,14 @@ from bot.core.deliveries import Kind, posted_with
 from bot.core.limits import Filed, LimitCheck
 from bot.core.models import (
     STEP_FILED,
-    Action,
     Approval,
     Event,
+    NewRequest,
     Outcome,
     Request,
     Review,
     Status,
     Target,
-    TargetState,
 )
 from bot.core.ports import ApprovalRecord, RequestStore
 from bot.core.preview import DRIFTED, PREVIEWED, Preview, Purpose, StoredPreview
@@ -65,84 +64,53 @@ class MemoryStore:
 
     async def create_request(
         self,
+        new: NewRequest,
         *,
-        org: str,
-        action: Action,
-        requester: str,
-        reason: str,
-        targets: Sequence[Target],
         approvals_needed: int,
-        now: float,
-        expires_at: float,
-        channel_id: str | None = None,
-        response_url: str | None = None,
-        dedupe_key: str | None = None,
         filed_by_step: bool = False,
-        again: bool = False,
-        policy: Mapping[str, object] | None = None,
         limits: LimitCheck | None = None,
     ) -> tuple[Request, bool]:
-        new = _pending(org, action, requester, reason, targets, now, expires_at)
-        new = replace(
-            new,
-            approvals_needed=approvals_needed,
-            channel_id=channel_id,
-            response_url=response_url,
-            filed_by_step=filed_by_step,
-        )
-        return self._insert(new, dedupe_key, again=again, policy=policy, limits=limits)
+        pending = new.pending(0, approvals_needed, filed_by_step=filed_by_step)
+        return self._insert(new, pending, limits)
 
     async def create_break_glass(
         self,
+        new: NewRequest,
         *,
-        org: str,
-        action: Action,
-        requester: str,
-        reason: str,
-        targets: Sequence[Target],
         incident: str | None,
-        now: float,
-        expires_at: float,
         review_due_at: float,
         lease_seconds: float,
-        channel_id: str | None = None,
-        response_url: str | None = None,
-        dedupe_key: str | None = None,
-        again: bool = False,
-        policy: Mapping[str, object] | None = None,
         limits: LimitCheck | None = None,
     ) -> tuple[Request, str | None]:
-        new = replace(
-            _pending(org, action, requester, reason, targets, now, expires_at),
-            channel_id=channel_id,
-            response_url=response_url,
-            decided_by=requester,
+        pending = replace(
+            new.pending(0),
+            decided_by=new.requester,
             break_glass=True,
             incident=incident,
             review=Review.PENDING,
             review_due_at=review_due_at,
         )
-        stored, created = self._insert(new, dedupe_key, again=again, policy=policy, limits=limits)
+        stored, created = self._insert(new, pending, limits)
         if not created:
             return stored, None
         self._event(
-            stored.id, now, requester, "broke_glass", {"incident": incident, "reason": reason}
+            stored.id,
+            new.now,
+            new.requester,
+            "broke_glass",
+            {"incident": incident, "reason": new.reason},
         )
-        claim = self._claim(stored.id, Status.PENDING, now, lease_seconds)
+        claim = self._claim(stored.id, Status.PENDING, new.now, lease_seconds)
         return self._rows[stored.id].request, claim
 
     def _insert(
-        self,
-        new: Request,
-        dedupe_key: str | None,
-        *,
-        again: bool,
-        policy: Mapping[str, object] | None = None,
-        limits: LimitCheck | None = None,
+        self, asked: NewRequest, new: Request, limits: LimitCheck | None
     ) -> tuple[Request, bool]:
-        """Stores `new` pending with its `requested` event; a replay of its dedupe key returns
-        the first request (KeyReused if it asked for something else); AlreadyPending when a
-        target waits in another pending request of its org, unless `again`."""
+        """Stores `new` (as `asked`) pending with its `requested` event; a replay of its dedupe
+        key returns the first request (KeyReused if it asked for something else);
+        AlreadyPending when a target waits in another pending request of its org, unless
+        `again`; OverLimit when `limits` would be passed."""
+        dedupe_key, again, policy = asked.dedupe_key, asked.again, asked.policy
         for row in self._rows.values():
             if dedupe_key is not None and row.dedupe_key == dedupe_key:
                 if not _asks_the_same(row.request, new):
@@ -532,30 +500,6 @@ class MemoryStore:
         """Appends to the trail, its detail read back as the database's JSON column would."""
         stored = json.loads(json.dumps(detail or {}, sort_keys=True))
         self._events.append(Event(request_id, at, actor, kind, stored))
-
-
-def _pending(
-    org: str,
-    action: Action,
-    requester: str,
-    reason: str,
-    targets: Sequence[Target],
-    now: float,
-    expires_at: float,
-) -> Request:
-    """A request about to be filed (its id given when stored)."""
-    return Request(
-        id=0,
-        org=org,
-        action=action,
-        requester=requester,
-        reason=reason,
-        status=Status.PENDING,
-        approvals_needed=0,
-        created_at=now,
-        expires_at=expires_at,
-        targets=tuple(TargetState(target=t) for t in targets),
-    )
 
 
 def _note(detail: dict[str, object] | None) -> str | None:

@@ -112,18 +112,12 @@ class PolicyChecks(LimitChecks):
     def break_glass(self, where: str, policy: Map) -> BreakGlass | None:
         """`break_glass: {roles: [admin], require_incident: true, review_within_minutes: 60}`;
         absent: nobody may break glass."""
-        if "break_glass" not in policy:
+        like = "{roles: [admin], require_incident: true, review_within_minutes: 60}"
+        raw = self.section(
+            policy, "break_glass", f"{where}: policy break_glass", like, _BREAK_GLASS_KEYS
+        )
+        if raw is None:
             return None
-        raw, line = policy.get("break_glass"), policy.line_of("break_glass")
-        if not isinstance(raw, Map):
-            self.problem(
-                line,
-                f"{where}: policy break_glass must be a mapping like {{roles: [admin], "
-                f"require_incident: true, review_within_minutes: 60}}, not {kind_of(raw)}",
-            )
-            return None
-        self.unknown_keys(raw, _BREAK_GLASS_KEYS, f"{where}: policy break_glass: ", "key")
-        self.duplicate_keys(raw, f"{where}: policy break_glass ", "given more than once")
         roles = self.break_glass_roles(where, raw)
         require = raw.get("require_incident", True)
         if not isinstance(require, bool):
