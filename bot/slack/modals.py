@@ -226,15 +226,7 @@ def refused(said: str, *, field: bool) -> dict[str, Any]:
     else the form turned into the answer."""
     if field:
         return errors(said.removeprefix(":warning: ").removeprefix(":hourglass: "))
-    return {
-        "response_action": "update",
-        "view": {
-            "type": "modal",
-            "title": {"type": "plain_text", "text": "Nothing changed"},
-            "close": {"type": "plain_text", "text": "Close"},
-            "blocks": [blocks.section(said)],
-        },
-    }
+    return _answer("Nothing changed", said)
 
 
 def changed(request_id: int, changes: list[str]) -> dict[str, Any]:
@@ -245,11 +237,16 @@ def changed(request_id: int, changes: list[str]) -> dict[str, Any]:
         f":warning: What request #{request_id} touches changed since you opened this:\n{lines}",
         tail="Nothing was recorded. Open it again from the card to see it as it is now.",
     )
+    return _answer("It changed", said)
+
+
+def _answer(title: str, said: str) -> dict[str, Any]:
+    """The ack that turns the form into `said`, with nothing left to submit."""
     return {
         "response_action": "update",
         "view": {
             "type": "modal",
-            "title": {"type": "plain_text", "text": "It changed"},
+            "title": {"type": "plain_text", "text": title},
             "close": {"type": "plain_text", "text": "Close"},
             "blocks": [blocks.section(said)],
         },

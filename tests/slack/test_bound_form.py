@@ -8,36 +8,18 @@ from __future__ import annotations
 
 import json
 
-import httpx
-
 from bot.core.models import Status
 from bot.sandbox.emulator import Emulator
 from bot.sandbox.slack_standin import SlackStandin
 from bot.sandbox.slack_workspace import SubmitResult, View
 from tests.support.bot import RunningBot
+from tests.support.drift import APP, DELETE, KEY, NEW, THREE, link_behind, seed
 from tests.support.slack_user import APPROVALS, ask, card, card_text, click, request_id_in
-
-KEY = "test-key-acme-not-real"
-APP = "sfv_app_three0000001"
-THREE = ("+918100000001", "+918100000002", "+918100000003")
-NEW = "+918100000009"
-DELETE = f"delete {APP} decommissioned, CHG-12"  # acme: two approvals
 
 
 async def _filed(slack: SlackStandin, bot: RunningBot, emulator: Emulator) -> int:
-    emulator.add_app(KEY, APP, THREE)
-    emulator.add_numbers(KEY, [NEW])
+    seed(emulator)
     return request_id_in(await ask(slack, bot, "U0ALICE", DELETE))
-
-
-async def _link_behind(emulator: Emulator, number: str) -> None:
-    """Another SFVoPI user links a number to the app (the emulator's control, over HTTP)."""
-    async with httpx.AsyncClient() as http:
-        answer = await http.post(
-            f"{emulator.control_url}/link",
-            json={"org": "acme", "app_id": APP, "voip_number": number},
-        )
-    assert answer.status_code == 200, answer.text
 
 
 async def _open_form(slack: SlackStandin, bot: RunningBot, user: str, request_id: int) -> View:
@@ -78,7 +60,7 @@ async def test_a_form_opened_before_a_drift_counts_nothing_and_says_what_changed
     assert json.loads(dave.view["private_metadata"])["preview"] == 1
 
     await click(slack, bot, "U0BOB", request_id, "approve")
-    await _link_behind(emulator, NEW)
+    await link_behind(emulator, NEW)
     await click(slack, bot, "U0CAROL", request_id, "approve")  # drifts: pending again, seq 2
     assert (await _request(bot, request_id))[:2] == (Status.PENDING, ())
 

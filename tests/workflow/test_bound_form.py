@@ -13,21 +13,9 @@ from bot.core.preview import Purpose
 from bot.core.workflow import Decision, Workflow
 from bot.errors import PreviewChanged
 from bot.sandbox.emulator import Emulator
+from tests.support.drift import APP, NEW, THREE
+from tests.support.drift import file_delete as _delete
 from tests.support.memory_store import MemoryStore
-
-KEY = "test-key-acme-not-real"
-APP = "sfv_app_three0000001"
-THREE = ("+918100000001", "+918100000002", "+918100000003")
-NEW = "+918100000009"
-
-
-async def _delete(workflow: Workflow, emulator: Emulator) -> int:
-    emulator.add_app(KEY, APP, THREE)
-    emulator.add_numbers(KEY, [NEW])
-    request = await workflow.request(
-        requester="U0ALICE", action="delete", targets=[APP], reason="decommission, INC-9"
-    )
-    return request.id
 
 
 async def _approvals(memory_store: MemoryStore, request_id: int) -> tuple[str, ...]:
