@@ -578,12 +578,14 @@ async def approve(env: Env, ts: str, request_id: int) -> tuple[float, float]:
     """Bob clicks Approve on a card and submits the form it opens, as Slack sends it (one form
     open per person at a time in the stand-in, so the form is sent by request, not by what is
     open); returns both acks' latencies in seconds."""
+    assert await poll(lambda: card_previewed(env.slack, request_id), 60), request_id
     clicked = await env.slack.click("U0BOB", APPROVALS, ts, "sfvopi_approve")
     assert clicked.status == 200, clicked.status
-    form = {
+    assert await poll(lambda: form_opened(env.slack, request_id) is not None, 60)
+    form: dict[str, object] = {
         "type": "modal",
         "callback_id": "sfvopi_approve_note",
-        "private_metadata": json.dumps({"request": request_id, "where": APPROVALS}),
+        "private_metadata": form_opened(env.slack, request_id),  # the preview it is bound to
         "state": {"values": {}},
     }
     confirmed = await env.slack.submit_payload("U0BOB", form)
@@ -593,6 +595,24 @@ async def approve(env: Env, ts: str, request_id: int) -> tuple[float, float]:
         confirmed.body,
     )
     return clicked.elapsed, confirmed.elapsed
+
+
+def card_previewed(slack: SlackStandin, request_id: int) -> bool:
+    """Whether the card shows the preview read after filing (an Approve form is bound to the
+    preview it shows: clicked before the read, its submission would be refused after it)."""
+    shown = str(getattr(card_for(slack, request_id), "blocks", ""))
+    return "What it touches now" in shown or "Could not read SFVoPI" in shown
+
+
+def form_opened(slack: SlackStandin, request_id: int) -> str | None:
+    """The private_metadata of the last form the bot opened for `request_id`, if any."""
+    for call in reversed(slack.calls):
+        view = call.params.get("view") if call.method == "views.open" else None
+        view = json.loads(view) if isinstance(view, str) else view
+        metadata = view.get("private_metadata") if isinstance(view, dict) else None
+        if isinstance(metadata, str) and json.loads(metadata).get("request") == request_id:
+            return metadata
+    return None
 
 
 def all_final(env: Env, ids: Iterable[int]) -> Callable[[], bool]:

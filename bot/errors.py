@@ -12,7 +12,8 @@ BotError                    .message is a sentence fit to show a person, never a
 │   ├── Busy                too many commands in hand to answer in time; nothing was filed
 │   ├── KeyReused           a dedupe key already filed a different request; nothing was filed
 │   └── Conflict            the request is no longer in a state that allows this
-│       └── AlreadyPending  a target already waits in another pending request
+│       ├── AlreadyPending  a target already waits in another pending request
+│       └── PreviewChanged  an approval on a preview no longer the newest; .changes in words
 ├── ConfigError             the bot cannot start as configured
 │   ├── OrgFileError        the organization file is unusable; .problems, one line each
 │   └── StartupError        anything else that stops start-up (a token, a port, a database)
@@ -58,6 +59,7 @@ __all__ = [
     "OrgFileError",
     "OverLimit",
     "ParseError",
+    "PreviewChanged",
     "RecordingDelayed",
     "Refusal",
     "RejectedRequest",
@@ -142,6 +144,20 @@ class KeyReused(Refusal):
 
 class Conflict(Refusal):
     """The request is no longer in a state that allows this."""
+
+
+class PreviewChanged(Conflict):
+    """An approval submitted on a preview that is no longer the request's newest: nothing
+    was recorded. `changes`: what differs, in plain words (SFVoPI's text inside: escape it
+    wherever shown)."""
+
+    def __init__(self, request_id: int, changes: list[str]) -> None:
+        super().__init__(
+            f"what request #{request_id} touches changed since you opened this: "
+            + "; ".join(changes)
+            + ". Open it again from the card."
+        )
+        self.changes = changes
 
 
 class AlreadyPending(Conflict):

@@ -12,7 +12,6 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 
 from bot.core import ids
 from bot.core.models import Status
-from bot.core.org import Need
 from bot.core.workflow import Decision, Outcome
 from bot.errors import InvalidId, RecordingDelayed, Refusal, RequestNotFound
 from bot.slack import blocks, modals
@@ -65,7 +64,7 @@ async def click(services: Services, body: dict[str, Any], action: dict[str, Any]
         await tell(services, where, user, refusal_text(exc, request_id))
         return
     if outcome.need is not None and outcome.request is not None:
-        await ask_why(services, body, decision, outcome.request, outcome.need, where)
+        await ask_why(services, body, decision, outcome, where)
     else:
         await answer(services, outcome, request_id, user, where)
     clicked = _text(body.get("container"), "message_ts")
@@ -96,19 +95,21 @@ async def ask_why(
     services: Services,
     body: dict[str, Any],
     decision: Decision,
-    request: Any,
-    need: Need,
+    outcome: Outcome,
     where: str,
 ) -> None:
-    """Opens the decision form (to confirm, with a reason or note if the policy wants one) with
-    the click's trigger_id; if Slack refuses or is slow, the clicker is told so (a click is
-    never left silent)."""
+    """Opens the decision form (to confirm, with a reason or note if the policy wants one, and
+    the preview read with the click's decision, which an approval is bound to) with the
+    click's trigger_id; if Slack refuses or is slow, the clicker is told so (a click is never
+    left silent)."""
+    request, need = outcome.request, outcome.need
+    assert request is not None and need is not None
     user = _text(body.get("user"), "id")
     trigger = body.get("trigger_id")
     try:
         if not isinstance(trigger, str) or not trigger:
             raise ValueError("no trigger_id")
-        modal = modals.decision_modal(decision, request, need, where=where)
+        modal = modals.decision_modal(decision, request, need, where=where, preview=outcome.preview)
         async with asyncio.timeout(MODAL_DEADLINE):
             await services.slack.views_open(trigger_id=trigger, view=modal)
     except Exception as exc:

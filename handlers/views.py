@@ -2,9 +2,10 @@
 decided before the ack (one question to the workflow), so a refusal keeps the modal open and
 says why; a run the approval started goes on after the ack.
 
-The view payload is untrusted: the request number comes from our own `private_metadata`
-(checked), the person from the signed body, and who may decide what from the store and the
-org file, exactly as for a click.
+The view payload is untrusted: the request number (and the seq of the preview the form
+showed, an approval's binding) comes from our own `private_metadata` (checked), the person
+from the signed body, and who may decide what from the store and the org file, exactly as for
+a click.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 from bot.core import ids
 from bot.core.text import one_line
 from bot.core.workflow import MAX_NOTE, Decision
-from bot.errors import InvalidId
+from bot.errors import InvalidId, PreviewChanged
 from bot.slack import modals
 from bot.slack.services import Services
 from handlers.actions import answer, refusal_text
@@ -54,10 +55,12 @@ async def submitted(services: Services, body: dict[str, Any], view: object) -> d
         if len(one_line(form.text, what)) > MAX_NOTE:
             return modals.errors(f"At most {MAX_NOTE} characters, please.")
         outcome = await services.workflow.decide(
-            form.request_id, user=user, decision=form.decision, text=form.text
+            form.request_id, user=user, decision=form.decision, text=form.text, seen=form.preview
         )
     except Exception as exc:
         return modals.refused(refusal_text(exc, form.request_id), field=form.field)
+    if isinstance(outcome.refusal, PreviewChanged):
+        return modals.changed(form.request_id, outcome.refusal.changes)
     if outcome.refusal is not None:
         return modals.refused(refusal_text(outcome.refusal, form.request_id), field=form.field)
     # how far an approval got, or the run it started, goes on after the ack

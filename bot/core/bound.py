@@ -11,7 +11,7 @@ from bot.core.deliveries import Kind
 from bot.core.models import Action, Request
 from bot.core.preview import LinkState, Preview, StoredPreview, changes
 
-__all__ = ["NUMBERS_SHOWN", "approved_on", "gone", "owed_with", "stops"]
+__all__ = ["NUMBERS_SHOWN", "approved_on", "gone", "owed_with", "stops", "unseen"]
 
 NUMBERS_SHOWN = 20  # numbers a card lists per app; the rest in the card's thread
 
@@ -21,6 +21,18 @@ def approved_on(previews: Sequence[StoredPreview]) -> StoredPreview | None:
     rebound after a drift), never a pre-image read as a run began."""
     shown = [p for p in previews if p.purpose.binds]
     return shown[-1] if shown else None
+
+
+def unseen(previews: Sequence[StoredPreview], seen: int) -> list[str]:
+    """What an approver's form did not show, in plain words: the change from the preview it
+    showed (seq `seen`, 0 when none was read yet) to the newest one an approval binds to."""
+    newest = approved_on(previews)
+    shown = next((p for p in previews if p.seq == seen and p.purpose.binds), None)
+    if newest is not None and shown is not None:
+        return changes(shown.preview, newest.preview) or ["SFVoPI was read again"]
+    if newest is not None and seen == 0:
+        return ["SFVoPI was read for the first time (the form had nothing to show yet)"]
+    return ["the form named a preview this request does not have"]
 
 
 def stops(approved: Preview | None, now: Preview, *, rebind: bool) -> list[str]:

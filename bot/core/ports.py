@@ -12,7 +12,7 @@ from typing import Protocol
 from bot.core.deliveries import Kind
 from bot.core.limits import LimitCheck
 from bot.core.models import Event, NewRequest, Outcome, Request, Review, Status, Target
-from bot.core.preview import Preview, PreviewStore, StoredPreview
+from bot.core.preview import Preview, PreviewStore, Purpose, StoredPreview
 
 
 @dataclass(frozen=True)
@@ -23,6 +23,7 @@ class ApprovalRecord:
     counted: bool
     claim: str | None
     refused: Status | None = None
+    stale: bool = False  # the preview the approver saw is no longer the newest: not counted
 
 
 class RequestLookup(Protocol):
@@ -92,10 +93,19 @@ class DecidingStore(RequestLookup, RequestListing, Protocol):
         needed: int = 0,
         note: str | None = None,
         quorum: Callable[[Sequence[str]], bool] | None = None,
+        seen: int | None = None,
     ) -> ApprovalRecord:
         """`quorum`: beyond the count, whether the eligible approvers fill what the policy's
-        rules require of them (teams, one person each), asked inside the transaction."""
+        rules require of them (teams, one person each), asked inside the transaction.
+        `seen`: the seq of the binding preview the approver was shown (0: none yet); when it
+        is not the request's newest `filed`/`rebound` one, nothing is written (`stale`)."""
         ...
+
+    async def latest_preview(
+        self, request_id: int, purpose: Purpose | None = None
+    ) -> StoredPreview | None: ...
+
+    async def previews(self, request_id: int) -> list[StoredPreview]: ...
 
     async def transition(
         self,

@@ -1,9 +1,12 @@
 """The modal that confirms a decision (Approve, Deny) and asks why (Deny, Cancel) or for a
 note (Approve) when the policy wants a text, and reading it back.
 
-Pure functions, tested as data. What comes back in a `view_submission` is untrusted: only the
-request number and where the click came from are read from `private_metadata`, each checked,
-and the typed text is length-checked; everything else is decided from the store again.
+Pure functions, tested as data. The form shows what the request touches as last read from
+SFVoPI (the card's preview section) and carries that preview's seq, the one an approval
+submitted through it is bound to. What comes back in a `view_submission` is untrusted: only
+the request number, where the click came from and that seq are read from `private_metadata`,
+each checked, and the typed text is length-checked; everything else is decided from the store
+again (an approval whose seq is no longer the newest is refused there).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from typing import Any
 from bot.core import ids
 from bot.core.models import Request
 from bot.core.org import Need
+from bot.core.preview import StoredPreview
 from bot.core.workflow import MAX_NOTE, Decision
 from bot.errors import InvalidId
 from bot.slack import blocks
@@ -30,6 +34,11 @@ TEXT_ACTION = "text"
 HOME = "home"  # `where` for a click on the App Home (there is no channel to answer in)
 
 TARGETS_SHOWN = 10
+NOT_READ = (
+    "*What it touches* has not been read from SFVoPI yet: the card shows it once it is. "
+    "An approval given now is refused if it is read before you press the button."
+)
+MAX_SEQ = 2**31 - 1  # a preview's seq as the form carries it back; 0: none was shown
 _CONSEQUENCE = {
     Decision.APPROVE: "Your approval counts once you press Approve; once the approvals needed "
     "are in, it runs at once and cannot be undone.",
@@ -50,20 +59,30 @@ class Submission:
     where: str  # a channel id, or HOME
     text: str
     field: bool  # whether the form has the text field (a refusal is shown under it)
+    preview: int = 0  # the seq of the preview the form showed (0: none was read yet)
 
 
-def decision_modal(decision: Decision, request: Request, need: Need, *, where: str) -> Block:
+def decision_modal(
+    decision: Decision,
+    request: Request,
+    need: Need,
+    *,
+    where: str,
+    preview: StoredPreview | None = None,
+) -> Block:
     """The form that confirms one decision on one request, opened by the bot once the rules
-    let the clicker decide: what is decided (action, targets, requester, reason), and the
-    text field unless the policy asks for none (`need`)."""
+    let the clicker decide: what is decided (action, targets, requester, reason), what it
+    touches as last read (`preview`, None: not read yet), and the text field unless the
+    policy asks for none (`need`)."""
     verb, label, submit = _WORDS[decision]
-    shown = [*summary(request), blocks.context(_CONSEQUENCE[decision])]
+    seen = blocks.preview_blocks(request, preview) or [blocks.section(NOT_READ)]
+    shown = [*summary(request), *seen, blocks.context(_CONSEQUENCE[decision])]
     if need is not Need.NONE:
         shown.append(_field(request, need, label))
     return {
         "type": "modal",
         "callback_id": CALLBACKS[decision],
-        "private_metadata": metadata(request.id, where),
+        "private_metadata": metadata(request.id, where, preview.seq if preview else 0),
         "title": {"type": "plain_text", "text": f"{verb} request #{request.id}"[:24]},
         "submit": {"type": "plain_text", "text": submit},
         "close": {"type": "plain_text", "text": "Back"},
@@ -118,33 +137,32 @@ def read_submission(view: object) -> Submission | None:
         return None
     decision = next((d for d, c in CALLBACKS.items() if c == view.get("callback_id")), None)
     place = read_place(view)
+    seq = _seen(view)
     values = _values(view.get("state"))
-    if decision is None or place is None or values is None:
+    if decision is None or place is None or seq is None or values is None:
         return None
     request_id, where = place
     field = TEXT_BLOCK in values
     text = _typed(values) if field else ""
     if text is None:
         return None
-    return Submission(decision, request_id, where, text, field)
+    return Submission(decision, request_id, where, text, field, seq)
 
 
-def metadata(request_id: int, where: str) -> str:
-    """The `private_metadata` of a form about one request: which request, and where from."""
-    return json.dumps({"request": request_id, "where": where})
+def metadata(request_id: int, where: str, preview: int | None = None) -> str:
+    """The `private_metadata` of a form about one request: which request, and where from (and
+    for a decision form, the seq of the preview it shows, 0 for none)."""
+    named: dict[str, object] = {"request": request_id, "where": where}
+    if preview is not None:
+        named["preview"] = preview
+    return json.dumps(named)
 
 
 def read_place(view: dict[str, Any]) -> tuple[int, str] | None:
     """The request number and place a submitted view's `private_metadata` names (as
     `metadata` wrote it), each checked; None when it is not that."""
-    raw = view.get("private_metadata")
-    if not isinstance(raw, str) or len(raw) > 200:
-        return None
-    try:
-        named = json.loads(raw)
-    except ValueError:
-        return None
-    if not isinstance(named, dict):
+    named = _named(view)
+    if named is None:
         return None
     try:
         request_id = ids.request_id(str(named.get("request")))
@@ -154,6 +172,24 @@ def read_place(view: dict[str, Any]) -> tuple[int, str] | None:
     except InvalidId:
         return None
     return request_id, where
+
+
+def _seen(view: dict[str, Any]) -> int | None:
+    """The preview seq a decision form's `private_metadata` carries, if it is one."""
+    named = _named(view)
+    seq = named.get("preview") if named is not None else None
+    return seq if type(seq) is int and 0 <= seq <= MAX_SEQ else None
+
+
+def _named(view: dict[str, Any]) -> dict[str, Any] | None:
+    raw = view.get("private_metadata")
+    if not isinstance(raw, str) or len(raw) > 200:
+        return None
+    try:
+        named = json.loads(raw)
+    except ValueError:
+        return None
+    return named if isinstance(named, dict) else None
 
 
 def typed(state: Any) -> str | None:
@@ -190,11 +226,27 @@ def refused(said: str, *, field: bool) -> dict[str, Any]:
     else the form turned into the answer."""
     if field:
         return errors(said.removeprefix(":warning: ").removeprefix(":hourglass: "))
+    return _answer("Nothing changed", said)
+
+
+def changed(request_id: int, changes: list[str]) -> dict[str, Any]:
+    """The ack for an approval submitted on a preview that is no longer the newest: the form
+    turned into what changed (SFVoPI's words made inert) and where to look again."""
+    lines = "\n".join(f"• {blocks.escape(blocks.inert(c))}" for c in changes)
+    said = blocks.clip(
+        f":warning: What request #{request_id} touches changed since you opened this:\n{lines}",
+        tail="Nothing was recorded. Open it again from the card to see it as it is now.",
+    )
+    return _answer("It changed", said)
+
+
+def _answer(title: str, said: str) -> dict[str, Any]:
+    """The ack that turns the form into `said`, with nothing left to submit."""
     return {
         "response_action": "update",
         "view": {
             "type": "modal",
-            "title": {"type": "plain_text", "text": "Nothing changed"},
+            "title": {"type": "plain_text", "text": title},
             "close": {"type": "plain_text", "text": "Close"},
             "blocks": [blocks.section(said)],
         },

@@ -11,19 +11,25 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Collection, Sequence
 
-from sqlalchemy import ColumnElement, and_, delete, func, select, update
+from sqlalchemy import ColumnElement, and_, bindparam, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.core.deliveries import AT_ONCE, Kind
 from bot.core.models import Outcome, Request, Status, Target
 from bot.core.ports import ApprovalRecord
+from bot.core.preview import Purpose
 from bot.errors import LostClaim
 from bot.store.conditions import conditional
 from bot.store.outbox import owe
 from bot.store.requests import Requests
-from bot.store.schema import approvals_t, requests_t, targets_t
+from bot.store.schema import approvals_t, request_previews_t, requests_t, targets_t
 
 __all__ = ["Transitions"]
+
+_BOUND = select(func.coalesce(func.max(request_previews_t.c.seq), 0)).where(
+    request_previews_t.c.request_id == bindparam("id"),
+    request_previews_t.c.purpose.in_([p.value for p in Purpose if p.binds]),
+)  # the newest preview an approval is given on
 
 
 class Transitions(Requests):
@@ -52,13 +58,16 @@ class Transitions(Requests):
         needed: int = 0,
         note: str | None = None,
         quorum: Callable[[Sequence[str]], bool] | None = None,
+        seen: int | None = None,
     ) -> ApprovalRecord:
         """Counts one approver once; the click that completes the quorum alone wins the claim.
 
         The quorum counts only approvals by `eligible` people (those who hold the role under
         the org file in force now) and needs the larger of what the request was filed with
         and `needed` (what the policy says now), and `quorum` to hold of them (the teams a
-        policy rule requires): all decided inside this transaction.
+        policy rule requires): all decided inside this transaction. With `seen`, nothing is
+        written (`stale`) unless it is the seq of the newest binding preview (0: none), read
+        under the request's row lock, which a drift and a preview's insert also take.
 
         A request no longer pending never goes back, so a click on one is answered from a
         plain read, without queueing for the row lock the execution's lease renewals need."""
@@ -92,6 +101,11 @@ class Transitions(Requests):
                 return ApprovalRecord(
                     await self._load(conn, request_id), False, None, Status(row.status)
                 )
+            if (
+                seen is not None
+                and seen != (await conn.execute(_BOUND, {"id": request_id})).scalar()
+            ):
+                return ApprovalRecord(await self._load(conn, request_id), False, None, stale=True)
             inserted = await conn.execute(
                 self._insert(approvals_t)
                 .values(request_id=request_id, approver=approver, at=now, note=note or None)

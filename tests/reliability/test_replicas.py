@@ -31,6 +31,7 @@ from urllib.parse import urlencode
 
 import aiohttp
 
+from bot.core.bound import approved_on
 from bot.core.models import Action, NewRequest, Request, Status, Target
 from bot.sandbox.emulator import Emulator
 from bot.sandbox.slack_standin import Message, SlackStandin
@@ -128,6 +129,8 @@ async def submit_at(
     user: str,
     request_id: int,
     action_id: str,
+    *,
+    seen: int,
 ) -> int:
     """A signed `view_submission` of the form a click opened, to one replica: Approve's (which
     only confirms) or Deny's (with why), shaped as the stand-in's `submit_view` sends it. The
@@ -144,7 +147,9 @@ async def submit_at(
             "id": "V" + uuid.uuid4().hex[:10].upper(),
             "type": "modal",
             "callback_id": "sfvopi_deny_reason" if deny else "sfvopi_approve_note",
-            "private_metadata": json.dumps({"request": request_id, "where": APPROVALS}),
+            "private_metadata": json.dumps(
+                {"request": request_id, "where": APPROVALS, "preview": seen}
+            ),
             "state": {"values": typed if deny else {}},
         },
     }
@@ -154,6 +159,16 @@ async def submit_at(
         replica.url, data=body, headers=headers, timeout=aiohttp.ClientTimeout(total=3)
     ) as response:
         return response.status
+
+
+async def shown(store: Store, request_id: int) -> int:
+    """The seq of the preview an Approve click on the request's card would show now (the
+    form's binding), once the preview read after filing is kept."""
+    deadline = time.monotonic() + 30
+    while (bound := approved_on(await store.previews(request_id))) is None:
+        assert time.monotonic() < deadline, f"request #{request_id} was never previewed"
+        await asyncio.sleep(0.05)
+    return bound.seq
 
 
 async def file_command(slack: SlackStandin, replica: BotProcess, text: str) -> int:
@@ -249,8 +264,12 @@ async def test_two_replicas_execute_every_request_once(
                     approval_clicks += 0 if denies else 2
                     for replica in replicas:
                         clicks.append((replica, user, action_id))
+                seen = await shown(store, f.request_id)
                 statuses = await asyncio.gather(
-                    *(submit_at(http, slack, r, u, f.request_id, a) for r, u, a in clicks)
+                    *(
+                        submit_at(http, slack, r, u, f.request_id, a, seen=seen)
+                        for r, u, a in clicks
+                    )
                 )
                 for (replica, _, _), status in zip(clicks, statuses, strict=True):
                     acks[(replica.name, status)] += 1
@@ -405,8 +424,9 @@ async def test_two_survivors_finish_a_dead_replicas_work_once(
             async with aiohttp.ClientSession() as http:
                 for f in filed:
                     card = copy.deepcopy(card_of(slack, f.request_id)[0])
+                    seen = await shown(store, f.request_id)
                     approved = submit_at(
-                        http, slack, victim, "U0BOB", f.request_id, "sfvopi_approve"
+                        http, slack, victim, "U0BOB", f.request_id, "sfvopi_approve", seen=seen
                     )
                     assert await approved == 200
             await wait_until(lambda: held.waiting == len(filed), what="ten held calls")
@@ -495,11 +515,17 @@ async def test_two_replicas_check_a_drift_once_and_run_nothing(
         await wait_until(lambda: "unlinks these 2" in str(card_of(slack, request_id)[0].blocks))
         card = card_of(slack, request_id)[0]
         async with aiohttp.ClientSession() as http:
-            carol = await submit_at(http, slack, replicas[0], "U0CAROL", request_id, "approve")
+            seen = await shown(store, request_id)
+            carol = await submit_at(
+                http, slack, replicas[0], "U0CAROL", request_id, "approve", seen=seen
+            )
             assert carol == 200
             emulator.link_behind("acme", app, new)
             clicks = await asyncio.gather(  # Bob's form, submitted to both replicas at once
-                *(submit_at(http, slack, r, "U0BOB", request_id, "approve") for r in replicas)
+                *(
+                    submit_at(http, slack, r, "U0BOB", request_id, "approve", seen=seen)
+                    for r in replicas
+                )
             )
         assert clicks == [200, 200]
         for _ in range(200):

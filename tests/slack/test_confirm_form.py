@@ -149,7 +149,7 @@ async def test_a_changed_or_replayed_form_is_refused(
         assert result.status == 200
         return result
 
-    other = json.dumps({"request": theirs, "where": APPROVALS})
+    other = json.dumps({"request": theirs, "where": APPROVALS, "preview": 0})
     assert f"no request #{theirs}" in shown(await forged("U0BOB", private_metadata=other))
     for metadata in ("not json", json.dumps({"request": "1; DROP", "where": APPROVALS}), "[]"):
         assert "cannot be read" in shown(await forged("U0BOB", private_metadata=metadata))

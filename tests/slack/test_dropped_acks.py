@@ -24,9 +24,9 @@ from tests.support.slack_user import APPROVALS, card, request_id_in
 CLICKS = 10
 
 
-def approve_body(request_id: int) -> bytes:
+def approve_body(request_id: int, seen: int) -> bytes:
     """The approval form for `request_id`, submitted by an approver (no text field: acme's
-    policy asks no note)."""
+    policy asks no note), that showed preview `seen`."""
     payload = {
         "type": "view_submission",
         "user": {"id": "U0BOB"},
@@ -35,7 +35,9 @@ def approve_body(request_id: int) -> bytes:
         "view": {
             "type": "modal",
             "callback_id": "sfvopi_approve_note",
-            "private_metadata": json.dumps({"request": request_id, "where": APPROVALS}),
+            "private_metadata": json.dumps(
+                {"request": request_id, "where": APPROVALS, "preview": seen}
+            ),
             "state": {"values": {}},
         },
     }
@@ -73,7 +75,9 @@ async def test_approvals_whose_connection_drops_before_the_ack_still_run(
         filed.append(request_id_in(result.ephemeral.text))
     await bot.settle()
     for request_id in filed:
-        body = approve_body(request_id)
+        shown = await bot.services.workflow.store.latest_preview(request_id)
+        assert shown is not None  # read after the ack, which the bot settled
+        body = approve_body(request_id, shown.seq)
         await send_and_reset(bot.url, body, slack.sign(body))
 
     async def all_final() -> bool:

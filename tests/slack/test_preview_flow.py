@@ -4,8 +4,6 @@ bot's back in between (the emulator's control, over HTTP), and the request asked
 
 from __future__ import annotations
 
-import httpx
-
 from bot.config.orgfile import parse_orgs
 from bot.config.settings import Settings
 from bot.core.models import Status
@@ -13,6 +11,7 @@ from bot.core.preview import DRIFTED
 from bot.sandbox.emulator import ApiFault, Emulator
 from bot.sandbox.slack_standin import SlackStandin
 from tests.support.bot import RunningBot, start_bot
+from tests.support.drift import APP, DELETE, KEY, NEW, THREE, link_behind, seed
 from tests.support.orgs import ORG_ENV, ORGS_YAML
 from tests.support.slack_user import (
     ask,
@@ -24,32 +23,11 @@ from tests.support.slack_user import (
     thread,
 )
 
-KEY = "test-key-acme-not-real"
-APP = "sfv_app_three0000001"
-THREE = ("+918100000001", "+918100000002", "+918100000003")
-NEW = "+918100000009"
-DELETE = f"delete {APP} decommissioned, CHG-12"
-
-
-def _seed(emulator: Emulator) -> None:
-    emulator.add_app(KEY, APP, THREE)
-    emulator.add_numbers(KEY, [NEW])
-
-
-async def _link_behind(emulator: Emulator, number: str) -> None:
-    """Another SFVoPI user links a number to the app (the emulator's control, over HTTP)."""
-    async with httpx.AsyncClient() as http:
-        answer = await http.post(
-            f"{emulator.control_url}/link",
-            json={"org": "acme", "app_id": APP, "voip_number": number},
-        )
-    assert answer.status_code == 200, answer.text
-
 
 async def test_the_card_lists_what_deleting_unlinks_and_an_approval_is_bound_to_it(
     slack: SlackStandin, bot: RunningBot, emulator: Emulator
 ) -> None:
-    _seed(emulator)
+    seed(emulator)
     request_id = request_id_in(await ask(slack, bot, "U0ALICE", DELETE))
     shown = card_text(card(slack, request_id))
     assert "deleting it unlinks these 3 numbers" in shown
@@ -57,7 +35,7 @@ async def test_the_card_lists_what_deleting_unlinks_and_an_approval_is_bound_to_
     assert {c.method for c in emulator.calls} == {"GET"}
 
     await click(slack, bot, "U0BOB", request_id, "approve")
-    await _link_behind(emulator, NEW)
+    await link_behind(emulator, NEW)
     await click(slack, bot, "U0CAROL", request_id, "approve")
 
     assert emulator.has_app(KEY, APP)  # not run
@@ -88,10 +66,10 @@ async def test_rebind_on_change_false_runs_anyway(
     )
     running = await start_bot(bot_settings, parse_orgs(yaml, ORG_ENV), slack)
     try:
-        _seed(emulator)
+        seed(emulator)
         request_id = request_id_in(await ask(slack, running, "U0ALICE", DELETE))
         await click(slack, running, "U0BOB", request_id, "approve")
-        await _link_behind(emulator, NEW)
+        await link_behind(emulator, NEW)
         await click(slack, running, "U0CAROL", request_id, "approve")
         assert "Done" in card_text(card(slack, request_id))
         assert not emulator.has_app(KEY, APP)
@@ -103,7 +81,7 @@ async def test_rebind_on_change_false_runs_anyway(
 async def test_sfvopi_down_at_filing_the_card_says_so_and_filing_works(
     slack: SlackStandin, bot: RunningBot, emulator: Emulator
 ) -> None:
-    _seed(emulator)
+    seed(emulator)
     emulator.script(*[ApiFault.SERVER_ERROR] * 3, match=f"/apps/{APP}")
     reply = await ask(slack, bot, "U0ALICE", DELETE)
     assert "is waiting for 2 approvals" in reply

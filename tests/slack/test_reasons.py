@@ -268,7 +268,7 @@ async def test_a_forged_submission_changes_nothing(
     mine, theirs = await ours_and_another_orgs(slack, bot)
     await click_for_reason(slack, bot, "U0BOB", mine, "deny")
 
-    other_request = json.dumps({"request": theirs, "where": APPROVALS})
+    other_request = json.dumps({"request": theirs, "where": APPROVALS, "preview": 0})
     errors = await forged(slack, "U0BOB", private_metadata=other_request)
     assert f"no request #{theirs}" in " ".join(errors.values())
     for metadata in ("not json", json.dumps({"request": "1; DROP", "where": APPROVALS}), "[]"):

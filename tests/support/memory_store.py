@@ -218,6 +218,7 @@ class MemoryStore:
         needed: int = 0,
         note: str | None = None,
         quorum: Callable[[Sequence[str]], bool] | None = None,
+        seen: int | None = None,
     ) -> ApprovalRecord:
         if request_id not in self._rows:
             raise LookupError(request_id)
@@ -228,6 +229,9 @@ class MemoryStore:
             return ApprovalRecord(self._rows[request_id].request, False, None, Status.EXPIRED)
         if request.status is not Status.PENDING:
             return ApprovalRecord(request, False, None, request.status)
+        bound = [p.seq for p in self._previews.get(request_id, []) if p.purpose.binds]
+        if seen is not None and seen != (bound[-1] if bound else 0):
+            return ApprovalRecord(request, False, None, stale=True)
         if approver in request.approvers:
             return ApprovalRecord(request, False, None)
         approvals = sorted(

@@ -11,6 +11,7 @@ import pytest
 
 from bot.core.models import Action, Request, Status, Target, TargetState
 from bot.core.org import Need
+from bot.core.preview import AppPreview, LinkState, NumberPreview, Preview, Purpose, StoredPreview
 from bot.core.workflow import MAX_NOTE, Decision
 from bot.sandbox.slack_workspace import block_errors
 from bot.slack import modals
@@ -136,3 +137,93 @@ def test_a_refusal_goes_under_the_field_or_replaces_a_form_without_one() -> None
     assert view["type"] == "modal" and "submit" not in view
     assert len(view["title"]["text"]) <= 24 and block_errors(view["blocks"], max_blocks=100) == []
     assert view["blocks"][0]["text"]["text"] == said
+
+
+def _stored(preview: Preview, seq: int = 3) -> StoredPreview:
+    return StoredPreview(42, seq, Purpose.REBOUND, 1_700_000_100.0, preview.fingerprint(), preview)
+
+
+HOSTILE = "<!channel> *bold* `tick` &amp; " + "x" * 200
+MANY_APPS = Preview(
+    Action.DELETE,
+    apps=tuple(
+        AppPreview(
+            f"sfv_app_{i:04d}{'x' * 40}",
+            True,
+            HOSTILE,
+            "<@U0EVIL>",
+            tuple(f"+9181{j:08d}" for j in range(1000)),
+        )
+        for i in range(500)
+    ),
+)
+MANY_NUMBERS = Preview(
+    Action.UNLINK,
+    numbers=tuple(
+        NumberPreview("sfv_app_abc123xyz456", f"+9181{j:08d}", LinkState.LINKED) for j in range(100)
+    ),
+)
+
+
+@pytest.mark.parametrize("need", [Need.NONE, Need.REQUIRED])
+@pytest.mark.parametrize(
+    ("preview", "said"),
+    [
+        (MANY_APPS, "deleting it unlinks these 1000 numbers"),
+        (MANY_NUMBERS, "is linked to `sfv_app_abc123xyz456` now"),
+        (Preview(Action.DELETE, unreadable=HOSTILE * 30), "Could not read SFVoPI"),
+        (None, "has not been read from SFVoPI yet"),
+    ],
+)
+def test_the_form_shows_the_preview_it_is_bound_to_within_slacks_limits(
+    preview: Preview | None, said: str, need: Need
+) -> None:
+    stored = _stored(preview) if preview is not None else None
+    many = tuple(TargetState(Target(f"sfv_app_{i:04d}{'x' * 50}")) for i in range(500))
+    huge = replace(PENDING, reason="<&>" * 3000, targets=many, org="a" * 64)
+    modal = modals.decision_modal(Decision.APPROVE, huge, need, where="C0APPROVALS", preview=stored)
+    assert block_errors(modal["blocks"], max_blocks=100) == []
+    sections = [b["text"]["text"] for b in modal["blocks"] if b["type"] == "section"]
+    assert all(len(text) <= 3000 for text in sections)
+    (shown,) = [s for s in sections if said in s]
+    assert "<!channel>" not in shown and "<@U0EVIL>" not in shown  # SFVoPI's text is inert
+    if preview is MANY_APPS:
+        assert "… and 980 more (see the thread)" in shown and shown.endswith(
+            "more apps (see the thread)"
+        )
+    metadata = json.loads(modal["private_metadata"])
+    assert metadata["preview"] == (3 if preview is not None else 0)
+    read = modals.read_submission(
+        submitted(modal, "because") if need is not Need.NONE else modal | {"state": {"values": {}}}
+    )
+    assert read is not None and read.preview == metadata["preview"]
+
+
+@pytest.mark.parametrize("seq", [None, "3", True, -1, 2**31, 3.0, [3]])
+def test_a_form_whose_preview_is_missing_or_not_a_seq_is_not_read(seq: object) -> None:
+    modal = modals.decision_modal(
+        Decision.APPROVE, PENDING, Need.OPTIONAL, where="C0APPROVALS", preview=_stored(FEW)
+    )
+    metadata = json.loads(modal["private_metadata"])
+    if seq is None:
+        del metadata["preview"]
+    else:
+        metadata["preview"] = seq
+    forged = modal | {"private_metadata": json.dumps(metadata)}
+    assert modals.read_submission(submitted(forged, "because")) is None
+
+
+FEW = Preview(Action.DELETE, apps=(AppPreview("sfv_app_abc123xyz456", True, "n", "ACTIVE", ()),))
+
+
+def test_a_changed_preview_turns_the_form_into_what_changed_within_slacks_limits() -> None:
+    changes = [f"app x is now named {HOSTILE!r} (was 'y')"] * 200
+    answer = modals.changed(42, changes)
+    assert answer["response_action"] == "update"
+    view = answer["view"]
+    assert "submit" not in view and len(view["title"]["text"]) <= 24
+    assert block_errors(view["blocks"], max_blocks=100) == []
+    (text,) = [b["text"]["text"] for b in view["blocks"]]
+    assert len(text) <= 3000 and "<!channel>" not in text
+    assert text.startswith(":warning: What request #42 touches changed since you opened this:")
+    assert text.endswith("Open it again from the card to see it as it is now.")

@@ -14,23 +14,11 @@ from bot.core.preview import DRIFTED, PREVIEWED, Purpose
 from bot.core.workflow import Workflow
 from bot.core.workflow.binding import SWEEP_GRACE
 from bot.sandbox.emulator import ApiFault, Emulator
+from tests.support.drift import APP, KEY, NEW, THREE
+from tests.support.drift import file_delete as _delete
 from tests.support.memory_store import MemoryStore
 from tests.support.orgs import ORGS_YAML
 from tests.support.workflow import Clock
-
-KEY = "test-key-acme-not-real"
-APP = "sfv_app_three0000001"
-THREE = ("+918100000001", "+918100000002", "+918100000003")
-NEW = "+918100000009"
-
-
-async def _delete(workflow: Workflow, emulator: Emulator) -> int:
-    emulator.add_app(KEY, APP, THREE)
-    emulator.add_numbers(KEY, [NEW])
-    request = await workflow.request(
-        requester="U0ALICE", action="delete", targets=[APP], reason="decommission, INC-9"
-    )
-    return request.id
 
 
 async def test_the_sweep_reads_a_filed_request_never_previewed(

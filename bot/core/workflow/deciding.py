@@ -4,15 +4,17 @@ of the request and each application of the rules once per decision."""
 
 from __future__ import annotations
 
+from bot.core.bound import approved_on, unseen
 from bot.core.models import Request, Status
 from bot.core.org import Need, Org, Role, eligible_approvers, in_force
 from bot.core.ports import DecidingStore
+from bot.core.preview import StoredPreview
 from bot.core.workflow import policy_rules, rules
 from bot.core.workflow.access import Access, unless_pending
 from bot.core.workflow.outcomes import ApprovalResult, Outcome
 from bot.core.workflow.rules import Decision
 from bot.core.workflow.shared import Shared
-from bot.errors import Conflict, MembershipPending, Refusal, RequestNotFound
+from bot.errors import Conflict, MembershipPending, PreviewChanged, Refusal, RequestNotFound
 from bot.observability.context import request_scope
 
 
@@ -26,12 +28,19 @@ class Deciding:
 
     @request_scope
     async def decide(
-        self, request_id: int, *, user: str, decision: Decision, text: str | None = None
+        self,
+        request_id: int,
+        *,
+        user: str,
+        decision: Decision,
+        text: str | None = None,
+        seen: int | None = None,
     ) -> Outcome:
         """The one question a front door asks for a click or a form: the request read once,
         the rules applied once. `text` None (a click): a decision to confirm, or one the
-        policy wants a text for, answers `need` instead, so a form asks for it; a form gives
-        it (maybe "")."""
+        policy wants a text for, answers `need` instead (with the preview the form is to
+        show), so a form asks for it; a form gives it (maybe ""), and `seen`, the seq of the
+        preview it showed (0: none): an approval is refused unless that is still the newest."""
         try:
             request, org, role = await self.access.visible(
                 request_id, user, rules.role_needed(decision)
@@ -46,9 +55,10 @@ class Deciding:
             if text is None and (need is not Need.NONE or decision in rules.CONFIRMED):
                 if decision is Decision.APPROVE:
                     await self._approval_may_count(request, org, user)
-                return Outcome(shown, need=need, may_refresh=refresh)
+                preview = await self._bound_preview(request_id)
+                return Outcome(shown, need=need, may_refresh=refresh, preview=preview)
             if decision is Decision.APPROVE:
-                approved = await self._approve(request, org, user, text or "")
+                approved = await self._approve(request, org, user, text or "", seen)
                 if not approved.counted:
                     raise Conflict(f"you have already approved request #{request_id}")
                 return Outcome(
@@ -103,11 +113,19 @@ class Deciding:
             raise Conflict(f"you have already approved request #{request.id}")
         await self._requester_still_may(request, org)
 
+    async def _bound_preview(self, request_id: int) -> StoredPreview | None:
+        """The preview an approval given now is given on (the newest filed or rebound)."""
+        latest = await self.store.latest_preview(request_id)
+        if latest is None or latest.purpose.binds:
+            return latest
+        return approved_on(await self.store.previews(request_id))
+
     async def _approve(
-        self, request: Request, org: Org, approver: str, note: str
+        self, request: Request, org: Org, approver: str, note: str, seen: int | None = None
     ) -> ApprovalResult:
         """The approval written, once the rules allowed it: the quorum counts only who holds
-        the role now, so it waits for every approver group's members."""
+        the role now, so it waits for every approver group's members; with `seen`, only on
+        the preview the approver was shown (checked in the store's transaction)."""
         note = rules.text(org, Decision.APPROVE, note)
         await self._requester_still_may(request, org)
         groups = await self.shared.members([org])
@@ -121,7 +139,10 @@ class Deciding:
             needed=org.policy.decide_for(request).approvals,
             note=note or None,
             quorum=policy_rules.quorum(org, request, groups),
+            seen=seen,
         )
+        if record.stale and seen is not None:
+            raise PreviewChanged(request.id, unseen(await self.store.previews(request.id), seen))
         if record.refused is Status.EXPIRED:
             self.shared.changed(record.request)
         if record.refused is not None:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from bot.core.models import Request
 from bot.core.org import Need
+from bot.core.preview import StoredPreview
 from bot.errors import Refusal
 
 
@@ -28,7 +29,9 @@ class Outcome:
     `request` is as the org file in force shows it (None when the person may not see it);
     `may_refresh` says whether the person is someone its cards' buttons are for (an approver
     of its org, or its requester): nothing about its cards changes for anyone else's click.
-    With `claim`, this caller runs the request (Workflow.execute, given `request`), once."""
+    With `claim`, this caller runs the request (Workflow.execute, given `request`), once.
+    With `need`, `preview` is what the form shows of SFVoPI (None: not read yet), the one an
+    approval submitted through it is bound to."""
 
     request: Request | None = None
     need: Need | None = None
@@ -36,3 +39,4 @@ class Outcome:
     may_refresh: bool = False
     counted: bool = False
     claim: str | None = None
+    preview: StoredPreview | None = None

@@ -297,10 +297,11 @@ def retired_card(request: Request, where: str) -> list[Block]:
     ]
 
 
-def status_blocks(request: Request) -> list[Block]:
-    """`/sfvopi status`: the card as it stands, without buttons (and without the line about
-    who may press them), and what Slack refused for it, if anything, with the fix."""
-    shown = card(request)
+def status_blocks(request: Request, preview: StoredPreview | None = None) -> list[Block]:
+    """`/sfvopi status`: the card as it stands (with what it touches as last read), without
+    buttons (and without the line about who may press them), and what Slack refused for it,
+    if anything, with the fix."""
+    shown = card(request, preview=preview)
     if request.status is Status.PENDING:
         shown = [b for b in shown if b["type"] not in ("actions", "context")]
         shown.append(context(f"Request #{request.id} · expires {when(request.expires_at)}"))
