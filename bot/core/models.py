@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 class Action(enum.StrEnum):
     UNLINK = "unlink"
     DELETE = "delete"
+    UNDO = "undo"  # takes back a request that ran (bot/core/undo.py); only the bot files it
 
 
 class Status(enum.StrEnum):
@@ -83,6 +84,7 @@ class TargetState:
     status_code: int | None = None
     message: str | None = None
     attempts: int = 0
+    new_app_id: str | None = None  # an undo's recreated app: its new id, recorded before linking
 
 
 @dataclass(frozen=True)
@@ -136,6 +138,11 @@ class Request:
     # filed by a Workflow Builder step: its requester is whoever the workflow named, which
     # nobody verified, so they never approve it (docs/security.md)
     filed_by_step: bool = False
+    # undo (bot/core/undo.py): the request this one takes back; for one that ran, whether a
+    # pre-image was recorded before it did, and its latest undo not withdrawn (id, status)
+    undoes: int | None = None
+    pre_image: bool = False
+    undo: tuple[int, Status] | None = None
 
     @property
     def approvers(self) -> tuple[str, ...]:

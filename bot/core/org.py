@@ -20,6 +20,7 @@ Groups = Mapping[str, frozenset[str]]
 DEFAULT_APPROVALS = 1
 DEFAULT_TTL_MINUTES = 60
 DEFAULT_SELF_APPROVAL = False
+DEFAULT_UNDO_WINDOW_HOURS = 24
 
 
 class Role(enum.IntEnum):
@@ -110,6 +111,7 @@ class Policy:
         default_factory=lambda: dict.fromkeys(Action, Reminders()), hash=False
     )
     break_glass: BreakGlass | None = None  # None: nobody may break glass in this org
+    undo_window_hours: int = DEFAULT_UNDO_WINDOW_HOURS  # how long Undo is offered after a run
 
     def approvals_needed(self, action: Action) -> int:
         return self.approvals.get(action, DEFAULT_APPROVALS)

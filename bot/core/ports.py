@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from bot.core.models import Action, Event, Outcome, Request, Review, Status, Target
+from bot.core.preview import PreviewStore
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,7 @@ class FilingStore(Protocol):
         dedupe_key: str | None = None,
         filed_by_step: bool = False,
         again: bool = False,
+        undoes: int | None = None,
     ) -> tuple[Request, bool]: ...
 
     async def create_break_glass(
@@ -81,6 +83,7 @@ class FilingStore(Protocol):
         response_url: str | None = None,
         dedupe_key: str | None = None,
         again: bool = False,
+        undoes: int | None = None,
     ) -> tuple[Request, str | None]:
         """A break-glass request stored already claimed (its claim token), in one transaction;
         a replay of the dedupe key: the first request and None."""
@@ -163,6 +166,30 @@ class RunningStore(RequestLookup, Protocol):
     ) -> Request: ...
 
 
+class UndoStore(Protocol):
+    """What running an undo needs beyond a claim (bot/core/undo.py): a recreate attempted,
+    recorded before the call, and the app it made, recorded before any number is linked."""
+
+    async def attempt_create(
+        self, request_id: int, idx: int, claim: str, now: float, lease_until: float
+    ) -> float | None:
+        """When an earlier attempt was made, if one was; records this one otherwise."""
+        ...
+
+    async def record_new_app(
+        self,
+        request_id: int,
+        idx: int,
+        claim: str,
+        *,
+        app_id: str,
+        now: float,
+        lease_until: float,
+    ) -> str:
+        """The app id kept for the target: the first one recorded."""
+        ...
+
+
 class ReadingStore(RequestLookup, RequestListing, Protocol):
     """What reading needs beyond a request: its event log, and how many a list left out."""
 
@@ -171,7 +198,9 @@ class ReadingStore(RequestLookup, RequestListing, Protocol):
     async def count_requests(self, *, orgs: Iterable[str], statuses: Iterable[Status]) -> int: ...
 
 
-class RequestStore(FilingStore, DecidingStore, RunningStore, ReadingStore, Protocol):
+class RequestStore(
+    FilingStore, DecidingStore, RunningStore, ReadingStore, UndoStore, PreviewStore, Protocol
+):
     """Durable requests; every transition atomic (one conditional UPDATE plus its event). The
     union of the roles above: a store (SQL, or a test's in-memory one) fills them all."""
 

@@ -43,6 +43,7 @@ class BreakGlass(Transitions):
         response_url: str | None = None,
         dedupe_key: str | None = None,
         again: bool = False,
+        undoes: int | None = None,
     ) -> tuple[Request, str | None]:
         """Stores the request and claims its execution in one transaction (`requested`,
         `broke_glass`, `claimed`), so it is never seen pending and nobody approves it: the
@@ -68,6 +69,7 @@ class BreakGlass(Transitions):
                     "review": Review.PENDING.value,
                     "review_due_at": review_due_at,
                     "decided_by": requester,
+                    "undoes": undoes,
                 },
                 targets,
                 again=again,

@@ -24,6 +24,7 @@ from bot.core.models import (
 from bot.errors import AlreadyPending, KeyReused
 from bot.store.database import Database
 from bot.store.schema import events_t, pending_targets_t, requests_t, targets_t
+from bot.store.undo_facts import one_undo_alive
 
 __all__ = ["Requests"]
 
@@ -123,6 +124,7 @@ class Requests(Database):
         dedupe_key: str | None = None,
         filed_by_step: bool = False,
         again: bool = False,
+        undoes: int | None = None,
     ) -> tuple[Request, bool]:
         """Stores a pending request; the same dedupe key returns the first one, not a second.
         AlreadyPending (nothing stored) when a target waits in another pending request,
@@ -146,6 +148,7 @@ class Requests(Database):
                     "response_url": response_url,
                     "dedupe_key": dedupe_key,
                     "filed_by_step": int(filed_by_step),
+                    "undoes": undoes,
                 },
                 targets,
                 again=again,
@@ -167,6 +170,7 @@ class Requests(Database):
             channel_id=channel_id,
             response_url=response_url,
             filed_by_step=filed_by_step,
+            undoes=undoes,
         )
         return stored, True
 
@@ -180,7 +184,10 @@ class Requests(Database):
     ) -> int | Request:
         """Inserts a pending request, its targets, their reservations and its `requested`
         event in the caller's transaction: its id, or the request already filed under the
-        same dedupe key. AlreadyPending when a target is reserved and not `again`."""
+        same dedupe key. AlreadyPending when a target is reserved and not `again`; Conflict
+        for an undo of a request another undo takes back already."""
+        if values.get("undoes") is not None:
+            await one_undo_alive(conn, values["undoes"], is_sqlite=self.is_sqlite)
         insert = self._prepared.get("insert_request")
         if insert is None:
             insert = self._prepared["insert_request"] = (
@@ -383,6 +390,8 @@ def _requested(values: dict[str, Any], targets: Sequence[Target]) -> dict[str, o
     }
     if values.get("filed_by_step"):
         detail["filed_by"] = STEP_FILED
+    if values.get("undoes") is not None:
+        detail["undoes"] = values["undoes"]
     return detail
 
 

@@ -21,6 +21,7 @@ from bot.errors import LostClaim
 from bot.store.outbox import owe
 from bot.store.requests import Requests
 from bot.store.schema import approvals_t, requests_t, targets_t
+from bot.store.undo_facts import undone_event
 
 __all__ = ["Transitions"]
 
@@ -387,6 +388,7 @@ class Transitions(Requests):
                 raise LostClaim(request_id)
             await self._executed_event(conn, request_id, now)
             await self._event(conn, request_id, now, "bot", status.value)
+            await undone_event(conn, self._event, request_id, status, now)
             await owe(conn, self._insert, request_id, [(Kind.ANNOUNCED, AT_ONCE)])
             return await self._load(conn, request_id)
 

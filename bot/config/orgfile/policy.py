@@ -4,6 +4,7 @@ escalations (in order, before expiry), and who may break glass."""
 from __future__ import annotations
 
 from bot.config.orgfile.problems import Checks, kind_of, show
+from bot.config.orgfile.undo_policy import UNDO_KEYS, undo_window
 from bot.config.orgfile.yaml_lines import Map
 from bot.core import ids
 from bot.core.models import Action
@@ -87,6 +88,7 @@ class PolicyChecks(Checks):
                 line = own.line if isinstance(own, Map) else raw.line
                 self.reminder_order(where, action, line, reminders[action], ttl)
         glass = self.break_glass(where, raw)
+        undo_window_hours = undo_window(self, where, raw)
         if len(self.problems) > before:
             return None
         return Policy(
@@ -97,6 +99,7 @@ class PolicyChecks(Checks):
             approve_note=approve_note,
             reminders=reminders,
             break_glass=glass,
+            undo_window_hours=undo_window_hours,
         )
 
     def break_glass(self, where: str, policy: Map) -> BreakGlass | None:
@@ -263,7 +266,8 @@ class PolicyChecks(Checks):
                 f"not {kind_of(raw)}",
             )
             return DEFAULT_APPROVALS
-        self.unknown_keys(raw, _ACTION_KEYS, f"{where}: policy {action.value}: ", "key")
+        keys = (*_ACTION_KEYS, *UNDO_KEYS) if action is Action.UNDO else _ACTION_KEYS
+        self.unknown_keys(raw, keys, f"{where}: policy {action.value}: ", "key")
         return self.whole_number(
             where, raw, "approvals", f"policy {action.value} approvals", DEFAULT_APPROVALS
         )

@@ -37,6 +37,8 @@ def summary(directory: OrgDirectory) -> str:
                 for action in Action
             ),
             f"  break-glass:      {_break_glass(org.policy.break_glass)}",
+            f"  undo:             offered for {counted(org.policy.undo_window_hours, 'hour')} "
+            "after a request ran",
             f"  members:          {_member_counts(org.members)}",
             f"  workflow steps:   {_steps(org.workflow_steps)}",
         ]

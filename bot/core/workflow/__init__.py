@@ -7,8 +7,8 @@ requests through the same rules. Listeners hear of every change; the Slack layer
 org, which requests they may see) · filing (file, break-glass) · steps (a Workflow Builder
 step's trust rules) · rules (who may decide what; pure) · deciding (approve, deny, cancel,
 expire; one read per decision) · reviewing (a break-glass review) · running (execute under a
-lease, recover) · reading (status, pending, history, waiting_for, mine) · outcomes (what they
-answer).
+lease, recover) · reading (status, pending, history, waiting_for, mine) · undoing (an undo
+filed, its targets run) · outcomes (what they answer).
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from bot.core.workflow.rules import Decision
 from bot.core.workflow.running import Running, final_status
 from bot.core.workflow.shared import Listener, Shared
 from bot.core.workflow.steps import STEP_BREAK_GLASS
+from bot.core.workflow.undoing import Undoing
 from bot.errors import Conflict
 from bot.observability.context import request_scope
 from bot.sfvopi import SfvopiClient
@@ -102,7 +103,8 @@ class Workflow:
         self.filing = Filing(self.shared, access, store)
         self.deciding = Deciding(self.shared, access, store)
         self.reviewing = Reviewing(self.shared, access, store)
-        self.running = Running(self.shared, store, client)
+        self.undoing = Undoing(self.shared, access, self.filing, store, client)
+        self.running = Running(self.shared, store, client, self.undoing)
         self.reading = Reading(self.shared, access, store)
         self.file = self.filing.file
         self.decide = self.deciding.decide
@@ -169,6 +171,35 @@ class Workflow:
             response_url=response_url,
             dedupe_key=dedupe_key,
             again=again,
+            break_glass=break_glass,
+        )
+        if filed.claim is not None:
+            return await self.execute(filed.request.id, filed.claim)
+        return filed.request
+
+    async def undo(
+        self,
+        request_id: int,
+        *,
+        requester: str,
+        reason: str = "",
+        channel: str | None = None,
+        response_url: str | None = None,
+        dedupe_key: str | None = None,
+        break_glass: str | None = None,
+    ) -> Request:
+        """Files the undo of a request that ran (bot/core/undo.py): a request of its own,
+        pending for the approvals the org's `policy.undo` asks, or (`break_glass`) run at once
+        and returned finished. Refused (Conflict) when it did not run, its window is over, it
+        is undone or being undone, or no pre-image was recorded; another org's request is
+        answered as a missing one. To answer first and run it after, use `undoing.file`."""
+        filed = await self.undoing.file(
+            request_id,
+            requester=requester,
+            reason=reason,
+            channel=channel,
+            response_url=response_url,
+            dedupe_key=dedupe_key,
             break_glass=break_glass,
         )
         if filed.claim is not None:

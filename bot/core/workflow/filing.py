@@ -44,6 +44,7 @@ class Filing:
         again: bool = False,
         break_glass: str | None = None,
         by_step: bool = False,
+        undoes: int | None = None,
     ) -> ApprovalResult:
         """As `Workflow.request`, without running anything: a break-glass request comes back
         claimed (`claim`), for the caller to `execute` (e.g. after answering Slack); if the
@@ -51,10 +52,13 @@ class Filing:
         `dedupe_key` returns the first request, unclaimed.
 
         `by_step`: a Workflow Builder step files it, naming a requester nobody verified (the
-        rules in steps.py), and it is marked so."""
+        rules in steps.py), and it is marked so. `undoes`: an undo the bot planned (only
+        Undoing files one: bot/core/workflow/undoing.py)."""
         steps.may_file(by_step, break_glass)
         try:
             action = Action(action)
+            if (action is Action.UNDO) != (undoes is not None):
+                raise ValueError(action)
         except ValueError:
             raise InvalidRequest(f"unknown action `{action}`: expected unlink or delete") from None
         checked = self.check_targets(action, targets)
@@ -91,6 +95,7 @@ class Filing:
                 response_url=response_url,
                 dedupe_key=dedupe_key,
                 again=again,
+                undoes=undoes,
             )
         now = self.shared.clock()
         request, created = await self.store.create_request(
@@ -107,6 +112,7 @@ class Filing:
             dedupe_key=dedupe_key,
             filed_by_step=by_step,
             again=again,
+            undoes=undoes,
         )
         if created:
             self.shared.changed(request)
@@ -126,6 +132,7 @@ class Filing:
         response_url: str | None,
         dedupe_key: str | None,
         again: bool,
+        undoes: int | None,
     ) -> ApprovalResult:
         """Stores the request already claimed (one transaction: `requested`, `broke_glass`,
         `claimed`), for a role the org's break-glass policy names, decided now from the org
@@ -166,6 +173,7 @@ class Filing:
             response_url=response_url,
             dedupe_key=dedupe_key,
             again=again,
+            undoes=undoes,
         )
         if claim is not None:
             log.warning(
@@ -182,6 +190,8 @@ class Filing:
         """The targets as Targets, each well formed for `action`, duplicates dropped."""
         if not targets:
             raise InvalidRequest(f"{action} needs at least one target")
+        if action is Action.UNDO:  # planned by the bot from what the request changed
+            return list(dict.fromkeys(Target(t) if isinstance(t, str) else t for t in targets))
         if len(targets) > self.shared.max_targets:
             raise InvalidRequest(
                 f"too many targets ({len(targets)}); at most {self.shared.max_targets} per request"
