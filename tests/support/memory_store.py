@@ -141,10 +141,8 @@ class MemoryStore:
                 return row.request, False
         live = None if new.undoes is None else self._live_undo(new.undoes)
         if live is not None:
-            undo_id, state = live
-            said = (
-                "already undone" if state is Status.SUCCEEDED else f"being undone ({state.value})"
-            )
+            undo_id, undoing = live
+            said = "already undone" if undoing is Status.SUCCEEDED else f"being undone ({undoing})"
             raise Conflict(f"request #{new.undoes} is {said} by request #{undo_id}")
         if not again:
             for state in new.targets:
@@ -502,7 +500,7 @@ class MemoryStore:
         if states[idx].new_app_id is None:
             states[idx] = replace(states[idx], new_app_id=app_id)
             self._set(request_id, targets=tuple(states))
-            detail = {"app_id": states[idx].target.app_id, "new_app_id": app_id}
+            detail: dict[str, object] = {"app_id": states[idx].target.app_id, "new_app_id": app_id}
             self._event(request_id, now, "sfvopi", "recreated", detail)
         kept = states[idx].new_app_id
         assert kept is not None

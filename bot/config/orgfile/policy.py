@@ -4,7 +4,7 @@ escalations (in order, before expiry), and who may break glass."""
 from __future__ import annotations
 
 from bot.config.orgfile.problems import Checks, kind_of, show
-from bot.config.orgfile.undo_policy import UNDO_KEYS, undo_window
+from bot.config.orgfile.undo_policy import UNDO_KEYS, undo_window, written
 from bot.config.orgfile.yaml_lines import Map
 from bot.core import ids
 from bot.core.models import Action
@@ -83,7 +83,7 @@ class PolicyChecks(Checks):
                 else everywhere
             )
         if ttl_read and len(self.problems) == unread:  # else the order is of values not written
-            for action in Action:
+            for action in written(raw):
                 own = raw.get(action.value)
                 line = own.line if isinstance(own, Map) else raw.line
                 self.reminder_order(where, action, line, reminders[action], ttl)
