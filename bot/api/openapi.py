@@ -17,7 +17,7 @@ TIME: dict[str, Any] = {"type": "string", "format": "date-time"}
 NULLABLE_TIME: dict[str, Any] = {"type": ["string", "null"], "format": "date-time"}
 
 DESCRIPTION = f"""\
-File, watch and cancel SFVoPI unlink/delete requests from tools that are not Slack. Requests
+File, watch, cancel and undo SFVoPI unlink/delete requests from tools that are not Slack. Requests
 go through the same approval flow as `/sfvopi` in Slack (same roles, policy, card, approvals).
 
 Authenticate with `Authorization: Bearer <token>`; each client is named in the organization
@@ -76,6 +76,14 @@ def _schemas(max_targets: int) -> dict[str, Any]:
             "policy allows the acting role; reviewed afterwards",
             "properties": {"incident": {"type": "string", "examples": ["INC-4411"]}},
         },
+        "UndoRequest": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "reason": {"type": "string", "maxLength": MAX_REASON},
+                "break_glass": _ref("BreakGlassAsk"),
+            },
+        },
         "CancelRequest": {
             "type": "object",
             "additionalProperties": False,
@@ -99,13 +107,14 @@ def _schemas(max_targets: int) -> dict[str, Any]:
                 "finished_at",
                 "targets",
                 "break_glass",
+                "undoes",
                 "links",
             ],
             "additionalProperties": False,
             "properties": {
                 "id": {"type": "integer", "minimum": 1},
                 "org": {"type": "string"},
-                "action": {"enum": ["unlink", "delete"]},
+                "action": {"enum": ["unlink", "delete", "undo"]},
                 "state": {
                     "enum": [
                         "pending",
@@ -153,18 +162,34 @@ def _schemas(max_targets: int) -> dict[str, Any]:
                 "finished_at": NULLABLE_TIME,
                 "targets": {"type": "array", "items": _ref("TargetResult")},
                 "break_glass": {"oneOf": [{"type": "null"}, _ref("BreakGlass")]},
+                "undoes": {
+                    "type": ["integer", "null"],
+                    "description": "an undo: the request it takes back",
+                },
                 "links": {
                     "type": "object",
                     "additionalProperties": False,
-                    "required": ["self", "cancel"],
-                    "properties": {"self": {"type": "string"}, "cancel": {"type": "string"}},
+                    "required": ["self", "cancel", "undo"],
+                    "properties": {
+                        "self": {"type": "string"},
+                        "cancel": {"type": "string"},
+                        "undo": {"type": "string"},
+                    },
                 },
             },
         },
         "TargetResult": {
             "type": "object",
             "additionalProperties": False,
-            "required": ["app_id", "number", "outcome", "api_status", "message", "attempts"],
+            "required": [
+                "app_id",
+                "number",
+                "outcome",
+                "api_status",
+                "message",
+                "attempts",
+                "new_app_id",
+            ],
             "properties": {
                 "app_id": {"type": "string"},
                 "number": NULLABLE_STRING,
@@ -178,6 +203,10 @@ def _schemas(max_targets: int) -> dict[str, Any]:
                 },
                 "message": NULLABLE_STRING,
                 "attempts": {"type": "integer", "minimum": 0},
+                "new_app_id": {
+                    "type": ["string", "null"],
+                    "description": "an undone delete: the recreated app's new id",
+                },
             },
         },
         "BreakGlass": {
@@ -324,6 +353,31 @@ def openapi_document(max_targets: int) -> dict[str, Any]:
                     },
                     "responses": {
                         "200": _request_answer("cancelled"),
+                        **_problems(
+                            *COMMON,
+                            *WITH_BODY,
+                            "bad-parameter",
+                            "not-found",
+                            "not-allowed",
+                            "conflict",
+                            "invalid-request",
+                        ),
+                    },
+                }
+            },
+            "/api/v1/requests/{id}/undo": {
+                "post": {
+                    "operationId": "undoRequest",
+                    "summary": "Undo a request that ran, within its org's undo window: a new "
+                    "request (action `undo`), approved like any other; an undone delete's app "
+                    "comes back with a new app_id",
+                    "parameters": [REQUEST_ID],
+                    "requestBody": {
+                        "required": False,
+                        "content": {JSON: {"schema": _ref("UndoRequest")}},
+                    },
+                    "responses": {
+                        "201": _request_answer("the undo, filed"),
                         **_problems(
                             *COMMON,
                             *WITH_BODY,

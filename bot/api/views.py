@@ -47,9 +47,11 @@ def request_view(request: Request) -> dict[str, Any]:
         "finished_at": rfc3339(request.finished_at),
         "targets": [_target(t) for t in request.targets],
         "break_glass": _break_glass(request),
+        "undoes": request.undoes,
         "links": {
             "self": f"{BASE}/requests/{request.id}",
             "cancel": f"{BASE}/requests/{request.id}/cancel",
+            "undo": f"{BASE}/requests/{request.id}/undo",
         },
     }
 
@@ -62,6 +64,7 @@ def _target(state: TargetState) -> dict[str, Any]:
         "api_status": state.status_code,
         "message": state.message,
         "attempts": state.attempts,
+        "new_app_id": state.new_app_id,
     }
 
 

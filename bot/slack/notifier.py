@@ -19,7 +19,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
-from bot.core import failpoints, ids
+from bot.core import failpoints, ids, undo
 from bot.core.deliveries import reminder_steps, review_escalation
 from bot.core.models import Request, Status
 from bot.core.org import Groups, Org, OrgsInForce, in_force
@@ -176,11 +176,13 @@ class Notifier:
         if org is None:
             return blocks.card(request)
         reminders = org.policy.reminders_for(request.action)
+        now = self.clock()
         return blocks.card(
             request,
             escalates_at=reminders.escalate_at(request.created_at),
             escalate_to=reminders.escalate_to,
-            now=self.clock(),
+            now=now,
+            undo=undo.offer(request, org.policy.undo_window_hours, now),
         )
 
     async def refused(self, request: Request, step: str, exc: Exception, channel: str) -> None:

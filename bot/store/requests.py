@@ -187,7 +187,9 @@ class Requests(Database):
         same dedupe key. AlreadyPending when a target is reserved and not `again`; Conflict
         for an undo of a request another undo takes back already."""
         if values.get("undoes") is not None:
-            await one_undo_alive(conn, values["undoes"], is_sqlite=self.is_sqlite)
+            await one_undo_alive(
+                conn, values["undoes"], values.get("dedupe_key"), is_sqlite=self.is_sqlite
+            )
         insert = self._prepared.get("insert_request")
         if insert is None:
             insert = self._prepared["insert_request"] = (

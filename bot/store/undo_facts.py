@@ -20,7 +20,7 @@ __all__ = ["one_undo_alive", "undo_facts", "undone_event"]
 Event = Callable[[AsyncConnection, int, float, str, str, dict[str, object]], Awaitable[None]]
 
 _LIVE_UNDO = (
-    select(requests_t.c.id, requests_t.c.status)
+    select(requests_t.c.id, requests_t.c.status, requests_t.c.dedupe_key)
     .where(
         and_(
             requests_t.c.undoes == bindparam("id"),
@@ -53,14 +53,17 @@ async def undo_facts(
     return pre_image, None if live is None else (int(live.id), Status(live.status))
 
 
-async def one_undo_alive(conn: AsyncConnection, original: int, *, is_sqlite: bool) -> None:
+async def one_undo_alive(
+    conn: AsyncConnection, original: int, dedupe_key: str | None, *, is_sqlite: bool
+) -> None:
     """Refuses a second undo of `original` while one is pending, running or done: in the new
     undo's transaction, the original's row locked first on PostgreSQL (SQLite's writer is
-    alone), so two undos filed at once are decided one after the other."""
+    alone), so two undos filed at once are decided one after the other. A replay of the live
+    undo's own dedupe key passes (the insert answers it with that undo)."""
     if not is_sqlite:
         await conn.execute(_LOCK_ORIGINAL, {"id": original})
     live = (await conn.execute(_LIVE_UNDO, {"id": original})).first()
-    if live is not None:
+    if live is not None and (dedupe_key is None or live.dedupe_key != dedupe_key):
         state = Status(live.status)
         said = "already undone" if state is Status.SUCCEEDED else f"being undone ({state.value})"
         raise Conflict(f"request #{original} is {said} by request #{live.id}")
