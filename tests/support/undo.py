@@ -1,0 +1,28 @@
+"""Helpers for undo tests: the pre-image a request needs before it runs.
+
+The bot records it right before each destructive call (the `preview` work on running.py);
+until that lands, tests record it themselves through the store's API, read from the real
+emulator with the same reader the bot uses (bot/core/preview.py)."""
+
+from __future__ import annotations
+
+from pydantic import SecretStr
+
+from bot.core.models import Request
+from bot.core.preview import PreviewStore, Purpose, StoredPreview, read_preview
+from bot.sfvopi import SfvopiClient
+from tests.support.orgs import ORG_ENV
+
+__all__ = ["ACME_KEY", "record_pre_image"]
+
+ACME_KEY = ORG_ENV["SFVOPI_API_KEY_ACME"]
+
+
+async def record_pre_image(
+    store: PreviewStore, client: SfvopiClient, request: Request, *, now: float, key: str = ACME_KEY
+) -> StoredPreview:
+    """Reads what `request` touches now and records it as its pre-image (before_execution)."""
+    preview = await read_preview(
+        client, SecretStr(key), request.action, [t.target for t in request.targets]
+    )
+    return await store.record_preview(request.id, Purpose.BEFORE_EXECUTION, preview, now=now)
