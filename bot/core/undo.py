@@ -25,6 +25,7 @@ __all__ = [
     "plan",
     "recreated_app",
     "refusal",
+    "undid",
     "undo_reason",
     "window_ends",
 ]
@@ -129,6 +130,12 @@ def adoptable(apps: Iterable[tuple[str, str, str | None]], name: str, since: flo
         if app_name == name and at is not None and at >= since - CLOCK_SKEW:
             found.append(app_id)
     return found
+
+
+def undid(undo: Request) -> Action:
+    """What an undo takes back: a delete when it recreates an app, else an unlink."""
+    recreates = any(t.target.number is None for t in undo.targets)
+    return Action.DELETE if recreates else Action.UNLINK
 
 
 def undo_reason(original: Request, reason: str) -> str:
