@@ -11,7 +11,7 @@ import hashlib
 import json
 import uuid
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, TypedDict, Unpack
 
 from bot.audit.events import ChainLink
 
@@ -28,27 +28,30 @@ def new_uid() -> str:
     return str(uuid.uuid4())
 
 
-def canonical(
-    *,
-    uid: str,
-    request_id: int,
-    at: float,
-    actor: str,
-    kind: str,
-    detail: str,
-    prev_hash: str,
-) -> bytes:
+class Hashed(TypedDict):
+    """What an event's hash covers: its row's columns but for its place and its own hash."""
+
+    uid: str
+    request_id: int
+    at: float
+    actor: str
+    kind: str
+    detail: str
+    prev_hash: str
+
+
+def canonical(**event: Unpack[Hashed]) -> bytes:
     """Sorted-key, whitespace-free, ASCII-only JSON; `at` as a float whatever was passed."""
     return json.dumps(
         {
             "v": VERSION,
-            "uid": uid,
-            "request": int(request_id),
-            "at": float(at),
-            "actor": actor,
-            "kind": kind,
-            "detail": detail,
-            "prev": prev_hash,
+            "uid": event["uid"],
+            "request": int(event["request_id"]),
+            "at": float(event["at"]),
+            "actor": event["actor"],
+            "kind": event["kind"],
+            "detail": event["detail"],
+            "prev": event["prev_hash"],
         },
         sort_keys=True,
         separators=(",", ":"),
@@ -57,28 +60,9 @@ def canonical(
     ).encode("ascii")
 
 
-def event_hash(
-    *,
-    uid: str,
-    request_id: int,
-    at: float,
-    actor: str,
-    kind: str,
-    detail: str,
-    prev_hash: str,
-) -> str:
+def event_hash(**event: Unpack[Hashed]) -> str:
     """The hex sha256 of an event's canonical encoding."""
-    return hashlib.sha256(
-        canonical(
-            uid=uid,
-            request_id=request_id,
-            at=at,
-            actor=actor,
-            kind=kind,
-            detail=detail,
-            prev_hash=prev_hash,
-        )
-    ).hexdigest()
+    return hashlib.sha256(canonical(**event)).hexdigest()
 
 
 def rehash(link: ChainLink) -> str:

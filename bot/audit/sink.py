@@ -19,6 +19,7 @@ import random
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import KW_ONLY, dataclass, field
 from pathlib import Path
 from typing import Protocol
 from urllib.parse import urlsplit
@@ -150,27 +151,19 @@ def destination_for(settings: Settings) -> Destination | None:
     return FileDestination(Path(target))
 
 
+@dataclass(eq=False, repr=False)
 class AuditSink:
     """Delivers the log to one destination from the cursor on, batch by batch, forever."""
 
-    def __init__(
-        self,
-        store: SinkStore,
-        destination: Destination,
-        *,
-        interval: float = 2.0,
-        lease_seconds: float = 120.0,
-        batch: int = 500,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        self.store = store
-        self.destination = destination
-        self.interval = interval
-        self.lease_seconds = lease_seconds
-        self.batch = batch
-        self.clock = clock
-        self.owner = uuid.uuid4().hex
-        self.failures = 0
+    store: SinkStore
+    destination: Destination
+    _: KW_ONLY
+    interval: float = 2.0
+    lease_seconds: float = 120.0
+    batch: int = 500
+    clock: Callable[[], float] = time.time
+    owner: str = field(init=False, default_factory=lambda: uuid.uuid4().hex)
+    failures: int = field(init=False, default=0)
 
     @classmethod
     def from_settings(cls, store: SinkStore, settings: Settings) -> AuditSink | None:

@@ -26,22 +26,28 @@ def looks_like_app_id(token: str) -> bool:
     return token.startswith(("sfv_app_", "app_", "sfv_"))
 
 
-def app_id(value: str) -> str:
-    if not APP_ID.fullmatch(value):
-        raise InvalidId(
-            f"`{shown(value)}` is not an app id: expected something like "
-            "`sfv_app_abc123xyz456` (letters, digits, `_` and `-` after the prefix)"
-        )
+def _whole(pattern: re.Pattern[str], value: str, not_one: str) -> str:
+    """`value` when `pattern` matches all of it; else InvalidId: "`value` is {not_one}"."""
+    if not pattern.fullmatch(value):
+        raise InvalidId(f"`{shown(value)}` is {not_one}")
     return value
+
+
+def app_id(value: str) -> str:
+    return _whole(
+        APP_ID,
+        value,
+        "not an app id: expected something like `sfv_app_abc123xyz456` (letters, digits, `_` "
+        "and `-` after the prefix)",
+    )
 
 
 def phone_number(value: str) -> str:
-    if not E164.fullmatch(value):
-        raise InvalidId(
-            f"`{shown(value)}` is not a phone number in E.164 form: expected `+` and the "
-            "country code, like `+918000000001`"
-        )
-    return value
+    return _whole(
+        E164,
+        value,
+        "not a phone number in E.164 form: expected `+` and the country code, like `+918000000001`",
+    )
 
 
 def request_id(value: str) -> int:
@@ -56,9 +62,7 @@ def request_id(value: str) -> int:
 
 def user_id(value: str) -> str:
     """A Slack user id (`U…`, or `W…` on Enterprise Grid), of any length Slack uses."""
-    if not USER_ID.fullmatch(value):
-        raise InvalidId(f"`{shown(value)}` is not a Slack user id")
-    return value
+    return _whole(USER_ID, value, "not a Slack user id")
 
 
 def requester_id(value: str) -> str:
@@ -75,9 +79,7 @@ def is_service(value: str) -> bool:
 
 def channel_id(value: str) -> str:
     """A Slack conversation id: channel `C…`, private `G…` or direct message `D…`."""
-    if not CHANNEL_ID.fullmatch(value):
-        raise InvalidId(f"`{shown(value)}` is not a Slack channel id")
-    return value
+    return _whole(CHANNEL_ID, value, "not a Slack channel id")
 
 
 def shown(value: str, limit: int = 40) -> str:

@@ -3,6 +3,8 @@ API it drives the Slack stand-in with (see bot/sandbox/server.py)."""
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Awaitable, Callable
 from importlib import resources
 from typing import Any, Protocol
 
@@ -61,10 +63,8 @@ def page_app(sandbox: Sandbox) -> web.Application:
         """
         return sandbox.slack.dm_channel(user) if channel.startswith("D") else channel
 
-    async def command(request: web.Request) -> web.Response:
-        body = await _body(request, "user", "channel", "text")
-        if isinstance(body, web.Response):
-            return body
+    @_posted("user", "channel", "text")
+    async def command(request: web.Request, body: dict[str, str]) -> web.Response:
         user, text = body["user"], body["text"].strip()
         channel = where(user, body["channel"])
         name, _, rest = text.partition(" ")
@@ -87,76 +87,53 @@ def page_app(sandbox: Sandbox) -> web.Application:
             }
         )
 
-    async def message(request: web.Request) -> web.Response:
-        body = await _body(request, "user", "channel", "text")
-        if isinstance(body, web.Response):
-            return body
+    @_posted("user", "channel", "text")
+    async def message(request: web.Request, body: dict[str, str]) -> web.Response:
         channel = where(body["user"], body["channel"])
         posted = sandbox.slack.add_message(channel, body["text"], user=body["user"])
         return web.json_response({"ok": True, "channel": channel, "ts": posted.ts})
 
-    async def click(request: web.Request) -> web.Response:
-        body = await _body(request, "user", "channel", "ts", "action_id")
-        if isinstance(body, web.Response):
-            return body
-        try:
-            result = await sandbox.slack.click(
-                body["user"], body["channel"], body["ts"], body["action_id"]
-            )
-        except LookupError as exc:
-            return _error(404, str(exc))
+    @_posted("user", "channel", "ts", "action_id", not_found=True)
+    async def click(request: web.Request, body: dict[str, str]) -> web.Response:
+        result = await sandbox.slack.click(
+            body["user"], body["channel"], body["ts"], body["action_id"]
+        )
         return web.json_response(
             {"ok": result.ok, "status": result.status, "elapsed": result.elapsed}
         )
 
-    async def home(request: web.Request) -> web.Response:
+    @_posted("user")
+    async def home(request: web.Request, body: dict[str, str]) -> web.Response:
         """The person opens the bot's Home tab: Slack sends the bot `app_home_opened`."""
-        body = await _body(request, "user")
-        if isinstance(body, web.Response):
-            return body
         result = await sandbox.slack.open_home(body["user"])
         return web.json_response({"ok": result.ok, "status": result.status})
 
-    async def home_click(request: web.Request) -> web.Response:
-        body = await _body(request, "user", "action_id", "value")
-        if isinstance(body, web.Response):
-            return body
-        try:
-            result = await sandbox.slack.click_home(
-                body["user"], body["action_id"], value=body["value"]
-            )
-        except LookupError as exc:
-            return _error(404, str(exc))
+    @_posted("user", "action_id", "value", not_found=True)
+    async def home_click(request: web.Request, body: dict[str, str]) -> web.Response:
+        result = await sandbox.slack.click_home(
+            body["user"], body["action_id"], value=body["value"]
+        )
         return web.json_response({"ok": result.ok, "status": result.status})
 
-    async def submit(request: web.Request) -> web.Response:
+    @_posted("user", not_found=True)
+    async def submit(request: web.Request, body: dict[str, str]) -> web.Response:
         """The person presses the submit button of the modal in front of them."""
-        body = await _body(request, "user")
-        if isinstance(body, web.Response):
-            return body
         typed = await request.json()
         text = typed.get("text") if isinstance(typed.get("text"), str) else ""
-        try:
-            result = await sandbox.slack.submit_view(body["user"], text[:3000])
-        except LookupError as exc:
-            return _error(404, str(exc))
+        result = await sandbox.slack.submit_view(body["user"], text[:3000])
         return web.json_response(
             {"ok": result.ok, "closed": result.closed, "errors": result.errors}
         )
 
-    async def close_view(request: web.Request) -> web.Response:
-        body = await _body(request, "user")
-        if isinstance(body, web.Response):
-            return body
+    @_posted("user")
+    async def close_view(request: web.Request, body: dict[str, str]) -> web.Response:
         sandbox.slack.close_modal_of(body["user"])
         return web.json_response({"ok": True})
 
-    async def step(request: web.Request) -> web.Response:
+    @_posted("user", "step", "targets", "reason")
+    async def step(request: web.Request, body: dict[str, str]) -> web.Response:
         """A workflow runs one of the bot's steps with the person as its requester input:
         Slack sends the bot `function_executed`; the page shows how the step is completed."""
-        body = await _body(request, "user", "step", "targets", "reason")
-        if isinstance(body, web.Response):
-            return body
         if body["step"] not in ("unlink_numbers", "delete_apps"):
             return _error(400, "step must be unlink_numbers or delete_apps")
         typed = await request.json()
@@ -185,6 +162,32 @@ def page_app(sandbox: Sandbox) -> web.Application:
     app.router.add_post("/api/submit", submit)
     app.router.add_post("/api/close_view", close_view)
     return app
+
+
+Handler = Callable[[web.Request], Awaitable[web.Response]]
+PostedHandler = Callable[[web.Request, dict[str, str]], Awaitable[web.Response]]
+
+
+def _posted(*names: str, not_found: bool = False) -> Callable[[PostedHandler], Handler]:
+    """A page action: its JSON body checked by `_body` (a 400 answer when it fails), and with
+    `not_found` a LookupError (no such message, button or view) answered 404."""
+
+    def wrap(handler: PostedHandler) -> Handler:
+        @functools.wraps(handler)
+        async def handle(request: web.Request) -> web.Response:
+            body = await _body(request, *names)
+            if isinstance(body, web.Response):
+                return body
+            try:
+                return await handler(request, body)
+            except LookupError as exc:
+                if not not_found:
+                    raise
+                return _error(404, str(exc))
+
+        return handle
+
+    return wrap
 
 
 async def _body(request: web.Request, *names: str) -> dict[str, str] | web.Response:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import KW_ONLY, dataclass, field
 
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -26,25 +27,20 @@ FINAL = [s for s in Status if s.final]
 VIEWERS_REUSED_FOR = 2.0
 
 
+@dataclass(eq=False, repr=False)
 class AppHome:
-    def __init__(
-        self,
-        store: HomeStore,
-        workflow: Workflow,
-        slack: AsyncWebClient,
-        background: Background,
-        *,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        self.store = store
-        self.workflow = workflow
-        self.slack = slack
-        self.background = background
-        self.clock = clock
-        self._viewers: dict[frozenset[str], tuple[float, list[str]]] = {}
-        self._publishing: set[str] = set()
-        self._again: set[str] = set()
-        self._notices: dict[str, str] = {}
+    store: HomeStore
+    workflow: Workflow
+    slack: AsyncWebClient
+    background: Background
+    _: KW_ONLY
+    clock: Callable[[], float] = time.time
+    _viewers: dict[frozenset[str], tuple[float, list[str]]] = field(
+        init=False, default_factory=dict
+    )
+    _publishing: set[str] = field(init=False, default_factory=set)
+    _again: set[str] = field(init=False, default_factory=set)
+    _notices: dict[str, str] = field(init=False, default_factory=dict)
 
     async def opened(self, user: str) -> None:
         """`user` opened the Home tab: remembered (so changes republish it), then published."""

@@ -14,7 +14,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass, field
 
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -43,26 +43,19 @@ async def list_members(slack: AsyncWebClient, group: str) -> frozenset[str]:
     return frozenset(str(u) for u in users if isinstance(u, str))
 
 
+@dataclass(eq=False, repr=False)
 class UserGroups:
     """bot.core.ports.GroupMembers over the bot's Web API client."""
 
-    def __init__(
-        self,
-        slack: AsyncWebClient,
-        *,
-        max_age: float = MAX_AGE,
-        cold_wait: float = COLD_WAIT,
-        retry_after: float = RETRY_AFTER,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.slack = slack
-        self.max_age = max_age
-        self.cold_wait = cold_wait
-        self.retry_after = retry_after
-        self.clock = clock
-        self._listings: dict[str, Listing] = {}
-        self._failed_at: dict[str, float] = {}
-        self._reading: dict[str, asyncio.Task[None]] = {}
+    slack: AsyncWebClient
+    _: KW_ONLY
+    max_age: float = MAX_AGE
+    cold_wait: float = COLD_WAIT
+    retry_after: float = RETRY_AFTER
+    clock: Callable[[], float] = time.monotonic
+    _listings: dict[str, Listing] = field(init=False, default_factory=dict)
+    _failed_at: dict[str, float] = field(init=False, default_factory=dict)
+    _reading: dict[str, asyncio.Task[None]] = field(init=False, default_factory=dict)
 
     def listing(self, group: str) -> Listing | None:
         return self._listings.get(group)

@@ -15,7 +15,7 @@ import logging
 import re
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import KW_ONLY, dataclass, replace
 from typing import Any
 
 from pydantic import SecretStr
@@ -176,27 +176,18 @@ def _clip(text: str) -> str:
     return blocks.clip(text, MAX_ERROR)
 
 
+@dataclass(eq=False, repr=False)
 class WorkflowSteps:
     """Files the request a step asks for, and completes the step when that request ends."""
 
-    def __init__(
-        self,
-        store: StepRunStore,
-        workflow: Workflow,
-        slack: AsyncWebClient,
-        background: Background,
-        sealer: Sealer,
-        *,
-        lease_seconds: float = 60.0,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        self.store = store
-        self.workflow = workflow
-        self.slack = slack
-        self.background = background
-        self.sealer = sealer
-        self.lease_seconds = lease_seconds
-        self.clock = clock
+    store: StepRunStore
+    workflow: Workflow
+    slack: AsyncWebClient
+    background: Background
+    sealer: Sealer
+    _: KW_ONLY
+    lease_seconds: float = 60.0
+    clock: Callable[[], float] = time.time
 
     # -- a step starts ------------------------------------------------------------------
 

@@ -17,13 +17,14 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 
 from bot.audit.events import AuditEvent, ChainLink
 from bot.core.models import Target
+from bot.store.conditions import conditional, lapsed
 from bot.store.database import Database
 from bot.store.schema import audit_cursor_t, events_t, requests_t, targets_t
 
@@ -130,16 +131,10 @@ class Audit(Database):
                 .on_conflict_do_nothing(index_elements=[audit_cursor_t.c.sink])
             )
             result = await conn.execute(
-                update(audit_cursor_t)
-                .where(
-                    and_(
-                        audit_cursor_t.c.sink == sink,
-                        or_(
-                            audit_cursor_t.c.owner == owner,
-                            audit_cursor_t.c.lease_until.is_(None),
-                            audit_cursor_t.c.lease_until < now,
-                        ),
-                    )
+                conditional(
+                    audit_cursor_t,
+                    audit_cursor_t.c.sink == sink,
+                    or_(audit_cursor_t.c.owner == owner, lapsed(audit_cursor_t.c.lease_until, now)),
                 )
                 .values(owner=owner, lease_until=now + lease_seconds)
                 .returning(audit_cursor_t.c.last_txid, audit_cursor_t.c.last_event_id)
@@ -161,16 +156,13 @@ class Audit(Database):
         and nobody moved it meanwhile; False otherwise (the batch may then arrive twice)."""
         async with self._write() as conn:
             result = await conn.execute(
-                update(audit_cursor_t)
-                .where(
-                    and_(
-                        audit_cursor_t.c.sink == sink,
-                        audit_cursor_t.c.owner == owner,
-                        audit_cursor_t.c.last_txid == delivered_from[0],
-                        audit_cursor_t.c.last_event_id == delivered_from[1],
-                    )
-                )
-                .values(
+                conditional(
+                    audit_cursor_t,
+                    audit_cursor_t.c.sink == sink,
+                    audit_cursor_t.c.owner == owner,
+                    audit_cursor_t.c.last_txid == delivered_from[0],
+                    audit_cursor_t.c.last_event_id == delivered_from[1],
+                ).values(
                     last_txid=delivered_to[0],
                     last_event_id=delivered_to[1],
                     lease_until=now + lease_seconds,
@@ -182,9 +174,9 @@ class Audit(Database):
         """Gives the lease up (a clean stop), so another replica takes over at once."""
         async with self._write() as conn:
             await conn.execute(
-                update(audit_cursor_t)
-                .where(and_(audit_cursor_t.c.sink == sink, audit_cursor_t.c.owner == owner))
-                .values(lease_until=None, owner=None)
+                conditional(
+                    audit_cursor_t, audit_cursor_t.c.sink == sink, audit_cursor_t.c.owner == owner
+                ).values(lease_until=None, owner=None)
             )
 
     def _settled(self) -> ColumnElement[bool]:

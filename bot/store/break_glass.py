@@ -9,10 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import and_, update
-
-from bot.core.deliveries import AT_ONCE, Kind
+from bot.core.deliveries import Kind
 from bot.core.models import Action, Request, Review, Status, Target
+from bot.store.conditions import conditional
 from bot.store.outbox import owe
 from bot.store.schema import requests_t
 from bot.store.transitions import Transitions
@@ -102,20 +101,14 @@ class BreakGlass(Transitions):
         telling owed)."""
         async with self._write() as conn:
             result = await conn.execute(
-                update(requests_t)
-                .where(
-                    and_(
-                        requests_t.c.id == request_id,
-                        requests_t.c.break_glass == 1,
-                        requests_t.c.review == Review.PENDING.value,
-                        requests_t.c.status.in_(_FINAL),
-                    )
-                )
-                .values(
-                    review=verdict.value,
-                    reviewed_by=reviewer,
-                    review_note=note,
-                    reviewed_at=now,
+                conditional(
+                    requests_t,
+                    requests_t.c.id == request_id,
+                    requests_t.c.break_glass == 1,
+                    requests_t.c.review == Review.PENDING.value,
+                    requests_t.c.status.in_(_FINAL),
+                ).values(
+                    review=verdict.value, reviewed_by=reviewer, review_note=note, reviewed_at=now
                 )
             )
             if result.rowcount != 1:
@@ -123,6 +116,6 @@ class BreakGlass(Transitions):
             detail: dict[str, object] = {"review": verdict.value}
             if note:
                 detail["note"] = note
-            await self._event(conn, request_id, now, reviewer, "reviewed", detail)
-            await owe(conn, self._insert, request_id, [(Kind.REVIEW_TOLD, AT_ONCE)])
-            return await self._load(conn, request_id)
+            return await self._moved(
+                conn, request_id, now, reviewer, "reviewed", detail, Kind.REVIEW_TOLD
+            )

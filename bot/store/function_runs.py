@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from sqlalchemy import and_, or_, select, update
 
 from bot.core.models import Status
+from bot.store.conditions import conditional, lapsed
 from bot.store.database import Database
 from bot.store.schema import function_runs_t, requests_t
 
@@ -63,15 +64,12 @@ class FunctionRuns(Database):
         """Records what filing did: the request it filed, or why it was refused."""
         async with self._write(urgent=True) as conn:
             await conn.execute(
-                update(function_runs_t)
-                .where(
-                    and_(
-                        function_runs_t.c.execution_id == execution_id,
-                        function_runs_t.c.request_id.is_(None),
-                        function_runs_t.c.error.is_(None),
-                    )
-                )
-                .values(request_id=request_id, error=error)
+                conditional(
+                    function_runs_t,
+                    function_runs_t.c.execution_id == execution_id,
+                    function_runs_t.c.request_id.is_(None),
+                    function_runs_t.c.error.is_(None),
+                ).values(request_id=request_id, error=error)
             )
 
     async def function_run(self, execution_id: str) -> FunctionRun | None:
@@ -113,7 +111,6 @@ class FunctionRuns(Database):
         runs whose filing never finished (a crash mid-way) older than `filing_grace`; none
         whose completer's lease still runs."""
         final = [s.value for s in Status if s.final]
-        lapsed = or_(function_runs_t.c.lease_until.is_(None), function_runs_t.c.lease_until < now)
         async with self._read() as conn:
             rows = await conn.execute(
                 select(function_runs_t.c.execution_id)
@@ -125,7 +122,7 @@ class FunctionRuns(Database):
                 .where(
                     and_(
                         function_runs_t.c.completed_at.is_(None),
-                        lapsed,
+                        lapsed(function_runs_t.c.lease_until, now),
                         or_(
                             function_runs_t.c.error.is_not(None),
                             requests_t.c.status.in_(final),
@@ -145,18 +142,12 @@ class FunctionRuns(Database):
         """One completer per step run, even with several replicas; a crashed one's lease lapses."""
         async with self._write() as conn:
             result = await conn.execute(
-                update(function_runs_t)
-                .where(
-                    and_(
-                        function_runs_t.c.execution_id == execution_id,
-                        function_runs_t.c.completed_at.is_(None),
-                        or_(
-                            function_runs_t.c.lease_until.is_(None),
-                            function_runs_t.c.lease_until < now,
-                        ),
-                    )
-                )
-                .values(lease_until=now + lease_seconds)
+                conditional(
+                    function_runs_t,
+                    function_runs_t.c.execution_id == execution_id,
+                    function_runs_t.c.completed_at.is_(None),
+                    lapsed(function_runs_t.c.lease_until, now),
+                ).values(lease_until=now + lease_seconds)
             )
             return bool(result.rowcount == 1)
 
@@ -170,14 +161,11 @@ class FunctionRuns(Database):
             ).scalar()
             if found is not None:
                 await conn.execute(
-                    update(function_runs_t)
-                    .where(
-                        and_(
-                            function_runs_t.c.execution_id == execution_id,
-                            function_runs_t.c.request_id.is_(None),
-                        )
-                    )
-                    .values(request_id=found)
+                    conditional(
+                        function_runs_t,
+                        function_runs_t.c.execution_id == execution_id,
+                        function_runs_t.c.request_id.is_(None),
+                    ).values(request_id=found)
                 )
             return None if found is None else int(found)
 
@@ -195,14 +183,11 @@ class FunctionRuns(Database):
                 )
             ).scalar()
             done = await conn.execute(
-                update(function_runs_t)
-                .where(
-                    and_(
-                        function_runs_t.c.execution_id == execution_id,
-                        function_runs_t.c.completed_at.is_(None),
-                    )
-                )
-                .values(completed_at=now, outcome=outcome, token=None, lease_until=None)
+                conditional(
+                    function_runs_t,
+                    function_runs_t.c.execution_id == execution_id,
+                    function_runs_t.c.completed_at.is_(None),
+                ).values(completed_at=now, outcome=outcome, token=None, lease_until=None)
             )
             if done.rowcount != 1:
                 return False

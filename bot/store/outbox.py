@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.core.deliveries import STEP, Delivery, Kind
 from bot.core.models import Status
+from bot.store.conditions import conditional, lapsed
 from bot.store.database import Database
 from bot.store.schema import requests_t, slack_deliveries_t
 
@@ -23,20 +24,12 @@ __all__ = ["Outbox", "owe"]
 _D = slack_deliveries_t
 
 # Built once (every card takes both): see database.py
-_CLAIM_CARD = (
-    update(requests_t)
-    .where(
-        and_(
-            requests_t.c.id == bindparam("request_id"),
-            requests_t.c.card_ts.is_(None),
-            or_(
-                requests_t.c.card_lease_until.is_(None),
-                requests_t.c.card_lease_until < bindparam("now"),
-            ),
-        )
-    )
-    .values(card_lease_until=bindparam("new_lease"))
-)
+_CLAIM_CARD = conditional(
+    requests_t,
+    requests_t.c.id == bindparam("request_id"),
+    requests_t.c.card_ts.is_(None),
+    lapsed(requests_t.c.card_lease_until, bindparam("now")),
+).values(card_lease_until=bindparam("new_lease"))
 _SET_CARD = (
     update(requests_t)
     .where(requests_t.c.id == bindparam("request_id"))
@@ -147,10 +140,7 @@ class Outbox(Database):
                         or_(
                             and_(
                                 requests_t.c.card_ts.is_(None),
-                                or_(
-                                    requests_t.c.card_lease_until.is_(None),
-                                    requests_t.c.card_lease_until < now,
-                                ),
+                                lapsed(requests_t.c.card_lease_until, now),
                             ),
                             # a card Slack refused to update: try again
                             requests_t.c.slack_problem.is_not(None),
@@ -347,7 +337,7 @@ def _due(now: float) -> Any:
     return and_(
         _D.c.done_at.is_(None),
         _D.c.due_at <= now,
-        or_(_D.c.lease_until.is_(None), _D.c.lease_until < now),
+        lapsed(_D.c.lease_until, now),
     )
 
 

@@ -11,13 +11,14 @@ from __future__ import annotations
 import uuid
 from collections.abc import Collection
 
-from sqlalchemy import and_, delete, func, select, update
+from sqlalchemy import ColumnElement, and_, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.core.deliveries import AT_ONCE, Kind
 from bot.core.models import Outcome, Request, Status, Target
 from bot.core.ports import ApprovalRecord
 from bot.errors import LostClaim
+from bot.store.conditions import conditional
 from bot.store.outbox import owe
 from bot.store.requests import Requests
 from bot.store.schema import approvals_t, requests_t, targets_t
@@ -82,11 +83,10 @@ class Transitions(Requests):
                     .values(status=Status.EXPIRED.value, decided_by="bot", finished_at=now)
                 )
                 await self._release(conn, request_id)
-                await self._event(conn, request_id, now, "bot", "expired")
-                await owe(conn, self._insert, request_id, [(Kind.ANNOUNCED, AT_ONCE)])
-                return ApprovalRecord(
-                    await self._load(conn, request_id), False, None, Status.EXPIRED
+                expired = await self._moved(
+                    conn, request_id, now, "bot", "expired", None, Kind.ANNOUNCED
                 )
+                return ApprovalRecord(expired, False, None, Status.EXPIRED)
             if row.status != Status.PENDING.value:
                 return ApprovalRecord(
                     await self._load(conn, request_id), False, None, Status(row.status)
@@ -173,9 +173,7 @@ class Transitions(Requests):
         if old_token is not None:
             conditions += [requests_t.c.claim_token == old_token, requests_t.c.lease_until < now]
         result = await conn.execute(
-            update(requests_t)
-            .where(and_(*conditions))
-            .values(
+            conditional(requests_t, *conditions).values(
                 status=Status.EXECUTING.value,
                 claim_token=token,
                 lease_until=now + lease_seconds,
@@ -203,14 +201,11 @@ class Transitions(Requests):
         """pending → denied / cancelled / expired; None when the request was no longer pending."""
         async with self._write() as conn:
             result = await conn.execute(
-                update(requests_t)
-                .where(
-                    and_(
-                        requests_t.c.id == request_id,
-                        requests_t.c.status == Status.PENDING.value,
-                    )
-                )
-                .values(
+                conditional(
+                    requests_t,
+                    requests_t.c.id == request_id,
+                    requests_t.c.status == Status.PENDING.value,
+                ).values(
                     status=to.value,
                     decided_by=actor,
                     finished_at=now,
@@ -220,9 +215,7 @@ class Transitions(Requests):
             if result.rowcount != 1:
                 return None
             await self._release(conn, request_id)
-            await self._event(conn, request_id, now, actor, kind, detail)
-            await owe(conn, self._insert, request_id, [(Kind.ANNOUNCED, AT_ONCE)])
-            return await self._load(conn, request_id)
+            return await self._moved(conn, request_id, now, actor, kind, detail, Kind.ANNOUNCED)
 
     async def due_for_expiry(self, now: float) -> list[int]:
         """Candidates only: `transition` decides, so a request approved meanwhile stays put."""
@@ -276,21 +269,20 @@ class Transitions(Requests):
     async def renew(self, request_id: int, claim: str, until: float) -> None:
         """Extends a running execution's lease; LostClaim if another worker took it over."""
         async with self._write() as conn:
-            await self._renew(conn, request_id, claim, until)
+            await self._held(conn, request_id, claim, lease_until=until)
 
-    async def _renew(
-        self, conn: AsyncConnection, request_id: int, claim: str, until: float
+    async def _held(
+        self, conn: AsyncConnection, request_id: int, claim: str, **values: object
     ) -> None:
+        """Writes `values` to an executing request only while `claim` still holds it, else
+        LostClaim: another worker took the execution over."""
         result = await conn.execute(
-            update(requests_t)
-            .where(
-                and_(
-                    requests_t.c.id == request_id,
-                    requests_t.c.claim_token == claim,
-                    requests_t.c.status == Status.EXECUTING.value,
-                )
-            )
-            .values(lease_until=until)
+            conditional(
+                requests_t,
+                requests_t.c.id == request_id,
+                requests_t.c.claim_token == claim,
+                requests_t.c.status == Status.EXECUTING.value,
+            ).values(**values)
         )
         if result.rowcount != 1:
             raise LostClaim(request_id)
@@ -300,18 +292,12 @@ class Transitions(Requests):
     ) -> bool:
         """Marks a target as sent before the call; returns whether an earlier try was sent."""
         async with self._write() as conn:
-            await self._renew(conn, request_id, claim, lease_until)
+            await self._held(conn, request_id, claim, lease_until=lease_until)
             earlier = (
-                await conn.execute(
-                    select(targets_t.c.started_at).where(
-                        and_(targets_t.c.request_id == request_id, targets_t.c.idx == idx)
-                    )
-                )
+                await conn.execute(select(targets_t.c.started_at).where(_target(request_id, idx)))
             ).scalar()
             await conn.execute(
-                update(targets_t)
-                .where(and_(targets_t.c.request_id == request_id, targets_t.c.idx == idx))
-                .values(started_at=now)
+                update(targets_t).where(_target(request_id, idx)).values(started_at=now)
             )
             return earlier is not None
 
@@ -330,17 +316,11 @@ class Transitions(Requests):
     ) -> None:
         """Keeps the first outcome of a target: a retried write after a crash cannot change it."""
         async with self._write() as conn:
-            await self._renew(conn, request_id, claim, lease_until)
+            await self._held(conn, request_id, claim, lease_until=lease_until)
             await conn.execute(
-                update(targets_t)
-                .where(
-                    and_(
-                        targets_t.c.request_id == request_id,
-                        targets_t.c.idx == idx,
-                        targets_t.c.outcome.is_(None),
-                    )
-                )
-                .values(
+                conditional(
+                    targets_t, _target(request_id, idx), targets_t.c.outcome.is_(None)
+                ).values(
                     outcome=outcome.value,
                     status_code=status_code,
                     message=message,
@@ -350,9 +330,7 @@ class Transitions(Requests):
             )
             target = (
                 await conn.execute(
-                    select(targets_t.c.app_id, targets_t.c.number).where(
-                        and_(targets_t.c.request_id == request_id, targets_t.c.idx == idx)
-                    )
+                    select(targets_t.c.app_id, targets_t.c.number).where(_target(request_id, idx))
                 )
             ).one()
             await self._event(
@@ -373,24 +351,30 @@ class Transitions(Requests):
     async def finish(self, request_id: int, claim: str, *, status: Status, now: float) -> Request:
         """Ends an execution; only the worker holding the claim may, else LostClaim."""
         async with self._write() as conn:
-            result = await conn.execute(
-                update(requests_t)
-                .where(
-                    and_(
-                        requests_t.c.id == request_id,
-                        requests_t.c.claim_token == claim,
-                        requests_t.c.status == Status.EXECUTING.value,
-                    )
-                )
-                .values(status=status.value, finished_at=now, lease_until=None)
+            await self._held(
+                conn, request_id, claim, status=status.value, finished_at=now, lease_until=None
             )
-            if result.rowcount != 1:
-                raise LostClaim(request_id)
             await self._executed_event(conn, request_id, now)
-            await self._event(conn, request_id, now, "bot", status.value)
             await undone_event(conn, self._event, request_id, status, now)
-            await owe(conn, self._insert, request_id, [(Kind.ANNOUNCED, AT_ONCE)])
-            return await self._load(conn, request_id)
+            return await self._moved(
+                conn, request_id, now, "bot", status.value, None, Kind.ANNOUNCED
+            )
+
+    async def _moved(
+        self,
+        conn: AsyncConnection,
+        request_id: int,
+        now: float,
+        actor: str,
+        kind: str,
+        detail: dict[str, object] | None,
+        owed: Kind,
+    ) -> Request:
+        """What follows a transition's conditional UPDATE in its transaction: its event, the
+        Slack delivery it makes owed at once, and the request as it now stands."""
+        await self._event(conn, request_id, now, actor, kind, detail)
+        await owe(conn, self._insert, request_id, [(owed, AT_ONCE)])
+        return await self._load(conn, request_id)
 
     async def _executed_event(self, conn: AsyncConnection, request_id: int, now: float) -> None:
         """For a break-glass request that finished: `executed`, each target's result, so the
@@ -409,6 +393,11 @@ class Transitions(Requests):
         )
         results = [{"target": str(Target(r.app_id, r.number)), "outcome": r.outcome} for r in rows]
         await self._event(conn, request_id, now, "bot", "executed", {"targets": results})
+
+
+def _target(request_id: int, idx: int) -> ColumnElement[bool]:
+    """One target's row."""
+    return and_(targets_t.c.request_id == request_id, targets_t.c.idx == idx)
 
 
 def _note(detail: dict[str, object] | None) -> str | None:

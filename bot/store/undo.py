@@ -3,10 +3,11 @@ and the app it made (recorded under the claim before any number is linked to it)
 
 from __future__ import annotations
 
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import select, update
 
+from bot.store.conditions import conditional
 from bot.store.schema import targets_t
-from bot.store.transitions import Transitions
+from bot.store.transitions import Transitions, _target
 
 __all__ = ["Undos"]
 
@@ -20,15 +21,13 @@ class Undos(Transitions):
         """Records that an app is about to be created for target `idx` (before the call), and
         returns when an earlier attempt was, if one was: that one may have made the app."""
         async with self._write() as conn:
-            await self._renew(conn, request_id, claim, lease_until)
-            where = and_(targets_t.c.request_id == request_id, targets_t.c.idx == idx)
+            await self._held(conn, request_id, claim, lease_until=lease_until)
+            where = _target(request_id, idx)
             earlier = (await conn.execute(select(targets_t.c.started_at).where(where))).scalar()
-            await conn.execute(
-                update(targets_t)
-                .where(where)
-                .values(started_at=func.coalesce(targets_t.c.started_at, now))
-            )
-            return None if earlier is None else float(earlier)
+            if earlier is not None:
+                return float(earlier)
+            await conn.execute(update(targets_t).where(where).values(started_at=now))
+            return None
 
     async def record_new_app(
         self,
@@ -43,12 +42,12 @@ class Undos(Transitions):
         """Keeps the first app recorded for target `idx` (its `recreated` event with it) and
         returns the one kept: a retry after a crash cannot replace it."""
         async with self._write() as conn:
-            await self._renew(conn, request_id, claim, lease_until)
-            where = and_(targets_t.c.request_id == request_id, targets_t.c.idx == idx)
+            await self._held(conn, request_id, claim, lease_until=lease_until)
+            where = _target(request_id, idx)
             done = await conn.execute(
-                update(targets_t)
-                .where(and_(where, targets_t.c.new_app_id.is_(None)))
-                .values(new_app_id=app_id)
+                conditional(targets_t, where, targets_t.c.new_app_id.is_(None)).values(
+                    new_app_id=app_id
+                )
             )
             row = (
                 await conn.execute(select(targets_t.c.app_id, targets_t.c.new_app_id).where(where))

@@ -12,7 +12,7 @@ from pydantic import SecretStr
 from bot.config.orgfile.clients import ClientChecks
 from bot.config.orgfile.members import MemberChecks
 from bot.config.orgfile.policy import PolicyChecks
-from bot.config.orgfile.problems import ENV_VAR, kind_of, not_channel
+from bot.config.orgfile.problems import kind_of, not_channel
 from bot.config.orgfile.workflow_steps import StepChecks
 from bot.config.orgfile.yaml_lines import Loader, Map
 from bot.core import ids
@@ -135,30 +135,10 @@ class Checker(PolicyChecks, MemberChecks, StepChecks, ClientChecks):
         )
 
     def api_key(self, where: str, body: Map) -> SecretStr | None:
-        line = body.line_of("api_key_env")
-        variable = body.get("api_key_env")
-        if variable is None:
-            self.problem(
-                line,
-                f"{where}: api_key_env is missing: name the environment variable that holds "
-                "the org's SFVoPI API key",
-            )
-            return None
-        if not isinstance(variable, str) or not ENV_VAR.fullmatch(variable):
-            self.problem(
-                line,
-                f"{where}: api_key_env must name an environment variable, like "
-                "SFVOPI_API_KEY_ACME (upper-case letters, digits and '_'), not hold the key",
-            )
-            return None
-        value = self.environ.get(variable)
-        if value is None:
-            self.problem(line, f"{where}: api_key_env {variable} is not set")
-            return None
-        if not value.strip():
-            self.problem(line, f"{where}: api_key_env {variable} is set but empty")
-            return None
-        return SecretStr(value.strip())
+        value = self.from_environment(
+            where, body, "api_key_env", ("the org's SFVoPI API key", "key"), "SFVOPI_API_KEY_ACME"
+        )
+        return None if value is None else SecretStr(value)
 
     def channel(self, where: str, body: Map, key: str, *, required: bool) -> str | None:
         value = body.get(key)

@@ -9,7 +9,7 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from bot.config.orgfile.problems import ENV_VAR, Checks, kind_of, show
+from bot.config.orgfile.problems import Checks, kind_of, show
 from bot.config.orgfile.yaml_lines import Map
 from bot.core import ids
 from bot.core.org import ApiClient, Role
@@ -113,35 +113,19 @@ class ClientChecks(Checks):
         )
 
     def api_token(self, where: str, body: Map) -> SecretStr | None:
-        variable, line = body.get("token_env"), body.line_of("token_env")
-        if variable is None:
+        value = self.from_environment(
+            where, body, "token_env", ("the client's bearer token", "token"), "SFVOPI_API_TOKEN_PD"
+        )
+        if value is None:
+            return None
+        if len(value) < MIN_API_TOKEN or not value.isprintable() or " " in value:
             self.problem(
-                line,
-                f"{where}: token_env is missing: name the environment variable that holds the "
-                "client's bearer token",
+                body.line_of("token_env"),
+                f"{where}: the token in {body['token_env']} must be at least {MIN_API_TOKEN} "
+                "printable characters without spaces (e.g. `openssl rand -hex 32`)",
             )
             return None
-        if not isinstance(variable, str) or not ENV_VAR.fullmatch(variable):
-            self.problem(
-                line,
-                f"{where}: token_env must name an environment variable, like "
-                "SFVOPI_API_TOKEN_PD (upper-case letters, digits and '_'), not hold the token",
-            )
-            return None
-        value = (self.environ.get(variable) or "").strip()
-        if variable not in self.environ:
-            self.problem(line, f"{where}: token_env {variable} is not set")
-        elif not value:
-            self.problem(line, f"{where}: token_env {variable} is set but empty")
-        elif len(value) < MIN_API_TOKEN or not value.isprintable() or " " in value:
-            self.problem(
-                line,
-                f"{where}: the token in {variable} must be at least {MIN_API_TOKEN} printable "
-                "characters without spaces (e.g. `openssl rand -hex 32`)",
-            )
-        else:
-            return SecretStr(value)
-        return None
+        return SecretStr(value)
 
     def service_role(self, where: str, body: Map) -> Role | None:
         raw, line = body.get("role"), body.line_of("role")

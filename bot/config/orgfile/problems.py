@@ -30,6 +30,35 @@ class Checks:
     def problem(self, line: int, message: str) -> None:
         self.problems.append((line, message))
 
+    def from_environment(
+        self, where: str, body: Map, key: str, holds: tuple[str, str], example: str
+    ) -> str | None:
+        """The secret in the environment variable that `key` names (stripped): the file names
+        the variable, never the secret (`holds`: what it is, and its short name). None, with
+        the problem, when it cannot be had."""
+        variable, line = body.get(key), body.line_of(key)
+        if variable is None:
+            self.problem(
+                line,
+                f"{where}: {key} is missing: name the environment variable that holds {holds[0]}",
+            )
+            return None
+        if not isinstance(variable, str) or not ENV_VAR.fullmatch(variable):
+            self.problem(
+                line,
+                f"{where}: {key} must name an environment variable, like {example} (upper-case "
+                f"letters, digits and '_'), not hold the {holds[1]}",
+            )
+            return None
+        value = (self.environ.get(variable) or "").strip()
+        if variable not in self.environ:
+            self.problem(line, f"{where}: {key} {variable} is not set")
+            return None
+        if not value:
+            self.problem(line, f"{where}: {key} {variable} is set but empty")
+            return None
+        return value
+
     def unknown_keys(self, mapping: Map, known: tuple[str, ...], prefix: str, what: str) -> None:
         for key in mapping:
             if key in known:

@@ -12,6 +12,7 @@ from typing import Literal
 from bot.sandbox.slack_standin.events import Events
 from bot.sandbox.slack_standin.params import Refused, as_str
 from bot.sandbox.slack_workspace import APP_ID, JSON, EventResult
+from bot.sandbox.slack_workspace.records import as_shown
 
 
 @dataclass(kw_only=True)
@@ -31,17 +32,7 @@ class StepRun:
     refused: int = 0  # completion calls refused because it had already ended
 
     def to_dict(self) -> JSON:
-        return {
-            "execution_id": self.execution_id,
-            "callback_id": self.callback_id,
-            "inputs": self.inputs,
-            "started": self.started,
-            "state": self.state,
-            "outputs": self.outputs,
-            "error": self.error,
-            "completions": self.completions,
-            "refused": self.refused,
-        }
+        return as_shown(self)
 
 
 STEP_TITLES = {"unlink_numbers": "Unlink numbers", "delete_apps": "Delete apps"}

@@ -4,13 +4,19 @@ the bot made and what "Slack" delivered to it."""
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
-from typing import Literal
+from dataclasses import dataclass, field, fields
+from typing import Any, Literal
 
 from bot.sandbox.slack_workspace.blocks import buttons
 from bot.sandbox.slack_workspace.ids import APP_ID, JSON, TEAM_ID
 
 EphemeralSource = Literal["chat.postEphemeral", "ack", "response_url", "slack"]
+
+
+def as_shown(record: Any) -> JSON:
+    """A record as the page and tests read it: each of its fields, but for those kept out of
+    its repr (an execution's token: never shown)."""
+    return {f.name: getattr(record, f.name) for f in fields(record) if f.repr}
 
 
 @dataclass(kw_only=True)
@@ -64,16 +70,7 @@ class Ephemeral:
         return self.source == "ack"
 
     def to_dict(self) -> JSON:
-        return {
-            "channel": self.channel,
-            "user": self.user,
-            "text": self.text,
-            "blocks": self.blocks,
-            "ts": self.ts,
-            "source": self.source,
-            "edited": self.edited,
-            "at": self.at,
-        }
+        return as_shown(self)
 
 
 @dataclass(kw_only=True)
