@@ -44,12 +44,8 @@ def register(app: AsyncApp, services: Services) -> None:
 async def click(services: Services, body: dict[str, Any], action: dict[str, Any]) -> None:
     """Runs one click after its ack: one question to the workflow, its answer rendered. A
     refusal is told to the clicker alone and changes nothing."""
-    user = _text(body.get("user"), "id")
-    where = where_clicked(body)
-    try:
-        request_id = ids.request_id(_text(action, "value"))
-    except InvalidId:
-        await tell(services, where, user, "That button does not name a request.")
+    user, where, request_id = await button_request(services, body, action)
+    if request_id is None:
         return
     decision = DECISIONS.get(str(action.get("action_id")))
     if decision is None:
@@ -139,6 +135,20 @@ def refusal_text(exc: BaseException, request_id: int) -> str:
         return f":hourglass: {exc.message}"
     log.error("a decision on request %s failed", request_id, exc_info=exc)
     return OUR_FAULT
+
+
+async def button_request(
+    services: Services, body: dict[str, Any], action: dict[str, Any]
+) -> tuple[str, str, int | None]:
+    """Who clicked, where, and the request the button's (untrusted) value names: None, and
+    the clicker told, when it names none."""
+    user = _text(body.get("user"), "id")
+    where = where_clicked(body)
+    try:
+        return user, where, ids.request_id(_text(action, "value"))
+    except InvalidId:
+        await tell(services, where, user, "That button does not name a request.")
+        return user, where, None
 
 
 def where_clicked(body: dict[str, Any]) -> str:

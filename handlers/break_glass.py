@@ -22,7 +22,7 @@ from bot.slack import blocks, break_glass, modals
 from bot.slack.grammar import Command
 from bot.slack.refusals import classify
 from bot.slack.services import Services
-from handlers.actions import MODAL_DEADLINE, refusal_text, tell, where_clicked
+from handlers.actions import MODAL_DEADLINE, button_request, refusal_text, tell
 
 log = logging.getLogger(__name__)
 
@@ -87,14 +87,8 @@ async def _run(services: Services, request_id: int, claim: str, where: str, user
 async def click(services: Services, body: dict[str, Any], action: dict[str, Any]) -> None:
     """Acknowledge reviews at once; Flag opens the form asking why (if the review may be
     given). A refusal is told to the clicker alone and changes nothing."""
-    person = body.get("user")
-    user = str(person.get("id") or "") if isinstance(person, dict) else ""
-    where = where_clicked(body)
-    value = action.get("value")
-    try:
-        request_id = ids.request_id(value if isinstance(value, str) else "")
-    except InvalidId:
-        await tell(services, where, user, "That button does not name a request.")
+    user, where, request_id = await button_request(services, body, action)
+    if request_id is None:
         return
     verdict = break_glass.VERDICTS.get(str(action.get("action_id")))
     if verdict is None:

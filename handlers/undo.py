@@ -9,13 +9,11 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
 
-from bot.core import ids
 from bot.core.models import Request
-from bot.errors import InvalidId
 from bot.slack import blocks
 from bot.slack.grammar import Command
 from bot.slack.services import Services
-from handlers.actions import refusal_text, tell, where_clicked
+from handlers.actions import button_request, refusal_text, tell
 
 log = logging.getLogger(__name__)
 
@@ -53,14 +51,8 @@ async def command(services: Services, cmd: Command, payload: dict[str, Any]) -> 
 
 async def click(services: Services, body: dict[str, Any], action: dict[str, Any]) -> None:
     """The Undo button: files the undo as its clicker; what came of it is told to them."""
-    person = body.get("user")
-    user = str(person.get("id") or "") if isinstance(person, dict) else ""
-    where = where_clicked(body)
-    value = action.get("value")
-    try:
-        request_id = ids.request_id(value if isinstance(value, str) else "")
-    except InvalidId:
-        await tell(services, where, user, "That button does not name a request.")
+    user, where, request_id = await button_request(services, body, action)
+    if request_id is None:
         return
     try:
         filed = await services.workflow.undoing.file(request_id, requester=user)

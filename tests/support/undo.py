@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from pydantic import SecretStr
 
-from bot.core.models import Request
+from bot.core.models import Action, Request, Status, Target
 from bot.core.preview import PreviewStore, Purpose, StoredPreview, read_preview
+from bot.core.workflow import Workflow
 from bot.sfvopi import SfvopiClient
 from tests.support.orgs import ORG_ENV
 
-__all__ = ["ACME_KEY", "record_pre_image"]
+__all__ = ["ACME_KEY", "ran", "record_pre_image"]
 
 ACME_KEY = ORG_ENV["SFVOPI_API_KEY_ACME"]
 
@@ -26,3 +27,22 @@ async def record_pre_image(
         client, SecretStr(key), request.action, [t.target for t in request.targets]
     )
     return await store.record_preview(request.id, Purpose.BEFORE_EXECUTION, preview, now=now)
+
+
+async def ran(
+    workflow: Workflow,
+    store: PreviewStore,
+    client: SfvopiClient,
+    action: Action,
+    targets: list[Target],
+    approvers: tuple[str, ...] = ("U0BOB",),
+) -> int:
+    """A request filed by U0ALICE, its pre-image recorded, approved by `approvers`, run."""
+    filed = await workflow.request(
+        requester="U0ALICE", action=action, targets=targets, reason="fraud, INC-4411"
+    )
+    await record_pre_image(store, client, filed, now=workflow.clock())
+    for approver in approvers:
+        done = await workflow.approve(filed.id, approver=approver)
+    assert done.status is Status.SUCCEEDED, done.targets
+    return filed.id

@@ -6,18 +6,18 @@ requester approving their own undo)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 import pytest
 
+from bot.config.orgfile import parse_orgs
 from bot.core.models import Action, Outcome, Status, Target
-from bot.core.org import OrgDirectory
 from bot.core.ports import RequestStore
 from bot.core.workflow import Workflow
 from bot.errors import Conflict, NotAllowed, RequestNotFound
 from bot.sandbox.emulator import Emulator
 from bot.sfvopi import SfvopiClient
-from tests.support.undo import ACME_KEY, record_pre_image
+from tests.support.undo import ACME_KEY, ran
 from tests.support.workflow import Clock
 
 APP = "sfv_app_def789ghi012"
@@ -32,36 +32,33 @@ def workflow_store(request_store: RequestStore) -> RequestStore:
     return request_store
 
 
-async def ran(
-    workflow: Workflow,
-    store: RequestStore,
-    client: SfvopiClient,
-    clock: Clock,
-    action: Action,
-    targets: list[Target],
-    *,
-    approvers: tuple[str, ...] = ("U0BOB",),
-) -> int:
-    """A request filed by U0ALICE, its pre-image recorded, approved and run."""
-    filed = await workflow.request(
-        requester="U0ALICE", action=action, targets=targets, reason="fraud, INC-4411"
-    )
-    await record_pre_image(store, client, filed, now=clock.now)
-    for approver in approvers:
-        done = await workflow.approve(filed.id, approver=approver)
-    assert done.status is Status.SUCCEEDED
-    return filed.id
+Run = Callable[..., Awaitable[int]]
+
+
+@pytest.fixture
+def run(workflow: Workflow, workflow_store: RequestStore, client: SfvopiClient) -> Run:
+    """Runs a request of U0ALICE's (its pre-image recorded first) on `on` (the workflow)."""
+
+    async def run(
+        action: Action,
+        targets: list[Target],
+        approvers: tuple[str, ...] = ("U0BOB",),
+        on: Workflow | None = None,
+    ) -> int:
+        return await ran(on or workflow, workflow_store, client, action, targets, approvers)
+
+    return run
 
 
 async def test_an_unlink_undone_links_its_numbers_back(
     workflow: Workflow,
     workflow_store: RequestStore,
-    client: SfvopiClient,
+    run: Run,
     clock: Clock,
     emulator: Emulator,
 ) -> None:
     targets = [Target(APP, n) for n in NUMBERS]
-    original = await ran(workflow, workflow_store, client, clock, Action.UNLINK, targets)
+    original = await run(Action.UNLINK, targets)
     assert emulator.snapshot()["acme"][APP] == []
     clock.now += 3600
     undo = await workflow.undo(original, requester="U0ALICE", reason="wrong app")
@@ -87,16 +84,12 @@ async def test_an_unlink_undone_links_its_numbers_back(
 async def test_a_delete_undone_recreates_the_app_with_a_new_id_and_its_numbers(
     workflow: Workflow,
     workflow_store: RequestStore,
-    client: SfvopiClient,
+    run: Run,
     clock: Clock,
     emulator: Emulator,
 ) -> None:
     before = emulator.app(ACME_KEY, DELETED)
-    original = await ran(
-        workflow,
-        workflow_store,
-        client,
-        clock,
+    original = await run(
         Action.DELETE,
         [Target(DELETED)],
         approvers=("U0BOB", "U0CAROL"),
@@ -126,12 +119,12 @@ async def test_a_delete_undone_recreates_the_app_with_a_new_id_and_its_numbers(
 async def test_a_number_linked_elsewhere_meanwhile_is_refused_for_itself_alone(
     workflow: Workflow,
     workflow_store: RequestStore,
-    client: SfvopiClient,
+    run: Run,
     clock: Clock,
     emulator: Emulator,
 ) -> None:
     targets = [Target(APP, n) for n in NUMBERS]
-    original = await ran(workflow, workflow_store, client, clock, Action.UNLINK, targets)
+    original = await run(Action.UNLINK, targets)
     emulator.link_behind("acme", "sfv_app_empty0000001", NUMBERS[1])
     undo = await workflow.undo(original, requester="U0DAVE")
     done = await workflow.approve(undo.id, approver="U0BOB")
@@ -148,12 +141,12 @@ async def test_a_number_linked_elsewhere_meanwhile_is_refused_for_itself_alone(
 async def test_a_number_already_back_on_its_app_counts_as_done(
     workflow: Workflow,
     workflow_store: RequestStore,
-    client: SfvopiClient,
+    run: Run,
     clock: Clock,
     emulator: Emulator,
 ) -> None:
     targets = [Target(APP, NUMBERS[0])]
-    original = await ran(workflow, workflow_store, client, clock, Action.UNLINK, targets)
+    original = await run(Action.UNLINK, targets)
     emulator.link_behind("acme", APP, NUMBERS[0])
     undo = await workflow.undo(original, requester="U0ALICE")
     done = await workflow.approve(undo.id, approver="U0BOB")
@@ -164,11 +157,11 @@ async def test_a_number_already_back_on_its_app_counts_as_done(
 async def test_refusals_name_why(
     workflow: Workflow,
     workflow_store: RequestStore,
-    client: SfvopiClient,
+    run: Run,
     clock: Clock,
 ) -> None:
     targets = [Target(APP, NUMBERS[0])]
-    original = await ran(workflow, workflow_store, client, clock, Action.UNLINK, targets)
+    original = await run(Action.UNLINK, targets)
     with pytest.raises(RequestNotFound):  # globex's requester: as a missing request
         await workflow.undo(original, requester="U0GINA")
     with pytest.raises(RequestNotFound):
@@ -201,22 +194,18 @@ async def test_no_pre_image_no_undo(workflow: Workflow, workflow_store: RequestS
 
 async def test_the_policy_sets_the_approvals_and_the_window(
     make_workflow: Callable[..., Workflow],
-    orgs: OrgDirectory,
-    workflow_store: RequestStore,
-    client: SfvopiClient,
+    run: Run,
     clock: Clock,
     orgs_yaml: str,
     org_env: dict[str, str],
 ) -> None:
-    from bot.config.orgfile import parse_orgs
-
     text = orgs_yaml.replace(
         "      delete: {approvals: 2}\n",
         "      delete: {approvals: 2}\n      undo: {approvals: 2, window_hours: 1}\n",
     )
     workflow = make_workflow(parse_orgs(text, org_env, source="test"))
     targets = [Target(APP, NUMBERS[0])]
-    original = await ran(workflow, workflow_store, client, clock, Action.UNLINK, targets)
+    original = await run(Action.UNLINK, targets, on=workflow)
     undo = await workflow.undo(original, requester="U0ALICE")
     assert undo.approvals_needed == 2
     await workflow.cancel(undo.id, user="U0ALICE", note="later")

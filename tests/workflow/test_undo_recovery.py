@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
 
 import pytest
 from pydantic import SecretStr
 
-from bot.core.models import Action, Outcome, Status, Target
+from bot.core.models import Action, Outcome, Request, Status, Target
 from bot.core.org import OrgDirectory
 from bot.core.ports import RequestStore
 from bot.core.workflow import Workflow
@@ -20,7 +21,7 @@ from bot.sandbox.emulator import ApiFault, Emulator
 from bot.sfvopi import AppFields, SfvopiClient
 from bot.store import Store
 from tests.support.database import StoreFactory
-from tests.support.undo import ACME_KEY, record_pre_image
+from tests.support.undo import ACME_KEY, ran
 from tests.support.workflow import Clock
 
 APP = "sfv_app_def789ghi012"
@@ -42,14 +43,9 @@ def named(emulator: Emulator, name: str) -> list[str]:
 
 async def undo_filed(workflow: Workflow, store: RequestStore, client: SfvopiClient) -> int:
     """APP deleted (its pre-image recorded first), and its undo filed, pending."""
-    filed = await workflow.request(
-        requester="U0ALICE", action=Action.DELETE, targets=[Target(APP)], reason="retired"
-    )
-    await record_pre_image(store, client, filed, now=workflow.clock())
-    await workflow.approve(filed.id, approver="U0BOB")
-    done = await workflow.approve(filed.id, approver="U0CAROL")
-    assert done.status is Status.SUCCEEDED
-    return (await workflow.undo(filed.id, requester="U0ALICE")).id
+    both = ("U0BOB", "U0CAROL")
+    deleted = await ran(workflow, store, client, Action.DELETE, [Target(APP)], both)
+    return (await workflow.undo(deleted, requester="U0ALICE")).id
 
 
 @pytest.fixture
@@ -57,6 +53,32 @@ def real_time(clock: Clock) -> Clock:
     """SFVoPI stamps apps with its own (real) clock: an adopted app is found by that time."""
     clock.now = time.time()
     return clock
+
+
+Dead = Callable[..., Awaitable[tuple[int, Request]]]
+
+
+@pytest.fixture
+def dead(
+    workflow: Workflow, workflow_store: RequestStore, client: SfvopiClient, real_time: Clock
+) -> Dead:
+    """An undo claimed by a worker that recorded its create attempt, did `then` (given the
+    undo and the claim), and died; its lease lapsed and a sweep recovered it: the undo's id
+    and the request recovered."""
+
+    async def dead(then: Callable[[int, str], Awaitable[object]] | None) -> tuple[int, Request]:
+        undo = await undo_filed(workflow, workflow_store, client)
+        result = await workflow.add_approval(undo, approver="U0BOB")
+        assert result.claim is not None
+        now = real_time.now
+        await workflow_store.attempt_create(undo, 0, result.claim, now, now + 60)
+        if then is not None:
+            await then(undo, result.claim)
+        real_time.now += 120  # its lease lapses
+        (recovered,) = await workflow.recover()
+        return undo, recovered
+
+    return dead
 
 
 async def test_two_replicas_run_an_undo_once(
@@ -103,21 +125,13 @@ async def test_a_create_whose_answer_was_lost_is_adopted_not_repeated(
 
 
 async def test_a_worker_dead_after_the_create_has_its_app_adopted(
-    workflow: Workflow,
-    workflow_store: RequestStore,
-    client: SfvopiClient,
-    emulator: Emulator,
-    real_time: Clock,
+    dead: Dead, workflow_store: RequestStore, client: SfvopiClient, emulator: Emulator
 ) -> None:
-    fields = AppFields.parse(emulator.app(ACME_KEY, APP) | {})
-    undo = await undo_filed(workflow, workflow_store, client)
-    result = await workflow.add_approval(undo, approver="U0BOB")
-    assert result.claim is not None
+    fields = AppFields.parse(emulator.app(ACME_KEY, APP))
     # the dead worker: it recorded the attempt, created the app, and died before recording it
-    await workflow_store.attempt_create(undo, 0, result.claim, real_time.now, real_time.now + 60)
-    await client.create_app(SecretStr(ACME_KEY), fields)
-    real_time.now += 120  # its lease lapses
-    (recovered,) = await workflow.recover()
+    undo, recovered = await dead(
+        lambda _undo, _claim: client.create_app(SecretStr(ACME_KEY), fields)
+    )
     assert recovered.status is Status.SUCCEEDED, recovered.targets
     (new_app,) = named(emulator, fields.name)
     assert creates(emulator) == 1 and recovered.targets[0].new_app_id == new_app
@@ -127,18 +141,9 @@ async def test_a_worker_dead_after_the_create_has_its_app_adopted(
 
 
 async def test_an_attempt_that_cannot_be_established_is_unknown_never_repeated(
-    workflow: Workflow,
-    workflow_store: RequestStore,
-    client: SfvopiClient,
-    emulator: Emulator,
-    real_time: Clock,
+    dead: Dead, emulator: Emulator
 ) -> None:
-    undo = await undo_filed(workflow, workflow_store, client)
-    result = await workflow.add_approval(undo, approver="U0BOB")
-    assert result.claim is not None
-    await workflow_store.attempt_create(undo, 0, result.claim, real_time.now, real_time.now + 60)
-    real_time.now += 120
-    (recovered,) = await workflow.recover()
+    _undo, recovered = await dead(None)
     assert creates(emulator) == 0
     app = recovered.targets[0]
     assert recovered.status is Status.FAILED and app.outcome is Outcome.UNKNOWN
@@ -148,23 +153,21 @@ async def test_an_attempt_that_cannot_be_established_is_unknown_never_repeated(
 
 
 async def test_a_worker_dead_after_recording_the_app_links_its_numbers(
-    workflow: Workflow,
-    workflow_store: RequestStore,
-    client: SfvopiClient,
-    emulator: Emulator,
-    real_time: Clock,
+    dead: Dead, workflow_store: RequestStore, client: SfvopiClient, emulator: Emulator
 ) -> None:
     fields = AppFields.parse(emulator.app(ACME_KEY, APP))
-    undo = await undo_filed(workflow, workflow_store, client)
-    result = await workflow.add_approval(undo, approver="U0BOB")
-    assert result.claim is not None
-    claim, now = result.claim, real_time.now
-    await workflow_store.attempt_create(undo, 0, claim, now, now + 60)
-    created = await client.create_app(SecretStr(ACME_KEY), fields)
-    new_app = created.app.app_id  # type: ignore[union-attr]
-    await workflow_store.record_new_app(undo, 0, claim, app_id=new_app, now=now, lease_until=now)
-    real_time.now += 120
-    (recovered,) = await workflow.recover()
+    made: list[str] = []
+
+    async def created_and_recorded(undo: int, claim: str) -> None:
+        created = await client.create_app(SecretStr(ACME_KEY), fields)
+        made.append(created.app.app_id)  # type: ignore[union-attr]
+        now = time.time()
+        await workflow_store.record_new_app(
+            undo, 0, claim, app_id=made[0], now=now, lease_until=now
+        )
+
+    _undo, recovered = await dead(created_and_recorded)
+    new_app = made[0]
     assert recovered.status is Status.SUCCEEDED, recovered.targets
     assert creates(emulator) == 1 and recovered.targets[0].new_app_id == new_app
     assert emulator.snapshot()["acme"][new_app] == NUMBERS
