@@ -62,7 +62,7 @@ async def ask(services: Services, cmd: Command, payload: dict[str, Any]) -> dict
     if filed.claim is not None:
         where = str(payload.get("channel_id") or "")
         services.background.spawn(
-            _run(services, request.id, filed.claim, where, request.requester),
+            run_claimed(services, request.id, filed.claim, where, request.requester),
             name=f"run-{request.id}",
         )
     org = services.orgs.current.get(request.org)
@@ -76,7 +76,10 @@ def status_reply(request: Request) -> dict[str, Any]:
     return {"text": break_glass.card_text(request), "blocks": shown}
 
 
-async def _run(services: Services, request_id: int, claim: str, where: str, user: str) -> None:
+async def run_claimed(
+    services: Services, request_id: int, claim: str, where: str, user: str
+) -> None:
+    """Runs a request filed claimed, after the ack; a failure is told to who asked."""
     try:
         await services.workflow.execute(request_id, claim)
     except Exception as exc:

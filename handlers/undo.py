@@ -14,6 +14,7 @@ from bot.slack import blocks
 from bot.slack.grammar import Command
 from bot.slack.services import Services
 from handlers.actions import button_request, refusal_text, tell
+from handlers.break_glass import run_claimed
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +43,7 @@ async def command(services: Services, cmd: Command, payload: dict[str, Any]) -> 
     if filed.claim is not None:
         where = str(payload.get("channel_id") or "")
         services.background.spawn(
-            _run(services, filed.request.id, filed.claim, where, user),
+            run_claimed(services, filed.request.id, filed.claim, where, user),
             name=f"run-{filed.request.id}",
         )
     text = filed_text(services, filed.request, cmd.request_id)
@@ -76,11 +77,3 @@ def filed_text(services: Services, undo: Request, original: int) -> str:
         f"{needed} approval{'s' if needed != 1 else ''} in {where}. Check it with "
         f"`/sfvopi status {undo.id}`."
     )
-
-
-async def _run(services: Services, request_id: int, claim: str, where: str, user: str) -> None:
-    try:
-        await services.workflow.execute(request_id, claim)
-    except Exception as exc:
-        if where:
-            await tell(services, where, user, refusal_text(exc, request_id))

@@ -212,3 +212,28 @@ async def test_the_policy_sets_the_approvals_and_the_window(
     clock.now += 3600
     with pytest.raises(Conflict, match=r"\(1 h\) closed"):
         await workflow.undo(original, requester="U0ALICE")
+
+
+async def test_break_glass_rules_apply_to_an_undo(
+    make_workflow: Callable[..., Workflow],
+    run: Run,
+    emulator: Emulator,
+    orgs_yaml: str,
+    org_env: dict[str, str],
+) -> None:
+    text = orgs_yaml.replace(
+        "      self_approval: false\n",
+        "      self_approval: false\n      break_glass: {roles: [admin]}\n",
+        1,
+    )
+    workflow = make_workflow(parse_orgs(text, org_env, source="test"))
+    original = await run(Action.UNLINK, [Target(APP, n) for n in NUMBERS], on=workflow)
+    with pytest.raises(NotAllowed, match="break-glass in acme is only for: admin"):
+        await workflow.undo(original, requester="U0ALICE", break_glass="INC-4411")
+    done = await workflow.undo(original, requester="U0DAVE", break_glass="INC-4411")
+    assert (done.status, done.break_glass, done.incident) == (
+        Status.SUCCEEDED,
+        True,
+        "INC-4411",
+    )
+    assert emulator.snapshot()["acme"][APP] == sorted(NUMBERS)
