@@ -10,6 +10,8 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 
+from bot.audit.export import record
+from bot.audit.verify import verify
 from bot.config.orgfile import parse_orgs
 from bot.core.models import Action, Outcome, Status, Target
 from bot.core.ports import RequestStore
@@ -17,6 +19,7 @@ from bot.core.workflow import Workflow
 from bot.errors import Conflict, NotAllowed, RequestNotFound
 from bot.sandbox.emulator import Emulator
 from bot.sfvopi import SfvopiClient
+from bot.store import Store
 from tests.support.undo import ACME_KEY, ran
 from tests.support.workflow import Clock
 
@@ -79,6 +82,12 @@ async def test_an_unlink_undone_links_its_numbers_back(
         await workflow.undo(original, requester="U0ALICE")
     with pytest.raises(Conflict, match="itself an undo"):
         await workflow.undo(undo.id, requester="U0ALICE")
+    if isinstance(workflow_store, Store):  # the chained log holds, and exports the undo
+        assert (await verify(workflow_store)).intact
+        exported = [record(e) for e in await workflow_store.audit_events()]
+        (undone,) = [r for r in exported if r["kind"] == "undone"]
+        assert (undone["request"], undone["action"]) == (original, "unlink")
+        assert any(r["action"] == "undo" and r["request"] == undo.id for r in exported)
 
 
 async def test_a_delete_undone_recreates_the_app_with_a_new_id_and_its_numbers(
