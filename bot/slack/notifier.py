@@ -171,18 +171,20 @@ class Notifier:
     def _card(self, request: Request) -> list[blocks.Block]:
         """The card, with when and to whom it is escalated if nobody decides (the policy's)."""
         org = self.orgs.current.get(request.org)
+        now = self.clock()
+        offer = undo.offer(request, org.policy.undo_window_hours, now) if org else None
         if request.break_glass:
-            return break_glass.card(request, **review_escalation(org, request, self._known(org)))
+            escalation = review_escalation(org, request, self._known(org))
+            return break_glass.card(request, **escalation, undo=offer)
         if org is None:
             return blocks.card(request)
         reminders = org.policy.reminders_for(request.action)
-        now = self.clock()
         return blocks.card(
             request,
             escalates_at=reminders.escalate_at(request.created_at),
             escalate_to=reminders.escalate_to,
             now=now,
-            undo=undo.offer(request, org.policy.undo_window_hours, now),
+            undo=offer,
         )
 
     async def refused(self, request: Request, step: str, exc: Exception, channel: str) -> None:

@@ -14,11 +14,11 @@ import pytest
 from bot.config.orgfile import parse_orgs
 from bot.core import undo
 from bot.core.apps import AppFields
-from bot.core.models import Action, Outcome, Request, Status, Target, TargetState
+from bot.core.models import Action, Outcome, Request, Review, Status, Target, TargetState
 from bot.core.preview import AppPreview, Preview
 from bot.errors import OrgFileError, ParseError
 from bot.observability.metrics import BotMetrics
-from bot.slack import blocks
+from bot.slack import blocks, break_glass
 from bot.slack.grammar import parse
 from tests.support.orgs import ORG_ENV, ORGS_YAML
 
@@ -254,3 +254,10 @@ def test_undos_are_counted_by_what_they_took_back() -> None:
     metrics.changed(finished)  # seen twice: counted once
     undos = metrics.undos.labels("acme", "unlink", "succeeded")._value.get()  # type: ignore[attr-defined]
     assert undos == 1
+
+
+def test_a_break_glass_card_offers_undo_beside_its_review() -> None:
+    request = ran(break_glass=True, incident="INC-4411", review=Review.PENDING)
+    shown = break_glass.card(request, undo=undo.offer(request, 24, NOW))
+    ids = [e["action_id"] for b in shown if b["type"] == "actions" for e in b["elements"]]
+    assert ids[-1] == blocks.UNDO and len(ids) == 3  # Acknowledge, Flag, Undo
