@@ -6,7 +6,8 @@ same pieces, so an incident bot with our database gets exactly the rules Slack u
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from bot.config.orgfile import load_orgs
@@ -47,6 +48,7 @@ def workflow(
     *,
     groups: GroupMembers | None = None,
     admission: Admission | None = None,
+    clock: Callable[[], float] = time.time,
 ) -> Workflow:
     return Workflow(
         store,
@@ -55,6 +57,7 @@ def workflow(
         concurrency=settings.api_concurrency,
         max_targets=settings.max_targets,
         lease_seconds=settings.lease_seconds,
+        clock=clock,
         groups=groups,
         admission=admission,
     )

@@ -7,7 +7,7 @@ import asyncio
 import logging
 from typing import Any
 
-from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 
 from bot.core import ids
 from bot.core.models import Status
@@ -17,6 +17,7 @@ from bot.errors import InvalidId, RecordingDelayed, Refusal, RequestNotFound
 from bot.slack import blocks, modals
 from bot.slack.refusals import classify
 from bot.slack.services import Services
+from handlers.context import answering
 
 log = logging.getLogger(__name__)
 
@@ -32,10 +33,13 @@ MODAL_DEADLINE = 5.0
 
 
 def register(app: AsyncApp, services: Services) -> None:
-    async def on_click(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
+    async def on_click(
+        ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], context: AsyncBoltContext
+    ) -> None:
         await ack()
         # after the ack, at once: Slack honours the click's trigger_id for a modal ~3 s only
-        services.background.spawn(click(services, body, action), name="click")
+        now = answering(services, context)
+        now.spawn(click(now, body, action), name="click")
 
     for action_id in blocks.BUTTONS:
         app.action(action_id)(on_click)

@@ -11,7 +11,7 @@ import asyncio
 import logging
 from typing import Any
 
-from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 
 from bot.core import ids
 from bot.core.models import Request, Review
@@ -23,6 +23,7 @@ from bot.slack.grammar import Command
 from bot.slack.refusals import classify
 from bot.slack.services import Services
 from handlers.actions import MODAL_DEADLINE, button_request, refusal_text, tell
+from handlers.context import answering
 
 log = logging.getLogger(__name__)
 
@@ -30,12 +31,17 @@ UNREADABLE = "This form cannot be read any more; close it and click Flag again."
 
 
 def register(app: AsyncApp, services: Services) -> None:
-    async def on_click(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
+    async def on_click(
+        ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], context: AsyncBoltContext
+    ) -> None:
         await ack()
-        services.background.spawn(click(services, body, action), name="review-click")
+        now = answering(services, context)
+        now.spawn(click(now, body, action), name="review-click")
 
-    async def on_submit(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
-        await ack(**await flagged(services, body, view))
+    async def on_submit(
+        ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], context: AsyncBoltContext
+    ) -> None:
+        await ack(**await flagged(answering(services, context), body, view))
 
     for action_id in break_glass.BUTTONS:
         app.action(action_id)(on_click)
@@ -61,7 +67,7 @@ async def ask(services: Services, cmd: Command, payload: dict[str, Any]) -> dict
     request = filed.request
     if filed.claim is not None:
         where = str(payload.get("channel_id") or "")
-        services.background.spawn(
+        services.spawn(
             run_claimed(services, request.id, filed.claim, where, request.requester),
             name=f"run-{request.id}",
         )

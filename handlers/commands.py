@@ -7,14 +7,15 @@ import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 
 from bot.core.workflow.reading import PENDING_SHOWN
 from bot.errors import AlreadyPending, Busy, InvalidRequest, ParseError, Refusal
 from bot.slack import admission, blocks
 from bot.slack.grammar import Command, parse
 from bot.slack.services import Services
-from handlers import break_glass, undo
+from handlers import break_glass, policy, undo
+from handlers.context import answering
 
 log = logging.getLogger(__name__)
 
@@ -29,8 +30,8 @@ Handler = Callable[[Services, Command, dict[str, Any]], Awaitable[Reply]]
 
 
 def register(app: AsyncApp, services: Services, *, command: str = "/sfvopi") -> None:
-    async def on_command(ack: AsyncAck, command: dict[str, Any]) -> None:
-        await ack(**await answer(services, command))
+    async def on_command(ack: AsyncAck, command: dict[str, Any], context: AsyncBoltContext) -> None:
+        await ack(**await answer(answering(services, context), command))
 
     app.command(command)(on_command)
 
@@ -152,10 +153,12 @@ async def _ask(services: Services, cmd: Command, payload: dict[str, Any]) -> Rep
     org = services.orgs.current.get(request.org)
     where = f"<#{org.approval_channel}>" if org else "the approval channel"
     needed = request.approvals_needed
+    ruled = org.policy.decide_for(request) if org and org.policy.rules else None
     text = (
         f":inbox_tray: Request *#{request.id}* ({blocks.title(request).split(' — ')[0].lower()}) "
         f"is waiting for {needed} approval{'s' if needed != 1 else ''} in {where}. "
-        f"Check it with `/sfvopi status {request.id}`."
+        + (f"Policy: {blocks.escape(ruled.summary())}. " if ruled else "")
+        + f"Check it with `/sfvopi status {request.id}`."
     )
     return _say(text)
 
@@ -173,4 +176,5 @@ HANDLERS: dict[str, Handler] = {
     "unlink": _ask,
     "delete": _ask,
     "undo": undo.command,
+    "policy": policy.answer,
 }

@@ -10,7 +10,7 @@ so the fields end with it.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 
 from slack_bolt.async_app import AsyncApp
@@ -18,6 +18,8 @@ from slack_bolt.async_app import AsyncApp
 from bot.core import ids
 from bot.errors import InvalidId
 from bot.observability.context import bind
+from bot.slack.after_ack import after_ack_of
+from bot.slack.services import Services
 
 T = TypeVar("T")
 
@@ -28,6 +30,12 @@ def register(app: AsyncApp) -> None:
         await next_()
 
     app.use(bind_log_context)
+
+
+def answering(services: Services, context: Mapping[str, Any]) -> Services:
+    """The parts as this request's listener uses them: what it starts, and what its changes
+    start, waits for the ack the front door sends (the door's AfterAck, in Bolt's context)."""
+    return services.answering(after_ack_of(context))
 
 
 def actor_of(body: object) -> str | None:

@@ -12,6 +12,7 @@ from typing import Any
 from pydantic import SecretStr
 from slack_bolt.async_app import AsyncApp, AsyncBoltContext
 
+from bot.slack.after_ack import after_ack_of
 from bot.slack.services import Services
 from bot.slack.workflow_steps import STEPS
 
@@ -27,6 +28,7 @@ def register(app: AsyncApp, services: Services) -> None:
             str(callback_id or ""),
             SecretStr(token) if isinstance(token, str) and token else None,
             event.get("inputs"),
+            after_ack_of(context),
         )
 
     for callback_id in STEPS:

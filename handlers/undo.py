@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 
 from bot.core.models import Request
 from bot.slack import blocks
@@ -15,14 +15,18 @@ from bot.slack.grammar import Command
 from bot.slack.services import Services
 from handlers.actions import button_request, refusal_text, tell
 from handlers.break_glass import run_claimed
+from handlers.context import answering
 
 log = logging.getLogger(__name__)
 
 
 def register(app: AsyncApp, services: Services) -> None:
-    async def on_click(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
+    async def on_click(
+        ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], context: AsyncBoltContext
+    ) -> None:
         await ack()
-        services.background.spawn(click(services, body, action), name="undo-click")
+        now = answering(services, context)
+        now.spawn(click(now, body, action), name="undo-click")
 
     app.action(blocks.UNDO)(on_click)
 
@@ -42,7 +46,7 @@ async def command(services: Services, cmd: Command, payload: dict[str, Any]) -> 
     )
     if filed.claim is not None:
         where = str(payload.get("channel_id") or "")
-        services.background.spawn(
+        services.spawn(
             run_claimed(services, filed.request.id, filed.claim, where, user),
             name=f"run-{filed.request.id}",
         )

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 
 from bot.core import ids
 from bot.core.text import one_line
@@ -21,6 +21,7 @@ from bot.errors import InvalidId
 from bot.slack import modals
 from bot.slack.services import Services
 from handlers.actions import answer, refusal_text
+from handlers.context import answering
 
 log = logging.getLogger(__name__)
 
@@ -28,8 +29,10 @@ UNREADABLE = "This form cannot be read any more; close it and click the button a
 
 
 def register(app: AsyncApp, services: Services) -> None:
-    async def on_submit(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
-        await ack(**await submitted(services, body, view))
+    async def on_submit(
+        ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], context: AsyncBoltContext
+    ) -> None:
+        await ack(**await submitted(answering(services, context), body, view))
 
     for callback_id in modals.CALLBACKS.values():
         app.view(callback_id)(on_submit)
@@ -58,7 +61,7 @@ async def submitted(services: Services, body: dict[str, Any], view: object) -> d
     if outcome.refusal is not None:
         return _shown(outcome.refusal, form.request_id)
     # how far an approval got, or the run it started, goes on after the ack
-    services.background.spawn(
+    services.spawn(
         answer(services, outcome, form.request_id, user, form.where),
         name=f"answer-{form.request_id}",
     )

@@ -151,6 +151,40 @@ def test_the_rules_bite() -> None:
     assert any(forbidden(name, SANDBOX) and not top for name, _line, top in found)
 
 
+# who may be handed the whole `Store` facade: the store itself, the composition roots (the
+# bot's, and `open_workflow`'s for Python callers), the commands that open a store of their
+# own, and the package's public names; every other layer names the role it uses
+# (bot/store/roles.py, bot/core/ports.py, bot/api's ApiStore, bot/observability's MetricsSource)
+WHOLE_STORE = (
+    "bot/store/",
+    "bot/wiring/",
+    "bot/runtime.py",
+    "bot/cli.py",
+    "bot/audit/commands.py",
+    "bot/__init__.py",
+)
+
+
+def whole_store_users() -> list[str]:
+    return [
+        f"{path.relative_to(REPO).as_posix()}:{line}"
+        for path in [*files_in("bot"), *files_in("handlers")]
+        for name, line, _top in imports_of(path)
+        if name == "bot.store.Store"
+    ]
+
+
+def test_only_the_root_and_the_commands_are_handed_the_whole_store() -> None:
+    """A layer handed all of the store's methods can come to use any of them; each is typed
+    with the role it uses, and the root alone passes the one Store object to all of them."""
+    broken = [where for where in whole_store_users() if not where.startswith(WHOLE_STORE)]
+    assert not broken, "\n".join(broken)
+
+
+def test_the_store_rule_bites() -> None:
+    assert any(where.startswith("bot/wiring/bootstrap.py:") for where in whole_store_users())
+
+
 @pytest.mark.parametrize(
     ("module", "never"),
     [

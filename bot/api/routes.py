@@ -351,7 +351,7 @@ def mount(
     api = Api(workflow, store, registry, working)
     if spawn is not None:
         api.spawn = spawn
-    workflow.subscribe(api.changes.changed)
+    workflow.subscribe(lambda request, _after_ack: api.changes.changed(request))
     calls_counter(registry)
     routes = web.Application(middlewares=[problems_for_http_errors])
     routes.router.add_post("/requests", api.route("file", api.file))

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from bot.audit.chain import Break, check_request
 from bot.audit.events import ChainLink
-from bot.store import Store
+from bot.store.roles import AuditedStore
 
 __all__ = ["Verdict", "verify"]
 
@@ -27,7 +27,7 @@ class Verdict:
         return not self.breaks
 
 
-async def verify(store: Store, *, batch: int = BATCH) -> Verdict:
+async def verify(store: AuditedStore, *, batch: int = BATCH) -> Verdict:
     """Reads the events request by request, in id order, and checks each chain whole."""
     verdict = Verdict()
     chain: list[ChainLink] = []

@@ -12,41 +12,15 @@ from dataclasses import dataclass, field, replace
 from pydantic import SecretStr
 
 from bot.core import ids
-from bot.core.models import Action, Request, Status
-
-Groups = Mapping[str, frozenset[str]]
-"""Slack user groups whose members are known (id → user ids); a group not in it is unknown yet."""
+from bot.core.models import Action, Request, Status, Target
+from bot.core.policy import Rule, RuleDecision, decide
+from bot.core.roles import Groups as Groups
+from bot.core.roles import Role as Role
 
 DEFAULT_APPROVALS = 1
 DEFAULT_TTL_MINUTES = 60
 DEFAULT_SELF_APPROVAL = False
 DEFAULT_UNDO_WINDOW_HOURS = 24
-
-
-class Role(enum.IntEnum):
-    """What a member may do; each role may do everything the roles below it may."""
-
-    VIEWER = 1
-    REQUESTER = 2
-    APPROVER = 3
-    ADMIN = 4
-
-    @property
-    def label(self) -> str:
-        return self.name.lower()
-
-    def __str__(self) -> str:
-        return self.label
-
-    @classmethod
-    def parse(cls, text: str) -> Role:
-        """The role named `text` (case aside); ValueError naming the choices otherwise."""
-        try:
-            return cls[text.strip().upper()]
-        except KeyError:
-            raise ValueError(
-                f"unknown role {text!r} (expected {', '.join(r.label for r in cls)})"
-            ) from None
 
 
 class Need(enum.Enum):
@@ -112,9 +86,26 @@ class Policy:
     )
     break_glass: BreakGlass | None = None  # None: nobody may break glass in this org
     undo_window_hours: int = DEFAULT_UNDO_WINDOW_HOURS  # how long Undo is offered after a run
+    rules: tuple[Rule, ...] = ()  # by target and size, first match wins (bot/core/policy.py)
 
     def approvals_needed(self, action: Action) -> int:
         return self.approvals.get(action, DEFAULT_APPROVALS)
+
+    def decide(
+        self, action: Action, targets: Iterable[Target], linked: int | None = None
+    ) -> RuleDecision:
+        """Which rule each target falls under, and what the request needs as a whole (no
+        rules: the action's approvals, as ever)."""
+        return decide(
+            self.rules,
+            action,
+            tuple(targets),
+            approvals=self.approvals_needed(action),
+            linked=linked,
+        )
+
+    def decide_for(self, request: Request) -> RuleDecision:
+        return self.decide(request.action, (t.target for t in request.targets))
 
     def reminders_for(self, action: Action) -> Reminders:
         return self.reminders.get(action, Reminders())
@@ -217,7 +208,8 @@ class Org:
     def groups(self) -> tuple[str, ...]:
         """Every user group whose members the org file needs: roles' and steps' requesters."""
         steps = self.workflow_steps.groups() if self.workflow_steps is not None else ()
-        return tuple(dict.fromkeys((*self.group_roles(), *steps)))
+        rules = (g for r in self.policy.rules for g in r.groups())
+        return tuple(dict.fromkeys((*self.group_roles(), *steps, *rules)))
 
 
 @dataclass(frozen=True)
@@ -248,11 +240,13 @@ class OrgDirectory:
 
 def eligible_approvers(org: Org, request: Request, groups: Groups | None = None) -> frozenset[str]:
     """Who may count towards this request's quorum under the org file in force now (group
-    members as far as they are known)."""
+    members as far as they are known), within whom its policy rules admit."""
+    ruled = org.policy.decide_for(request) if org.policy.rules else None
     return frozenset(
         user
         for user in org.approvers(groups)
-        if user != request.requester or may_approve_own(org, request)
+        if (user != request.requester or may_approve_own(org, request))
+        and (ruled is None or ruled.admits(user, org.role_of(user, groups), groups))
     )
 
 
@@ -264,7 +258,8 @@ def may_approve_own(org: Org, request: Request) -> bool:
 
 def in_force(request: Request, org: Org | None, groups: Groups | None = None) -> Request:
     """A pending request as the org file in force now sees it: approvals only from people who
-    still hold the role, and the larger of the approvals it was filed with and the policy's.
+    still hold the role, and the larger of the approvals it was filed with and the policy's
+    (its rules' for this request's targets).
 
     While an approver group's members are not known yet, approvals nobody can place are
     shown as given: only the quorum (which waits for the lists) may withdraw them."""
@@ -275,7 +270,7 @@ def in_force(request: Request, org: Org | None, groups: Groups | None = None) ->
     return replace(
         request,
         approvals=tuple(a for a in request.approvals if a.approver in eligible or unknown),
-        approvals_needed=max(request.approvals_needed, org.policy.approvals_needed(request.action)),
+        approvals_needed=max(request.approvals_needed, org.policy.decide_for(request).approvals),
     )
 
 

@@ -5,7 +5,7 @@ SQLAlchemy."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -64,7 +64,11 @@ class FilingStore(Protocol):
         filed_by_step: bool = False,
         again: bool = False,
         undoes: int | None = None,
-    ) -> tuple[Request, bool]: ...
+        policy: Mapping[str, object] | None = None,
+    ) -> tuple[Request, bool]:
+        """A pending request stored; `policy`: the rule decision its `requested` event
+        records (an org with policy rules); `undoes`: the request an undo takes back."""
+        ...
 
     async def create_break_glass(
         self,
@@ -84,6 +88,7 @@ class FilingStore(Protocol):
         dedupe_key: str | None = None,
         again: bool = False,
         undoes: int | None = None,
+        policy: Mapping[str, object] | None = None,
     ) -> tuple[Request, str | None]:
         """A break-glass request stored already claimed (its claim token), in one transaction;
         a replay of the dedupe key: the first request and None."""
@@ -104,7 +109,11 @@ class DecidingStore(RequestLookup, RequestListing, Protocol):
         eligible: Collection[str] | None = None,
         needed: int = 0,
         note: str | None = None,
-    ) -> ApprovalRecord: ...
+        quorum: Callable[[Sequence[str]], bool] | None = None,
+    ) -> ApprovalRecord:
+        """`quorum`: beyond the count, whether the eligible approvers fill what the policy's
+        rules require of them (teams, one person each), asked inside the transaction."""
+        ...
 
     async def transition(
         self,

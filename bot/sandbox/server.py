@@ -177,7 +177,7 @@ class Sandbox:
     async def step_requests(self) -> dict[str, int]:
         """The request each workflow step filed (execution id → request number), so a step
         still running shows which card it waits on."""
-        store = self.bot.services.store
+        store = self.bot.store
         filed: dict[str, int] = {}
         for execution_id in list(self.slack.step_runs):
             run = await store.function_run(execution_id)

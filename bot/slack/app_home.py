@@ -12,7 +12,7 @@ from dataclasses import KW_ONLY, dataclass, field
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.core.models import Request, Status
-from bot.core.workflow import Workflow
+from bot.core.workflow import Deferral, Workflow
 from bot.slack import home
 from bot.slack.after_ack import Background
 from bot.slack.refusals import classify
@@ -51,9 +51,9 @@ class AppHome:
             log.warning("could not remember that %s opened the Home tab (%s)", user, exc)
         await self.publish(user)
 
-    def changed(self, request: Request) -> None:
+    def changed(self, request: Request, after_ack: Deferral | None) -> None:
         """The workflow's listener: the Homes of the people this request concerns, after the ack."""
-        self.background.spawn(self.refresh(request), name=f"home-{request.id}")
+        self.background.spawn(self.refresh(request), name=f"home-{request.id}", after_ack=after_ack)
 
     async def refresh(self, request: Request) -> None:
         """Republishes the Home of the requester and of everyone who may approve it, among

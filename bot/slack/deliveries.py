@@ -15,7 +15,7 @@ import re
 import time
 from typing import Any
 
-from bot.store import Store
+from bot.store.roles import EventStore
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +34,7 @@ def challenge(body: dict[str, Any]) -> str | None:
     return ""
 
 
-async def first_delivery(store: Store, body: dict[str, Any]) -> bool:
+async def first_delivery(store: EventStore, body: dict[str, Any]) -> bool:
     """Whether this body should reach the listeners: anything that is no event does; an event
     does the first time its `event_id` is seen on any replica. When the database cannot say,
     the event is handled anyway (the listeners are safe to run twice; silence is not), and

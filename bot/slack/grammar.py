@@ -28,7 +28,7 @@ class Command:
 
 SIMPLE = {"help", "pending", "history", "whoami"}
 BY_ID = {"status", "cancel"}
-COMMANDS = (*sorted(SIMPLE), *sorted(BY_ID), "unlink", "delete", "undo")
+COMMANDS = (*sorted(SIMPLE), *sorted(BY_ID), "unlink", "delete", "undo", "policy")
 END_OF_TARGETS = "--"
 AGAIN = "--again"
 BREAK_GLASS = "--break-glass"
@@ -49,6 +49,8 @@ def parse(text: str) -> Command:
     name, args = tokens[0].lower(), tokens[1:]
     if org is None:
         org, args = _take_org(args)
+    if name == "policy":
+        return _policy(args, org)
     if name in SIMPLE:
         if args:
             raise ParseError(f"`{name}` takes no arguments")
@@ -147,8 +149,39 @@ def _numbers(rest: list[str]) -> list[str]:
     return numbers
 
 
+def _policy(args: list[str], org: str | None) -> Command:
+    """`policy` (the org's rules) or `policy unlink|delete TARGETS…` (which rule applies)."""
+    if not args:
+        return Command("policy", org=org)
+    rest = list(args[1:])
+    action = args[0].lower()
+    if action == "unlink":
+        targets = _unlink_targets(rest)
+    elif action == "delete":
+        targets = _delete_targets(rest)
+    else:
+        raise ParseError(
+            "`policy` lists your organization's rules, or says which applies to a request: "
+            "`policy delete sfv_app_abc123` or `policy unlink +918000000001 app_abc123`"
+        )
+    if rest:
+        raise ParseError(
+            f"`policy {action}` takes only the targets (no reason, no options); "
+            f"`{_shown(rest[0])}` is not one"
+        )
+    return Command("policy", org=org, action=Action(action), targets=targets)
+
+
 def _unlink(args: list[str], org: str | None) -> Command:
     rest = list(args)
+    targets = _unlink_targets(rest)
+    return Command(
+        "unlink", org=org, action=Action.UNLINK, targets=targets, **_tail(rest, "unlink")
+    )
+
+
+def _unlink_targets(rest: list[str]) -> tuple[Target, ...]:
+    """The numbers, then the app id, taken from the front of `rest`."""
     numbers = _numbers(rest)
     if not numbers:
         raise ParseError(
@@ -160,18 +193,20 @@ def _unlink(args: list[str], org: str | None) -> Command:
         app = ids.app_id(rest.pop(0))
     except InvalidId as exc:
         raise ParseError(exc.message) from None
-    return Command(
-        "unlink",
-        org=org,
-        action=Action.UNLINK,
-        targets=tuple(Target(app, n) for n in numbers),
-        **_tail(rest, "unlink"),
-    )
+    return tuple(Target(app, n) for n in numbers)
 
 
 def _delete(args: list[str], org: str | None) -> Command:
-    apps: list[str] = []
     rest = list(args)
+    targets = _delete_targets(rest)
+    return Command(
+        "delete", org=org, action=Action.DELETE, targets=targets, **_tail(rest, "delete")
+    )
+
+
+def _delete_targets(rest: list[str]) -> tuple[Target, ...]:
+    """The app ids, taken from the front of `rest`."""
+    apps: list[str] = []
     while rest and ids.looks_like_app_id(rest[0]):
         try:
             apps.append(ids.app_id(rest.pop(0)))
@@ -184,13 +219,7 @@ def _delete(args: list[str], org: str | None) -> Command:
                 "`sfv_app_abc123xyz456`, then a reason"
             )
         raise ParseError("`delete` needs at least one app id, then a reason")
-    return Command(
-        "delete",
-        org=org,
-        action=Action.DELETE,
-        targets=tuple(Target(a) for a in apps),
-        **_tail(rest, "delete"),
-    )
+    return tuple(Target(a) for a in apps)
 
 
 def _undo(args: list[str], org: str | None) -> Command:

@@ -16,42 +16,40 @@ import os
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
+from pydantic import SecretStr
 
 from bot.observability.exposition import authorized
 from bot.slack.refusals import explain
-from bot.slack.services import Services
+from bot.store.roles import HealthStore
 
 __all__ = ["Probe", "database_problem", "health", "healthz_response"]
 
 Probe = Callable[[], Awaitable[str | None]]
 
 
-async def database_problem(services: Services) -> str | None:
+async def database_problem(store: HealthStore) -> str | None:
     """Why the database cannot serve the bot now, or None.
 
     A SQLite file removed under a running bot still answers through the connection already
     open (the inode lives on), but nothing written there survives: that is unhealthy too."""
-    store = services.store
     if not await store.ping():
         return "database unreachable"
-    if store.is_sqlite and _file_gone(store.engine.url.database):
+    if _file_gone(store.database_file):
         return "database file missing"
     return None
 
 
 def _file_gone(database: str | None) -> bool:
-    """Whether a SQLite database that lives in a file no longer has one (a stat, no I/O wait)."""
-    if not database or database == ":memory:" or database.startswith("file:"):
-        return False
-    return not os.path.exists(database)
+    """Whether a database that lives in a file no longer has one (a stat, no I/O wait)."""
+    return database is not None and not os.path.exists(database)
 
 
 async def health(
-    services: Services, *probes: Probe, detailed: bool = False
+    store: HealthStore, *probes: Probe, detailed: bool = False
 ) -> tuple[int, dict[str, object]]:
     """The status and JSON body of `/healthz`: the database first, then each extra probe;
     stuck requests as a count, or `detailed` one by one."""
-    problems = [problem for problem in [await database_problem(services)] if problem]
+    problems = [problem for problem in [await database_problem(store)] if problem]
     for probe in probes:
         problem = await probe()
         if problem:
@@ -59,7 +57,7 @@ async def health(
     if problems:
         return 503, {"ok": False, "error": "; ".join(problems)}
     body: dict[str, object] = {"ok": True}
-    stuck = await services.store.slack_problems()
+    stuck = await store.slack_problems()
     if stuck:  # healthy replica, but Slack refuses something an admin must fix
         body["stuck"] = (
             [{"request": rid, "problem": explain(p)} for rid, p in stuck]
@@ -70,9 +68,9 @@ async def health(
 
 
 async def healthz_response(
-    services: Services, request: web.BaseRequest, *probes: Probe
+    store: HealthStore, token: SecretStr | None, request: web.BaseRequest, *probes: Probe
 ) -> web.Response:
-    token = services.settings.metrics_token
+    """`/healthz`, detailed for whoever holds the metrics `token`."""
     detailed = token is not None and authorized(token, request.headers.get("Authorization"))
-    status, body = await health(services, *probes, detailed=detailed)
+    status, body = await health(store, *probes, detailed=detailed)
     return web.json_response(body, status=status)

@@ -7,7 +7,9 @@ signature headers first, then the body is read (bounded, under a deadline) and i
 checked over the raw bytes; only then is it parsed, and only then does Bolt see it. A refusal
 is a 401 and a count, never a log line carrying anything the stranger sent (limits.py).
 
-It answers Slack first and only then starts the work the answer promised (see after_ack.py).
+It answers Slack first and only then starts the work the answer promised: each request's
+`AfterAck`, handed to Bolt in the request's context, is released once the ack is written
+(see after_ack.py).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 from bot.errors import RejectedRequest
 from bot.observability.metrics import ack_kind
 from bot.slack.admission import arrived
+from bot.slack.after_ack import AFTER_ACK, AfterAck
 from bot.slack.app import routable
 from bot.slack.bodies import parse_body
 from bot.slack.deliveries import challenge, first_delivery
@@ -112,9 +115,11 @@ async def read_signed(request: web.BaseRequest, secret: str | None) -> bytes:
     return body
 
 
-def bolt_request(raw: bytes, request: web.BaseRequest) -> AsyncBoltRequest | None:
-    """The verified request as Bolt takes it, parsed by us (bodies.py); None when it is no
-    shape Slack sends."""
+def bolt_request(
+    raw: bytes, request: web.BaseRequest, after_ack: AfterAck
+) -> AsyncBoltRequest | None:
+    """The verified request as Bolt takes it, parsed by us (bodies.py), carrying the work its
+    listeners start until the ack is out; None when it is no shape Slack sends."""
     body = parse_body(raw, request.headers.get("Content-Type"))
     if body is None:
         return None
@@ -123,18 +128,22 @@ def bolt_request(raw: bytes, request: web.BaseRequest) -> AsyncBoltRequest | Non
         headers[name.lower()] = request.headers.getall(name)
     # Bolt takes a parsed body only in its socket_mode constructor; the request is HTTP's.
     verified = AsyncBoltRequest(
-        body=body, query=request.query_string, headers=headers, mode="socket_mode"
+        body=body,
+        query=request.query_string,
+        headers=headers,
+        context={AFTER_ACK: after_ack},
+        mode="socket_mode",
     )
     verified.mode = "http"
     return verified
 
 
 async def answer_signed(
-    app: AsyncApp, services: Services, verified: AsyncBoltRequest | None
+    app: AsyncApp, services: Services, verified: AsyncBoltRequest | None, after_ack: AfterAck
 ) -> web.StreamResponse:
     """The answer to a request known to be Slack's: a URL check's challenge, nothing for an
     event already handled (a retry), else Bolt's answer (a step's event Bolt did not handle
-    fails its step)."""
+    fails its step, after the ack)."""
     if verified is not None:
         asked = challenge(verified.body)
         if asked is not None:
@@ -146,7 +155,8 @@ async def answer_signed(
         # A signed body Bolt could not parse or route (not JSON, no actions, …): an empty 200
         # that changes nothing, so Slack never shows its user an error.
         if verified is not None:
-            services.steps.unhandled(verified.body, answer.status if answer else None)
+            status = answer.status if answer else None
+            services.steps.unhandled(verified.body, status, after_ack)
         log.warning(
             "ignored a signed request that is no command or click we know (%s)",
             answer.status if answer else None,
@@ -176,13 +186,13 @@ def web_app(app: AsyncApp, services: Services) -> web.Application:
             return refusal
         assert signing_secret is not None
         guard.working(request)
-        with services.background.holding() as held:
-            verified = bolt_request(raw, request)
-            if verified is not None and not routable(verified.body):
-                services.steps.unhandled(verified.body, None)
-                verified = None
-            with arrived("http", started):  # a command's time runs from here (admission.py)
-                response = await answer_signed(app, services, verified)
+        after_ack = AfterAck(services.background)  # released below, once the ack is out
+        verified = bolt_request(raw, request, after_ack)
+        if verified is not None and not routable(verified.body):
+            services.steps.unhandled(verified.body, None, after_ack)
+            verified = None
+        with arrived("http", started):  # a command's time runs from here (admission.py)
+            response = await answer_signed(app, services, verified, after_ack)
         try:
             await response.prepare(request)
             await response.write_eof()
@@ -193,7 +203,7 @@ def web_app(app: AsyncApp, services: Services) -> web.Application:
             # the handler promised was decided and stored already: it runs all the same.
             log.info("the ack could not be written (%s); its work runs anyway", type(exc).__name__)
         finally:
-            services.background.release(held)
+            after_ack.release()
         return response
 
     async def stop_counting(_app: web.Application) -> None:

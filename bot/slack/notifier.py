@@ -24,6 +24,7 @@ from bot.core.deliveries import reminder_steps, review_escalation
 from bot.core.models import Request, Status
 from bot.core.org import Groups, Org, OrgsInForce, in_force
 from bot.core.ports import GroupMembers
+from bot.core.workflow import Deferral
 from bot.observability.context import bind, request_scope
 from bot.slack import blocks, break_glass
 from bot.slack.after_ack import Background
@@ -63,9 +64,12 @@ class Notifier:
         self.announce = announce
         self._locks: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
 
-    def changed(self, request: Request) -> None:
-        """The workflow's listener: schedules a sync after the ack, never blocking the caller."""
-        self.background.spawn(self.sync(request.id, fresh=request), name=f"sync-{request.id}")
+    def changed(self, request: Request, after_ack: Deferral | None) -> None:
+        """The workflow's listener: schedules a sync (after the ack, when the change came with
+        one), never blocking the caller."""
+        self.background.spawn(
+            self.sync(request.id, fresh=request), name=f"sync-{request.id}", after_ack=after_ack
+        )
 
     @request_scope
     async def sync(self, request_id: int, *, fresh: Request | None = None) -> None:
@@ -185,6 +189,7 @@ class Notifier:
             escalate_to=reminders.escalate_to,
             now=now,
             undo=offer,
+            **_policy(org, request, self._known(org)),
         )
 
     async def refused(self, request: Request, step: str, exc: Exception, channel: str) -> None:
@@ -316,3 +321,16 @@ def _is_card_of(message: object, request_id: int, bot_user_id: str | None) -> bo
         isinstance(b, dict) and blocks.is_card_block_id(b.get("block_id"), request_id)
         for b in found
     )
+
+
+def _policy(org: Org, request: Request, groups: Groups) -> dict[str, Any]:
+    """The card's policy line and the teams the rules require, with who filled each (an org
+    without rules: neither)."""
+    if not org.policy.rules:
+        return {}
+    ruled = org.policy.decide_for(request)
+    filled = ruled.filled(request.approvers, lambda u: org.role_of(u, groups), groups)
+    return {
+        "policy": ruled.summary(),
+        "requirements": [(n.text(), n.approvals, who) for n, who in filled],
+    }

@@ -22,6 +22,7 @@ from bot.core.deliveries import Delivery, Kind, Owed, Recipient
 from bot.core.models import Request, Review
 from bot.core.org import Groups, Org, OrgsInForce, in_force
 from bot.core.ports import GroupMembers
+from bot.core.workflow import Deferral
 from bot.slack import blocks, break_glass
 from bot.slack.after_ack import Background
 from bot.slack.notifier import Notifier
@@ -117,10 +118,11 @@ class SlackOutbox:
         # by default the notifier's: cards and what is threaded under them keep one time
         self.clock = clock or (lambda: notifier.clock())
 
-    def changed(self, request: Request) -> None:
+    def changed(self, request: Request, after_ack: Deferral | None) -> None:
         """The workflow's listener: a review just given is told after the ack."""
         if request.break_glass and request.review in (Review.ACKNOWLEDGED, Review.FLAGGED):
-            self.background.spawn(self._told(request.id), name=f"review-{request.id}")
+            work = self._told(request.id)
+            self.background.spawn(work, name=f"review-{request.id}", after_ack=after_ack)
 
     async def _told(self, request_id: int) -> None:
         await self.notifier.sync(request_id)  # the card shows the review first

@@ -4,7 +4,7 @@ composition root (bot/wiring), and the Slack Web API client they share."""
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, cast
 
 import aiohttp
@@ -24,7 +24,7 @@ from bot.observability.metrics import BotMetrics
 from bot.observability.slack_calls import SlackCallCounter
 from bot.sfvopi import SfvopiClient
 from bot.slack.admission import Admission
-from bot.slack.after_ack import Background
+from bot.slack.after_ack import AfterAck, Background, Work
 from bot.slack.app_home import AppHome
 from bot.slack.notifier import Notifier
 from bot.slack.outbox import SlackOutbox
@@ -32,7 +32,7 @@ from bot.slack.pacing import ChannelPacer, PacedRateLimitRetryHandler
 from bot.slack.sealing import Sealer
 from bot.slack.usergroups import UserGroups
 from bot.slack.workflow_steps import WorkflowSteps
-from bot.store import Store
+from bot.store.roles import DoorStore
 
 
 class KeptAliveSession:
@@ -106,7 +106,7 @@ class Services:
     """The parts a listener may use, each built once by the root; none is replaced later."""
 
     settings: Settings
-    store: Store
+    store: DoorStore  # what the doors and listeners read; the root holds the whole store
     orgs: OrgsInForce  # the org file in force (swapped whole on reload)
     client: SfvopiClient
     workflow: Workflow
@@ -121,3 +121,16 @@ class Services:
     steps: WorkflowSteps  # Workflow Builder steps, completed when requests end
     audit_sink: AuditSink | None  # SFVOPI_AUDIT_SINK's delivery (docs/audit.md)
     bot_user_id: str | None  # the bot's own user, from auth.test at start
+    after_ack: AfterAck | None = None  # the Slack request being answered, if any
+
+    def answering(self, after_ack: AfterAck | None) -> Services:
+        """These parts as one Slack request's listeners use them: the work they start, and
+        what a change they make starts, waits for `after_ack` (the door's, released once the
+        ack is out). None: these parts themselves, starting work at once."""
+        if after_ack is None:
+            return self
+        return replace(self, workflow=self.workflow.answering(after_ack), after_ack=after_ack)
+
+    def spawn(self, work: Work, *, name: str) -> None:
+        """Starts `work` once the request being answered has its ack (now, outside one)."""
+        self.background.spawn(work, name=name, after_ack=self.after_ack)

@@ -32,6 +32,7 @@ from slack_sdk.socket_mode.response import SocketModeResponse
 from bot.errors import ConfigError
 from bot.observability.metrics import ack_kind
 from bot.slack.admission import arrived
+from bot.slack.after_ack import AFTER_ACK, AfterAck
 from bot.slack.app import routable
 from bot.slack.deliveries import first_delivery
 from bot.slack.health import Probe
@@ -132,20 +133,22 @@ async def run_socket_mode(
 async def _answer(app: Any, services: Services, client: Any, req: SocketModeRequest) -> None:
     """One envelope: dispatched with its follow-up work held, acked, then the work released."""
     started = time.perf_counter()
-    with services.background.holding() as held:
-        bolt_response = BoltResponse(status=200, body="")  # for a retry, or what Bolt cannot route
-        status: int | None = 200
-        if not routable(req.payload):
-            log.warning("ignored a Socket Mode envelope that is no command or click we know")
-            status = None
-        elif await first_delivery(services.store, req.payload):  # else handled already
-            with arrived("socket_mode", started):  # a command's time runs from here
-                bolt_response = await app.async_dispatch(
-                    AsyncBoltRequest(mode="socket_mode", body=req.payload)
+    after_ack = AfterAck(services.background)  # released below, once the ack is out
+    bolt_response = BoltResponse(status=200, body="")  # for a retry, or what Bolt cannot route
+    status: int | None = 200
+    if not routable(req.payload):
+        log.warning("ignored a Socket Mode envelope that is no command or click we know")
+        status = None
+    elif await first_delivery(services.store, req.payload):  # else handled already
+        with arrived("socket_mode", started):  # a command's time runs from here
+            bolt_response = await app.async_dispatch(
+                AsyncBoltRequest(
+                    mode="socket_mode", body=req.payload, context={AFTER_ACK: after_ack}
                 )
-            status = bolt_response.status
-        if status != 200:
-            services.steps.unhandled(req.payload, status)
+            )
+        status = bolt_response.status
+    if status != 200:
+        services.steps.unhandled(req.payload, status, after_ack)
     payload: dict[str, Any] | None = None
     if bolt_response.status == 200 and bolt_response.body:
         try:
@@ -160,4 +163,4 @@ async def _answer(app: Any, services: Services, client: Any, req: SocketModeRequ
     except Exception as exc:  # the socket dropped before the ack: the promised work still runs
         log.info("the Socket Mode ack could not be sent (%s); its work runs anyway", exc)
     finally:
-        services.background.release(held)
+        after_ack.release()

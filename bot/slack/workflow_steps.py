@@ -24,7 +24,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.core import ids
 from bot.core.models import Action, Outcome, Request, Status, Target
-from bot.core.workflow import Workflow
+from bot.core.workflow import Deferral, Workflow
 from bot.errors import InvalidId, InvalidRequest, ParseError, Refusal
 from bot.slack import blocks, grammar
 from bot.slack.after_ack import Background
@@ -192,14 +192,20 @@ class WorkflowSteps:
     # -- a step starts ------------------------------------------------------------------
 
     async def start(
-        self, execution_id: str, callback_id: str, token: SecretStr | None, inputs: object
+        self,
+        execution_id: str,
+        callback_id: str,
+        token: SecretStr | None,
+        inputs: object,
+        after_ack: Deferral | None = None,
     ) -> Request | None:
         """Takes the run in (once per execution, however often Slack delivers it) and files
-        its request; a refusal is recorded, and the step fails with it right after the ack."""
+        its request; a refusal is recorded, and the step fails with it right after the ack
+        (`after_ack`: the event's, whose work waits for it; None starts it now)."""
         if not _execution_id_ok(execution_id):
             log.warning("a function_executed event with an execution id the bot cannot record")
             work = self.fail_untaken(execution_id, token, UNRECORDABLE)
-            self.background.spawn(work, name="step-unrecorded")
+            self.background.spawn(work, name="step-unrecorded", after_ack=after_ack)
             return None
         sealed = self.sealer.seal(token) if token is not None else None
         taken = callback_id[:CALLBACK_ID_MAX]  # an unknown one is refused below, by its whole name
@@ -210,7 +216,8 @@ class WorkflowSteps:
         request: Request | None = None
         if run.request_id is None:
             try:
-                request = await self._file(execution_id, callback_id, inputs)
+                filing = self.workflow.answering(after_ack)
+                request = await self._file(filing, execution_id, callback_id, inputs)
             except Refusal as exc:
                 log.info("step %s refused at filing: %s", execution_id, exc.message)
                 await self.store.settle_function_run(
@@ -220,7 +227,8 @@ class WorkflowSteps:
                 request = await self._filing_failed(execution_id, exc)
             else:
                 await self.store.settle_function_run(execution_id, request_id=request.id)
-        self.background.spawn(self.complete(execution_id), name=f"step-{execution_id}")
+        completing = self.complete(execution_id)
+        self.background.spawn(completing, name=f"step-{execution_id}", after_ack=after_ack)
         return request
 
     async def _filing_failed(self, execution_id: str, exc: Exception) -> Request | None:
@@ -233,11 +241,13 @@ class WorkflowSteps:
         await self.store.settle_function_run(execution_id, error=FILING_BROKE)
         return None
 
-    async def _file(self, execution_id: str, callback_id: str, inputs: object) -> Request:
+    async def _file(
+        self, workflow: Workflow, execution_id: str, callback_id: str, inputs: object
+    ) -> Request:
         """Files the request as a step's: never break-glass (the workflow refuses it), so
         it waits for a second person like any other."""
         asked = read_inputs(callback_id, inputs)
-        filed = await self.workflow.file(
+        filed = await workflow.file(
             requester=asked.requester,
             action=asked.action,
             targets=asked.targets,
@@ -251,14 +261,14 @@ class WorkflowSteps:
 
     # -- a step the bot could not take in ------------------------------------------------
 
-    def unhandled(self, body: object, status: int | None) -> None:
+    def unhandled(self, body: object, status: int | None, after_ack: Deferral | None) -> None:
         """A signed delivery the bot did not handle (Bolt could not route it, no listener took
         it, or the listener raised: `status` is Bolt's): if it is a step's `function_executed`,
         the step fails right after the ack, saying so, instead of staying in progress."""
         execution = _execution_in(body)
         if execution is not None:
             work = self._fail_unhandled(*execution, BROKE if status == 500 else UNREAD)
-            self.background.spawn(work, name="step-unhandled")
+            self.background.spawn(work, name="step-unhandled", after_ack=after_ack)
 
     async def _fail_unhandled(self, execution_id: str, token: SecretStr | None, why: str) -> None:
         """A run the store took in is completed by its own path (or a sweep); only a step with
@@ -291,10 +301,11 @@ class WorkflowSteps:
 
     # -- a request ends -----------------------------------------------------------------
 
-    def changed(self, request: Request) -> None:
+    def changed(self, request: Request, after_ack: Deferral | None) -> None:
         """The workflow's listener: a request that ended completes the steps waiting on it."""
         if request.status.final:
-            self.background.spawn(self.complete_for(request.id), name=f"steps-{request.id}")
+            work = self.complete_for(request.id)
+            self.background.spawn(work, name=f"steps-{request.id}", after_ack=after_ack)
 
     async def complete_for(self, request_id: int) -> None:
         for execution_id in await self.store.function_runs_of(request_id):

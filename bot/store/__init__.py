@@ -33,4 +33,15 @@ class Store(
     the Slack front doors' shared state (events taken in, Home tabs opened), and the audit
     log's reads (bot/audit), and the Workflow Builder steps waiting to be completed, and the
     HTTP API's record of its calls (bot/api), and break-glass requests' reviews, and the
-    previews of what requests touch (bot/core/preview.py), and undos."""
+    previews of what requests touch (bot/core/preview.py), and undos.
+
+    Handed whole only by the composition root (bot/wiring) and the commands that open it;
+    every other consumer names its role (bot/store/roles.py, bot/core/ports.py)."""
+
+    @property
+    def database_file(self) -> str | None:
+        """The file a SQLite database lives in; None for PostgreSQL or one in memory."""
+        database = self.engine.url.database
+        if not self.is_sqlite or not database or database == ":memory:":
+            return None
+        return None if database.startswith("file:") else database

@@ -7,7 +7,7 @@ telling when given) is written in the same transaction, to the outbox (bot/store
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from bot.core.deliveries import Kind
 from bot.core.models import Action, Request, Review, Status, Target
@@ -43,6 +43,7 @@ class BreakGlass(Transitions):
         dedupe_key: str | None = None,
         again: bool = False,
         undoes: int | None = None,
+        policy: Mapping[str, object] | None = None,
     ) -> tuple[Request, str | None]:
         """Stores the request and claims its execution in one transaction (`requested`,
         `broke_glass`, `claimed`), so it is never seen pending and nobody approves it: the
@@ -72,6 +73,7 @@ class BreakGlass(Transitions):
                 },
                 targets,
                 again=again,
+                policy=policy,
             )
             if isinstance(inserted, Request):
                 return inserted, None

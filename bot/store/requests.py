@@ -6,7 +6,7 @@ Their transitions are bot/store/transitions.py's.
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import and_, bindparam, delete, func, or_, select, tuple_
@@ -125,6 +125,7 @@ class Requests(Database):
         filed_by_step: bool = False,
         again: bool = False,
         undoes: int | None = None,
+        policy: Mapping[str, object] | None = None,
     ) -> tuple[Request, bool]:
         """Stores a pending request; the same dedupe key returns the first one, not a second.
         AlreadyPending (nothing stored) when a target waits in another pending request,
@@ -152,6 +153,7 @@ class Requests(Database):
                 },
                 targets,
                 again=again,
+                policy=policy,
             )
             if isinstance(inserted, Request):
                 return inserted, False
@@ -181,6 +183,7 @@ class Requests(Database):
         targets: Sequence[Target],
         *,
         again: bool,
+        policy: Mapping[str, object] | None = None,
     ) -> int | Request:
         """Inserts a pending request, its targets, their reservations and its `requested`
         event in the caller's transaction: its id, or the request already filed under the
@@ -235,7 +238,7 @@ class Requests(Database):
             values["created_at"],
             values["requester"],
             "requested",
-            _requested(values, targets),
+            _requested(values, targets, policy),
             first=True,
         )
         return request_id
@@ -383,8 +386,11 @@ class Requests(Database):
             ]
 
 
-def _requested(values: dict[str, Any], targets: Sequence[Target]) -> dict[str, object]:
-    """The `requested` event's detail; a step's says its requester is only the workflow's word."""
+def _requested(
+    values: dict[str, Any], targets: Sequence[Target], policy: Mapping[str, object] | None
+) -> dict[str, object]:
+    """The `requested` event's detail; a step's says its requester is only the workflow's word,
+    and the policy rule decision is recorded where the org has rules."""
     detail: dict[str, object] = {
         "action": values["action"],
         "targets": [str(t) for t in targets],
@@ -394,6 +400,8 @@ def _requested(values: dict[str, Any], targets: Sequence[Target]) -> dict[str, o
         detail["filed_by"] = STEP_FILED
     if values.get("undoes") is not None:
         detail["undoes"] = values["undoes"]
+    if policy is not None:
+        detail["policy"] = dict(policy)
     return detail
 
 

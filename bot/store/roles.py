@@ -7,13 +7,24 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable
 from typing import Protocol
 
-from bot.audit.events import AuditEvent
+from bot.audit.events import AuditEvent, ChainLink
 from bot.core.deliveries import Delivery, Kind
 from bot.core.models import Request, Status
+from bot.core.ports import RequestLookup
 from bot.store.audit import Position
 from bot.store.function_runs import FunctionRun
 
-__all__ = ["CardStore", "DeliveryStore", "HomeStore", "SinkStore", "StepRunStore"]
+__all__ = [
+    "AuditedStore",
+    "CardStore",
+    "DeliveryStore",
+    "DoorStore",
+    "EventStore",
+    "HealthStore",
+    "HomeStore",
+    "SinkStore",
+    "StepRunStore",
+]
 
 
 class CardStore(Protocol):
@@ -155,3 +166,37 @@ class SinkStore(Protocol):
     async def sink_batch(self, after: Position, limit: int) -> list[AuditEvent]: ...
 
     async def sink_has_more(self, sink: str) -> bool: ...
+
+
+class EventStore(Protocol):
+    """The front doors': each Events API delivery taken in once, whichever replica gets it."""
+
+    async def first_delivery(
+        self, event_id: str, now: float, *, keep_seconds: float = ...
+    ) -> bool: ...
+
+
+class HealthStore(Protocol):
+    """`/healthz`'s: whether the database answers and still has its file, what Slack refuses."""
+
+    @property
+    def database_file(self) -> str | None: ...
+
+    async def ping(self) -> bool: ...
+
+    async def slack_problems(self) -> list[tuple[int, str]]: ...
+
+
+class DoorStore(EventStore, HealthStore, RequestLookup, Protocol):
+    """What the Slack doors and listeners are handed (`Services.store`): the doors' and
+    `/healthz`'s roles, and a request read by number (a refusal links the pending one)."""
+
+
+class AuditedStore(Protocol):
+    """`audit verify`'s: every chain in order, and requests whose history is gone."""
+
+    async def chain_links(
+        self, *, after: tuple[int, int] = (0, 0), limit: int = 1000
+    ) -> list[ChainLink]: ...
+
+    async def requests_without_events(self) -> list[int]: ...

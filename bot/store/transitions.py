@@ -9,7 +9,7 @@ crashed worker's execution can be taken over but never run twice.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection
+from collections.abc import Callable, Collection, Sequence
 
 from sqlalchemy import ColumnElement, and_, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -52,12 +52,14 @@ class Transitions(Requests):
         eligible: Collection[str] | None = None,
         needed: int = 0,
         note: str | None = None,
+        quorum: Callable[[Sequence[str]], bool] | None = None,
     ) -> ApprovalRecord:
         """Counts one approver once; the click that completes the quorum alone wins the claim.
 
         The quorum counts only approvals by `eligible` people (those who hold the role under
         the org file in force now) and needs the larger of what the request was filed with
-        and `needed` (what the policy says now): both decided inside this transaction.
+        and `needed` (what the policy says now), and `quorum` to hold of them (the teams a
+        policy rule requires): all decided inside this transaction.
 
         A request no longer pending never goes back, so a click on one is answered from a
         plain read, without queueing for the row lock the execution's lease renewals need."""
@@ -109,7 +111,8 @@ class Transitions(Requests):
                         select(approvals_t.c.approver).where(approvals_t.c.request_id == request_id)
                     )
                 ).scalars()
-                have = sum(1 for a in approvers if eligible is None or a in eligible)
+                approving = [a for a in approvers if eligible is None or a in eligible]
+                have = len(approving)
                 if needed > row.approvals_needed:
                     await conn.execute(
                         update(requests_t)
@@ -119,7 +122,9 @@ class Transitions(Requests):
                     await self._event(
                         conn, request_id, now, "bot", "policy_raised", {"approvals_needed": needed}
                     )
-                if have >= max(row.approvals_needed, needed):
+                if have >= max(row.approvals_needed, needed) and (
+                    quorum is None or quorum(approving)
+                ):
                     claim = await self._claim(conn, request_id, Status.PENDING, now, lease_seconds)
                     if claim is not None:
                         await conn.execute(

@@ -18,7 +18,8 @@ __all__ = ["MODE_CHOICES", "add_parser", "check_config"]
 
 
 def add_parser(commands: Any) -> None:
-    """`check-config [--orgs FILE] [--orgs-only] [--mode serve|socket|both] [--online]`."""
+    """`check-config [--orgs FILE] [--orgs-only] [--mode serve|socket|both] [--online]
+    [--explain [ACTION TARGET…] [--org NAME]]`."""
     check = commands.add_parser(
         "check-config",
         help="check the settings, Slack secrets, organization file and database, then "
@@ -51,11 +52,32 @@ def add_parser(commands: Any) -> None:
         help="also ask Slack whether it accepts the tokens (auth.test; apps.connections.open "
         "for Socket Mode)",
     )
+    check.add_argument(
+        "--explain",
+        nargs="*",
+        metavar="WORD",
+        help="say which policy rule a request would fall under and why, e.g. --explain delete "
+        "sfv_app_abc123 (no words: list the rules); reads only the organization file",
+    )
+    check.add_argument(
+        "--org", metavar="NAME", help="with --explain: the organization (needed if several)"
+    )
+    check.add_argument(
+        "--linked-numbers",
+        type=int,
+        metavar="N",
+        help="with --explain delete: as if the apps had N numbers linked in all (rules that "
+        "bound linked numbers are otherwise passed over: the bot cannot count them yet)",
+    )
     check.set_defaults(run=check_config)
 
 
 def check_config(args: argparse.Namespace) -> int:
     """Every problem at once (exit 1), or a summary (exit 0); never a secret either way."""
+    if args.explain is not None:
+        from bot.subcommands.explain import explain
+
+        return explain(args.orgs, args.org, args.explain, args.linked_numbers)
     if args.orgs_only:
         return _check_orgs_only(args.orgs)
     modes: tuple[Mode, ...] | None = MODE_CHOICES[args.mode] if args.mode else None

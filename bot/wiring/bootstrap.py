@@ -8,6 +8,8 @@ arguments; the sweepers are one list, started and stopped together.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from slack_bolt.async_app import AsyncApp
@@ -46,6 +48,7 @@ class Bot:
     """One running bot: what its listeners are handed, its Bolt app, its sweepers."""
 
     orgs: OrgsInForce
+    store: Store  # whole here, in the root; each part was handed only its role of it
     services: Services
     app: AsyncApp
     sweepers: Sweepers
@@ -57,7 +60,7 @@ class Bot:
         self.orgs.swap(directory)
         services = self.services
         await services.workflow.enforce_org_file()
-        for request in await services.store.list_requests(
+        for request in await self.store.list_requests(
             orgs=list(directory.orgs), statuses=[Status.PENDING], limit=500
         ):
             services.background.spawn(services.notifier.sync(request.id), name=f"sync-{request.id}")
@@ -82,9 +85,11 @@ async def bootstrap(
     orgs: OrgDirectory | None = None,
     store: Store | None = None,
     socket_mode: bool = False,
+    clock: Callable[[], float] = time.time,
 ) -> Bot:
     """Opens the store (creating or upgrading its schema) unless given one (then it is the
-    bot's to close), checks who the bot is at Slack, and wires the parts together."""
+    bot's to close), checks who the bot is at Slack, and wires the parts together; `clock`
+    is the workflow's (a test's moves, to reach a deadline without waiting)."""
     in_force = OrgsInForce(orgs if orgs is not None else load_orgs(settings.orgs_file))
     store = store if store is not None else await open_store(settings)
     metrics = BotMetrics(lambda: in_force.current.orgs.keys())
@@ -98,25 +103,34 @@ async def bootstrap(
         await session.close()
         await store.close()
         raise
-    return _assemble(settings, in_force, store, metrics, pacer, (session, slack), identity)
+    parts = _Parts(in_force, store, metrics, pacer, session, slack, clock)
+    return _assemble(settings, parts, identity)
 
 
-def _assemble(
-    settings: Settings,
-    in_force: OrgsInForce,
-    store: Store,
-    metrics: BotMetrics,
-    pacer: ChannelPacer,
-    slack_parts: tuple[KeptAliveSession, AsyncWebClient],
-    identity: Identity,
-) -> Bot:
-    session, slack = slack_parts
+@dataclass(frozen=True)
+class _Parts:
+    """What `bootstrap` opened or chose before the rest is wired to it."""
+
+    in_force: OrgsInForce
+    store: Store
+    metrics: BotMetrics
+    pacer: ChannelPacer
+    session: KeptAliveSession
+    slack: AsyncWebClient
+    clock: Callable[[], float]
+
+
+def _assemble(settings: Settings, parts: _Parts, identity: Identity) -> Bot:
+    in_force, store, metrics, pacer = parts.in_force, parts.store, parts.metrics, parts.pacer
+    session, slack = parts.session, parts.slack
     lease = settings.lease_seconds
     background = Background()
     groups = UserGroups(slack)
     admission = Admission(settings.command_budget_seconds)
     client = sfvopi_client(settings, observer=metrics.sfvopi_request)
-    flow = workflow(settings, store, in_force, client, groups=groups, admission=admission)
+    flow = workflow(
+        settings, store, in_force, client, groups=groups, admission=admission, clock=parts.clock
+    )
     notifier = Notifier(
         store,
         slack,
@@ -131,8 +145,9 @@ def _assemble(
     outbox = SlackOutbox(store, slack, in_force, notifier, background, groups, lease_seconds=lease)
     home = AppHome(store, flow, slack, background)
     steps = WorkflowSteps(store, flow, slack, background, sealer(settings), lease_seconds=lease)
-    listeners = (notifier.changed, metrics.changed, home.changed, steps.changed, outbox.changed)
-    for listener in listeners:
+    flow.subscribe(notifier.changed)
+    flow.subscribe(lambda request, _after_ack: metrics.changed(request))  # counts, sends nothing
+    for listener in (home.changed, steps.changed, outbox.changed):
         flow.subscribe(listener)
     audit_sink = AuditSink.from_settings(store, settings)
     services = Services(
@@ -164,4 +179,4 @@ def _assemble(
             lambda: groups.keep_fresh(lambda: in_force.current.groups()),
         ),
     )
-    return Bot(in_force, services, build_app(services, identity), sweepers, session)
+    return Bot(in_force, store, services, build_app(services, identity), sweepers, session)

@@ -29,7 +29,9 @@ def mount_operations(application: web.Application, services: Services, *probes: 
     no database read, behind the optional metrics token; never counted as a rejection)."""
 
     async def healthz(request: web.Request) -> web.Response:
-        return await healthz_response(services, request, *probes)
+        return await healthz_response(
+            services.store, services.settings.metrics_token, request, *probes
+        )
 
     application.router.add_get("/healthz", healthz)
     token = services.settings.metrics_token
@@ -45,7 +47,7 @@ def http_application(bot: Bot) -> web.Application:
     mount_api(
         application,
         workflow=services.workflow,
-        store=services.store,
+        store=bot.store,
         registry=services.metrics.registry,
         working=application[GUARD].working,
         spawn=lambda work, name: services.background.spawn(work, name=name),

@@ -148,4 +148,6 @@ async def test_slow_connections_neither_starve_nor_stay(
     log = starved_bot.log.read_text(encoding="utf-8", errors="replace")
     assert "Too many open files" not in log and "out of system resource" not in log, log[-4000:]
     assert "Traceback" not in log, log[-4000:]
-    assert len(log.encode()) < 4000, log[-4000:]
+    # what the slow clients cost in log lines, not the migrations logged before it listened
+    served = log.split(" listening on ", 1)[-1]
+    assert len(served.encode()) < 4000, served[-4000:]

@@ -27,6 +27,7 @@ import pytest
 
 from bot.config.settings import Settings
 from bot.core.org import OrgDirectory
+from bot.core.workflow.filing import Filing
 from bot.errors import Busy
 from bot.sandbox.emulator import Emulator
 from bot.sandbox.slack_standin import SlackStandin
@@ -153,17 +154,17 @@ async def test_a_burst_is_answered_filed_or_busy_and_both_are_true(
         await store.close()
 
 
-def hold_filing(workflow: Any) -> tuple[asyncio.Event, asyncio.Event]:
+def hold_filing(monkeypatch: pytest.MonkeyPatch) -> tuple[asyncio.Event, asyncio.Event]:
     """Makes a command's filing wait for the test inside its handler: (entered, release)."""
     entered, release = asyncio.Event(), asyncio.Event()
-    file = workflow.file
+    file = Filing.file
 
-    async def held(**kwargs: Any) -> Any:
+    async def held(filing: Filing, **kwargs: Any) -> Any:
         entered.set()
         await release.wait()
-        return await file(**kwargs)
+        return await file(filing, **kwargs)
 
-    workflow.file = held
+    monkeypatch.setattr(Filing, "file", held)  # the workflow each command files through
     return entered, release
 
 
@@ -186,10 +187,10 @@ async def tight_bot(
 
 
 async def test_the_gate_and_the_late_guard_refuse_before_anything_is_filed(
-    tight_bot: RunningBot, slack: SlackStandin
+    tight_bot: RunningBot, slack: SlackStandin, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     store = tight_bot.services.store
-    entered, release = hold_filing(tight_bot.services.workflow)
+    entered, release = hold_filing(monkeypatch)
     first = asyncio.create_task(slack.command("U0ALICE", unlink(number(1))))
     await wait_until(entered.is_set, what="the first command inside its handler")
 

@@ -8,16 +8,18 @@ lapsed. The database here fails for a moment, the way a restarting PostgreSQL do
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
 from sqlalchemy.exc import OperationalError
 
+from bot.config.settings import Settings
 from bot.core.models import Outcome, Status
+from bot.core.org import OrgDirectory
 from bot.sandbox.emulator import Emulator
 from bot.sandbox.slack_standin import SlackStandin
-from tests.support.bot import RunningBot
+from tests.support.bot import BotClock, RunningBot, start_bot
 from tests.support.slack_user import UNLINK, ask, card, click, request_id_in, told
 
 Write = Callable[..., Awaitable[Any]]
@@ -36,11 +38,30 @@ def failing(real: Write, times: int) -> tuple[Write, list[int]]:
     return flaky, calls
 
 
+@pytest.fixture
+async def short_lease(
+    request: pytest.FixtureRequest,
+    bot_settings: Settings,
+    orgs: OrgDirectory,
+    slack: SlackStandin,
+    bot_clock: BotClock,
+) -> AsyncIterator[RunningBot]:
+    """The bot built with the lease the test names (indirect parametrization)."""
+    settings = bot_settings.model_copy(update={"lease_seconds": request.param})
+    running = await start_bot(settings, orgs, slack, clock=bot_clock)
+    yield running
+    await running.stop()
+
+
+@pytest.mark.parametrize("short_lease", [0.9], indirect=True)  # a heartbeat every 0.3 s
 async def test_a_blip_during_execution_changes_no_outcome(
-    slack: SlackStandin, bot: RunningBot, emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+    slack: SlackStandin,
+    short_lease: RunningBot,
+    emulator: Emulator,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    store, workflow = bot.services.store, bot.services.workflow
-    workflow.lease_seconds = 0.9  # a heartbeat every 0.3 s, while the API takes 1 s
+    bot = short_lease
+    store = bot.services.store  # the API takes 1 s, past the lease without its heartbeats
     emulator.latency = 1.0
     renew, renewals = failing(store.renew, 2)
     record, records = failing(store.record_target, 1)
@@ -61,11 +82,16 @@ async def test_a_blip_during_execution_changes_no_outcome(
     assert sum(emulator.effective.values()) == 1
 
 
+@pytest.mark.parametrize("short_lease", [0.4], indirect=True)
 async def test_a_database_that_stays_away_is_told_honestly_and_finished_later(
-    slack: SlackStandin, bot: RunningBot, emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+    slack: SlackStandin,
+    short_lease: RunningBot,
+    bot_clock: BotClock,
+    emulator: Emulator,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    store, workflow = bot.services.store, bot.services.workflow
-    workflow.lease_seconds = 0.4
+    bot = short_lease
+    store = bot.services.store
     record, _ = failing(store.record_target, 1000)
     monkeypatch.setattr(store, "record_target", record)
 
@@ -75,8 +101,7 @@ async def test_a_database_that_stays_away_is_told_honestly_and_finished_later(
     assert "ran, but recording it is delayed" in said and "went wrong" not in said
 
     monkeypatch.undo()  # the database is back; once the lease lapses, recovery finishes it
-    workflow.lease_seconds = 0.4
-    workflow.clock = lambda: time.time() + 60
+    bot_clock.at = time.time() + 60
     await bot.sweep_once()
     await bot.settle()
     done = await store.get(request_id)

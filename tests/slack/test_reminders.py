@@ -19,7 +19,7 @@ from bot.core.models import Status
 from bot.core.org import OrgDirectory
 from bot.sandbox.slack_standin import SlackStandin
 from bot.sandbox.slack_workspace import SlackServerError
-from tests.support.bot import RunningBot
+from tests.support.bot import BotClock, RunningBot
 from tests.support.orgs import ORG_ENV, ORGS_YAML
 from tests.support.slack_user import (
     UNLINK,
@@ -144,32 +144,32 @@ async def test_an_approver_who_already_approved_is_not_reminded(
     assert len(dms(slack, "U0CAROL")) == 1
 
 
-Decide = Callable[[RunningBot, int, float], Awaitable[None]]
+Decide = Callable[[RunningBot, BotClock, int, float], Awaitable[None]]
 
 
-async def approve(bot: RunningBot, request_id: int, filed: float) -> None:
+async def approve(bot: RunningBot, _clock: BotClock, request_id: int, filed: float) -> None:
     await bot.services.workflow.approve(request_id, approver="U0BOB")
 
 
-async def deny(bot: RunningBot, request_id: int, filed: float) -> None:
+async def deny(bot: RunningBot, _clock: BotClock, request_id: int, filed: float) -> None:
     await bot.services.workflow.deny(request_id, approver="U0BOB", note="not this one")
 
 
-async def cancel(bot: RunningBot, request_id: int, filed: float) -> None:
+async def cancel(bot: RunningBot, _clock: BotClock, request_id: int, filed: float) -> None:
     await bot.services.workflow.cancel(request_id, user="U0ALICE", note="filed by mistake")
 
 
-async def expire(bot: RunningBot, request_id: int, filed: float) -> None:
-    bot.services.workflow.clock = lambda: filed + 61 * 60
+async def expire(bot: RunningBot, clock: BotClock, request_id: int, filed: float) -> None:
+    clock.at = filed + 61 * 60
     await bot.services.workflow.expire_due()
 
 
 @pytest.mark.parametrize("decide", [approve, deny, cancel, expire])
 async def test_nothing_is_sent_once_the_request_left_pending(
-    slack: SlackStandin, bot: RunningBot, decide: Decide
+    slack: SlackStandin, bot: RunningBot, bot_clock: BotClock, decide: Decide
 ) -> None:
     request_id, filed = await file(slack, bot)
-    await decide(bot, request_id, filed)
+    await decide(bot, bot_clock, request_id, filed)
     await bot.settle()
     stored = await bot.services.store.get(request_id)
     assert stored is not None and stored.status is not Status.PENDING

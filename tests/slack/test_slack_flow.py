@@ -15,7 +15,7 @@ from bot.config.settings import Settings
 from bot.core.models import Status
 from bot.sandbox.emulator import ApiFault, Emulator
 from bot.sandbox.slack_standin import SlackStandin
-from tests.support.bot import RunningBot, start_bot
+from tests.support.bot import BotClock, RunningBot, start_bot
 from tests.support.slack_user import (
     APPROVALS,
     OPS,
@@ -359,10 +359,10 @@ async def test_the_bot_restarted_between_request_and_approval(
 
 
 async def test_the_sweeper_expires_requests_and_updates_their_cards(
-    slack: SlackStandin, bot: RunningBot
+    slack: SlackStandin, bot: RunningBot, bot_clock: BotClock
 ) -> None:
     request_id = request_id_in(await ask(slack, bot, "U0ALICE", UNLINK))
-    bot.services.workflow.clock = lambda: 4_000_000_000.0
+    bot_clock.at = 4_000_000_000.0
     await bot.sweep_once()
     await bot.settle()
     expired = card(slack, request_id)

@@ -18,6 +18,7 @@ from bot.config.orgfile import parse_orgs
 from bot.config.settings import Settings
 from bot.core.models import Status
 from bot.core.org import OrgDirectory
+from bot.core.workflow.filing import Filing
 from bot.sandbox.emulator import Emulator
 from bot.sandbox.slack_standin import SlackApiRefusal, SlackStandin, StepRun
 from tests.support.bot import RunningBot, SocketBot, start_bot
@@ -561,10 +562,10 @@ async def test_a_step_whose_filing_raises_fails_at_once(
 ) -> None:
     """A bug or a blip while filing fails the step right after the ack, not a lease later."""
 
-    async def broken(**_: Any) -> None:
+    async def broken(*_: Any, **__: Any) -> None:
         raise RuntimeError("a bug, with words the log must not carry")
 
-    monkeypatch.setattr(bot.services.workflow, "file", broken)
+    monkeypatch.setattr(Filing, "file", broken)  # every workflow's, the step's own view too
     run = await run_step(slack, bot, UNLINK_INPUTS)
     await fails_at_once(slack, run, "could not file the request: the bot failed while filing")
     stored = await bot.services.store.function_run(run.execution_id)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,9 +24,11 @@ from tests.support.database import fresh_bot_database
 from tests.support.slack import SLACK_APP_TOKEN, SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET
 
 __all__ = [
+    "BotClock",
     "RunningBot",
     "SocketBot",
     "bot",
+    "bot_clock",
     "bot_settings",
     "socket_bot",
     "start_bot",
@@ -65,8 +68,25 @@ class RunningBot:
         await self.root.close()
 
 
-async def start_bot(settings: Settings, orgs: OrgDirectory, slack: SlackStandin) -> RunningBot:
-    root = await bootstrap(settings, orgs=orgs)
+class BotClock:
+    """The workflow's clock for a test's bot: real time until the test sets `at` (to reach a
+    deadline without waiting); handed to the bot when it is built."""
+
+    def __init__(self) -> None:
+        self.at: float | None = None
+
+    def __call__(self) -> float:
+        return self.at if self.at is not None else time.time()
+
+
+async def start_bot(
+    settings: Settings,
+    orgs: OrgDirectory,
+    slack: SlackStandin,
+    *,
+    clock: Callable[[], float] = time.time,
+) -> RunningBot:
+    root = await bootstrap(settings, orgs=orgs, clock=clock)
     runner = web.AppRunner(http_application(root), access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -107,10 +127,15 @@ def bot_settings(
 
 
 @pytest.fixture
+def bot_clock() -> BotClock:
+    return BotClock()
+
+
+@pytest.fixture
 async def bot(
-    bot_settings: Settings, orgs: OrgDirectory, slack: SlackStandin
+    bot_settings: Settings, orgs: OrgDirectory, slack: SlackStandin, bot_clock: BotClock
 ) -> AsyncIterator[RunningBot]:
-    running = await start_bot(bot_settings, orgs, slack)
+    running = await start_bot(bot_settings, orgs, slack, clock=bot_clock)
     yield running
     await running.stop()
 

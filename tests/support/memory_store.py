@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import AsyncIterator, Collection, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -79,6 +79,7 @@ class MemoryStore:
         filed_by_step: bool = False,
         again: bool = False,
         undoes: int | None = None,
+        policy: Mapping[str, object] | None = None,
     ) -> tuple[Request, bool]:
         new = _pending(org, action, requester, reason, targets, now, expires_at)
         new = replace(
@@ -89,7 +90,7 @@ class MemoryStore:
             filed_by_step=filed_by_step,
             undoes=undoes,
         )
-        return self._insert(new, dedupe_key, again=again)
+        return self._insert(new, dedupe_key, again=again, policy=policy)
 
     async def create_break_glass(
         self,
@@ -109,6 +110,7 @@ class MemoryStore:
         dedupe_key: str | None = None,
         again: bool = False,
         undoes: int | None = None,
+        policy: Mapping[str, object] | None = None,
     ) -> tuple[Request, str | None]:
         new = replace(
             _pending(org, action, requester, reason, targets, now, expires_at),
@@ -121,7 +123,7 @@ class MemoryStore:
             review=Review.PENDING,
             review_due_at=review_due_at,
         )
-        stored, created = self._insert(new, dedupe_key, again=again)
+        stored, created = self._insert(new, dedupe_key, again=again, policy=policy)
         if not created:
             return stored, None
         self._event(
@@ -130,7 +132,14 @@ class MemoryStore:
         claim = self._claim(stored.id, Status.PENDING, now, lease_seconds)
         return self._rows[stored.id].request, claim
 
-    def _insert(self, new: Request, dedupe_key: str | None, *, again: bool) -> tuple[Request, bool]:
+    def _insert(
+        self,
+        new: Request,
+        dedupe_key: str | None,
+        *,
+        again: bool,
+        policy: Mapping[str, object] | None = None,
+    ) -> tuple[Request, bool]:
         """Stores `new` pending with its `requested` event; a replay of its dedupe key returns
         the first request (KeyReused if it asked for something else); AlreadyPending when a
         target waits in another pending request of its org, unless `again`."""
@@ -160,6 +169,8 @@ class MemoryStore:
             detail["filed_by"] = STEP_FILED
         if new.undoes is not None:
             detail["undoes"] = new.undoes
+        if policy is not None:
+            detail["policy"] = dict(policy)
         self._event(request.id, new.created_at, new.requester, "requested", detail)
         return request, True
 
@@ -228,6 +239,7 @@ class MemoryStore:
         eligible: Collection[str] | None = None,
         needed: int = 0,
         note: str | None = None,
+        quorum: Callable[[Sequence[str]], bool] | None = None,
     ) -> ApprovalRecord:
         if request_id not in self._rows:
             raise LookupError(request_id)
@@ -248,12 +260,13 @@ class MemoryStore:
         self._event(request_id, now, approver, "approved", {"note": note} if note else None)
         if eligible is not None:
             self._withdraw_ineligible(request_id, eligible, now)
-        have = len(self._rows[request_id].request.approvals)
+        counted = self._rows[request_id].request.approvers
+        have = len(counted)
         if needed > request.approvals_needed:
             self._set(request_id, approvals_needed=needed)
             self._event(request_id, now, "bot", "policy_raised", {"approvals_needed": needed})
         claim = None
-        if have >= max(request.approvals_needed, needed):
+        if have >= max(request.approvals_needed, needed) and (quorum is None or quorum(counted)):
             claim = self._claim(request_id, Status.PENDING, now, lease_seconds)
             if claim is not None:
                 self._set(request_id, decided_by=approver)

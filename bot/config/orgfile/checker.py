@@ -114,6 +114,7 @@ class Checker(PolicyChecks, MemberChecks, StepChecks, ClientChecks):
         members = self.members(where, body)
         if policy is not None and members is not None:
             self.satisfiable(where, body, policy, members)
+            self.rules_satisfiable(where, policy.rules, members)
         api_clients = self.api_clients(name, body, members or {})
         steps = self.workflow_steps(where, body, members)
 

@@ -1,9 +1,11 @@
 """A policy: approvals per action, expiry, self-approval, reasons and notes, reminders and
-escalations (in order, before expiry), and who may break glass."""
+escalations (in order, before expiry), who may break glass, and rules by target and size
+(rules.py)."""
 
 from __future__ import annotations
 
-from bot.config.orgfile.problems import Checks, kind_of, show
+from bot.config.orgfile.problems import kind_of, show
+from bot.config.orgfile.rules import RuleChecks
 from bot.config.orgfile.undo_policy import UNDO_KEYS, undo_window, written
 from bot.config.orgfile.yaml_lines import Map
 from bot.core import ids
@@ -31,13 +33,14 @@ _POLICY_KEYS = (
     "escalate_after_minutes",
     "escalate_to",
     "break_glass",
+    "rules",
 )
 _BREAK_GLASS_KEYS = ("roles", "require_incident", "review_within_minutes")
 _REMINDER_KEYS = ("remind_after_minutes", "escalate_after_minutes", "escalate_to")
 _ACTION_KEYS = ("approvals", *_REMINDER_KEYS)
 
 
-class PolicyChecks(Checks):
+class PolicyChecks(RuleChecks):
     """An org's `policy:` mapping."""
 
     def policy(self, where: str, body: Map) -> Policy | None:
@@ -89,6 +92,7 @@ class PolicyChecks(Checks):
                 self.reminder_order(where, action, line, reminders[action], ttl)
         glass = self.break_glass(where, raw)
         undo_window_hours = undo_window(self, where, raw)
+        rules = self.rules(where, raw, glass is not None)
         if len(self.problems) > before:
             return None
         return Policy(
@@ -100,6 +104,7 @@ class PolicyChecks(Checks):
             reminders=reminders,
             break_glass=glass,
             undo_window_hours=undo_window_hours,
+            rules=rules,
         )
 
     def break_glass(self, where: str, policy: Map) -> BreakGlass | None:
@@ -142,11 +147,8 @@ class PolicyChecks(Checks):
             return frozenset()
         roles: set[Role] = set()
         for item in value:
-            try:
-                role = Role.parse(item) if isinstance(item, str) else None
-            except ValueError:
-                role = None
-            if role is None or role < Role.REQUESTER:
+            role = self.role_at_least(item, Role.REQUESTER)
+            if role is None:
                 self.problem(
                     line,
                     f"{say} entry {show(item)} is not a role that may ask for changes "

@@ -37,6 +37,7 @@ def summary(directory: OrgDirectory) -> str:
                 for action in Action
             ),
             f"  break-glass:      {_break_glass(org.policy.break_glass)}",
+            *(f"  {'rules:' if r.index == 1 else '':<18}{r.describe()}" for r in org.policy.rules),
             f"  undo:             offered for {counted(org.policy.undo_window_hours, 'hour')} "
             "after a request ran",
             f"  members:          {_member_counts(org.members)}",

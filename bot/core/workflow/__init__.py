@@ -6,16 +6,18 @@ requests through the same rules. Listeners hear of every change; the Slack layer
 `Workflow` composes parts with one job each: shared (the state they all read) · access (whose
 org, which requests they may see) · filing (file, break-glass) · steps (a Workflow Builder
 step's trust rules) · rules (who may decide what; pure) · deciding (approve, deny, cancel,
-expire; one read per decision) · reviewing (a break-glass review) · running (execute under a
-lease, recover) · reading (status, pending, history, waiting_for, mine) · undoing (an undo
-filed, its targets run) · outcomes (what they answer).
+expire; one read per decision) · policy_rules (the org's policy rules where filing and
+deciding apply them) · explaining (which rule a would-be request falls under) · reviewing
+(a break-glass review) · running (execute under a lease, recover) · reading (status,
+pending, history, waiting_for, mine) · undoing (an undo filed, its targets run) · outcomes
+(what they answer).
 """
 
 from __future__ import annotations
 
+import copy
 import time
 from collections.abc import Callable, Sequence
-from typing import Any, Generic, TypeVar
 
 from bot.core.models import Action, Request, Target
 from bot.core.org import OrgDirectory, OrgsInForce
@@ -23,13 +25,14 @@ from bot.core.ports import Admission, GroupMembers, RequestStore
 from bot.core.text import MAX_NOTE, MAX_REASON
 from bot.core.workflow.access import Access
 from bot.core.workflow.deciding import Deciding
+from bot.core.workflow.explaining import Explained, Explaining
 from bot.core.workflow.filing import Filing
 from bot.core.workflow.outcomes import ApprovalResult, Outcome
 from bot.core.workflow.reading import Reading
 from bot.core.workflow.reviewing import Reviewing
 from bot.core.workflow.rules import Decision
 from bot.core.workflow.running import Running, final_status
-from bot.core.workflow.shared import Listener, Shared
+from bot.core.workflow.shared import Deferral, Listener, Shared
 from bot.core.workflow.steps import STEP_BREAK_GLASS
 from bot.core.workflow.undoing import Undoing
 from bot.errors import Conflict
@@ -42,38 +45,20 @@ __all__ = [
     "STEP_BREAK_GLASS",
     "ApprovalResult",
     "Decision",
+    "Deferral",
+    "Explained",
     "Listener",
     "Outcome",
     "Workflow",
     "final_status",
 ]
 
-T = TypeVar("T")
-
-
-class _Shared(Generic[T]):
-    """A field of the parts' shared state, read and set through the workflow (a reload, a
-    test's clock, the Slack layer's group cache and filing gate reach every part at once)."""
-
-    def __set_name__(self, owner: type[Any], name: str) -> None:
-        self.name = name
-
-    def __get__(self, workflow: Workflow, owner: type[Any] | None = None) -> T:
-        value: T = getattr(workflow.shared, self.name)
-        return value
-
-    def __set__(self, workflow: Workflow, value: T) -> None:
-        setattr(workflow.shared, self.name, value)
-
 
 class Workflow:
-    """Every rule of the approval flow, over a store, the org file and the SFVoPI client."""
+    """Every rule of the approval flow, over a store, the org file and the SFVoPI client.
 
-    clock = _Shared[Callable[[], float]]()
-    lease_seconds = _Shared[float]()
-    max_targets = _Shared[int]()
-    concurrency = _Shared[int]()
-    groups = _Shared[GroupMembers | None]()
+    Built whole: its settings are constructor arguments, frozen in one `Shared` handed to
+    each part; a test wanting another clock or lease builds the workflow with it."""
 
     def __init__(
         self,
@@ -91,7 +76,7 @@ class Workflow:
         self.store = store
         self.client = client
         self.shared = Shared(
-            orgs,
+            orgs if isinstance(orgs, OrgsInForce) else OrgsInForce(orgs),
             concurrency=concurrency,
             max_targets=max_targets,
             lease_seconds=lease_seconds,
@@ -99,13 +84,18 @@ class Workflow:
             groups=groups,
             admission=admission,
         )
-        access = Access(self.shared, store)
-        self.filing = Filing(self.shared, access, store)
-        self.deciding = Deciding(self.shared, access, store)
-        self.reviewing = Reviewing(self.shared, access, store)
-        self.undoing = Undoing(self.shared, access, self.filing, store, client)
-        self.running = Running(self.shared, store, client, self.undoing)
-        self.reading = Reading(self.shared, access, store)
+        self._compose()
+
+    def _compose(self) -> None:
+        store, shared = self.store, self.shared
+        access = Access(shared, store)
+        self.filing = Filing(shared, access, store)
+        self.deciding = Deciding(shared, access, store)
+        self.reviewing = Reviewing(shared, access, store)
+        self.undoing = Undoing(shared, access, self.filing, store, self.client)
+        self.running = Running(shared, store, self.client, self.undoing)
+        self.reading = Reading(shared, access, store)
+        self.explaining = Explaining(shared, access, self.filing.check_targets)
         self.file = self.filing.file
         self.decide = self.deciding.decide
         self.add_approval = self.deciding.add_approval
@@ -126,9 +116,25 @@ class Workflow:
         self.mine = self.reading.mine
         self.concerned = self.reading.concerned
         self.whoami = self.reading.whoami
+        self.explain = self.explaining.explain
 
     def subscribe(self, listener: Listener) -> None:
         self.shared.listeners.append(listener)
+
+    def answering(self, after_ack: Deferral | None) -> Workflow:
+        """This workflow for a caller that answers first (a Slack listener before its ack):
+        its listeners hand `after_ack` the work a change starts instead of starting it. The
+        same store, client, settings and listeners; None is this workflow itself."""
+        if after_ack is None:
+            return self
+        held = copy.copy(self)
+        held.shared = self.shared.answering(after_ack)
+        held._compose()
+        return held
+
+    @property
+    def max_targets(self) -> int:
+        return self.shared.max_targets
 
     @property
     def orgs(self) -> OrgDirectory:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from bot.core.models import Request, Status
 from bot.core.org import Need, Org, Role, eligible_approvers, in_force
 from bot.core.ports import DecidingStore
-from bot.core.workflow import rules
+from bot.core.workflow import policy_rules, rules
 from bot.core.workflow.access import Access, unless_pending
 from bot.core.workflow.outcomes import ApprovalResult, Outcome
 from bot.core.workflow.rules import Decision
@@ -89,6 +89,9 @@ class Deciding:
         rules.may(decision, request, org, role, user)
         await self._still_pending(request)
         rules.may_approve_own_request(decision, request, org, user)
+        if decision is Decision.APPROVE and org.policy.rules:
+            groups = await self.shared.members([org])
+            policy_rules.may_approve(org, request, user, role, groups)
 
     async def _approve(
         self, request: Request, org: Org, approver: str, note: str
@@ -105,8 +108,9 @@ class Deciding:
             now=self.shared.clock(),
             lease_seconds=self.shared.lease_seconds,
             eligible=eligible_approvers(org, request, groups),
-            needed=org.policy.approvals_needed(request.action),
+            needed=org.policy.decide_for(request).approvals,
             note=note or None,
+            quorum=policy_rules.quorum(org, request, groups),
         )
         if record.refused is Status.EXPIRED:
             self.shared.changed(record.request)

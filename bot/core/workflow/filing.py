@@ -11,9 +11,10 @@ from bot.core import ids
 from bot.core.break_glass import incident_id
 from bot.core.models import Action, Target
 from bot.core.org import Groups, Org, Role
+from bot.core.policy import RuleDecision
 from bot.core.ports import FilingStore
 from bot.core.text import MAX_REASON, one_line
-from bot.core.workflow import steps
+from bot.core.workflow import policy_rules, steps
 from bot.core.workflow.access import Access, unless_pending
 from bot.core.workflow.outcomes import ApprovalResult
 from bot.core.workflow.shared import Shared
@@ -80,12 +81,14 @@ class Filing:
         if channel is not None and not the_org.allows_channel(channel):
             allowed = ", ".join(f"<#{c}>" for c in the_org.command_channels)
             raise NotAllowed(f"org {the_org.name} takes requests only in {allowed}")
+        ruled = policy_rules.ruling(the_org, action, checked)
         if self.shared.admission is not None:
             self.shared.admission.check()
         if break_glass is not None:
             return await self._break_glass(
                 the_org,
                 groups,
+                ruled,
                 requester=requester,
                 action=action,
                 targets=checked,
@@ -104,7 +107,7 @@ class Filing:
             requester=requester,
             reason=reason,
             targets=checked,
-            approvals_needed=steps.approvals_needed(the_org, action, by_step),
+            approvals_needed=steps.approvals_needed(ruled.approvals, by_step),
             now=now,
             expires_at=now + 60 * the_org.policy.ttl_minutes,
             channel_id=channel,
@@ -113,6 +116,7 @@ class Filing:
             filed_by_step=by_step,
             again=again,
             undoes=undoes,
+            policy=policy_rules.recorded(the_org, ruled),
         )
         if created:
             self.shared.changed(request)
@@ -122,6 +126,7 @@ class Filing:
         self,
         org: Org,
         groups: Groups,
+        ruled: RuleDecision,
         *,
         requester: str,
         action: Action,
@@ -143,6 +148,7 @@ class Filing:
                 f"org {org.name} has no break-glass policy: file it without `--break-glass`, "
                 "for approval"
             )
+        policy_rules.may_break_glass(ruled)
         role = org.role_of(requester, groups)
         if not policy.allows(role):
             unless_pending(org, groups, min(policy.roles))
@@ -174,6 +180,7 @@ class Filing:
             dedupe_key=dedupe_key,
             again=again,
             undoes=undoes,
+            policy=policy_rules.recorded(org, ruled),
         )
         if claim is not None:
             log.warning(

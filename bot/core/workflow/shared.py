@@ -1,11 +1,13 @@
 """What every part of the workflow reads at the moment it acts: the org file in force, the
-clock, the limits, user groups' members, and who hears of a change. One object, held by each
-part, so a reload, a test's clock or the Slack layer's group cache reaches them all at once."""
+clock, the limits, user groups' members, and who hears of a change. One frozen object, built
+whole and handed to each part, so a reload (the holder is swapped inside) reaches them all."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Coroutine, Iterable
+from dataclasses import dataclass, field, replace
+from typing import Any, Protocol
 
 from bot.core.models import Request
 from bot.core.org import Groups, Org, OrgDirectory, OrgsInForce
@@ -13,42 +15,46 @@ from bot.core.ports import Admission, GroupMembers
 
 log = logging.getLogger(__name__)
 
-Listener = Callable[[Request], None]
+
+class Deferral(Protocol):
+    """Work its caller starts only once it has answered (a Slack request's ack): a listener
+    hands it what it would start, so nothing touches the network before the answer is out."""
+
+    def add(self, work: Coroutine[Any, Any, object], name: str) -> None: ...
 
 
+# told of each change, with the caller's deferral (None: start any work now)
+Listener = Callable[[Request, Deferral | None], None]
+
+
+@dataclass(frozen=True)
 class Shared:
     """The workflow's state, as its parts share it (none of them copies a field)."""
 
-    def __init__(
-        self,
-        orgs: OrgDirectory | OrgsInForce,
-        *,
-        concurrency: int,
-        max_targets: int,
-        lease_seconds: float,
-        clock: Callable[[], float],
-        groups: GroupMembers | None = None,
-        admission: Admission | None = None,
-    ) -> None:
-        self.in_force = orgs if isinstance(orgs, OrgsInForce) else OrgsInForce(orgs)
-        self.concurrency = concurrency
-        self.max_targets = max_targets
-        self.lease_seconds = lease_seconds
-        self.clock = clock
-        self.listeners: list[Listener] = []
-        self.groups = groups  # Slack user groups' members, for roles granted to groups
-        self.admission = admission  # asked right before a new request is written
+    in_force: OrgsInForce
+    concurrency: int
+    max_targets: int
+    lease_seconds: float
+    clock: Callable[[], float]
+    groups: GroupMembers | None = None  # Slack user groups' members, for roles granted to groups
+    admission: Admission | None = None  # asked right before a new request is written
+    listeners: list[Listener] = field(default_factory=list)
+    after_ack: Deferral | None = None  # what listeners defer their work to, if anything
 
     @property
     def orgs(self) -> OrgDirectory:
         """The org file in force now (the holder is swapped whole on reload)."""
         return self.in_force.current
 
+    def answering(self, after_ack: Deferral) -> Shared:
+        """The same state and listeners, for a caller that answers before work may start."""
+        return replace(self, after_ack=after_ack)
+
     def changed(self, request: Request) -> None:
         """Tells every listener; one that fails is logged and the others still hear."""
         for listener in self.listeners:
             try:
-                listener(request)
+                listener(request, self.after_ack)
             except Exception:
                 log.exception("listener failed for request %s", request.id)
 

@@ -5,7 +5,7 @@ requester never approves it."""
 
 from __future__ import annotations
 
-from bot.core.models import STEP_EXTRA_APPROVALS, Action, Request
+from bot.core.models import STEP_EXTRA_APPROVALS, Request
 from bot.core.org import Groups, Org
 from bot.errors import MembershipPending, NotAllowed
 
@@ -43,9 +43,9 @@ def may_name(org: Org, requester: str, groups: Groups) -> None:
     )
 
 
-def approvals_needed(org: Org, action: Action, by_step: bool) -> int:
+def approvals_needed(policy: int, by_step: bool) -> int:
     """The policy's count, and one more for a step (whoever built it may be an approver)."""
-    return org.policy.approvals_needed(action) + (STEP_EXTRA_APPROVALS if by_step else 0)
+    return policy + (STEP_EXTRA_APPROVALS if by_step else 0)
 
 
 def may_approve_named(request: Request) -> None:

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 from bot.core.models import STEP_FILED, Action, Outcome, Request, Status, TargetState
 from bot.core.undo import Offer
+from bot.slack.blocks.policy import Filled, requirements_line
 from bot.slack.blocks.text import (
     Block,
     clip,
@@ -56,6 +57,7 @@ DENY = "sfvopi_deny"
 CANCEL = "sfvopi_cancel"
 BUTTONS = (APPROVE, DENY, CANCEL)
 TARGETS_SHOWN = 40
+POLICY_SHOWN = 500  # the policy line on a card: a few rules named, their needs
 STATUS_LINE = {
     Status.PENDING: ":hourglass_flowing_sand: Waiting for approval",
     Status.EXECUTING: ":gear: Approved, running now",
@@ -132,11 +134,15 @@ def card(
     escalates_at: float | None = None,
     escalate_to: Sequence[str] = (),
     now: float = 0.0,
+    policy: str | None = None,
+    requirements: Sequence[Filled] = (),
     undo: Offer | None = None,
 ) -> list[Block]:
     """The approval card: everything an approver needs to decide, and buttons while pending
     (with when, undecided, it is escalated and to whom, if the policy says; `now` tells
-    whether that is still to come); once it ran, Undo while `undo` offers it."""
+    whether that is still to come; `policy`: which of the org's policy rules decided what it
+    needs, one line; `requirements`: the teams it requires and who filled each); once it ran,
+    Undo while `undo` offers it."""
     blocks: list[Block] = [
         {"type": "header", "text": {"type": "plain_text", "text": title(request)[:150]}},
         {
@@ -153,6 +159,8 @@ def card(
             ],
         },
         *([context(STEP_NOTICE)] if request.filed_by_step else []),
+        *([context(clip(f"Policy: {escape(policy)}", POLICY_SHOWN))] if policy else []),
+        *([context(clip(requirements_line(requirements), POLICY_SHOWN))] if requirements else []),
         {
             "type": "section",
             "text": {

@@ -22,6 +22,8 @@ USAGE = """*Usage* — `/sfvopi <command>`
 • `undo <request> [why…]` — put back what a request did (its own request, approved like any \
 other; a deleted app comes back with a new app_id)
 • `whoami` — your organizations and roles
+• `policy [unlink|delete <targets…>]` — your org's approval rules, or which one a request \
+would fall under and why
 • `help` — this message
 Add `--org NAME` right after `/sfvopi` (or after the command) when you belong to several \
 organizations. The reason is everything after the targets; if it starts with something that \

@@ -1,0 +1,76 @@
+"""The policy's rules (bot/core/policy.py) where the workflow decides: a rule's refusal at
+filing, whichever door filed; break-glass a rule forbids; who a rule lets approve; and what
+the `requested` event records. An org without rules passes through each unchanged."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from bot.core.models import Action, Request, Target
+from bot.core.org import Groups, Org, Role
+from bot.core.policy import RuleDecision
+from bot.errors import MembershipPending, NotAllowed
+
+
+def ruling(org: Org, action: Action, targets: Sequence[Target]) -> RuleDecision:
+    """The rules' decision on a request about to be filed; NotAllowed with the rule's own
+    words when one refuses it (nothing is filed)."""
+    ruled = org.policy.decide(action, targets)
+    refused = ruled.refusal()
+    if refused is not None:
+        raise NotAllowed(refused)
+    return ruled
+
+
+def may_break_glass(ruled: RuleDecision) -> None:
+    rule = ruled.forbids_break_glass
+    if rule is not None:
+        raise NotAllowed(
+            f"break-glass is forbidden for this request by {rule.label}: file it without "
+            "`--break-glass`, for approval"
+        )
+
+
+def recorded(org: Org, ruled: RuleDecision) -> dict[str, object] | None:
+    """The decision as the `requested` event keeps it; None for an org without rules (its
+    events stay as they always were)."""
+    return ruled.detail() if org.policy.rules else None
+
+
+def may_approve(org: Org, request: Request, user: str, role: Role, groups: Groups) -> None:
+    """The refusal for an approver the rules in force do not admit for this request, raised
+    (MembershipPending while a user group they name is not read yet)."""
+    if not org.policy.rules:
+        return
+    ruled = org.policy.decide_for(request)
+    refused = ruled.refusal()
+    if refused is not None:
+        raise NotAllowed(f"the policy in force now refuses this request: {refused}")
+    if ruled.admits(user, role, groups):
+        return
+    if any(g not in groups for g in ruled.groups()):
+        raise MembershipPending(
+            "the bot is still reading the Slack user groups this request's policy rules name; "
+            "try again in a moment"
+        )
+    restricting = [r for r in ruled.restricting if not r.admits(user, role, groups)]
+    if restricting:
+        named = " and ".join(r.label for r in restricting)
+        who = " and ".join(r.approvers_text() for r in restricting)
+        raise NotAllowed(f"under {named}, only {who} may approve this request")
+    needs = " and ".join(n.text() for n in ruled.requirements())
+    raise NotAllowed(f"this request needs {needs}, and you are none of them")
+
+
+def quorum(org: Org, request: Request, groups: Groups) -> Callable[[Sequence[str]], bool] | None:
+    """What the store asks of the eligible approvers besides their count: that they fill the
+    teams the rules require, one person each (None: no rule requires any)."""
+    ruled = org.policy.decide_for(request) if org.policy.rules else None
+    if ruled is None or not ruled.requirements():
+        return None
+    known = dict(groups)
+
+    def met(approvers: Sequence[str]) -> bool:
+        return ruled.met(approvers, lambda user: org.role_of(user, known), known)
+
+    return met

@@ -1,0 +1,48 @@
+"""The test orgs with policy rules in acme (tests/support/orgs.py's file, plus a second admin,
+break-glass and three rules): a hotline number refused, production apps needing two admins
+and no break-glass, development apps needing one approval where delete otherwise needs two.
+globex keeps no rules."""
+
+from __future__ import annotations
+
+from bot.core.models import Target
+from tests.support.orgs import ORGS_YAML
+
+__all__ = ["DEV_APP", "HOTLINE", "HOTLINE_SAYS", "PROD_APP", "RULES_YAML", "with_rules"]
+
+HOTLINE_SAYS = "hotlines stay: open a change instead"
+HOTLINE = Target("sfv_app_abc123xyz456", "+911800000001")
+PROD_APP = "sfv_app_prod1"
+DEV_APP = "sfv_app_dev1"
+
+_ACME = "      self_approval: false\n    members:\n      U0ALICE: requester\n"
+_RULES = f"""\
+      self_approval: false
+      break_glass: {{roles: [requester], require_incident: false}}
+      rules:
+        - name: hotlines
+          action: unlink
+          numbers: ['+911800*']
+          deny: "{HOTLINE_SAYS}"
+        - name: prod apps
+          apps: ['sfv_app_prod*']
+          approvals: 2
+          approvers: [admin]
+          break_glass: forbidden
+        - name: dev apps
+          action: delete
+          apps: ['sfv_app_dev*']
+          approvals: 1
+    members:
+      U0ERIN: admin
+      U0ALICE: requester
+"""
+
+
+def with_rules(text: str) -> str:
+    """An org file built on tests/support/orgs.py's (API clients added, say), acme ruled."""
+    assert text.count(_ACME) == 1
+    return text.replace(_ACME, _RULES)
+
+
+RULES_YAML = with_rules(ORGS_YAML)
