@@ -41,7 +41,7 @@ async def ran(
     filed = await workflow.request(
         requester="U0ALICE", action=action, targets=targets, reason="fraud, INC-4411"
     )
-    await record_pre_image(store, client, filed, now=workflow.clock())
+    await record_pre_image(store, client, filed, now=workflow.shared.clock())
     for approver in approvers:
         done = await workflow.approve(filed.id, approver=approver)
     assert done.status is Status.SUCCEEDED, done.targets
