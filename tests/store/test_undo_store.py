@@ -8,11 +8,15 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from alembic import command
+from sqlalchemy import inspect
 
 from bot.core.models import Action, Outcome, Status
 from bot.core.ports import RequestStore
 from bot.core.preview import Preview, Purpose
 from bot.errors import Conflict, LostClaim
+from bot.store.migrate import alembic_config
+from tests.support.database import StoreFactory
 from tests.support.filing import APP, NOW, NUMBER, file
 
 
@@ -142,3 +146,23 @@ async def test_the_request_taken_back_is_marked_undone_when_its_undo_succeeds(
         (event,) = [e for e in await store.events(original) if e.kind == "undone"]
         assert (event.detail, event.actor) == ({"by_request": undo}, "bot")
     assert (await store.get(original)).undo == (undo, status)  # type: ignore[union-attr]
+
+
+async def test_the_migration_goes_down_and_up_again(store_factory: StoreFactory) -> None:
+    """0016 down with an undo stored (its columns dropped, the rows kept), then up again."""
+    store = await store_factory.open()
+    original = await finished(store)
+    undo = await undo_of(store, original)
+    async with store.engine.begin() as conn:
+        await conn.run_sync(lambda c: command.downgrade(alembic_config(c), "0015"))
+        columns = await conn.run_sync(
+            lambda c: {
+                t: {col["name"] for col in inspect(c).get_columns(t)}
+                for t in ("requests", "targets")
+            }
+        )
+    assert "undoes" not in columns["requests"] and "new_app_id" not in columns["targets"]
+    upgraded = await store_factory.open()  # back at head
+    kept = await upgraded.get(undo)
+    assert kept is not None and kept.action is Action.UNDO and kept.undoes is None
+    assert await undo_of(upgraded, original) != undo  # the link was dropped with the column
