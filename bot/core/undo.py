@@ -21,8 +21,11 @@ __all__ = [
     "WITHDRAWN",
     "Offer",
     "adoptable",
+    "done",
+    "offer",
     "phases",
     "plan",
+    "pre_image_of",
     "recreated_app",
     "refusal",
     "undid",
@@ -98,6 +101,7 @@ def plan(request: Request, pre_image: Preview) -> list[Target]:
 
 
 def pre_image_of(pre_image: Preview, app_id: str) -> PreImage | None:
+    """What the pre-image holds for one app (its fields, its numbers), if anything."""
     return next((i for i in pre_image.pre_images() if i.app_id == app_id), None)
 
 
