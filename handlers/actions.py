@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
@@ -32,14 +33,25 @@ OUR_FAULT = ":warning: something went wrong on our side; try again in a minute."
 MODAL_DEADLINE = 5.0
 
 
-def register(app: AsyncApp, services: Services) -> None:
+Click = Callable[[Services, dict[str, Any], dict[str, Any]], Coroutine[Any, Any, None]]
+
+
+def clicked_after_ack(services: Services, run: Click, name: str) -> Callable[..., Awaitable[None]]:
+    """A button's listener: acks, then runs `run` right after the ack (Slack honours the
+    click's trigger_id for a modal ~3 s only), with what it starts held for the ack."""
+
     async def on_click(
         ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], context: AsyncBoltContext
     ) -> None:
         await ack()
-        # after the ack, at once: Slack honours the click's trigger_id for a modal ~3 s only
         now = answering(services, context)
-        now.spawn(click(now, body, action), name="click")
+        now.spawn(run(now, body, action), name=name)
+
+    return on_click
+
+
+def register(app: AsyncApp, services: Services) -> None:
+    on_click = clicked_after_ack(services, click, "click")
 
     for action_id in blocks.BUTTONS:
         app.action(action_id)(on_click)

@@ -22,7 +22,13 @@ from bot.slack import blocks, break_glass, modals
 from bot.slack.grammar import Command
 from bot.slack.refusals import classify
 from bot.slack.services import Services
-from handlers.actions import MODAL_DEADLINE, button_request, refusal_text, tell
+from handlers.actions import (
+    MODAL_DEADLINE,
+    button_request,
+    clicked_after_ack,
+    refusal_text,
+    tell,
+)
 from handlers.context import answering
 
 log = logging.getLogger(__name__)
@@ -31,12 +37,7 @@ UNREADABLE = "This form cannot be read any more; close it and click Flag again."
 
 
 def register(app: AsyncApp, services: Services) -> None:
-    async def on_click(
-        ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], context: AsyncBoltContext
-    ) -> None:
-        await ack()
-        now = answering(services, context)
-        now.spawn(click(now, body, action), name="review-click")
+    on_click = clicked_after_ack(services, click, "review-click")
 
     async def on_submit(
         ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], context: AsyncBoltContext

@@ -7,28 +7,20 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
+from slack_bolt.async_app import AsyncApp
 
 from bot.core.models import Request
 from bot.slack import blocks
 from bot.slack.grammar import Command
 from bot.slack.services import Services
-from handlers.actions import button_request, refusal_text, tell
+from handlers.actions import button_request, clicked_after_ack, refusal_text, tell
 from handlers.break_glass import run_claimed
-from handlers.context import answering
 
 log = logging.getLogger(__name__)
 
 
 def register(app: AsyncApp, services: Services) -> None:
-    async def on_click(
-        ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], context: AsyncBoltContext
-    ) -> None:
-        await ack()
-        now = answering(services, context)
-        now.spawn(click(now, body, action), name="undo-click")
-
-    app.action(blocks.UNDO)(on_click)
+    app.action(blocks.UNDO)(clicked_after_ack(services, click, "undo-click"))
 
 
 async def command(services: Services, cmd: Command, payload: dict[str, Any]) -> dict[str, Any]:
