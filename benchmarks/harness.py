@@ -75,6 +75,7 @@ __all__ = [
     "Env",
     "LoadRun",
     "all_final",
+    "approve",
     "approve_all",
     "card_for",
     "card_states",
@@ -560,17 +561,38 @@ async def create_requests(env: Env, texts: Sequence[str], limit: int = 10) -> li
 
 
 async def approve_all(env: Env, ids: Sequence[int], limit: int) -> list[float]:
-    """Clicks Approve as Bob on every card; returns the click ack latencies in ms."""
+    """Clicks Approve as Bob on every card and confirms each in its form; returns the ack
+    latencies in ms, of the click and of the form (where the approval is decided)."""
     cards = {i: card_for(env.slack, i) for i in ids}
 
-    async def one(request_id: int) -> float:
+    async def one(request_id: int) -> list[float]:
         card = cards[request_id]
         assert card is not None
-        result = await env.slack.click("U0BOB", APPROVALS, card.ts, "sfvopi_approve")
-        assert result.status == 200, result.status
-        return result.elapsed * 1000
+        clicked = await approve(env, card.ts, request_id)
+        return [clicked[0] * 1000, clicked[1] * 1000]
 
-    return await bounded((one(i) for i in ids), limit)
+    return [ms for pair in await bounded((one(i) for i in ids), limit) for ms in pair]
+
+
+async def approve(env: Env, ts: str, request_id: int) -> tuple[float, float]:
+    """Bob clicks Approve on a card and submits the form it opens, as Slack sends it (one form
+    open per person at a time in the stand-in, so the form is sent by request, not by what is
+    open); returns both acks' latencies in seconds."""
+    clicked = await env.slack.click("U0BOB", APPROVALS, ts, "sfvopi_approve")
+    assert clicked.status == 200, clicked.status
+    form = {
+        "type": "modal",
+        "callback_id": "sfvopi_approve_note",
+        "private_metadata": json.dumps({"request": request_id, "where": APPROVALS}),
+        "state": {"values": {}},
+    }
+    confirmed = await env.slack.submit_payload("U0BOB", form)
+    assert confirmed.status == 200 and not confirmed.json, (
+        confirmed.status,
+        confirmed.timed_out,
+        confirmed.body,
+    )
+    return clicked.elapsed, confirmed.elapsed
 
 
 def all_final(env: Env, ids: Iterable[int]) -> Callable[[], bool]:

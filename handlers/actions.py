@@ -1,5 +1,6 @@
 """Approve, Deny and Cancel, on a card or on the App Home: ack at once, then decide from the
-store, never from the button. A decision the policy wants a text for opens a modal first."""
+store, never from the button. Whoever may not decide is refused at once; Approve and Deny (and
+a decision the policy wants a text for) open the bot's form to confirm, only for whoever may."""
 
 from __future__ import annotations
 
@@ -107,8 +108,9 @@ async def ask_why(
     need: Need,
     where: str,
 ) -> None:
-    """Opens the reason (or note) modal with the click's trigger_id; if Slack refuses or is
-    slow, the clicker is told so (a click is never left silent)."""
+    """Opens the decision form (to confirm, with a reason or note if the policy wants one) with
+    the click's trigger_id; if Slack refuses or is slow, the clicker is told so (a click is
+    never left silent)."""
     user = _text(body.get("user"), "id")
     trigger = body.get("trigger_id")
     try:

@@ -1,6 +1,6 @@
-"""The reason (or note) modal submitted: decided before the ack (one question to the
-workflow), so a refusal keeps the modal open with the reason under the field; a run the
-approval started goes on after the ack.
+"""The decision form submitted (a confirmation, with a reason or note if the policy wants one):
+decided before the ack (one question to the workflow), so a refusal keeps the modal open and
+says why; a run the approval started goes on after the ack.
 
 The view payload is untrusted: the request number comes from our own `private_metadata`
 (checked), the person from the signed body, and who may decide what from the store and the
@@ -44,11 +44,11 @@ async def submitted(services: Services, body: dict[str, Any], view: object) -> d
     try:
         user = ids.user_id(str(person.get("id") if isinstance(person, dict) else ""))
     except InvalidId:
-        return modals.errors(UNREADABLE)
+        return modals.refused(UNREADABLE, field=False)
     form = modals.read_submission(view)
     if form is None:
         log.warning("a view submission that is not a form of ours was refused")
-        return modals.errors(UNREADABLE)
+        return modals.refused(UNREADABLE, field=False)
     try:
         what = "the note" if form.decision is Decision.APPROVE else "the reason"
         if len(one_line(form.text, what)) > MAX_NOTE:
@@ -57,18 +57,12 @@ async def submitted(services: Services, body: dict[str, Any], view: object) -> d
             form.request_id, user=user, decision=form.decision, text=form.text
         )
     except Exception as exc:
-        return _shown(exc, form.request_id)
+        return modals.refused(refusal_text(exc, form.request_id), field=form.field)
     if outcome.refusal is not None:
-        return _shown(outcome.refusal, form.request_id)
+        return modals.refused(refusal_text(outcome.refusal, form.request_id), field=form.field)
     # how far an approval got, or the run it started, goes on after the ack
     services.spawn(
         answer(services, outcome, form.request_id, user, form.where),
         name=f"answer-{form.request_id}",
     )
     return {}
-
-
-def _shown(exc: BaseException, request_id: int) -> dict[str, Any]:
-    """What the clicker is told, under the field of the modal that stays open."""
-    said = refusal_text(exc, request_id)
-    return modals.errors(said.removeprefix(":warning: ").removeprefix(":hourglass: "))

@@ -205,13 +205,15 @@ async def start_sandbox(
     host: str = "127.0.0.1",
     environ: Mapping[str, str] | None = None,
     keep: bool = False,
+    database: Path | None = None,
 ) -> Sandbox:
     """Start the emulator, the Slack stand-in, the bot and the page; `port` 0 picks a free one.
 
     With `orgs_file`, API keys come from `environ` (default: the environment and `.env`); an
     org whose key variable is unset gets a generated sandbox key, since only the emulator
     ever sees it. Raises `OrgFileError` for a bad file and OSError for a busy port. The
-    database is a SQLite file in a new temporary directory, removed at stop unless `keep`.
+    database is a SQLite file in a new temporary directory (or `database`, a file in a
+    directory of its own: tests pass one already migrated), removed at stop unless `keep`.
     """
     text, environ = _org_source(orgs_file, environ)
     source = str(orgs_file) if orgs_file is not None else "<sandbox>"
@@ -220,7 +222,7 @@ async def start_sandbox(
     emulator = Emulator()
     bot_token = f"xoxb-sandbox-{secrets.token_hex(8)}"
     slack = SlackStandin(bot_token=bot_token)
-    database = Path(tempfile.mkdtemp(prefix="sfvopi-sandbox-")) / "sandbox.db"
+    database = database or Path(tempfile.mkdtemp(prefix="sfvopi-sandbox-")) / "sandbox.db"
     bot: Bot | None = None
     runners: list[web.AppRunner] = []
     try:

@@ -64,6 +64,9 @@ def build_app(services: Services, identity: Identity) -> AsyncApp:
     secret = settings.slack_signing_secret
     with _quiet(logging.getLogger("slack_bolt.AsyncApp")):
         app = AsyncApp(
+            # named: unnamed, Bolt names it after its caller's file by inspect.stack(), which
+            # reads the source of every frame on the stack (a tenth of a second in a deep one)
+            name="sfvopi-bot",
             client=services.slack,
             signing_secret=secret.get_secret_value() if secret else None,
             authorize=authorize,

@@ -1,8 +1,9 @@
-"""The modal that asks why (Deny, Cancel) or for a note (Approve), and reading it back.
+"""The modal that confirms a decision (Approve, Deny) and asks why (Deny, Cancel) or for a
+note (Approve) when the policy wants a text, and reading it back.
 
 Pure functions, tested as data. What comes back in a `view_submission` is untrusted: only the
 request number and where the click came from are read from `private_metadata`, each checked,
-and the typed text is length-checked; everything else is decided from the store.
+and the typed text is length-checked; everything else is decided from the store again.
 """
 
 from __future__ import annotations
@@ -28,6 +29,13 @@ TEXT_BLOCK = "sfvopi_text"
 TEXT_ACTION = "text"
 HOME = "home"  # `where` for a click on the App Home (there is no channel to answer in)
 
+TARGETS_SHOWN = 10
+_CONSEQUENCE = {
+    Decision.APPROVE: "Your approval counts once you press Approve; once the approvals needed "
+    "are in, it runs at once and cannot be undone.",
+    Decision.DENY: "Once you press Deny, it is closed and will not run.",
+    Decision.CANCEL: "Once you press Cancel request, it is withdrawn and will not run.",
+}
 _WORDS = {
     Decision.DENY: ("Deny", "Why deny it?", "Deny"),
     Decision.CANCEL: ("Cancel", "Why cancel it?", "Cancel request"),
@@ -41,11 +49,45 @@ class Submission:
     request_id: int
     where: str  # a channel id, or HOME
     text: str
+    field: bool  # whether the form has the text field (a refusal is shown under it)
 
 
 def decision_modal(decision: Decision, request: Request, need: Need, *, where: str) -> Block:
-    """The modal for one decision on one request; `need` says whether the text is required."""
+    """The form that confirms one decision on one request, opened by the bot once the rules
+    let the clicker decide: what is decided (action, targets, requester, reason), and the
+    text field unless the policy asks for none (`need`)."""
     verb, label, submit = _WORDS[decision]
+    shown = [*summary(request), blocks.context(_CONSEQUENCE[decision])]
+    if need is not Need.NONE:
+        shown.append(_field(request, need, label))
+    return {
+        "type": "modal",
+        "callback_id": CALLBACKS[decision],
+        "private_metadata": json.dumps({"request": request.id, "where": where}),
+        "title": {"type": "plain_text", "text": f"{verb} request #{request.id}"[:24]},
+        "submit": {"type": "plain_text", "text": submit},
+        "close": {"type": "plain_text", "text": "Back"},
+        "blocks": shown,
+    }
+
+
+def summary(request: Request) -> list[Block]:
+    """What a decision is about, each part clipped to a section of its own."""
+    reason = "*Reason*\n"
+    return [
+        blocks.section(
+            f"*{blocks.escape(blocks.title(request))}* in {blocks.escape(request.org)}\n"
+            f"asked by {blocks.user(request.requester)} · "
+            f"approvals {blocks.approvals_text(request)}"
+        ),
+        blocks.section(
+            blocks.targets_text(request.targets, limit=TARGETS_SHOWN, heading="*Targets*\n")
+        ),
+        blocks.section(reason + blocks.quoted(request.reason, blocks.SECTION_LIMIT - len(reason))),
+    ]
+
+
+def _field(request: Request, need: Need, label: str) -> Block:
     field: Block = {
         "type": "input",
         "block_id": TEXT_BLOCK,
@@ -64,25 +106,14 @@ def decision_modal(decision: Decision, request: Request, need: Need, *, where: s
             "type": "plain_text",
             "text": f"Required by the policy of {request.org}."[:150],
         }
-    shown = (
-        f"*{blocks.escape(blocks.title(request))}* in {blocks.escape(request.org)}, asked by "
-        f"{blocks.user(request.requester)}\n{blocks.targets_text(request.targets, limit=5)}\n"
-        f"reason: {blocks.quoted(request.reason)}"
-    )
-    return {
-        "type": "modal",
-        "callback_id": CALLBACKS[decision],
-        "private_metadata": json.dumps({"request": request.id, "where": where}),
-        "title": {"type": "plain_text", "text": f"{verb} request #{request.id}"[:24]},
-        "submit": {"type": "plain_text", "text": submit},
-        "close": {"type": "plain_text", "text": "Back"},
-        "blocks": [blocks.message_blocks(shown)[0], field],
-    }
+    return field
 
 
 def read_submission(view: object) -> Submission | None:
     """The decision a submitted view asks for, or None when the view is not one of ours as we
-    built it (unknown callback, request number or place not ours to read, no text field)."""
+    built it (unknown callback, request number or place not ours to read, a text field not
+    ours). A form without the field reads as "" (the workflow refuses that where the policy
+    requires a text)."""
     if not isinstance(view, dict):
         return None
     decision = next((d for d, c in CALLBACKS.items() if c == view.get("callback_id")), None)
@@ -102,16 +133,24 @@ def read_submission(view: object) -> Submission | None:
             where = ids.channel_id(where)
     except InvalidId:
         return None
-    text = _typed(view.get("state"))
+    values = _values(view.get("state"))
+    if values is None:
+        return None
+    field = TEXT_BLOCK in values
+    text = _typed(values) if field else ""
     if text is None:
         return None
-    return Submission(decision, request_id, where, text)
+    return Submission(decision, request_id, where, text, field)
 
 
-def _typed(state: Any) -> str | None:
-    """The text field's value ("" when left empty); None when the state is not our form's."""
+def _values(state: Any) -> dict[str, Any] | None:
     values = state.get("values") if isinstance(state, dict) else None
-    block = values.get(TEXT_BLOCK) if isinstance(values, dict) else None
+    return values if isinstance(values, dict) else None
+
+
+def _typed(values: dict[str, Any]) -> str | None:
+    """The text field's value ("" when left empty); None when it is not our field's shape."""
+    block = values.get(TEXT_BLOCK)
     field = block.get(TEXT_ACTION) if isinstance(block, dict) else None
     if not isinstance(field, dict):
         return None
@@ -124,3 +163,20 @@ def _typed(state: Any) -> str | None:
 def errors(message: str) -> dict[str, Any]:
     """The ack that keeps the modal open with `message` under the text field."""
     return {"response_action": "errors", "errors": {TEXT_BLOCK: message[:300]}}
+
+
+def refused(said: str, *, field: bool) -> dict[str, Any]:
+    """The ack for a submission that did not go through (`said` as the clicker is told it):
+    under the text field if the form has one (Slack places errors only under input blocks),
+    else the form turned into the answer."""
+    if field:
+        return errors(said.removeprefix(":warning: ").removeprefix(":hourglass: "))
+    return {
+        "response_action": "update",
+        "view": {
+            "type": "modal",
+            "title": {"type": "plain_text", "text": "Nothing changed"},
+            "close": {"type": "plain_text", "text": "Close"},
+            "blocks": [blocks.section(said)],
+        },
+    }

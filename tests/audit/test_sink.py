@@ -30,10 +30,10 @@ from bot.sandbox.emulator import Emulator
 from bot.sandbox.slack_standin import SlackStandin
 from bot.store import Store
 from tests.support.audit import Receiver, run_cli
-from tests.support.database import StoreFactory
+from tests.support.database import StoreFactory, fresh_bot_database
 from tests.support.processes import BotProcess, bot_env, start_bot_process, wait_until
 from tests.support.slack import SLACK_SIGNING_SECRET
-from tests.support.slack_user import APPROVALS
+from tests.support.slack_user import APPROVALS, confirm
 
 SECRET = "audit-sink-secret-not-real-7c1b"
 SCHEMA = json.loads(
@@ -193,6 +193,7 @@ async def run_one(slack: SlackStandin, store: Store, target: str) -> int:
     ts = card_ts(slack, request_id)
     assert ts is not None
     assert (await slack.click("U0BOB", APPROVALS, ts, "sfvopi_approve")).status == 200
+    assert (await confirm(slack, "U0BOB")).status == 200
     loop = asyncio.get_running_loop()
     deadline = loop.time() + 30
     while True:
@@ -268,9 +269,9 @@ async def test_the_bot_delivers_every_event_across_a_kill9_and_an_outage(
 
 
 async def test_a_file_sink_survives_a_kill9(
-    slack: SlackStandin, emulator: Emulator, orgs_yaml: str, tmp_path: Path
+    slack: SlackStandin, emulator: Emulator, orgs_yaml: str, tmp_path: Path, migrated_sqlite: Path
 ) -> None:
-    database = f"sqlite:///{tmp_path / 'bot.db'}"
+    database = fresh_bot_database(migrated_sqlite, tmp_path / "bot.db")
     sink_file = tmp_path / "audit.jsonl"
     env = bot_env(
         tmp_path,

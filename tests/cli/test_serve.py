@@ -23,6 +23,7 @@ from bot.sandbox.emulator import Emulator
 from bot.sandbox.slack_standin import SlackStandin
 from tests.support.orgs import ORGS_YAML, write_orgs
 from tests.support.slack import SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET
+from tests.support.slack_user import confirm
 
 REPO = Path(__file__).resolve().parents[2]
 APPROVALS = "C0APPROVALS"
@@ -158,6 +159,7 @@ async def test_serve_answers_slack_and_stops_on_sigterm(
 
     clicked = await slack.click("U0BOB", APPROVALS, ts, "sfvopi_approve")
     assert clicked.ok, (clicked, serve_process.log())
+    assert (await confirm(slack, "U0BOB")).closed, serve_process.log()
     await slack.wait_for(lambda: slack.messages("C0OPSLOG"), timeout=10)
     final = slack.message(APPROVALS, ts)
     assert final is not None and final.action_ids() == []

@@ -12,6 +12,7 @@ from bot.core.models import Status
 from bot.sandbox.emulator import Emulator
 from bot.sandbox.slack_standin import SlackStandin
 from bot.store import Store
+from tests.support.database import fresh_bot_database
 from tests.support.orgs import ORGS_YAML, write_orgs
 from tests.support.processes import bot_env, start_bot_process, wait_until
 from tests.support.slack import SLACK_SIGNING_SECRET
@@ -20,9 +21,9 @@ UNLINK = "unlink +918000000001 sfv_app_abc123xyz456 fraud on this DID, INC-4411"
 
 
 async def test_sighup_reloads_the_org_file_and_keeps_the_old_one_if_it_is_bad(
-    tmp_path: Path, slack: SlackStandin, emulator: Emulator
+    tmp_path: Path, slack: SlackStandin, emulator: Emulator, migrated_sqlite: Path
 ) -> None:
-    database_url = f"sqlite:///{tmp_path / 'bot.db'}"
+    database_url = fresh_bot_database(migrated_sqlite, tmp_path / "bot.db")
     env = bot_env(tmp_path, slack, emulator, database_url, ORGS_YAML)
     bot = await start_bot_process("hup", env, tmp_path)
     try:

@@ -21,9 +21,11 @@ from bot.sandbox.emulator import Emulator
 from bot.sandbox.slack_standin import SlackStandin
 from bot.sandbox.slack_workspace import Timeout
 from bot.store import Store
+from tests.support.database import fresh_bot_database
 from tests.support.orgs import ORGS_YAML
 from tests.support.processes import BotProcess, bot_env, start_bot_process, wait_until
 from tests.support.slack import SLACK_APP_TOKEN, SLACK_SIGNING_SECRET
+from tests.support.slack_user import confirm
 
 APPROVALS = "C0APPROVALS"
 OPS = "C0OPS"
@@ -61,9 +63,9 @@ async def port_closed(port: int) -> bool:
 
 @pytest.mark.parametrize("command", ["serve", "socket"])
 async def test_sigterm_finishes_an_approval_in_flight_then_exits_0(
-    command: str, tmp_path: Path, slack: SlackStandin, emulator: Emulator
+    command: str, tmp_path: Path, slack: SlackStandin, emulator: Emulator, migrated_sqlite: Path
 ) -> None:
-    database_url = f"sqlite:///{tmp_path / 'bot.db'}"
+    database_url = fresh_bot_database(migrated_sqlite, tmp_path / "bot.db")
     env = bot_env(
         tmp_path,
         slack,
@@ -93,6 +95,7 @@ async def test_sigterm_finishes_an_approval_in_flight_then_exits_0(
         with emulator.hold() as held:
             clicked = await slack.click("U0BOB", APPROVALS, ts, "sfvopi_approve")
             assert clicked.ok, (clicked, bot.output())
+            assert (await confirm(slack, "U0BOB", timeout=15)).ok, bot.output()
             await held.wait_arrived(timeout=15)
 
             bot.proc.send_signal(signal.SIGTERM)

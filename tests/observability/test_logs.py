@@ -11,9 +11,11 @@ from pathlib import Path
 
 from bot.sandbox.emulator import Emulator
 from bot.sandbox.slack_standin import SlackStandin
+from tests.support.database import fresh_bot_database
 from tests.support.orgs import ORG_ENV, ORGS_YAML
 from tests.support.processes import BotProcess, bot_env, start_bot_process, wait_until
 from tests.support.slack import SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET
+from tests.support.slack_user import confirm
 
 APPROVALS = "C0APPROVALS"
 TARGETS = "+918000000001 sfv_app_abc123xyz456"
@@ -24,14 +26,14 @@ SECRETS = (SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET, TOKEN_IN_TEXT, *ORG_ENV.values
 
 
 async def run_one_request(
-    log_format: str, tmp_path: Path, slack: SlackStandin, emulator: Emulator
+    log_format: str, tmp_path: Path, slack: SlackStandin, emulator: Emulator, template: Path
 ) -> BotProcess:
     """A bot process: a request filed with a hostile reason, approved, then SIGTERM."""
     env = bot_env(
         tmp_path,
         slack,
         emulator,
-        f"sqlite:///{tmp_path / 'bot.db'}",
+        fresh_bot_database(template, tmp_path / "bot.db"),
         ORGS_YAML,
         SFVOPI_LOG_FORMAT=log_format,
         SFVOPI_LOG_LEVEL="DEBUG",
@@ -46,6 +48,7 @@ async def run_one_request(
         card = slack.messages(APPROVALS)[0]
         clicked = await slack.click("U0BOB", APPROVALS, card.ts, "sfvopi_approve")
         assert clicked.status == 200
+        assert (await confirm(slack, "U0BOB")).closed
         await wait_until(lambda: bool(slack.dms("U0ALICE")), what="the requester told")
     finally:
         await bot.stop()
@@ -54,9 +57,9 @@ async def run_one_request(
 
 
 async def test_every_json_line_parses_carries_its_context_and_hides_secrets(
-    tmp_path: Path, slack: SlackStandin, emulator: Emulator
+    tmp_path: Path, slack: SlackStandin, emulator: Emulator, migrated_sqlite: Path
 ) -> None:
-    bot = await run_one_request("json", tmp_path, slack, emulator)
+    bot = await run_one_request("json", tmp_path, slack, emulator, migrated_sqlite)
     text = bot.log.read_text(encoding="utf-8")
     lines = [json.loads(line) for line in text.splitlines()]  # each line is one object
 
@@ -79,9 +82,9 @@ async def test_every_json_line_parses_carries_its_context_and_hides_secrets(
 
 
 async def test_text_logs_hide_secrets_and_no_line_is_forged(
-    tmp_path: Path, slack: SlackStandin, emulator: Emulator
+    tmp_path: Path, slack: SlackStandin, emulator: Emulator, migrated_sqlite: Path
 ) -> None:
-    bot = await run_one_request("text", tmp_path, slack, emulator)
+    bot = await run_one_request("text", tmp_path, slack, emulator, migrated_sqlite)
     text = bot.log.read_text(encoding="utf-8")
     record = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} [A-Z]+ [\w.]+: ")
     for line in text.splitlines():

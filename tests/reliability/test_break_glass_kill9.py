@@ -21,8 +21,9 @@ from bot.core.models import Outcome, Review, Status
 from bot.sandbox.emulator import Emulator
 from bot.sandbox.slack_standin import SlackStandin
 from bot.store import Store
+from tests.support.database import fresh_bot_database
 from tests.support.orgs import ORGS_YAML
-from tests.support.processes import BotProcess, bot_env, start_bot_process, wait_until
+from tests.support.processes import BotProcess, bot_env, start_bot_process, swept, wait_until
 from tests.support.slack import SLACK_SIGNING_SECRET
 
 APPROVALS = "C0APPROVALS"
@@ -47,8 +48,9 @@ async def test_kill9_while_breaking_glass_then_restart(
     slack: SlackStandin,
     emulator: Emulator,
     tmp_path: Path,
+    migrated_sqlite: Path,
 ) -> None:
-    database = f"sqlite:///{tmp_path / 'bot.db'}"
+    database = fresh_bot_database(migrated_sqlite, tmp_path / "bot.db")
     env = bot_env(
         tmp_path,
         slack,
@@ -71,6 +73,7 @@ async def test_kill9_while_breaking_glass_then_restart(
         assert match, asked.ephemeral.text
         request_id = int(match.group(1))
         assert await first.died() == -signal.SIGKILL
+        lapsed = asyncio.get_running_loop().time() + LEASE  # every lease the dead one held
         crashed = await store.get(request_id)
         assert crashed is not None and crashed.status is Status.EXECUTING
 
@@ -85,7 +88,7 @@ async def test_kill9_while_breaking_glass_then_restart(
         while not await finished():
             assert asyncio.get_running_loop().time() < deadline, second.output()
             await asyncio.sleep(0.1)
-        await asyncio.sleep(2 * LEASE)  # long enough for a second run to show, were one coming
+        await swept([second], after=lapsed)  # room for a second run to show, were one coming
 
         done = await store.get(request_id)
         assert done is not None

@@ -16,16 +16,11 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-import uuid
 from collections import Counter
-from collections.abc import AsyncIterator
 from pathlib import Path
 from urllib.parse import urlencode
 
 import aiohttp
-import asyncpg  # type: ignore[import-untyped]
-import pytest
-from sqlalchemy.engine import make_url
 
 from bot.core.models import Action, Target
 from bot.sandbox.emulator import Emulator
@@ -33,7 +28,7 @@ from bot.sandbox.slack_standin import SlackStandin
 from bot.store import Store
 from tests.support.emulator import ACME_KEY
 from tests.support.orgs import ORGS_YAML
-from tests.support.processes import BotProcess, bot_env, start_bot_process, wait_until
+from tests.support.processes import BotProcess, bot_env, start_bot_process, swept, wait_until
 from tests.support.slack import SLACK_SIGNING_SECRET
 
 APPROVALS = "C0APPROVALS"
@@ -48,25 +43,6 @@ GLASS = ORGS_YAML.replace(
     "      break_glass: {roles: [admin], review_within_minutes: 30}\n",
     1,
 )
-
-
-@pytest.fixture
-async def replica_database(postgres_url: str) -> AsyncIterator[str]:
-    """A fresh PostgreSQL database for the replicas (they create the schema), dropped after."""
-    name = f"sfvopi_bg_{uuid.uuid4().hex[:10]}"
-    url = make_url(postgres_url)
-    plain = url.set(drivername="postgresql").render_as_string(hide_password=False)
-    admin = await asyncpg.connect(plain)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    yield url.set(database=name).render_as_string(hide_password=False)
-    admin = await asyncpg.connect(plain)
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
 
 
 def app(i: int) -> str:
@@ -174,7 +150,7 @@ async def test_two_replicas_run_break_glass_once_and_escalate_its_review_once(
             timeout=60,
             what="every card, and an escalation under each abandoned one",
         )
-        await asyncio.sleep(1.0)  # a few more sweeps on both replicas: nothing more is sent
+        await swept(replicas)  # a few more sweeps on both replicas: nothing more is sent
 
         deletes = Counter(c.raw_path for c in emulator.calls if c.method == "DELETE")
         for i in range(COMMANDS + ABANDONED):

@@ -33,6 +33,7 @@ from tests.support.slack_user import (
     card,
     card_text,
     click,
+    confirm,
     deny_with_reason,
     quick_retries,
     told,
@@ -221,8 +222,9 @@ async def test_a_slow_sfvopi_does_not_slow_any_ack(
     )
     with emulator.hold() as held:
         clicked = await slack.click("U0BOB", APPROVALS, card(slack, first).ts, "sfvopi_approve")
+        confirmed = await confirm(slack, "U0BOB")
         await held.wait_arrived()
-        acks = [clicked.elapsed]
+        acks = [clicked.elapsed, confirmed.elapsed]
         for text in ("help", "whoami", f"status {first}", "pending", "history", UNLINK + " again"):
             result = await slack.command("U0ALICE", text, channel=OPS)
             assert result.status == 200 and result.ephemeral is not None, text

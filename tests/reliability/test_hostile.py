@@ -49,6 +49,7 @@ from tests.support.slack_user import (
     api_paths_are_strict,
     ask,
     card,
+    confirm_if_asked,
     request_id_in,
     told,
 )
@@ -379,6 +380,7 @@ async def approve_everything(slack: SlackStandin, bot: RunningBot, request_id: i
         if posted is not None and posted.action_ids():
             await slack.click(user, channel, ts, "sfvopi_approve")
             await bot.settle()
+            await confirm_if_asked(slack, bot, user)
 
 
 @HTTP_SETTINGS
@@ -675,18 +677,21 @@ async def test_replayed_and_reordered_clicks_run_a_request_once(
     request_id = request_id_in(await ask(slack, bot, "U0ALICE", UNLINK))
     pending = card(slack, request_id)
     approved = await slack.click("U0BOB", APPROVALS, pending.ts, "sfvopi_approve")
-    # the same payload again, five times at once, then once more after the fact
-    acks = await asyncio.gather(*(replay(slack, approved.payload) for _ in range(5)))
+    await bot.settle()
+    confirmed = await slack.submit_view("U0BOB")  # the form the click opened
+    # the same submission again, five times at once, then once more after the fact
+    acks = await asyncio.gather(*(replay(slack, confirmed.payload) for _ in range(5)))
     await bot.settle()
     assert [a.status for a in acks] == [200] * 5
-    assert (await replay(slack, approved.payload)).status == 200
+    late = await replay(slack, confirmed.payload)
+    assert late.status == 200
     await bot.settle()
     assert emulator.effective[("unlink", "sfv_app_abc123xyz456", "+918000000001")] == 1
     assert len(emulator.calls) == 1
     done = card(slack, request_id)
     assert done.action_ids() == []
     edits = done.edited
-    assert any(f"#{request_id} has already succeeded" in t for t in told(slack, "U0BOB"))
+    assert f"#{request_id} has already succeeded" in str(late.body)
 
     # deny after approve, cancel after the end, approve by someone else: all refused plainly
     denied = dict(approved.payload, user={"id": "U0CAROL"})

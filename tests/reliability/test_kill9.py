@@ -1,6 +1,7 @@
 """kill -9 the real bot at each step of a request, restart it, and check nothing is lost or doubled.
 
-Each case runs `sfvopi-bot serve` as a subprocess on a SQLite file. The bot dies either by a
+Each case runs `sfvopi-bot serve` as a subprocess on a SQLite file (a copy of the session's
+migrated template: the bot finds it at head). The bot dies either by a
 failpoint (`SFVOPI_FAILPOINT`, see bot/failpoints.py: it SIGKILLs itself at that exact line)
 or by a SIGKILL from the test (idle with the card posted; blocked inside the API call, which
 the emulator holds). A second process on the same database (no failpoint) then has to finish
@@ -27,8 +28,10 @@ from bot.core.models import Outcome, Status
 from bot.sandbox.emulator import Emulator
 from bot.sandbox.slack_standin import Message, SlackStandin
 from bot.store import Store
-from tests.support.processes import BotProcess, bot_env, start_bot_process, wait_until
+from tests.support.database import fresh_bot_database
+from tests.support.processes import BotProcess, bot_env, start_bot_process, swept, wait_until
 from tests.support.slack import SLACK_SIGNING_SECRET
+from tests.support.slack_user import confirm
 
 APPROVALS = "C0APPROVALS"
 OUTCOMES = "C0OPSLOG"
@@ -88,12 +91,14 @@ def told_everything(slack: SlackStandin, request_id: int) -> bool:
 
 
 async def approve(slack: SlackStandin, request_id: int, ts: str | None = None) -> None:
-    """U0BOB clicks Approve on the card (the one whose ts the store holds, if given)."""
+    """U0BOB clicks Approve on the card (the one whose ts the store holds, if given) and
+    confirms in the form it opens."""
     if ts is None:
         (card,) = cards(slack, request_id)
         ts = card.ts
     result = await slack.click("U0BOB", APPROVALS, ts, "sfvopi_approve")
     assert result.status == 200
+    assert (await confirm(slack, "U0BOB")).status == 200
 
 
 async def stored_card(store: Store, request_id: int, timeout: float = 15.0) -> str:
@@ -125,9 +130,10 @@ async def test_kill9_at_each_step_then_restart(
     emulator: Emulator,
     orgs_yaml: str,
     tmp_path: Path,
+    migrated_sqlite: Path,
 ) -> None:
     started = time.monotonic()
-    database = f"sqlite:///{tmp_path / 'bot.db'}"
+    database = fresh_bot_database(migrated_sqlite, tmp_path / "bot.db")
     env = bot_env(
         tmp_path,
         slack,
@@ -174,6 +180,7 @@ async def test_kill9_at_each_step_then_restart(
                 await approve(slack, request_id)
                 assert await first.died() == -signal.SIGKILL
         assert first.proc.returncode == -signal.SIGKILL
+        lapsed = asyncio.get_running_loop().time() + LEASE  # every lease the dead one held
         crashed = await store.get(request_id)
         assert crashed is not None
         print(
@@ -201,7 +208,7 @@ async def test_kill9_at_each_step_then_restart(
             lambda: told_everything(slack, request_id), timeout=20, what="Slack to be told"
         )
         await stored_notice(store, request_id)
-        await asyncio.sleep(2 * LEASE)  # long enough for a duplicate to show up, if any were coming
+        await swept([second], after=lapsed)  # room for a duplicate to show up, were one coming
 
         # -- the request, the API, and Slack -----------------------------------------------
         done = await store.get(request_id)

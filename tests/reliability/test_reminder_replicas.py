@@ -13,13 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
-
-import asyncpg  # type: ignore[import-untyped]
-import pytest
-from sqlalchemy.engine import make_url
 
 from bot.core.models import Action, Target
 from bot.sandbox.emulator import Emulator
@@ -40,25 +34,6 @@ REMINDING = ORGS_YAML.replace(
     f"      escalate_to: [S0ONCALL, {SECOPS}, U0CTO]\n",
     1,
 )
-
-
-@pytest.fixture
-async def replica_database(postgres_url: str) -> AsyncIterator[str]:
-    """A fresh PostgreSQL database for the replicas (they create the schema), dropped after."""
-    name = f"sfvopi_rem_{uuid.uuid4().hex[:10]}"
-    url = make_url(postgres_url)
-    plain = url.set(drivername="postgresql").render_as_string(hide_password=False)
-    admin = await asyncpg.connect(plain)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    yield url.set(database=name).render_as_string(hide_password=False)
-    admin = await asyncpg.connect(plain)
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
 
 
 def thread_of(slack: SlackStandin, request_id: int) -> list[str]:

@@ -1,8 +1,9 @@
 """Two replicas of the real bot on one PostgreSQL, clicked at the same time: every request once.
 
 Two `sfvopi-bot serve` processes share a fresh PostgreSQL database, as replicas behind a load
-balancer would. Commands arrive at either; every approval card is clicked by three approvers
-on both replicas at once (the same request, the same instant, two processes); some requests
+balancer would. Commands arrive at either; every approval card is approved by three approvers
+(each submitting the form an Approve click opens) on both replicas at once (the same request,
+the same instant, two processes); some requests
 race a Deny against the approvals; some are left to expire, which both replicas' sweepers
 (every 0.5 s) try to do at once. Then: every request executed at most once and every target
 at most once at the API (the emulator counts effective calls), every card final with no
@@ -23,16 +24,12 @@ import re
 import time
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
 import aiohttp
-import asyncpg  # type: ignore[import-untyped]
-import pytest
-from sqlalchemy.engine import make_url
 
 from bot.core.models import Action, Request, Status, Target
 from bot.sandbox.emulator import Emulator
@@ -40,7 +37,7 @@ from bot.sandbox.slack_standin import Message, SlackStandin
 from bot.sandbox.slack_workspace import APP_ID, TEAM_ID, buttons
 from bot.store import Store
 from tests.support.emulator import ACME_KEY
-from tests.support.processes import BotProcess, bot_env, start_bot_process, wait_until
+from tests.support.processes import BotProcess, bot_env, start_bot_process, swept, wait_until
 from tests.support.slack import SLACK_SIGNING_SECRET
 
 APPROVALS = "C0APPROVALS"
@@ -65,25 +62,6 @@ class Filed:
 
 def effect(action: Action, target: Target) -> tuple[str, str, str | None]:
     return (action.value, target.app_id, target.number)
-
-
-@pytest.fixture
-async def replica_database(postgres_url: str) -> AsyncIterator[str]:
-    """A fresh PostgreSQL database for the replicas (they create the schema), dropped after."""
-    name = f"sfvopi_rel_{uuid.uuid4().hex[:10]}"
-    url = make_url(postgres_url)
-    plain = url.set(drivername="postgresql")
-    admin = await asyncpg.connect(plain.render_as_string(hide_password=False))
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    yield url.set(database=name).render_as_string(hide_password=False)
-    admin = await asyncpg.connect(plain.render_as_string(hide_password=False))
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
 
 
 def card_of(slack: SlackStandin, request_id: int) -> list[Message]:
@@ -142,15 +120,18 @@ async def click_at(
         return response.status
 
 
-async def deny_at(
+async def submit_at(
     http: aiohttp.ClientSession,
     slack: SlackStandin,
     replica: BotProcess,
     user: str,
     request_id: int,
+    action_id: str,
 ) -> int:
-    """A signed `view_submission` of the Deny modal to one replica (Deny asks why: the denial
-    is decided when the reason is submitted), shaped as the stand-in's `submit_view` sends it."""
+    """A signed `view_submission` of the form a click opened, to one replica: Approve's (which
+    only confirms) or Deny's (with why), shaped as the stand-in's `submit_view` sends it. The
+    decision is made when the form is submitted."""
+    deny = action_id == "sfvopi_deny"
     typed = {"sfvopi_text": {"text": {"type": "plain_text_input", "value": "replica race"}}}
     payload: dict[str, Any] = {
         "type": "view_submission",
@@ -161,9 +142,9 @@ async def deny_at(
         "view": {
             "id": "V" + uuid.uuid4().hex[:10].upper(),
             "type": "modal",
-            "callback_id": "sfvopi_deny_reason",
+            "callback_id": "sfvopi_deny_reason" if deny else "sfvopi_approve_note",
             "private_metadata": json.dumps({"request": request_id, "where": APPROVALS}),
-            "state": {"values": typed},
+            "state": {"values": typed if deny else {}},
         },
     }
     body = urlencode({"payload": json.dumps(payload)}).encode()
@@ -258,7 +239,6 @@ async def test_two_replicas_execute_every_request_once(
 
             async def hammer(f: Filed) -> None:
                 nonlocal approval_clicks
-                card = copy.deepcopy(card_of(slack, f.request_id)[0])  # as the approvers saw it
                 clicks = []
                 for user in APPROVERS:
                     denies = f.deny_race and user == "U0DAVE"
@@ -267,12 +247,7 @@ async def test_two_replicas_execute_every_request_once(
                     for replica in replicas:
                         clicks.append((replica, user, action_id))
                 statuses = await asyncio.gather(
-                    *(
-                        deny_at(http, slack, r, u, f.request_id)
-                        if a == "sfvopi_deny"
-                        else click_at(http, slack, r, u, card, a)
-                        for r, u, a in clicks
-                    )
+                    *(submit_at(http, slack, r, u, f.request_id, a) for r, u, a in clicks)
                 )
                 for (replica, _, _), status in zip(clicks, statuses, strict=True):
                     acks[(replica.name, status)] += 1
@@ -317,7 +292,8 @@ async def test_two_replicas_execute_every_request_once(
             ]
             await asyncio.sleep(0.1)
         told_at = time.monotonic()
-        await asyncio.sleep(LEASE + 1.0)  # room for a duplicate to show up, were one coming
+        # room for a duplicate to show up, were one coming: past every lease taken so far
+        await swept(replicas, after=asyncio.get_running_loop().time() + LEASE, passes=2)
         for replica in replicas:
             assert replica.proc.returncode is None, replica.output()
 
@@ -434,11 +410,13 @@ async def test_two_survivors_finish_a_dead_replicas_work_once(
             async with aiohttp.ClientSession() as http:
                 for f in filed:
                     card = copy.deepcopy(card_of(slack, f.request_id)[0])
-                    assert (
-                        await click_at(http, slack, victim, "U0BOB", card, "sfvopi_approve") == 200
+                    approved = submit_at(
+                        http, slack, victim, "U0BOB", f.request_id, "sfvopi_approve"
                     )
+                    assert await approved == 200
             await wait_until(lambda: held.waiting == len(filed), what="ten held calls")
             await victim.kill9()
+            lapsed = asyncio.get_running_loop().time() + LEASE  # every lease the victim held
         # released: the dead replica's calls now take effect, unheard
         await wait_until(lambda: sum(emulator.effective.values()) == len(filed), what="effects")
 
@@ -450,7 +428,7 @@ async def test_two_survivors_finish_a_dead_replicas_work_once(
             assert time.monotonic() < deadline, [(r.id, r.status) for r in got if r]
             await asyncio.sleep(0.1)
         told_at = time.monotonic()
-        await asyncio.sleep(LEASE + 1.0)
+        await swept(survivors, after=lapsed)  # room for a duplicate to show up, were one coming
 
         outcome_lines = [m.text for m in slack.messages(OUTCOMES)]
         alice = [m.text for m in slack.dms("U0ALICE")]

@@ -30,7 +30,16 @@ from bot.wiring import bootstrap, run_socket
 from tests.support.bot import start_bot
 from tests.support.orgs import ORG_ENV, ORGS_YAML
 from tests.support.slack import SLACK_APP_TOKEN, SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET
-from tests.support.slack_user import APPROVALS, OPS, UNLINK, ask, card, quick_retries, request_id_in
+from tests.support.slack_user import (
+    APPROVALS,
+    OPS,
+    UNLINK,
+    ask,
+    card,
+    confirm,
+    quick_retries,
+    request_id_in,
+)
 
 REVOKED_KEY = "test-key-globex-revoked-not-real"  # the emulator does not know it: 401
 UNUSABLE_KEY = "test-key-initech-\x01-not-real"  # no header can carry it
@@ -116,6 +125,7 @@ async def test_no_secret_in_logs_slack_or_the_database_after_a_flow_with_faults(
         slack.response_url_gone = True
         clicked = await slack.click("U0BOB", APPROVALS, card(slack, acme).ts, "sfvopi_approve")
         acks.append(clicked.body)
+        acks.append((await confirm(slack, "U0BOB")).body)
         await running.settle()
 
         # globex: the key is refused (401); initech: the key cannot even be sent
@@ -126,6 +136,7 @@ async def test_no_secret_in_logs_slack_or_the_database_after_a_flow_with_faults(
             request_id = request_id_in(await ask(slack, running, requester, text))
             posted = next(m for m in slack.messages(channel) if f"#{request_id}" in m.text)
             acks.append((await slack.click(approver, channel, posted.ts, "sfvopi_approve")).body)
+            acks.append((await confirm(slack, approver)).body)
             await running.settle()
 
         # commands good and bad, a forged click, an unsigned request, and the sweeper
@@ -210,6 +221,7 @@ async def test_no_secret_in_logs_or_slack_over_socket_mode(
     )
     emulator.script(ApiFault.SERVER_ERROR)
     await slack.click("U0BOB", APPROVALS, card(slack, request_id).ts, "sfvopi_approve")
+    await confirm(slack, "U0BOB")
     await slack.wait_for(lambda: card(slack, request_id).action_ids() == [] or None)
     await slack.disconnect_sockets()  # the client reconnects: apps.connections.open again
     await slack.wait_for(lambda: slack.connections > 0 or None, timeout=5)

@@ -136,6 +136,13 @@ async def test_unlink_flow_over_the_api(sandbox: Sandbox, http: aiohttp.ClientSe
     changed = await asyncio.wait_for(waiting, 10)
     assert changed["version"] > version
     await sandbox.settle()
+    # the click opened the bot's form saying what he approves; he confirms it
+    form = (await state(http, sandbox))["slack"]["modals"][BOB]
+    assert form["title"]["text"] == "Approve request #1" and "fraud" in str(form["blocks"])
+    assert (await state(http, sandbox))["emulator"]["calls"] == []
+    status, answer = await api(http, sandbox, "/api/submit", user=BOB, text="")
+    assert status == 200 and answer["closed"], answer
+    await sandbox.settle()
 
     snapshot = await state(http, sandbox)
     card = the_card(snapshot)
@@ -344,26 +351,30 @@ async def test_whole_flow_in_the_browser(sandbox: Sandbox, page: Page, tmp_path:
     await expect(card).to_contain_text("Waiting for approval")
     await expect(card.locator(".mention").first).to_have_text("@Alice")
 
-    # Alice's own Approve click: confirm dialog, then a refusal only she sees.
+    # Alice's own Approve click: refused at once, only she sees it; nothing to confirm first.
     await card.locator('button[data-action-id="sfvopi_approve"]').click()
-    await expect(page.locator("#modal")).to_be_visible()
-    await expect(page.locator("#modal-title")).to_have_text("Approve this request?")
-    await page.click("#modal-confirm")
     refusal = timeline.locator(".ephemeral")
     await expect(refusal).to_contain_text("you are a requester")
+    await expect(page.locator("#modal")).to_be_hidden()
+    await expect(page.locator("#view-modal")).to_be_hidden()
     await expect(card).to_contain_text("Waiting for approval")
 
-    # Bob approves: the dialog first (Back closes it, nothing sent), then for real.
+    # Bob approves: the bot's form says what he approves (Back closes it, nothing sent), then
+    # for real.
     await page.select_option("#user", BOB)
     await expect(page.locator("#viewing-as")).to_contain_text("Bob")
     await expect(timeline.locator(".ephemeral")).to_have_count(0)
     await card.locator('button[data-action-id="sfvopi_approve"]').click()
-    await expect(page.locator("#modal-text")).to_contain_text("This cannot be undone")
-    await page.click("#modal-deny")
-    await expect(page.locator("#modal")).to_be_hidden()
+    form = page.locator("#view-modal")
+    await expect(form).to_be_visible()
+    await expect(page.locator("#view-title")).to_have_text("Approve request #1")
+    await expect(page.locator("#view-body")).to_contain_text("fraud on this DID")
+    await expect(page.locator("#view-body")).to_contain_text("cannot be undone")
+    await page.click("#view-close")
+    await expect(form).to_be_hidden()
     assert sandbox.emulator.calls == []
     await card.locator('button[data-action-id="sfvopi_approve"]').click()
-    await page.click("#modal-confirm")
+    await page.click("#view-submit")
 
     # The card reaches its final state in place, the thread has the details, the number is gone.
     await expect(card).to_contain_text("Done", timeout=15_000)

@@ -197,6 +197,39 @@ async def test_a_submission_is_signed_and_the_answer_keeps_or_closes_the_modal(
     assert receiver.payloads()[-2]["view"]["state"]["values"]["reason"]["text"]["value"] is None
 
 
+async def test_a_submission_answered_with_a_view_shows_it_in_place_of_the_modal(
+    slack: SlackStandin, receiver: Receiver
+) -> None:
+    trigger = await clicked_trigger(slack, receiver)
+    await client(slack).views_open(trigger_id=trigger, view=MODAL)
+    answer: dict[str, Any] = {
+        "type": "modal",
+        "title": {"type": "plain_text", "text": "Nothing changed"},
+        "close": {"type": "plain_text", "text": "Close"},
+        "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": "already denied"}}],
+    }
+
+    async def update(_body: bytes) -> web.StreamResponse:
+        return web.json_response({"response_action": "update", "view": answer})
+
+    receiver.reply = update
+    shown = await slack.submit_view("U0BOB", "")
+    assert shown.ok and not shown.closed and not shown.errors
+    modal = slack.modal_of("U0BOB")
+    assert modal is not None and modal.view == answer and not modal.errors
+
+    # a view Slack would refuse (a title over 24 characters) leaves the modal as it was
+    too_long = answer | {"title": {"type": "plain_text", "text": "x" * 25}}
+
+    async def bad_update(_body: bytes) -> web.StreamResponse:
+        return web.json_response({"response_action": "update", "view": too_long})
+
+    receiver.reply = bad_update
+    await slack.submit_view("U0BOB", "")
+    modal = slack.modal_of("U0BOB")
+    assert modal is not None and modal.view == answer and "title" in modal.errors["view"]
+
+
 async def test_home_opened_is_a_signed_event_and_a_retry_keeps_its_event_id(
     slack: SlackStandin, receiver: Receiver
 ) -> None:

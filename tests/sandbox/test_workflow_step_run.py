@@ -67,6 +67,9 @@ async def test_a_step_run_from_the_page_completes_once_approved(
         )
         assert status == 200
         await sandbox.settle()
+        status, answer = await post(http, sandbox, "/api/submit", user=approver, text="")
+        assert status == 200 and answer["closed"], answer  # confirmed in the bot's form
+        await sandbox.settle()
     await sandbox.slack.wait_for(
         lambda: sandbox.slack.step_runs[run["execution_id"]].state != "running", timeout=20
     )
@@ -120,12 +123,12 @@ async def test_the_page_runs_a_workflow_step_and_shows_how_it_ended(
     await page.click(f'#channels li[data-channel="{APPROVALS}"]')
     card = page.locator("#timeline .card")
     await card.locator('button[data-action-id="sfvopi_approve"]').click()
-    await page.click("#modal-confirm")
+    await page.click("#view-submit")
     await expect(card).to_contain_text("1 of 2", timeout=15_000)
     await page.select_option("#user", CAROL)
     await page.click(f'#channels li[data-channel="{APPROVALS}"]')
     await card.locator('button[data-action-id="sfvopi_approve"]').click()
-    await page.click("#modal-confirm")
+    await page.click("#view-submit")
     await expect(runs.first).to_contain_text("completed", timeout=15_000)
     await expect(runs.first).to_contain_text("final_state: succeeded")
     await expect(runs.first).to_contain_text(f"{NUMBER} on {APP}: done")

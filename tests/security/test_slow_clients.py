@@ -17,6 +17,7 @@ import pytest
 from bot.sandbox.emulator import Emulator
 from bot.sandbox.slack_standin import SlackStandin
 from bot.slack.limits import REQUEST_TIMEOUT
+from tests.support.database import fresh_bot_database
 from tests.support.orgs import ORGS_YAML
 from tests.support.processes import BotProcess, bot_env, start_bot_process
 from tests.support.slack import SLACK_SIGNING_SECRET
@@ -35,7 +36,7 @@ def few_descriptors() -> None:  # runs in the child, before exec
 
 @pytest.fixture
 async def starved_bot(
-    tmp_path: Path, slack: SlackStandin, emulator: Emulator
+    tmp_path: Path, slack: SlackStandin, emulator: Emulator, migrated_sqlite: Path
 ) -> AsyncIterator[BotProcess]:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if hard != resource.RLIM_INFINITY and hard < NOFILE:
@@ -46,7 +47,7 @@ async def starved_bot(
         tmp_path,
         slack,
         emulator,
-        f"sqlite:///{tmp_path / 'bot.db'}",
+        fresh_bot_database(migrated_sqlite, tmp_path / "bot.db"),
         ORGS_YAML,
         SFVOPI_LOG_LEVEL="INFO",
     )

@@ -33,6 +33,7 @@ from tests.support.slack_user import (
     click_for_reason,
     deny_with_reason,
     dms,
+    ours_and_another_orgs,
     request_id_in,
     told,
     type_and_submit,
@@ -248,23 +249,23 @@ async def forged(
     slack: SlackStandin, user: str, *, seen_by: str = "U0BOB", **changes: object
 ) -> dict[str, str]:
     """Submits, as `user`, the modal open in front of `seen_by` with its view changed as a
-    forger would; returns the errors the bot answered with."""
+    forger would; returns the errors the bot answered with (a form it cannot read is answered
+    with a view saying so, in place of the form)."""
     modal = slack.modal_of(seen_by)
     assert modal is not None
     typed = {"sfvopi_text": {"text": {"type": "plain_text_input", "value": "x"}}}
     shown = modal.to_dict() | {"state": {"values": typed}} | changes
     result = await slack.submit_payload(user, shown)
     assert result.status == 200
+    if result.json.get("response_action") == "update":
+        return {"view": str(result.json["view"]["blocks"])}
     return result.errors
 
 
 async def test_a_forged_submission_changes_nothing(
     slack: SlackStandin, bot: RunningBot, emulator: Emulator
 ) -> None:
-    mine = request_id_in(await ask(slack, bot, "U0ALICE", UNLINK))
-    theirs = request_id_in(
-        await ask(slack, bot, "U0GINA", "delete app_glx0001 tidy up", channel="C0GLX")
-    )
+    mine, theirs = await ours_and_another_orgs(slack, bot)
     await click_for_reason(slack, bot, "U0BOB", mine, "deny")
 
     other_request = json.dumps({"request": theirs, "where": APPROVALS})

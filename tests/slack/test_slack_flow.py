@@ -26,6 +26,7 @@ from tests.support.slack_user import (
     card_text,
     click,
     click_for_reason,
+    confirm_if_asked,
     deny_with_reason,
     dms,
     request_id_in,
@@ -162,6 +163,9 @@ async def test_four_concurrent_clicks_run_it_once(
         )
     )
     await bot.settle()
+    # each confirms in the form the click opened, all at once
+    await asyncio.gather(*(slack.submit_view(who) for who in ("U0BOB", "U0CAROL", "U0DAVE")))
+    await bot.settle()
     assert emulator.effective[("delete", "sfv_app_abc123xyz456", None)] == 1
     assert len(emulator.calls) == 1
     assert card(slack, request_id).action_ids() == []
@@ -233,6 +237,7 @@ async def test_bulk_delete_with_mixed_results(
     globex_card = next(m for m in slack.messages("C0GLXAPPR") if f"#{request_id}" in m.text)
     await slack.click("U0GARY", "C0GLXAPPR", globex_card.ts, "sfvopi_approve")
     await bot.settle()
+    await confirm_if_asked(slack, bot, "U0GARY")
     final = slack.message("C0GLXAPPR", globex_card.ts)
     assert final is not None
     shown = str(final.blocks)
@@ -411,6 +416,7 @@ async def test_a_duplicate_card_still_works_and_is_retired_by_its_first_click(
     result = await slack.click("U0BOB", APPROVALS, duplicate.ts, "sfvopi_approve")
     assert result.status == 200
     await bot.settle()
+    await confirm_if_asked(slack, bot, "U0BOB")
     assert emulator.effective[("unlink", "sfv_app_abc123xyz456", "+918000000001")] == 1
     retired = slack.message(APPROVALS, duplicate.ts)
     assert retired is not None and retired.action_ids() == []

@@ -25,6 +25,7 @@ from bot.sandbox.slack_workspace import SlackApiRefusal
 from bot.slack.services import Services
 from bot.store import Store
 from bot.wiring import Bot, bootstrap, run_socket
+from tests.support.database import fresh_bot_database
 from tests.support.processes import free_port
 from tests.support.slack import SLACK_APP_TOKEN
 
@@ -102,11 +103,11 @@ async def start_socket_bot(
 
 
 async def test_healthz_is_200_while_connected_and_503_once_the_sqlite_file_is_gone(
-    tmp_path: Path, start_socket_bot: Start, slack: SlackStandin
+    tmp_path: Path, start_socket_bot: Start, slack: SlackStandin, migrated_sqlite: Path
 ) -> None:
     data = tmp_path / "data"
     data.mkdir()
-    bot = await start_socket_bot(f"sqlite:///{data / 'bot.db'}")
+    bot = await start_socket_bot(fresh_bot_database(migrated_sqlite, data / "bot.db"))
     assert await bot.until(200) == {"ok": True}
     assert slack.connections == 1
 
@@ -115,14 +116,14 @@ async def test_healthz_is_200_while_connected_and_503_once_the_sqlite_file_is_go
 
 
 async def test_healthz_is_503_once_the_postgresql_database_is_dropped(
-    postgres_url: str, start_socket_bot: Start
+    postgres_url: str, start_socket_bot: Start, migrated_postgres: str
 ) -> None:
     name = f"sfvopi_healthz_{uuid.uuid4().hex[:10]}"
     admin = Store(postgres_url)
     try:
         async with admin.engine.connect() as conn:
             conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
-            await conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+            await conn.exec_driver_sql(f'CREATE DATABASE "{name}" TEMPLATE "{migrated_postgres}"')
         url = postgres_url.rsplit("/", 1)[0] + "/" + name
         bot = await start_socket_bot(url)
         assert await bot.until(200) == {"ok": True}
@@ -139,9 +140,9 @@ async def test_healthz_is_503_once_the_postgresql_database_is_dropped(
 
 
 async def test_healthz_is_503_while_the_socket_is_down(
-    tmp_path: Path, start_socket_bot: Start, slack: SlackStandin
+    tmp_path: Path, start_socket_bot: Start, slack: SlackStandin, migrated_sqlite: Path
 ) -> None:
-    bot = await start_socket_bot(f"sqlite:///{tmp_path / 'bot.db'}")
+    bot = await start_socket_bot(fresh_bot_database(migrated_sqlite, tmp_path / "bot.db"))
     assert await bot.until(200) == {"ok": True}
 
     # Slack drops the socket and, for a while, refuses to open another one.

@@ -109,6 +109,9 @@ async def test_unlink_over_the_socket(
     assert clicked.transport == "socket"
     assert clicked.ok, clicked
     await socket_bot.settle()
+    confirmed = await slack.submit_view("U0BOB")  # the form the click opened
+    assert confirmed.transport == "socket" and confirmed.closed, confirmed
+    await socket_bot.settle()
 
     assert emulator.effective[("unlink", "sfv_app_abc123xyz456", "+918000000001")] == 1
     assert len(emulator.calls) == 1

@@ -30,6 +30,7 @@ from tests.support.slack_user import (
     card,
     card_text,
     click,
+    confirm_if_asked,
     deny_with_reason,
     request_id_in,
     told,
@@ -126,6 +127,7 @@ async def test_a_step_over_socket_mode_completes_too(
         found = card(slack, request_id)
         assert (await slack.click(approver, APPROVALS, found.ts, "sfvopi_approve")).ok
         await socket_bot.settle()
+        await confirm_if_asked(slack, socket_bot, approver)
     await settled_run(slack, run)
     assert run.state == "completed" and run.completions == 1
     assert run.outputs == {

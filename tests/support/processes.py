@@ -19,10 +19,18 @@ import aiohttp
 
 from bot.sandbox.emulator import Emulator
 from bot.sandbox.slack_standin import SlackStandin
+from tests.support.metrics import scrape
 from tests.support.orgs import ORG_ENV, write_orgs
 from tests.support.slack import SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET
 
-__all__ = ["BotProcess", "bot_env", "free_port", "start_bot_process", "wait_until"]
+__all__ = [
+    "BotProcess",
+    "bot_env",
+    "free_port",
+    "start_bot_process",
+    "swept",
+    "wait_until",
+]
 
 
 def free_port() -> int:
@@ -103,6 +111,12 @@ class BotProcess:
         except TimeoutError:
             raise AssertionError(f"{self.name} did not die:\n{self.output()}") from None
 
+    async def sweeps(self) -> int:
+        """The sweeps it has completed, as its `/metrics` counts them."""
+        found = await scrape(f"http://127.0.0.1:{self.port}/metrics")
+        assert found.status == 200, found.text
+        return int(found.value("sfvopi_bot_sweeps_total", result="ok"))
+
     async def kill9(self) -> None:
         if self.proc.returncode is None:
             self.proc.send_signal(signal.SIGKILL)
@@ -155,3 +169,21 @@ async def wait_until(
         if loop.time() > deadline:
             raise AssertionError(f"timed out after {timeout} s waiting for {what}")
         await asyncio.sleep(0.05)
+
+
+async def swept(
+    processes: list[BotProcess], *, after: float = 0.0, passes: int = 3, timeout: float = 60.0
+) -> None:
+    """Waits, from loop time `after` (when every lease a dead process held has lapsed), until
+    each process has completed `passes` more sweeps: all but the first of them began after
+    that moment, so each saw the store as it is and had its chance to send a duplicate,
+    were one coming. A count of passes, not a sleep: a loaded machine only makes it slower."""
+    loop = asyncio.get_running_loop()
+    await asyncio.sleep(max(0.0, after - loop.time()))
+    deadline = loop.time() + timeout
+    targets = [await process.sweeps() + passes for process in processes]
+    for process, target in zip(processes, targets, strict=True):
+        while await process.sweeps() < target:
+            if process.proc.returncode is not None or loop.time() > deadline:
+                raise AssertionError(f"{process.name} stopped sweeping:\n{process.output()}")
+            await asyncio.sleep(0.05)

@@ -18,7 +18,7 @@ async def exchange(port: int, head: bytes, body: bytes = b"", *, drip: bool = Fa
         if not drip:
             writer.write(body)
         await writer.drain()
-        answer = asyncio.ensure_future(reader.read())
+        answer = asyncio.ensure_future(_until_closed(reader))
         for byte in body if drip else b"":
             if answer.done():
                 break
@@ -28,6 +28,16 @@ async def exchange(port: int, head: bytes, body: bytes = b"", *, drip: bool = Fa
         return await asyncio.wait_for(answer, 60)
     finally:
         writer.close()
+
+
+async def _until_closed(reader: asyncio.StreamReader) -> bytes:
+    """Everything read until the bot closes the connection; a close that resets it (bytes
+    still on their way in, as while a body trickles) ends the answer as a plain close does."""
+    answer = bytearray()
+    with contextlib.suppress(ConnectionResetError):
+        while chunk := await reader.read(65536):
+            answer += chunk
+    return bytes(answer)
 
 
 def request_head(method: str, path: str, *headers: bytes) -> bytes:

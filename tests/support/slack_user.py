@@ -35,6 +35,15 @@ async def ask(
     return result.ephemeral.text
 
 
+async def ours_and_another_orgs(slack: SlackStandin, bot: RunningBot) -> tuple[int, int]:
+    """Alice's request in acme and Gina's in globex, for forms forged to name the other."""
+    ours = request_id_in(await ask(slack, bot, "U0ALICE", UNLINK))
+    other = request_id_in(
+        await ask(slack, bot, "U0GINA", "delete app_glx0001 tidy up", channel="C0GLX")
+    )
+    return ours, other
+
+
 def request_id_in(reply: str) -> int:
     match = re.search(r"#(\d+)", reply)
     assert match, reply
@@ -51,10 +60,29 @@ def card(slack: SlackStandin, request_id: int) -> Message:
 async def click(
     slack: SlackStandin, bot: RunningBot, user: str, request_id: int, button: str
 ) -> None:
+    """Clicks a card's button and, if the bot asks to confirm in a form without a field (as it
+    does for Approve and Deny, to whoever may decide), confirms."""
     found = card(slack, request_id)
     result = await slack.click(user, APPROVALS, found.ts, f"sfvopi_{button}")
     assert result.status == 200
     await bot.settle()
+    await confirm_if_asked(slack, bot, user)
+
+
+async def confirm_if_asked(slack: SlackStandin, bot: Settles, user: str) -> None:
+    """Presses submit on the form the bot opened after a click if it only asks to confirm (no
+    text field), as the person who clicked Approve means to."""
+    modal = slack.modal_of(user)
+    if modal is not None and not any(b.get("type") == "input" for b in modal.view["blocks"]):
+        await slack.submit_view(user)
+        await bot.settle()
+
+
+async def confirm(slack: SlackStandin, user: str, timeout: float = 10.0) -> SubmitResult:
+    """Waits for the form the bot opens after a click on Approve or Deny and presses its
+    submit button (for bots whose after-ack work a test cannot settle)."""
+    await slack.wait_for(lambda: slack.modal_of(user), timeout=timeout)
+    return await slack.submit_view(user)
 
 
 class Settles(Protocol):
@@ -109,10 +137,12 @@ def home_text(slack: SlackStandin, user: str) -> str:
 async def click_on_home(
     slack: SlackStandin, bot: Settles, user: str, request_id: int, button: str
 ) -> None:
-    """Clicks Approve, Deny or Cancel for one request on the user's Home tab."""
+    """Clicks Approve, Deny or Cancel for one request on the user's Home tab (confirming, as
+    `click` does)."""
     result = await slack.click_home(user, f"sfvopi_{button}", value=str(request_id))
     assert result.status == 200
     await bot.settle()
+    await confirm_if_asked(slack, bot, user)
 
 
 def told(slack: SlackStandin, user: str) -> list[str]:

@@ -29,8 +29,9 @@ class Deciding:
         self, request_id: int, *, user: str, decision: Decision, text: str | None = None
     ) -> Outcome:
         """The one question a front door asks for a click or a form: the request read once,
-        the rules applied once. `text` None (a click): a decision the policy wants a text
-        for answers `need` instead, so a form asks for it; a form gives it (maybe "")."""
+        the rules applied once. `text` None (a click): a decision to confirm, or one the
+        policy wants a text for, answers `need` instead, so a form asks for it; a form gives
+        it (maybe "")."""
         try:
             request, org, role = await self.access.visible(
                 request_id, user, rules.role_needed(decision)
@@ -42,7 +43,9 @@ class Deciding:
         try:
             await self._may(decision, request, org, role, user)
             need = rules.need(org, decision)
-            if text is None and need is not Need.NONE:
+            if text is None and (need is not Need.NONE or decision in rules.CONFIRMED):
+                if decision is Decision.APPROVE:
+                    await self._approval_may_count(request, org, user)
                 return Outcome(shown, need=need, may_refresh=refresh)
             if decision is Decision.APPROVE:
                 approved = await self._approve(request, org, user, text or "")
@@ -92,6 +95,13 @@ class Deciding:
         if decision is Decision.APPROVE and org.policy.rules:
             groups = await self.shared.members([org])
             policy_rules.may_approve(org, request, user, role, groups)
+
+    async def _approval_may_count(self, request: Request, org: Org, approver: str) -> None:
+        """What the approval would be refused for, told at the click rather than after the
+        form: given already, or a requester who lost the role (checked again on submission)."""
+        if approver in request.approvers:
+            raise Conflict(f"you have already approved request #{request.id}")
+        await self._requester_still_may(request, org)
 
     async def _approve(
         self, request: Request, org: Org, approver: str, note: str

@@ -21,6 +21,11 @@ class Decision(enum.StrEnum):
     CANCEL = "cancel"
 
 
+CONFIRMED = frozenset({Decision.APPROVE, Decision.DENY})
+"""Decisions a click only asks for: the person confirms them in the bot's form (Deny's always
+asks why), opened once the rules let them decide, so nobody confirms what they may not do."""
+
+
 def role_needed(decision: Decision) -> Role:
     """The role a decision needs, before who the person is to the request counts."""
     return Role.VIEWER if decision is Decision.CANCEL else Role.APPROVER

@@ -3,7 +3,9 @@ clicking a button on their Home tab, as Slack sends it to the bot."""
 
 from __future__ import annotations
 
+from bot.sandbox.slack_standin.params import Refused
 from bot.sandbox.slack_standin.sender import VERIFICATION_TOKEN, Sender, button_action
+from bot.sandbox.slack_standin.views import checked_view
 from bot.sandbox.slack_workspace import (
     APP_ID,
     JSON,
@@ -60,6 +62,8 @@ class Modals(Sender):
         if ack.ok and answer.get("response_action") == "errors":
             found = answer.get("errors")
             errors = {str(k): str(v) for k, v in found.items()} if isinstance(found, dict) else {}
+        elif ack.ok and answer.get("response_action") == "update" and view is not None:
+            self._update_from_ack(view, answer.get("view"))
         elif ack.ok and view is not None:
             closed = True
             self.close_modal(view)
@@ -67,6 +71,15 @@ class Modals(Sender):
             self.update_view(view, view.view, errors=errors)
         self._record("view_submission", ack, user, None, str(shown.get("callback_id")))
         return SubmitResult(**vars(ack), payload=payload, errors=errors, closed=closed)
+
+    def _update_from_ack(self, view: View, new: object) -> None:
+        """`response_action: update`: the modal shows the view the bot answered, checked as
+        views.update checks it; one Slack would refuse keeps the modal as it was, with why."""
+        try:
+            self.update_view(view, checked_view({"view": new}, "modal"))
+        except Refused as refused:
+            messages = refused.extra.get("response_metadata", {}).get("messages", [])
+            self.update_view(view, view.view, errors={"view": "; ".join(messages) or "refused"})
 
     def close_modal_of(self, user: str) -> None:
         """The person presses the modal's close button (Back)."""

@@ -42,7 +42,7 @@ class Views(StandinBase):
             raise Refused("exchanged_trigger_id")
         if time.time() - at > self.trigger_ttl:
             raise Refused("expired_trigger_id")
-        view = _view(params, "modal")
+        view = checked_view(params, "modal")
         self._triggers[as_str(params.get("trigger_id"))] = (user, -1.0)
         opened = self.open_modal(user, view)
         return {"ok": True, "view": opened.to_dict()}
@@ -53,7 +53,7 @@ class Views(StandinBase):
             raise Refused("not_found")
         if params.get("hash") and params.get("hash") != found.hash:
             raise Refused("hash_conflict")
-        self.update_view(found, _view(params, "modal"))
+        self.update_view(found, checked_view(params, "modal"))
         return {"ok": True, "view": found.to_dict()}
 
     def _views_publish(self, params: JSON) -> JSON:
@@ -63,11 +63,11 @@ class Views(StandinBase):
         home = self.homes.get(user)
         if home is not None and params.get("hash") and params.get("hash") != home.hash:
             raise Refused("hash_conflict")
-        published = self.publish_home(user, _view(params, "home"))
+        published = self.publish_home(user, checked_view(params, "home"))
         return {"ok": True, "view": published.to_dict()}
 
 
-def _view(params: JSON, kind: str) -> JSON:
+def checked_view(params: JSON, kind: str) -> JSON:
     """The `view` argument of views.open/update/publish, refused as Slack refuses a bad one."""
     view = params.get("view")
     if isinstance(view, str):

@@ -213,7 +213,9 @@ def decision_buttons(
     request: Request, *, approver: bool = True, requester: bool = True, block_id: str = ""
 ) -> Block:
     """The card's buttons (the App Home shows the same ones: same ids, same values, the same
-    checks when clicked); `approver` and `requester` pick which are shown."""
+    checks when clicked); `approver` and `requester` pick which are shown. No Slack `confirm`:
+    Slack would ask before the bot hears the click, so the bot confirms in its own form, only
+    for whoever may decide (handlers/actions.py)."""
     rid = str(request.id)
     elements: list[Block] = [
         {
@@ -222,13 +224,6 @@ def decision_buttons(
             "text": {"type": "plain_text", "text": "Approve"},
             "style": "primary",
             "value": rid,
-            "confirm": _confirm(
-                "Approve this request?",
-                f"{title(request)}, asked by {user(request.requester)}. This cannot be undone "
-                "once it runs. (Whoever asked cannot approve it, unless the organization lets "
-                "them.)",
-                "Approve",
-            ),
         },
         {
             "type": "button",
@@ -236,7 +231,6 @@ def decision_buttons(
             "text": {"type": "plain_text", "text": "Deny"},
             "style": "danger",
             "value": rid,
-            "confirm": _confirm("Deny this request?", f"{title(request)} will not run.", "Deny"),
         },
         {
             "type": "button",
@@ -266,15 +260,6 @@ def is_card_block_id(block_id: object, request_id: int) -> bool:
     """Whether a block id is that request's buttons, in any iteration of its card."""
     named = card_block_id(request_id)
     return isinstance(block_id, str) and (block_id == named or block_id.startswith(named + "."))
-
-
-def _confirm(heading: str, text: str, yes: str) -> Block:
-    return {
-        "title": {"type": "plain_text", "text": heading[:100]},
-        "text": {"type": "mrkdwn", "text": clip(text, 300)},
-        "confirm": {"type": "plain_text", "text": yes},
-        "deny": {"type": "plain_text", "text": "Back"},
-    }
 
 
 def _decision(request: Request) -> str:
