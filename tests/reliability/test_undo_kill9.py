@@ -28,6 +28,7 @@ from bot.sfvopi import SfvopiClient
 from bot.store import Store
 from tests.support.processes import BotProcess, bot_env, start_bot_process, wait_until
 from tests.support.slack import SLACK_SIGNING_SECRET
+from tests.support.slack_user import confirm
 from tests.support.undo import ACME_KEY, record_pre_image
 
 APPROVALS = "C0APPROVALS"
@@ -57,6 +58,7 @@ async def approve(slack: SlackStandin, request_id: int, *approvers: str) -> None
     for approver in approvers:
         clicked = await slack.click(approver, APPROVALS, shown.ts, "sfvopi_approve")
         assert clicked.status == 200
+        await confirm(slack, approver)  # the bot's own form
 
 
 async def final(store: Store, request_id: int, timeout: float = 30.0) -> Status:

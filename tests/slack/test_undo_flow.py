@@ -11,7 +11,7 @@ from bot.sandbox.slack_standin import SlackStandin
 from bot.sfvopi import SfvopiClient
 from tests.support.bot import RunningBot
 from tests.support.slack_user import APPROVALS, ask, card, card_text, click, request_id_in
-from tests.support.undo import ACME_KEY, record_pre_image
+from tests.support.undo import ACME_KEY, record_pre_image, store_of
 
 APP = "sfv_app_def789ghi012"
 NUMBERS = ("+918000000003", "+918000000004")
@@ -21,10 +21,10 @@ UNLINK = f"unlink {NUMBERS[0]} {NUMBERS[1]} {APP} fraud on these DIDs, INC-4411"
 async def ran_unlink(bot: RunningBot, slack: SlackStandin, emulator: Emulator) -> int:
     """U0ALICE's unlink, its pre-image recorded while it waits, approved by U0BOB, run."""
     original = request_id_in(await ask(slack, bot, "U0ALICE", UNLINK))
-    request = await bot.services.store.get(original)
+    request = await store_of(bot.services).get(original)
     assert request is not None
     async with SfvopiClient(emulator.base_url) as client:
-        await record_pre_image(bot.services.store, client, request, now=request.created_at)
+        await record_pre_image(store_of(bot.services), client, request, now=request.created_at)
     await click(slack, bot, "U0BOB", original, "approve")
     assert emulator.numbers(ACME_KEY, APP) == set()
     return original
@@ -64,7 +64,7 @@ async def test_undo_from_the_card_links_the_numbers_again(
     await click(slack, bot, "U0BOB", undo, "approve")
     assert emulator.numbers(ACME_KEY, APP) == set(NUMBERS)
     assert f"Undone by request #{undo}" in card_text(card(slack, original))
-    events = [e.kind for e in await bot.services.store.events(original)]
+    events = [e.kind for e in await store_of(bot.services).events(original)]
     assert events.count("undone") == 1
 
     again = await ask(slack, bot, "U0ALICE", f"undo {original}")

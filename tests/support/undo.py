@@ -12,9 +12,11 @@ from bot.core.models import Action, Request, Status, Target
 from bot.core.preview import PreviewStore, Purpose, StoredPreview, read_preview
 from bot.core.workflow import Workflow
 from bot.sfvopi import SfvopiClient
+from bot.slack.services import Services
+from bot.store import Store
 from tests.support.orgs import ORG_ENV
 
-__all__ = ["ACME_KEY", "ran", "record_pre_image"]
+__all__ = ["ACME_KEY", "ran", "record_pre_image", "store_of"]
 
 ACME_KEY = ORG_ENV["SFVOPI_API_KEY_ACME"]
 
@@ -46,3 +48,10 @@ async def ran(
         done = await workflow.approve(filed.id, approver=approver)
     assert done.status is Status.SUCCEEDED, done.targets
     return filed.id
+
+
+def store_of(services: Services) -> Store:
+    """The bot's whole store (its doors hold it by role), to record a pre-image and read events."""
+    store = services.store
+    assert isinstance(store, Store)
+    return store
