@@ -201,20 +201,28 @@ async def test_no_pre_image_no_undo(workflow: Workflow, workflow_store: RequestS
         await workflow.undo(filed.id, requester="U0ALICE")
 
 
+Policy = Callable[[str], Workflow]
+
+
+@pytest.fixture
+def with_policy(
+    make_workflow: Callable[..., Workflow], orgs_yaml: str, org_env: dict[str, str]
+) -> Policy:
+    """A workflow whose org acme's policy also says `line` (after `self_approval`)."""
+
+    def with_policy(line: str) -> Workflow:
+        said = "      self_approval: false\n"
+        text = orgs_yaml.replace(said, f"{said}      {line}\n", 1)
+        return make_workflow(parse_orgs(text, org_env, source="test"))
+
+    return with_policy
+
+
 async def test_the_policy_sets_the_approvals_and_the_window(
-    make_workflow: Callable[..., Workflow],
-    run: Run,
-    clock: Clock,
-    orgs_yaml: str,
-    org_env: dict[str, str],
+    with_policy: Policy, run: Run, clock: Clock
 ) -> None:
-    text = orgs_yaml.replace(
-        "      delete: {approvals: 2}\n",
-        "      delete: {approvals: 2}\n      undo: {approvals: 2, window_hours: 1}\n",
-    )
-    workflow = make_workflow(parse_orgs(text, org_env, source="test"))
-    targets = [Target(APP, NUMBERS[0])]
-    original = await run(Action.UNLINK, targets, on=workflow)
+    workflow = with_policy("undo: {approvals: 2, window_hours: 1}")
+    original = await run(Action.UNLINK, [Target(APP, NUMBERS[0])], on=workflow)
     undo = await workflow.undo(original, requester="U0ALICE")
     assert undo.approvals_needed == 2
     await workflow.cancel(undo.id, user="U0ALICE", note="later")
@@ -224,18 +232,9 @@ async def test_the_policy_sets_the_approvals_and_the_window(
 
 
 async def test_break_glass_rules_apply_to_an_undo(
-    make_workflow: Callable[..., Workflow],
-    run: Run,
-    emulator: Emulator,
-    orgs_yaml: str,
-    org_env: dict[str, str],
+    with_policy: Policy, run: Run, emulator: Emulator
 ) -> None:
-    text = orgs_yaml.replace(
-        "      self_approval: false\n",
-        "      self_approval: false\n      break_glass: {roles: [admin]}\n",
-        1,
-    )
-    workflow = make_workflow(parse_orgs(text, org_env, source="test"))
+    workflow = with_policy("break_glass: {roles: [admin]}")
     original = await run(Action.UNLINK, [Target(APP, n) for n in NUMBERS], on=workflow)
     with pytest.raises(NotAllowed, match="break-glass in acme is only for: admin"):
         await workflow.undo(original, requester="U0ALICE", break_glass="INC-4411")
