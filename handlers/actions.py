@@ -52,7 +52,8 @@ def clicked_after_ack(services: Services, run: Click, name: str) -> Callable[...
 
 
 def register(app: AsyncApp, services: Services) -> None:
-    on_click = clicked_after_ack(services, click, "click")
+    # `click` looked up when clicked, not bound now (tests/slack/test_after_ack.py wraps it)
+    on_click = clicked_after_ack(services, lambda now, body, act: click(now, body, act), "click")
 
     for action_id in blocks.BUTTONS:
         app.action(action_id)(on_click)
