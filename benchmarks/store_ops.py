@@ -19,7 +19,7 @@ import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from bot.core.models import Action, Target
+from bot.core.models import Action, NewRequest, Target
 from bot.store import Store
 
 FLOOR_SCHEMA = """
@@ -134,16 +134,18 @@ async def store_ops(path: Path, n: int) -> dict[str, float]:
 
     async def create(i: int) -> None:
         request, _ = await store.create_request(
-            org="acme",
-            action=Action.UNLINK,
-            requester="U0ALICE",
-            reason="r",
-            targets=[Target(app_id="sfv_app_x", number=f"+9171{i:08d}")],
+            NewRequest(
+                org="acme",
+                action=Action.UNLINK,
+                requester="U0ALICE",
+                reason="r",
+                targets=[Target(app_id="sfv_app_x", number=f"+9171{i:08d}")],
+                now=now,
+                expires_at=now + 3600,
+                channel_id="C0OPS",
+                dedupe_key=f"bench:{i}",
+            ),
             approvals_needed=1,
-            now=now,
-            expires_at=now + 3600,
-            channel_id="C0OPS",
-            dedupe_key=f"bench:{i}",
         )
         ids.append(request.id)
 

@@ -6,6 +6,7 @@ BotError                    .message is a sentence fit to show a person, never a
 │   │   ├── InvalidId       an app id, number or request number that must go nowhere
 │   │   └── ParseError      a command the grammar does not accept
 │   ├── NotAllowed          the person lacks the role, the org or the right
+│   │   └── OverLimit       a limit of the org's policy is reached; .frees_at says until when
 │   ├── RequestNotFound     no such request, as far as this person may know
 │   ├── MembershipPending   a Slack user group's members are not known yet; try again soon
 │   ├── Busy                too many commands in hand to answer in time; nothing was filed
@@ -55,6 +56,7 @@ __all__ = [
     "NotAllowed",
     "NumberNotLinked",
     "OrgFileError",
+    "OverLimit",
     "ParseError",
     "RecordingDelayed",
     "Refusal",
@@ -99,6 +101,17 @@ class ParseError(InvalidRequest):
 
 class NotAllowed(Refusal):
     """The person lacks the role, the org or the right to do this."""
+
+
+class OverLimit(NotAllowed):
+    """A limit of the org's policy (so many targets per requester per hour, say) would be
+    passed: nothing was filed. `frees_at`: when the same request would fit (None: never, it
+    alone is over the limit); `wait`: the seconds from the filing until then."""
+
+    def __init__(self, message: str, frees_at: float | None, now: float) -> None:
+        super().__init__(message)
+        self.frees_at = frees_at
+        self.wait = None if frees_at is None else max(0.0, frees_at - now)
 
 
 class RequestNotFound(Refusal):

@@ -7,14 +7,13 @@ digests make the comparison independent of the given token's length too.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 import logging
-from collections import Counter
 from collections.abc import Iterable
 
 from bot.core.org import ApiClient
+from bot.observability.counted import CountedWarnings
 
 __all__ = ["REALM", "Strangers", "authenticate", "bearer"]
 
@@ -50,43 +49,9 @@ def authenticate(clients: Iterable[ApiClient], header: str | None) -> ApiClient 
     return found
 
 
-class Strangers:
+class Strangers(CountedWarnings):
     """Calls refused for want of a valid token: counted by reason, the first of a quiet spell
     logged at once and the rest as one line per interval; never the header or the token."""
 
     def __init__(self, interval: float = STRANGER_LOG_INTERVAL) -> None:
-        self.interval = interval
-        self.counts: Counter[str] = Counter()
-        self.total = 0
-        self._timer: asyncio.TimerHandle | None = None
-
-    def note(self, reason: str) -> None:
-        self.total += 1
-        if self._timer is None:
-            log.warning(
-                "refused an HTTP API call (%s); more are counted for %g s", reason, self.interval
-            )
-            self._timer = asyncio.get_running_loop().call_later(self.interval, self.flush)
-        else:
-            self.counts[reason] += 1
-
-    def flush(self) -> None:
-        self._timer = None
-        if not self.counts:
-            return
-        reasons = ", ".join(f"{reason}: {n}" for reason, n in self.counts.most_common())
-        log.warning(
-            "refused %d HTTP API calls in the last %g s (%s)",
-            sum(self.counts.values()),
-            self.interval,
-            reasons,
-        )
-        self.counts.clear()
-        self._timer = asyncio.get_running_loop().call_later(self.interval, self.flush)
-
-    def close(self) -> None:
-        if self.counts:
-            self.flush()
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        super().__init__(log, "refused an HTTP API call", "refused %d HTTP API calls", interval)

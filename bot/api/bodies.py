@@ -7,18 +7,17 @@ Slack command (its refusals become 422, 403, 409: problems.py).
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
-from aiohttp.web_protocol import RequestPayloadError
 
+from bot.bounded import read_bounded
 from bot.core import ids, text
 from bot.core.models import Target
-from bot.errors import ApiProblem, InvalidRequest
+from bot.errors import ApiProblem, InvalidRequest, RejectedRequest
 
 __all__ = [
     "MAX_API_BODY",
@@ -35,6 +34,12 @@ __all__ = [
 MAX_API_BODY = 64 * 1024
 """Largest body read: 100 targets and a reason take a few KB. A bigger one is refused unread."""
 BODY_TIMEOUT = 10.0  # as bot/slack/limits.BODY_TIMEOUT: a trickled body gets 408
+_UNREAD = {
+    413: ("body-too-large", f"the body may hold at most {MAX_API_BODY} bytes"),
+    408: ("body-too-slow", "the body did not arrive in time"),
+    400: ("malformed-body", "the body could not be read"),
+}
+"""The API's problem for each way `read_bounded` refuses a body."""
 MAX_WAIT_SECONDS = 30
 """Longest long-poll (`?wait=`): well under common proxies' idle timeouts."""
 
@@ -61,21 +66,10 @@ class Filing:
 
 async def read_json(request: web.BaseRequest, *, required: bool = True) -> dict[str, Any] | None:
     """The body as a JSON object; None for an empty body when it is not `required`."""
-    if request.content_length is not None and request.content_length > MAX_API_BODY:
-        raise ApiProblem("body-too-large", f"the body may hold at most {MAX_API_BODY} bytes")
-    raw = bytearray()
     try:
-        async with asyncio.timeout(BODY_TIMEOUT):
-            while chunk := await request.content.read(MAX_API_BODY + 1 - len(raw)):
-                raw += chunk
-                if len(raw) > MAX_API_BODY:
-                    raise ApiProblem(
-                        "body-too-large", f"the body may hold at most {MAX_API_BODY} bytes"
-                    )
-    except TimeoutError:
-        raise ApiProblem("body-too-slow", "the body did not arrive in time") from None
-    except (ConnectionError, RequestPayloadError):
-        raise ApiProblem("malformed-body", "the body could not be read") from None
+        raw = await read_bounded(request, MAX_API_BODY, BODY_TIMEOUT)
+    except RejectedRequest as rejected:
+        raise ApiProblem(*_UNREAD[rejected.status]) from None
     if not raw.strip() and not required:
         return None
     kind = request.headers.get("Content-Type", "").split(";", 1)[0].strip().lower()

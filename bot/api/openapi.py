@@ -6,7 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 from bot.api.bodies import MAX_API_BODY, MAX_WAIT_SECONDS
+from bot.api.openapi_undo import UNDO_REFUSALS, undo_path, undo_request
 from bot.api.problems import PROBLEM_JSON, PROBLEMS, TYPE_PREFIX
+from bot.api.views import TARGET_FIELDS
 from bot.core.workflow import MAX_NOTE, MAX_REASON
 
 __all__ = ["openapi_document"]
@@ -76,14 +78,7 @@ def _schemas(max_targets: int) -> dict[str, Any]:
             "policy allows the acting role; reviewed afterwards",
             "properties": {"incident": {"type": "string", "examples": ["INC-4411"]}},
         },
-        "UndoRequest": {
-            "type": "object",
-            "additionalProperties": False,
-            "properties": {
-                "reason": {"type": "string", "maxLength": MAX_REASON},
-                "break_glass": _ref("BreakGlassAsk"),
-            },
-        },
+        "UndoRequest": undo_request(_ref),
         "CancelRequest": {
             "type": "object",
             "additionalProperties": False,
@@ -108,6 +103,7 @@ def _schemas(max_targets: int) -> dict[str, Any]:
                 "targets",
                 "break_glass",
                 "undoes",
+                "preview",
                 "links",
             ],
             "additionalProperties": False,
@@ -166,30 +162,19 @@ def _schemas(max_targets: int) -> dict[str, Any]:
                     "type": ["integer", "null"],
                     "description": "an undo: the request it takes back",
                 },
+                "preview": {"oneOf": [{"type": "null"}, _ref("Preview")]},
                 "links": {
                     "type": "object",
                     "additionalProperties": False,
                     "required": ["self", "cancel", "undo"],
-                    "properties": {
-                        "self": {"type": "string"},
-                        "cancel": {"type": "string"},
-                        "undo": {"type": "string"},
-                    },
+                    "properties": {k: {"type": "string"} for k in ("self", "cancel", "undo")},
                 },
             },
         },
         "TargetResult": {
             "type": "object",
             "additionalProperties": False,
-            "required": [
-                "app_id",
-                "number",
-                "outcome",
-                "api_status",
-                "message",
-                "attempts",
-                "new_app_id",
-            ],
+            "required": list(TARGET_FIELDS),
             "properties": {
                 "app_id": {"type": "string"},
                 "number": NULLABLE_STRING,
@@ -206,6 +191,65 @@ def _schemas(max_targets: int) -> dict[str, Any]:
                 "new_app_id": {
                     "type": ["string", "null"],
                     "description": "an undone delete: the recreated app's new id",
+                },
+            },
+        },
+        "Preview": {
+            "type": "object",
+            "description": "what the request touches, as last read from SFVoPI; an approval "
+            "is bound to it: changed before running, the request is pending again",
+            "additionalProperties": False,
+            "required": [
+                "seq",
+                "purpose",
+                "read_at",
+                "fingerprint",
+                "unreadable",
+                "apps",
+                "numbers",
+            ],
+            "properties": {
+                "seq": {"type": "integer", "minimum": 1},
+                "purpose": {
+                    "enum": ["filed", "before_execution", "rebound"],
+                    "description": "read after filing, right before running (the pre-image), "
+                    "or before running and found changed (pending again)",
+                },
+                "read_at": TIME,
+                "fingerprint": {"type": "string", "description": "SHA-256 of the facts shown"},
+                "unreadable": {
+                    "type": ["string", "null"],
+                    "description": "why SFVoPI could not be read; then nothing else is known",
+                },
+                "apps": {
+                    "type": "array",
+                    "description": "delete: each app, its name, status and linked numbers",
+                    "items": {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "required": ["app_id", "found", "name", "status", "numbers"],
+                        "properties": {
+                            "app_id": {"type": "string"},
+                            "found": {"type": "boolean"},
+                            "name": NULLABLE_STRING,
+                            "status": NULLABLE_STRING,
+                            "numbers": {"type": "array", "items": {"type": "string"}},
+                        },
+                    },
+                },
+                "numbers": {
+                    "type": "array",
+                    "description": "unlink: each number, whether it is linked to its app now",
+                    "items": {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "required": ["app_id", "number", "state"],
+                        "properties": {
+                            "app_id": {"type": "string"},
+                            "number": {"type": "string"},
+                            "state": {"enum": ["linked", "not_in_app", "app_not_found"]},
+                        },
+                    },
                 },
             },
         },
@@ -234,6 +278,11 @@ def _schemas(max_targets: int) -> dict[str, Any]:
                     "description": "already-pending: the request that holds the target",
                 },
                 "field": {"type": "string", "description": "malformed-body: where"},
+                "frees_at": {
+                    "type": "string",
+                    "format": "date-time",
+                    "description": "over-limit: when the same request would fit",
+                },
             },
         },
     }
@@ -309,6 +358,7 @@ def openapi_document(max_targets: int) -> dict[str, Any]:
                             *WITH_BODY,
                             "not-allowed",
                             "already-pending",
+                            "over-limit",
                             "invalid-request",
                             "idempotency-key-reused",
                             "bad-parameter",
@@ -365,31 +415,9 @@ def openapi_document(max_targets: int) -> dict[str, Any]:
                     },
                 }
             },
-            "/api/v1/requests/{id}/undo": {
-                "post": {
-                    "operationId": "undoRequest",
-                    "summary": "Undo a request that ran, within its org's undo window: a new "
-                    "request (action `undo`), approved like any other; an undone delete's app "
-                    "comes back with a new app_id",
-                    "parameters": [REQUEST_ID],
-                    "requestBody": {
-                        "required": False,
-                        "content": {JSON: {"schema": _ref("UndoRequest")}},
-                    },
-                    "responses": {
-                        "201": _request_answer("the undo, filed"),
-                        **_problems(
-                            *COMMON,
-                            *WITH_BODY,
-                            "bad-parameter",
-                            "not-found",
-                            "not-allowed",
-                            "conflict",
-                            "invalid-request",
-                        ),
-                    },
-                }
-            },
+            "/api/v1/requests/{id}/undo": undo_path(
+                REQUEST_ID, _ref, _request_answer, _problems(*COMMON, *WITH_BODY, *UNDO_REFUSALS)
+            ),
             "/api/v1/openapi.json": {
                 "get": {
                     "operationId": "openapi",

@@ -7,7 +7,9 @@ same `.message`) and a client can branch on `type` and `status` alone.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
@@ -21,6 +23,7 @@ from bot.errors import (
     KeyReused,
     MembershipPending,
     NotAllowed,
+    OverLimit,
     RecordingDelayed,
     RequestNotFound,
     StoreError,
@@ -47,6 +50,7 @@ PROBLEMS: dict[str, tuple[int, str]] = {
     "invalid-request": (422, "The request is not valid"),
     "idempotency-key-reused": (422, "The Idempotency-Key was used with a different request"),
     "too-many-waits": (429, "Too many waits in flight for this client"),
+    "over-limit": (429, "A limit of the org's policy is reached; nothing was filed"),
     "internal": (500, "Internal error"),
     "unavailable": (503, "Unavailable for a moment; try again"),
 }
@@ -98,6 +102,8 @@ def problem_for(error: BotError) -> Problem:
         return Problem("invalid-request", error.message)
     if isinstance(error, KeyReused):
         return Problem("idempotency-key-reused", error.message)
+    if isinstance(error, OverLimit):
+        return _over_limit(error)
     if isinstance(error, NotAllowed):
         return Problem("not-allowed", error.message)
     if isinstance(error, RequestNotFound):
@@ -116,3 +122,17 @@ def problem_for(error: BotError) -> Problem:
             headers={"Retry-After": "2"},
         )
     return Problem("internal", "the bot could not do this; its log says why")
+
+
+def _over_limit(error: OverLimit) -> Problem:
+    """429 with Retry-After and `frees_at` (when the same request would fit); a 403 when it
+    never would (the request alone is over the limit: waiting does not help)."""
+    if error.frees_at is None or error.wait is None:
+        return Problem("not-allowed", error.message)
+    stamp = datetime.fromtimestamp(math.ceil(error.frees_at), UTC).isoformat()
+    return Problem(
+        "over-limit",
+        error.message,
+        headers={"Retry-After": str(max(1, math.ceil(error.wait)))},
+        extensions={"frees_at": stamp.replace("+00:00", "Z")},
+    )

@@ -38,6 +38,7 @@ from bot.api.waiting import POLL_SECONDS, Changes
 from bot.core import ids
 from bot.core.models import Request
 from bot.core.org import ApiClient
+from bot.core.preview import Purpose, StoredPreview
 from bot.core.workflow import Workflow
 from bot.errors import ApiProblem, BotError, KeyReused, RequestNotFound
 from bot.observability.context import log_context
@@ -55,6 +56,10 @@ class ApiStore(Protocol):
     ) -> None: ...
 
     async def ping(self) -> bool: ...
+
+    async def latest_preview(
+        self, request_id: int, purpose: Purpose | None = None
+    ) -> StoredPreview | None: ...
 
 
 @dataclass
@@ -245,7 +250,7 @@ class Api:
         if wait and not found.status.final:
             call.name = "wait"
             found = await self._wait(client, number, wait)
-        return web.json_response(request_view(found))
+        return web.json_response(request_view(found, await self.store.latest_preview(number)))
 
     async def _wait(self, client: ApiClient, number: int, seconds: int) -> Request:
         loop = asyncio.get_running_loop()
@@ -270,7 +275,7 @@ class Api:
         call.request_id = number
         done = await self.workflow.cancel(number, user=client.acts_as, note=reason)
         log.info("HTTP API client %s cancelled request %s", client.name, number)
-        return web.json_response(request_view(done))
+        return web.json_response(request_view(done, await self.store.latest_preview(number)))
 
     async def undo(self, request: web.Request, call: Call) -> web.Response:
         """Files the undo of a request that ran: a new request (201), pending for approvals,

@@ -9,10 +9,13 @@ import datetime as dt
 from typing import Any
 
 from bot.core.models import Request, TargetState
+from bot.core.preview import StoredPreview
 
-__all__ = ["request_view", "rfc3339"]
+__all__ = ["TARGET_FIELDS", "request_view", "rfc3339"]
 
 BASE = "/api/v1"
+TARGET_FIELDS = ("app_id", "number", "outcome", "api_status", "message", "attempts", "new_app_id")
+"""Every field of a target's result, always present (the OpenAPI document's `TargetResult`)."""
 
 
 def rfc3339(epoch: float | None) -> str | None:
@@ -25,7 +28,8 @@ def rfc3339(epoch: float | None) -> str | None:
     )
 
 
-def request_view(request: Request) -> dict[str, Any]:
+def request_view(request: Request, preview: StoredPreview | None = None) -> dict[str, Any]:
+    """The request, with what it touches as last read from SFVoPI (`preview`, if any)."""
     return {
         "id": request.id,
         "org": request.org,
@@ -48,6 +52,7 @@ def request_view(request: Request) -> dict[str, Any]:
         "targets": [_target(t) for t in request.targets],
         "break_glass": _break_glass(request),
         "undoes": request.undoes,
+        "preview": _preview(preview),
         "links": {
             "self": f"{BASE}/requests/{request.id}",
             "cancel": f"{BASE}/requests/{request.id}/cancel",
@@ -77,4 +82,32 @@ def _break_glass(request: Request) -> dict[str, Any] | None:
         "reviewed_by": request.reviewed_by,
         "review_note": request.review_note,
         "review_due_at": rfc3339(request.review_due_at),
+    }
+
+
+def _preview(stored: StoredPreview | None) -> dict[str, Any] | None:
+    """The latest preview: when and why it was read, its fingerprint, and what it showed."""
+    if stored is None:
+        return None
+    preview = stored.preview
+    return {
+        "seq": stored.seq,
+        "purpose": stored.purpose.value,
+        "read_at": rfc3339(stored.taken_at),
+        "fingerprint": stored.fingerprint,
+        "unreadable": preview.unreadable,
+        "apps": [
+            {
+                "app_id": a.app_id,
+                "found": a.found,
+                "name": a.name,
+                "status": a.status,
+                "numbers": list(a.numbers),
+            }
+            for a in preview.apps
+        ],
+        "numbers": [
+            {"app_id": n.app_id, "number": n.number, "state": n.state.value}
+            for n in preview.numbers
+        ],
     }

@@ -27,6 +27,12 @@ class Kind(enum.StrEnum):
     ESCALATED = "escalated"
     REVIEW_TOLD = "review_told"
     REVIEW_ESCALATED = "review_escalated"
+    # posts owed with a preview (bot/core/workflow/binding.py), one per recipient, each
+    # keyed `<recipient>#<preview seq>`: the full list of numbers under the card, the
+    # requester told a target is already gone, the thread told what changed before running
+    PREVIEW_LISTED = "preview_listed"
+    PREVIEW_GONE = "preview_gone"
+    DRIFT_TOLD = "drift_told"
 
     @property
     def silent(self) -> bool:
@@ -64,7 +70,7 @@ def owed(kind: Kind, request: Request, now: float) -> Owed:
             return Owed.MOOT
     elif kind is Kind.REVIEW_ESCALATED and request.review is not Review.PENDING:
         return Owed.MOOT
-    if kind is not Kind.REVIEW_TOLD and request.card_ts is None:
+    if kind not in (Kind.REVIEW_TOLD, Kind.PREVIEW_GONE) and request.card_ts is None:
         return Owed.WAIT
     return Owed.DUE
 
@@ -164,8 +170,20 @@ class Delivery:
         return self.recipient == STEP
 
 
+def posted_with(recipient: str, seq: int) -> str:
+    """The key of a post owed with the `seq`-th preview (several per request, each once)."""
+    return f"{recipient}#{seq}"
+
+
+def preview_seq(key: str) -> int | None:
+    """The preview a post's key names (`posted_with`), or None."""
+    _, mark, seq = key.partition("#")
+    return int(seq) if mark and seq.isdigit() else None
+
+
 def addressed(key: str, request: Request, org: Org) -> Recipient | None:
     """Where a stored recipient key posts to now (the card's thread, a person, a channel)."""
+    key = key.partition("#")[0]
     if key == "thread":
         if not (request.card_channel and request.card_ts):
             return None

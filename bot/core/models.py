@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 
@@ -147,6 +148,48 @@ class Request:
     @property
     def approvers(self) -> tuple[str, ...]:
         return tuple(a.approver for a in self.approvals)
+
+
+@dataclass(frozen=True)
+class NewRequest:
+    """A request as filing hands it to the store, before it has a number: what a pending and
+    a break-glass request are both filed with (`policy`: the rule decision its `requested`
+    event records)."""
+
+    org: str
+    action: Action
+    requester: str
+    reason: str
+    targets: Sequence[Target]
+    now: float
+    expires_at: float
+    channel_id: str | None = None
+    response_url: str | None = None
+    dedupe_key: str | None = None
+    again: bool = False
+    policy: Mapping[str, object] | None = None
+    undoes: int | None = None  # an undo: the request it takes back (bot/core/undo.py)
+
+    def pending(
+        self, request_id: int, approvals_needed: int = 0, *, filed_by_step: bool = False
+    ) -> Request:
+        """The request as stored, before anything has happened to it."""
+        return Request(
+            id=request_id,
+            org=self.org,
+            action=self.action,
+            requester=self.requester,
+            reason=self.reason,
+            status=Status.PENDING,
+            approvals_needed=approvals_needed,
+            created_at=self.now,
+            expires_at=self.expires_at,
+            targets=tuple(TargetState(target=t) for t in self.targets),
+            channel_id=self.channel_id,
+            response_url=self.response_url,
+            filed_by_step=filed_by_step,
+            undoes=self.undoes,
+        )
 
 
 @dataclass(frozen=True)

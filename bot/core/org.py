@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 from pydantic import SecretStr
 
 from bot.core import ids
+from bot.core.limits import Limit, LimitCheck
 from bot.core.models import Action, Request, Status, Target
 from bot.core.policy import Rule, RuleDecision, decide
 from bot.core.roles import Groups as Groups
@@ -86,10 +87,18 @@ class Policy:
     )
     break_glass: BreakGlass | None = None  # None: nobody may break glass in this org
     undo_window_hours: int = DEFAULT_UNDO_WINDOW_HOURS  # how long Undo is offered after a run
+    # per action: a preview changed before running sends the request back for approval
+    rebind_on_change: Mapping[Action, bool] = field(
+        default_factory=lambda: dict.fromkeys(Action, True), hash=False
+    )
     rules: tuple[Rule, ...] = ()  # by target and size, first match wins (bot/core/policy.py)
+    limits: tuple[Limit, ...] = ()  # per requester or org, all at once (bot/core/limits.py)
 
     def approvals_needed(self, action: Action) -> int:
         return self.approvals.get(action, DEFAULT_APPROVALS)
+
+    def rebinds(self, action: Action) -> bool:
+        return self.rebind_on_change.get(action, True)
 
     def decide(
         self, action: Action, targets: Iterable[Target], linked: int | None = None
@@ -103,6 +112,17 @@ class Policy:
             approvals=self.approvals_needed(action),
             linked=linked,
         )
+
+    def limits_for(self, action: Action) -> tuple[Limit, ...]:
+        """The limits a request of `action` counts against (every one that names it)."""
+        return tuple(limit for limit in self.limits if limit.applies(action))
+
+    def limit_check(
+        self, action: Action, requester: str, targets: int, now: float
+    ) -> LimitCheck | None:
+        """What the store decides in the filing's transaction (None: no limit applies)."""
+        limits = self.limits_for(action)
+        return LimitCheck(limits, requester, targets, now) if limits else None
 
     def decide_for(self, request: Request) -> RuleDecision:
         return self.decide(request.action, (t.target for t in request.targets))

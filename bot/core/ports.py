@@ -9,8 +9,10 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from bot.core.models import Action, Event, Outcome, Request, Review, Status, Target
-from bot.core.preview import PreviewStore
+from bot.core.deliveries import Kind
+from bot.core.limits import LimitCheck
+from bot.core.models import Event, NewRequest, Outcome, Request, Review, Status, Target
+from bot.core.preview import Preview, PreviewStore, StoredPreview
 
 
 @dataclass(frozen=True)
@@ -49,46 +51,26 @@ class FilingStore(Protocol):
 
     async def create_request(
         self,
+        new: NewRequest,
         *,
-        org: str,
-        action: Action,
-        requester: str,
-        reason: str,
-        targets: Sequence[Target],
         approvals_needed: int,
-        now: float,
-        expires_at: float,
-        channel_id: str | None = None,
-        response_url: str | None = None,
-        dedupe_key: str | None = None,
         filed_by_step: bool = False,
-        again: bool = False,
-        undoes: int | None = None,
-        policy: Mapping[str, object] | None = None,
+        limits: LimitCheck | None = None,
     ) -> tuple[Request, bool]:
-        """A pending request stored; `policy`: the rule decision its `requested` event
-        records (an org with policy rules); `undoes`: the request an undo takes back."""
+        """A pending request stored; a replay of the dedupe key: the first request, False.
+        `limits`: counted and judged inside the insert's transaction, serialised per org, so
+        two filings never both take the last slot (OverLimit: nothing stored; a replay of the
+        dedupe key is never refused by them)."""
         ...
 
     async def create_break_glass(
         self,
+        new: NewRequest,
         *,
-        org: str,
-        action: Action,
-        requester: str,
-        reason: str,
-        targets: Sequence[Target],
         incident: str | None,
-        now: float,
-        expires_at: float,
         review_due_at: float,
         lease_seconds: float,
-        channel_id: str | None = None,
-        response_url: str | None = None,
-        dedupe_key: str | None = None,
-        again: bool = False,
-        undoes: int | None = None,
-        policy: Mapping[str, object] | None = None,
+        limits: LimitCheck | None = None,
     ) -> tuple[Request, str | None]:
         """A break-glass request stored already claimed (its claim token), in one transaction;
         a replay of the dedupe key: the first request and None."""
@@ -207,8 +189,28 @@ class ReadingStore(RequestLookup, RequestListing, Protocol):
     async def count_requests(self, *, orgs: Iterable[str], statuses: Iterable[Status]) -> int: ...
 
 
+class BindingStore(RequestLookup, PreviewStore, Protocol):
+    """What binding an approval to its preview needs (bot/core/workflow/binding.py): the
+    previews kept, the drift back to pending, the filed requests never previewed."""
+
+    async def previews(self, request_id: int) -> list[StoredPreview]: ...
+
+    async def drift(
+        self,
+        request_id: int,
+        claim: str,
+        preview: Preview,
+        *,
+        now: float,
+        detail: dict[str, object],
+        owed: Sequence[tuple[Kind, str]] = (),
+    ) -> Request: ...
+
+    async def unpreviewed(self, filed_before: float, limit: int = 100) -> list[int]: ...
+
+
 class RequestStore(
-    FilingStore, DecidingStore, RunningStore, ReadingStore, UndoStore, PreviewStore, Protocol
+    FilingStore, DecidingStore, RunningStore, ReadingStore, BindingStore, UndoStore, Protocol
 ):
     """Durable requests; every transition atomic (one conditional UPDATE plus its event). The
     union of the roles above: a store (SQL, or a test's in-memory one) fills them all."""

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from pydantic import SecretStr
 
 from bot.core.apps import AppFields
+from bot.core.deliveries import Kind
 from bot.core.models import Action, Target
 from bot.errors import AppNotFound, BotError
 
@@ -51,10 +52,18 @@ UNDONE = "undone"
 
 
 class Purpose(enum.StrEnum):
-    """When a preview was read: as the request was filed, or right before it ran."""
+    """When a preview was read: as the request was filed, right before it ran (the
+    pre-image), or right before it would have run, found changed (`rebound`: the request
+    waits for approval on this one again)."""
 
     FILED = "filed"
     BEFORE_EXECUTION = "before_execution"
+    REBOUND = "rebound"
+
+    @property
+    def binds(self) -> bool:
+        """Whether approvals given after it are given on it (what the card showed)."""
+        return self is not Purpose.BEFORE_EXECUTION
 
 
 class LinkState(enum.StrEnum):
@@ -214,6 +223,7 @@ class PreviewStore(Protocol):
         *,
         now: float,
         event: bool = True,
+        owed: Sequence[tuple[Kind, str]] = (),
     ) -> StoredPreview: ...
 
     async def latest_preview(

@@ -175,6 +175,13 @@ class BotMetrics:
             ["org", "action", "outcome"],
             registry=r,
         )
+        self.drifts = Counter(
+            "sfvopi_bot_drifts",
+            "Approved requests not run because what they touch changed since approved "
+            "(back to pending).",
+            ["org", "action"],
+            registry=r,
+        )
         self.undos = Counter(
             "sfvopi_bot_undos",
             "Undos finished, by what they took back (unlink, delete) and outcome: succeeded, "
@@ -290,7 +297,9 @@ class BotMetrics:
         if before is request.status:
             return
         org, action, status = self.org(request.org), request.action.value, request.status
-        if status is Status.PENDING:
+        if status is Status.PENDING and before is Status.EXECUTING:
+            self.drifts.labels(org, action).inc()  # counted by the replica that drifted it
+        elif status is Status.PENDING:
             fresh = self.clock() - request.created_at < FRESH_SECONDS
             if before is None and not request.approvals and fresh:
                 self.filed.labels(org, action).inc()

@@ -60,6 +60,7 @@ class Call:
 class _Scripted:
     fault: ApiFault
     match: str | None
+    method: str | None = None
 
 
 class Hold:
@@ -125,6 +126,11 @@ class Emulator(Controls, LoopbackServer):
         self._runner: web.AppRunner | None = None
         self._port: int | None = None
         self._host = "127.0.0.1"
+
+    @property
+    def writes(self) -> list[Call]:
+        """The calls that may change something (a preview's reads left out)."""
+        return [call for call in self.calls if call.method != "GET"]
 
     def add_key(self, key: str, org: str) -> None:
         self._keys[key] = org
@@ -206,9 +212,12 @@ class Emulator(Controls, LoopbackServer):
         except KeyError:
             raise KeyError("unknown emulator key; call add_key first") from None
 
-    def script(self, *faults: ApiFault, match: str | None = None) -> None:
-        """Queue faults, each consumed by the next API call whose raw path contains `match`."""
-        self._script.extend(_Scripted(fault, match) for fault in faults)
+    def script(
+        self, *faults: ApiFault, match: str | None = None, method: str | None = None
+    ) -> None:
+        """Queue faults, each consumed by the next API call whose raw path contains `match`
+        (and whose method is `method`: "DELETE" leaves a preview's reads alone)."""
+        self._script.extend(_Scripted(fault, match, method) for fault in faults)
 
     def hold(self, match: str | None = None) -> Hold:
         held = Hold(match)
@@ -219,8 +228,10 @@ class Emulator(Controls, LoopbackServer):
     def waiting(self) -> int:
         return sum(hold.waiting for hold in self._holds)
 
-    def _take_fault(self, raw_path: str) -> ApiFault | None:
+    def _take_fault(self, raw_path: str, method: str) -> ApiFault | None:
         for i, scripted in enumerate(self._script):
+            if scripted.method not in (None, method):
+                continue
             if scripted.match is None or scripted.match in raw_path:
                 del self._script[i]
                 return scripted.fault
@@ -291,7 +302,7 @@ class Emulator(Controls, LoopbackServer):
             await asyncio.sleep(self.latency)
         for held in [h for h in self._holds if h._matches(raw_path)]:
             await held._wait()
-        fault = self._take_fault(raw_path)
+        fault = self._take_fault(raw_path, request.method)
         if generation != self._generation:
             record(None, fault)
             return _drop(request)

@@ -10,6 +10,8 @@ from typing import Any, Protocol
 
 from aiohttp import web
 
+from bot.core import ids
+from bot.errors import InvalidId
 from bot.sandbox.slack_standin import SlackStandin
 from bot.sandbox.slack_workspace import CHANNEL_ID, USER_ID
 
@@ -26,6 +28,8 @@ class Sandbox(Protocol):
     def state(self) -> dict[str, Any]: ...
 
     async def step_requests(self) -> dict[str, int]: ...
+
+    def link_behind(self, org: str, app_id: str, number: str) -> None: ...
 
 
 _LONG_POLL_MAX = 30.0
@@ -150,7 +154,24 @@ def page_app(sandbox: Sandbox) -> web.Application:
             {"ok": delivered.ok, "status": delivered.status, "execution_id": run.execution_id}
         )
 
+    async def link_behind(request: web.Request) -> web.Response:
+        """Another SFVoPI user links a number to an app (the emulator's control): what an
+        approval was given on changes, and the bot asks again instead of running."""
+        body = await _body(request, "org", "app_id", "number")
+        if isinstance(body, web.Response):
+            return body
+        try:
+            sandbox.link_behind(
+                body["org"], ids.app_id(body["app_id"]), ids.phone_number(body["number"])
+            )
+        except InvalidId as exc:
+            return _error(400, exc.message)
+        except KeyError as exc:
+            return _error(404, str(exc.args[0]) if exc.args else "unknown org or app")
+        return web.json_response({"ok": True})
+
     app = web.Application(client_max_size=64 * 1024)
+    app.router.add_post("/api/link_behind", link_behind)
     app.router.add_post("/api/step", step)
     app.router.add_get("/", index)
     app.router.add_get("/api/state", state)

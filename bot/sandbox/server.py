@@ -49,7 +49,8 @@ __all__ = [
 ]
 
 SANDBOX_ORGS_YAML = """\
-# The sandbox's built-in organization: one org, its channels, people and policy.
+# The sandbox's built-in organization: one org, its channels, people and policy (the small
+# team of examples/orgs-small-team.yml).
 organizations:
   acme:
     api_key_env: SFVOPI_API_KEY_ACME
@@ -62,6 +63,8 @@ organizations:
       ttl_minutes: 60
       self_approval: false
       break_glass: {roles: [admin], require_incident: true, review_within_minutes: 60}
+      limits:
+        - {name: fat finger, action: unlink, per: requester, targets: 20, within: 1h}
     workflow_steps: {enabled: true}
     members:
       U0ALICE: requester
@@ -124,10 +127,17 @@ class Sandbox:
     _runners: list[web.AppRunner] = field(default_factory=list, repr=False)
     _stopped: bool = field(default=False, repr=False)
 
+    _links: int = field(default=0, repr=False)
+
     @property
     def version(self) -> int:
-        """Grows whenever the workspace or the emulator's call log changes."""
-        return self.slack.version + len(self.emulator.calls)
+        """Grows whenever the workspace, the emulator's call log or its links change."""
+        return self.slack.version + len(self.emulator.calls) + self._links
+
+    def link_behind(self, org: str, app_id: str, number: str) -> None:
+        """The page's control: `number` linked to `app_id` as another SFVoPI user would."""
+        self.emulator.link_behind(org, app_id, number)
+        self._links += 1
 
     async def wait_changed(self, since: int, timeout: float) -> int:
         loop = asyncio.get_running_loop()

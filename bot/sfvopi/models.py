@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from dataclasses import fields as dataclass_fields
 from typing import TypeVar
 
 from bot.core.apps import AppFields, opt_int, opt_str, required_object, required_str
@@ -36,15 +37,8 @@ class AppInfo:
 
     @property
     def fields(self) -> AppFields:
-        return AppFields(
-            name=self.name,
-            answer_url=self.answer_url,
-            answer_method=self.answer_method,
-            hangup_url=self.hangup_url,
-            hangup_method=self.hangup_method,
-            fallback_answer_url=self.fallback_answer_url,
-            fallback_answer_method=self.fallback_answer_method,
-        )
+        """The app's own fields (those AppFields declares), as an undo would recreate them."""
+        return AppFields(**{f.name: getattr(self, f.name) for f in dataclass_fields(AppFields)})
 
     @classmethod
     def parse(cls, raw: object) -> AppInfo:

@@ -9,19 +9,15 @@ what it sends back is untrusted (only the request number and the place are read 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
-from bot.core import ids
 from bot.core.models import Action, Request, Review, Status
 from bot.core.undo import Offer
 from bot.core.workflow import MAX_NOTE
-from bot.errors import InvalidId
-from bot.slack import blocks
+from bot.slack import blocks, modals
 from bot.slack.blocks import Block
-from bot.slack.modals import HOME, TEXT_ACTION, TEXT_BLOCK
+from bot.slack.modals import TEXT_ACTION, TEXT_BLOCK, read_place
 
 ACKNOWLEDGE = "sfvopi_review_ack"
 FLAG = "sfvopi_review_flag"
@@ -120,20 +116,8 @@ def review_buttons(request: Request) -> Block:
         "type": "actions",
         "block_id": f"sfvopi_review_{request.id}",
         "elements": [
-            {
-                "type": "button",
-                "action_id": ACKNOWLEDGE,
-                "text": {"type": "plain_text", "text": "Acknowledge"},
-                "style": "primary",
-                "value": rid,
-            },
-            {
-                "type": "button",
-                "action_id": FLAG,
-                "text": {"type": "plain_text", "text": "Flag"},
-                "style": "danger",
-                "value": rid,
-            },
+            blocks.button(ACKNOWLEDGE, "Acknowledge", rid, "primary"),
+            blocks.button(FLAG, "Flag", rid, "danger"),
         ],
     }
 
@@ -209,7 +193,7 @@ def flag_modal(request: Request, *, where: str) -> Block:
     return {
         "type": "modal",
         "callback_id": FLAG_CALLBACK,
-        "private_metadata": json.dumps({"request": request.id, "where": where}),
+        "private_metadata": modals.metadata(request.id, where),
         "title": {"type": "plain_text", "text": f"Flag request #{request.id}"[:24]},
         "submit": {"type": "plain_text", "text": "Flag"},
         "close": {"type": "plain_text", "text": "Back"},
@@ -238,36 +222,11 @@ def read_flag(view: object) -> Flagged | None:
     """The flag a submitted view asks for, or None when the view is not our form as built."""
     if not isinstance(view, dict) or view.get("callback_id") != FLAG_CALLBACK:
         return None
-    raw = view.get("private_metadata")
-    if not isinstance(raw, str) or len(raw) > 200:
+    place = read_place(view)
+    text = modals.typed(view.get("state"))
+    if place is None or text is None:
         return None
-    try:
-        metadata = json.loads(raw)
-    except ValueError:
-        return None
-    if not isinstance(metadata, dict):
-        return None
-    try:
-        request_id = ids.request_id(str(metadata.get("request")))
-        where = str(metadata.get("where"))
-        if where != HOME:
-            where = ids.channel_id(where)
-    except InvalidId:
-        return None
-    text = _typed(view.get("state"))
-    return None if text is None else Flagged(request_id, where, text)
-
-
-def _typed(state: Any) -> str | None:
-    values = state.get("values") if isinstance(state, dict) else None
-    block = values.get(TEXT_BLOCK) if isinstance(values, dict) else None
-    field = block.get(TEXT_ACTION) if isinstance(block, dict) else None
-    if not isinstance(field, dict):
-        return None
-    value = field.get("value")
-    if value is None:
-        return ""
-    return value if isinstance(value, str) else None
+    return Flagged(*place, text)
 
 
 def _section(text: str) -> Block:

@@ -32,6 +32,7 @@ COMMANDS = (*sorted(SIMPLE), *sorted(BY_ID), "unlink", "delete", "undo", "policy
 END_OF_TARGETS = "--"
 AGAIN = "--again"
 BREAK_GLASS = "--break-glass"
+AT = "--at"  # refused for now (_no_schedule)
 NUMBER_PUNCTUATION = str.maketrans("", "", "-().")
 
 
@@ -69,6 +70,7 @@ def parse(text: str) -> Command:
     if name in ("unlink", "delete"):
         again, glass = False, None
         while args:
+            _no_schedule(args[0])
             if args[0] == AGAIN and not again:
                 again, args = True, args[1:]
             elif glass is None and _is_glass(args[0]):
@@ -242,9 +244,23 @@ def _undo(args: list[str], org: str | None) -> Command:
 def _tail(rest: list[str], name: str) -> dict[str, Any]:
     """What follows the targets: `--break-glass [INCIDENT]`, if first, then the reason."""
     glass = None
+    if rest:
+        _no_schedule(rest[0])
     if rest and _is_glass(rest[0]):
         glass, rest = _take_glass(rest)
+        if rest:
+            _no_schedule(rest[0])
     return {"reason": _reason(rest, name), "break_glass": glass}
+
+
+def _no_schedule(word: str) -> None:
+    """`--at` (run at a given time) is refused until execution can wait for it: read as the
+    reason, the request would run as soon as it is approved."""
+    if word == AT or word.startswith(AT + "="):
+        raise ParseError(
+            "`--at` (running a request at a set time) is not supported yet: nothing was filed. "
+            "File the request when it should run."
+        )
 
 
 def _reason(rest: list[str], name: str) -> str:

@@ -24,11 +24,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from aiohttp import web
-from aiohttp.web_protocol import RequestPayloadError
 from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.request.async_request import AsyncBoltRequest
 
+from bot.bounded import read_bounded
 from bot.errors import RejectedRequest
 from bot.observability.metrics import ack_kind
 from bot.slack.admission import arrived
@@ -87,20 +87,7 @@ def signed_by_slack(secret: str | None, body: bytes, headers: Mapping[str, str])
 
 async def read_body(request: web.BaseRequest, limit: int = MAX_BODY_BYTES) -> bytes:
     """The raw body, at most `limit` bytes buffered, within BODY_TIMEOUT."""
-    if request.content_length is not None and request.content_length > limit:
-        raise RejectedRequest(413, "body too large")
-    body = bytearray()
-    try:
-        async with asyncio.timeout(BODY_TIMEOUT):
-            while chunk := await request.content.read(limit + 1 - len(body)):
-                body += chunk
-                if len(body) > limit:
-                    raise RejectedRequest(413, "body too large")
-    except TimeoutError:
-        raise RejectedRequest(408, "body too slow") from None
-    except (ConnectionError, RequestPayloadError):
-        raise RejectedRequest(400, "body unreadable") from None
-    return bytes(body)
+    return await read_bounded(request, limit, BODY_TIMEOUT)
 
 
 async def read_signed(request: web.BaseRequest, secret: str | None) -> bytes:

@@ -10,13 +10,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import resource
-from collections import Counter
 from collections.abc import Callable
 
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.typedefs import Handler, Middleware
 from aiohttp.web_protocol import RequestHandler
+
+from bot.observability.counted import CountedWarnings
 
 log = logging.getLogger(__name__)
 
@@ -58,54 +59,14 @@ def escaped(text: str, limit: int = 200) -> str:
     return out + ("…" if len(text) > limit else "")
 
 
-class RejectionLog:
+class RejectionLog(CountedWarnings):
     """Counts rejected requests by reason; the first of a quiet spell is logged at once, the
     rest as one summary line per interval. Never a body, never a header value."""
 
     def __init__(self, interval: float = REJECTION_LOG_INTERVAL) -> None:
-        self.interval = interval
-        self.counts: Counter[str] = Counter()
-        self.total = 0
-        self._timer: asyncio.TimerHandle | None = None
-
-    def note(self, reason: str) -> None:
-        self.total += 1
-        if self._timer is None:
-            log.warning(
-                "rejected a request to /slack/events (%s); more are counted for %g s",
-                reason,
-                self.interval,
-            )
-            self._arm()
-        else:
-            self.counts[reason] += 1
-
-    def _arm(self) -> None:
-        loop = asyncio.get_running_loop()
-        self._timer = loop.call_later(self.interval, self.flush)
-
-    def flush(self) -> None:
-        """Logs what was counted since the last line; keeps counting while rejections go on."""
-        self._timer = None
-        if not self.counts:
-            return
-        reasons = ", ".join(f"{reason}: {n}" for reason, n in self.counts.most_common())
-        log.warning(
-            "rejected %d requests in the last %g s (%s)",
-            sum(self.counts.values()),
-            self.interval,
-            reasons,
+        super().__init__(
+            log, "rejected a request to /slack/events", "rejected %d requests", interval
         )
-        self.counts.clear()
-        self._arm()
-
-    def close(self) -> None:
-        """Logs what is still counted and stops the timer (on shutdown)."""
-        if self.counts:
-            self.flush()
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
 
 
 class MalformedHttpFilter(logging.Filter):

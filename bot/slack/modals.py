@@ -63,7 +63,7 @@ def decision_modal(decision: Decision, request: Request, need: Need, *, where: s
     return {
         "type": "modal",
         "callback_id": CALLBACKS[decision],
-        "private_metadata": json.dumps({"request": request.id, "where": where}),
+        "private_metadata": metadata(request.id, where),
         "title": {"type": "plain_text", "text": f"{verb} request #{request.id}"[:24]},
         "submit": {"type": "plain_text", "text": submit},
         "close": {"type": "plain_text", "text": "Back"},
@@ -117,30 +117,49 @@ def read_submission(view: object) -> Submission | None:
     if not isinstance(view, dict):
         return None
     decision = next((d for d, c in CALLBACKS.items() if c == view.get("callback_id")), None)
-    raw = view.get("private_metadata")
-    if decision is None or not isinstance(raw, str) or len(raw) > 200:
-        return None
-    try:
-        metadata = json.loads(raw)
-    except ValueError:
-        return None
-    if not isinstance(metadata, dict):
-        return None
-    try:
-        request_id = ids.request_id(str(metadata.get("request")))
-        where = str(metadata.get("where"))
-        if where != HOME:
-            where = ids.channel_id(where)
-    except InvalidId:
-        return None
+    place = read_place(view)
     values = _values(view.get("state"))
-    if values is None:
+    if decision is None or place is None or values is None:
         return None
+    request_id, where = place
     field = TEXT_BLOCK in values
     text = _typed(values) if field else ""
     if text is None:
         return None
     return Submission(decision, request_id, where, text, field)
+
+
+def metadata(request_id: int, where: str) -> str:
+    """The `private_metadata` of a form about one request: which request, and where from."""
+    return json.dumps({"request": request_id, "where": where})
+
+
+def read_place(view: dict[str, Any]) -> tuple[int, str] | None:
+    """The request number and place a submitted view's `private_metadata` names (as
+    `metadata` wrote it), each checked; None when it is not that."""
+    raw = view.get("private_metadata")
+    if not isinstance(raw, str) or len(raw) > 200:
+        return None
+    try:
+        named = json.loads(raw)
+    except ValueError:
+        return None
+    if not isinstance(named, dict):
+        return None
+    try:
+        request_id = ids.request_id(str(named.get("request")))
+        where = str(named.get("where"))
+        if where != HOME:
+            where = ids.channel_id(where)
+    except InvalidId:
+        return None
+    return request_id, where
+
+
+def typed(state: Any) -> str | None:
+    """The text field's value in a submitted view's `state`; None when not our field's shape."""
+    values = _values(state)
+    return None if values is None else _typed(values)
 
 
 def _values(state: Any) -> dict[str, Any] | None:

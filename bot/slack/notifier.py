@@ -24,6 +24,7 @@ from bot.core.deliveries import reminder_steps, review_escalation
 from bot.core.models import Request, Status
 from bot.core.org import Groups, Org, OrgsInForce, in_force
 from bot.core.ports import GroupMembers
+from bot.core.preview import StoredPreview
 from bot.core.workflow import Deferral
 from bot.observability.context import bind, request_scope
 from bot.slack import blocks, break_glass
@@ -119,6 +120,8 @@ class Notifier:
                         await self._sync(request_id, in_turn=True)
                         return
                     status = await self._post_card(request, org)
+            if status is Status.PENDING and self.announce is not None:
+                await self.announce(request_id)  # what its preview owes under the card
             if status is None or status is Status.PENDING:
                 return  # not posted (told or left for the sweep), or nothing more to show
             stored = await self.store.get(request_id)
@@ -141,11 +144,12 @@ class Notifier:
         if not await self.store.claim_card(request_id, self.clock(), self.lease_seconds):
             return None
         failpoints.reached("before_card")
+        preview = await self._preview(request_id)
         try:
             posted = await self.slack.chat_postMessage(
                 channel=org.approval_channel,
                 text=_card_text(request),
-                blocks=self._card(request),
+                blocks=self._card(request, preview),
                 unfurl_links=False,
             )
         except Exception as exc:
@@ -159,12 +163,22 @@ class Notifier:
 
     async def _update_card(self, request: Request) -> None:
         assert request.card_channel and request.card_ts
+        preview = await self._preview(request.id)
         await self.slack.chat_update(
             channel=request.card_channel,
             ts=request.card_ts,
             text=_card_text(request),
-            blocks=self._card(request),
+            blocks=self._card(request, preview),
         )
+
+    async def _preview(self, request_id: int) -> StoredPreview | None:
+        """What the card shows of SFVoPI; a store that cannot say leaves it off, the card
+        still goes out (the next sync shows it)."""
+        try:
+            return await self.store.latest_preview(request_id)
+        except Exception as exc:
+            log.warning("request %s: could not read its preview (%s)", request_id, exc)
+            return None
 
     def _in_force(self, stored: Request, org: Org | None) -> Request:
         return in_force(stored, org, self._known(org))
@@ -172,8 +186,9 @@ class Notifier:
     def _known(self, org: Org | None) -> Groups:
         return self.groups.known(org.groups()) if org and org.groups() and self.groups else {}
 
-    def _card(self, request: Request) -> list[blocks.Block]:
-        """The card, with when and to whom it is escalated if nobody decides (the policy's)."""
+    def _card(self, request: Request, preview: StoredPreview | None) -> list[blocks.Block]:
+        """The card, with when and to whom it is escalated if nobody decides (the policy's),
+        and what it touches as last read."""
         org = self.orgs.current.get(request.org)
         now = self.clock()
         offer = undo.offer(request, org.policy.undo_window_hours, now) if org else None
@@ -181,7 +196,7 @@ class Notifier:
             escalation = review_escalation(org, request, self._known(org))
             return break_glass.card(request, **escalation, undo=offer)
         if org is None:
-            return blocks.card(request)
+            return blocks.card(request, preview=preview)
         reminders = org.policy.reminders_for(request.action)
         return blocks.card(
             request,
@@ -189,6 +204,7 @@ class Notifier:
             escalate_to=reminders.escalate_to,
             now=now,
             undo=offer,
+            preview=preview,
             **_policy(org, request, self._known(org)),
         )
 

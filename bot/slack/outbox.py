@@ -1,5 +1,5 @@
-"""The Slack outbox's one dispatcher: outcome announcements, reminders, escalations and
-break-glass reviews.
+"""The Slack outbox's one dispatcher: outcome announcements, reminders, escalations,
+break-glass reviews, and what a preview owes (its full list, targets gone, a drift).
 
 What is owed is the store's (slack_deliveries, written with the change that owes it); who
 receives it is the core's (bot.core.deliveries); this claims each delivery due (one replica
@@ -18,10 +18,12 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.core import deliveries, failpoints, ids, undo
+from bot.core.bound import approved_on, gone
 from bot.core.deliveries import Delivery, Kind, Owed, Recipient
-from bot.core.models import Request, Review
+from bot.core.models import Request, Review, Status
 from bot.core.org import Groups, Org, OrgsInForce, in_force
 from bot.core.ports import GroupMembers
+from bot.core.preview import changes
 from bot.core.workflow import Deferral
 from bot.slack import blocks, break_glass
 from bot.slack.after_ack import Background
@@ -86,6 +88,7 @@ def _announced(
     return [blocks.outcome_summary(request)]
 
 
+PREVIEW_POSTS = frozenset({Kind.PREVIEW_LISTED, Kind.PREVIEW_GONE, Kind.DRIFT_TOLD})
 RENDERERS: dict[Kind, Render] = {
     Kind.ANNOUNCED: _announced,
     Kind.REMINDED: _reminded,
@@ -119,10 +122,14 @@ class SlackOutbox:
         self.clock = clock or (lambda: notifier.clock())
 
     def changed(self, request: Request, after_ack: Deferral | None) -> None:
-        """The workflow's listener: a review just given is told after the ack."""
+        """The workflow's listener: a review just given is told after the ack; what a
+        pending request's preview owes (the requester told at once, the thread's lines) too."""
         if request.break_glass and request.review in (Review.ACKNOWLEDGED, Review.FLAGGED):
             work = self._told(request.id)
             self.background.spawn(work, name=f"review-{request.id}", after_ack=after_ack)
+        elif request.status is Status.PENDING:
+            owed = self.dispatch(request.id)
+            self.background.spawn(owed, name=f"owed-{request.id}", after_ack=after_ack)
 
     async def _told(self, request_id: int) -> None:
         await self.notifier.sync(request_id)  # the card shows the review first
@@ -171,7 +178,8 @@ class SlackOutbox:
         if owed is Owed.MOOT:
             await self.store.drop_delivery(delivery, now)
             return True
-        if owed is Owed.WAIT:
+        if owed is Owed.WAIT:  # free for the sweep that finds the card posted
+            await self.store.reschedule_delivery(delivery, delivery.due_at)
             return False
         if delivery.is_step:
             return await self._expand(delivery, request, org, groups, now)
@@ -179,6 +187,12 @@ class SlackOutbox:
         if to is None:
             await self.store.drop_delivery(delivery, now)
             return True
+        if delivery.kind in PREVIEW_POSTS:
+            texts = await self._preview_posts(delivery, request)
+            if not texts:
+                await self.store.drop_delivery(delivery, now)
+                return True
+            return await self._post(delivery, request, to, texts)
         if not link and to.key != "thread":
             link.append(await self._link(request))
         texts = RENDERERS[delivery.kind](request, org, groups, to, link[0] if link else None)
@@ -187,6 +201,23 @@ class SlackOutbox:
             offer = undo.offer(request, org.policy.undo_window_hours, now)
             offered = blocks.with_undo(texts[0], request, offer)
         return await self._post(delivery, request, to, texts, offered)
+
+    async def _preview_posts(self, delivery: Delivery, request: Request) -> list[str]:
+        """A post owed with a preview, from the preview its key names (and, for a drift, the
+        one the approvals were given on); [] when there is none to render."""
+        kept = await self.store.previews(request.id)
+        seq = deliveries.preview_seq(delivery.recipient)
+        stored = next((p for p in kept if p.seq == seq), None)
+        if stored is None:
+            return []
+        if delivery.kind is Kind.PREVIEW_LISTED:
+            return blocks.preview_thread(request, stored)
+        if delivery.kind is Kind.PREVIEW_GONE:
+            return [blocks.gone_notice(request, stored)] if gone(stored.preview) else []
+        approved = approved_on([p for p in kept if p.seq < stored.seq])
+        if approved is None:
+            return []
+        return [blocks.drift_line(request, changes(approved.preview, stored.preview))]
 
     async def _expand(
         self, step: Delivery, request: Request, org: Org, groups: Groups, now: float

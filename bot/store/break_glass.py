@@ -7,10 +7,9 @@ telling when given) is written in the same transaction, to the outbox (bot/store
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-
 from bot.core.deliveries import Kind
-from bot.core.models import Action, Request, Review, Status, Target
+from bot.core.limits import LimitCheck
+from bot.core.models import NewRequest, Request, Review, Status
 from bot.store.conditions import conditional
 from bot.store.outbox import owe
 from bot.store.schema import requests_t
@@ -27,53 +26,32 @@ class BreakGlass(Transitions):
 
     async def create_break_glass(
         self,
+        new: NewRequest,
         *,
-        org: str,
-        action: Action,
-        requester: str,
-        reason: str,
-        targets: Sequence[Target],
         incident: str | None,
-        now: float,
-        expires_at: float,
         review_due_at: float,
         lease_seconds: float,
-        channel_id: str | None = None,
-        response_url: str | None = None,
-        dedupe_key: str | None = None,
-        again: bool = False,
-        undoes: int | None = None,
-        policy: Mapping[str, object] | None = None,
+        limits: LimitCheck | None = None,
     ) -> tuple[Request, str | None]:
         """Stores the request and claims its execution in one transaction (`requested`,
         `broke_glass`, `claimed`), so it is never seen pending and nobody approves it: the
         claim runs it through the same leases as an approved request. Urgent, as a command's
         ack may wait on it. Its targets are reserved and released again in the transaction,
         so a target pending elsewhere refuses it (AlreadyPending) unless `again`."""
+        now, requester = new.now, new.requester
         async with self._write(urgent=True) as conn:
             inserted = await self._insert_request(
                 conn,
+                new,
                 {
-                    "org": org,
-                    "action": action.value,
-                    "requester": requester,
-                    "reason": reason,
                     "approvals_needed": 0,
-                    "created_at": now,
-                    "expires_at": expires_at,
-                    "channel_id": channel_id,
-                    "response_url": response_url,
-                    "dedupe_key": dedupe_key,
                     "break_glass": 1,
                     "incident": incident,
                     "review": Review.PENDING.value,
                     "review_due_at": review_due_at,
                     "decided_by": requester,
-                    "undoes": undoes,
                 },
-                targets,
-                again=again,
-                policy=policy,
+                limits=limits,
             )
             if isinstance(inserted, Request):
                 return inserted, None
@@ -83,7 +61,7 @@ class BreakGlass(Transitions):
                 now,
                 requester,
                 "broke_glass",
-                {"incident": incident, "reason": reason},
+                {"incident": incident, "reason": new.reason},
             )
             await owe(conn, self._insert, inserted, [(Kind.REVIEW_ESCALATED, review_due_at)])
             claim = await self._claim(conn, inserted, Status.PENDING, now, lease_seconds)

@@ -13,13 +13,13 @@ from typing import Any
 from sqlalchemy import and_, bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bot.core.deliveries import STEP, Delivery, Kind
+from bot.core.deliveries import AT_ONCE, STEP, Delivery, Kind
 from bot.core.models import Status
 from bot.store.conditions import conditional, lapsed
 from bot.store.database import Database
 from bot.store.schema import requests_t, slack_deliveries_t
 
-__all__ = ["Outbox", "owe"]
+__all__ = ["Outbox", "owe", "owe_posts"]
 
 _D = slack_deliveries_t
 
@@ -362,4 +362,15 @@ async def owe(
     for kind, due_at in steps:
         await conn.execute(
             insert(_D).values(_row(request_id, kind, STEP, due_at)).on_conflict_do_nothing()
+        )
+
+
+async def owe_posts(
+    conn: AsyncConnection, insert: Any, request_id: int, kind: Kind, recipients: Iterable[str]
+) -> None:
+    """Writes posts owed at once straight to their recipients (no step to expand), in the
+    owing change's transaction; each key once."""
+    for key in recipients:
+        await conn.execute(
+            insert(_D).values(_row(request_id, kind, key, AT_ONCE)).on_conflict_do_nothing()
         )

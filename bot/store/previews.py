@@ -4,15 +4,19 @@ approval was given on."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.engine import Row
+from sqlalchemy.ext.asyncio import AsyncConnection
 
+from bot.core.deliveries import Kind, posted_with
 from bot.core.preview import PREVIEWED, Preview, Purpose, StoredPreview
 from bot.errors import RequestNotFound, StoreError
 from bot.store.database import Database
+from bot.store.outbox import owe_posts
 from bot.store.schema import request_previews_t, requests_t
 
 __all__ = ["Previews"]
@@ -35,28 +39,46 @@ class Previews(Database):
         *,
         now: float,
         event: bool = True,
+        owed: Sequence[tuple[Kind, str]] = (),
     ) -> StoredPreview:
         """Stores `preview` as the request's next one and, with `event`, its `previewed`
-        event; raises RequestNotFound for an unknown request."""
-        stored = StoredPreview(request_id, 0, purpose, now, preview.fingerprint(), preview)
+        event, and the posts it makes owed (`owed`: kind and recipient, each keyed with its
+        seq); raises RequestNotFound for an unknown request."""
         async with self._write() as conn:
-            lock = _REQUEST if self.is_sqlite else _LOCKED_REQUEST  # seq taken in turn
-            if (await conn.execute(lock, {"id": request_id})).first() is None:
-                raise RequestNotFound(f"there is no request #{request_id}")
-            seq = int((await conn.execute(_NEXT_SEQ, {"id": request_id})).scalar_one())
-            stored = replace(stored, seq=seq)
-            await conn.execute(
-                request_previews_t.insert().values(
-                    request_id=request_id,
-                    seq=seq,
-                    purpose=purpose.value,
-                    taken_at=now,
-                    fingerprint=stored.fingerprint,
-                    body=preview.to_json(),
-                )
+            return await self._keep_preview(conn, request_id, purpose, preview, now, event, owed)
+
+    async def _keep_preview(
+        self,
+        conn: AsyncConnection,
+        request_id: int,
+        purpose: Purpose,
+        preview: Preview,
+        now: float,
+        event: bool = True,
+        owed: Sequence[tuple[Kind, str]] = (),
+    ) -> StoredPreview:
+        """`record_preview` within the caller's transaction (a drift keeps its preview in
+        the transition's)."""
+        stored = StoredPreview(request_id, 0, purpose, now, preview.fingerprint(), preview)
+        lock = _REQUEST if self.is_sqlite else _LOCKED_REQUEST  # seq taken in turn
+        if (await conn.execute(lock, {"id": request_id})).first() is None:
+            raise RequestNotFound(f"there is no request #{request_id}")
+        seq = int((await conn.execute(_NEXT_SEQ, {"id": request_id})).scalar_one())
+        stored = replace(stored, seq=seq)
+        await conn.execute(
+            request_previews_t.insert().values(
+                request_id=request_id,
+                seq=seq,
+                purpose=purpose.value,
+                taken_at=now,
+                fingerprint=stored.fingerprint,
+                body=preview.to_json(),
             )
-            if event:
-                await self._event(conn, request_id, now, "bot", PREVIEWED, stored.event_detail())
+        )
+        if event:
+            await self._event(conn, request_id, now, "bot", PREVIEWED, stored.event_detail())
+        for kind, recipient in owed:
+            await owe_posts(conn, self._insert, request_id, kind, [posted_with(recipient, seq)])
         return stored
 
     async def latest_preview(
@@ -70,6 +92,16 @@ class Previews(Database):
         async with self._read() as conn:
             row = (await conn.execute(query)).first()
         return None if row is None else _stored(row)
+
+    async def previews(self, request_id: int) -> list[StoredPreview]:
+        """Every preview of the request, oldest first."""
+        query = (
+            select(request_previews_t)
+            .where(request_previews_t.c.request_id == request_id)
+            .order_by(request_previews_t.c.seq)
+        )
+        async with self._read() as conn:
+            return [_stored(row) for row in await conn.execute(query)]
 
 
 def _stored(row: Row[Any]) -> StoredPreview:

@@ -12,17 +12,18 @@ from typing import Any
 from sqlalchemy import and_, bindparam, delete, func, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from bot.core.limits import LimitCheck
 from bot.core.models import (
     STEP_FILED,
-    Action,
     Event,
+    NewRequest,
     Request,
     Status,
     Target,
-    TargetState,
 )
 from bot.errors import AlreadyPending, KeyReused
 from bot.store.database import Database
+from bot.store.limits import within_limits
 from bot.store.schema import events_t, pending_targets_t, requests_t, targets_t
 from bot.store.undo_facts import one_undo_alive
 
@@ -110,22 +111,11 @@ class Requests(Database):
 
     async def create_request(
         self,
+        new: NewRequest,
         *,
-        org: str,
-        action: Action,
-        requester: str,
-        reason: str,
-        targets: Sequence[Target],
         approvals_needed: int,
-        now: float,
-        expires_at: float,
-        channel_id: str | None = None,
-        response_url: str | None = None,
-        dedupe_key: str | None = None,
         filed_by_step: bool = False,
-        again: bool = False,
-        undoes: int | None = None,
-        policy: Mapping[str, object] | None = None,
+        limits: LimitCheck | None = None,
     ) -> tuple[Request, bool]:
         """Stores a pending request; the same dedupe key returns the first one, not a second.
         AlreadyPending (nothing stored) when a target waits in another pending request,
@@ -137,62 +127,43 @@ class Requests(Database):
         async with self._write(urgent=True) as conn:
             inserted = await self._insert_request(
                 conn,
-                {
-                    "org": org,
-                    "action": action.value,
-                    "requester": requester,
-                    "reason": reason,
-                    "approvals_needed": approvals_needed,
-                    "created_at": now,
-                    "expires_at": expires_at,
-                    "channel_id": channel_id,
-                    "response_url": response_url,
-                    "dedupe_key": dedupe_key,
-                    "filed_by_step": int(filed_by_step),
-                    "undoes": undoes,
-                },
-                targets,
-                again=again,
-                policy=policy,
+                new,
+                {"approvals_needed": approvals_needed, "filed_by_step": int(filed_by_step)},
+                limits=limits,
             )
             if isinstance(inserted, Request):
                 return inserted, False
-            request_id = inserted
-        stored = Request(
-            id=request_id,
-            org=org,
-            action=action,
-            requester=requester,
-            reason=reason,
-            status=Status.PENDING,
-            approvals_needed=approvals_needed,
-            created_at=now,
-            expires_at=expires_at,
-            targets=tuple(TargetState(target=t) for t in targets),
-            channel_id=channel_id,
-            response_url=response_url,
-            filed_by_step=filed_by_step,
-            undoes=undoes,
-        )
-        return stored, True
+        return new.pending(inserted, approvals_needed, filed_by_step=filed_by_step), True
 
     async def _insert_request(
         self,
         conn: AsyncConnection,
-        values: dict[str, Any],
-        targets: Sequence[Target],
+        new: NewRequest,
+        columns: dict[str, Any],
         *,
-        again: bool,
-        policy: Mapping[str, object] | None = None,
+        limits: LimitCheck | None = None,
     ) -> int | Request:
-        """Inserts a pending request, its targets, their reservations and its `requested`
-        event in the caller's transaction: its id, or the request already filed under the
-        same dedupe key. AlreadyPending when a target is reserved and not `again`; Conflict
-        for an undo of a request another undo takes back already."""
-        if values.get("undoes") is not None:
-            await one_undo_alive(
-                conn, values["undoes"], values.get("dedupe_key"), is_sqlite=self.is_sqlite
-            )
+        """Inserts a pending request (`columns`: those beyond what every new request fills),
+        its targets, their reservations and its `requested` event in the caller's
+        transaction: its id, or the request already filed under the same dedupe key.
+        AlreadyPending when a target is reserved and not `again`; OverLimit when a limit
+        would be passed (checked last, so the org's lock is held briefly)."""
+        targets, again, policy = new.targets, new.again, new.policy
+        values = {
+            "org": new.org,
+            "action": new.action.value,
+            "requester": new.requester,
+            "reason": new.reason,
+            "created_at": new.now,
+            "expires_at": new.expires_at,
+            "channel_id": new.channel_id,
+            "response_url": new.response_url,
+            "dedupe_key": new.dedupe_key,
+            "undoes": new.undoes,
+            **columns,
+        }
+        if new.undoes is not None:  # one undo alive per request: Conflict for a second
+            await one_undo_alive(conn, new.undoes, new.dedupe_key, is_sqlite=self.is_sqlite)
         insert = self._prepared.get("insert_request")
         if insert is None:
             insert = self._prepared["insert_request"] = (
@@ -232,13 +203,18 @@ class Requests(Database):
             ],
         )
         await self._reserve(conn, request_id, values["org"], len(set(targets)), again=again)
+        detail = _requested(values, targets, policy)
+        if limits is not None:
+            detail["limits"] = await within_limits(
+                conn, sqlite=self.is_sqlite, org=values["org"], request_id=request_id, check=limits
+            )
         await self._event(
             conn,
             request_id,
             values["created_at"],
             values["requester"],
             "requested",
-            _requested(values, targets, policy),
+            detail,
             first=True,
         )
         return request_id

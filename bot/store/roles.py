@@ -9,8 +9,9 @@ from typing import Protocol
 
 from bot.audit.events import AuditEvent, ChainLink
 from bot.core.deliveries import Delivery, Kind
-from bot.core.models import Request, Status
-from bot.core.ports import RequestLookup
+from bot.core.models import Status
+from bot.core.ports import RequestListing, RequestLookup
+from bot.core.preview import Purpose, StoredPreview
 from bot.store.audit import Position
 from bot.store.function_runs import FunctionRun
 
@@ -27,20 +28,20 @@ __all__ = [
 ]
 
 
-class CardStore(Protocol):
+class CardStore(RequestLookup, Protocol):
     """The notifier's: each card's lease and record, and what Slack refused."""
 
     async def claim_card(self, request_id: int, now: float, lease_seconds: float) -> bool: ...
 
     async def clear_slack_problem(self, request_id: int) -> None: ...
 
-    async def get(
-        self, request_id: int, *, orgs: Collection[str] | None = None
-    ) -> Request | None: ...
-
     async def note_slack_problem(
         self, request_id: int, problem: str, now: float, *, release_card: bool = False
     ) -> bool: ...
+
+    async def latest_preview(
+        self, request_id: int, purpose: Purpose | None = None
+    ) -> StoredPreview | None: ...
 
     async def outbox(self, now: float) -> tuple[list[int], list[int]]: ...
 
@@ -58,7 +59,7 @@ class CardStore(Protocol):
     ) -> Status: ...
 
 
-class DeliveryStore(Protocol):
+class DeliveryStore(RequestLookup, Protocol):
     """The Slack outbox's: deliveries claimed, posted, refused or dropped."""
 
     async def claim_delivery(
@@ -83,14 +84,12 @@ class DeliveryStore(Protocol):
         self, step: Delivery, recipients: list[str], now: float, detail: dict[str, object]
     ) -> bool: ...
 
-    async def get(
-        self, request_id: int, *, orgs: Collection[str] | None = None
-    ) -> Request | None: ...
+    async def previews(self, request_id: int) -> list[StoredPreview]: ...
 
     async def reschedule_delivery(self, delivery: Delivery, due_at: float) -> None: ...
 
 
-class StepRunStore(Protocol):
+class StepRunStore(RequestLookup, Protocol):
     """Workflow Builder steps': runs taken in, settled and completed once."""
 
     async def add_function_run(
@@ -113,10 +112,6 @@ class StepRunStore(Protocol):
 
     async def function_runs_of(self, request_id: int) -> list[str]: ...
 
-    async def get(
-        self, request_id: int, *, orgs: Collection[str] | None = None
-    ) -> Request | None: ...
-
     async def note_function_problem(
         self, execution_id: str, problem: str, now: float, retry_in: float
     ) -> int: ...
@@ -126,19 +121,10 @@ class StepRunStore(Protocol):
     ) -> None: ...
 
 
-class HomeStore(Protocol):
+class HomeStore(RequestListing, Protocol):
     """The App Home's: who opened it, and what to show them."""
 
     async def home_viewers(self, users: Collection[str]) -> list[str]: ...
-
-    async def list_requests(
-        self,
-        *,
-        orgs: Iterable[str],
-        statuses: Iterable[Status] | None = None,
-        limit: int = 20,
-        requester: str | None = None,
-    ) -> list[Request]: ...
 
     async def remember_home(self, user: str, now: float) -> None: ...
 

@@ -10,7 +10,7 @@ from sqlalchemy import and_, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.core.models import Status
-from bot.core.preview import UNDONE, Purpose
+from bot.core.preview import UNDONE, Preview, Purpose
 from bot.core.undo import WITHDRAWN
 from bot.errors import Conflict
 from bot.store.schema import request_previews_t, requests_t
@@ -31,13 +31,14 @@ _LIVE_UNDO = (
     .limit(1)
 )
 _PRE_IMAGE = (
-    select(request_previews_t.c.seq)
+    select(request_previews_t.c.body)
     .where(
         and_(
             request_previews_t.c.request_id == bindparam("id"),
             request_previews_t.c.purpose == Purpose.BEFORE_EXECUTION.value,
         )
     )
+    .order_by(request_previews_t.c.seq.desc())
     .limit(1)
 )
 _LOCK_ORIGINAL = select(requests_t.c.id).where(requests_t.c.id == bindparam("id")).with_for_update()
@@ -47,10 +48,19 @@ _UNDOES = select(requests_t.c.undoes).where(requests_t.c.id == bindparam("id"))
 async def undo_facts(
     conn: AsyncConnection, request_id: int
 ) -> tuple[bool, tuple[int, Status] | None]:
-    """Whether a pre-image was recorded before the request ran, and its live undo, if any."""
-    pre_image = (await conn.execute(_PRE_IMAGE, {"id": request_id})).first() is not None
+    """Whether a readable pre-image was recorded before the request ran (an unreadable read
+    is none), and its live undo, if any."""
+    body = (await conn.execute(_PRE_IMAGE, {"id": request_id})).scalar()
+    pre_image = body is not None and readable(body)
     live = (await conn.execute(_LIVE_UNDO, {"id": request_id})).first()
     return pre_image, None if live is None else (int(live.id), Status(live.status))
+
+
+def readable(body: str) -> bool:
+    try:
+        return Preview.from_json(body).unreadable is None
+    except ValueError:
+        return False
 
 
 async def one_undo_alive(

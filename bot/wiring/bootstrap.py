@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
@@ -149,6 +150,12 @@ def _assemble(settings: Settings, parts: _Parts, identity: Identity) -> Bot:
     flow.subscribe(lambda request, _after_ack: metrics.changed(request))  # counts, sends nothing
     for listener in (home.changed, steps.changed, outbox.changed):
         flow.subscribe(listener)
+    # a request just filed: its preview read after the ack, the card updated with it
+    flow.subscribe(
+        lambda request, after_ack: flow.binding.after_filing(
+            request, partial(background.spawn, after_ack=after_ack)
+        )
+    )
     audit_sink = AuditSink.from_settings(store, settings)
     services = Services(
         settings=settings,
@@ -170,7 +177,7 @@ def _assemble(settings: Settings, parts: _Parts, identity: Identity) -> Bot:
     )
     sweepers = Sweepers(
         # in this order on each pass: the workflow's own first, then what Slack is told
-        (flow.sweep, notifier.sweep, outbox.sweep, steps.sweep),
+        (flow.sweep, flow.binding.sweep, notifier.sweep, outbox.sweep, steps.sweep),
         interval=settings.sweep_interval_seconds,
         metrics=metrics,
         source=store,

@@ -16,7 +16,7 @@ from sqlalchemy.exc import OperationalError
 
 from bot.api.bodies import MAX_API_BODY
 from bot.config.settings import Settings
-from bot.core.models import Action, Target
+from bot.core.models import Action, NewRequest, Target
 from bot.sandbox.emulator import Emulator
 from bot.sandbox.slack_standin import SlackServerError, SlackStandin
 from tests.support.api import API_ORGS_YAML, API_TOKENS, ApiUser
@@ -292,14 +292,16 @@ async def test_another_orgs_request_is_a_missing_one_while_its_groups_are_unread
         slack.fail("usergroups.users.list", *[SlackServerError()] * 20)
     now = time.time()
     theirs, _ = await bot.services.store.create_request(  # as another replica filed it
-        org="globex",
-        action=Action.DELETE,
-        requester="U0GINA",
-        reason="x",
-        targets=[Target("sfv_app_globex000001")],
+        NewRequest(
+            org="globex",
+            action=Action.DELETE,
+            requester="U0GINA",
+            reason="x",
+            targets=[Target("sfv_app_globex000001")],
+            now=now,
+            expires_at=now + 3600,
+        ),
         approvals_needed=1,
-        now=now,
-        expires_at=now + 3600,
     )
     ours = client(bot)
     missing = theirs.id + 1  # no such request; as many digits, so as long an answer

@@ -24,7 +24,7 @@ from pydantic import SecretStr
 from bot.audit.sink import AuditSink, FileDestination, WebhookDestination, destination_for
 from bot.audit.verify import verify
 from bot.config.settings import Settings, describe_error
-from bot.core.models import Action, Status, Target
+from bot.core.models import Action, NewRequest, Status, Target
 from bot.errors import AuditSinkError
 from bot.sandbox.emulator import Emulator
 from bot.sandbox.slack_standin import SlackStandin
@@ -54,14 +54,16 @@ async def file_requests(store: Store, count: int, *, first: int = 0) -> None:
     for i in range(first, first + count):
         now = 1_700_000_000.0 + i
         request, _ = await store.create_request(
-            org="acme",
-            action=Action.DELETE,
-            requester="U0ALICE",
-            reason=f"audit {i}",
-            targets=[Target(f"sfv_app_audit{i:04d}")],
+            NewRequest(
+                org="acme",
+                action=Action.DELETE,
+                requester="U0ALICE",
+                reason=f"audit {i}",
+                targets=[Target(f"sfv_app_audit{i:04d}")],
+                now=now,
+                expires_at=now + 3600,
+            ),
             approvals_needed=1,
-            now=now,
-            expires_at=now + 3600,
         )
         record = await store.approve(request.id, approver="U0BOB", now=now + 1, lease_seconds=30)
         assert record.claim is not None

@@ -8,7 +8,7 @@ from __future__ import annotations
 from prometheus_client.exposition import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from bot.core.models import Action, Status, Target
+from bot.core.models import Action, NewRequest, Status, Target
 from bot.observability.metrics import BotMetrics
 from bot.store import Store
 
@@ -17,14 +17,16 @@ T0 = 1_700_000_000.0
 
 async def file(store: Store, org: str, at: float, app: str = "sfv_app_abc123xyz456") -> int:
     request, created = await store.create_request(
-        org=org,
-        action=Action.DELETE,
-        requester="U0ALICE",
-        reason="decommission, CHG-1",
-        targets=[Target(app)],
+        NewRequest(
+            org=org,
+            action=Action.DELETE,
+            requester="U0ALICE",
+            reason="decommission, CHG-1",
+            targets=[Target(app)],
+            now=at,
+            expires_at=at + 3600,
+        ),
         approvals_needed=1,
-        now=at,
-        expires_at=at + 3600,
     )
     assert created
     return request.id

@@ -22,7 +22,7 @@ from urllib.parse import urlencode
 
 import aiohttp
 
-from bot.core.models import Action, Target
+from bot.core.models import Action, NewRequest, Target
 from bot.sandbox.emulator import Emulator
 from bot.sandbox.slack_standin import SlackStandin
 from bot.store import Store
@@ -88,14 +88,16 @@ async def abandoned_long_ago(store: Store, i: int) -> int:
     and its review is overdue."""
     now = time.time() - 31 * 60
     request, claim = await store.create_break_glass(
-        org="acme",
-        action=Action.DELETE,
-        requester="U0DAVE",
-        reason=f"abandoned {i}",
-        targets=[Target(app(i))],
+        NewRequest(
+            org="acme",
+            action=Action.DELETE,
+            requester="U0DAVE",
+            reason=f"abandoned {i}",
+            targets=[Target(app(i))],
+            now=now,
+            expires_at=now + 3600,
+        ),
         incident=f"INC-{i + 1}",
-        now=now,
-        expires_at=now + 3600,
         review_due_at=now + 30 * 60,
         lease_seconds=2,
     )

@@ -165,13 +165,13 @@ async def test_sfvopi_faults_end_in_a_final_state_the_user_can_see(
 ) -> None:
     emulator = short_emulator_timeouts
     request_id = rid(await ask(slack, fast_bot, "U0ALICE", UNLINK))
-    emulator.script(*faults)
+    emulator.script(*faults, method="DELETE")
     emulator.latency = latency
     await click(slack, fast_bot, "U0BOB", request_id, "approve")
     # the emulator records a call when it answers; slow and held calls answer after the bot
     # gave up on them, so wait for every attempt to land before counting
-    await wait_until(lambda: len(emulator.calls) >= calls, timeout=10, what=f"{calls} calls")
-    assert len(emulator.calls) == calls <= fast_bot.services.settings.api_tries
+    await wait_until(lambda: len(emulator.writes) >= calls, timeout=10, what=f"{calls} calls")
+    assert len(emulator.writes) == calls <= fast_bot.services.settings.api_tries
     api_paths_are_strict(emulator)
 
     text, shown = await status_as_seen(slack, "U0ALICE", request_id)
@@ -201,12 +201,14 @@ async def test_the_number_of_sfvopi_tries_follows_the_setting(
                 slack, running, "U0ALICE", "delete sfv_app_abc123xyz456 sfv_app_def789ghi012 r"
             )
         )
-        emulator.script(*(ApiFault.SERVER_ERROR,) * 4, ApiFault.DROP, ApiFault.DROP)
+        emulator.script(
+            *(ApiFault.SERVER_ERROR,) * 4, ApiFault.DROP, ApiFault.DROP, method="DELETE"
+        )
         await click(slack, running, "U0BOB", request_id, "approve")
         await click(slack, running, "U0CAROL", request_id, "approve")
     finally:
         await running.stop()
-    assert len(emulator.calls) == 4  # two targets, two tries each
+    assert len(emulator.writes) == 4  # two targets, two tries each
     api_paths_are_strict(emulator)
     final = card_text(card(slack, request_id))
     assert final.count("server error after 2 tries") == 2
@@ -352,7 +354,7 @@ async def test_a_card_update_that_fails_for_good_is_finished_by_the_sweeper(
     # the clock moved past the response_url's 30 minutes, so the notice came as a DM
     assert len([t for t in notices(slack, "U0ALICE") if "succeeded" in t]) == 1
     assert len(slack.messages("C0OPSLOG")) == 1
-    assert len(emulator.calls) == 1
+    assert len(emulator.writes) == 1
 
 
 async def test_a_database_outage_still_gets_every_command_and_click_an_answer(
@@ -378,7 +380,7 @@ async def test_a_database_outage_still_gets_every_command_and_click_an_answer(
     finally:
         await store.engine.dispose()
         store.engine = working
-    assert emulator.calls == []
+    assert emulator.writes == []
     await click(slack, bot, "U0BOB", request_id, "approve")  # the database is back
     assert ": done" in (await status_as_seen(slack, "U0ALICE", request_id))[0]
 
@@ -438,9 +440,9 @@ async def test_everything_at_once_still_ends_final_and_told(
     request_id = rid(await ask(slack, fast_bot, "U0ALICE", UNLINK))
     slack.response_url_gone = True
     slack.fail("chat.update", SlackServerError())
-    emulator.script(ApiFault.TIMEOUT, ApiFault.SERVER_ERROR, ApiFault.DROP)
+    emulator.script(ApiFault.TIMEOUT, ApiFault.SERVER_ERROR, ApiFault.DROP, method="DELETE")
     await click(slack, fast_bot, "U0BOB", request_id, "approve")
-    await wait_until(lambda: len(emulator.calls) == 3, timeout=10)
+    await wait_until(lambda: len(emulator.writes) == 3, timeout=10)
     fast_bot.services.notifier.clock = lambda: FAR_FUTURE
     await fast_bot.sweep_once()
     await fast_bot.settle()

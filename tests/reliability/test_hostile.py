@@ -650,7 +650,7 @@ async def test_malformed_bodies_get_200_when_signed_and_401_when_not(
     assert result.status == (200 if signed else 401), (result.status, result.body)
     if not signed:
         assert slack.calls[before:] == []
-    assert emulator.calls == []
+    assert emulator.writes == []
     assert error_records(caplog, since) == []
 
 
@@ -687,7 +687,7 @@ async def test_replayed_and_reordered_clicks_run_a_request_once(
     assert late.status == 200
     await bot.settle()
     assert emulator.effective[("unlink", "sfv_app_abc123xyz456", "+918000000001")] == 1
-    assert len(emulator.calls) == 1
+    assert len(emulator.writes) == 1
     done = card(slack, request_id)
     assert done.action_ids() == []
     edits = done.edited
@@ -706,7 +706,7 @@ async def test_replayed_and_reordered_clicks_run_a_request_once(
     assert "has already succeeded" in told(slack, "U0DAVE")[-1]
     assert card(slack, request_id).edited == edits
     assert len(slack.messages("C0OPSLOG")) == 1
-    assert len(emulator.calls) == 1
+    assert len(emulator.writes) == 1
 
 
 async def test_deny_then_approve_keeps_the_deny(
@@ -723,7 +723,7 @@ async def test_deny_then_approve_keeps_the_deny(
     assert (await replay(slack, approve)).status == 200
     await bot.settle()
     assert "was denied" in told(slack, "U0BOB")[-1]
-    assert emulator.calls == []
+    assert emulator.writes == []
     stored = await bot.services.store.get(request_id)
     assert stored is not None and stored.status is Status.DENIED and stored.approvals == ()
 
@@ -750,7 +750,7 @@ async def test_forged_button_values_are_refused_plainly(
     await slack.click("U0BOB", APPROVALS, card(slack, own).ts, "sfvopi_approve", value=forged)
     await bot.settle()
     assert says in told(slack, "U0BOB")[-1]
-    assert emulator.calls == []
+    assert emulator.writes == []
     for request_id in (own, other):
         stored = await bot.services.store.get(request_id)
         assert stored is not None and stored.status is Status.PENDING and stored.approvals == ()

@@ -56,6 +56,8 @@ POINTS = [
     KillPoint("after_card_posted", "after_card_posted", Outcome.DONE, 1),
     KillPoint("after_card", None, Outcome.DONE, 1),
     KillPoint("after_claim", "after_claim", Outcome.DONE, 1),
+    # the pre-image kept, nothing sent yet: the restart runs it on that pre-image, not re-read
+    KillPoint("after_pre_image", "after_pre_image", Outcome.DONE, 1),
     KillPoint("during_api", None, Outcome.ALREADY_ABSENT, 2),
     KillPoint("after_api", "after_api", Outcome.ALREADY_ABSENT, 2),
     KillPoint("after_finish", "after_finish", Outcome.DONE, 1),
@@ -167,7 +169,7 @@ async def test_kill9_at_each_step_then_restart(
                 await stored_card(store, request_id)  # posted *and* recorded, then killed
                 await first.kill9()
             elif point.name == "during_api":
-                with emulator.hold() as held:
+                with emulator.hold("%2B") as held:  # the unlink, not the reads before it
                     await approve(slack, request_id)
                     await wait_until(lambda: held.waiting >= 1, what="the held API call")
                     await first.kill9()
@@ -222,6 +224,8 @@ async def test_kill9_at_each_step_then_restart(
         assert kinds.count("succeeded") == 1
         assert kinds.count("announced") == 1
         assert kinds.count("card_posted") == 1
+        kept = [p.purpose.value for p in await store.previews(request_id)]
+        assert kept.count("before_execution") == 1, kept  # one pre-image, read before any call
 
         shown = cards(slack, request_id)
         if point.name == "after_card_posted":

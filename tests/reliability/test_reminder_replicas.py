@@ -15,7 +15,7 @@ import asyncio
 import time
 from pathlib import Path
 
-from bot.core.models import Action, Target
+from bot.core.models import Action, NewRequest, Target
 from bot.sandbox.emulator import Emulator
 from bot.sandbox.slack_standin import SlackStandin
 from bot.store import Store
@@ -59,14 +59,16 @@ async def file_long_ago(store: Store, i: int) -> int:
     """A pending request filed 31 minutes ago: its reminder and its escalation are both due."""
     now = time.time()
     request, created = await store.create_request(
-        org="acme",
-        action=Action.UNLINK,
-        requester="U0ALICE",
-        reason=f"waiting since long ago {i}",
-        targets=[Target(f"sfv_app_rem{i:03d}", f"+9180004{i:05d}")],
+        NewRequest(
+            org="acme",
+            action=Action.UNLINK,
+            requester="U0ALICE",
+            reason=f"waiting since long ago {i}",
+            targets=[Target(f"sfv_app_rem{i:03d}", f"+9180004{i:05d}")],
+            now=now - 31 * 60,
+            expires_at=now + 15 * 60,
+        ),
         approvals_needed=1,
-        now=now - 31 * 60,
-        expires_at=now + 15 * 60,
     )
     assert created
     return request.id

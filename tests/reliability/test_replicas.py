@@ -31,7 +31,7 @@ from urllib.parse import urlencode
 
 import aiohttp
 
-from bot.core.models import Action, Request, Status, Target
+from bot.core.models import Action, NewRequest, Request, Status, Target
 from bot.sandbox.emulator import Emulator
 from bot.sandbox.slack_standin import Message, SlackStandin
 from bot.sandbox.slack_workspace import APP_ID, TEAM_ID, buttons
@@ -49,6 +49,7 @@ EXPIRING = 6
 DENY_EVERY = 6  # every sixth request races a Deny against its approvals
 WAVE = 6  # requests clicked at once (each with 6 clicks on two replicas)
 LEASE = 2.0
+QUICK_SWEEPS = {"SFVOPI_LEASE_SECONDS": str(LEASE), "SFVOPI_SWEEP_INTERVAL_SECONDS": "0.2"}
 
 
 @dataclass
@@ -214,14 +215,16 @@ async def test_two_replicas_execute_every_request_once(
             emulator.add_app(ACME_KEY, app, [number])
             now = time.time()
             request, created = await store.create_request(
-                org="acme",
-                action=Action.UNLINK,
-                requester="U0ALICE",
-                reason=f"left to expire {i}",
-                targets=[Target(app, number)],
+                NewRequest(
+                    org="acme",
+                    action=Action.UNLINK,
+                    requester="U0ALICE",
+                    reason=f"left to expire {i}",
+                    targets=[Target(app, number)],
+                    now=now,
+                    expires_at=now + 3,
+                ),
                 approvals_needed=1,
-                now=now,
-                expires_at=now + 3,
             )
             assert created
             filed.append(Filed(request.id, Action.UNLINK, [Target(app, number)], expiring=True))
@@ -374,15 +377,7 @@ async def test_two_survivors_finish_a_dead_replicas_work_once(
 ) -> None:
     """Replica A dies (kill -9) with ten calls in flight; B and C race to take each over."""
     started = time.monotonic()
-    env = bot_env(
-        tmp_path,
-        slack,
-        emulator,
-        replica_database,
-        orgs_yaml,
-        SFVOPI_LEASE_SECONDS=str(LEASE),
-        SFVOPI_SWEEP_INTERVAL_SECONDS="0.2",
-    )
+    env = bot_env(tmp_path, slack, emulator, replica_database, orgs_yaml, **QUICK_SWEEPS)
     victim, *survivors = replicas = [
         await start_bot_process(f"replica-{name}", env, tmp_path) for name in "abc"
     ]
@@ -406,7 +401,7 @@ async def test_two_survivors_finish_a_dead_replicas_work_once(
                 if request is not None and request.card_ts is not None:
                     break
                 await asyncio.sleep(0.05)
-        with emulator.hold() as held:
+        with emulator.hold("%2B") as held:  # the unlinks, not the reads before them
             async with aiohttp.ClientSession() as http:
                 for f in filed:
                     card = copy.deepcopy(card_of(slack, f.request_id)[0])
@@ -450,7 +445,11 @@ async def test_two_survivors_finish_a_dead_replicas_work_once(
             assert mentions(outcome_lines, request.id) == 1, where
             assert mentions(alice, request.id) == 1, where
             reclaimers[str(request.decided_by)] += 1
-        assert len(emulator.calls) == 2 * len(filed)
+        assert len([c for c in emulator.calls if c.method == "DELETE"]) == 2 * len(filed)
+        # one pre-image each, kept by the dead replica before its call: never read again
+        for f in filed:
+            kept = [p.purpose.value for p in await store.previews(f.request_id)]
+            assert kept.count("before_execution") == 1, (f.request_id, kept)
         for survivor in survivors:
             assert survivor.proc.returncode is None, survivor.output()
         print(
@@ -459,6 +458,70 @@ async def test_two_survivors_finish_a_dead_replicas_work_once(
             f"{sum(emulator.effective.values())} effective; all told at "
             f"{told_at - started:.1f} s"
         )
+    finally:
+        for replica in replicas:
+            await replica.stop()
+        await store.close()
+
+
+async def test_two_replicas_check_a_drift_once_and_run_nothing(
+    replica_database: str,
+    slack: SlackStandin,
+    emulator: Emulator,
+    orgs_yaml: str,
+    tmp_path: Path,
+) -> None:
+    """A delete approved on both replicas at once after a number was linked to its app behind
+    the bot's back: one claim, one read, one drift, back to pending, nothing deleted."""
+    env = bot_env(tmp_path, slack, emulator, replica_database, orgs_yaml, **QUICK_SWEEPS)
+    replicas = [await start_bot_process(f"replica-{name}", env, tmp_path) for name in "ab"]
+    store = Store(replica_database)
+    app, new = "sfv_app_drift0000001", "+918000599999"
+    try:
+        await asyncio.gather(*(r.ready() for r in replicas))
+        await store.start()
+        emulator.add_app(ACME_KEY, app, ["+918000500001", "+918000500002"])
+        emulator.add_numbers(ACME_KEY, [new])
+        request_id = await file_command(slack, replicas[0], f"delete {app} drift test")
+
+        async def previewed() -> bool:
+            return bool(await store.previews(request_id))
+
+        for _ in range(200):
+            request = await store.get(request_id)
+            if request is not None and request.card_ts and await previewed():
+                break
+            await asyncio.sleep(0.05)
+        await wait_until(lambda: "unlinks these 2" in str(card_of(slack, request_id)[0].blocks))
+        card = card_of(slack, request_id)[0]
+        async with aiohttp.ClientSession() as http:
+            carol = await submit_at(http, slack, replicas[0], "U0CAROL", request_id, "approve")
+            assert carol == 200
+            emulator.link_behind("acme", app, new)
+            clicks = await asyncio.gather(  # Bob's form, submitted to both replicas at once
+                *(submit_at(http, slack, r, "U0BOB", request_id, "approve") for r in replicas)
+            )
+        assert clicks == [200, 200]
+        for _ in range(200):
+            kinds = [e.kind for e in await store.events(request_id)]
+            if "drifted" in kinds:
+                break
+            await asyncio.sleep(0.05)
+        await wait_until(lambda: "did not run" in str(slack.thread(APPROVALS, card.ts)))
+        await asyncio.sleep(2 * LEASE)  # both sweepers pass: nothing else may happen
+
+        request = await store.get(request_id)
+        assert request is not None and request.status is Status.PENDING
+        counted = Counter(e.kind for e in await store.events(request_id))
+        assert counted["claimed"] == 1 and counted["drifted"] == 1, counted
+        assert counted["reclaimed"] == 0, counted
+        kept = [p.purpose.value for p in await store.previews(request_id)]
+        assert kept == ["filed", "rebound"], kept
+        assert emulator.has_app(ACME_KEY, app)
+        assert not [c for c in emulator.calls if c.method == "DELETE"]
+        lines = [m.text for m in slack.thread(APPROVALS, card.ts) if "did not run" in m.text]
+        assert len(lines) == 1 and f"{new} is now linked to {app}" in lines[0]
+        assert "unlinks these 3 numbers" in str(card_of(slack, request_id)[0].blocks)
     finally:
         for replica in replicas:
             await replica.stop()

@@ -44,7 +44,7 @@ async def test_an_approval_by_someone_removed_since_does_not_count(
     stored = await bot.services.store.get(request_id)
     assert stored is not None and stored.status is Status.PENDING
     assert stored.approvers == ("U0CAROL",)
-    assert not emulator.calls
+    assert not emulator.writes
     assert "1 of 2 (<@U0CAROL>)" in card_text(card(slack, request_id))
 
     await click(slack, bot, "U0DAVE", request_id, "approve")
@@ -65,7 +65,7 @@ async def test_an_approver_demoted_to_viewer_no_longer_counts(
     await click(slack, bot, "U0CAROL", request_id, "approve")
     stored = await bot.services.store.get(request_id)
     assert stored is not None and stored.status is Status.PENDING
-    assert not emulator.calls
+    assert not emulator.writes
 
 
 async def test_a_request_whose_requester_left_refuses_to_run(
@@ -79,7 +79,7 @@ async def test_a_request_whose_requester_left_refuses_to_run(
     shown = card_text(card(slack, request_id))
     assert "cancelled by the bot" in shown and "no longer a requester" in shown
     assert card(slack, request_id).action_ids() == []
-    assert not emulator.calls
+    assert not emulator.writes
 
 
 async def test_a_click_finds_the_requester_gone_and_says_why(
@@ -93,7 +93,7 @@ async def test_a_click_finds_the_requester_gone_and_says_why(
     assert (
         "was cancelled: its requester is no longer a requester in acme" in told(slack, "U0BOB")[-1]
     )
-    assert not emulator.calls
+    assert not emulator.writes
 
 
 async def test_a_policy_raised_since_filing_needs_the_larger_quorum(
@@ -106,7 +106,7 @@ async def test_a_policy_raised_since_filing_needs_the_larger_quorum(
     stored = await bot.services.store.get(request_id)
     assert stored is not None and stored.status is Status.PENDING
     assert stored.approvals_needed == 2
-    assert not emulator.calls
+    assert not emulator.writes
     await click(slack, bot, "U0CAROL", request_id, "approve")
     done = await bot.services.store.get(request_id)
     assert done is not None and done.status is Status.SUCCEEDED
@@ -120,5 +120,5 @@ async def test_a_policy_lowered_since_filing_keeps_what_it_was_filed_with(
     await click(slack, bot, "U0BOB", request_id, "approve")
     stored = await bot.services.store.get(request_id)
     assert stored is not None and stored.status is Status.PENDING
-    assert not emulator.calls
+    assert not emulator.writes
     assert "1 of 2 (<@U0BOB>)" in card_text(card(slack, request_id))

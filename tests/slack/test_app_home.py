@@ -134,7 +134,7 @@ async def test_a_forged_button_value_on_the_home_is_refused_like_on_the_card(
     for request_id in (theirs, mine):
         stored = await bot.services.store.get(request_id)
         assert stored is not None and stored.status is Status.PENDING
-    assert not emulator.calls
+    assert not emulator.writes
 
 
 async def test_the_home_is_republished_when_a_request_concerning_me_changes(

@@ -77,7 +77,7 @@ async def break_glass(slack: SlackStandin, bot: RunningBot, text: str = BREAK) -
 
 
 def calls(emulator: Emulator) -> list[str]:
-    return [c.raw_path for c in emulator.calls]
+    return [c.raw_path for c in emulator.writes]
 
 
 def buttons_of(slack: SlackStandin, request_id: int) -> list[str]:

@@ -78,7 +78,7 @@ async def test_whoever_may_not_decide_is_refused_at_the_click_with_no_form(
     assert any(said in text for text in told(slack, user)), told(slack, user)
     assert opened(slack) == [] and slack.modal_of(user) is None
     assert await status(bot, request_id) is Status.PENDING
-    assert not emulator.calls
+    assert not emulator.writes
 
 
 async def test_an_approver_confirms_in_the_form_and_the_request_runs(
@@ -96,13 +96,13 @@ async def test_an_approver_confirms_in_the_form_and_the_request_runs(
         assert part in form
     assert "fraud on this DID, INC-4411" in form
     # the click alone decided nothing
-    assert await status(bot, request_id) is Status.PENDING and not emulator.calls
+    assert await status(bot, request_id) is Status.PENDING and not emulator.writes
 
     result = await slack.submit_view("U0BOB")
     assert result.status == 200 and result.closed and not result.errors
     await bot.settle()
     assert await status(bot, request_id) is Status.SUCCEEDED
-    assert [c.method for c in emulator.calls] == ["DELETE"]
+    assert [c.method for c in emulator.writes] == ["DELETE"]
 
 
 async def test_an_approver_who_goes_back_decides_nothing(
@@ -132,7 +132,7 @@ async def test_a_form_submitted_after_someone_else_decided_says_so_and_decides_n
     assert modal is not None and "submit" not in modal.view
     await bot.settle()
     assert await status(bot, request_id) is Status.SUCCEEDED
-    assert len(emulator.calls) == 1
+    assert len(emulator.writes) == 1
 
 
 async def test_a_changed_or_replayed_form_is_refused(
@@ -158,7 +158,7 @@ async def test_a_changed_or_replayed_form_is_refused(
     await bot.settle()
     for request_id in (mine, theirs):
         assert await status(bot, request_id) is Status.PENDING
-    assert not emulator.calls
+    assert not emulator.writes
 
 
 async def test_when_slack_refuses_to_open_the_form_the_clicker_is_told(

@@ -64,7 +64,7 @@ async def test_a_refused_request_gets_the_rules_words_and_nothing_is_filed(
         assert HOTLINE_SAYS in reply and "rule 1 'hotlines'" in reply
     assert slack.messages(APPROVALS) == []
     assert await bot.services.store.list_requests(orgs=["acme"]) == []
-    assert not emulator.calls
+    assert not emulator.writes
 
 
 async def test_a_protected_app_really_needs_two_admins(

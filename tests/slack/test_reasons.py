@@ -90,7 +90,7 @@ async def test_deny_with_a_reason_reaches_the_card_the_thread_the_requester_and_
     assert ("denied", "U0BOB", {"note": "wrong DID, see INC-4412 <!here>"}) in await events_of(
         bot, request_id
     )
-    assert not emulator.calls
+    assert not emulator.writes
 
 
 async def test_the_requester_cancels_with_a_reason(slack: SlackStandin, bot: RunningBot) -> None:
@@ -191,7 +191,7 @@ async def test_a_note_that_is_not_valid_text_is_refused_in_the_approve_modal(
     refused = await type_and_submit(slack, bot, "U0BOB", "\udfff checked")
     assert list(refused.errors.values()) == ["the note contains characters that are not valid text"]
     assert (await bot.services.workflow.status(request_id, user="U0BOB")).status is Status.PENDING
-    assert not emulator.calls
+    assert not emulator.writes
 
 
 async def test_a_required_reason_of_only_invisible_characters_is_no_reason(
@@ -215,7 +215,7 @@ async def test_an_approval_note_goes_on_the_card_the_thread_the_dm_and_the_log(
     request_id = request_id_in(await ask(slack, bot, "U0ALICE", UNLINK))
     modal = await click_for_reason(slack, bot, "U0BOB", request_id, "approve")
     assert modal.view["callback_id"] == "sfvopi_approve_note"
-    assert not emulator.calls
+    assert not emulator.writes
 
     await type_and_submit(slack, bot, "U0BOB", "checked with the carrier")
 
@@ -287,7 +287,7 @@ async def test_a_forged_submission_changes_nothing(
     for request_id in (mine, theirs):
         stored = await bot.services.store.get(request_id)
         assert stored is not None and stored.status is Status.PENDING
-    assert not emulator.calls
+    assert not emulator.writes
 
     # decided meanwhile: the modal says so instead of deciding twice
     await click(slack, bot, "U0CAROL", mine, "approve")

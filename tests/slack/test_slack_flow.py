@@ -55,7 +55,7 @@ async def test_unlink_from_command_to_outcome(
     shown = card_text(pending)
     for detail in ("<@U0ALICE>", "acme", "+918000000001", "sfv_app_abc123xyz456", "INC-4411"):
         assert detail in shown
-    assert not emulator.calls
+    assert not emulator.writes
 
     await click(slack, bot, "U0BOB", request_id, "approve")
 
@@ -85,11 +85,11 @@ async def test_a_delete_needs_two_approvers(
     assert "1 of 2 (<@U0BOB>)" in card_text(half)
     assert half.action_ids() == ["sfvopi_approve", "sfvopi_deny", "sfvopi_cancel"]
     assert "(1 of 2)" in told(slack, "U0BOB")[-1]
-    assert not emulator.calls
+    assert not emulator.writes
 
     await click(slack, bot, "U0BOB", request_id, "approve")
     assert "already approved" in told(slack, "U0BOB")[-1]
-    assert not emulator.calls
+    assert not emulator.writes
 
     await click(slack, bot, "U0CAROL", request_id, "approve")
     assert card(slack, request_id).action_ids() == []
@@ -103,7 +103,7 @@ async def test_deny(slack: SlackStandin, bot: RunningBot, emulator: Emulator) ->
     assert denied.action_ids() == []
     assert "Denied" in card_text(denied) and "denied by <@U0BOB>" in card_text(denied)
     assert "denied" in dms(slack, "U0ALICE")[-1]
-    assert not emulator.calls
+    assert not emulator.writes
 
 
 async def test_cancel_by_the_requester_only(slack: SlackStandin, bot: RunningBot) -> None:
@@ -144,7 +144,7 @@ async def test_refused_clicks_change_nothing(
     after = card(slack, request_id)
     assert after.edited == edits
     assert after.action_ids() == ["sfvopi_approve", "sfvopi_deny", "sfvopi_cancel"]
-    assert not emulator.calls
+    assert not emulator.writes
     if clicker != "U0DAVE":
         assert all(says not in t for t in told(slack, "U0DAVE"))
 
@@ -167,7 +167,7 @@ async def test_four_concurrent_clicks_run_it_once(
     await asyncio.gather(*(slack.submit_view(who) for who in ("U0BOB", "U0CAROL", "U0DAVE")))
     await bot.settle()
     assert emulator.effective[("delete", "sfv_app_abc123xyz456", None)] == 1
-    assert len(emulator.calls) == 1
+    assert len(emulator.writes) == 1
     assert card(slack, request_id).action_ids() == []
     assert len(slack.messages(OUTCOMES)) == 1
 
@@ -216,7 +216,7 @@ async def test_api_errors_as_the_user_sees_them(
     state: str,
 ) -> None:
     if faults:
-        emulator.script(*faults)
+        emulator.script(*faults, method="DELETE")
     request_id = request_id_in(await ask(slack, bot, "U0ALICE", command))
     await click(slack, bot, "U0BOB", request_id, "approve")
     assert says in card_text(card(slack, request_id))

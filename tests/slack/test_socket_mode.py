@@ -103,7 +103,7 @@ async def test_unlink_over_the_socket(
     await socket_bot.settle()
     pending = card(slack, request_id)
     assert pending.action_ids() == ["sfvopi_approve", "sfvopi_deny", "sfvopi_cancel"]
-    assert not emulator.calls
+    assert not emulator.writes
 
     clicked = await slack.click("U0BOB", APPROVALS, pending.ts, "sfvopi_approve")
     assert clicked.transport == "socket"
@@ -114,7 +114,7 @@ async def test_unlink_over_the_socket(
     await socket_bot.settle()
 
     assert emulator.effective[("unlink", "sfv_app_abc123xyz456", "+918000000001")] == 1
-    assert len(emulator.calls) == 1
+    assert len(emulator.writes) == 1
     done = card(slack, request_id)
     assert done.ts == pending.ts
     assert done.action_ids() == []
@@ -133,7 +133,7 @@ async def test_a_bad_command_over_the_socket_gets_its_error(
     assert result.ephemeral.text.startswith(":warning:")
     await socket_bot.settle()
     assert slack.messages(APPROVALS) == []
-    assert not emulator.calls
+    assert not emulator.writes
 
 
 async def test_the_bot_reconnects_when_slack_refreshes_the_socket(
@@ -174,5 +174,5 @@ async def test_a_malformed_envelope_is_acked_and_ignored(
 ) -> None:
     ack = await slack._envelope("interactive", payload, accepts_response_payload=False)
     assert ack.ok
-    assert not emulator.calls
+    assert not emulator.writes
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]

@@ -21,7 +21,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config.orgfile import parse_orgs
 from bot.config.settings import Settings
-from bot.core.models import Action, Status, Target
+from bot.core.models import Action, NewRequest, Status, Target
 from bot.core.org import OrgDirectory
 from bot.sandbox.emulator import Emulator
 from bot.sandbox.slack_standin import SlackStandin
@@ -108,7 +108,7 @@ async def test_an_approval_from_someone_who_left_the_group_is_withdrawn_at_the_q
     stored = await bot.services.store.get(request_id)
     assert stored is not None and stored.status is Status.PENDING
     assert stored.approvers == ("U0BOB",)
-    assert not emulator.calls
+    assert not emulator.writes
     withdrawn = [
         e for e in await bot.services.store.events(request_id) if e.kind == "approval_withdrawn"
     ]
@@ -143,14 +143,16 @@ async def test_a_click_on_a_cold_cache_is_told_to_try_again(
 ) -> None:
     now = time.time()
     filed, _ = await bot.services.store.create_request(  # as another replica filed it
-        org="acme",
-        action=Action.UNLINK,
-        requester="U0ALICE",
-        reason="fraud on this DID",
-        targets=[Target("sfv_app_abc123xyz456", "+918000000001")],
+        NewRequest(
+            org="acme",
+            action=Action.UNLINK,
+            requester="U0ALICE",
+            reason="fraud on this DID",
+            targets=[Target("sfv_app_abc123xyz456", "+918000000001")],
+            now=now,
+            expires_at=now + 3600,
+        ),
         approvals_needed=1,
-        now=now,
-        expires_at=now + 3600,
     )
     slack.slow_down("usergroups.users.list", 10)  # far longer than a role check waits
     await bot.services.notifier.sync(filed.id)  # this replica has read no group yet
@@ -167,14 +169,16 @@ async def test_a_request_is_cancelled_for_a_requester_who_left_the_group_never_f
 ) -> None:
     now = time.time()
     filed, _ = await bot.services.store.create_request(  # filed on another replica by Nora
-        org="acme",
-        action=Action.UNLINK,
-        requester="U0NORA",
-        reason="fraud on this DID",
-        targets=[Target("sfv_app_abc123xyz456", "+918000000001")],
+        NewRequest(
+            org="acme",
+            action=Action.UNLINK,
+            requester="U0NORA",
+            reason="fraud on this DID",
+            targets=[Target("sfv_app_abc123xyz456", "+918000000001")],
+            now=now,
+            expires_at=now + 3600,
+        ),
         approvals_needed=1,
-        now=now,
-        expires_at=now + 3600,
     )
     slack.slow_down("usergroups.users.list", 3)  # this replica cannot read the group yet
     await bot.sweep_once()
@@ -239,14 +243,16 @@ async def test_another_orgs_request_reads_as_a_missing_number_while_its_group_is
     slack.slow_down("usergroups.users.list", 10)  # longer than any role check waits
     now = time.time()
     theirs, _ = await bot.services.store.create_request(  # as another replica filed it
-        org="globex",
-        action=Action.DELETE,
-        requester="U0GINA",
-        reason="decommission",
-        targets=[Target("sfv_app_globex000001")],
+        NewRequest(
+            org="globex",
+            action=Action.DELETE,
+            requester="U0GINA",
+            reason="decommission",
+            targets=[Target("sfv_app_globex000001")],
+            now=now,
+            expires_at=now + 3600,
+        ),
         approvals_needed=1,
-        now=now,
-        expires_at=now + 3600,
     )
     missing = theirs.id + 1  # no such request, as many digits
     assert len(str(missing)) == len(str(theirs.id))

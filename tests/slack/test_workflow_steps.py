@@ -362,7 +362,7 @@ async def test_a_step_naming_an_admin_cannot_break_glass(
     assert run.error is not None
     assert run.error.startswith("could not file the request: a workflow step cannot break glass")
     assert "--break-glass" in run.error
-    assert not emulator.calls
+    assert not emulator.writes
     assert not [m for m in slack.messages(APPROVALS) if "request #" in m.text]
     assert await bot.services.store.list_requests(orgs=["acme"]) == []
 
@@ -427,7 +427,7 @@ async def test_the_named_requester_never_approves_a_step_s_request(
         await click(slack, running, "U0BOB", typed, "approve")
         done = await running.services.store.get(typed)
         assert done is not None and done.status is Status.SUCCEEDED, "self-approval is on"
-        calls = len(emulator.calls)
+        calls = len(emulator.writes)
 
         run = await run_step(
             slack, running, UNLINK_INPUTS | {"requester": "U0BOB", "targets": f"{SECOND} {APP}"}
@@ -439,7 +439,7 @@ async def test_the_named_requester_never_approves_a_step_s_request(
         assert "another approver must approve it" in told(slack, "U0BOB")[-1]
         stored = await running.services.store.get(request_id)
         assert stored is not None and stored.status is Status.PENDING and not stored.approvals
-        assert len(emulator.calls) == calls
+        assert len(emulator.writes) == calls
         assert request_id not in [
             r.id for r in await running.services.workflow.waiting_for("U0BOB")
         ]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 
 from bot.audit.verify import verify
-from bot.core.models import Action, Target
+from bot.core.models import Action, NewRequest, Target
 from bot.store import Store
 from tests.support.database import StoreFactory
 from tests.support.processes import wait_until
@@ -20,14 +20,16 @@ WRITERS, EACH = 10, 12
 async def write(store: Store, writer: int) -> None:
     for i in range(EACH):
         request, _ = await store.create_request(
-            org="acme",
-            action=Action.DELETE,
-            requester="U0ALICE",
-            reason=f"writer {writer}",
-            targets=[Target(f"sfv_app_w{writer:02d}x{i:03d}")],
+            NewRequest(
+                org="acme",
+                action=Action.DELETE,
+                requester="U0ALICE",
+                reason=f"writer {writer}",
+                targets=[Target(f"sfv_app_w{writer:02d}x{i:03d}")],
+                now=1.0,
+                expires_at=1e10,
+            ),
             approvals_needed=1,
-            now=1.0,
-            expires_at=1e10,
         )
         await store.approve(request.id, approver="U0BOB", now=2.0, lease_seconds=30)
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 
-from bot.core.models import Action, Status, Target
+from bot.core.models import Action, NewRequest, Status, Target
 from bot.store import Store
 from bot.store.function_runs import dedupe_key
 from tests.support.database import StoreFactory
@@ -19,15 +19,17 @@ SEALED = "gAAAA-sealed-token-not-real"
 
 async def file(store: Store, key: str | None = None) -> int:
     request, _ = await store.create_request(
-        org="acme",
-        action=Action.DELETE,
-        requester="U0ALICE",
-        reason="decommission",
-        targets=[Target("sfv_app_abc123xyz456")],
+        NewRequest(
+            org="acme",
+            action=Action.DELETE,
+            requester="U0ALICE",
+            reason="decommission",
+            targets=[Target("sfv_app_abc123xyz456")],
+            now=NOW,
+            expires_at=NOW + 3600,
+            dedupe_key=key,
+        ),
         approvals_needed=1,
-        now=NOW,
-        expires_at=NOW + 3600,
-        dedupe_key=key,
     )
     return request.id
 

@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import event, select, text
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from bot.core.models import Action, Status, Target
+from bot.core.models import Action, NewRequest, Status, Target
 from bot.store import Store
 from bot.store.schema import requests_t
 
@@ -45,14 +45,16 @@ print("committed", flush=True)
 
 async def file_request(store: Store, number: str = "+918000000001") -> int:
     request, created = await store.create_request(
-        org="acme",
-        action=Action.UNLINK,
-        requester="U0ALICE",
-        reason="fraud",
-        targets=[Target("sfv_app_abc123xyz456", number)],
+        NewRequest(
+            org="acme",
+            action=Action.UNLINK,
+            requester="U0ALICE",
+            reason="fraud",
+            targets=[Target("sfv_app_abc123xyz456", number)],
+            now=NOW,
+            expires_at=NOW + 3600,
+        ),
         approvals_needed=1,
-        now=NOW,
-        expires_at=NOW + 3600,
     )
     assert created
     return request.id

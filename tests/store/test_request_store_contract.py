@@ -9,7 +9,7 @@ import asyncio
 
 import pytest
 
-from bot.core.models import Action, Outcome, Request, Review, Status, Target
+from bot.core.models import Action, NewRequest, Outcome, Request, Review, Status, Target
 from bot.core.ports import RequestStore
 from bot.errors import AlreadyPending, KeyReused, LostClaim
 from tests.support.database import StoreFactory
@@ -30,18 +30,20 @@ async def glass_claim(
 ) -> tuple[Request, str | None]:
     """Breaks glass on NUMBER: the request and its claim (None for a replay of `key`)."""
     return await store.create_break_glass(
-        org="acme",
-        action=Action.UNLINK,
-        requester="U0ALICE",
-        reason="fraud",
-        targets=[NUMBER],
+        NewRequest(
+            org="acme",
+            action=Action.UNLINK,
+            requester="U0ALICE",
+            reason="fraud",
+            targets=[NUMBER],
+            now=now,
+            expires_at=NOW + 3600,
+            dedupe_key=key,
+            again=again,
+        ),
         incident="INC-4411",
-        now=now,
-        expires_at=NOW + 3600,
         review_due_at=NOW + 3600,
         lease_seconds=30,
-        dedupe_key=key,
-        again=again,
     )
 
 
@@ -147,15 +149,17 @@ async def test_break_glass_is_refused_by_a_pending_target_and_holds_none(
 async def test_a_replay_of_the_dedupe_key_returns_the_first(request_store: RequestStore) -> None:
     first = await file(request_store, [NUMBER, OTHER], dedupe_key="slack:T0001:trigger-1")
     request, created = await request_store.create_request(
-        org="acme",
-        action=Action.UNLINK,
-        requester="U0ALICE",
-        reason="fraud",
-        targets=[OTHER, NUMBER],  # in another order, still the same request
+        NewRequest(
+            org="acme",
+            action=Action.UNLINK,
+            requester="U0ALICE",
+            reason="fraud",
+            targets=[OTHER, NUMBER],  # in another order, still the same request
+            now=NOW + 5,
+            expires_at=NOW + 3600,
+            dedupe_key="slack:T0001:trigger-1",
+        ),
         approvals_needed=1,
-        now=NOW + 5,
-        expires_at=NOW + 3600,
-        dedupe_key="slack:T0001:trigger-1",
     )
     assert (request.id, created) == (first, False)
     assert await refused_by(request_store) == first
@@ -513,16 +517,18 @@ async def test_reading_is_by_org_newest_first(request_store: RequestStore) -> No
 
 async def test_a_request_reads_back_as_filed(request_store: RequestStore) -> None:
     request, created = await request_store.create_request(
-        org="acme",
-        action=Action.DELETE,
-        requester="U0ALICE",
-        reason="decommission",
-        targets=[APP, Target("app_abc123")],
+        NewRequest(
+            org="acme",
+            action=Action.DELETE,
+            requester="U0ALICE",
+            reason="decommission",
+            targets=[APP, Target("app_abc123")],
+            now=NOW,
+            expires_at=NOW + 60,
+            channel_id="C0OPS",
+            response_url="https://hooks.slack.com/commands/T0/1/x",
+        ),
         approvals_needed=3,
-        now=NOW,
-        expires_at=NOW + 60,
-        channel_id="C0OPS",
-        response_url="https://hooks.slack.com/commands/T0/1/x",
         filed_by_step=True,
     )
     assert created and request == await request_store.get(request.id)

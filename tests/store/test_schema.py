@@ -22,6 +22,7 @@ from bot.core.models import (
     Action,
     Approval,
     Event,
+    NewRequest,
     Outcome,
     Request,
     Status,
@@ -310,14 +311,16 @@ async def test_a_database_made_before_alembic_is_adopted_and_loses_nothing(
         assert await conn.run_sync(drift) == []
     # and it keeps working: new ids follow the old ones, the pending request can still finish
     created, fresh = await store.create_request(
-        org="acme",
-        action=Action.DELETE,
-        requester="U0CAROL",
-        reason="more",
-        targets=[Target("app_3")],
+        NewRequest(
+            org="acme",
+            action=Action.DELETE,
+            requester="U0CAROL",
+            reason="more",
+            targets=[Target("app_3")],
+            now=300.0,
+            expires_at=3000.0,
+        ),
         approvals_needed=1,
-        now=300.0,
-        expires_at=3000.0,
     )
     assert fresh and created.id == 3
     record = await store.approve(1, approver="U0DAVE", now=310.0, lease_seconds=30)
@@ -359,15 +362,17 @@ async def test_slack_ids_of_any_length_fit(store_factory: StoreFactory) -> None:
     store = await store_factory.open()
     long_user, long_channel = "U" + "A" * 40, "C" + "B" * 40
     created, _ = await store.create_request(
-        org="acme",
-        action=Action.DELETE,
-        requester=long_user,
-        reason="long ids",
-        targets=[Target("app_1")],
+        NewRequest(
+            org="acme",
+            action=Action.DELETE,
+            requester=long_user,
+            reason="long ids",
+            targets=[Target("app_1")],
+            now=1.0,
+            expires_at=1000.0,
+            channel_id=long_channel,
+        ),
         approvals_needed=1,
-        now=1.0,
-        expires_at=1000.0,
-        channel_id=long_channel,
     )
     record = await store.approve(created.id, approver="W" + "C" * 40, now=2.0, lease_seconds=30)
     assert record.claim is not None
@@ -379,14 +384,16 @@ async def test_slack_ids_of_any_length_fit(store_factory: StoreFactory) -> None:
 async def test_starting_again_changes_nothing(store_factory: StoreFactory) -> None:
     first = await store_factory.open()
     created, _ = await first.create_request(
-        org="acme",
-        action=Action.UNLINK,
-        requester="U0ALICE",
-        reason="r",
-        targets=[Target("app_1", "+918000000001")],
+        NewRequest(
+            org="acme",
+            action=Action.UNLINK,
+            requester="U0ALICE",
+            reason="r",
+            targets=[Target("app_1", "+918000000001")],
+            now=1.0,
+            expires_at=100.0,
+        ),
         approvals_needed=2,
-        now=1.0,
-        expires_at=100.0,
     )
     async with first.engine.connect() as conn:
         before = await conn.run_sync(describe)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 
 from bot.core.deliveries import AT_ONCE, Delivery, Kind
-from bot.core.models import Action, Review, Status, Target
+from bot.core.models import Action, NewRequest, Review, Status, Target
 from bot.store import Store
 from tests.support.database import StoreFactory
 
@@ -20,14 +20,16 @@ OWED = [(Kind.REMINDED, REMIND_AT), (Kind.ESCALATED, ESCALATE_AT)]
 
 async def pending_with_card(store: Store) -> int:
     request, _ = await store.create_request(
-        org="acme",
-        action=Action.UNLINK,
-        requester="U0ALICE",
-        reason="fraud",
-        targets=[Target("sfv_app_abc123xyz456", "+918000000001")],
+        NewRequest(
+            org="acme",
+            action=Action.UNLINK,
+            requester="U0ALICE",
+            reason="fraud",
+            targets=[Target("sfv_app_abc123xyz456", "+918000000001")],
+            now=NOW,
+            expires_at=NOW + 3600,
+        ),
         approvals_needed=1,
-        now=NOW,
-        expires_at=NOW + 3600,
     )
     await store.set_card(request.id, "C0APPROVALS", "1700000000.000100", NOW, OWED)
     return request.id
@@ -138,14 +140,16 @@ async def test_break_glass_owes_its_escalation_when_filed_and_its_telling_when_r
 ) -> None:
     store = await store_factory.open()
     request, claim = await store.create_break_glass(
-        org="acme",
-        action=Action.UNLINK,
-        requester="U0ALICE",
-        reason="fraud",
-        targets=[Target("sfv_app_abc123xyz456", "+918000000001")],
+        NewRequest(
+            org="acme",
+            action=Action.UNLINK,
+            requester="U0ALICE",
+            reason="fraud",
+            targets=[Target("sfv_app_abc123xyz456", "+918000000001")],
+            now=NOW,
+            expires_at=NOW + 3600,
+        ),
         incident="INC-1",
-        now=NOW,
-        expires_at=NOW + 3600,
         review_due_at=NOW + 3600,
         lease_seconds=LEASE,
     )

@@ -11,7 +11,7 @@ import pytest
 from alembic import command
 from sqlalchemy import inspect
 
-from bot.core.models import Action, Outcome, Status
+from bot.core.models import Action, NewRequest, Outcome, Status
 from bot.core.ports import RequestStore
 from bot.core.preview import Preview, Purpose
 from bot.errors import Conflict, LostClaim
@@ -44,19 +44,19 @@ async def finished(store: RequestStore, *, pre_image: bool = True) -> int:
 
 
 async def undo_of(store: RequestStore, original: int, key: str | None = None) -> int:
-    request, _ = await store.create_request(
+    new = NewRequest(
         org="acme",
         action=Action.UNDO,
         requester="U0ALICE",
         reason=f"undo of request #{original}",
         targets=[APP, NUMBER],
-        approvals_needed=1,
         now=NOW + 2,
         expires_at=NOW + 3600,
         dedupe_key=key,
         again=True,
         undoes=original,
     )
+    request, _ = await store.create_request(new, approvals_needed=1)
     return request.id
 
 

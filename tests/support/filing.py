@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import pytest
 
-from bot.core.models import Action, Target
+from bot.core.models import Action, NewRequest, Target
 from bot.core.ports import RequestStore
 from bot.errors import AlreadyPending
 
@@ -30,16 +30,18 @@ async def file(
 ) -> int:
     """Files a request by U0ALICE (unlink, or delete for an app), due in an hour: its id."""
     request, _ = await store.create_request(
-        org=org,
-        action=Action.DELETE if targets[0].number is None else Action.UNLINK,
-        requester="U0ALICE",
-        reason=reason,
-        targets=list(targets),
+        NewRequest(
+            org=org,
+            action=Action.DELETE if targets[0].number is None else Action.UNLINK,
+            requester="U0ALICE",
+            reason=reason,
+            targets=list(targets),
+            now=NOW,
+            expires_at=NOW + 3600,
+            dedupe_key=dedupe_key,
+            again=again,
+        ),
         approvals_needed=needed,
-        now=NOW,
-        expires_at=NOW + 3600,
-        dedupe_key=dedupe_key,
-        again=again,
     )
     return request.id
 

@@ -8,26 +8,27 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import AsyncIterator, Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pytest
 
+from bot.core.deliveries import Kind, posted_with
+from bot.core.limits import Filed, LimitCheck
 from bot.core.models import (
     STEP_FILED,
-    Action,
     Approval,
     Event,
+    NewRequest,
     Outcome,
     Request,
     Review,
     Status,
     Target,
-    TargetState,
 )
 from bot.core.ports import ApprovalRecord, RequestStore
-from bot.core.preview import PREVIEWED, UNDONE, Preview, Purpose, StoredPreview
+from bot.core.preview import DRIFTED, PREVIEWED, UNDONE, Preview, Purpose, StoredPreview
 from bot.core.undo import WITHDRAWN
 from bot.errors import AlreadyPending, Conflict, KeyReused, LostClaim, RequestNotFound
 from tests.support.database import POSTGRES_URL, StoreFactory
@@ -59,90 +60,59 @@ class MemoryStore:
         self._rows: dict[int, _Row] = {}
         self._events: list[Event] = []
         self._previews: dict[int, list[StoredPreview]] = {}
+        self.owed: list[tuple[int, Kind, str]] = []  # posts owed with previews, as keyed
 
     # -- creating and reading -------------------------------------------------------------
 
     async def create_request(
         self,
+        new: NewRequest,
         *,
-        org: str,
-        action: Action,
-        requester: str,
-        reason: str,
-        targets: Sequence[Target],
         approvals_needed: int,
-        now: float,
-        expires_at: float,
-        channel_id: str | None = None,
-        response_url: str | None = None,
-        dedupe_key: str | None = None,
         filed_by_step: bool = False,
-        again: bool = False,
-        undoes: int | None = None,
-        policy: Mapping[str, object] | None = None,
+        limits: LimitCheck | None = None,
     ) -> tuple[Request, bool]:
-        new = _pending(org, action, requester, reason, targets, now, expires_at)
-        new = replace(
-            new,
-            approvals_needed=approvals_needed,
-            channel_id=channel_id,
-            response_url=response_url,
-            filed_by_step=filed_by_step,
-            undoes=undoes,
-        )
-        return self._insert(new, dedupe_key, again=again, policy=policy)
+        pending = new.pending(0, approvals_needed, filed_by_step=filed_by_step)
+        return self._insert(new, pending, limits)
 
     async def create_break_glass(
         self,
+        new: NewRequest,
         *,
-        org: str,
-        action: Action,
-        requester: str,
-        reason: str,
-        targets: Sequence[Target],
         incident: str | None,
-        now: float,
-        expires_at: float,
         review_due_at: float,
         lease_seconds: float,
-        channel_id: str | None = None,
-        response_url: str | None = None,
-        dedupe_key: str | None = None,
-        again: bool = False,
-        undoes: int | None = None,
-        policy: Mapping[str, object] | None = None,
+        limits: LimitCheck | None = None,
     ) -> tuple[Request, str | None]:
-        new = replace(
-            _pending(org, action, requester, reason, targets, now, expires_at),
-            undoes=undoes,
-            channel_id=channel_id,
-            response_url=response_url,
-            decided_by=requester,
+        pending = replace(
+            new.pending(0),
+            decided_by=new.requester,
             break_glass=True,
             incident=incident,
             review=Review.PENDING,
             review_due_at=review_due_at,
         )
-        stored, created = self._insert(new, dedupe_key, again=again, policy=policy)
+        stored, created = self._insert(new, pending, limits)
         if not created:
             return stored, None
         self._event(
-            stored.id, now, requester, "broke_glass", {"incident": incident, "reason": reason}
+            stored.id,
+            new.now,
+            new.requester,
+            "broke_glass",
+            {"incident": incident, "reason": new.reason},
         )
-        claim = self._claim(stored.id, Status.PENDING, now, lease_seconds)
+        claim = self._claim(stored.id, Status.PENDING, new.now, lease_seconds)
         return self._rows[stored.id].request, claim
 
     def _insert(
-        self,
-        new: Request,
-        dedupe_key: str | None,
-        *,
-        again: bool,
-        policy: Mapping[str, object] | None = None,
+        self, asked: NewRequest, new: Request, limits: LimitCheck | None
     ) -> tuple[Request, bool]:
-        """Stores `new` pending with its `requested` event; a replay of its dedupe key returns
-        the first request (KeyReused if it asked for something else); AlreadyPending when a
-        target waits in another pending request of its org, unless `again`."""
+        """Stores `new` (as `asked`) pending with its `requested` event; a replay of its dedupe
+        key returns the first request (KeyReused if it asked for something else);
+        AlreadyPending when a target waits in another pending request of its org, unless
+        `again`; OverLimit when `limits` would be passed."""
+        dedupe_key, again, policy = asked.dedupe_key, asked.again, asked.policy
         for row in self._rows.values():
             if dedupe_key is not None and row.dedupe_key == dedupe_key:
                 if not _asks_the_same(row.request, new):
@@ -158,6 +128,7 @@ class MemoryStore:
                 holder = self._holder(new.org, state.target)
                 if holder is not None:
                     raise AlreadyPending.naming(str(state.target), holder)
+        judged = None if limits is None else limits.judge(self._filed(new.org, limits))
         request = replace(new, id=max(self._rows, default=0) + 1)
         self._rows[request.id] = _Row(request, dedupe_key)
         detail: dict[str, object] = {
@@ -171,8 +142,24 @@ class MemoryStore:
             detail["undoes"] = new.undoes
         if policy is not None:
             detail["policy"] = dict(policy)
+        if judged is not None:
+            detail["limits"] = judged
         self._event(request.id, new.created_at, new.requester, "requested", detail)
         return request, True
+
+    def _filed(self, org: str, limits: LimitCheck) -> list[list[Filed]]:
+        """Per limit, the requests of `org` it counts (as bot/store/limits.py's query)."""
+        return [
+            [
+                Filed(r.created_at, len(r.targets))
+                for r in (row.request for row in self._rows.values())
+                if r.org == org
+                and r.created_at > counting.since
+                and (counting.requester is None or r.requester == counting.requester)
+                and (not counting.actions or r.action in counting.actions)
+            ]
+            for counting in limits.countings()
+        ]
 
     def _holder(self, org: str, target: Target, not_key: str | None = None) -> int | None:
         """The pending request of `org` holding `target`: the oldest naming it."""
@@ -449,6 +436,7 @@ class MemoryStore:
         *,
         now: float,
         event: bool = True,
+        owed: Sequence[tuple[Kind, str]] = (),
     ) -> StoredPreview:
         if request_id not in self._rows:
             raise RequestNotFound(f"there is no request #{request_id}")
@@ -464,7 +452,38 @@ class MemoryStore:
         kept.append(stored)
         if event:
             self._event(request_id, now, "bot", PREVIEWED, stored.event_detail())
+        self.owed += [(request_id, kind, posted_with(to, stored.seq)) for kind, to in owed]
         return stored
+
+    async def previews(self, request_id: int) -> list[StoredPreview]:
+        return list(self._previews.get(request_id, []))
+
+    async def drift(
+        self,
+        request_id: int,
+        claim: str,
+        preview: Preview,
+        *,
+        now: float,
+        detail: dict[str, object],
+        owed: Sequence[tuple[Kind, str]] = (),
+    ) -> Request:
+        row = self._held(request_id, claim)
+        row.claim = row.lease_until = None
+        self._set(request_id, status=Status.PENDING, approvals=(), decided_by=None)
+        stored = await self.record_preview(request_id, Purpose.REBOUND, preview, now=now, owed=owed)
+        self._event(request_id, now, "bot", DRIFTED, {**detail, "seq": stored.seq})
+        return row.request
+
+    async def unpreviewed(self, filed_before: float, limit: int = 100) -> list[int]:
+        return [
+            rid
+            for rid, row in sorted(self._rows.items())
+            if row.request.status is Status.PENDING
+            and not row.request.break_glass
+            and row.request.created_at < filed_before
+            and not self._previews.get(rid)
+        ][:limit]
 
     async def latest_preview(
         self, request_id: int, purpose: Purpose | None = None
@@ -485,7 +504,8 @@ class MemoryStore:
         if not (request.status.ran and request.status.final):
             return request
         kept = self._previews.get(request.id, [])
-        pre_image = any(p.purpose is Purpose.BEFORE_EXECUTION for p in kept)
+        images = [p.preview for p in kept if p.purpose is Purpose.BEFORE_EXECUTION]
+        pre_image = bool(images) and images[-1].unreadable is None
         return replace(request, pre_image=pre_image, undo=self._live_undo(request.id))
 
     async def attempt_create(
@@ -536,30 +556,6 @@ class MemoryStore:
         """Appends to the trail, its detail read back as the database's JSON column would."""
         stored = json.loads(json.dumps(detail or {}, sort_keys=True))
         self._events.append(Event(request_id, at, actor, kind, stored))
-
-
-def _pending(
-    org: str,
-    action: Action,
-    requester: str,
-    reason: str,
-    targets: Sequence[Target],
-    now: float,
-    expires_at: float,
-) -> Request:
-    """A request about to be filed (its id given when stored)."""
-    return Request(
-        id=0,
-        org=org,
-        action=action,
-        requester=requester,
-        reason=reason,
-        status=Status.PENDING,
-        approvals_needed=0,
-        created_at=now,
-        expires_at=expires_at,
-        targets=tuple(TargetState(target=t) for t in targets),
-    )
 
 
 def _note(detail: dict[str, object] | None) -> str | None:

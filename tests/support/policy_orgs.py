@@ -8,7 +8,16 @@ from __future__ import annotations
 from bot.core.models import Target
 from tests.support.orgs import ORGS_YAML
 
-__all__ = ["DEV_APP", "HOTLINE", "HOTLINE_SAYS", "PROD_APP", "RULES_YAML", "with_rules"]
+__all__ = [
+    "DEV_APP",
+    "HOTLINE",
+    "HOTLINE_SAYS",
+    "LIMITS",
+    "PROD_APP",
+    "RULES_YAML",
+    "with_limits",
+    "with_rules",
+]
 
 HOTLINE_SAYS = "hotlines stay: open a change instead"
 HOTLINE = Target("sfv_app_abc123xyz456", "+911800000001")
@@ -46,3 +55,16 @@ def with_rules(text: str) -> str:
 
 
 RULES_YAML = with_rules(ORGS_YAML)
+
+
+LIMITS = """\
+      limits:
+        - {name: bulk unlink, action: unlink, per: requester, targets: 20, within: 1h}
+"""
+
+
+def with_limits(text: str, limits: str = LIMITS) -> str:
+    """acme's policy with `limits` (by default: 20 targets unlinked per requester per hour)."""
+    anchor = "      ttl_minutes: 60\n      self_approval: false\n"
+    assert text.count(anchor) == 1
+    return text.replace(anchor, anchor + limits)

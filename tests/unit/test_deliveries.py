@@ -158,6 +158,9 @@ def test_when_each_step_is_due_under_the_policy_in_force() -> None:
         "escalated",
         "review_told",
         "review_escalated",
+        "preview_listed",
+        "preview_gone",
+        "drift_told",
     ]
 
 

@@ -462,3 +462,21 @@ def test_break_glass_after_the_reason_is_reason() -> None:
 )
 def test_a_bad_incident_is_refused(text: str, message: str) -> None:
     assert refused(text) == message
+
+
+# -- scheduled execution ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        f"unlink {NUMBER} {APP} --at 2026-12-08T02:00+05:30 fraud on this DID",
+        f"unlink --at=2026-12-08T02:00+05:30 {NUMBER} {APP} fraud on this DID",
+        f"unlink {NUMBER} {APP} --break-glass INC-4411 --at 2026-12-08T02:00Z fraud",
+        f"delete {APP} --at 2026-12-08T02:00+05:30 decommission",
+    ],
+)
+def test_at_is_refused_not_read_as_the_reason(text: str) -> None:
+    """Read as the reason, `--at` would let the request run as soon as it is approved."""
+    with pytest.raises(ParseError, match=r"`--at` .* is not supported yet: nothing was filed"):
+        parse(text)

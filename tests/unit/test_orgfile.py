@@ -475,7 +475,7 @@ organizations:
         "org one: expected a mapping of settings, not a list",
         "org two: policy must be a mapping (unlink, delete, undo, ttl_minutes, self_approval, "
         "deny_reason, approve_note, remind_after_minutes, escalate_after_minutes, escalate_to, "
-        "break_glass, rules), not text",
+        "break_glass, rules, limits), not text",
         "org two: members must map Slack user ids to roles, not a list",
     ]
 
@@ -812,3 +812,17 @@ def test_a_step_policy_names_its_people_and_its_groups_members() -> None:
     assert policy.unknown_groups({}) == ["S0STEPS"]
     assert policy.unknown_groups({"S0STEPS": frozenset()}) == []
     assert StepPolicy().names("U0ANYONE") and StepPolicy().unknown_groups(None) == []
+
+
+def test_rebind_on_change_is_per_action_and_a_boolean_with_its_line() -> None:
+    text = edited("delete: {approvals: 2}", "delete: {approvals: 2, rebind_on_change: false}")
+    policy = parse_orgs(text, ORG_ENV).orgs["acme"].policy
+    assert policy.rebinds(Action.UNLINK) and not policy.rebinds(Action.DELETE)
+    bad = edited("delete: {approvals: 2}", "delete: {approvals: 2, rebind_on_change: maybe}")
+    with pytest.raises(OrgFileError) as caught:
+        parse_orgs(bad, ORG_ENV)
+    line = ORGS_YAML.splitlines().index("      delete: {approvals: 2}") + 1
+    assert caught.value.problems == [
+        f"<string>:{line}: org acme: policy delete rebind_on_change must be true or false, "
+        "not 'maybe'"
+    ]

@@ -44,7 +44,7 @@ async def test_a_worker_killed_during_the_api_call_is_recovered_on_next_start(
         request = await workflow.request(
             requester="U0ALICE", action="unlink", targets=[NUMBER], reason="INC-1"
         )
-        held = emulator.hold()
+        held = emulator.hold("%2B")  # the unlink, not the preview's reads before it
         schema = store_factory.schema if store_factory.kind == "postgres" else ""
         worker = await asyncio.create_subprocess_exec(
             sys.executable,

@@ -17,7 +17,7 @@ from bot.core.models import Action, Outcome, Status, Target
 from bot.core.ports import RequestStore
 from bot.core.workflow import Workflow
 from bot.errors import Conflict, NotAllowed, RequestNotFound
-from bot.sandbox.emulator import Emulator
+from bot.sandbox.emulator import ApiFault, Emulator
 from bot.sfvopi import SfvopiClient
 from bot.store import Store
 from tests.support.undo import ACME_KEY, ran
@@ -191,12 +191,18 @@ async def test_refusals_name_why(
         await workflow.undo(original, requester="U0ALICE")
 
 
-async def test_no_pre_image_no_undo(workflow: Workflow, workflow_store: RequestStore) -> None:
+async def test_no_pre_image_no_undo(
+    workflow: Workflow, workflow_store: RequestStore, emulator: Emulator
+) -> None:
+    """SFVoPI unreadable right before the run: it runs, without a pre-image, so no undo."""
     filed = await workflow.request(
         requester="U0ALICE", action="unlink", targets=[Target(APP, NUMBERS[0])], reason="x"
     )
+    emulator.script(*[ApiFault.SERVER_ERROR] * 3, match=f"/{APP}/numbers")
     done = await workflow.approve(filed.id, approver="U0BOB")
     assert done.status is Status.SUCCEEDED
+    found = await workflow_store.get(filed.id)
+    assert found is not None and found.pre_image is False
     with pytest.raises(Conflict, match="no pre-image was recorded"):
         await workflow.undo(filed.id, requester="U0ALICE")
 

@@ -156,7 +156,7 @@ async def test_approved_unlink_runs_once_and_records_everything(
     assert "+918000000001" not in emulator.numbers("test-key-acme-not-real", "sfv_app_abc123xyz456")
     assert emulator.effective[("unlink", "sfv_app_abc123xyz456", "+918000000001")] == 1
     kinds = [e.kind for e in await workflow.events(request_id, user="U0VIC")]
-    assert kinds == ["requested", "approved", "claimed", "api_result", "succeeded"]
+    assert kinds == ["requested", "approved", "claimed", "previewed", "api_result", "succeeded"]
 
 
 async def test_self_approval_is_refused(workflow: Workflow) -> None:
@@ -313,12 +313,7 @@ async def test_api_errors_are_recorded_with_the_apis_message(workflow: Workflow)
 async def test_bulk_delete_keeps_a_result_per_target(
     workflow: Workflow, emulator: Emulator
 ) -> None:
-    emulator.script(
-        ApiFault.SERVER_ERROR,
-        ApiFault.SERVER_ERROR,
-        ApiFault.SERVER_ERROR,
-        match="/apps/app_abc123",
-    )
+    emulator.script(*[ApiFault.SERVER_ERROR] * 3, match="/apps/app_abc123", method="DELETE")
     request = await workflow.request(
         requester="U0ALICE",
         action="delete",

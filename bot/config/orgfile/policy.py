@@ -1,11 +1,11 @@
 """A policy: approvals per action, expiry, self-approval, reasons and notes, reminders and
-escalations (in order, before expiry), who may break glass, and rules by target and size
-(rules.py)."""
+escalations (in order, before expiry), who may break glass, rules by target and size
+(rules.py), and limits per requester or org (limits.py)."""
 
 from __future__ import annotations
 
+from bot.config.orgfile.limits import LimitChecks
 from bot.config.orgfile.problems import kind_of, show
-from bot.config.orgfile.rules import RuleChecks
 from bot.config.orgfile.undo_policy import UNDO_KEYS, undo_window, written
 from bot.config.orgfile.yaml_lines import Map
 from bot.core import ids
@@ -34,13 +34,14 @@ _POLICY_KEYS = (
     "escalate_to",
     "break_glass",
     "rules",
+    "limits",
 )
 _BREAK_GLASS_KEYS = ("roles", "require_incident", "review_within_minutes")
 _REMINDER_KEYS = ("remind_after_minutes", "escalate_after_minutes", "escalate_to")
-_ACTION_KEYS = ("approvals", *_REMINDER_KEYS)
+_ACTION_KEYS = ("approvals", "rebind_on_change", *_REMINDER_KEYS)
 
 
-class PolicyChecks(RuleChecks):
+class PolicyChecks(LimitChecks):
     """An org's `policy:` mapping."""
 
     def policy(self, where: str, body: Map) -> Policy | None:
@@ -60,6 +61,7 @@ class PolicyChecks(RuleChecks):
         approvals: dict[Action, int] = {}
         for action in Action:
             approvals[action] = self.action_approvals(where, raw, action)
+        rebind = {action: self.rebind_on_change(where, raw, action) for action in Action}
         unread = len(self.problems)
         ttl = self.whole_number(
             where, raw, "ttl_minutes", "policy ttl_minutes", DEFAULT_TTL_MINUTES
@@ -93,6 +95,7 @@ class PolicyChecks(RuleChecks):
         glass = self.break_glass(where, raw)
         undo_window_hours = undo_window(self, where, raw)
         rules = self.rules(where, raw, glass is not None)
+        limits = self.limits(where, raw)
         if len(self.problems) > before:
             return None
         return Policy(
@@ -104,24 +107,20 @@ class PolicyChecks(RuleChecks):
             reminders=reminders,
             break_glass=glass,
             undo_window_hours=undo_window_hours,
+            rebind_on_change=rebind,
             rules=rules,
+            limits=limits,
         )
 
     def break_glass(self, where: str, policy: Map) -> BreakGlass | None:
         """`break_glass: {roles: [admin], require_incident: true, review_within_minutes: 60}`;
         absent: nobody may break glass."""
-        if "break_glass" not in policy:
+        like = "{roles: [admin], require_incident: true, review_within_minutes: 60}"
+        raw = self.section(
+            policy, "break_glass", f"{where}: policy break_glass", like, _BREAK_GLASS_KEYS
+        )
+        if raw is None:
             return None
-        raw, line = policy.get("break_glass"), policy.line_of("break_glass")
-        if not isinstance(raw, Map):
-            self.problem(
-                line,
-                f"{where}: policy break_glass must be a mapping like {{roles: [admin], "
-                f"require_incident: true, review_within_minutes: 60}}, not {kind_of(raw)}",
-            )
-            return None
-        self.unknown_keys(raw, _BREAK_GLASS_KEYS, f"{where}: policy break_glass: ", "key")
-        self.duplicate_keys(raw, f"{where}: policy break_glass ", "given more than once")
         roles = self.break_glass_roles(where, raw)
         require = raw.get("require_incident", True)
         if not isinstance(require, bool):
@@ -273,3 +272,18 @@ class PolicyChecks(RuleChecks):
         return self.whole_number(
             where, raw, "approvals", f"policy {action.value} approvals", DEFAULT_APPROVALS
         )
+
+    def rebind_on_change(self, where: str, policy: Map, action: Action) -> bool:
+        """`policy: {delete: {rebind_on_change: false}}`: run even if the preview changed."""
+        own = policy.get(action.value)
+        if not isinstance(own, Map) or "rebind_on_change" not in own:
+            return True
+        value = own.get("rebind_on_change")
+        if not isinstance(value, bool):
+            self.problem(
+                own.line_of("rebind_on_change"),
+                f"{where}: policy {action.value} rebind_on_change must be true or false, not "
+                f"{show(value)}",
+            )
+            return True
+        return value

@@ -79,6 +79,23 @@ class Checks:
         for key, line in mapping.duplicates:
             self.problem(line, f"{prefix}{key} {what} (first on line {mapping.line_of(key)})")
 
+    def section(
+        self, body: Map, key: str, say: str, like: str, known: tuple[str, ...]
+    ) -> Map | None:
+        """The optional sub-mapping `key` of `body` with its keys checked (`say` names it in
+        messages, `like` shows one); None when absent, or (said) when not a mapping."""
+        if key not in body:
+            return None
+        raw = body.get(key)
+        if not isinstance(raw, Map):
+            self.problem(
+                body.line_of(key), f"{say} must be a mapping like {like}, not {kind_of(raw)}"
+            )
+            return None
+        self.unknown_keys(raw, known, f"{say}: ", "key")
+        self.duplicate_keys(raw, f"{say} ", "given more than once")
+        return raw
+
     def whole_number(self, where: str, mapping: Map, key: str, what: str, default: int) -> int:
         value = mapping.get(key, default)
         line = mapping.line_of(key)

@@ -38,6 +38,10 @@ def summary(directory: OrgDirectory) -> str:
             ),
             f"  break-glass:      {_break_glass(org.policy.break_glass)}",
             *(f"  {'rules:' if r.index == 1 else '':<18}{r.describe()}" for r in org.policy.rules),
+            *(
+                f"  {'limits:' if n == 0 else '':<18}{limit.describe()}"
+                for n, limit in enumerate(org.policy.limits)
+            ),
             f"  undo:             offered for {counted(org.policy.undo_window_hours, 'hour')} "
             "after a request ran",
             f"  members:          {_member_counts(org.members)}",

@@ -22,19 +22,11 @@ class StepChecks(Checks):
     ) -> StepPolicy | None:
         """`workflow_steps: {enabled: true, requesters: [U0123ABCD, S0123ABCD]}`; absent or
         not enabled: no step files into the org."""
-        if "workflow_steps" not in body:
-            return None
-        raw, line = body.get("workflow_steps"), body.line_of("workflow_steps")
         say = f"{where}: workflow_steps"
-        if not isinstance(raw, Map):
-            self.problem(
-                line,
-                f"{say} must be a mapping like {{enabled: true, requesters: [U0123ABCD]}}, "
-                f"not {kind_of(raw)}",
-            )
+        like = "{enabled: true, requesters: [U0123ABCD]}"
+        raw = self.section(body, "workflow_steps", say, like, _STEP_KEYS)
+        if raw is None:
             return None
-        self.unknown_keys(raw, _STEP_KEYS, f"{say}: ", "key")
-        self.duplicate_keys(raw, f"{say} ", "given more than once")
         enabled = raw.get("enabled")
         if not isinstance(enabled, bool):
             self.problem(

@@ -8,9 +8,9 @@ org, which requests they may see) · filing (file, break-glass) · steps (a Work
 step's trust rules) · rules (who may decide what; pure) · deciding (approve, deny, cancel,
 expire; one read per decision) · policy_rules (the org's policy rules where filing and
 deciding apply them) · explaining (which rule a would-be request falls under) · reviewing
-(a break-glass review) · running (execute under a lease, recover) · reading (status,
-pending, history, waiting_for, mine) · undoing (an undo filed, its targets run) · outcomes
-(what they answer).
+(a break-glass review) · binding (the preview an approval is given on, read again before
+running) · running (execute under a lease, recover) · reading (status, pending, history,
+waiting_for, mine) · undoing (an undo filed, its targets run) · outcomes (what they answer).
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from bot.core.org import OrgDirectory, OrgsInForce
 from bot.core.ports import Admission, GroupMembers, RequestStore
 from bot.core.text import MAX_NOTE, MAX_REASON
 from bot.core.workflow.access import Access
+from bot.core.workflow.binding import Binding
 from bot.core.workflow.deciding import Deciding
 from bot.core.workflow.explaining import Explained, Explaining
 from bot.core.workflow.filing import Filing
@@ -92,8 +93,9 @@ class Workflow:
         self.filing = Filing(shared, access, store)
         self.deciding = Deciding(shared, access, store)
         self.reviewing = Reviewing(shared, access, store)
+        self.binding = Binding(shared, store, self.client)
         self.undoing = Undoing(shared, access, self.filing, store, self.client)
-        self.running = Running(shared, store, self.client, self.undoing)
+        self.running = Running(shared, store, self.client, self.binding, self.undoing)
         self.reading = Reading(shared, access, store)
         self.explaining = Explaining(shared, access, self.filing.check_targets)
         self.file = self.filing.file

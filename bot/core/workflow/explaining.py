@@ -70,19 +70,27 @@ def lines(org: Org, ruled: RuleDecision | None) -> list[str]:
         f"{action.value} {_n(policy.approvals_needed(action), 'approval')}" for action in Action
     )
     if ruled is None:
+        limits = [f"Limit: {limit.describe()}." for limit in policy.limits]
         if not policy.rules:
-            return [f"{org.name} has no policy rules: {defaults}; {_glass(policy, None)}."]
+            head = f"{org.name} has no policy rules: {defaults}; {_glass(policy, None)}."
+            return [head, *limits]
         return [
             f"Policy rules of {org.name}, in order. {HOW}",
             *(rule.describe() for rule in policy.rules),
             f"Targets no rule selects: {defaults}.",
+            *limits,
         ]
     shown = ", ".join(str(a.target) for a in ruled.applied[:3])
     more = f" and {len(ruled.applied) - 3} more" if len(ruled.applied) > 3 else ""
     head = f"{ruled.action.value} {shown}{more} in {org.name}: {ruled.summary()}"
     if ruled.denied is not None:
         return [head, *ruled.reasons(), "It would be refused: nothing would be filed."]
-    return [head, *ruled.reasons(), f"Break-glass: {_glass(policy, ruled)}."]
+    limits = [
+        f"It counts against {limit.describe()} (everything filed counts, whatever became of "
+        "it; over it, refused with when it frees up)."
+        for limit in policy.limits_for(ruled.action)
+    ]
+    return [head, *ruled.reasons(), *limits, f"Break-glass: {_glass(policy, ruled)}."]
 
 
 def _glass(policy: Policy, ruled: RuleDecision | None) -> str:

@@ -9,7 +9,8 @@ from collections.abc import Sequence
 
 from bot.core import ids
 from bot.core.break_glass import incident_id
-from bot.core.models import Action, Target
+from bot.core.limits import LimitCheck
+from bot.core.models import Action, NewRequest, Target
 from bot.core.org import Groups, Org, Role
 from bot.core.policy import RuleDecision
 from bot.core.ports import FilingStore
@@ -84,39 +85,30 @@ class Filing:
         ruled = policy_rules.ruling(the_org, action, checked)
         if self.shared.admission is not None:
             self.shared.admission.check()
-        if break_glass is not None:
-            return await self._break_glass(
-                the_org,
-                groups,
-                ruled,
-                requester=requester,
-                action=action,
-                targets=checked,
-                reason=reason,
-                incident=break_glass,
-                channel=channel,
-                response_url=response_url,
-                dedupe_key=dedupe_key,
-                again=again,
-                undoes=undoes,
-            )
         now = self.shared.clock()
-        request, created = await self.store.create_request(
+        new = NewRequest(
             org=the_org.name,
             action=action,
             requester=requester,
             reason=reason,
             targets=checked,
-            approvals_needed=steps.approvals_needed(ruled.approvals, by_step),
             now=now,
             expires_at=now + 60 * the_org.policy.ttl_minutes,
             channel_id=channel,
             response_url=response_url,
             dedupe_key=dedupe_key,
-            filed_by_step=by_step,
             again=again,
             undoes=undoes,
             policy=policy_rules.recorded(the_org, ruled),
+        )
+        limits = the_org.policy.limit_check(action, requester, len(checked), now)
+        if break_glass is not None:
+            return await self._break_glass(the_org, groups, ruled, new, limits, break_glass)
+        request, created = await self.store.create_request(
+            new,
+            approvals_needed=steps.approvals_needed(ruled.approvals, by_step),
+            filed_by_step=by_step,
+            limits=limits,
         )
         if created:
             self.shared.changed(request)
@@ -127,17 +119,9 @@ class Filing:
         org: Org,
         groups: Groups,
         ruled: RuleDecision,
-        *,
-        requester: str,
-        action: Action,
-        targets: Sequence[Target],
-        reason: str,
+        new: NewRequest,
+        limits: LimitCheck | None,
         incident: str,
-        channel: str | None,
-        response_url: str | None,
-        dedupe_key: str | None,
-        again: bool,
-        undoes: int | None,
     ) -> ApprovalResult:
         """Stores the request already claimed (one transaction: `requested`, `broke_glass`,
         `claimed`), for a role the org's break-glass policy names, decided now from the org
@@ -149,7 +133,7 @@ class Filing:
                 "for approval"
             )
         policy_rules.may_break_glass(ruled)
-        role = org.role_of(requester, groups)
+        role = org.role_of(new.requester, groups)
         if not policy.allows(role):
             unless_pending(org, groups, min(policy.roles))
             named = ", ".join(r.label for r in sorted(policy.roles))
@@ -163,30 +147,18 @@ class Filing:
             raise InvalidRequest(
                 f"break-glass in {org.name} needs an incident id, e.g. `--break-glass INC-4411`"
             )
-        now = self.shared.clock()
         request, claim = await self.store.create_break_glass(
-            org=org.name,
-            action=action,
-            requester=requester,
-            reason=reason,
-            targets=targets,
+            new,
             incident=incident or None,
-            now=now,
-            expires_at=now + 60 * org.policy.ttl_minutes,
-            review_due_at=now + 60 * policy.review_within_minutes,
+            review_due_at=new.now + 60 * policy.review_within_minutes,
             lease_seconds=self.shared.lease_seconds,
-            channel_id=channel,
-            response_url=response_url,
-            dedupe_key=dedupe_key,
-            again=again,
-            undoes=undoes,
-            policy=policy_rules.recorded(org, ruled),
+            limits=limits,
         )
         if claim is not None:
             log.warning(
                 "request %s: %s broke glass in %s (incident %s)",
                 request.id,
-                requester,
+                new.requester,
                 org.name,
                 incident or "none",
             )

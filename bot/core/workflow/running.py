@@ -16,6 +16,7 @@ from bot.core.org import Org
 from bot.core.ports import RunningStore
 from bot.core.targets import ApiResult, perform
 from bot.core.undo import phases
+from bot.core.workflow.binding import Binding
 from bot.core.workflow.shared import Shared
 from bot.core.workflow.undoing import Undoing
 from bot.errors import LostClaim, RecordingDelayed, RequestNotFound
@@ -31,11 +32,17 @@ class Running:
     """Executions under a claim; the SFVoPI client called once per target."""
 
     def __init__(
-        self, shared: Shared, store: RunningStore, client: SfvopiClient, undoing: Undoing
+        self,
+        shared: Shared,
+        store: RunningStore,
+        client: SfvopiClient,
+        binding: Binding,
+        undoing: Undoing,
     ) -> None:
         self.shared = shared
         self.store = store
         self.client = client
+        self.binding = binding  # the preview read again before the first call
         self.undoing = undoing
 
     @request_scope
@@ -54,6 +61,14 @@ class Running:
         gate = asyncio.Semaphore(self.shared.concurrency)
         heartbeat = asyncio.create_task(self._heartbeat(request_id, claim))
         try:
+            # an undo is not bound to a preview: what it finds is said per target instead
+            if request.action is not Action.UNDO and all(
+                t.outcome is None for t in request.targets
+            ):
+                back = await self.binding.before_run(request, claim, org)
+                if back is not None:  # changed since approved: it waits for approval again
+                    self.shared.changed(back)
+                    return back
 
             async def run(current: Request, idx: int) -> None:
                 async with gate:

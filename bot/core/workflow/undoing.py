@@ -70,7 +70,8 @@ class Undoing:
         if why is not None:
             raise Conflict(why)
         pre_image = await self.store.latest_preview(request_id, Purpose.BEFORE_EXECUTION)
-        targets = undo.plan(original, pre_image.preview) if pre_image else []
+        readable = pre_image is not None and pre_image.preview.unreadable is None
+        targets = undo.plan(original, pre_image.preview) if pre_image and readable else []
         if not targets:
             raise Conflict(
                 f"request #{request_id} cannot be undone: its pre-image holds nothing to put back"

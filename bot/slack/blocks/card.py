@@ -6,8 +6,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from bot.core.models import STEP_FILED, Action, Outcome, Request, Status, TargetState
+from bot.core.preview import StoredPreview
 from bot.core.undo import Offer
 from bot.slack.blocks.policy import Filled, requirements_line
+from bot.slack.blocks.preview import preview_blocks
 from bot.slack.blocks.text import (
     Block,
     clip,
@@ -136,13 +138,14 @@ def card(
     now: float = 0.0,
     policy: str | None = None,
     requirements: Sequence[Filled] = (),
+    preview: StoredPreview | None = None,
     undo: Offer | None = None,
 ) -> list[Block]:
     """The approval card: everything an approver needs to decide, and buttons while pending
     (with when, undecided, it is escalated and to whom, if the policy says; `now` tells
     whether that is still to come; `policy`: which of the org's policy rules decided what it
-    needs, one line; `requirements`: the teams it requires and who filled each); once it ran,
-    Undo while `undo` offers it."""
+    needs, one line; `requirements`: the teams it requires and who filled each; `preview`:
+    what it touches as last read from SFVoPI); once it ran, Undo while `undo` offers it."""
     blocks: list[Block] = [
         {"type": "header", "text": {"type": "plain_text", "text": title(request)[:150]}},
         {
@@ -172,6 +175,7 @@ def card(
                 ),
             },
         },
+        *preview_blocks(request, preview),
         {"type": "section", "text": {"type": "mrkdwn", "text": "*Reason*"}},
         {"type": "section", "text": plain(request.reason)},
     ]
@@ -179,7 +183,9 @@ def card(
         lines = "\n".join(notes(request))
         blocks.append(section(f"*Approval notes*\n{lines}"))
     if request.status is Status.PENDING:
-        blocks.append(decision_buttons(request, block_id=card_block_id(request.id, request)))
+        seen = f".p{preview.seq}" if preview else ""  # a new preview: a new block_id
+        block_id = card_block_id(request.id, request) + seen
+        blocks.append(decision_buttons(request, block_id=block_id))
         blocks.append(
             context(
                 f"Request #{request.id} · expires {when(request.expires_at)}"

@@ -15,6 +15,7 @@ __all__ = [
     "MESSAGE_LIMIT",
     "SECTION_LIMIT",
     "Block",
+    "button",
     "clip",
     "context",
     "escape",
@@ -86,6 +87,15 @@ def message_blocks(text: str) -> list[Block]:
 
 def section(text: str) -> Block:
     return {"type": "section", "text": {"type": "mrkdwn", "text": clip(text)}}
+
+
+def button(action_id: str, text: str, value: str, style: str | None = None) -> Block:
+    """A button whose `value` (a request number) comes back, untrusted, with the click."""
+    plain_text = {"type": "plain_text", "text": text}
+    shown: Block = {"type": "button", "action_id": action_id, "text": plain_text, "value": value}
+    if style is not None:
+        shown["style"] = style
+    return shown
 
 
 def context(text: str) -> Block:

@@ -1,0 +1,84 @@
+"""Reading change windows and freezes from an org file mapping (bot/config/orgfile/windows.py):
+into a Schedule, or every problem with its line. Not yet policy keys (see its docstring)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import yaml
+
+from bot.config.orgfile.windows import WindowChecks
+from bot.config.orgfile.yaml_lines import Loader
+from bot.core.windows import Freeze, Schedule, Window
+
+
+def read(text: str) -> tuple[Schedule, list[tuple[int, str]]]:
+    checks = WindowChecks("<test>", {})
+    body = yaml.load(text, Loader=Loader)  # noqa: S506 - Loader is a SafeLoader
+    schedule = checks.schedule("org acme: policy unlink", body)
+    return schedule, checks.problems
+
+
+def utc(text: str) -> float:
+    return datetime.fromisoformat(text).replace(tzinfo=UTC).timestamp()
+
+
+def test_windows_and_freezes_are_read() -> None:
+    schedule, problems = read(
+        """\
+windows:
+  - {days: mon-fri, from: "02:00", to: "05:00", tz: Asia/Kolkata}
+  - {days: [sat], from: "22:00", to: "02:00", tz: UTC}
+freezes:
+  - {name: year end, from: 2026-12-20, to: 2027-01-03, tz: Asia/Kolkata}
+  - {from: "2026-12-08 18:00", to: "2026-12-08T20:00+00:00", tz: UTC}
+"""
+    )
+    assert problems == []
+    assert schedule.windows == (
+        Window(frozenset(range(5)), 120, 300, "Asia/Kolkata"),
+        Window(frozenset({5}), 22 * 60, 120, "UTC"),
+    )
+    assert schedule.freezes == (
+        # whole days: from the start of the first to the end of the last, in its zone
+        Freeze(utc("2026-12-19T18:30"), utc("2027-01-03T18:30"), "year end"),
+        Freeze(utc("2026-12-08T18:00"), utc("2026-12-08T20:00")),
+    )
+
+
+def test_no_windows_no_freezes_is_any_time() -> None:
+    schedule, problems = read("approvals: 1\n")
+    assert schedule.always and problems == []
+
+
+def test_every_problem_with_its_line() -> None:
+    _, problems = read(
+        """\
+windows:
+  - {days: mon-fry, from: "02:00", to: "05:00", tz: Asia/Kolkata}
+  - {days: mon, from: 2:00, to: "05:00", tz: Mars/Olympus}
+  - {days: mon, from: "03:00", to: "03:00", tz: UTC, every: week}
+  - {days: mon, to: "03:00"}
+  - just words
+freezes:
+  - {from: 2026-12-20, to: 2026-12-19, tz: UTC}
+  - {from: soon, to: 2026-12-19, tz: UTC, name: ""}
+"""
+    )
+    said = "\n".join(f"{line}: {text}" for line, text in problems)
+    for expected in (
+        "2: org acme: policy unlink window 1: days must be like mon-fri",
+        '3: org acme: policy unlink window 2: from must be a time of day like "02:00", not 120 '
+        '(quote it: "02:00"; YAML reads 2:00 as a number)',
+        "3: org acme: policy unlink window 2: tz 'Mars/Olympus' is not a time zone name",
+        "4: org acme: policy unlink window 3: unknown key 'every'",
+        "4: org acme: policy unlink window 3 opens and closes at the same time",
+        '5: org acme: policy unlink window 4: from must be a time of day like "02:00", not missing',
+        "5: org acme: policy unlink window 4: tz is missing",
+        "1: org acme: policy unlink window 5 must be a mapping",
+        "8: org acme: policy unlink freeze 1 ends before it starts",
+        "9: org acme: policy unlink freeze 2: from must be a date like 2026-12-20",
+        "9: org acme: policy unlink freeze 2: name must be some text",
+    ):
+        assert expected in said, (expected, said)
+    assert len(problems) == 11
