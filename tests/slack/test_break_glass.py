@@ -9,13 +9,15 @@ hand, as every replica's timer runs it.
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 
 import pytest
 
 from bot.config.orgfile import parse_orgs
 from bot.config.settings import Settings
-from bot.core.models import Review, Status
+from bot.core.models import Action, NewRequest, Review, Status, Target
 from bot.core.org import OrgDirectory
 from bot.errors import Conflict
 from bot.sandbox.emulator import Emulator
@@ -396,3 +398,38 @@ async def test_without_escalate_to_the_approvers_are_told(
         (dm,) = dms(slack, approver)
         assert dm.startswith(":rotating_light: Review overdue"), approver
     assert not any("Review overdue" in dm for dm in dms(slack, "U0DAVE"))
+
+
+async def test_a_card_brought_up_to_date_escalates_an_overdue_review_without_a_hang(
+    slack: SlackStandin, bot: RunningBot
+) -> None:
+    """Its worker died half an hour ago, after recording the end but before Slack heard: the
+    sweep that brings its card up to date announces the outcome and finds the review overdue.
+    Escalating it updates the card from inside that very update, whose per-request lock must
+    not be waited on again (it was: the sweep hung for good)."""
+    filed = time.time() - 31 * 60
+    request, claim = await bot.services.store.create_break_glass(
+        NewRequest(
+            org="acme",
+            action=Action.UNLINK,
+            requester="U0DAVE",
+            reason="abandoned",
+            targets=[Target("sfv_app_abc123xyz456", "+918000000001")],
+            now=filed,
+            expires_at=filed + 3600,
+        ),
+        incident="INC-4411",
+        review_due_at=filed + 30 * 60,
+        lease_seconds=2,
+    )
+    assert claim is not None
+    await bot.services.store.finish(request.id, claim, status=Status.FAILED, now=filed + 1)
+
+    # what the notifier's sweep does for an outcome never told
+    await asyncio.wait_for(bot.services.notifier.sync(request.id), 20)  # before: never returned
+    await bot.settle(20)
+    stored = await bot.services.store.get(request.id)
+    assert stored is not None and stored.notified_at is not None
+    assert len([t for t in thread(slack, request.id) if "Review overdue" in t]) == 1
+    assert "Review overdue: escalated" in card_text(card(slack, request.id))
+    assert (await kinds(bot, request.id)).count("review_escalated") == 1
