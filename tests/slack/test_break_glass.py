@@ -17,12 +17,13 @@ import pytest
 
 from bot.config.orgfile import parse_orgs
 from bot.config.settings import Settings
-from bot.core.models import Action, NewRequest, Review, Status, Target
+from bot.core.models import Review, Status
 from bot.core.org import OrgDirectory
 from bot.errors import Conflict
 from bot.sandbox.emulator import Emulator
 from bot.sandbox.slack_standin import SlackStandin
 from tests.support.bot import RunningBot
+from tests.support.filing import broke_glass
 from tests.support.orgs import ORG_ENV, ORGS_YAML
 from tests.support.slack_user import (
     APPROVALS,
@@ -408,21 +409,7 @@ async def test_a_card_brought_up_to_date_escalates_an_overdue_review_without_a_h
     Escalating it updates the card from inside that very update, whose per-request lock must
     not be waited on again (it was: the sweep hung for good)."""
     filed = time.time() - 31 * 60
-    request, claim = await bot.services.store.create_break_glass(
-        NewRequest(
-            org="acme",
-            action=Action.UNLINK,
-            requester="U0DAVE",
-            reason="abandoned",
-            targets=[Target("sfv_app_abc123xyz456", "+918000000001")],
-            now=filed,
-            expires_at=filed + 3600,
-        ),
-        incident="INC-4411",
-        review_due_at=filed + 30 * 60,
-        lease_seconds=2,
-    )
-    assert claim is not None
+    request, claim = await broke_glass(bot.services.store, now=filed, review_within=30 * 60)
     await bot.services.store.finish(request.id, claim, status=Status.FAILED, now=filed + 1)
 
     # what the notifier's sweep does for an outcome never told
