@@ -235,8 +235,14 @@ class SlackOutbox:
         keys = [r.key for r in deliveries.recipients(step.kind, request, org, groups)]
         if not await self.store.expand_delivery(step, keys, now, {"to": keys}):
             return False
-        if step.kind in (Kind.ESCALATED, Kind.REVIEW_ESCALATED):
-            await self.notifier.sync(request.id)  # the card says it was escalated
+        if step.kind in (Kind.ESCALATED, Kind.REVIEW_ESCALATED):  # the card says so
+            if self.notifier.syncing(request.id):
+                # perhaps this very task's (its announcement expanding this step): waiting
+                # for it would wait forever, so the card's next sync is queued behind it
+                work = self.notifier.sync(request.id)
+                self.background.spawn(work, name=f"escalated-{request.id}")
+            else:
+                await self.notifier.sync(request.id)
         return True
 
     async def _post(

@@ -50,6 +50,10 @@ EXPIRING = 6
 DENY_EVERY = 6  # every sixth request races a Deny against its approvals
 WAVE = 6  # requests clicked at once (each with 6 clicks on two replicas)
 LEASE = 2.0
+# how long a click or a form waits for its answer: what is proved here is once and only once,
+# which a slow answer does not change; Slack's 3 s is a speed figure (benchmarks/), and a
+# loaded 2-core machine misses it now and then (a form's decision is made before the ack)
+ANSWER_WAIT = aiohttp.ClientTimeout(total=30)
 QUICK_SWEEPS = {"SFVOPI_LEASE_SECONDS": str(LEASE), "SFVOPI_SWEEP_INTERVAL_SECONDS": "0.2"}
 
 
@@ -116,9 +120,7 @@ async def click_at(
     }
     body = urlencode({"payload": json.dumps(payload)}).encode()
     headers = slack.sign(body) | {"Content-Type": "application/x-www-form-urlencoded"}
-    async with http.post(
-        replica.url, data=body, headers=headers, timeout=aiohttp.ClientTimeout(total=3)
-    ) as response:
+    async with http.post(replica.url, data=body, headers=headers, timeout=ANSWER_WAIT) as response:
         return response.status
 
 
@@ -155,9 +157,7 @@ async def submit_at(
     }
     body = urlencode({"payload": json.dumps(payload)}).encode()
     headers = slack.sign(body) | {"Content-Type": "application/x-www-form-urlencoded"}
-    async with http.post(
-        replica.url, data=body, headers=headers, timeout=aiohttp.ClientTimeout(total=3)
-    ) as response:
+    async with http.post(replica.url, data=body, headers=headers, timeout=ANSWER_WAIT) as response:
         return response.status
 
 

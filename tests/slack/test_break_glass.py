@@ -9,7 +9,9 @@ hand, as every replica's timer runs it.
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 
 import pytest
 
@@ -22,6 +24,7 @@ from bot.sandbox.emulator import Emulator
 from bot.sandbox.slack_standin import SlackStandin
 from bot.slack.blocks import UNDO
 from tests.support.bot import RunningBot
+from tests.support.filing import broke_glass
 from tests.support.orgs import ORG_ENV, ORGS_YAML
 from tests.support.slack_user import (
     APPROVALS,
@@ -398,3 +401,24 @@ async def test_without_escalate_to_the_approvers_are_told(
         (dm,) = dms(slack, approver)
         assert dm.startswith(":rotating_light: Review overdue"), approver
     assert not any("Review overdue" in dm for dm in dms(slack, "U0DAVE"))
+
+
+async def test_a_card_brought_up_to_date_escalates_an_overdue_review_without_a_hang(
+    slack: SlackStandin, bot: RunningBot
+) -> None:
+    """Its worker died half an hour ago, after recording the end but before Slack heard: the
+    sweep that brings its card up to date announces the outcome and finds the review overdue.
+    Escalating it updates the card from inside that very update, whose per-request lock must
+    not be waited on again (it was: the sweep hung for good)."""
+    filed = time.time() - 31 * 60
+    request, claim = await broke_glass(bot.services.store, now=filed, review_within=30 * 60)
+    await bot.services.store.finish(request.id, claim, status=Status.FAILED, now=filed + 1)
+
+    # what the notifier's sweep does for an outcome never told
+    await asyncio.wait_for(bot.services.notifier.sync(request.id), 20)  # before: never returned
+    await bot.settle(20)
+    stored = await bot.services.store.get(request.id)
+    assert stored is not None and stored.notified_at is not None
+    assert len([t for t in thread(slack, request.id) if "Review overdue" in t]) == 1
+    assert "Review overdue: escalated" in card_text(card(slack, request.id))
+    assert (await kinds(bot, request.id)).count("review_escalated") == 1

@@ -11,6 +11,7 @@ from bot.core.deliveries import AT_ONCE, Delivery, Kind
 from bot.core.models import Action, NewRequest, Review, Status, Target
 from bot.store import Store
 from tests.support.database import StoreFactory
+from tests.support.filing import broke_glass
 
 NOW = 1_700_000_000.0
 LEASE = 30.0
@@ -139,21 +140,7 @@ async def test_break_glass_owes_its_escalation_when_filed_and_its_telling_when_r
     store_factory: StoreFactory,
 ) -> None:
     store = await store_factory.open()
-    request, claim = await store.create_break_glass(
-        NewRequest(
-            org="acme",
-            action=Action.UNLINK,
-            requester="U0ALICE",
-            reason="fraud",
-            targets=[Target("sfv_app_abc123xyz456", "+918000000001")],
-            now=NOW,
-            expires_at=NOW + 3600,
-        ),
-        incident="INC-1",
-        review_due_at=NOW + 3600,
-        lease_seconds=LEASE,
-    )
-    assert claim is not None
+    request, claim = await broke_glass(store, now=NOW, lease=LEASE)
     due = await store.deliveries(request.id, NOW + 3600)
     assert [(d.kind, d.recipient) for d in due] == [(Kind.REVIEW_ESCALATED, "")]
     await store.finish(request.id, claim, status=Status.SUCCEEDED, now=NOW + 1)

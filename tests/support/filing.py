@@ -6,11 +6,11 @@ from collections.abc import Sequence
 
 import pytest
 
-from bot.core.models import Action, NewRequest, Target
+from bot.core.models import Action, NewRequest, Request, Target
 from bot.core.ports import RequestStore
 from bot.errors import AlreadyPending
 
-__all__ = ["APP", "NOW", "NUMBER", "OTHER", "file", "refused_by"]
+__all__ = ["APP", "NOW", "NUMBER", "OTHER", "broke_glass", "file", "refused_by"]
 
 NOW = 1_700_000_000.0
 NUMBER = Target("sfv_app_abc123xyz456", "+918000000001")
@@ -51,3 +51,26 @@ async def refused_by(store: RequestStore, targets: Sequence[Target] = (NUMBER,))
     with pytest.raises(AlreadyPending) as refused:
         await file(store, targets)
     return refused.value.request_id
+
+
+async def broke_glass(
+    store: RequestStore, *, now: float = NOW, review_within: float = 3600, lease: float = 30
+) -> tuple[Request, str]:
+    """U0ALICE breaks glass on NUMBER at `now` (INC-1, its review due `review_within` after):
+    the request, executing, and its claim (held for `lease` seconds from `now`)."""
+    request, claim = await store.create_break_glass(
+        NewRequest(
+            org="acme",
+            action=Action.UNLINK,
+            requester="U0ALICE",
+            reason="fraud",
+            targets=[NUMBER],
+            now=now,
+            expires_at=now + 3600,
+        ),
+        incident="INC-1",
+        review_due_at=now + review_within,
+        lease_seconds=lease,
+    )
+    assert claim is not None
+    return request, claim

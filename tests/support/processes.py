@@ -111,11 +111,11 @@ class BotProcess:
         except TimeoutError:
             raise AssertionError(f"{self.name} did not die:\n{self.output()}") from None
 
-    async def sweeps(self) -> int:
-        """The sweeps it has completed, as its `/metrics` counts them."""
+    async def sweeps(self, result: str = "ok") -> int:
+        """The sweeps it has completed (or failed), as its `/metrics` counts them."""
         found = await scrape(f"http://127.0.0.1:{self.port}/metrics")
         assert found.status == 200, found.text
-        return int(found.value("sfvopi_bot_sweeps_total", result="ok"))
+        return int(found.value("sfvopi_bot_sweeps_total", result=result))
 
     async def kill9(self) -> None:
         if self.proc.returncode is None:
@@ -185,5 +185,9 @@ async def swept(
     for process, target in zip(processes, targets, strict=True):
         while await process.sweeps() < target:
             if process.proc.returncode is not None or loop.time() > deadline:
-                raise AssertionError(f"{process.name} stopped sweeping:\n{process.output()}")
+                figures = f"{target - passes} ok before, {await process.sweeps()} ok now, "
+                figures += f"{await process.sweeps('failed')} failed"
+                raise AssertionError(
+                    f"{process.name} stopped sweeping ({figures}):\n{process.output()}"
+                )
             await asyncio.sleep(0.05)
