@@ -30,8 +30,6 @@ def unseen(previews: Sequence[StoredPreview], seen: int) -> list[str]:
     shown = next((p for p in previews if p.seq == seen and p.purpose.binds), None)
     if newest is not None and shown is not None:
         return changes(shown.preview, newest.preview) or ["SFVoPI was read again"]
-    if newest is not None and seen == 0:
-        return ["SFVoPI was read for the first time (the form had nothing to show yet)"]
     return ["the form named a preview this request does not have"]
 
 

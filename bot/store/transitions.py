@@ -102,10 +102,7 @@ class Transitions(Requests):
                 return ApprovalRecord(
                     await self._load(conn, request_id), False, None, Status(row.status)
                 )
-            if (
-                seen is not None
-                and seen != (await conn.execute(_BOUND, {"id": request_id})).scalar()
-            ):
+            if seen and seen != (await conn.execute(_BOUND, {"id": request_id})).scalar():
                 return ApprovalRecord(await self._load(conn, request_id), False, None, stale=True)
             inserted = await conn.execute(
                 self._insert(approvals_t)

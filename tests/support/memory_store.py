@@ -239,7 +239,7 @@ class MemoryStore:
         if request.status is not Status.PENDING:
             return ApprovalRecord(request, False, None, request.status)
         bound = [p.seq for p in self._previews.get(request_id, []) if p.purpose.binds]
-        if seen is not None and seen != (bound[-1] if bound else 0):
+        if seen and seen != (bound[-1] if bound else 0):
             return ApprovalRecord(request, False, None, stale=True)
         if approver in request.approvers:
             return ApprovalRecord(request, False, None)

@@ -24,7 +24,7 @@ async def _approvals(memory_store: MemoryStore, request_id: int) -> tuple[str, .
     return stored.approvers
 
 
-async def test_a_form_opened_before_the_first_read_is_refused_once_it_is_read(
+async def test_a_form_opened_before_the_first_read_binds_nothing(
     workflow: Workflow, emulator: Emulator, memory_store: MemoryStore
 ) -> None:
     request_id = await _delete(workflow, emulator)
@@ -32,16 +32,12 @@ async def test_a_form_opened_before_the_first_read_is_refused_once_it_is_read(
     assert asked.need is not None and asked.preview is None  # the form says "not read yet"
     await workflow.binding.read_filed(request_id)
 
-    refused = await workflow.decide(
+    # it said "not read yet": the approval counts, bound to the first read by the pre-run check
+    counted = await workflow.decide(
         request_id, user="U0BOB", decision=Decision.APPROVE, text="", seen=0
     )
-    assert isinstance(refused.refusal, PreviewChanged) and not refused.counted
-    assert refused.refusal.changes == [
-        "SFVoPI was read for the first time (the form had nothing to show yet)"
-    ]
-    assert "Open it again from the card" in refused.refusal.message
-    assert await _approvals(memory_store, request_id) == ()
-    assert "approved" not in [e.kind for e in await memory_store.events(request_id)]
+    assert counted.refusal is None and counted.counted
+    assert "approved" in [e.kind for e in await memory_store.events(request_id)]
 
     again = await workflow.decide(request_id, user="U0BOB", decision=Decision.APPROVE)
     assert again.preview is not None and again.preview.seq == 1
