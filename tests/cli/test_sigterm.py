@@ -92,7 +92,7 @@ async def test_sigterm_finishes_an_approval_in_flight_then_exits_0(
         request_id = int(match.group(1))
         ts = await slack.wait_for(lambda: card_ts(slack, request_id), timeout=15)
 
-        with emulator.hold() as held:
+        with emulator.hold("%2B") as held:  # the unlink, not the preview's reads before it
             clicked = await slack.click("U0BOB", APPROVALS, ts, "sfvopi_approve")
             assert clicked.ok, (clicked, bot.output())
             assert (await confirm(slack, "U0BOB", timeout=15)).ok, bot.output()

@@ -207,7 +207,9 @@ async def test_direct_messages_and_screenshots(browser: Browser, sandbox: Sandbo
         await expect(card).to_contain_text("Done", timeout=15_000)
         await expect(card.locator("button")).to_have_count(0)
         await expect(timeline.locator(".thread")).to_contain_text("Request #1 succeeded")
-        await expect(page.locator("#calls .call")).to_have_count(1)
+        # the preview's reads (after filing, before running), then the one change
+        await expect(page.locator("#calls .call")).to_have_count(3)
+        await expect(page.locator("#calls .call", has_text="DELETE")).to_have_count(1)
         # The outcome line in #ops-log is the bot's last word on it: after it, nothing moves.
         await expect(page.locator('#channels li[data-channel="C0OPSLOG"] .badge')).to_have_text("1")
         await page.wait_for_function(NEWEST_IN_VIEW, arg="")
@@ -281,8 +283,11 @@ async def test_deny_with_a_reason_and_approve_from_the_home_tab(
         await page.click("#view-submit")
         await expect(home).to_contain_text("Nothing waits for you.", timeout=15_000)
         await expect(home).to_contain_text("succeeded")
-        await expect(page.locator("#calls .call")).to_have_count(1)
-        await expect(page.locator("#calls .call")).to_contain_text("+918000000003")
+        # each request's read after filing, #2's read before running, then its one change
+        await expect(page.locator("#calls .call")).to_have_count(4)
+        unlinked = page.locator("#calls .call", has_text="DELETE")
+        await expect(unlinked).to_have_count(1)
+        await expect(unlinked).to_contain_text("+918000000003")
 
         # Alice's Home: her two requests and how each ended.
         await page.select_option("#user", ALICE)
