@@ -25,7 +25,7 @@ async def test_an_approval_on_a_preview_no_longer_the_newest_writes_nothing(
     unread = await store.approve(request_id, approver="U0BOB", now=NOW, lease_seconds=60, seen=1)
     assert unread.stale and not unread.counted and unread.claim is None
     await store.record_preview(request_id, Purpose.FILED, FILED, now=NOW + 1)
-    for seen in (0, 2, 99):  # shown nothing, or a preview it does not have
+    for seen in (2, 99):  # a preview it does not have (0, shown nothing, binds nothing)
         record = await store.approve(
             request_id, approver="U0BOB", now=NOW + 2, lease_seconds=60, seen=seen
         )
