@@ -124,7 +124,7 @@ async def _status(services: Services, cmd: Command, payload: dict[str, Any]) -> 
     found = await services.workflow.status(cmd.request_id, user=str(payload.get("user_id", "")))
     if found.break_glass:
         return break_glass.status_reply(found)
-    preview = await services.workflow.store.latest_preview(found.id)
+    preview = await services.store.latest_preview(found.id)
     return {"text": blocks.card_text(found), "blocks": blocks.status_blocks(found, preview)}
 
 

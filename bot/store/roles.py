@@ -175,7 +175,12 @@ class HealthStore(Protocol):
 
 class DoorStore(EventStore, HealthStore, RequestLookup, Protocol):
     """What the Slack doors and listeners are handed (`Services.store`): the doors' and
-    `/healthz`'s roles, and a request read by number (a refusal links the pending one)."""
+    `/healthz`'s roles, a request read by number (a refusal links the pending one), and its
+    newest preview (`/sfvopi status` shows it)."""
+
+    async def latest_preview(
+        self, request_id: int, purpose: Purpose | None = None
+    ) -> StoredPreview | None: ...
 
 
 class AuditedStore(Protocol):
