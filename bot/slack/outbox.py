@@ -137,6 +137,8 @@ class SlackOutbox:
 
     async def sweep(self) -> None:
         """Every delivery due; never raises for one request."""
+        for request_id in await self.store.settle_announcements(self.clock()):
+            log.info("request %s: its outcome's posts were all done; recorded as told", request_id)
         for request_id in await self.store.due_deliveries(self.clock()):
             try:
                 await self.dispatch(request_id)

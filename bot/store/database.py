@@ -180,6 +180,12 @@ class Database:
 
         return postgresql.insert(table)
 
+    async def _lock_request(self, conn: AsyncConnection, request_id: int) -> None:
+        """Holds the request's row to commit, so writers that read before they write about it
+        take turns (SQLite: the write transaction already does)."""
+        if not self.is_sqlite:
+            await conn.execute(_LOCK_REQUEST, {"id": request_id})
+
     async def _event(
         self,
         conn: AsyncConnection,
@@ -201,8 +207,7 @@ class Database:
         records its transaction's id, which the live sink orders by (bot/store/audit.py)."""
         prev: str | None = None
         if not first:
-            if not self.is_sqlite:
-                await conn.execute(_LOCK_REQUEST, {"id": request_id})
+            await self._lock_request(conn, request_id)
             prev = (await conn.execute(_LAST_HASH, {"id": request_id})).scalar()
         text = json.dumps(detail or {}, sort_keys=True)
         uid, prev = new_uid(), prev or GENESIS

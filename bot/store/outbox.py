@@ -295,6 +295,27 @@ class Outbox(Database):
             await self._event(conn, delivery.request_id, now, "slack", "slack_refused", detail)
             await self._settle(conn, delivery, now)
 
+    async def settle_announcements(self, now: float) -> list[int]:
+        """Outcomes whose every post is done but that were never recorded as told (two
+        replicas' last posts at once, before `_settle` took the request's row): told now."""
+        announced = and_(_D.c.request_id == requests_t.c.id, _D.c.kind == Kind.ANNOUNCED.value)
+        async with self._read() as conn:
+            rows = await conn.execute(
+                select(requests_t.c.id).where(
+                    requests_t.c.notified_at.is_(None),
+                    requests_t.c.status.in_([s.value for s in Status if s.final]),
+                    select(_D.c.id).where(announced).exists(),
+                    ~select(_D.c.id).where(announced, _D.c.done_at.is_(None)).exists(),
+                )
+            )
+            untold = [int(r) for r in rows.scalars()]
+        settled = []
+        for request_id in untold:
+            async with self._write() as conn:
+                if await self._settle_request(conn, request_id, now):
+                    settled.append(request_id)
+        return settled
+
     async def _set(self, delivery_id: int, **values: Any) -> None:
         async with self._write() as conn:
             await conn.execute(update(_D).where(_D.c.id == delivery_id).values(values))
@@ -310,26 +331,33 @@ class Outbox(Database):
 
     async def _settle(self, conn: AsyncConnection, delivery: Delivery, now: float) -> None:
         """An outcome whose last post is done was told: `notified_at` and `announced`, once."""
-        if delivery.kind is not Kind.ANNOUNCED:
-            return
+        if delivery.kind is Kind.ANNOUNCED:
+            await self._settle_request(conn, delivery.request_id, now)
+
+    async def _settle_request(self, conn: AsyncConnection, request_id: int, now: float) -> bool:
+        # the request's row first: two replicas finishing its last two posts at once would
+        # each count the other's as left (PostgreSQL's read committed) and neither tell it
+        await self._lock_request(conn, request_id)
         left = (
             await conn.execute(
                 select(func.count()).where(
-                    _D.c.request_id == delivery.request_id,
+                    _D.c.request_id == request_id,
                     _D.c.kind == Kind.ANNOUNCED.value,
                     _D.c.done_at.is_(None),
                 )
             )
         ).scalar_one()
         if left:
-            return
+            return False
         told = await conn.execute(
             update(requests_t)
-            .where(and_(requests_t.c.id == delivery.request_id, requests_t.c.notified_at.is_(None)))
+            .where(and_(requests_t.c.id == request_id, requests_t.c.notified_at.is_(None)))
             .values(notified_at=now)
         )
-        if told.rowcount == 1:
-            await self._event(conn, delivery.request_id, now, "bot", "announced")
+        if told.rowcount != 1:
+            return False
+        await self._event(conn, request_id, now, "bot", "announced")
+        return True
 
 
 def _due(now: float) -> Any:

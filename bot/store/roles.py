@@ -88,6 +88,8 @@ class DeliveryStore(RequestLookup, Protocol):
 
     async def reschedule_delivery(self, delivery: Delivery, due_at: float) -> None: ...
 
+    async def settle_announcements(self, now: float) -> list[int]: ...
+
 
 class StepRunStore(RequestLookup, Protocol):
     """Workflow Builder steps': runs taken in, settled and completed once."""

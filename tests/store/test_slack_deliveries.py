@@ -7,9 +7,12 @@ from __future__ import annotations
 
 import asyncio
 
+from sqlalchemy import update
+
 from bot.core.deliveries import AT_ONCE, Delivery, Kind
 from bot.core.models import Action, NewRequest, Review, Status, Target
 from bot.store import Store
+from bot.store.schema import slack_deliveries_t
 from tests.support.database import StoreFactory
 from tests.support.filing import broke_glass
 
@@ -175,4 +178,53 @@ async def test_a_final_state_owes_its_announcement_told_once_its_last_post_is_do
     assert told is not None and told.notified_at == NOW + 7
     assert (await kinds(store, request_id)).count("announced") == 1
     await store.delivered(line, "C0OPSLOG", "1.2", NOW + 8)  # a repeat changes nothing
+    assert (await kinds(store, request_id)).count("announced") == 1
+
+
+async def test_an_announcement_whose_last_posts_two_replicas_finish_at_once_is_told(
+    store_factory: StoreFactory,
+) -> None:
+    """Each replica marks its post done and counts what is left in its own transaction:
+    neither may miss the other's (a request left untold for good, with nothing due)."""
+    one, two = await store_factory.open(), await store_factory.open()
+    ids = []
+    for _ in range(12):
+        request_id = await pending_with_card(one)
+        await one.transition(
+            request_id, to=Status.DENIED, actor="U0BOB", now=NOW + 5, kind="denied"
+        )
+        (step,) = await one.deliveries(request_id, NOW + 5)
+        assert await one.claim_delivery(step, NOW + 5, LEASE)
+        assert await one.expand_delivery(step, ["thread", "outcome"], NOW + 5, {})
+        ids.append(request_id)
+    for request_id in ids:
+        thread, line = await one.deliveries(request_id, NOW + 5)
+        await asyncio.gather(
+            one.delivered(thread, "C0APPROVALS", "1.1", NOW + 6),
+            two.delivered(line, "C0OPSLOG", "1.2", NOW + 6),
+        )
+    untold = [r for r in ids if (got := await one.get(r)) is None or got.notified_at is None]
+    assert untold == []
+    for request_id in ids:
+        assert (await kinds(one, request_id)).count("announced") == 1
+
+
+async def test_an_outcome_left_untold_with_every_post_done_is_told_by_the_next_sweep(
+    store_factory: StoreFactory,
+) -> None:
+    """What that race left behind before it was closed: nothing due, never told."""
+    store = await store_factory.open()
+    request_id = await pending_with_card(store)
+    await store.transition(request_id, to=Status.DENIED, actor="U0BOB", now=NOW + 5, kind="denied")
+    (step,) = await store.deliveries(request_id, NOW + 5)
+    assert await store.claim_delivery(step, NOW + 5, LEASE)
+    assert await store.expand_delivery(step, ["thread", "outcome"], NOW + 5, {})
+    assert await store.settle_announcements(NOW + 6) == []  # its posts are still owed
+    async with store.engine.begin() as conn:  # both done, neither counted the other's
+        await conn.execute(update(slack_deliveries_t).values(done_at=NOW + 6))
+    assert await store.deliveries(request_id, NOW + 7) == []
+    assert await store.settle_announcements(NOW + 7) == [request_id]
+    told = await store.get(request_id)
+    assert told is not None and told.notified_at == NOW + 7
+    assert await store.settle_announcements(NOW + 8) == []
     assert (await kinds(store, request_id)).count("announced") == 1
