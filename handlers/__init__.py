@@ -5,7 +5,7 @@ from __future__ import annotations
 from slack_bolt.async_app import AsyncApp
 
 from bot.slack.services import Services
-from handlers import actions, break_glass, commands, context, events, functions, views
+from handlers import actions, break_glass, commands, context, events, functions, undo, views
 
 
 def register(app: AsyncApp, services: Services, *, command: str = "/sfvopi") -> None:
@@ -15,6 +15,7 @@ def register(app: AsyncApp, services: Services, *, command: str = "/sfvopi") -> 
     commands.register(app, services, command=command)
     actions.register(app, services)
     break_glass.register(app, services)
+    undo.register(app, services)
     views.register(app, services)
     events.register(app, services)
     functions.register(app, services)

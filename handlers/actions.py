@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
@@ -32,14 +33,26 @@ OUR_FAULT = ":warning: something went wrong on our side; try again in a minute."
 MODAL_DEADLINE = 5.0
 
 
-def register(app: AsyncApp, services: Services) -> None:
+Click = Callable[[Services, dict[str, Any], dict[str, Any]], Coroutine[Any, Any, None]]
+
+
+def clicked_after_ack(services: Services, run: Click, name: str) -> Callable[..., Awaitable[None]]:
+    """A button's listener: acks, then runs `run` right after the ack (Slack honours the
+    click's trigger_id for a modal ~3 s only), with what it starts held for the ack."""
+
     async def on_click(
         ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], context: AsyncBoltContext
     ) -> None:
         await ack()
-        # after the ack, at once: Slack honours the click's trigger_id for a modal ~3 s only
         now = answering(services, context)
-        now.spawn(click(now, body, action), name="click")
+        now.spawn(run(now, body, action), name=name)
+
+    return on_click
+
+
+def register(app: AsyncApp, services: Services) -> None:
+    # `click` looked up when clicked, not bound now (tests/slack/test_after_ack.py wraps it)
+    on_click = clicked_after_ack(services, lambda now, body, act: click(now, body, act), "click")
 
     for action_id in blocks.BUTTONS:
         app.action(action_id)(on_click)
@@ -48,12 +61,8 @@ def register(app: AsyncApp, services: Services) -> None:
 async def click(services: Services, body: dict[str, Any], action: dict[str, Any]) -> None:
     """Runs one click after its ack: one question to the workflow, its answer rendered. A
     refusal is told to the clicker alone and changes nothing."""
-    user = _text(body.get("user"), "id")
-    where = where_clicked(body)
-    try:
-        request_id = ids.request_id(_text(action, "value"))
-    except InvalidId:
-        await tell(services, where, user, "That button does not name a request.")
+    user, where, request_id = await button_request(services, body, action)
+    if request_id is None:
         return
     decision = DECISIONS.get(str(action.get("action_id")))
     if decision is None:
@@ -146,6 +155,20 @@ def refusal_text(exc: BaseException, request_id: int) -> str:
         return f":hourglass: {exc.message}"
     log.error("a decision on request %s failed", request_id, exc_info=exc)
     return OUR_FAULT
+
+
+async def button_request(
+    services: Services, body: dict[str, Any], action: dict[str, Any]
+) -> tuple[str, str, int | None]:
+    """Who clicked, where, and the request the button's (untrusted) value names: None, and
+    the clicker told, when it names none."""
+    user = _text(body.get("user"), "id")
+    where = where_clicked(body)
+    try:
+        return user, where, ids.request_id(_text(action, "value"))
+    except InvalidId:
+        await tell(services, where, user, "That button does not name a request.")
+        return user, where, None
 
 
 def where_clicked(body: dict[str, Any]) -> str:

@@ -22,7 +22,13 @@ from bot.slack import blocks, break_glass, modals
 from bot.slack.grammar import Command
 from bot.slack.refusals import classify
 from bot.slack.services import Services
-from handlers.actions import MODAL_DEADLINE, refusal_text, tell, where_clicked
+from handlers.actions import (
+    MODAL_DEADLINE,
+    button_request,
+    clicked_after_ack,
+    refusal_text,
+    tell,
+)
 from handlers.context import answering
 
 log = logging.getLogger(__name__)
@@ -31,12 +37,7 @@ UNREADABLE = "This form cannot be read any more; close it and click Flag again."
 
 
 def register(app: AsyncApp, services: Services) -> None:
-    async def on_click(
-        ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], context: AsyncBoltContext
-    ) -> None:
-        await ack()
-        now = answering(services, context)
-        now.spawn(click(now, body, action), name="review-click")
+    on_click = clicked_after_ack(services, click, "review-click")
 
     async def on_submit(
         ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], context: AsyncBoltContext
@@ -68,7 +69,7 @@ async def ask(services: Services, cmd: Command, payload: dict[str, Any]) -> dict
     if filed.claim is not None:
         where = str(payload.get("channel_id") or "")
         services.spawn(
-            _run(services, request.id, filed.claim, where, request.requester),
+            run_claimed(services, request.id, filed.claim, where, request.requester),
             name=f"run-{request.id}",
         )
     org = services.orgs.current.get(request.org)
@@ -82,7 +83,10 @@ def status_reply(request: Request) -> dict[str, Any]:
     return {"text": break_glass.card_text(request), "blocks": shown}
 
 
-async def _run(services: Services, request_id: int, claim: str, where: str, user: str) -> None:
+async def run_claimed(
+    services: Services, request_id: int, claim: str, where: str, user: str
+) -> None:
+    """Runs a request filed claimed, after the ack; a failure is told to who asked."""
     try:
         await services.workflow.execute(request_id, claim)
     except Exception as exc:
@@ -93,14 +97,8 @@ async def _run(services: Services, request_id: int, claim: str, where: str, user
 async def click(services: Services, body: dict[str, Any], action: dict[str, Any]) -> None:
     """Acknowledge reviews at once; Flag opens the form asking why (if the review may be
     given). A refusal is told to the clicker alone and changes nothing."""
-    person = body.get("user")
-    user = str(person.get("id") or "") if isinstance(person, dict) else ""
-    where = where_clicked(body)
-    value = action.get("value")
-    try:
-        request_id = ids.request_id(value if isinstance(value, str) else "")
-    except InvalidId:
-        await tell(services, where, user, "That button does not name a request.")
+    user, where, request_id = await button_request(services, body, action)
+    if request_id is None:
         return
     verdict = break_glass.VERDICTS.get(str(action.get("action_id")))
     if verdict is None:

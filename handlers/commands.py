@@ -14,7 +14,7 @@ from bot.errors import AlreadyPending, Busy, InvalidRequest, ParseError, Refusal
 from bot.slack import admission, blocks
 from bot.slack.grammar import Command, parse
 from bot.slack.services import Services
-from handlers import break_glass, policy
+from handlers import break_glass, policy, undo
 from handlers.context import answering
 
 log = logging.getLogger(__name__)
@@ -176,5 +176,6 @@ HANDLERS: dict[str, Handler] = {
     "cancel": _cancel,
     "unlink": _ask,
     "delete": _ask,
+    "undo": undo.command,
     "policy": policy.answer,
 }

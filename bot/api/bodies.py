@@ -47,6 +47,7 @@ FILE_FIELDS = ("action", "targets", "reason", "org", "again", "break_glass")
 TARGET_FIELDS = ("app_id", "number")
 BREAK_GLASS_FIELDS = ("incident",)
 CANCEL_FIELDS = ("reason",)
+UNDO_FIELDS = ("reason", "break_glass")
 _NUMBER = re.compile(r"[1-9][0-9]{0,17}")
 _IDEMPOTENCY_KEY = re.compile(r"[A-Za-z0-9._:-]{1,100}")
 
@@ -172,6 +173,14 @@ def cancel_reason(body: dict[str, Any] | None) -> str:
         return ""
     _fields(body, CANCEL_FIELDS, "body")
     return _text(body, "reason", "body", required=False) or ""
+
+
+def undo_body(body: dict[str, Any] | None) -> tuple[str, str | None]:
+    """`POST /requests/{id}/undo`'s optional body: a reason, and break-glass."""
+    if body is None:
+        return "", None
+    _fields(body, UNDO_FIELDS, "body")
+    return _text(body, "reason", "body", required=False) or "", _break_glass(body)
 
 
 def request_number(text: str) -> int:

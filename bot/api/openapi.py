@@ -6,7 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 from bot.api.bodies import MAX_API_BODY, MAX_WAIT_SECONDS
+from bot.api.openapi_undo import UNDO_REFUSALS, undo_path, undo_request
 from bot.api.problems import PROBLEM_JSON, PROBLEMS, TYPE_PREFIX
+from bot.api.views import TARGET_FIELDS
 from bot.core.workflow import MAX_NOTE, MAX_REASON
 
 __all__ = ["openapi_document"]
@@ -17,7 +19,7 @@ TIME: dict[str, Any] = {"type": "string", "format": "date-time"}
 NULLABLE_TIME: dict[str, Any] = {"type": ["string", "null"], "format": "date-time"}
 
 DESCRIPTION = f"""\
-File, watch and cancel SFVoPI unlink/delete requests from tools that are not Slack. Requests
+File, watch, cancel and undo SFVoPI unlink/delete requests from tools that are not Slack. Requests
 go through the same approval flow as `/sfvopi` in Slack (same roles, policy, card, approvals).
 
 Authenticate with `Authorization: Bearer <token>`; each client is named in the organization
@@ -76,6 +78,7 @@ def _schemas(max_targets: int) -> dict[str, Any]:
             "policy allows the acting role; reviewed afterwards",
             "properties": {"incident": {"type": "string", "examples": ["INC-4411"]}},
         },
+        "UndoRequest": undo_request(_ref),
         "CancelRequest": {
             "type": "object",
             "additionalProperties": False,
@@ -99,6 +102,7 @@ def _schemas(max_targets: int) -> dict[str, Any]:
                 "finished_at",
                 "targets",
                 "break_glass",
+                "undoes",
                 "preview",
                 "links",
             ],
@@ -106,7 +110,7 @@ def _schemas(max_targets: int) -> dict[str, Any]:
             "properties": {
                 "id": {"type": "integer", "minimum": 1},
                 "org": {"type": "string"},
-                "action": {"enum": ["unlink", "delete"]},
+                "action": {"enum": ["unlink", "delete", "undo"]},
                 "state": {
                     "enum": [
                         "pending",
@@ -154,19 +158,23 @@ def _schemas(max_targets: int) -> dict[str, Any]:
                 "finished_at": NULLABLE_TIME,
                 "targets": {"type": "array", "items": _ref("TargetResult")},
                 "break_glass": {"oneOf": [{"type": "null"}, _ref("BreakGlass")]},
+                "undoes": {
+                    "type": ["integer", "null"],
+                    "description": "an undo: the request it takes back",
+                },
                 "preview": {"oneOf": [{"type": "null"}, _ref("Preview")]},
                 "links": {
                     "type": "object",
                     "additionalProperties": False,
-                    "required": ["self", "cancel"],
-                    "properties": {"self": {"type": "string"}, "cancel": {"type": "string"}},
+                    "required": ["self", "cancel", "undo"],
+                    "properties": {k: {"type": "string"} for k in ("self", "cancel", "undo")},
                 },
             },
         },
         "TargetResult": {
             "type": "object",
             "additionalProperties": False,
-            "required": ["app_id", "number", "outcome", "api_status", "message", "attempts"],
+            "required": list(TARGET_FIELDS),
             "properties": {
                 "app_id": {"type": "string"},
                 "number": NULLABLE_STRING,
@@ -180,6 +188,10 @@ def _schemas(max_targets: int) -> dict[str, Any]:
                 },
                 "message": NULLABLE_STRING,
                 "attempts": {"type": "integer", "minimum": 0},
+                "new_app_id": {
+                    "type": ["string", "null"],
+                    "description": "an undone delete: the recreated app's new id",
+                },
             },
         },
         "Preview": {
@@ -403,6 +415,9 @@ def openapi_document(max_targets: int) -> dict[str, Any]:
                     },
                 }
             },
+            "/api/v1/requests/{id}/undo": undo_path(
+                REQUEST_ID, _ref, _request_answer, _problems(*COMMON, *WITH_BODY, *UNDO_REFUSALS)
+            ),
             "/api/v1/openapi.json": {
                 "get": {
                     "operationId": "openapi",

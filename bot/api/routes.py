@@ -28,6 +28,7 @@ from bot.api.bodies import (
     idempotency_key,
     read_json,
     request_number,
+    undo_body,
     wait_seconds,
 )
 from bot.api.openapi import openapi_document
@@ -276,6 +277,30 @@ class Api:
         log.info("HTTP API client %s cancelled request %s", client.name, number)
         return web.json_response(request_view(done, await self.store.latest_preview(number)))
 
+    async def undo(self, request: web.Request, call: Call) -> web.Response:
+        """Files the undo of a request that ran: a new request (201), pending for approvals,
+        or run at once when it breaks glass. A retry is refused (409) naming the undo filed."""
+        client = _client(call)
+        number = request_number(request.match_info["id"])
+        body = await read_json(request, required=False)
+        self.working(request)
+        reason, glass = undo_body(body)
+        await self._visible(client, number)
+        call.request_id = number
+        filed = await self.workflow.undoing.file(
+            number,
+            requester=client.acts_as,
+            reason=reason,
+            break_glass=glass,
+        )
+        undo = filed.request.id
+        log.info("HTTP API client %s filed request %s, undoing %s", client.name, undo, number)
+        if filed.claim is not None:
+            self.spawn(self.workflow.execute(undo, filed.claim), f"api-undo-{undo}")
+        return web.json_response(
+            request_view(filed.request), status=201, headers={"Location": f"{BASE}/requests/{undo}"}
+        )
+
     async def openapi(self, _request: web.Request) -> web.Response:
         return web.json_response(openapi_document(self.workflow.max_targets))
 
@@ -337,6 +362,7 @@ def mount(
     routes.router.add_post("/requests", api.route("file", api.file))
     routes.router.add_get("/requests/{id}", api.route("status", api.status))
     routes.router.add_post("/requests/{id}/cancel", api.route("cancel", api.cancel))
+    routes.router.add_post("/requests/{id}/undo", api.route("undo", api.undo))
     routes.router.add_get("/openapi.json", api.openapi)
     app.add_subapp("/api/v1", routes)
 

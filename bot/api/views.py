@@ -11,9 +11,11 @@ from typing import Any
 from bot.core.models import Request, TargetState
 from bot.core.preview import StoredPreview
 
-__all__ = ["request_view", "rfc3339"]
+__all__ = ["TARGET_FIELDS", "request_view", "rfc3339"]
 
 BASE = "/api/v1"
+TARGET_FIELDS = ("app_id", "number", "outcome", "api_status", "message", "attempts", "new_app_id")
+"""Every field of a target's result, always present (the OpenAPI document's `TargetResult`)."""
 
 
 def rfc3339(epoch: float | None) -> str | None:
@@ -49,10 +51,12 @@ def request_view(request: Request, preview: StoredPreview | None = None) -> dict
         "finished_at": rfc3339(request.finished_at),
         "targets": [_target(t) for t in request.targets],
         "break_glass": _break_glass(request),
+        "undoes": request.undoes,
         "preview": _preview(preview),
         "links": {
             "self": f"{BASE}/requests/{request.id}",
             "cancel": f"{BASE}/requests/{request.id}/cancel",
+            "undo": f"{BASE}/requests/{request.id}/undo",
         },
     }
 
@@ -65,6 +69,7 @@ def _target(state: TargetState) -> dict[str, Any]:
         "api_status": state.status_code,
         "message": state.message,
         "attempts": state.attempts,
+        "new_app_id": state.new_app_id,
     }
 
 

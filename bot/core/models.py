@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 class Action(enum.StrEnum):
     UNLINK = "unlink"
     DELETE = "delete"
+    UNDO = "undo"  # takes back a request that ran (bot/core/undo.py); only the bot files it
 
 
 class Status(enum.StrEnum):
@@ -84,6 +85,7 @@ class TargetState:
     status_code: int | None = None
     message: str | None = None
     attempts: int = 0
+    new_app_id: str | None = None  # an undo's recreated app: its new id, recorded before linking
 
 
 @dataclass(frozen=True)
@@ -137,6 +139,11 @@ class Request:
     # filed by a Workflow Builder step: its requester is whoever the workflow named, which
     # nobody verified, so they never approve it (docs/security.md)
     filed_by_step: bool = False
+    # undo (bot/core/undo.py): the request this one takes back; for one that ran, whether a
+    # pre-image was recorded before it did, and its latest undo not withdrawn (id, status)
+    undoes: int | None = None
+    pre_image: bool = False
+    undo: tuple[int, Status] | None = None
 
     @property
     def approvers(self) -> tuple[str, ...]:
@@ -161,6 +168,7 @@ class NewRequest:
     dedupe_key: str | None = None
     again: bool = False
     policy: Mapping[str, object] | None = None
+    undoes: int | None = None  # an undo: the request it takes back (bot/core/undo.py)
 
     def pending(
         self, request_id: int, approvals_needed: int = 0, *, filed_by_step: bool = False
@@ -180,6 +188,7 @@ class NewRequest:
             channel_id=self.channel_id,
             response_url=self.response_url,
             filed_by_step=filed_by_step,
+            undoes=self.undoes,
         )
 
 

@@ -21,6 +21,7 @@ from bot.core.roles import Role as Role
 DEFAULT_APPROVALS = 1
 DEFAULT_TTL_MINUTES = 60
 DEFAULT_SELF_APPROVAL = False
+DEFAULT_UNDO_WINDOW_HOURS = 24
 
 
 class Need(enum.Enum):
@@ -85,6 +86,7 @@ class Policy:
         default_factory=lambda: dict.fromkeys(Action, Reminders()), hash=False
     )
     break_glass: BreakGlass | None = None  # None: nobody may break glass in this org
+    undo_window_hours: int = DEFAULT_UNDO_WINDOW_HOURS  # how long Undo is offered after a run
     # per action: a preview changed before running sends the request back for approval
     rebind_on_change: Mapping[Action, bool] = field(
         default_factory=lambda: dict.fromkeys(Action, True), hash=False

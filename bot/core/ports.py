@@ -167,6 +167,30 @@ class RunningStore(RequestLookup, Protocol):
     ) -> Request: ...
 
 
+class UndoStore(Protocol):
+    """What running an undo needs beyond a claim (bot/core/undo.py): a recreate attempted,
+    recorded before the call, and the app it made, recorded before any number is linked."""
+
+    async def attempt_create(
+        self, request_id: int, idx: int, claim: str, now: float, lease_until: float
+    ) -> float | None:
+        """When an earlier attempt was made, if one was; records this one otherwise."""
+        ...
+
+    async def record_new_app(
+        self,
+        request_id: int,
+        idx: int,
+        claim: str,
+        *,
+        app_id: str,
+        now: float,
+        lease_until: float,
+    ) -> str:
+        """The app id kept for the target: the first one recorded."""
+        ...
+
+
 class ReadingStore(RequestLookup, RequestListing, Protocol):
     """What reading needs beyond a request: its event log, and how many a list left out."""
 
@@ -195,7 +219,9 @@ class BindingStore(RequestLookup, PreviewStore, Protocol):
     async def unpreviewed(self, filed_before: float, limit: int = 100) -> list[int]: ...
 
 
-class RequestStore(FilingStore, DecidingStore, RunningStore, ReadingStore, BindingStore, Protocol):
+class RequestStore(
+    FilingStore, DecidingStore, RunningStore, ReadingStore, BindingStore, UndoStore, Protocol
+):
     """Durable requests; every transition atomic (one conditional UPDATE plus its event). The
     union of the roles above: a store (SQL, or a test's in-memory one) fills them all."""
 

@@ -26,7 +26,8 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from bot.core.models import Request, Status
+from bot.core.models import Action, Request, Status
+from bot.core.undo import undid
 
 __all__ = ["OTHER", "BotMetrics", "MetricsSource", "ack_kind", "slack_error_label"]
 
@@ -181,6 +182,13 @@ class BotMetrics:
             ["org", "action"],
             registry=r,
         )
+        self.undos = Counter(
+            "sfvopi_bot_undos",
+            "Undos finished, by what they took back (unlink, delete) and outcome: succeeded, "
+            "failed, unknown.",
+            ["org", "undid", "outcome"],
+            registry=r,
+        )
         self.time_to_decision = Histogram(
             "sfvopi_bot_time_to_decision_seconds",
             "Seconds from filing a request to its decision.",
@@ -300,6 +308,8 @@ class BotMetrics:
                 self._decided(request, "approved", self.clock())
         elif status in OUTCOMES:
             self.executions.labels(org, action, status.value).inc()
+            if request.action is Action.UNDO:
+                self.undos.labels(org, undid(request).value, status.value).inc()
         elif status.value in DECISIONS:
             self._decided(request, status.value, request.finished_at or self.clock())
 

@@ -12,7 +12,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bot.core.models import Request, Review, Status
+from bot.core.models import Action, Request, Review, Status
+from bot.core.undo import Offer
 from bot.core.workflow import MAX_NOTE
 from bot.slack import blocks, modals
 from bot.slack.blocks import Block
@@ -48,10 +49,15 @@ def incident(request: Request) -> str:
 
 
 def card(
-    request: Request, *, escalate_to: Sequence[str] = (), approvers: Sequence[str] = ()
+    request: Request,
+    *,
+    escalate_to: Sequence[str] = (),
+    approvers: Sequence[str] = (),
+    undo: Offer | None = None,
 ) -> list[Block]:
     """The siren card: what one person did without approval, and its review (buttons while it
-    waits for one and the run has finished; when it is due and to whom it is escalated)."""
+    waits for one and the run has finished; when it is due and to whom it is escalated); Undo
+    while `undo` offers it."""
     shown: list[Block] = [
         {"type": "header", "text": {"type": "plain_text", "text": title(request)[:150]}},
         _section(f"*{STATE.get(request.status, request.status.value)}*"),
@@ -64,7 +70,9 @@ def card(
                 {"type": "mrkdwn", "text": f"*Action*\n{request.action.value}"},
             ],
         },
-        _section(f"*Targets*\n{blocks.targets_text(request.targets)}"),
+        _section(
+            "*Targets*\n" + blocks.targets_text(request.targets, undo=request.action is Action.UNDO)
+        ),
         _section("*Reason*"),
         {"type": "section", "text": blocks.plain(request.reason)},
         {"type": "divider"},
@@ -86,6 +94,7 @@ def card(
             + " · the person who broke glass cannot review it"
         )
     )
+    shown.extend(blocks.undo_blocks(request, undo))
     return shown
 
 

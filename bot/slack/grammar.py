@@ -28,7 +28,7 @@ class Command:
 
 SIMPLE = {"help", "pending", "history", "whoami"}
 BY_ID = {"status", "cancel"}
-COMMANDS = (*sorted(SIMPLE), *sorted(BY_ID), "unlink", "delete", "policy")
+COMMANDS = (*sorted(SIMPLE), *sorted(BY_ID), "unlink", "delete", "undo", "policy")
 END_OF_TARGETS = "--"
 AGAIN = "--again"
 BREAK_GLASS = "--break-glass"
@@ -65,6 +65,8 @@ def parse(text: str) -> Command:
         except InvalidId as exc:
             raise ParseError(exc.message) from None
         return Command(name, org=org, request_id=request_id, reason=" ".join(args[1:]))
+    if name == "undo":
+        return _undo(args, org)
     if name in ("unlink", "delete"):
         again, glass = False, None
         while args:
@@ -220,6 +222,23 @@ def _delete_targets(rest: list[str]) -> tuple[Target, ...]:
             )
         raise ParseError("`delete` needs at least one app id, then a reason")
     return tuple(Target(a) for a in apps)
+
+
+def _undo(args: list[str], org: str | None) -> Command:
+    """`undo 17 [--break-glass [INCIDENT]] [reason…]`: the reason is optional (the undo names
+    the request it takes back)."""
+    if not args:
+        raise ParseError("`undo` needs the number of the request to undo, e.g. `undo 17`")
+    try:
+        request_id = ids.request_id(args[0])
+    except InvalidId as exc:
+        raise ParseError(exc.message) from None
+    rest, glass = args[1:], None
+    if rest and _is_glass(rest[0]):
+        glass, rest = _take_glass(rest)
+    if rest and rest[0] == END_OF_TARGETS:
+        rest = rest[1:]
+    return Command("undo", org=org, request_id=request_id, reason=" ".join(rest), break_glass=glass)
 
 
 def _tail(rest: list[str], name: str) -> dict[str, Any]:

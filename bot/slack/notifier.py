@@ -19,7 +19,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
-from bot.core import failpoints, ids
+from bot.core import failpoints, ids, undo
 from bot.core.deliveries import reminder_steps, review_escalation
 from bot.core.models import Request, Status
 from bot.core.org import Groups, Org, OrgsInForce, in_force
@@ -190,8 +190,11 @@ class Notifier:
         """The card, with when and to whom it is escalated if nobody decides (the policy's),
         and what it touches as last read."""
         org = self.orgs.current.get(request.org)
+        now = self.clock()
+        offer = undo.offer(request, org.policy.undo_window_hours, now) if org else None
         if request.break_glass:
-            return break_glass.card(request, **review_escalation(org, request, self._known(org)))
+            escalation = review_escalation(org, request, self._known(org))
+            return break_glass.card(request, **escalation, undo=offer)
         if org is None:
             return blocks.card(request, preview=preview)
         reminders = org.policy.reminders_for(request.action)
@@ -199,7 +202,8 @@ class Notifier:
             request,
             escalates_at=reminders.escalate_at(request.created_at),
             escalate_to=reminders.escalate_to,
-            now=self.clock(),
+            now=now,
+            undo=offer,
             preview=preview,
             **_policy(org, request, self._known(org)),
         )

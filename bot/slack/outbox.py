@@ -17,7 +17,7 @@ from typing import Any
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.core import deliveries, failpoints, ids
+from bot.core import deliveries, failpoints, ids, undo
 from bot.core.bound import approved_on, gone
 from bot.core.deliveries import Delivery, Kind, Owed, Recipient
 from bot.core.models import Request, Review, Status
@@ -198,7 +198,11 @@ class SlackOutbox:
         if not link and to.key != "thread":
             link.append(await self._link(request))
         texts = RENDERERS[delivery.kind](request, org, groups, to, link[0] if link else None)
-        return await self._post(delivery, request, to, texts)
+        offered = None  # the requester's notice carries the Undo button while it is offered
+        if delivery.kind is Kind.ANNOUNCED and to.key == "requester" and texts:
+            offer = undo.offer(request, org.policy.undo_window_hours, now)
+            offered = blocks.with_undo(texts[0], request, offer)
+        return await self._post(delivery, request, to, texts, offered)
 
     async def _preview_posts(self, delivery: Delivery, request: Request) -> list[str]:
         """A post owed with a preview, from the preview its key names (and, for a drift, the
@@ -244,13 +248,22 @@ class SlackOutbox:
         return True
 
     async def _post(
-        self, delivery: Delivery, request: Request, to: Recipient, texts: list[str]
+        self,
+        delivery: Delivery,
+        request: Request,
+        to: Recipient,
+        texts: list[str],
+        first_blocks: list[blocks.Block] | None = None,
     ) -> bool:
         first: Any = None
         try:
             for text in texts:
                 posted = await self.slack.chat_postMessage(
-                    channel=to.channel, text=text, thread_ts=to.thread_ts, unfurl_links=False
+                    channel=to.channel,
+                    text=text,
+                    thread_ts=to.thread_ts,
+                    unfurl_links=False,
+                    blocks=first_blocks if first is None else None,
                 )
                 first = posted if first is None else first
         except Exception as exc:

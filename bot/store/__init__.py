@@ -8,7 +8,7 @@ loop's thread) · database (transactions, loading)
 · function_runs (Workflow Builder steps to complete) · audit (the chained log, its export and
 sink cursor) · api_calls (the HTTP API's calls, as events) · migrate (Alembic) · migrate_child
 (the upgrade in a child process) · previews (what SFVoPI showed for a request) · rebinding
-(back to pending when it changed since approved).
+(back to pending when it changed since approved) · undo and undo_facts (a request taken back).
 """
 
 from bot.store.api_calls import ApiCalls
@@ -21,16 +21,19 @@ from bot.store.outbox import Outbox
 from bot.store.previews import Previews
 from bot.store.rebinding import Rebinding
 from bot.store.slack_state import SlackState
+from bot.store.undo import Undos
 
 __all__ = ["SCHEMA_VERSION", "Store", "async_url"]
 
 
-class Store(BreakGlass, Rebinding, Outbox, SlackState, Audit, FunctionRuns, ApiCalls, Previews):
+class Store(
+    BreakGlass, Rebinding, Undos, Outbox, SlackState, Audit, FunctionRuns, ApiCalls, Previews
+):
     """Requests for the workflow (bot.core.ports.RequestStore) plus the notifier's outbox and
     the Slack front doors' shared state (events taken in, Home tabs opened), and the audit
     log's reads (bot/audit), and the Workflow Builder steps waiting to be completed, and the
     HTTP API's record of its calls (bot/api), and break-glass requests' reviews, and the
-    previews of what requests touch (bot/core/preview.py), and their drift.
+    previews of what requests touch (bot/core/preview.py), and their drift, and undos.
 
     Handed whole only by the composition root (bot/wiring) and the commands that open it;
     every other consumer names its role (bot/store/roles.py, bot/core/ports.py)."""

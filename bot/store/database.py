@@ -44,6 +44,7 @@ from bot.store.schema import (
     slack_deliveries_t,
     targets_t,
 )
+from bot.store.undo_facts import undo_facts
 
 __all__ = ["Database"]
 
@@ -254,13 +255,18 @@ class Database:
         """A request row plus its targets and approvals, as the immutable model the core uses."""
         trows = await conn.execute(_TARGETS_OF, {"id": row.id})
         arows = await conn.execute(_APPROVALS_OF, {"id": row.id})
+        status = Status(row.status)
+        # read only for a request that ran: what its card needs to offer an undo
+        pre_image, undo = (
+            await undo_facts(conn, row.id) if status.ran and status.final else (False, None)
+        )
         return Request(
             id=row.id,
             org=row.org,
             action=Action(row.action),
             requester=row.requester,
             reason=row.reason,
-            status=Status(row.status),
+            status=status,
             approvals_needed=row.approvals_needed,
             created_at=row.created_at,
             expires_at=row.expires_at,
@@ -271,6 +277,7 @@ class Database:
                     status_code=t.status_code,
                     message=t.message,
                     attempts=t.attempts,
+                    new_app_id=t.new_app_id,
                 )
                 for t in trows
             ),
@@ -295,4 +302,7 @@ class Database:
             review_escalated=bool(row.break_glass)
             and (await conn.execute(_ESCALATED, {"id": row.id})).first() is not None,
             filed_by_step=bool(row.filed_by_step),
+            undoes=row.undoes,
+            pre_image=pre_image,
+            undo=undo,
         )

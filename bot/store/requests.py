@@ -25,6 +25,7 @@ from bot.errors import AlreadyPending, KeyReused
 from bot.store.database import Database
 from bot.store.limits import within_limits
 from bot.store.schema import events_t, pending_targets_t, requests_t, targets_t
+from bot.store.undo_facts import one_undo_alive
 
 __all__ = ["Requests"]
 
@@ -158,8 +159,11 @@ class Requests(Database):
             "channel_id": new.channel_id,
             "response_url": new.response_url,
             "dedupe_key": new.dedupe_key,
+            "undoes": new.undoes,
             **columns,
         }
+        if new.undoes is not None:  # one undo alive per request: Conflict for a second
+            await one_undo_alive(conn, new.undoes, new.dedupe_key, is_sqlite=self.is_sqlite)
         insert = self._prepared.get("insert_request")
         if insert is None:
             insert = self._prepared["insert_request"] = (
@@ -370,6 +374,8 @@ def _requested(
     }
     if values.get("filed_by_step"):
         detail["filed_by"] = STEP_FILED
+    if values.get("undoes") is not None:
+        detail["undoes"] = values["undoes"]
     if policy is not None:
         detail["policy"] = dict(policy)
     return detail

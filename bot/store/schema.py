@@ -76,7 +76,10 @@ requests_t = Table(
     Column("review_due_at", Float),
     # filed by a Workflow Builder step (migration 0013): its requester is the workflow's word
     Column("filed_by_step", Integer, nullable=False, default=0, server_default="0"),
+    # an undo (migration 0016): the request it takes back (bot/core/undo.py)
+    Column("undoes", Integer),
     Index("ix_requests_status", "status"),
+    Index("ix_requests_undoes", "undoes"),
     Index("ix_requests_review", "review"),
     Index("ix_requests_org_created", "org", "created_at"),
 )
@@ -115,6 +118,8 @@ targets_t = Table(
     Column("message", Text),
     Column("attempts", Integer, nullable=False, default=0),
     Column("finished_at", Float),
+    # an undo's recreated app (migration 0016): its new id, recorded before numbers are linked
+    Column("new_app_id", String(80)),
     Index("ix_targets_app_number", "app_id", "number"),
 )
 

@@ -23,6 +23,7 @@ from bot.store.conditions import conditional
 from bot.store.outbox import owe
 from bot.store.requests import Requests
 from bot.store.schema import approvals_t, request_previews_t, requests_t, targets_t
+from bot.store.undo_facts import undone_event
 
 __all__ = ["Transitions"]
 
@@ -370,6 +371,7 @@ class Transitions(Requests):
                 conn, request_id, claim, status=status.value, finished_at=now, lease_until=None
             )
             await self._executed_event(conn, request_id, now)
+            await undone_event(conn, self._event, request_id, status, now)
             return await self._moved(
                 conn, request_id, now, "bot", status.value, None, Kind.ANNOUNCED
             )

@@ -119,7 +119,8 @@ async def test_sigterm_finishes_an_approval_in_flight_then_exits_0(
 
     assert emulator.effective[EFFECT] == 1
     card = slack.message(APPROVALS, ts)
-    assert card is not None and card.action_ids() == [], "the card is updated in place"
+    # updated in place: no decision buttons, only Undo (the pre-image was read before the run)
+    assert card is not None and card.action_ids() == ["sfvopi_undo"], card.blocks
     assert "Done" in str(card.blocks) and "approved by <@U0BOB>" in str(card.blocks), card.blocks
     (reply,) = slack.thread(APPROVALS, ts)
     assert "+918000000001" in reply.text

@@ -689,7 +689,7 @@ async def test_replayed_and_reordered_clicks_run_a_request_once(
     assert emulator.effective[("unlink", "sfv_app_abc123xyz456", "+918000000001")] == 1
     assert len(emulator.writes) == 1
     done = card(slack, request_id)
-    assert done.action_ids() == []
+    assert done.action_ids() in ([], ["sfvopi_undo"])
     edits = done.edited
     assert f"#{request_id} has already succeeded" in str(late.body)
 

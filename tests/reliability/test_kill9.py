@@ -85,7 +85,7 @@ def told_everything(slack: SlackStandin, request_id: int) -> bool:
     found = cards(slack, request_id)
     return (
         bool(found)
-        and found[-1].action_ids() == []
+        and found[-1].action_ids() in ([], ["sfvopi_undo"])
         and bool(outcome_lines(slack, request_id))
         and bool(notices(slack, "U0ALICE"))
         and bool(slack.thread(APPROVALS, found[-1].ts))
@@ -235,7 +235,7 @@ async def test_kill9_at_each_step_then_restart(
             shown = [c for c in shown if c.ts == done.card_ts]
         assert len(shown) == 1, [(c.ts, c.action_ids()) for c in shown]
         (card,) = shown
-        assert card.action_ids() == []
+        assert card.action_ids() in ([], ["sfvopi_undo"])
         assert "Done" in str(card.blocks)
         (details,) = slack.thread(APPROVALS, card.ts)
         assert NUMBER in details.text

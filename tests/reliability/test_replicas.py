@@ -355,7 +355,7 @@ async def test_two_replicas_execute_every_request_once(
             assert kinds["card_posted"] == 1, where
             assert kinds["announced"] == 1, where
             (card,) = card_of(slack, request.id)
-            assert card.action_ids() == [], where
+            assert card.action_ids() in ([], ["sfvopi_undo"]), where
             assert mentions(outcome_lines, request.id) == 1, where
             assert mentions(alice, request.id) == 1, where
         assert max(emulator.effective.values()) == 1
@@ -461,7 +461,7 @@ async def test_two_survivors_finish_a_dead_replicas_work_once(
             assert [t.message for t in request.targets] == ["Number not linked to this app"]
             assert emulator.effective[effect(f.action, f.targets[0])] == 1, where
             (card,) = card_of(slack, request.id)
-            assert card.action_ids() == [] and "Done" in str(card.blocks), where
+            assert card.action_ids() in ([], ["sfvopi_undo"]) and "Done" in str(card.blocks), where
             assert mentions(outcome_lines, request.id) == 1, where
             assert mentions(alice, request.id) == 1, where
             reclaimers[str(request.decided_by)] += 1

@@ -23,6 +23,7 @@ import pytest
 from bot.cli import build_parser
 from bot.cli import sandbox as sandbox_command
 from bot.sandbox import DEMO_APPS, Sandbox, start_sandbox
+from bot.slack.blocks import UNDO
 from tests.sandbox.browser import needs_browser, open_page, type_command
 
 with contextlib.suppress(ImportError):  # the browser tests skip without it
@@ -152,7 +153,10 @@ async def test_unlink_flow_over_the_api(sandbox: Sandbox, http: aiohttp.ClientSe
     snapshot = await state(http, sandbox)
     card = the_card(snapshot)
     assert card["edited"] >= 1
-    assert "actions" not in [b["type"] for b in card["blocks"]]
+    # no decision buttons left: Undo alone (the pre-image was read before it ran)
+    assert [
+        e["action_id"] for b in card["blocks"] if b["type"] == "actions" for e in b["elements"]
+    ] == [UNDO]
     assert "Done" in str(card["blocks"])
     assert "succeeded" in card["replies"][0]["text"]
     assert NUMBER not in snapshot["emulator"]["apps"]["acme"][APP]
@@ -383,7 +387,9 @@ async def test_whole_flow_in_the_browser(sandbox: Sandbox, page: Page, tmp_path:
 
     # The card reaches its final state in place, the thread has the details, the number is gone.
     await expect(card).to_contain_text("Done", timeout=15_000)
-    await expect(card.locator("button")).to_have_count(0)
+    # no decision buttons left: Undo alone (the pre-image was read before it ran)
+    await expect(card.locator("button")).to_have_count(1)
+    await expect(card.locator(f'button[data-action-id="{UNDO}"]')).to_have_count(1)
     await expect(card).to_contain_text("approved by @Bob")
     await expect(timeline.locator(".thread")).to_contain_text("Request #1 succeeded")
     await expect(page.locator(f'#apps [data-number="{NUMBER}"]')).to_have_count(0)

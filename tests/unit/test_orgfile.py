@@ -72,7 +72,9 @@ def test_fixture_directory(orgs: OrgDirectory) -> None:
     assert acme.role_of("U0GINA") is None
     assert acme.approvers() == ("U0BOB", "U0CAROL", "U0DAVE")
     assert acme.policy == Policy(
-        approvals={Action.UNLINK: 1, Action.DELETE: 2}, ttl_minutes=60, self_approval=False
+        approvals={Action.UNLINK: 1, Action.DELETE: 2, Action.UNDO: 1},
+        ttl_minutes=60,
+        self_approval=False,
     )
 
     assert globex.outcome_channel is None
@@ -471,7 +473,7 @@ organizations:
 """
     assert problems(text) == [
         "org one: expected a mapping of settings, not a list",
-        "org two: policy must be a mapping (unlink, delete, ttl_minutes, self_approval, "
+        "org two: policy must be a mapping (unlink, delete, undo, ttl_minutes, self_approval, "
         "deny_reason, approve_note, remind_after_minutes, escalate_after_minutes, escalate_to, "
         "break_glass, rules, limits), not text",
         "org two: members must map Slack user ids to roles, not a list",

@@ -116,7 +116,7 @@ async def test_explain_says_which_rule_and_why(ruled: Workflow) -> None:
         'change instead"',
         "rule 2 'prod apps': apps 'sfv_app_prod*' → 2 approvals from admins, no break-glass",
         "rule 3 'dev apps': delete; apps 'sfv_app_dev*' → 1 approval",
-        "Targets no rule selects: unlink 1 approval, delete 2 approvals.",
+        "Targets no rule selects: unlink 1 approval, delete 2 approvals, undo 1 approval.",
     ]
     with pytest.raises(NotAllowed):
         await ruled.explain(user="U0NOBODY", action="delete", targets=[PROD_APP])

@@ -6,9 +6,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from bot.config.orgfile.problems import Checks, counted, kind_of, show
+from bot.config.orgfile.undo_policy import written
 from bot.config.orgfile.yaml_lines import Map
 from bot.core import ids
-from bot.core.models import Action
 from bot.core.org import Policy, Role
 
 __all__ = ["MemberChecks"]
@@ -70,7 +70,7 @@ class MemberChecks(Checks):
         approvers = [user for user, role in members.items() if role >= Role.APPROVER]
         requesters = [user for user, role in members.items() if role >= Role.REQUESTER]
         raw_policy = body.get("policy")
-        for action in Action:
+        for action in written(raw_policy):
             needed = policy.approvals_needed(action)
             line = body.line_of("policy")
             if isinstance(raw_policy, Map):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from bot.config.orgfile.limits import LimitChecks
 from bot.config.orgfile.problems import kind_of, show
+from bot.config.orgfile.undo_policy import UNDO_KEYS, undo_window, written
 from bot.config.orgfile.yaml_lines import Map
 from bot.core import ids
 from bot.core.models import Action
@@ -87,11 +88,12 @@ class PolicyChecks(LimitChecks):
                 else everywhere
             )
         if ttl_read and len(self.problems) == unread:  # else the order is of values not written
-            for action in Action:
+            for action in written(raw):
                 own = raw.get(action.value)
                 line = own.line if isinstance(own, Map) else raw.line
                 self.reminder_order(where, action, line, reminders[action], ttl)
         glass = self.break_glass(where, raw)
+        undo_window_hours = undo_window(self, where, raw)
         rules = self.rules(where, raw, glass is not None)
         limits = self.limits(where, raw)
         if len(self.problems) > before:
@@ -104,6 +106,7 @@ class PolicyChecks(LimitChecks):
             approve_note=approve_note,
             reminders=reminders,
             break_glass=glass,
+            undo_window_hours=undo_window_hours,
             rebind_on_change=rebind,
             rules=rules,
             limits=limits,
@@ -264,7 +267,8 @@ class PolicyChecks(LimitChecks):
                 f"not {kind_of(raw)}",
             )
             return DEFAULT_APPROVALS
-        self.unknown_keys(raw, _ACTION_KEYS, f"{where}: policy {action.value}: ", "key")
+        keys = (*_ACTION_KEYS, *UNDO_KEYS) if action is Action.UNDO else _ACTION_KEYS
+        self.unknown_keys(raw, keys, f"{where}: policy {action.value}: ", "key")
         return self.whole_number(
             where, raw, "approvals", f"policy {action.value} approvals", DEFAULT_APPROVALS
         )

@@ -42,6 +42,8 @@ def summary(directory: OrgDirectory) -> str:
                 f"  {'limits:' if n == 0 else '':<18}{limit.describe()}"
                 for n, limit in enumerate(org.policy.limits)
             ),
+            f"  undo:             offered for {counted(org.policy.undo_window_hours, 'hour')} "
+            "after a request ran",
             f"  members:          {_member_counts(org.members)}",
             f"  workflow steps:   {_steps(org.workflow_steps)}",
         ]

@@ -10,7 +10,7 @@ expire; one read per decision) · policy_rules (the org's policy rules where fil
 deciding apply them) · explaining (which rule a would-be request falls under) · reviewing
 (a break-glass review) · binding (the preview an approval is given on, read again before
 running) · running (execute under a lease, recover) · reading (status, pending, history,
-waiting_for, mine) · outcomes (what they answer).
+waiting_for, mine) · undoing (an undo filed, its targets run) · outcomes (what they answer).
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from bot.core.workflow.rules import Decision
 from bot.core.workflow.running import Running, final_status
 from bot.core.workflow.shared import Deferral, Listener, Shared
 from bot.core.workflow.steps import STEP_BREAK_GLASS
+from bot.core.workflow.undoing import Undoing
 from bot.errors import Conflict
 from bot.observability.context import request_scope
 from bot.sfvopi import SfvopiClient
@@ -93,7 +94,8 @@ class Workflow:
         self.deciding = Deciding(shared, access, store)
         self.reviewing = Reviewing(shared, access, store)
         self.binding = Binding(shared, store, self.client)
-        self.running = Running(shared, store, self.client, self.binding)
+        self.undoing = Undoing(shared, access, self.filing, store, self.client)
+        self.running = Running(shared, store, self.client, self.binding, self.undoing)
         self.reading = Reading(shared, access, store)
         self.explaining = Explaining(shared, access, self.filing.check_targets)
         self.file = self.filing.file
@@ -177,6 +179,35 @@ class Workflow:
             response_url=response_url,
             dedupe_key=dedupe_key,
             again=again,
+            break_glass=break_glass,
+        )
+        if filed.claim is not None:
+            return await self.execute(filed.request.id, filed.claim)
+        return filed.request
+
+    async def undo(
+        self,
+        request_id: int,
+        *,
+        requester: str,
+        reason: str = "",
+        channel: str | None = None,
+        response_url: str | None = None,
+        dedupe_key: str | None = None,
+        break_glass: str | None = None,
+    ) -> Request:
+        """Files the undo of a request that ran (bot/core/undo.py): a request of its own,
+        pending for the approvals the org's `policy.undo` asks, or (`break_glass`) run at once
+        and returned finished. Refused (Conflict) when it did not run, its window is over, it
+        is undone or being undone, or no pre-image was recorded; another org's request is
+        answered as a missing one. To answer first and run it after, use `undoing.file`."""
+        filed = await self.undoing.file(
+            request_id,
+            requester=requester,
+            reason=reason,
+            channel=channel,
+            response_url=response_url,
+            dedupe_key=dedupe_key,
             break_glass=break_glass,
         )
         if filed.claim is not None:

@@ -46,6 +46,7 @@ class Filing:
         again: bool = False,
         break_glass: str | None = None,
         by_step: bool = False,
+        undoes: int | None = None,
     ) -> ApprovalResult:
         """As `Workflow.request`, without running anything: a break-glass request comes back
         claimed (`claim`), for the caller to `execute` (e.g. after answering Slack); if the
@@ -53,10 +54,13 @@ class Filing:
         `dedupe_key` returns the first request, unclaimed.
 
         `by_step`: a Workflow Builder step files it, naming a requester nobody verified (the
-        rules in steps.py), and it is marked so."""
+        rules in steps.py), and it is marked so. `undoes`: an undo the bot planned (only
+        Undoing files one: bot/core/workflow/undoing.py)."""
         steps.may_file(by_step, break_glass)
         try:
             action = Action(action)
+            if (action is Action.UNDO) != (undoes is not None):
+                raise ValueError(action)
         except ValueError:
             raise InvalidRequest(f"unknown action `{action}`: expected unlink or delete") from None
         checked = self.check_targets(action, targets)
@@ -94,6 +98,7 @@ class Filing:
             response_url=response_url,
             dedupe_key=dedupe_key,
             again=again,
+            undoes=undoes,
             policy=policy_rules.recorded(the_org, ruled),
         )
         limits = the_org.policy.limit_check(action, requester, len(checked), now)
@@ -164,6 +169,8 @@ class Filing:
         """The targets as Targets, each well formed for `action`, duplicates dropped."""
         if not targets:
             raise InvalidRequest(f"{action} needs at least one target")
+        if action is Action.UNDO:  # planned by the bot from what the request changed
+            return list(dict.fromkeys(Target(t) if isinstance(t, str) else t for t in targets))
         if len(targets) > self.shared.max_targets:
             raise InvalidRequest(
                 f"too many targets ({len(targets)}); at most {self.shared.max_targets} per request"

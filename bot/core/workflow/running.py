@@ -11,12 +11,14 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from bot.core import failpoints
-from bot.core.models import Outcome, Request, Status
+from bot.core.models import Action, Outcome, Request, Status
 from bot.core.org import Org
 from bot.core.ports import RunningStore
 from bot.core.targets import ApiResult, perform
+from bot.core.undo import phases
 from bot.core.workflow.binding import Binding
 from bot.core.workflow.shared import Shared
+from bot.core.workflow.undoing import Undoing
 from bot.errors import LostClaim, RecordingDelayed, RequestNotFound
 from bot.observability.context import bind, request_scope
 from bot.sfvopi import SfvopiClient
@@ -30,12 +32,18 @@ class Running:
     """Executions under a claim; the SFVoPI client called once per target."""
 
     def __init__(
-        self, shared: Shared, store: RunningStore, client: SfvopiClient, binding: Binding
+        self,
+        shared: Shared,
+        store: RunningStore,
+        client: SfvopiClient,
+        binding: Binding,
+        undoing: Undoing,
     ) -> None:
         self.shared = shared
         self.store = store
         self.client = client
         self.binding = binding  # the preview read again before the first call
+        self.undoing = undoing
 
     @request_scope
     async def execute(
@@ -53,19 +61,23 @@ class Running:
         gate = asyncio.Semaphore(self.shared.concurrency)
         heartbeat = asyncio.create_task(self._heartbeat(request_id, claim))
         try:
-            if all(t.outcome is None for t in request.targets):
+            # an undo is not bound to a preview: what it finds is said per target instead
+            if request.action is not Action.UNDO and all(
+                t.outcome is None for t in request.targets
+            ):
                 back = await self.binding.before_run(request, claim, org)
                 if back is not None:  # changed since approved: it waits for approval again
                     self.shared.changed(back)
                     return back
 
-            async def run(idx: int) -> None:
+            async def run(current: Request, idx: int) -> None:
                 async with gate:
-                    await self._run_target(request, idx, claim, org)
+                    await self._run_target(current, idx, claim, org)
 
-            await asyncio.gather(
-                *(run(i) for i, t in enumerate(request.targets) if t.outcome is None)
-            )
+            for turn, phase in enumerate(phases(request)):
+                if turn:  # an undo's numbers, once their apps' new ids are recorded
+                    request = await self._kept(request_id, "read", lambda: self._get(request_id))
+                await asyncio.gather(*(run(request, i) for i in phase))
         finally:
             heartbeat.cancel()
             with contextlib.suppress(asyncio.CancelledError, LostClaim):
@@ -81,12 +93,19 @@ class Running:
         )
         failpoints.reached("after_finish")
         self.shared.changed(final)
+        await self.undoing.finished(final)
         return final
+
+    async def _get(self, request_id: int) -> Request:
+        found = await self.store.get(request_id)
+        assert found is not None
+        return found
 
     async def _run_target(self, request: Request, idx: int, claim: str, org: Org | None) -> None:
         target = request.targets[idx].target
         shared = self.shared
-        sent_before = await self.store.start_target(
+        undoing = request.action is Action.UNDO  # its own records of what was sent
+        sent_before = undoing or await self.store.start_target(
             request.id, idx, claim, shared.clock(), shared.clock() + shared.lease_seconds
         )
         if org is None:
@@ -95,8 +114,10 @@ class Running:
             )
         else:
             try:
-                result = await perform(
-                    self.client, org.api_key, target, ambiguous_before=sent_before
+                result = await (
+                    self.undoing.perform(request, idx, claim, org)
+                    if undoing
+                    else perform(self.client, org.api_key, target, ambiguous_before=sent_before)
                 )
             except Exception as exc:
                 log.exception("request %s: target %s failed unexpectedly", request.id, target)

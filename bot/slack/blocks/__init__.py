@@ -2,7 +2,8 @@
 
 By what they render: text (inert user text, people, times, sections) · card (the approval card,
 its buttons, status) · outcome (the outcome line, the thread, the requester's notice) ·
-reminders (reminders and escalations) · messages (usage, refusals, lists). Callers use
+reminders (reminders and escalations) · messages (usage, refusals, lists) · undo (the Undo
+button, an undo's targets). Callers use
 `blocks.card(...)` and the like, from here.
 """
 
@@ -71,6 +72,7 @@ from bot.slack.blocks.text import (
     user,
     when,
 )
+from bot.slack.blocks.undo import UNDO, undo_blocks, with_undo
 
 __all__ = [
     "APPROVE",
@@ -84,6 +86,7 @@ __all__ = [
     "STATUS_LINE",
     "STEP_NOTICE",
     "TARGETS_SHOWN",
+    "UNDO",
     "USAGE",
     "VERB",
     "Block",
@@ -128,7 +131,9 @@ __all__ = [
     "targets_text",
     "thread_details",
     "title",
+    "undo_blocks",
     "user",
     "warning",
     "when",
+    "with_undo",
 ]

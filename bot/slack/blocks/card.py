@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 from bot.core.models import STEP_FILED, Action, Outcome, Request, Status, TargetState
 from bot.core.preview import StoredPreview
+from bot.core.undo import Offer
 from bot.slack.blocks.policy import Filled, requirements_line
 from bot.slack.blocks.preview import preview_blocks
 from bot.slack.blocks.text import (
@@ -22,6 +23,7 @@ from bot.slack.blocks.text import (
     user,
     when,
 )
+from bot.slack.blocks.undo import undo_blocks, undo_target, undo_title
 from bot.slack.refusals import explain
 
 __all__ = [
@@ -74,19 +76,23 @@ OUTCOME_ICON = {
     Outcome.FAILED: ":x:",
     Outcome.UNKNOWN: ":grey_question:",
 }
-VERB = {Action.UNLINK: "Unlink", Action.DELETE: "Delete"}
+VERB = {Action.UNLINK: "Unlink", Action.DELETE: "Delete", Action.UNDO: "Undo"}
 
 
 def title(request: Request) -> str:
+    if request.action is Action.UNDO:
+        return undo_title(request)
     noun = "number" if request.action is Action.UNLINK else "app"
     count = len(request.targets)
     what = f"{count} {noun}{'s' if count != 1 else ''}"
     return f"{VERB[request.action]} {what} — request #{request.id}"
 
 
-def target_line(state: TargetState) -> str:
+def target_line(state: TargetState, *, undo: bool = False) -> str:
     t = state.target
     what = f"`{t.number}` from `{t.app_id}`" if t.number else f"`{t.app_id}`"
+    if undo:
+        what = undo_target(state)
     if state.outcome is None:
         return f"• {what}"
     icon = OUTCOME_ICON[state.outcome]
@@ -105,11 +111,15 @@ def target_line(state: TargetState) -> str:
 
 
 def targets_text(
-    targets: Sequence[TargetState], limit: int = TARGETS_SHOWN, *, heading: str = ""
+    targets: Sequence[TargetState],
+    limit: int = TARGETS_SHOWN,
+    *,
+    heading: str = "",
+    undo: bool = False,
 ) -> str:
     """The first `limit` targets after `heading`, clipped to a section with the line saying
     how many more there are kept whole."""
-    lines = "\n".join(target_line(t) for t in targets[:limit])
+    lines = "\n".join(target_line(t, undo=undo) for t in targets[:limit])
     more = f"… and {len(targets) - limit} more (see the thread)" if len(targets) > limit else ""
     return clip(heading + lines, tail=more)
 
@@ -129,12 +139,13 @@ def card(
     policy: str | None = None,
     requirements: Sequence[Filled] = (),
     preview: StoredPreview | None = None,
+    undo: Offer | None = None,
 ) -> list[Block]:
     """The approval card: everything an approver needs to decide, and buttons while pending
     (with when, undecided, it is escalated and to whom, if the policy says; `now` tells
     whether that is still to come; `policy`: which of the org's policy rules decided what it
     needs, one line; `requirements`: the teams it requires and who filled each; `preview`:
-    what it touches as last read from SFVoPI)."""
+    what it touches as last read from SFVoPI); once it ran, Undo while `undo` offers it."""
     blocks: list[Block] = [
         {"type": "header", "text": {"type": "plain_text", "text": title(request)[:150]}},
         {
@@ -157,7 +168,11 @@ def card(
             "type": "section",
             "text": {
                 "type": "mrkdwn",
-                "text": targets_text(request.targets, heading="*Targets*\n"),
+                "text": targets_text(
+                    request.targets,
+                    heading="*Targets*\n",
+                    undo=request.action is Action.UNDO,
+                ),
             },
         },
         *preview_blocks(request, preview),
@@ -183,6 +198,7 @@ def card(
     else:
         blocks.append({"type": "divider"})
         blocks.append(context(_decision(request)))
+        blocks.extend(undo_blocks(request, undo))
     return blocks
 
 

@@ -19,6 +19,8 @@ USAGE = """*Usage* — `/sfvopi <command>`
 • `pending` — requests waiting for approval
 • `history` — recent requests
 • `cancel <request> [why…]` — withdraw your own pending request
+• `undo <request> [why…]` — put back what a request did (its own request, approved like any \
+other; a deleted app comes back with a new app_id)
 • `whoami` — your organizations and roles
 • `policy [unlink|delete <targets…>]` — your org's approval rules, or which one a request \
 would fall under and why

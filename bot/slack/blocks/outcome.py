@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.core.models import Outcome, Request, Status
+from bot.core.models import Action, Outcome, Request, Status
 from bot.core.text import MAX_REASON
 from bot.slack.blocks.card import STATUS_LINE, notes, short_targets, target_line
 from bot.slack.blocks.text import MESSAGE_LIMIT, SECTION_LIMIT, clip, escape, quoted, user
@@ -59,7 +59,7 @@ def thread_details(request: Request) -> list[str]:
     lines = [header, *notes(request)]
     ran = request.status.ran
     for state in request.targets if ran else ():
-        line = target_line(state)
+        line = target_line(state, undo=request.action is Action.UNDO)
         if state.status_code is not None:
             tries = "try" if state.attempts == 1 else "tries"
             line += f" (HTTP {state.status_code}, {state.attempts} {tries})"
