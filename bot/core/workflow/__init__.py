@@ -101,6 +101,7 @@ class Workflow:
         self.file = self.filing.file
         self.decide = self.deciding.decide
         self.add_approval = self.deciding.add_approval
+        self.bound_preview = self.deciding.bound_preview
         self.deny = self.deciding.deny
         self.cancel = self.deciding.cancel
         self.expire_due = self.deciding.expire_due
@@ -216,13 +217,19 @@ class Workflow:
 
     @request_scope
     async def approve(
-        self, request_id: int, *, approver: str, execute: bool = True, note: str = ""
+        self,
+        request_id: int,
+        *,
+        approver: str,
+        execute: bool = True,
+        note: str = "",
+        seen: int | None = None,
     ) -> Request:
         """Counts one approval and, when it completes the quorum, runs the request (unless told
         not): the one place where the exactly-once rule is applied. A pending result means more
         approvals are needed; approving twice is refused. `note` is the approver's, if any (the
-        policy's `approve_note` may require one)."""
-        result = await self.add_approval(request_id, approver=approver, note=note)
+        policy's `approve_note` may require one); `seen`, the preview they were shown."""
+        result = await self.add_approval(request_id, approver=approver, note=note, seen=seen)
         if not result.counted:
             raise Conflict(f"you have already approved request #{request_id}")
         if result.claim is not None and execute:

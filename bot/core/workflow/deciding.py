@@ -70,12 +70,20 @@ class Deciding:
         return Outcome(closed, may_refresh=refresh, counted=True)
 
     async def add_approval(
-        self, request_id: int, *, approver: str, note: str = ""
+        self, request_id: int, *, approver: str, note: str = "", seen: int | None = None
     ) -> ApprovalResult:
-        """Records one approval; `claim` is set only for the single caller that must execute."""
+        """Records one approval; `claim` is set only for the single caller that must execute.
+        `seen`: the seq of the preview the approver was shown (`bound_preview`); refused with
+        PreviewChanged, nothing recorded, unless it is still the newest."""
         request, org, role = await self.access.visible(request_id, approver, Role.APPROVER)
         await self._may(Decision.APPROVE, request, org, role, approver)
-        return await self._approve(request, org, approver, note)
+        return await self._approve(request, org, approver, note, seen)
+
+    async def bound_preview(self, request_id: int, *, user: str) -> StoredPreview | None:
+        """What an approval given now is given on, for an approver to see first (None: not
+        read yet); its `seq` is what `approve(seen=)` binds to."""
+        await self.access.visible(request_id, user, Role.APPROVER)
+        return await self._bound_preview(request_id)
 
     @request_scope
     async def deny(self, request_id: int, *, approver: str, note: str = "") -> Request:
