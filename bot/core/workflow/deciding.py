@@ -13,6 +13,7 @@ from bot.core.workflow import policy_rules, rules
 from bot.core.workflow.access import Access, unless_pending
 from bot.core.workflow.outcomes import ApprovalResult, Outcome
 from bot.core.workflow.rules import Decision
+from bot.core.workflow.scheduling import wait_for
 from bot.core.workflow.shared import Shared
 from bot.errors import Conflict, MembershipPending, PreviewChanged, Refusal, RequestNotFound
 from bot.observability.context import request_scope
@@ -130,16 +131,18 @@ class Deciding:
         await self._requester_still_may(request, org)
         groups = await self.shared.members([org])
         unless_pending(org, groups, Role.APPROVER)  # the quorum counts every group's members
+        now = self.shared.clock()
         record = await self.store.approve(
             request.id,
             approver=approver,
-            now=self.shared.clock(),
+            now=now,
             lease_seconds=self.shared.lease_seconds,
             eligible=eligible_approvers(org, request, groups),
             needed=org.policy.decide_for(request).approvals,
             note=note or None,
             quorum=policy_rules.quorum(org, request, groups),
             seen=seen,
+            wait=wait_for(org, request, now),
         )
         if record.stale and seen is not None:
             raise PreviewChanged(request.id, unseen(await self.store.previews(request.id), seen))

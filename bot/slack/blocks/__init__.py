@@ -44,6 +44,7 @@ from bot.slack.blocks.messages import (
 from bot.slack.blocks.outcome import (
     outcome_summary,
     requester_notice,
+    scheduled_notice,
     slack_problem_notice,
     thread_details,
 )
@@ -121,6 +122,7 @@ __all__ = [
     "request_line",
     "request_list",
     "requester_notice",
+    "scheduled_notice",
     "retired_card",
     "section",
     "short_targets",
