@@ -15,10 +15,10 @@ from bot.core import ids
 from bot.core.limits import Limit, LimitCheck
 from bot.core.models import Action, Request, Status, Target
 from bot.core.policy import Rule, RuleDecision, decide
-from bot.core.scheduling import schedules_of
-from bot.core.windows import Schedule
 from bot.core.roles import Groups as Groups
 from bot.core.roles import Role as Role
+from bot.core.scheduling import schedules_of
+from bot.core.windows import Schedule
 
 DEFAULT_APPROVALS = 1
 DEFAULT_TTL_MINUTES = 60

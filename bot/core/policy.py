@@ -23,6 +23,7 @@ from bot.core.windows import Schedule
 __all__ = ["Applied", "Rule", "RuleDecision", "decide", "glob_within"]
 
 GLOB_CHARACTERS = frozenset("*?[")
+ALWAYS = Schedule()  # no windows, no freezes: runs once approved
 
 
 @dataclass(frozen=True)
@@ -48,7 +49,7 @@ class Rule:
     break_glass: bool | None = None  # False: forbidden; True/None: as the org's break_glass
     deny: str | None = None
     requires: tuple[Requirement, ...] = ()  # approvals from named teams, one person each
-    schedule: Schedule = Schedule()  # windows and freezes, besides the action's own
+    schedule: Schedule = ALWAYS  # windows and freezes, besides the action's own
     over_limit_needs_admin: bool = False  # over a limit: an admin's approval more, not refused
 
     @property

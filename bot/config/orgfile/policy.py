@@ -12,8 +12,6 @@ from bot.config.orgfile.undo_policy import UNDO_KEYS, undo_window, written
 from bot.config.orgfile.yaml_lines import Map
 from bot.core import ids
 from bot.core.models import Action
-from bot.core.policy import Rule
-from bot.core.windows import Schedule, common_open
 from bot.core.org import (
     DEFAULT_APPROVALS,
     DEFAULT_SCHEDULE_WITHIN_HOURS,
@@ -25,6 +23,8 @@ from bot.core.org import (
     Reminders,
     Role,
 )
+from bot.core.policy import Rule
+from bot.core.windows import Schedule, common_open
 
 __all__ = ["PolicyChecks"]
 

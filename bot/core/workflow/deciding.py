@@ -11,9 +11,9 @@ from bot.core.ports import DecidingStore
 from bot.core.preview import StoredPreview
 from bot.core.workflow import policy_rules, rules
 from bot.core.workflow.access import Access, unless_pending
+from bot.core.workflow.holding import wait_for
 from bot.core.workflow.outcomes import ApprovalResult, Outcome
 from bot.core.workflow.rules import Decision
-from bot.core.workflow.scheduling import wait_for
 from bot.core.workflow.shared import Shared
 from bot.errors import Conflict, MembershipPending, PreviewChanged, Refusal, RequestNotFound
 from bot.observability.context import request_scope

@@ -17,8 +17,8 @@ from bot.core.ports import FilingStore
 from bot.core.text import MAX_REASON, one_line
 from bot.core.workflow import policy_rules, steps
 from bot.core.workflow.access import Access, unless_pending
+from bot.core.workflow.holding import asked_for
 from bot.core.workflow.outcomes import ApprovalResult
-from bot.core.workflow.scheduling import asked_for
 from bot.core.workflow.shared import Shared
 from bot.errors import InvalidId, InvalidRequest, NotAllowed
 
