@@ -10,8 +10,8 @@ import yaml
 
 from bot.config.orgfile import parse_orgs
 from bot.config.orgfile.windows import WindowChecks
-from bot.core.models import Action, Target
 from bot.config.orgfile.yaml_lines import Loader
+from bot.core.models import Action, Target
 from bot.core.windows import Freeze, Schedule, Window
 from bot.errors import OrgFileError
 from tests.support.orgs import ORG_ENV, ORGS_YAML
