@@ -79,7 +79,23 @@ class FilingStore(Protocol):
         ...
 
 
-class DecidingStore(RequestLookup, RequestListing, Protocol):
+class TransitionStore(Protocol):
+    """pending (or scheduled) → denied, cancelled or expired: one conditional write."""
+
+    async def transition(
+        self,
+        request_id: int,
+        *,
+        to: Status,
+        actor: str,
+        now: float,
+        kind: str,
+        detail: dict[str, object] | None = None,
+        source: Status = Status.PENDING,
+    ) -> Request | None: ...
+
+
+class DecidingStore(RequestLookup, RequestListing, TransitionStore, Protocol):
     """What deciding needs: approvals counted, transitions made, reviews recorded, expiry found;
     each one conditional write, so two deciders never both win."""
 
@@ -109,18 +125,6 @@ class DecidingStore(RequestLookup, RequestListing, Protocol):
     ) -> StoredPreview | None: ...
 
     async def previews(self, request_id: int) -> list[StoredPreview]: ...
-
-    async def transition(
-        self,
-        request_id: int,
-        *,
-        to: Status,
-        actor: str,
-        now: float,
-        kind: str,
-        detail: dict[str, object] | None = None,
-        source: Status = Status.PENDING,
-    ) -> Request | None: ...
 
     async def review(
         self,
@@ -171,7 +175,7 @@ class RunningStore(RequestLookup, Protocol):
     ) -> Request: ...
 
 
-class ScheduleStore(RequestLookup, Protocol):
+class ScheduleStore(RequestLookup, TransitionStore, Protocol):
     """What scheduled execution needs: approved requests waiting for a window, claimed once."""
 
     async def scheduled(self, *, due_by: float | None = None, limit: int = 500) -> list[int]: ...
@@ -182,18 +186,6 @@ class ScheduleStore(RequestLookup, Protocol):
 
     async def reschedule(
         self, request_id: int, *, was: float, wait: Wait, now: float
-    ) -> Request | None: ...
-
-    async def transition(
-        self,
-        request_id: int,
-        *,
-        to: Status,
-        actor: str,
-        now: float,
-        kind: str,
-        detail: dict[str, object] | None = None,
-        source: Status = Status.PENDING,
     ) -> Request | None: ...
 
 

@@ -98,7 +98,7 @@ class Workflow:
         self.binding = Binding(shared, store, self.client)
         self.undoing = Undoing(shared, access, self.filing, store, self.client)
         self.running = Running(shared, store, self.client, self.binding, self.undoing)
-        self.scheduling = Scheduling(shared, store, self.running)
+        self.scheduling = Scheduling(shared, store, self.running, self.deciding)
         self.reading = Reading(shared, access, store)
         self.explaining = Explaining(shared, access, self.filing.check_targets)
         self.file = self.filing.file

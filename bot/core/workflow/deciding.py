@@ -193,11 +193,20 @@ class Deciding:
         return expired
 
     @request_scope
-    async def expire(self, request_id: int) -> Request | None:
-        """Expires a pending request (None if it had already left pending). Every expiry goes
-        through here, except the one the store decides inside an approval's transaction."""
+    async def expire(
+        self, request_id: int, *, why: str | None = None, source: Status = Status.PENDING
+    ) -> Request | None:
+        """Expires a pending request, or (`source`) a scheduled one whose window passed, with
+        `why` (None if it had already moved on). Every expiry goes through here, except the
+        one the store decides inside an approval's transaction."""
         request = await self.store.transition(
-            request_id, to=Status.EXPIRED, actor="bot", now=self.shared.clock(), kind="expired"
+            request_id,
+            to=Status.EXPIRED,
+            actor="bot",
+            now=self.shared.clock(),
+            kind="expired",
+            detail={"reason": why} if why else None,
+            source=source,
         )
         if request is not None:
             self.shared.changed(request)

@@ -13,6 +13,7 @@ from bot.core.models import Request, Status
 from bot.core.org import OrgDirectory
 from bot.core.ports import ScheduleStore
 from bot.core.windows import runs_at_text
+from bot.core.workflow.deciding import Deciding
 from bot.core.workflow.holding import wait_for
 from bot.core.workflow.running import Running
 from bot.core.workflow.shared import Shared
@@ -25,10 +26,13 @@ log = logging.getLogger(__name__)
 class Scheduling:
     """Held requests run when due, once, by whichever replica claims them first."""
 
-    def __init__(self, shared: Shared, store: ScheduleStore, running: Running) -> None:
+    def __init__(
+        self, shared: Shared, store: ScheduleStore, running: Running, deciding: Deciding
+    ) -> None:
         self.shared = shared
         self.store = store
         self.running = running
+        self.deciding = deciding  # its expiry, from scheduled
         self._planned_for: OrgDirectory | None = None  # the org file every hold was checked by
 
     async def sweep(self) -> list[Request]:
@@ -89,15 +93,4 @@ class Scheduling:
             return None
 
     async def _expire(self, request: Request, why: str) -> Request | None:
-        expired = await self.store.transition(
-            request.id,
-            to=Status.EXPIRED,
-            actor="bot",
-            now=self.shared.clock(),
-            kind="expired",
-            detail={"reason": why},
-            source=Status.SCHEDULED,
-        )
-        if expired is not None:
-            self.shared.changed(expired)
-        return expired
+        return await self.deciding.expire(request.id, why=why, source=Status.SCHEDULED)
