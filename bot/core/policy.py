@@ -50,7 +50,6 @@ class Rule:
     deny: str | None = None
     requires: tuple[Requirement, ...] = ()  # approvals from named teams, one person each
     schedule: Schedule = ALWAYS  # windows and freezes, besides the action's own
-    over_limit_needs_admin: bool = False  # over a limit: an admin's approval more, not refused
 
     @property
     def label(self) -> str:
