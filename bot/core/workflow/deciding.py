@@ -11,6 +11,7 @@ from bot.core.ports import DecidingStore
 from bot.core.preview import StoredPreview
 from bot.core.workflow import policy_rules, rules
 from bot.core.workflow.access import Access, unless_pending
+from bot.core.workflow.holding import wait_for
 from bot.core.workflow.outcomes import ApprovalResult, Outcome
 from bot.core.workflow.rules import Decision
 from bot.core.workflow.shared import Shared
@@ -138,16 +139,18 @@ class Deciding:
         await self._requester_still_may(request, org)
         groups = await self.shared.members([org])
         unless_pending(org, groups, Role.APPROVER)  # the quorum counts every group's members
+        now = self.shared.clock()
         record = await self.store.approve(
             request.id,
             approver=approver,
-            now=self.shared.clock(),
+            now=now,
             lease_seconds=self.shared.lease_seconds,
             eligible=eligible_approvers(org, request, groups),
             needed=org.policy.decide_for(request).approvals,
             note=note or None,
             quorum=policy_rules.quorum(org, request, groups),
             seen=seen,
+            wait=wait_for(org, request, now),
         )
         if record.stale and seen is not None:
             raise PreviewChanged(request.id, unseen(await self.store.previews(request.id), seen))
@@ -198,11 +201,20 @@ class Deciding:
         return expired
 
     @request_scope
-    async def expire(self, request_id: int) -> Request | None:
-        """Expires a pending request (None if it had already left pending). Every expiry goes
-        through here, except the one the store decides inside an approval's transaction."""
+    async def expire(
+        self, request_id: int, *, why: str | None = None, source: Status = Status.PENDING
+    ) -> Request | None:
+        """Expires a pending request, or (`source`) a scheduled one whose window passed, with
+        `why` (None if it had already moved on). Every expiry goes through here, except the
+        one the store decides inside an approval's transaction."""
         request = await self.store.transition(
-            request_id, to=Status.EXPIRED, actor="bot", now=self.shared.clock(), kind="expired"
+            request_id,
+            to=Status.EXPIRED,
+            actor="bot",
+            now=self.shared.clock(),
+            kind="expired",
+            detail={"reason": why} if why else None,
+            source=source,
         )
         if request is not None:
             self.shared.changed(request)
