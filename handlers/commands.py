@@ -155,7 +155,7 @@ async def _ask(services: Services, cmd: Command, payload: dict[str, Any]) -> Rep
     org = services.orgs.current.get(request.org)
     where = f"<#{org.approval_channel}>" if org else "the approval channel"
     needed = request.approvals_needed
-    ruled = org.policy.decide_for(request) if org and org.policy.rules else None
+    ruled = org.policy.ruled_for(request) if org else None
     text = (
         f":inbox_tray: Request *#{request.id}* ({blocks.title(request).split(' — ')[0].lower()}) "
         f"is waiting for {needed} approval{'s' if needed != 1 else ''} in {where}. "

@@ -16,7 +16,7 @@ from __future__ import annotations
 import enum
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import NoReturn
 
@@ -31,6 +31,7 @@ __all__ = [
     "Per",
     "Used",
     "duration_text",
+    "needs_admin",
     "parse_duration",
 ]
 
@@ -56,6 +57,7 @@ class Limit:
     actions: frozenset[Action] = frozenset()
     name: str | None = None
     line: int = 0
+    needs_admin: bool = False  # `over: needs_admin`: over it, filed, but an admin must approve
 
     @property
     def label(self) -> str:
@@ -81,7 +83,8 @@ class Limit:
         return f"at most {what} {per} per {duration_text(self.within)}"
 
     def describe(self) -> str:
-        return f"{self.label}: {self.text()}"
+        over = "; over it, an admin must approve too" if self.needs_admin else ""
+        return f"{self.label}: {self.text()}{over}"
 
     def used(self, used: Used) -> int:
         return used.requests if self.requests else used.targets
@@ -139,6 +142,7 @@ class LimitCheck:
     requester: str
     targets: int
     now: float
+    break_glass: bool = False  # nobody approves it: over any limit, refused
 
     def countings(self) -> list[Counting]:
         return [
@@ -156,11 +160,27 @@ class LimitCheck:
         counts (`record`); OverLimit for the first one this request would pass (`refuse`)."""
         recorded: list[dict[str, object]] = []
         for limit, filed in zip(self.limits, found, strict=True):
-            used = Used(len(filed), sum(f.targets for f in filed))
-            if not self.fits(limit, used):
+            entry = self.entry(limit, Used(len(filed), sum(f.targets for f in filed)))
+            if entry is None:
                 self.refuse(limit, filed)
-            recorded.append(self.record(limit, used))
+            recorded.append(entry)
         return recorded
+
+    def entry(self, limit: Limit, used: Used) -> dict[str, object] | None:
+        """What the `requested` event records of `limit` with `used` in its window: within
+        it, or over a limit an admin's approval lets through (marked `over`, with why);
+        None: refused (the caller reads what the window holds, for when it frees up)."""
+        if self.fits(limit, used):
+            return self.record(limit, used)
+        if not limit.needs_admin or self.break_glass:
+            return None
+        return self.record(limit, used) | {"over": True, "why": self.over_text(limit, used)}
+
+    def over_text(self, limit: Limit, used: Used) -> str:
+        """ "over limit 1 'bulk unlink' (at most 20 targets unlinked per requester per hour:
+        18 used, this request 5): an admin must approve too"."""
+        counted = f"{limit.used(used)} used, this request {limit.weight(self.targets)}"
+        return f"over {limit.label} ({limit.text()}: {counted}): an admin must approve too"
 
     def fits(self, limit: Limit, used: Used) -> bool:
         """Whether this request still fits `limit`, with `used` filed in its window."""
@@ -182,6 +202,11 @@ class LimitCheck:
 
     def refusal(self, limit: Limit, used: int, asked: int, free: float | None) -> str:
         head = f"{limit.label}: {limit.text()}; {used} used"
+        if limit.needs_admin:  # refused only because nobody approves a break-glass request
+            return (
+                f"{head}, this request is {asked}; over it, an admin must approve: file it "
+                "without `--break-glass`. Nothing was filed."
+            )
         if free is None:
             return (
                 f"{head}. This request alone is {_n(asked, limit.noun)}, more than the limit "
@@ -191,6 +216,13 @@ class LimitCheck:
             f"{head}, this request is {asked}; frees at {clock_text(free, self.now)}. "
             "Nothing was filed."
         )
+
+
+def needs_admin(recorded: Sequence[Mapping[str, object]]) -> str | None:
+    """Why an admin must approve a request, from what its `requested` event records of the
+    limits (None: it is within every one)."""
+    whys = [str(e["why"]) for e in recorded if e.get("over")]
+    return "; ".join(whys) or None
 
 
 def frees_at(limit: Limit, filed: Sequence[Filed], asked: int) -> float | None:

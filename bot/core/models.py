@@ -153,6 +153,11 @@ class Request:
     run_after: float | None = None
     run_at: float | None = None
     run_until: float | None = None
+    # policy facts learnt after the rules were read (migration 0018): why an admin must approve
+    # too (filed over a limit that lets an admin approve), and how many numbers a delete would
+    # unlink, from its preview (None: not read, or not known)
+    needs_admin: str | None = None
+    linked_numbers: int | None = None
 
     @property
     def approvers(self) -> tuple[str, ...]:

@@ -15,6 +15,7 @@ from bot.core import ids
 from bot.core.limits import Limit, LimitCheck
 from bot.core.models import Action, Request, Status, Target
 from bot.core.policy import Rule, RuleDecision, decide
+from bot.core.requirements import Requirement
 from bot.core.roles import Groups as Groups
 from bot.core.roles import Role as Role
 from bot.core.scheduling import schedules_of
@@ -25,6 +26,7 @@ DEFAULT_TTL_MINUTES = 60
 DEFAULT_SELF_APPROVAL = False
 DEFAULT_UNDO_WINDOW_HOURS = 24
 DEFAULT_SCHEDULE_WITHIN_HOURS = 168  # how far ahead --at may ask: a week
+ADMIN_TOO = Requirement(approvals=1, approver_role=Role.ADMIN)  # over a limit: `needs_admin`
 
 
 class Need(enum.Enum):
@@ -127,14 +129,29 @@ class Policy:
         return tuple(limit for limit in self.limits if limit.applies(action))
 
     def limit_check(
-        self, action: Action, requester: str, targets: int, now: float
+        self, action: Action, requester: str, targets: int, now: float, *, break_glass: bool = False
     ) -> LimitCheck | None:
         """What the store decides in the filing's transaction (None: no limit applies)."""
         limits = self.limits_for(action)
-        return LimitCheck(limits, requester, targets, now) if limits else None
+        return LimitCheck(limits, requester, targets, now, break_glass) if limits else None
 
     def decide_for(self, request: Request) -> RuleDecision:
-        return self.decide(request.action, (t.target for t in request.targets))
+        """The rules' decision on a filed request, with what was learnt of it since: how many
+        numbers it would unlink (its preview), and an admin's approval when it was filed over
+        a limit that asks one."""
+        ruled = self.decide(
+            request.action, (t.target for t in request.targets), request.linked_numbers
+        )
+        if request.needs_admin is None:
+            return ruled
+        return replace(ruled, extra=((ADMIN_TOO, request.needs_admin),))
+
+    def ruled_for(self, request: Request) -> RuleDecision | None:
+        """`decide_for`, or None where nothing beyond the action's approvals can apply (no
+        rules, no admin asked): those requests read exactly as before rules existed."""
+        if not self.rules and request.needs_admin is None:
+            return None
+        return self.decide_for(request)
 
     def reminders_for(self, action: Action) -> Reminders:
         return self.reminders.get(action, Reminders())
@@ -278,7 +295,7 @@ class OrgDirectory:
 def eligible_approvers(org: Org, request: Request, groups: Groups | None = None) -> frozenset[str]:
     """Who may count towards this request's quorum under the org file in force now (group
     members as far as they are known), within whom its policy rules admit."""
-    ruled = org.policy.decide_for(request) if org.policy.rules else None
+    ruled = org.policy.ruled_for(request)
     return frozenset(
         user
         for user in org.approvers(groups)

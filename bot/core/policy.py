@@ -173,6 +173,9 @@ class RuleDecision:
     default_approvals: int  # the action's policy, for targets no rule selects
     skipped: tuple[Rule, ...] = ()  # rules passed over: they bound linked numbers, not known
     ruled: bool = False  # whether the org has rules at all
+    # requirements besides the rules', each with why: an admin, for a request over a limit
+    # that lets one approve it (`over: needs_admin`); never merged with a rule's, so extra
+    extra: tuple[tuple[Requirement, str], ...] = ()
 
     @property
     def rules(self) -> tuple[Rule, ...]:
@@ -198,6 +201,7 @@ class RuleDecision:
             ),
             default=self.default_approvals,
         )
+        most += sum(need.approvals for need, _ in self.extra)
         return max(most, sum(n.approvals for n in self.requirements()))
 
     @property
@@ -231,7 +235,7 @@ class RuleDecision:
             known = merged.get(need.who)
             if known is None or need.approvals > known.approvals:
                 merged[need.who] = need
-        return tuple(merged.values())
+        return (*merged.values(), *(need for need, _ in self.extra))
 
     def filled(
         self, approvers: Sequence[str], role_of: Callable[[str], Role | None], groups: Groups
@@ -281,6 +285,8 @@ class RuleDecision:
             text += ": " + " and ".join(n.text() for n in needs)
         if self.forbids_break_glass is not None:
             text += "; no break-glass"
+        for _, why in self.extra:
+            text += f"; {why}"
         return text
 
     def reasons(self) -> list[str]:
@@ -303,8 +309,9 @@ class RuleDecision:
         for rule in self.skipped:
             lines.append(
                 f"{rule.label} was passed over: it bounds how many numbers the delete would "
-                "unlink, which is not known before it runs"
+                "unlink, which is not known until its preview is read"
             )
+        lines += [why for _, why in self.extra]
         return lines
 
     def detail(self) -> dict[str, object]:

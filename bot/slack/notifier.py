@@ -342,9 +342,9 @@ def _is_card_of(message: object, request_id: int, bot_user_id: str | None) -> bo
 def _policy(org: Org, request: Request, groups: Groups) -> dict[str, Any]:
     """The card's policy line and the teams the rules require, with who filled each (an org
     without rules: neither)."""
-    if not org.policy.rules:
+    ruled = org.policy.ruled_for(request)
+    if ruled is None:
         return {}
-    ruled = org.policy.decide_for(request)
     filled = ruled.filled(request.approvers, lambda u: org.role_of(u, groups), groups)
     return {
         "policy": ruled.summary(),

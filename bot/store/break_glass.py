@@ -55,17 +55,18 @@ class BreakGlass(Transitions):
             )
             if isinstance(inserted, Request):
                 return inserted, None
+            request_id, _ = inserted  # over no limit: a break-glass check refuses every one
             await self._event(
                 conn,
-                inserted,
+                request_id,
                 now,
                 requester,
                 "broke_glass",
                 {"incident": incident, "reason": new.reason},
             )
-            await owe(conn, self._insert, inserted, [(Kind.REVIEW_ESCALATED, review_due_at)])
-            claim = await self._claim(conn, inserted, Status.PENDING, now, lease_seconds)
-            return await self._load(conn, inserted), claim
+            await owe(conn, self._insert, request_id, [(Kind.REVIEW_ESCALATED, review_due_at)])
+            claim = await self._claim(conn, request_id, Status.PENDING, now, lease_seconds)
+            return await self._load(conn, request_id), claim
 
     async def review(
         self,

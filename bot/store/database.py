@@ -306,6 +306,8 @@ class Database:
             run_after=row.run_after,
             run_at=row.run_at,
             run_until=row.run_until,
+            needs_admin=row.needs_admin,
+            linked_numbers=row.linked_numbers,
             pre_image=pre_image,
             undo=undo,
         )

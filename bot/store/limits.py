@@ -46,7 +46,8 @@ _LOCK_ORG = select(func.pg_advisory_xact_lock(LIMITS_LOCK_ID, func.hashtext(bind
 async def within_limits(
     conn: AsyncConnection, *, sqlite: bool, org: str, request_id: int, check: LimitCheck
 ) -> list[dict[str, object]]:
-    """What the `requested` event of `request_id` (just inserted) records of the limits;
+    """What the `requested` event of `request_id` (just inserted) records of the limits (one
+    over but letting an admin approve marked so: core.limits.needs_admin reads it);
     OverLimit (the caller's transaction rolls back) when one would be passed. Every request
     of the org filed in the window counts, whatever its state, but this one."""
     if not sqlite:
@@ -55,9 +56,9 @@ async def within_limits(
     for counting in check.countings():
         params = _params(counting, org, request_id)
         requests, targets = (await conn.execute(_query(_TOTALS, counting), params)).one()
-        used = Used(int(requests), int(targets))
-        if check.fits(counting.limit, used):
-            recorded.append(check.record(counting.limit, used))
+        entry = check.entry(counting.limit, Used(int(requests), int(targets)))
+        if entry is not None:
+            recorded.append(entry)
             continue
         rows = await conn.execute(_query(_FILED, counting), params)
         log.warning(

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
-from sqlalchemy import and_, bindparam, delete, func, or_, select, tuple_
+from sqlalchemy import and_, bindparam, delete, func, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bot.core.limits import LimitCheck
+from bot.core.limits import LimitCheck, needs_admin
 from bot.core.models import (
     STEP_FILED,
     Event,
@@ -133,7 +134,11 @@ class Requests(Database):
             )
             if isinstance(inserted, Request):
                 return inserted, False
-        return new.pending(inserted, approvals_needed, filed_by_step=filed_by_step), True
+        request_id, admin_why = inserted
+        pending = new.pending(request_id, approvals_needed, filed_by_step=filed_by_step)
+        if admin_why is None:
+            return pending, True
+        return replace(pending, needs_admin=admin_why, approvals_needed=approvals_needed + 1), True
 
     async def _insert_request(
         self,
@@ -142,12 +147,14 @@ class Requests(Database):
         columns: dict[str, Any],
         *,
         limits: LimitCheck | None = None,
-    ) -> int | Request:
+    ) -> tuple[int, str | None] | Request:
         """Inserts a pending request (`columns`: those beyond what every new request fills),
         its targets, their reservations and its `requested` event in the caller's
-        transaction: its id, or the request already filed under the same dedupe key.
-        AlreadyPending when a target is reserved and not `again`; OverLimit when a limit
-        would be passed (checked last, so the org's lock is held briefly)."""
+        transaction: its id (and why an admin must approve too, when it is over a limit that
+        lets one: one approval more, recorded on the row), or the request already filed under
+        the same dedupe key. AlreadyPending when a target is reserved and not `again`;
+        OverLimit when a limit would be passed (checked last, so the org's lock is held
+        briefly)."""
         targets, again, policy = new.targets, new.again, new.policy
         values = {
             "org": new.org,
@@ -205,9 +212,18 @@ class Requests(Database):
         )
         await self._reserve(conn, request_id, values["org"], len(set(targets)), again=again)
         detail = _requested(values, targets, policy)
+        admin_why = None
         if limits is not None:
-            detail["limits"] = await within_limits(
+            detail["limits"] = recorded = await within_limits(
                 conn, sqlite=self.is_sqlite, org=values["org"], request_id=request_id, check=limits
+            )
+            admin_why = needs_admin(recorded)
+        if admin_why is not None:
+            detail["needs_admin"] = admin_why
+            await conn.execute(
+                update(requests_t)
+                .where(requests_t.c.id == request_id)
+                .values(needs_admin=admin_why, approvals_needed=requests_t.c.approvals_needed + 1)
             )
         await self._event(
             conn,
@@ -218,7 +234,7 @@ class Requests(Database):
             detail,
             first=True,
         )
-        return request_id
+        return request_id, admin_why
 
     async def _reserve(
         self, conn: AsyncConnection, request_id: int, org: str, wanted: int, *, again: bool

@@ -83,6 +83,10 @@ requests_t = Table(
     Column("run_after", Float),
     Column("run_at", Float),
     Column("run_until", Float),
+    # policy facts learnt after filing's rules (migration 0018): why an admin must approve too
+    # (over a limit), how many numbers a delete would unlink (its preview)
+    Column("needs_admin", Text),
+    Column("linked_numbers", Integer),
     Index("ix_requests_status", "status"),
     Index("ix_requests_run_at", "run_at"),
     Index("ix_requests_undoes", "undoes"),

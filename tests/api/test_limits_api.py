@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import pytest
 
+from bot.config.orgfile import parse_orgs
 from bot.config.settings import Settings
-from tests.support.api import API_ORGS_YAML, API_TOKENS, ApiUser
+from tests.support.api import API_ORGS_YAML, API_TOKEN_ENV, API_TOKENS, ApiUser
 from tests.support.bot import BotClock, RunningBot
+from tests.support.orgs import ORG_ENV
 from tests.support.policy_orgs import with_limits
 
 TEN = 1_796_637_600.0  # 2026-12-07 10:00 UTC
@@ -55,3 +57,22 @@ async def test_over_the_limit_is_a_429_saying_when_it_frees(
     # the same door, another client acting as a person: its own count
     other = ApiUser.for_bot(bot.url, API_TOKENS["pagerduty"])
     assert (await other.file("unlink", numbers(30, 3), "cleanup CHG-4")).status == 201
+
+
+async def test_over_a_needs_admin_limit_is_filed_needing_one_approval_more(
+    bot: RunningBot, bot_clock: BotClock
+) -> None:
+    """`over: needs_admin`: a 201, not a 429; the request needs an admin besides."""
+    text = with_limits(
+        API_ORGS_YAML, LIMITS.replace("within: 1h}", "within: 1h, over: needs_admin}")
+    )
+    await bot.reload_orgs(parse_orgs(text, {**ORG_ENV, **API_TOKEN_ENV}))
+    api = ApiUser.for_bot(bot.url, API_TOKENS["incident-bot"])
+    bot_clock.at = TEN
+    assert (await api.file("unlink", numbers(0, 2), "cleanup CHG-1")).status == 201
+    over = await api.file("unlink", numbers(10, 2), "cleanup CHG-2")
+    assert over.status == 201, over.body
+    assert over.body["approvals"]["needed"] == 2
+    stored = await bot.services.store.get(over.body["id"])
+    assert stored is not None and stored.needs_admin is not None
+    assert "2 used, this request 2): an admin must approve too" in stored.needs_admin

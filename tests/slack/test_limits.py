@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import pytest
 
+from bot.config.orgfile import parse_orgs
 from bot.config.settings import Settings
+from bot.sandbox.emulator import Emulator
 from bot.sandbox.slack_standin import SlackStandin
 from tests.support.bot import BotClock, RunningBot
-from tests.support.orgs import ORGS_YAML
+from tests.support.emulator import ACME_KEY
+from tests.support.orgs import ORG_ENV, ORGS_YAML
 from tests.support.policy_orgs import with_limits
-from tests.support.slack_user import APPROVALS, ask, request_id_in
+from tests.support.slack_user import APPROVALS, ask, card, card_text, click, request_id_in
 
 TEN = 1_796_637_600.0  # 2026-12-07 10:00 UTC
 APP = "sfv_app_abc123xyz456"
@@ -87,3 +90,42 @@ async def test_a_workflow_step_over_the_limit_fails_saying_so(
     assert run.state == "failed" and run.error is not None
     assert "at most 20 targets unlinked per requester per hour; 20 used" in run.error
     assert len(await bot.services.store.list_requests(orgs=["acme"])) == 1
+
+
+NEEDS_ADMIN = """\
+      limits:
+        - name: bulk unlink
+          action: unlink
+          per: requester
+          targets: 2
+          within: 1h
+          over: needs_admin
+"""
+
+
+async def test_over_a_needs_admin_limit_the_card_says_an_admin_must_approve_too(
+    slack: SlackStandin, bot: RunningBot, bot_clock: BotClock, emulator: Emulator
+) -> None:
+    """The 3rd target within the hour is filed, one approval more: two approvers are not
+    enough; Dave, an admin, completes it."""
+    await bot.reload_orgs(parse_orgs(with_limits(ORGS_YAML, NEEDS_ADMIN), ORG_ENV))
+    bot_clock.at = TEN
+    assert "waiting for 1 approval " in await ask(slack, bot, "U0ALICE", unlink(0, 2))
+    emulator.add_app(ACME_KEY, "sfv_app_over1", {"+918000000777"})
+    reply = await ask(slack, bot, "U0ALICE", "unlink +918000000777 sfv_app_over1 cleanup CHG-77")
+    assert "waiting for 2 approvals" in reply
+    assert "an admin must approve too" in reply
+    request_id = request_id_in(reply)
+    shown = card_text(card(slack, request_id))
+    assert (
+        "over limit 1 'bulk unlink' (at most 2 targets unlinked per requester per hour: 2 "
+        "used, this request 1): an admin must approve too" in shown
+    )
+    assert "1 from admins: nobody yet" in shown
+
+    await click(slack, bot, "U0BOB", request_id, "approve")
+    await click(slack, bot, "U0CAROL", request_id, "approve")
+    assert emulator.numbers(ACME_KEY, "sfv_app_over1") == {"+918000000777"}  # no admin yet
+    await click(slack, bot, "U0DAVE", request_id, "approve")
+    assert emulator.numbers(ACME_KEY, "sfv_app_over1") == set()
+    assert ":white_check_mark: 1 from admins: <@U0DAVE>" in card_text(card(slack, request_id))

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from bot.core.deliveries import Kind, posted_with
-from bot.core.limits import Filed, LimitCheck
+from bot.core.limits import Filed, LimitCheck, needs_admin
 from bot.core.models import (
     STEP_FILED,
     Approval,
@@ -131,6 +131,11 @@ class MemoryStore:
                     raise AlreadyPending.naming(str(state.target), holder)
         judged = None if limits is None else limits.judge(self._filed(new.org, limits))
         request = replace(new, id=max(self._rows, default=0) + 1)
+        admin_why = None if judged is None else needs_admin(judged)
+        if admin_why is not None:
+            request = replace(
+                request, needs_admin=admin_why, approvals_needed=request.approvals_needed + 1
+            )
         self._rows[request.id] = _Row(request, dedupe_key)
         detail: dict[str, object] = {
             "action": new.action.value,
@@ -147,6 +152,8 @@ class MemoryStore:
             detail["policy"] = dict(policy)
         if judged is not None:
             detail["limits"] = judged
+        if admin_why is not None:
+            detail["needs_admin"] = admin_why
         self._event(request.id, new.created_at, new.requester, "requested", detail)
         return request, True
 

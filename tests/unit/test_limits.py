@@ -6,7 +6,16 @@ from __future__ import annotations
 import pytest
 
 from bot.config.orgfile import parse_orgs, summary
-from bot.core.limits import Filed, Limit, LimitCheck, Per, clock_text, frees_at, parse_duration
+from bot.core.limits import (
+    Filed,
+    Limit,
+    LimitCheck,
+    Per,
+    clock_text,
+    frees_at,
+    needs_admin,
+    parse_duration,
+)
 from bot.core.models import Action
 from bot.core.workflow.explaining import lines
 from bot.errors import OrgFileError, OverLimit
@@ -158,7 +167,8 @@ def test_every_limit_problem_at_once_with_its_line() -> None:
         "targets: 20), and says neither",
         "13: org acme: policy limit 4: targets must be a whole number of at least 1",
         "14: org acme: policy limit 5: within must be a window like 30m, 1h or 1d",
-        "15: org acme: policy limit 6: unknown key 'over'",
+        "15: org acme: policy limit 6: over must be refuse (the default) or needs_admin, "
+        "not 'admin'",
         "15: org acme: policy limit 6: action 'move' is not unlink or delete",
         "16: org acme: policy limit 7: within must be a window like 30m, 1h or 1d "
         "(at most 31d), not missing",
@@ -190,3 +200,44 @@ def test_policy_answers_name_the_limits_that_apply() -> None:
     assert any("It counts against limit 1: at most 20" in x for x in lines(acme, unlink))
     delete = acme.policy.decide(Action.DELETE, [Target("sfv_app_abc1")])
     assert not any("counts against" in x for x in lines(acme, delete))
+
+
+ADMIN_LIMIT = Limit(
+    1, Per.REQUESTER, 20, HOUR, actions=frozenset({Action.UNLINK}), name="bulk", needs_admin=True
+)
+
+
+def test_over_a_needs_admin_limit_is_recorded_over_with_why_not_refused() -> None:
+    (recorded,) = check(ADMIN_LIMIT, 5).judge([[Filed(NOW - 60, 18)]])
+    assert recorded["over"] is True and recorded["used"] == 18 and recorded["asked"] == 5
+    assert recorded["why"] == (
+        "over limit 1 'bulk' (at most 20 targets unlinked per requester per hour: 18 used, "
+        "this request 5): an admin must approve too"
+    )
+    assert needs_admin([recorded]) == recorded["why"]
+    within = check(ADMIN_LIMIT, 2).judge([[Filed(NOW - 60, 18)]])
+    assert "over" not in within[0] and needs_admin(within) is None
+    # alone over it too: an admin may still let it through
+    assert check(ADMIN_LIMIT, 25).judge([[]])[0]["over"] is True
+
+
+def test_break_glass_over_a_needs_admin_limit_is_refused_nobody_approves_it() -> None:
+    glass = LimitCheck((ADMIN_LIMIT,), "U0ALICE", 5, NOW, break_glass=True)
+    assert "over" not in glass.judge([[Filed(NOW - 60, 10)]])[0]  # within: counted as ever
+    with pytest.raises(OverLimit) as refused:
+        glass.judge([[Filed(NOW - 60, 18)]])
+    assert "an admin must approve: file it without `--break-glass`" in refused.value.message
+
+
+def test_over_reads_refuse_or_needs_admin_and_wants_an_admin_in_the_org() -> None:
+    line = "        - {action: unlink, per: org, targets: 20, within: 1h, over: needs_admin}\n"
+    found = problems(HEAD + line)
+    assert found == [
+        "10: org acme: policy limit 1 says over: needs_admin, but no member is an admin: "
+        "nobody could approve a request over it"
+    ]
+    with_admin = (HEAD + line).replace("      U0BOB: approver\n", "      U0BOB: admin\n")
+    (limit,) = parse_orgs(with_admin, ORG_ENV).orgs["acme"].policy.limits
+    assert limit.needs_admin and limit.describe().endswith("over it, an admin must approve too")
+    refusing = parse_orgs(HEAD + line.replace("needs_admin", "refuse"), ORG_ENV)
+    assert not refusing.orgs["acme"].policy.limits[0].needs_admin

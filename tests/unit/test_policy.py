@@ -3,6 +3,8 @@ wins), and what a request needs as a whole (the strictest of its targets' rules)
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from bot.core.models import Action, Target
@@ -234,3 +236,41 @@ def test_requirements_of_several_rules_merge() -> None:
     )
     assert not ruled.met(["U0NORA", "U0SAM"], approver, MEMBERS)
     assert ruled.met(["U0SAM", "U0BOTH", "U0NORA"], approver, MEMBERS)
+
+
+ADMIN = Requirement(1, Role.ADMIN)
+OVER = "over limit 1 (…): an admin must approve too"
+
+
+def role_of(user: str) -> Role | None:
+    return Role.ADMIN if user.startswith("U0ADM") else Role.APPROVER
+
+
+@pytest.mark.parametrize(
+    ("approvers", "met"),
+    [
+        (["U0BOB", "U0CAROL"], False),  # two approvals, but no admin
+        (["U0BOB", "U0ADMIN"], True),
+        (["U0ADMIN"], False),  # the admin's approval is one more, not instead
+    ],
+)
+def test_an_admin_asked_over_a_limit_is_one_approval_more(approvers: list[str], met: bool) -> None:
+    """A request over a `needs_admin` limit: the action's approvals plus one, an admin's."""
+    plain = decide((), Action.UNLINK, [unlink("+918000000001")], approvals=1)
+    ruled = replace(plain, extra=((ADMIN, OVER),))
+    assert ruled.approvals == 2 and ruled.requirements() == (ADMIN,)
+    assert ruled.admits("U0BOB", Role.APPROVER, {})  # the other approval: anyone's
+    enough = len(approvers) >= ruled.approvals and ruled.met(approvers, role_of, {})
+    assert enough is met
+    assert ruled.summary() == (
+        f"the unlink policy (no rule selects it) — 2 approvals: 1 from admins; {OVER}"
+    )
+    assert ruled.reasons()[-1] == OVER
+
+
+def test_an_admin_asked_is_never_merged_with_a_rule_s_admins() -> None:
+    """A rule asking an admin already: the one over the limit is a second admin."""
+    rule = Rule(index=1, apps=("*",), requires=(ADMIN,))
+    ruled = replace(decide((rule,), Action.DELETE, [app("x")], approvals=1), extra=((ADMIN, OVER),))
+    assert ruled.requirements() == (ADMIN, ADMIN) and ruled.approvals == 2
+    assert not ruled.met(["U0ADMIN"], role_of, {}) and ruled.met(["U0ADMIN", "U0ADM2"], role_of, {})

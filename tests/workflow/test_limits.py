@@ -9,7 +9,7 @@ from collections.abc import Callable
 import pytest
 
 from bot.config.orgfile import parse_orgs
-from bot.core.models import Target
+from bot.core.models import Status, Target
 from bot.core.workflow import Workflow
 from bot.errors import NotAllowed, OverLimit
 from tests.support.memory_store import MemoryStore
@@ -69,3 +69,52 @@ async def test_an_org_without_limits_records_no_limits(
     request_id = await unlink(workflow, 1)
     (requested,) = [e for e in await memory_store.events(request_id) if e.kind == "requested"]
     assert "limits" not in requested.detail
+
+
+ADMIN_LIMIT = """\
+      limits:
+        - {action: unlink, per: requester, targets: 2, within: 30m, over: needs_admin}
+"""
+
+
+@pytest.fixture
+def admin_limited(make_workflow: Callable[..., Workflow]) -> Workflow:
+    """At most 2 unlinks per half hour; over it, an admin must approve too."""
+    text = with_limits(ORGS_YAML, ADMIN_LIMIT)
+    glass = "      break_glass: {roles: [requester], require_incident: false}\n"
+    return make_workflow(parse_orgs(text.replace(ADMIN_LIMIT, ADMIN_LIMIT + glass), ORG_ENV))
+
+
+async def test_over_a_needs_admin_limit_it_is_filed_and_an_admin_must_approve_too(
+    admin_limited: Workflow, memory_store: MemoryStore
+) -> None:
+    within = await unlink(admin_limited, 1)
+    assert (await memory_store.get(within)).needs_admin is None  # type: ignore[union-attr]
+    await unlink(admin_limited, 2)
+    over = await unlink(admin_limited, 3)
+    request = await admin_limited.status(over, user="U0ALICE")
+    assert request.approvals_needed == 2
+    assert request.needs_admin == (
+        "over limit 1 (at most 2 targets unlinked per requester per hour: 2 used, this "
+        "request 1): an admin must approve too"
+    ).replace("per hour", "per 30 minutes")
+    (requested,) = [e for e in await memory_store.events(over) if e.kind == "requested"]
+    assert requested.detail["needs_admin"] == request.needs_admin
+    assert requested.detail["limits"][0]["over"] is True  # type: ignore[index]
+
+    await admin_limited.approve(over, approver="U0BOB")
+    carol = await admin_limited.approve(over, approver="U0CAROL")  # two, but no admin
+    assert carol.status is Status.PENDING
+    dave = await admin_limited.approve(over, approver="U0DAVE")  # the admin
+    assert dave.status.ran  # the quorum met: claimed and run
+
+
+async def test_break_glass_over_a_needs_admin_limit_is_refused(
+    admin_limited: Workflow, memory_store: MemoryStore
+) -> None:
+    await unlink(admin_limited, 1)
+    await unlink(admin_limited, 2)
+    with pytest.raises(OverLimit) as refused:
+        await unlink(admin_limited, 3, break_glass="")
+    assert "file it without `--break-glass`" in refused.value.message
+    assert len(await memory_store.list_requests(orgs=["acme"])) == 2

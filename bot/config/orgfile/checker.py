@@ -115,6 +115,7 @@ class Checker(PolicyChecks, MemberChecks, StepChecks, ClientChecks):
         if policy is not None and members is not None:
             self.satisfiable(where, body, policy, members)
             self.rules_satisfiable(where, policy.rules, members)
+            self.admins_for_limits(where, policy.limits, members)
         api_clients = self.api_clients(name, body, members or {})
         steps = self.workflow_steps(where, body, members)
 

@@ -3,16 +3,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from bot.config.orgfile.problems import kind_of, show
 from bot.config.orgfile.rules import MAX_NAME, RuleChecks
 from bot.config.orgfile.yaml_lines import Map
 from bot.core.limits import Limit, Per, parse_duration
+from bot.core.roles import Role
 
 __all__ = ["LimitChecks"]
 
-_LIMIT_KEYS = ("name", "action", "per", "targets", "requests", "within")
+_LIMIT_KEYS = ("name", "action", "per", "targets", "requests", "within", "over")
+_OVER = {"refuse": False, "needs_admin": True}
 _EXAMPLE = "{action: unlink, per: requester, targets: 20, within: 1h}"
 MAX_WINDOW = 31 * 86400
 
@@ -73,6 +76,12 @@ class LimitChecks(RuleChecks):
             )
         actions = self._actions(say, body)
         name = self._text(say, body, "name", MAX_NAME)
+        over = body.get("over", "refuse")
+        if not isinstance(over, str) or over not in _OVER:
+            self.problem(
+                body.line_of("over"),
+                f"{say}: over must be refuse (the default) or needs_admin, not {show(over)}",
+            )
         if len(self.problems) > before or per is None or most is None or within is None:
             return None
         return Limit(
@@ -84,7 +93,23 @@ class LimitChecks(RuleChecks):
             actions=actions,
             name=name,
             line=body.line,
+            needs_admin=_OVER[over],
         )
+
+    def admins_for_limits(
+        self, where: str, limits: tuple[Limit, ...], members: Mapping[str, Role]
+    ) -> None:
+        """A limit letting an admin approve what is over it, in an org where nobody can be an
+        admin (no admin listed, no user group granted the role): over it, nothing could run."""
+        if any(r is Role.ADMIN for r in members.values()):
+            return
+        for limit in limits:
+            if limit.needs_admin:
+                self.problem(
+                    limit.line,
+                    f"{where}: policy {limit.label} says over: needs_admin, but no member is "
+                    "an admin: nobody could approve a request over it",
+                )
 
     def _per(self, say: str, body: Map) -> Per | None:
         value = body.get("per")

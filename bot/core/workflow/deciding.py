@@ -111,7 +111,7 @@ class Deciding:
         rules.may(decision, request, org, role, user)
         await self._still_pending(request)
         rules.may_approve_own_request(decision, request, org, user)
-        if decision is Decision.APPROVE and org.policy.rules:
+        if decision is Decision.APPROVE and org.policy.ruled_for(request) is not None:
             groups = await self.shared.members([org])
             policy_rules.may_approve(org, request, user, role, groups)
 

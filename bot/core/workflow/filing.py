@@ -108,7 +108,9 @@ class Filing:
             policy=policy_rules.recorded(the_org, ruled),
             run_after=run_after,
         )
-        limits = the_org.policy.limit_check(action, requester, len(checked), now)
+        limits = the_org.policy.limit_check(
+            action, requester, len(checked), now, break_glass=break_glass is not None
+        )
         if break_glass is not None:
             return await self._break_glass(the_org, groups, ruled, new, limits, break_glass)
         request, created = await self.store.create_request(

@@ -40,9 +40,9 @@ def recorded(org: Org, ruled: RuleDecision) -> dict[str, object] | None:
 def may_approve(org: Org, request: Request, user: str, role: Role, groups: Groups) -> None:
     """The refusal for an approver the rules in force do not admit for this request, raised
     (MembershipPending while a user group they name is not read yet)."""
-    if not org.policy.rules:
+    ruled = org.policy.ruled_for(request)
+    if ruled is None:
         return
-    ruled = org.policy.decide_for(request)
     refused = ruled.refusal()
     if refused is not None:
         raise NotAllowed(f"the policy in force now refuses this request: {refused}")
@@ -65,7 +65,7 @@ def may_approve(org: Org, request: Request, user: str, role: Role, groups: Group
 def quorum(org: Org, request: Request, groups: Groups) -> Callable[[Sequence[str]], bool] | None:
     """What the store asks of the eligible approvers besides their count: that they fill the
     teams the rules require, one person each (None: no rule requires any)."""
-    ruled = org.policy.decide_for(request) if org.policy.rules else None
+    ruled = org.policy.ruled_for(request)
     if ruled is None or not ruled.requirements():
         return None
     known = dict(groups)
