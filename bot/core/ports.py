@@ -25,6 +25,9 @@ class ApprovalRecord:
     claim: str | None
     refused: Status | None = None
     stale: bool = False  # the preview the approver saw is no longer the newest: not counted
+    # the request's linked count (its preview) is not the one the approval was decided on:
+    # nothing written; decide again on the request as it is now
+    redecide: bool = False
 
 
 class RequestLookup(Protocol):
@@ -112,8 +115,12 @@ class DecidingStore(RequestLookup, RequestListing, TransitionStore, Protocol):
         quorum: Callable[[Sequence[str]], bool] | None = None,
         seen: int | None = None,
         wait: Wait | None = None,
+        linked: int | None = None,
+        check_linked: bool = False,
     ) -> ApprovalRecord:
         """`wait`: the quorum holds it (scheduled) rather than claims it, its window not open.
+        `check_linked`: nothing written (`redecide`) unless the request's linked count (from
+        its preview) is still `linked`, the one the rules were applied with.
         `quorum`: beyond the count, whether the eligible approvers fill what the policy's
         rules require of them (teams, one person each), asked inside the transaction.
         `seen`: the seq of the binding preview the approver was shown (0: none yet); when it

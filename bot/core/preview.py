@@ -11,7 +11,7 @@ import enum
 import hashlib
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -122,6 +122,13 @@ class Preview:
             "numbers": sorted([n.app_id, n.number, n.state.value] for n in self.numbers),
         }
 
+    def linked_numbers(self) -> int | None:
+        """How many numbers a delete would unlink, as read (None: not a delete, or unreadable):
+        what rules bounding `min_linked_numbers`/`max_linked_numbers` select by."""
+        if self.action is not Action.DELETE or self.unreadable is not None:
+            return None
+        return sum(len(a.numbers) for a in self.apps)
+
     def fingerprint(self) -> str:
         canonical = json.dumps(self.facts(), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()
@@ -224,6 +231,7 @@ class PreviewStore(Protocol):
         now: float,
         event: bool = True,
         owed: Sequence[tuple[Kind, str]] = (),
+        policy: Mapping[str, object] | None = None,
     ) -> StoredPreview: ...
 
     async def latest_preview(

@@ -346,7 +346,11 @@ def _policy(org: Org, request: Request, groups: Groups) -> dict[str, Any]:
     if ruled is None:
         return {}
     filled = ruled.filled(request.approvers, lambda u: org.role_of(u, groups), groups)
+    summary = ruled.summary()
+    if ruled.skipped and request.linked_numbers is None and request.status is Status.PENDING:
+        named = ", ".join(r.label for r in ruled.skipped)
+        summary += f" ({named}: passed over until a preview counts the numbers it would unlink)"
     return {
-        "policy": ruled.summary(),
+        "policy": summary,
         "requirements": [(n.text(), n.approvals, who) for n, who in filled],
     }

@@ -4,11 +4,11 @@ approval was given on."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -40,12 +40,17 @@ class Previews(Database):
         now: float,
         event: bool = True,
         owed: Sequence[tuple[Kind, str]] = (),
+        policy: Mapping[str, object] | None = None,
     ) -> StoredPreview:
         """Stores `preview` as the request's next one and, with `event`, its `previewed`
         event, and the posts it makes owed (`owed`: kind and recipient, each keyed with its
-        seq); raises RequestNotFound for an unknown request."""
+        seq); `policy`: the rules decided again on its linked count, as a `policy_redecided`
+        event. Raises RequestNotFound for an unknown request."""
         async with self._write() as conn:
-            return await self._keep_preview(conn, request_id, purpose, preview, now, event, owed)
+            stored = await self._keep_preview(conn, request_id, purpose, preview, now, event, owed)
+            if policy is not None:
+                await self._event(conn, request_id, now, "bot", "policy_redecided", dict(policy))
+            return stored
 
     async def _keep_preview(
         self,
@@ -79,6 +84,12 @@ class Previews(Database):
             await self._event(conn, request_id, now, "bot", PREVIEWED, stored.event_detail())
         for kind, recipient in owed:
             await owe_posts(conn, self._insert, request_id, kind, [posted_with(recipient, seq)])
+        if purpose.binds:  # what approvals are given on: the rules select by its linked count
+            await conn.execute(
+                update(requests_t)
+                .where(requests_t.c.id == request_id)
+                .values(linked_numbers=preview.linked_numbers())
+            )
         return stored
 
     async def latest_preview(

@@ -62,6 +62,8 @@ class Transitions(Holding):
         quorum: Callable[[Sequence[str]], bool] | None = None,
         seen: int | None = None,
         wait: Wait | None = None,
+        linked: int | None = None,
+        check_linked: bool = False,
     ) -> ApprovalRecord:
         """Counts one approver once; the click that completes the quorum alone wins the claim.
 
@@ -72,6 +74,9 @@ class Transitions(Holding):
         written (`stale`) unless it is the seq of the newest binding preview (0: none), read
         under the request's row lock, which a drift and a preview's insert also take. With
         `wait` (its change window not open yet), the quorum schedules it instead of claiming.
+        With `check_linked`, nothing is written (`redecide`) unless the linked count its
+        preview gave is still `linked`: a preview landing after the workflow applied the
+        rules may have raised them, and approvals are never counted under the rules before.
 
         A request no longer pending never goes back, so a click on one is answered from a
         plain read, without queueing for the row lock the execution's lease renewals need."""
@@ -82,7 +87,10 @@ class Transitions(Holding):
             row = (
                 await conn.execute(
                     select(
-                        requests_t.c.status, requests_t.c.approvals_needed, requests_t.c.expires_at
+                        requests_t.c.status,
+                        requests_t.c.approvals_needed,
+                        requests_t.c.expires_at,
+                        requests_t.c.linked_numbers,
                     )
                     .where(requests_t.c.id == request_id)
                     .with_for_update()
@@ -107,6 +115,9 @@ class Transitions(Holding):
                 )
             if seen and seen != (await conn.execute(_BOUND, {"id": request_id})).scalar():
                 return ApprovalRecord(await self._load(conn, request_id), False, None, stale=True)
+            if check_linked and row.linked_numbers != linked:
+                request = await self._load(conn, request_id)
+                return ApprovalRecord(request, False, None, redecide=True)
             inserted = await conn.execute(
                 self._insert(approvals_t)
                 .values(request_id=request_id, approver=approver, at=now, note=note or None)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import AsyncIterator, Callable, Collection, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -239,6 +239,8 @@ class MemoryStore:
         quorum: Callable[[Sequence[str]], bool] | None = None,
         seen: int | None = None,
         wait: Wait | None = None,
+        linked: int | None = None,
+        check_linked: bool = False,
     ) -> ApprovalRecord:
         if request_id not in self._rows:
             raise LookupError(request_id)
@@ -252,6 +254,8 @@ class MemoryStore:
         bound = [p.seq for p in self._previews.get(request_id, []) if p.purpose.binds]
         if seen and seen != (bound[-1] if bound else 0):
             return ApprovalRecord(request, False, None, stale=True)
+        if check_linked and request.linked_numbers != linked:
+            return ApprovalRecord(request, False, None, redecide=True)
         if approver in request.approvers:
             return ApprovalRecord(request, False, None)
         approvals = sorted(
@@ -501,6 +505,7 @@ class MemoryStore:
         now: float,
         event: bool = True,
         owed: Sequence[tuple[Kind, str]] = (),
+        policy: Mapping[str, object] | None = None,
     ) -> StoredPreview:
         if request_id not in self._rows:
             raise RequestNotFound(f"there is no request #{request_id}")
@@ -517,6 +522,10 @@ class MemoryStore:
         if event:
             self._event(request_id, now, "bot", PREVIEWED, stored.event_detail())
         self.owed += [(request_id, kind, posted_with(to, stored.seq)) for kind, to in owed]
+        if purpose.binds:
+            self._set(request_id, linked_numbers=preview.linked_numbers())
+        if policy is not None:
+            self._event(request_id, now, "bot", "policy_redecided", dict(policy))
         return stored
 
     async def previews(self, request_id: int) -> list[StoredPreview]:

@@ -95,7 +95,7 @@ class Workflow:
         self.filing = Filing(shared, access, store)
         self.deciding = Deciding(shared, access, store)
         self.reviewing = Reviewing(shared, access, store)
-        self.binding = Binding(shared, store, self.client)
+        self.binding = Binding(shared, store, self.client, self.deciding)
         self.undoing = Undoing(shared, access, self.filing, store, self.client)
         self.running = Running(shared, store, self.client, self.binding, self.undoing)
         self.scheduling = Scheduling(shared, store, self.running, self.deciding)

@@ -14,6 +14,8 @@ from bot.core.models import Request, Status
 from bot.core.org import Org
 from bot.core.ports import BindingStore
 from bot.core.preview import Preview, PreviewReader, Purpose, StoredPreview, read_preview
+from bot.core.workflow import policy_rules
+from bot.core.workflow.deciding import Deciding
 from bot.core.workflow.shared import Shared
 
 __all__ = ["SWEEP_GRACE", "Binding"]
@@ -27,10 +29,13 @@ Spawn = Callable[..., None]  # the Slack layer's: starts work after the ack
 class Binding:
     """Reads previews through the SFVoPI client and keeps them; decides drift before a run."""
 
-    def __init__(self, shared: Shared, store: BindingStore, reader: PreviewReader) -> None:
+    def __init__(
+        self, shared: Shared, store: BindingStore, reader: PreviewReader, deciding: Deciding
+    ) -> None:
         self.shared = shared
         self.store = store
         self.reader = reader
+        self.deciding = deciding  # closes a request its rules refuse once the count is known
 
     def after_filing(self, request: Request, spawn: Spawn) -> None:
         """A workflow listener's half: a request just filed gets its preview read, by work
@@ -51,13 +56,22 @@ class Binding:
         preview = await self._read(org, request)
         if await self.store.latest_preview(request_id) is not None:
             return None  # another replica's sweep read it meanwhile
+        ruled = policy_rules.redecided(org, request, preview.linked_numbers())
         stored = await self.store.record_preview(
             request_id,
             Purpose.FILED,
             preview,
             now=self.shared.clock(),
             owed=owed_with(request, preview),
+            policy=None
+            if ruled is None
+            else ruled.detail() | {"linked_numbers": preview.linked_numbers()},
         )
+        refused = None if ruled is None else ruled.refusal()
+        if refused is not None:
+            log.warning("request %s: its rules refuse it once its preview is read", request_id)
+            await self.deciding.refuse(request_id, refused)
+            return stored
         fresh = await self.store.get(request_id)
         if fresh is not None:
             self.shared.changed(fresh)

@@ -18,6 +18,8 @@ from bot.core.workflow.shared import Shared
 from bot.errors import Conflict, MembershipPending, PreviewChanged, Refusal, RequestNotFound
 from bot.observability.context import request_scope
 
+REDECIDE_TRIES = 3  # a preview lands once after filing (and after a drift): one retry is usual
+
 
 class Deciding:
     """Approve, deny, cancel and expire, by the rules in rules.py, over the store's writes."""
@@ -114,6 +116,14 @@ class Deciding:
         if decision is Decision.APPROVE and org.policy.ruled_for(request) is not None:
             groups = await self.shared.members([org])
             policy_rules.may_approve(org, request, user, role, groups)
+            await self._count_read(request, org)
+
+    async def _count_read(self, request: Request, org: Org) -> None:
+        """Refuses an approval while the preview a rule's linked count needs is not read yet
+        (read right after filing): it could not be counted under the rule that applies."""
+        waiting = policy_rules.unread_count(org, request)
+        if waiting is not None and await self.store.latest_preview(request.id) is None:
+            raise Conflict(waiting)
 
     async def _approval_may_count(self, request: Request, org: Org, approver: str) -> None:
         """What the approval would be refused for, told at the click rather than after the
@@ -139,19 +149,31 @@ class Deciding:
         await self._requester_still_may(request, org)
         groups = await self.shared.members([org])
         unless_pending(org, groups, Role.APPROVER)  # the quorum counts every group's members
-        now = self.shared.clock()
-        record = await self.store.approve(
-            request.id,
-            approver=approver,
-            now=now,
-            lease_seconds=self.shared.lease_seconds,
-            eligible=eligible_approvers(org, request, groups),
-            needed=org.policy.decide_for(request).approvals,
-            note=note or None,
-            quorum=policy_rules.quorum(org, request, groups),
-            seen=seen,
-            wait=wait_for(org, request, now),
-        )
+        for _ in range(REDECIDE_TRIES):
+            now = self.shared.clock()
+            record = await self.store.approve(
+                request.id,
+                approver=approver,
+                now=now,
+                lease_seconds=self.shared.lease_seconds,
+                eligible=eligible_approvers(org, request, groups),
+                needed=org.policy.decide_for(request).approvals,
+                note=note or None,
+                quorum=policy_rules.quorum(org, request, groups),
+                seen=seen,
+                wait=wait_for(org, request, now),
+                linked=request.linked_numbers,
+                check_linked=True,
+            )
+            if not record.redecide:
+                break
+            # its preview landed meanwhile: the rules again, on the count it gave
+            request = record.request
+            role = org.role_of(approver, groups)
+            if request.status is Status.PENDING and role is not None:
+                policy_rules.may_approve(org, request, approver, role, groups)
+        else:
+            raise Conflict(f"request #{request.id} is changing; try again in a moment")
         if record.stale and seen is not None:
             raise PreviewChanged(request.id, unseen(await self.store.previews(request.id), seen))
         if record.refused is Status.EXPIRED:
@@ -191,6 +213,21 @@ class Deciding:
             raise Conflict(f"request #{request_id} {state}")
         self.shared.changed(changed)
         return changed
+
+    async def refuse(self, request_id: int, why: str) -> Request | None:
+        """Closes a pending request the rules refuse once its preview is read (a deny rule
+        bounding the linked count): denied by the bot, with the rule's words."""
+        request = await self.store.transition(
+            request_id,
+            to=Status.DENIED,
+            actor="bot",
+            now=self.shared.clock(),
+            kind="denied",
+            detail={"reason": why},
+        )
+        if request is not None:
+            self.shared.changed(request)
+        return request
 
     async def expire_due(self) -> list[Request]:
         expired = []

@@ -5,6 +5,7 @@ the `requested` event records. An org without rules passes through each unchange
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 
 from bot.core.models import Action, Request, Target
 from bot.core.org import Groups, Org, Role
@@ -60,6 +61,28 @@ def may_approve(org: Org, request: Request, user: str, role: Role, groups: Group
         raise NotAllowed(f"under {named}, only {who} may approve this request")
     needs = " and ".join(n.text() for n in ruled.requirements())
     raise NotAllowed(f"this request needs {needs}, and you are none of them")
+
+
+def redecided(org: Org, request: Request, linked: int | None) -> RuleDecision | None:
+    """The rules decided again once a preview says how many numbers the request would unlink
+    (None: the count changes nothing, or no rule bounds it)."""
+    if linked is None or not any(r.needs_linked for r in org.policy.rules):
+        return None
+    before = org.policy.decide_for(request)
+    after = org.policy.decide_for(replace(request, linked_numbers=linked))
+    return None if after.detail() == before.detail() else after
+
+
+def unread_count(org: Org, request: Request) -> str | None:
+    """Why an approval must wait: a rule bounding the linked count may apply, and the preview
+    that counts them has not been read yet (None: nothing to wait for)."""
+    ruled = org.policy.ruled_for(request)
+    if ruled is None or not ruled.skipped or request.linked_numbers is not None:
+        return None
+    return (
+        f"request #{request.id}: the bot is still reading what this {request.action.value} "
+        "would unlink, which its policy rules depend on; try again in a moment"
+    )
 
 
 def quorum(org: Org, request: Request, groups: Groups) -> Callable[[Sequence[str]], bool] | None:

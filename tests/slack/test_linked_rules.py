@@ -1,0 +1,79 @@
+"""Rules selecting by the numbers a delete would unlink, as people meet them in Slack over the
+bot's real HTTP server (signed commands and clicks, the emulator's apps with many numbers):
+the preview read after the ack gives the count; a deny rule closes the request in its words,
+on the card and to the requester; a stricter rule raises the approvals the card asks. On
+each database."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.config.settings import Settings
+from bot.sandbox.emulator import Emulator
+from bot.sandbox.slack_standin import SlackStandin
+from tests.support.bot import RunningBot
+from tests.support.emulator import ACME_KEY
+from tests.support.orgs import ORGS_YAML
+from tests.support.slack_user import ask, card, card_text, click, dms, request_id_in
+
+RULES = """\
+      rules:
+        - name: crowded
+          action: delete
+          min_linked_numbers: 10
+          deny: "apps with 10 or more numbers stay: open a change"
+        - name: wired
+          action: delete
+          min_linked_numbers: 3
+          approvals: 3
+"""
+ANCHOR = "      ttl_minutes: 60\n      self_approval: false\n"
+CROWD = "sfv_app_crowd000001"
+WIRED = "sfv_app_wired000001"
+
+
+@pytest.fixture
+def bot_settings(bot_settings: Settings, bot_database_url: str) -> Settings:
+    return bot_settings.model_copy(update={"database_url": bot_database_url})
+
+
+@pytest.fixture
+def orgs_yaml() -> str:
+    """acme deletes with 1 approval, and the two rules bounding the linked count."""
+    text = ORGS_YAML.replace("      delete: {approvals: 2}\n", "      delete: {approvals: 1}\n", 1)
+    return text.replace(ANCHOR, ANCHOR + RULES)
+
+
+async def test_a_crowded_app_s_delete_is_closed_in_the_rule_s_words(
+    slack: SlackStandin, bot: RunningBot, emulator: Emulator
+) -> None:
+    emulator.add_app(ACME_KEY, CROWD, [f"+9181000001{i:02d}" for i in range(12)])
+    reply = await ask(slack, bot, "U0ALICE", f"delete {CROWD} decommission CHG-6")
+    request_id = request_id_in(reply)
+    await bot.settle()
+    words = "apps with 10 or more numbers stay: open a change (rule 1 'crowded'"
+    shown = card_text(card(slack, request_id))
+    assert ":no_entry: Denied" in shown and words in shown
+    assert not card(slack, request_id).action_ids()  # nothing left to click
+    assert any("denied" in text and words in text for text in dms(slack, "U0ALICE"))
+    request = await bot.services.store.get(request_id)
+    assert request is not None and request.status.value == "denied"
+    assert emulator.has_app(ACME_KEY, CROWD)
+
+
+async def test_a_wired_app_needs_the_rule_s_three_approvals(
+    slack: SlackStandin, bot: RunningBot, emulator: Emulator
+) -> None:
+    emulator.add_app(ACME_KEY, WIRED, ["+918100000001", "+918100000002", "+918100000003"])
+    reply = await ask(slack, bot, "U0ALICE", f"delete {WIRED} decommission CHG-7")
+    assert "waiting for 1 approval" in reply  # the count is not read before the ack
+    request_id = request_id_in(reply)
+    await bot.settle()
+    shown = card_text(card(slack, request_id))
+    assert "rule 2 'wired' — 3 approvals" in shown
+
+    await click(slack, bot, "U0BOB", request_id, "approve")
+    await click(slack, bot, "U0CAROL", request_id, "approve")
+    assert emulator.has_app(ACME_KEY, WIRED)  # 2 of 3: the rule's count, not the policy's 1
+    await click(slack, bot, "U0DAVE", request_id, "approve")
+    assert not emulator.has_app(ACME_KEY, WIRED)
