@@ -43,7 +43,7 @@ _UNREAD = {
 MAX_WAIT_SECONDS = 30
 """Longest long-poll (`?wait=`): well under common proxies' idle timeouts."""
 
-FILE_FIELDS = ("action", "targets", "reason", "org", "again", "break_glass")
+FILE_FIELDS = ("action", "targets", "reason", "org", "again", "break_glass", "at")
 TARGET_FIELDS = ("app_id", "number")
 BREAK_GLASS_FIELDS = ("incident",)
 CANCEL_FIELDS = ("reason",)
@@ -62,6 +62,7 @@ class Filing:
     org: str | None = None
     again: bool = False
     break_glass: str | None = None  # an incident id, "" for none cited, None: no break-glass
+    at: str | None = None  # not run before (ISO 8601 with an offset; the workflow checks it)
 
 
 async def read_json(request: web.BaseRequest, *, required: bool = True) -> dict[str, Any] | None:
@@ -151,7 +152,8 @@ def filing(body: dict[str, Any]) -> Filing:
         assert app_id is not None
         targets.append(Target(app_id, _text(raw, "number", where, required=False)))
     assert action is not None and reason is not None
-    return Filing(action, tuple(targets), reason, org, again, _break_glass(body))
+    at = _text(body, "at", "body", required=False)
+    return Filing(action, tuple(targets), reason, org, again, _break_glass(body), at)
 
 
 def _break_glass(body: dict[str, Any]) -> str | None:

@@ -55,11 +55,9 @@ def _schemas(max_targets: int) -> dict[str, Any]:
                 },
                 "reason": {"type": "string", "minLength": 1, "maxLength": MAX_REASON},
                 "org": {"type": "string", "description": "the client's own org (the default)"},
-                "again": {
-                    "type": "boolean",
-                    "description": "file even if a target already waits in a pending request",
-                },
+                "again": {"type": "boolean", "description": "file even if a target waits already"},
                 "break_glass": _ref("BreakGlassAsk"),
+                "at": {"type": "string", "description": "not run before (ISO 8601, as --at)"},
             },
         },
         "Target": {
@@ -101,6 +99,7 @@ def _schemas(max_targets: int) -> dict[str, Any]:
                 "expires_at",
                 "finished_at",
                 "run_at",
+                "run_after",
                 "targets",
                 "break_glass",
                 "undoes",
@@ -159,6 +158,7 @@ def _schemas(max_targets: int) -> dict[str, Any]:
                 "expires_at": TIME,
                 "finished_at": NULLABLE_TIME,
                 "run_at": NULLABLE_TIME,  # state scheduled: when it runs (its change window opens)
+                "run_after": NULLABLE_TIME,  # `at` as filed: not run before it
                 "targets": {"type": "array", "items": _ref("TargetResult")},
                 "break_glass": {"oneOf": [{"type": "null"}, _ref("BreakGlass")]},
                 "undoes": {

@@ -223,6 +223,7 @@ class Api:
                 dedupe_key=f"api:{client.name}:{key}" if key is not None else None,
                 again=asked.again,
                 break_glass=asked.break_glass,
+                at=asked.at,
             )
         except KeyReused:
             raise ApiProblem(

@@ -50,6 +50,7 @@ def request_view(request: Request, preview: StoredPreview | None = None) -> dict
         "expires_at": rfc3339(request.expires_at),
         "finished_at": rfc3339(request.finished_at),
         "run_at": rfc3339(request.run_at) if request.status is Status.SCHEDULED else None,
+        "run_after": rfc3339(request.run_after),
         "targets": [_target(t) for t in request.targets],
         "break_glass": _break_glass(request),
         "undoes": request.undoes,

@@ -378,7 +378,8 @@ class BotMetrics:
         is reckoned at scrape time, so it grows between sweeps as it does in fact."""
         count = GaugeMetricFamily(
             "sfvopi_bot_pending_requests",
-            "Requests waiting for a decision, by org (as of the last sweep).",
+            "Requests waiting for a decision or for their change window (scheduled), by org "
+            "(as of the last sweep).",
             labels=["org"],
         )
         age = GaugeMetricFamily(

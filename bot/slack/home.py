@@ -69,7 +69,7 @@ def _mine(mine: Sequence[Request]) -> list[Block]:
         return [*found, _context("You have not asked for anything yet.")]
     for request in mine[:MINE_SHOWN]:
         found.append(_section(blocks.request_line(request)))
-        if request.status is Status.PENDING:
+        if request.status in (Status.PENDING, Status.SCHEDULED):  # scheduled: Cancel only
             found.append(
                 blocks.decision_buttons(
                     request, approver=False, block_id=f"sfvopi_mine_{request.id}"

@@ -1,10 +1,13 @@
 """Scheduled execution's store: the approved requests waiting for their change window, found
 when due, claimed by the one claim a pending request's quorum takes (scheduled → executing,
-a conditional UPDATE: one replica wins), moved to a later window, or expired."""
+a conditional UPDATE: one replica wins), moved to a later window, or expired; and the figures
+of what still waits (pending or scheduled) for the metrics."""
 
 from __future__ import annotations
 
-from sqlalchemy import and_, select
+import math
+
+from sqlalchemy import and_, case, func, select
 
 from bot.core.models import Request, Status
 from bot.core.scheduling import Wait
@@ -17,6 +20,28 @@ __all__ = ["Scheduled"]
 
 class Scheduled(Transitions):
     """Used by the workflow's scheduling (bot/core/workflow/scheduling.py)."""
+
+    async def pending_by_org(self) -> dict[str, tuple[int, float]]:
+        """Per org: how many requests wait for a decision or for their change window
+        (scheduled), and when the oldest waiting for a decision was filed (infinity when
+        only scheduled ones wait: their age is their window's, not an approver's delay);
+        one aggregate read, for the metrics the sweeper refreshes."""
+        pending = requests_t.c.status == Status.PENDING.value
+        query = (
+            select(
+                requests_t.c.org,
+                func.count(),
+                func.min(case((pending, requests_t.c.created_at), else_=None)),
+            )
+            .where(requests_t.c.status.in_([Status.PENDING.value, Status.SCHEDULED.value]))
+            .group_by(requests_t.c.org)
+        )
+        async with self._read() as conn:
+            rows = (await conn.execute(query)).all()
+        return {
+            str(org): (int(count), math.inf if oldest is None else float(oldest))
+            for org, count, oldest in rows
+        }
 
     async def scheduled(self, *, due_by: float | None = None, limit: int = 500) -> list[int]:
         """Scheduled requests, oldest first: those due by `due_by`, or all (None)."""

@@ -266,18 +266,6 @@ class Transitions(Holding):
             )
             return list(rows.scalars())
 
-    async def pending_by_org(self) -> dict[str, tuple[int, float]]:
-        """Per org: how many requests wait for a decision, and when the oldest was filed
-        (one aggregate read, for the metrics the sweeper refreshes)."""
-        query = (
-            select(requests_t.c.org, func.count(), func.min(requests_t.c.created_at))
-            .where(requests_t.c.status == Status.PENDING.value)
-            .group_by(requests_t.c.org)
-        )
-        async with self._read() as conn:
-            rows = (await conn.execute(query)).all()
-        return {str(org): (int(count), float(oldest)) for org, count, oldest in rows}
-
     async def stale_executions(self, now: float) -> list[tuple[int, str]]:
         """Executions whose worker stopped renewing its lease (it crashed), with their tokens."""
         async with self._read() as conn:

@@ -12,7 +12,20 @@ from bot.sandbox.emulator import Emulator
 from bot.sandbox.slack_standin import SlackStandin
 from tests.support.bot import BotClock, RunningBot
 from tests.support.orgs import ORGS_YAML
-from tests.support.slack_user import UNLINK, ask, card, card_text, click, dms, request_id_in
+from tests.support.slack_user import (
+    OPS,
+    UNLINK,
+    ask,
+    card,
+    card_text,
+    click,
+    click_for_reason,
+    dms,
+    home_text,
+    open_home,
+    request_id_in,
+    type_and_submit,
+)
 
 START = 1_800_000_000.0  # Friday 2027-01-15, 08:00 UTC
 HOUR = 3600.0
@@ -76,3 +89,42 @@ async def test_at_is_taken_from_the_command_and_refused_in_the_past(
     )
     assert "is in the past" in past
     assert len(await bot.services.store.list_requests(orgs=["acme"])) == 1
+
+
+async def test_a_scheduled_request_is_listed_runs_at_and_may_be_cancelled(
+    slack: SlackStandin, bot: RunningBot, bot_clock: BotClock, emulator: Emulator
+) -> None:
+    """Held for its window: `/sfvopi pending` and the requester's Home list it "runs at
+    10:00 UTC"; Alice cancels one from its card, Dave (an admin) the other by command;
+    Bob (an approver) may not; nothing runs when the window opens."""
+    first = request_id_in(await ask(slack, bot, "U0ALICE", UNLINK))
+    second = request_id_in(
+        await ask(slack, bot, "U0ALICE", "unlink +918000000002 sfv_app_abc123xyz456 tidy CHG-3")
+    )
+    for request_id in (first, second):
+        await click(slack, bot, "U0BOB", request_id, "approve")
+
+    listed = await slack.command("U0VIC", "pending", channel=OPS)
+    shown = "\n".join(b["text"]["text"] for b in (listed.ephemeral.blocks or ()))  # type: ignore[union-attr]
+    assert f"*#{first}* unlink" in shown and "scheduled" in shown
+    assert shown.count("runs at <!date^") == 2 and "10:00 UTC" in shown
+    home = await open_home(slack, bot, "U0ALICE")
+    assert "runs at <!date^" in home_text(slack, "U0ALICE")
+    assert any(b.get("block_id") == f"sfvopi_mine_{first}" for b in home.view["blocks"])
+
+    bob = await ask(slack, bot, "U0BOB", f"cancel {second} not mine")
+    assert "only the requester or an admin can cancel" in bob
+    modal = await click_for_reason(slack, bot, "U0ALICE", first, "cancel")
+    assert modal is not None
+    await type_and_submit(slack, bot, "U0ALICE", "change postponed")
+    dave = await ask(slack, bot, "U0DAVE", f"cancel {second} freeze came early")
+    assert f"Request #{second} is cancelled." in dave
+    for request_id in (first, second):
+        request = await bot.services.store.get(request_id)
+        assert request is not None and request.status.value == "cancelled"
+    assert ":heavy_multiplication_x: Cancelled" in card_text(card(slack, first))
+
+    bot_clock.at = START + 2 * HOUR
+    await bot.sweep_once()
+    await bot.settle()
+    assert not emulator.writes

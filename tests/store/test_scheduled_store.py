@@ -7,6 +7,7 @@ held request expired, never left in a state the older bot does not know) and up 
 from __future__ import annotations
 
 import asyncio
+import math
 
 from alembic import command
 from sqlalchemy import inspect
@@ -16,7 +17,7 @@ from bot.core.ports import RequestStore
 from bot.core.scheduling import Wait
 from bot.store.migrate import alembic_config
 from tests.support.database import StoreFactory
-from tests.support.filing import NOW, NUMBER, file
+from tests.support.filing import NOW, NUMBER, OTHER, file
 
 WAIT = Wait(NOW + 600, NOW + 1200, "window every day 10:00-11:00 UTC")
 
@@ -114,3 +115,15 @@ async def test_the_migration_goes_down_and_up_again(store_factory: StoreFactory)
     assert kept is not None and kept.status is Status.EXPIRED and kept.run_at is None
     assert "downgraded" in (kept.decision_note or "")
     assert await held(upgraded) != request_id
+
+
+async def test_the_pending_figures_count_scheduled_but_age_only_pending(
+    store_factory: StoreFactory,
+) -> None:
+    """A held request still waits (the pending gauge counts it); the oldest-pending age is an
+    approver's delay, so a request that only waits for its window does not age it."""
+    store = await store_factory.open()
+    await held(store)
+    assert await store.pending_by_org() == {"acme": (1, math.inf)}
+    await file(store, [OTHER])
+    assert await store.pending_by_org() == {"acme": (2, NOW)}

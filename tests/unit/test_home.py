@@ -125,3 +125,19 @@ def test_the_home_stays_within_slacks_limits_however_much_waits() -> None:
     waiting = [b for b in home["blocks"] if b.get("block_id", "").startswith("sfvopi_request_")]
     assert len(waiting) == WAITING_SHOWN
     assert "… and 39 more" in "\n".join(texts(home))
+
+
+def test_my_scheduled_request_says_when_it_runs_and_may_be_cancelled() -> None:
+    """Approved, waiting for its window: listed "runs at …" with Cancel, on the Home as on
+    its card (whose Approve and Deny are gone)."""
+    held = request(6, Status.SCHEDULED, run_at=1_700_007_200.0, decided_by="U0BOB")
+    home = home_view(
+        "U0ALICE", orgs=["acme"], waiting=[], mine=[held], decided=[], updated=1_700_000_500.0
+    )
+    assert [(e["action_id"], e["value"]) for _, e in buttons(home["blocks"])] == [
+        (blocks.CANCEL, "6")
+    ]
+    assert "runs at <!date^1700007200^" in "\n".join(texts(home))
+    on_card = [e["action_id"] for _, e in buttons(blocks.card(held))]
+    assert on_card == [blocks.CANCEL]
+    assert block_errors(blocks.card(held)) == []

@@ -14,7 +14,7 @@ from bot.config.orgfile import parse_orgs
 from bot.core.models import Status, Target
 from bot.core.org import OrgDirectory
 from bot.core.workflow import Workflow
-from bot.errors import InvalidRequest, NeverOpens
+from bot.errors import InvalidRequest, NeverOpens, NotAllowed
 from bot.sandbox.emulator import Emulator
 from tests.support.memory_store import MemoryStore
 from tests.support.orgs import ORG_ENV, ORGS_YAML
@@ -222,3 +222,27 @@ async def test_without_windows_an_approval_runs_at_once_as_ever(
     request_id = await unlink(flow)
     ran = await flow.approve(request_id, approver="U0BOB")
     assert ran.status is Status.SUCCEEDED and ran.run_at is None and calls(emulator) == 1
+
+
+async def test_a_scheduled_request_is_pending_in_lists_and_may_be_cancelled(
+    windowed: Workflow, memory_store: MemoryStore, emulator: Emulator, clock: Clock
+) -> None:
+    """Approved outside its window: `pending` lists it (it has not run), its requester or an
+    admin may cancel it, an approver may not; nothing runs when the window opens."""
+    request_id = await unlink(windowed)
+    await windowed.approve(request_id, approver="U0BOB")
+    (listed,) = await windowed.pending(user="U0VIC")
+    assert listed.status is Status.SCHEDULED and listed.run_at is not None
+    assert await windowed.pending_count(user="U0VIC") == 1
+    with pytest.raises(NotAllowed):
+        await windowed.cancel(request_id, user="U0BOB")
+    cancelled = await windowed.cancel(request_id, user="U0ALICE", note="postponed")
+    assert cancelled.status is Status.CANCELLED and cancelled.decision_note == "postponed"
+    assert await windowed.pending(user="U0VIC") == []
+
+    other = await unlink(windowed)
+    await windowed.approve(other, approver="U0BOB")
+    assert (await windowed.cancel(other, user="U0DAVE")).status is Status.CANCELLED
+    clock.now += 2 * HOUR
+    await windowed.sweep()
+    assert calls(emulator) == 0

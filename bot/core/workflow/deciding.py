@@ -111,6 +111,8 @@ class Deciding:
         """The rules, in the order their refusals are told: who the person is, then whether
         the request is still pending, then approving one's own."""
         rules.may(decision, request, org, role, user)
+        if decision is Decision.CANCEL and request.status is Status.SCHEDULED:
+            return  # approved, waiting for its window: its requester or an admin may still stop it
         await self._still_pending(request)
         rules.may_approve_own_request(decision, request, org, user)
         if decision is Decision.APPROVE and org.policy.ruled_for(request) is not None:
@@ -191,7 +193,9 @@ class Deciding:
         note = rules.text(org, decision, note)
         if decision is Decision.DENY:
             return await self._transition(request.id, Status.DENIED, user, "denied", note)
-        return await self._transition(request.id, Status.CANCELLED, user, "cancelled", note)
+        return await self._transition(
+            request.id, Status.CANCELLED, user, "cancelled", note, source=request.status
+        )
 
     async def _still_pending(self, request: Request) -> None:
         if request.status is not Status.PENDING:
@@ -201,11 +205,23 @@ class Deciding:
             raise Conflict(f"request #{request.id} has expired; file it again if still needed")
 
     async def _transition(
-        self, request_id: int, to: Status, actor: str, kind: str, note: str = ""
+        self,
+        request_id: int,
+        to: Status,
+        actor: str,
+        kind: str,
+        note: str = "",
+        source: Status = Status.PENDING,
     ) -> Request:
         detail: dict[str, object] = {"note": note} if note else {}
         changed = await self.store.transition(
-            request_id, to=to, actor=actor, now=self.shared.clock(), kind=kind, detail=detail
+            request_id,
+            to=to,
+            actor=actor,
+            now=self.shared.clock(),
+            kind=kind,
+            detail=detail,
+            source=source,
         )
         if changed is None:
             now_is = await self.store.get(request_id)

@@ -11,6 +11,7 @@ from bot.core.workflow.access import Access
 from bot.core.workflow.shared import Shared
 
 PENDING_SHOWN = 50  # the most `pending` lists; the count says how many more there are
+WAITING = (Status.PENDING, Status.SCHEDULED)  # what `pending` lists: not run yet, not closed
 
 
 class Reading:
@@ -34,15 +35,17 @@ class Reading:
     async def pending(
         self, *, user: str, org: str | None = None, limit: int = PENDING_SHOWN
     ) -> list[Request]:
+        """Requests not run yet and not closed: waiting for approval, or approved and waiting
+        for their change window (scheduled; they may still be cancelled)."""
         found = await self.store.list_requests(
-            orgs=self.access.readable_orgs(user, org), statuses=[Status.PENDING], limit=limit
+            orgs=self.access.readable_orgs(user, org), statuses=list(WAITING), limit=limit
         )
         return [self._in_force(r) for r in found]
 
     async def pending_count(self, *, user: str, org: str | None = None) -> int:
         """How many are pending in all, where `pending` shows at most its limit."""
         orgs = self.access.readable_orgs(user, org)
-        return await self.store.count_requests(orgs=orgs, statuses=[Status.PENDING])
+        return await self.store.count_requests(orgs=orgs, statuses=list(WAITING))
 
     async def history(self, *, user: str, org: str | None = None, limit: int = 10) -> list[Request]:
         found = await self.store.list_requests(

@@ -197,6 +197,9 @@ def card(
             done = now >= escalates_at
             blocks.append(context(escalation_line(escalates_at, escalate_to, done=done)))
     else:
+        if request.status is Status.SCHEDULED:  # approved, not run yet: it may still be stopped
+            block_id = card_block_id(request.id, request)
+            blocks.append(decision_buttons(request, approver=False, block_id=block_id))
         blocks.append({"type": "divider"})
         blocks.append(context(_decision(request)))
         blocks.extend(undo_blocks(request, undo))

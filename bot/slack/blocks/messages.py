@@ -50,6 +50,8 @@ def request_line(request: Request) -> str:
     )
     if request.status is Status.PENDING:
         line += f", expires {when(request.expires_at)}"
+    if request.status is Status.SCHEDULED and request.run_at is not None:
+        line += f", runs at {when(request.run_at)}"
     decided = request.status in (Status.DENIED, Status.CANCELLED)
     decider = request.decided_by if decided and request.decided_by != "bot" else None
     if decider:
