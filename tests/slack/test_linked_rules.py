@@ -14,20 +14,9 @@ from bot.sandbox.slack_standin import SlackStandin
 from tests.support.bot import RunningBot
 from tests.support.emulator import ACME_KEY
 from tests.support.orgs import ORGS_YAML
+from tests.support.policy_orgs import LINKED_SAYS, with_linked_rules
 from tests.support.slack_user import ask, card, card_text, click, dms, request_id_in
 
-RULES = """\
-      rules:
-        - name: crowded
-          action: delete
-          min_linked_numbers: 10
-          deny: "apps with 10 or more numbers stay: open a change"
-        - name: wired
-          action: delete
-          min_linked_numbers: 3
-          approvals: 3
-"""
-ANCHOR = "      ttl_minutes: 60\n      self_approval: false\n"
 CROWD = "sfv_app_crowd000001"
 WIRED = "sfv_app_wired000001"
 
@@ -40,8 +29,7 @@ def bot_settings(bot_settings: Settings, bot_database_url: str) -> Settings:
 @pytest.fixture
 def orgs_yaml() -> str:
     """acme deletes with 1 approval, and the two rules bounding the linked count."""
-    text = ORGS_YAML.replace("      delete: {approvals: 2}\n", "      delete: {approvals: 1}\n", 1)
-    return text.replace(ANCHOR, ANCHOR + RULES)
+    return with_linked_rules(ORGS_YAML)
 
 
 async def test_a_crowded_app_s_delete_is_closed_in_the_rule_s_words(
@@ -51,7 +39,7 @@ async def test_a_crowded_app_s_delete_is_closed_in_the_rule_s_words(
     reply = await ask(slack, bot, "U0ALICE", f"delete {CROWD} decommission CHG-6")
     request_id = request_id_in(reply)
     await bot.settle()
-    words = "apps with 10 or more numbers stay: open a change (rule 1 'crowded'"
+    words = f"{LINKED_SAYS} (rule 1 'crowded'"
     shown = card_text(card(slack, request_id))
     assert ":no_entry: Denied" in shown and words in shown
     assert not card(slack, request_id).action_ids()  # nothing left to click

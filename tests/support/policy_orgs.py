@@ -13,9 +13,12 @@ __all__ = [
     "HOTLINE",
     "HOTLINE_SAYS",
     "LIMITS",
+    "LINKED_RULES",
+    "LINKED_SAYS",
     "PROD_APP",
     "RULES_YAML",
     "with_limits",
+    "with_linked_rules",
     "with_rules",
 ]
 
@@ -68,3 +71,26 @@ def with_limits(text: str, limits: str = LIMITS) -> str:
     anchor = "      ttl_minutes: 60\n      self_approval: false\n"
     assert text.count(anchor) == 1
     return text.replace(anchor, anchor + limits)
+
+
+LINKED_SAYS = "apps with 10 or more numbers stay: open a change"
+LINKED_RULES = f"""\
+      rules:
+        - name: crowded
+          action: delete
+          min_linked_numbers: 10
+          deny: "{LINKED_SAYS}"
+        - name: wired
+          action: delete
+          min_linked_numbers: 3
+          approvals: 3
+"""
+
+
+def with_linked_rules(text: str) -> str:
+    """acme deleting with 1 approval, and two rules on the numbers a delete would unlink: 10
+    or more refused ('crowded'), 3 or more needing 3 approvals ('wired')."""
+    anchor = "      ttl_minutes: 60\n      self_approval: false\n"
+    assert text.count(anchor) == 1
+    text = text.replace("      delete: {approvals: 2}\n", "      delete: {approvals: 1}\n", 1)
+    return text.replace(anchor, anchor + LINKED_RULES)

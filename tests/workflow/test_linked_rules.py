@@ -18,33 +18,15 @@ from bot.sandbox.emulator import Emulator
 from tests.support.emulator import ACME_KEY
 from tests.support.memory_store import MemoryStore
 from tests.support.orgs import ORG_ENV, ORGS_YAML
+from tests.support.policy_orgs import LINKED_SAYS, with_linked_rules
 
-RULES = """\
-      rules:
-        - name: crowded
-          action: delete
-          min_linked_numbers: 10
-          deny: "apps with 10 or more numbers stay: open a change"
-        - name: wired
-          action: delete
-          min_linked_numbers: 3
-          approvals: 3
-"""
-ANCHOR = "      ttl_minutes: 60\n      self_approval: false\n"
 THREE = ("+918100000001", "+918100000002", "+918100000003")
 TWELVE = tuple(f"+9181000001{i:02d}" for i in range(12))
 
 
-def linked_rules(text: str = ORGS_YAML) -> str:
-    """acme's delete policy at 1 approval, with the two rules above."""
-    assert text.count(ANCHOR) == 1
-    text = text.replace("      delete: {approvals: 2}\n", "      delete: {approvals: 1}\n", 1)
-    return text.replace(ANCHOR, ANCHOR + RULES)
-
-
 @pytest.fixture
 def ruled(make_workflow: Callable[..., Workflow]) -> Workflow:
-    return make_workflow(parse_orgs(linked_rules(), ORG_ENV))
+    return make_workflow(parse_orgs(with_linked_rules(ORGS_YAML), ORG_ENV))
 
 
 async def delete(workflow: Workflow, emulator: Emulator, app: str, numbers: tuple[str, ...]) -> int:
@@ -88,10 +70,7 @@ async def test_a_count_a_deny_rule_bounds_closes_the_request_in_its_words(
     await ruled.binding.read_filed(request_id)
     request = await ruled.status(request_id, user="U0ALICE")
     assert request.status is Status.DENIED and request.decided_by == "bot"
-    assert request.decision_note == (
-        "apps with 10 or more numbers stay: open a change (rule 1 'crowded', for "
-        "sfv_app_crowd000001)"
-    )
+    assert request.decision_note == (f"{LINKED_SAYS} (rule 1 'crowded', for sfv_app_crowd000001)")
     with pytest.raises(Conflict):
         await ruled.approve(request_id, approver="U0BOB")
     assert emulator.has_app(ACME_KEY, "sfv_app_crowd000001")
