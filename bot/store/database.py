@@ -12,13 +12,14 @@ import asyncio
 import json
 import sys
 from collections.abc import AsyncIterator, Collection
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 from sqlalchemy import Table, bindparam, func, select
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Row, make_url
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.audit.chain import GENESIS, Hashed, event_hash, new_uid
@@ -78,6 +79,10 @@ LOCK_POLL = 0.02  # seconds between tries for another process's SQLite lock, wit
 LOCKED = (
     "another process is writing to the database and did not let go in time, so the bot did "
     "nothing: nothing was filed or changed. Try again in a moment."
+)
+NO_CONNECTION = (
+    "the database had no connection free in time (a burst), so the bot did nothing: nothing "
+    "was filed or changed. Try again in a moment."
 )
 _LOCK_REQUEST = (
     select(requests_t.c.id)
@@ -140,8 +145,24 @@ class Database:
             async with self._write_gate.hold(urgent=urgent), self._sqlite_begin() as conn:
                 yield conn
         else:
-            async with self.engine.begin() as conn:
+            async with self._checked_out(self.engine.begin()) as conn:
                 yield conn
+
+    @asynccontextmanager
+    async def _checked_out(
+        self, opening: AbstractAsyncContextManager[AsyncConnection]
+    ) -> AsyncIterator[AsyncConnection]:
+        """A connection from the pool, or Busy when none came free in the pool's time (a
+        burst on PostgreSQL): nothing was begun, so nothing was written."""
+        begun = False
+        try:
+            async with opening as conn:
+                begun = True
+                yield conn
+        except PoolTimeout as error:
+            if begun:
+                raise
+            raise Busy(NO_CONNECTION, "pool") from error
 
     @asynccontextmanager
     async def _sqlite_begin(self) -> AsyncIterator[AsyncConnection]:
@@ -170,7 +191,7 @@ class Database:
 
     @asynccontextmanager
     async def _read(self) -> AsyncIterator[AsyncConnection]:
-        async with self.engine.connect() as conn:
+        async with self._checked_out(self.engine.connect()) as conn:
             yield conn
 
     def _insert(self, table: Table) -> Any:
