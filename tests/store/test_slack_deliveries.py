@@ -22,21 +22,26 @@ REMIND_AT, ESCALATE_AT = NOW + 600, NOW + 1800
 OWED = [(Kind.REMINDED, REMIND_AT), (Kind.ESCALATED, ESCALATE_AT)]
 
 
-async def pending_with_card(store: Store) -> int:
+async def pending(store: Store, number: str = "+918000000001") -> int:
     request, _ = await store.create_request(
         NewRequest(
             org="acme",
             action=Action.UNLINK,
             requester="U0ALICE",
             reason="fraud",
-            targets=[Target("sfv_app_abc123xyz456", "+918000000001")],
+            targets=[Target("sfv_app_abc123xyz456", number)],
             now=NOW,
             expires_at=NOW + 3600,
         ),
         approvals_needed=1,
     )
-    await store.set_card(request.id, "C0APPROVALS", "1700000000.000100", NOW, OWED)
     return request.id
+
+
+async def pending_with_card(store: Store) -> int:
+    request_id = await pending(store)
+    await store.set_card(request_id, "C0APPROVALS", "1700000000.000100", NOW, OWED)
+    return request_id
 
 
 async def kinds(store: Store, request_id: int) -> list[str]:
@@ -248,21 +253,10 @@ async def test_a_renewal_only_extends_a_lease_still_held(store_factory: StoreFac
     await store.renew_delivery(step, REMIND_AT + 100 * LEASE)  # done: nothing to renew
     assert step.id not in [d.id for d in await store.deliveries(request_id, ESCALATE_AT)]
 
-    request, _ = await store.create_request(
-        NewRequest(
-            org="acme",
-            action=Action.UNLINK,
-            requester="U0ALICE",
-            reason="fraud",
-            targets=[Target("sfv_app_abc123xyz456", "+918000000002")],
-            now=NOW,
-            expires_at=NOW + 3600,
-        ),
-        approvals_needed=1,
-    )
-    assert await store.claim_card(request.id, NOW, LEASE)
-    await store.renew_card(request.id, NOW + 2 * LEASE)
-    assert not await store.claim_card(request.id, NOW + LEASE, LEASE)  # renewed: still held
-    await store.note_slack_problem(request.id, "card:channel_not_found", NOW, release_card=True)
-    await store.renew_card(request.id, NOW + 5 * LEASE)  # released: not revived
-    assert await store.claim_card(request.id, NOW + 1, LEASE)
+    carded = await pending(store, "+918000000002")
+    assert await store.claim_card(carded, NOW, LEASE)
+    await store.renew_card(carded, NOW + 2 * LEASE)
+    assert not await store.claim_card(carded, NOW + LEASE, LEASE)  # renewed: still held
+    await store.note_slack_problem(carded, "card:channel_not_found", NOW, release_card=True)
+    await store.renew_card(carded, NOW + 5 * LEASE)  # released: not revived
+    assert await store.claim_card(carded, NOW + 1, LEASE)
