@@ -33,6 +33,22 @@ def _ref(name: str) -> dict[str, str]:
     return {"$ref": f"#/components/schemas/{name}"}
 
 
+def _answer(properties: dict[str, Any], **more: Any) -> dict[str, Any]:
+    """An answer's object: each property always there (null when unset), and nothing else."""
+    return {
+        "type": "object",
+        "additionalProperties": False,
+        "required": list(properties),
+        "properties": properties,
+        **more,
+    }
+
+
+def _answers(properties: dict[str, Any], **more: Any) -> dict[str, Any]:
+    """A list of answer objects."""
+    return {"type": "array", "items": _answer(properties), **more}
+
+
 def _problems(*slugs: str) -> dict[str, Any]:
     statuses = sorted({PROBLEMS[s][0] for s in slugs})
     return {str(status): {"$ref": f"#/components/responses/Problem{status}"} for status in statuses}
@@ -57,7 +73,16 @@ def _schemas(max_targets: int) -> dict[str, Any]:
                 "org": {"type": "string", "description": "the client's own org (the default)"},
                 "again": {"type": "boolean", "description": "file even if a target waits already"},
                 "break_glass": _ref("BreakGlassAsk"),
-                "at": {"type": "string", "description": "not run before (ISO 8601, as --at)"},
+                "at": {
+                    "type": "string",
+                    "format": "date-time",
+                    "examples": ["2026-12-08T02:00+05:30"],
+                    "description": "run no earlier than this (ISO 8601 with an offset or Z, as "
+                    "`/sfvopi … --at`): once approved, it runs at the first moment at or after "
+                    "it that its change windows are open (state scheduled, run_at). Refused "
+                    "(422 invalid-request) in the past, beyond the org's schedule_within_hours, "
+                    "when no window opens after it, or with break_glass",
+                },
             },
         },
         "Target": {
@@ -82,32 +107,8 @@ def _schemas(max_targets: int) -> dict[str, Any]:
             "additionalProperties": False,
             "properties": {"reason": {"type": "string", "maxLength": MAX_NOTE}},
         },
-        "Request": {
-            "type": "object",
-            "required": [
-                "id",
-                "org",
-                "action",
-                "state",
-                "final",
-                "requester",
-                "reason",
-                "approvals",
-                "decided_by",
-                "decision_note",
-                "created_at",
-                "expires_at",
-                "finished_at",
-                "run_at",
-                "run_after",
-                "targets",
-                "break_glass",
-                "undoes",
-                "preview",
-                "links",
-            ],
-            "additionalProperties": False,
-            "properties": {
+        "Request": _answer(
+            {
                 "id": {"type": "integer", "minimum": 1},
                 "org": {"type": "string"},
                 "action": {"enum": ["unlink", "delete", "undo"]},
@@ -127,31 +128,18 @@ def _schemas(max_targets: int) -> dict[str, Any]:
                 "final": {"type": "boolean", "description": "no further change of state"},
                 "requester": {"type": "string"},
                 "reason": {"type": "string"},
-                "approvals": {
-                    "type": "object",
-                    "additionalProperties": False,
-                    "required": ["needed", "given"],
-                    "properties": {
+                "approvals": _answer(
+                    {
                         "needed": {
                             "type": "integer",
                             "minimum": 0,
                             "description": "0: break-glass",
                         },
-                        "given": {
-                            "type": "array",
-                            "items": {
-                                "type": "object",
-                                "additionalProperties": False,
-                                "required": ["by", "at", "note"],
-                                "properties": {
-                                    "by": {"type": "string"},
-                                    "at": TIME,
-                                    "note": NULLABLE_STRING,
-                                },
-                            },
-                        },
-                    },
-                },
+                        "given": _answers(
+                            {"by": {"type": "string"}, "at": TIME, "note": NULLABLE_STRING}
+                        ),
+                    }
+                ),
                 "decided_by": NULLABLE_STRING,
                 "decision_note": NULLABLE_STRING,
                 "created_at": TIME,
@@ -166,14 +154,9 @@ def _schemas(max_targets: int) -> dict[str, Any]:
                     "description": "an undo: the request it takes back",
                 },
                 "preview": {"oneOf": [{"type": "null"}, _ref("Preview")]},
-                "links": {
-                    "type": "object",
-                    "additionalProperties": False,
-                    "required": ["self", "cancel", "undo"],
-                    "properties": {k: {"type": "string"} for k in ("self", "cancel", "undo")},
-                },
-            },
-        },
+                "links": _answer({k: {"type": "string"} for k in ("self", "cancel", "undo")}),
+            }
+        ),
         "TargetResult": {
             "type": "object",
             "additionalProperties": False,
@@ -197,21 +180,8 @@ def _schemas(max_targets: int) -> dict[str, Any]:
                 },
             },
         },
-        "Preview": {
-            "type": "object",
-            "description": "what the request touches, as last read from SFVoPI; an approval "
-            "is bound to it: changed before running, the request is pending again",
-            "additionalProperties": False,
-            "required": [
-                "seq",
-                "purpose",
-                "read_at",
-                "fingerprint",
-                "unreadable",
-                "apps",
-                "numbers",
-            ],
-            "properties": {
+        "Preview": _answer(
+            {
                 "seq": {"type": "integer", "minimum": 1},
                 "purpose": {
                     "enum": ["filed", "before_execution", "rebound"],
@@ -224,50 +194,37 @@ def _schemas(max_targets: int) -> dict[str, Any]:
                     "type": ["string", "null"],
                     "description": "why SFVoPI could not be read; then nothing else is known",
                 },
-                "apps": {
-                    "type": "array",
-                    "description": "delete: each app, its name, status and linked numbers",
-                    "items": {
-                        "type": "object",
-                        "additionalProperties": False,
-                        "required": ["app_id", "found", "name", "status", "numbers"],
-                        "properties": {
-                            "app_id": {"type": "string"},
-                            "found": {"type": "boolean"},
-                            "name": NULLABLE_STRING,
-                            "status": NULLABLE_STRING,
-                            "numbers": {"type": "array", "items": {"type": "string"}},
-                        },
+                "apps": _answers(
+                    {
+                        "app_id": {"type": "string"},
+                        "found": {"type": "boolean"},
+                        "name": NULLABLE_STRING,
+                        "status": NULLABLE_STRING,
+                        "numbers": {"type": "array", "items": {"type": "string"}},
                     },
-                },
-                "numbers": {
-                    "type": "array",
-                    "description": "unlink: each number, whether it is linked to its app now",
-                    "items": {
-                        "type": "object",
-                        "additionalProperties": False,
-                        "required": ["app_id", "number", "state"],
-                        "properties": {
-                            "app_id": {"type": "string"},
-                            "number": {"type": "string"},
-                            "state": {"enum": ["linked", "not_in_app", "app_not_found"]},
-                        },
+                    description="delete: each app, its name, status and linked numbers",
+                ),
+                "numbers": _answers(
+                    {
+                        "app_id": {"type": "string"},
+                        "number": {"type": "string"},
+                        "state": {"enum": ["linked", "not_in_app", "app_not_found"]},
                     },
-                },
+                    description="unlink: each number, whether it is linked to its app now",
+                ),
             },
-        },
-        "BreakGlass": {
-            "type": "object",
-            "additionalProperties": False,
-            "required": ["incident", "review", "reviewed_by", "review_note", "review_due_at"],
-            "properties": {
+            description="what the request touches, as last read from SFVoPI; an approval "
+            "is bound to it: changed before running, the request is pending again",
+        ),
+        "BreakGlass": _answer(
+            {
                 "incident": NULLABLE_STRING,
                 "review": {"enum": ["pending", "acknowledged", "flagged", None]},
                 "reviewed_by": NULLABLE_STRING,
                 "review_note": NULLABLE_STRING,
                 "review_due_at": NULLABLE_TIME,
-            },
-        },
+            }
+        ),
         "Problem": {
             "type": "object",
             "required": ["type", "title", "status", "detail"],

@@ -91,25 +91,10 @@ def _preview(stored: StoredPreview | None) -> dict[str, Any] | None:
     """The latest preview: when and why it was read, its fingerprint, and what it showed."""
     if stored is None:
         return None
-    preview = stored.preview
     return {
         "seq": stored.seq,
         "purpose": stored.purpose.value,
         "read_at": rfc3339(stored.taken_at),
         "fingerprint": stored.fingerprint,
-        "unreadable": preview.unreadable,
-        "apps": [
-            {
-                "app_id": a.app_id,
-                "found": a.found,
-                "name": a.name,
-                "status": a.status,
-                "numbers": list(a.numbers),
-            }
-            for a in preview.apps
-        ],
-        "numbers": [
-            {"app_id": n.app_id, "number": n.number, "state": n.state.value}
-            for n in preview.numbers
-        ],
+        **stored.preview.shown(fields=False),
     }

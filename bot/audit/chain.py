@@ -15,7 +15,7 @@ from typing import Literal, TypedDict, Unpack
 
 from bot.audit.events import ChainLink
 
-__all__ = ["GENESIS", "Break", "check_request", "event_hash", "new_uid"]
+__all__ = ["GENESIS", "Break", "Hashed", "check_request", "event_hash", "new_uid"]
 
 GENESIS = "0" * 64  # what the first event of each request follows
 VERSION = 1  # of the encoding below; a change needs a new one, verified side by side
@@ -67,15 +67,7 @@ def event_hash(**event: Unpack[Hashed]) -> str:
 
 def rehash(link: ChainLink) -> str:
     """What the hash of a stored row should be, given its columns as they are now."""
-    return event_hash(
-        uid=link.uid,
-        request_id=link.request_id,
-        at=link.at,
-        actor=link.actor,
-        kind=link.kind,
-        detail=link.detail,
-        prev_hash=link.prev_hash,
-    )
+    return event_hash(**{name: getattr(link, name) for name in Hashed.__annotations__})
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bot.audit.events import AuditEvent
+from bot.core.text import json_object
 
 __all__ = ["CSV_HEADER", "FIELDS", "csv_header", "csv_row", "jsonl_line", "record"]
 
@@ -134,11 +135,7 @@ def _inert(cell: str) -> str:
 
 def _detail(text: str) -> dict[str, Any]:
     """The stored detail as data; a row whose text is not a JSON object reads as empty."""
-    try:
-        value = json.loads(text)
-    except ValueError:
-        return {}
-    return value if isinstance(value, dict) else {}
+    return json_object(text) or {}
 
 
 def _slack(kind: str, detail: dict[str, Any]) -> tuple[str | None, str | None, str | None]:

@@ -6,23 +6,36 @@ the pre-image an undo recreates an app from (bot/core/preview.py)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
-from typing import Any
+from dataclasses import Field, asdict, dataclass, fields
+from typing import TYPE_CHECKING, Any, ClassVar, Self, TypeVar
 
-__all__ = [
-    "AppFields",
-    "opt_int",
-    "opt_str",
-    "required_object",
-    "required_str",
-]
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+__all__ = ["AppFields", "Strict", "parse_fields"]
+
+D = TypeVar("D", bound="DataclassInstance")
 
 FIELD_LIMIT = 2000  # longer than any URL or name SFVoPI accepts; keeps a hostile body bounded
 
 
+class Strict:
+    """A dataclass read from an untrusted JSON object by its field list (parse_fields);
+    `WHAT` names it in the ValueError a bad body raises."""
+
+    WHAT: ClassVar[str]
+    __dataclass_fields__: ClassVar[dict[str, Field[Any]]]  # each subclass is a dataclass
+
+    @classmethod
+    def parse(cls, raw: object) -> Self:
+        return parse_fields(cls, raw, cls.WHAT)
+
+
 @dataclass(frozen=True)
-class AppFields:
+class AppFields(Strict):
     """An app's own fields: what `create_app` sends, and what an undo recreates an app from."""
+
+    WHAT = "app fields"
 
     name: str
     answer_url: str
@@ -36,19 +49,6 @@ class AppFields:
         """The create call's JSON body: the fields set, none sent as null."""
         return {k: v for k, v in asdict(self).items() if v is not None}
 
-    @classmethod
-    def parse(cls, raw: object) -> AppFields:
-        obj = required_object(raw, "app fields")
-        return cls(
-            name=required_str(obj, "name"),
-            answer_url=required_str(obj, "answer_url"),
-            answer_method=required_str(obj, "answer_method"),
-            hangup_url=opt_str(obj, "hangup_url"),
-            hangup_method=opt_str(obj, "hangup_method"),
-            fallback_answer_url=opt_str(obj, "fallback_answer_url"),
-            fallback_answer_method=opt_str(obj, "fallback_answer_method"),
-        )
-
 
 def required_object(raw: object, what: str) -> Mapping[str, object]:
     if not isinstance(raw, dict):
@@ -56,26 +56,27 @@ def required_object(raw: object, what: str) -> Mapping[str, object]:
     return raw
 
 
-def required_str(obj: Mapping[str, object], name: str) -> str:
-    value = obj.get(name)
-    if not isinstance(value, str) or not value or len(value) > FIELD_LIMIT:
-        raise ValueError(f"{name} is missing or not a string")
-    return value
+def parse_fields(cls: type[D], raw: object, what: str) -> D:
+    """The dataclass `cls` read from the untrusted object `raw`, each field as its declared
+    type says: one strict reading for every body, so a model's parser is its field list."""
+    obj = required_object(raw, what)
+    return cls(**{f.name: _read(obj, f.name, str(f.type)) for f in fields(cls)})
 
 
-def opt_str(obj: Mapping[str, object], name: str) -> str | None:
+def _read(obj: Mapping[str, object], name: str, declared: str) -> object:
+    """`obj[name]` checked against `declared` ("str", "str | None" or "int | None"); a
+    required string is never empty, and no string is longer than FIELD_LIMIT."""
     value = obj.get(name)
-    if value is None:
+    optional = declared.endswith(" | None")
+    if value is None and optional:
         return None
-    if not isinstance(value, str) or len(value) > FIELD_LIMIT:
-        raise ValueError(f"{name} is not a string")
-    return value
-
-
-def opt_int(obj: Mapping[str, object], name: str) -> int | None:
-    value = obj.get(name)
-    if value is None:
-        return None
-    if not isinstance(value, int) or isinstance(value, bool):
+    kind = declared.removesuffix(" | None")
+    if kind == "str":
+        if isinstance(value, str) and (value or optional) and len(value) <= FIELD_LIMIT:
+            return value
+        raise ValueError(f"{name} is {'' if optional else 'missing or '}not a string")
+    if kind == "int" and optional:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
         raise ValueError(f"{name} is not a number")
-    return value
+    raise TypeError(f"no reading for {name}: {declared}")

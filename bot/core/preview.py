@@ -146,29 +146,32 @@ class Preview:
                 by_app.setdefault(n.app_id, []).append(n.number)
         return tuple(PreImage(app, None, tuple(numbers)) for app, numbers in by_app.items())
 
+    def shown(self, *, fields: bool) -> dict[str, Any]:
+        """What SFVoPI showed, as JSON-ready data: the store keeps it with each app's `fields`
+        (an undo's pre-image), the API shows it without."""
+        apps: list[dict[str, Any]] = []
+        for a in self.apps:
+            app = {
+                "app_id": a.app_id,
+                "found": a.found,
+                "name": a.name,
+                "status": a.status,
+                "numbers": list(a.numbers),
+            }
+            if fields:
+                app["fields"] = a.fields.body() if a.fields else None
+            apps.append(app)
+        return {
+            "unreadable": self.unreadable,
+            "apps": apps,
+            "numbers": [
+                {"app_id": n.app_id, "number": n.number, "state": n.state.value}
+                for n in self.numbers
+            ],
+        }
+
     def to_json(self) -> str:
-        return json.dumps(
-            {
-                "action": self.action.value,
-                "unreadable": self.unreadable,
-                "apps": [
-                    {
-                        "app_id": a.app_id,
-                        "found": a.found,
-                        "name": a.name,
-                        "status": a.status,
-                        "numbers": list(a.numbers),
-                        "fields": a.fields.body() if a.fields else None,
-                    }
-                    for a in self.apps
-                ],
-                "numbers": [
-                    {"app_id": n.app_id, "number": n.number, "state": n.state.value}
-                    for n in self.numbers
-                ],
-            },
-            sort_keys=True,
-        )
+        return json.dumps({"action": self.action.value, **self.shown(fields=True)}, sort_keys=True)
 
     @classmethod
     def from_json(cls, text: str) -> Preview:

@@ -5,7 +5,9 @@ the same wherever it came from.
 
 from __future__ import annotations
 
+import json
 import unicodedata
+from typing import Any
 
 from bot.errors import InvalidRequest
 
@@ -19,6 +21,16 @@ _TYPED = {"Cc": " ", "Cf": ""}
 # As shown in a message: every control, format or line-breaking character is a space, and a
 # lone surrogate (which no encoder takes) the replacement character.
 _SHOWN = {"Cc": " ", "Cf": " ", "Zl": " ", "Zp": " ", "Cs": "\ufffd"}
+
+
+def json_object(text: str | bytes) -> dict[str, Any] | None:
+    """A stranger's JSON text as an object; None when it is not JSON, too deeply nested to
+    read, or not an object."""
+    try:
+        value = json.loads(text)
+    except (ValueError, RecursionError):
+        return None
+    return value if isinstance(value, dict) else None
 
 
 def valid(text: str, what: str) -> str:

@@ -7,12 +7,13 @@ as old fixtures do; the API calls keep it); `available-numbers` is what it holds
 
 from __future__ import annotations
 
-import json
 import secrets
 import string
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+
+from bot.core.text import json_object
 
 __all__ = ["APP_FIELDS", "SUCCESS", "UNAUTHORIZED", "Org", "Route", "apply"]
 
@@ -175,17 +176,9 @@ def _data(data: object) -> dict[str, Any]:
     return {"data": data, "message": "success"}
 
 
-def _json_object(raw: bytes) -> dict[str, Any] | None:
-    try:
-        body = json.loads(raw)
-    except ValueError:
-        return None
-    return body if isinstance(body, dict) else None
-
-
 def _link_number(raw: bytes) -> str | None:
     """The body's `voip_number`, normalised to E.164 as SFVoPI does (digits, a leading +)."""
-    body = _json_object(raw)
+    body = json_object(raw)
     value = body.get("voip_number") if body else None
     if not isinstance(value, str):
         return None
@@ -196,7 +189,7 @@ def _link_number(raw: bytes) -> str | None:
 
 
 def _create_fields(raw: bytes) -> dict[str, Any] | None:
-    body = _json_object(raw)
+    body = json_object(raw)
     if body is None or set(body) - set(APP_FIELDS):
         return None
     for name in ("name", "answer_url"):

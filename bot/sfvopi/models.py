@@ -6,11 +6,11 @@ naming it, which the client turns into an `UnexpectedResponse`, never another ex
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from dataclasses import fields as dataclass_fields
 from typing import TypeVar
 
-from bot.core.apps import AppFields, opt_int, opt_str, required_object, required_str
+from bot.core.apps import AppFields, Strict
 
 __all__ = ["AppFields", "AppInfo", "AvailableNumber", "NumberLink", "parse_list"]
 
@@ -18,8 +18,10 @@ T = TypeVar("T")
 
 
 @dataclass(frozen=True)
-class AppInfo:
+class AppInfo(Strict):
     """An app as `GET /sfvopi/apps/:app_id` answers it."""
+
+    WHAT = "app"
 
     app_id: str
     name: str
@@ -40,24 +42,12 @@ class AppInfo:
         """The app's own fields (those AppFields declares), as an undo would recreate them."""
         return AppFields(**{f.name: getattr(self, f.name) for f in dataclass_fields(AppFields)})
 
-    @classmethod
-    def parse(cls, raw: object) -> AppInfo:
-        obj = required_object(raw, "app")
-        fields = AppFields.parse(obj)
-        return cls(
-            app_id=required_str(obj, "app_id"),
-            status=required_str(obj, "status"),
-            org_id=opt_int(obj, "org_id"),
-            created_by=opt_int(obj, "created_by"),
-            created_at=opt_str(obj, "created_at"),
-            updated_at=opt_str(obj, "updated_at"),
-            **asdict(fields),
-        )
-
 
 @dataclass(frozen=True)
-class NumberLink:
+class NumberLink(Strict):
     """A number linked to an app, as the numbers endpoints answer it (only ACTIVE links)."""
+
+    WHAT = "link"
 
     app_id: str
     voip_number: str
@@ -66,37 +56,17 @@ class NumberLink:
     created_at: str | None = None
     updated_at: str | None = None
 
-    @classmethod
-    def parse(cls, raw: object) -> NumberLink:
-        obj = required_object(raw, "link")
-        return cls(
-            app_id=required_str(obj, "app_id"),
-            voip_number=required_str(obj, "voip_number"),
-            status=required_str(obj, "status"),
-            org_id=opt_int(obj, "org_id"),
-            created_at=opt_str(obj, "created_at"),
-            updated_at=opt_str(obj, "updated_at"),
-        )
-
 
 @dataclass(frozen=True)
-class AvailableNumber:
+class AvailableNumber(Strict):
     """A number the org holds that no app uses."""
+
+    WHAT = "number"
 
     voip_number: str
     id: int | None = None
     provider: str | None = None
     status: str | None = None
-
-    @classmethod
-    def parse(cls, raw: object) -> AvailableNumber:
-        obj = required_object(raw, "number")
-        return cls(
-            voip_number=required_str(obj, "voip_number"),
-            id=opt_int(obj, "id"),
-            provider=opt_str(obj, "provider"),
-            status=opt_str(obj, "status"),
-        )
 
 
 def parse_list(raw: object, parse: Callable[[object], T]) -> list[T]:

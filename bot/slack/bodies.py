@@ -8,9 +8,10 @@ handed the result.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 from urllib.parse import parse_qsl
+
+from bot.core.text import json_object
 
 FORM = "application/x-www-form-urlencoded"
 
@@ -25,20 +26,12 @@ def parse_body(raw: bytes, content_type: str | None) -> dict[str, Any] | None:
         return None
     kind = (content_type or "").split(";", 1)[0].strip().lower()
     if kind == "application/json":
-        return _object(text)
+        return json_object(text)
     try:
         fields = parse_qsl(text, keep_blank_values=True, strict_parsing=False)
     except ValueError:
         return None
     form = dict(fields)
     if "payload" in form and "command" not in form:
-        return _object(form["payload"])
+        return json_object(form["payload"])
     return form
-
-
-def _object(text: str) -> dict[str, Any] | None:
-    try:
-        value = json.loads(text)
-    except (ValueError, RecursionError):
-        return None
-    return value if isinstance(value, dict) else None

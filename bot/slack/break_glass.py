@@ -65,15 +65,12 @@ def card(
     shown: list[Block] = [
         {"type": "header", "text": {"type": "plain_text", "text": title(request)[:150]}},
         _section(f"*{STATE.get(request.status, request.status.value)}*"),
-        {
-            "type": "section",
-            "fields": [
-                {"type": "mrkdwn", "text": f"*Broke glass*\n{blocks.user(request.requester)}"},
-                {"type": "mrkdwn", "text": f"*Incident*\n{incident(request)}"},
-                {"type": "mrkdwn", "text": f"*Organization*\n{blocks.escape(request.org)}"},
-                {"type": "mrkdwn", "text": f"*Action*\n{request.action.value}"},
-            ],
-        },
+        blocks.fields_section(
+            ("Broke glass", blocks.user(request.requester)),
+            ("Incident", incident(request)),
+            ("Organization", blocks.escape(request.org)),
+            ("Action", request.action.value),
+        ),
         _section(
             "*Targets*\n" + blocks.targets_text(request.targets, undo=request.action is Action.UNDO)
         ),

@@ -19,6 +19,7 @@ from bot.core import ids
 from bot.core.models import Request
 from bot.core.org import Need
 from bot.core.preview import StoredPreview
+from bot.core.text import json_object
 from bot.core.workflow import MAX_NOTE, Decision
 from bot.errors import InvalidId
 from bot.slack import blocks
@@ -185,11 +186,7 @@ def _named(view: dict[str, Any]) -> dict[str, Any] | None:
     raw = view.get("private_metadata")
     if not isinstance(raw, str) or len(raw) > 200:
         return None
-    try:
-        named = json.loads(raw)
-    except ValueError:
-        return None
-    return named if isinstance(named, dict) else None
+    return json_object(raw)
 
 
 def typed(state: Any) -> str | None:

@@ -9,6 +9,7 @@ sweeper retries whatever a crash or a Slack outage left undone.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 import weakref
@@ -21,6 +22,7 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot.core import failpoints, ids, undo
 from bot.core.deliveries import reminder_steps, review_escalation
+from bot.core.leases import held
 from bot.core.models import Request, Status
 from bot.core.org import Groups, Org, OrgsInForce, in_force
 from bot.core.ports import GroupMembers
@@ -144,22 +146,26 @@ class Notifier:
         if not await self.store.claim_card(request_id, self.clock(), self.lease_seconds):
             return None
         failpoints.reached("before_card")
-        preview = await self._preview(request_id)
-        try:
-            posted = await self.slack.chat_postMessage(
-                channel=org.approval_channel,
-                text=_card_text(request),
-                blocks=self._card(request, preview),
-                unfurl_links=False,
+        renew = functools.partial(self.store.renew_card, request_id)
+        async with held(
+            renew, lease_seconds=self.lease_seconds, clock=self.clock, what=f"card {request_id}"
+        ):
+            preview = await self._preview(request_id)
+            try:
+                posted = await self.slack.chat_postMessage(
+                    channel=org.approval_channel,
+                    text=_card_text(request),
+                    blocks=self._card(request, preview),
+                    unfurl_links=False,
+                )
+            except Exception as exc:
+                await self.refused(request, "card", exc, org.approval_channel)
+                return None
+            failpoints.reached("after_card_posted")
+            owed = [] if request.break_glass else reminder_steps(org, request)
+            return await self.store.set_card(
+                request_id, str(posted["channel"]), str(posted["ts"]), self.clock(), owed
             )
-        except Exception as exc:
-            await self.refused(request, "card", exc, org.approval_channel)
-            return None
-        failpoints.reached("after_card_posted")
-        owed = [] if request.break_glass else reminder_steps(org, request)
-        return await self.store.set_card(
-            request_id, str(posted["channel"]), str(posted["ts"]), self.clock(), owed
-        )
 
     async def _update_card(self, request: Request) -> None:
         assert request.card_channel and request.card_ts

@@ -10,6 +10,7 @@ outcome is announced only once its card shows it: the notifier begins it, after 
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -20,6 +21,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.core import deliveries, failpoints, ids, undo
 from bot.core.bound import approved_on, gone
 from bot.core.deliveries import Delivery, Kind, Owed, Recipient
+from bot.core.leases import held
 from bot.core.models import Request, Review, Status
 from bot.core.org import Groups, Org, OrgsInForce, in_force
 from bot.core.ports import GroupMembers
@@ -171,8 +173,11 @@ class SlackOutbox:
             delivery = due[0]
             if not await self.store.claim_delivery(delivery, self.clock(), self.lease_seconds):
                 return
-            if not await self._deliver(delivery, link):
-                return
+            renew = functools.partial(self.store.renew_delivery, delivery)
+            what = f"request {request_id}'s {delivery.kind.value}"
+            async with held(renew, lease_seconds=self.lease_seconds, clock=self.clock, what=what):
+                if not await self._deliver(delivery, link):
+                    return
 
     async def _deliver(self, delivery: Delivery, link: list[str | None]) -> bool:
         """One delivery, claimed: False when the request's next ones should wait."""

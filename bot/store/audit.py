@@ -26,6 +26,7 @@ from bot.audit.events import AuditEvent, ChainLink
 from bot.core.models import Target
 from bot.store.conditions import conditional, lapsed
 from bot.store.database import Database
+from bot.store.rows import from_row
 from bot.store.schema import audit_cursor_t, events_t, requests_t, targets_t
 
 __all__ = ["Audit", "Position"]
@@ -223,16 +224,12 @@ async def _audit_events(conn: AsyncConnection, rows: Sequence[Row[Any]]) -> list
 
 
 def _link(row: Row[Any]) -> ChainLink:
-    return ChainLink(
+    return from_row(
+        ChainLink,
+        row,
         seq=int(row.id),
-        uid=row.uid,
         request_id=int(row.request_id),
         at=float(row.at),
-        actor=row.actor,
-        kind=row.kind,
-        detail=row.detail,
-        prev_hash=row.prev_hash,
-        hash=row.hash,
         txid=int(row.txid),
     )
 

@@ -12,16 +12,17 @@ import asyncio
 import json
 import sys
 from collections.abc import AsyncIterator, Collection
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 from sqlalchemy import Table, bindparam, func, select
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Row, make_url
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from bot.audit.chain import GENESIS, event_hash, new_uid
+from bot.audit.chain import GENESIS, Hashed, event_hash, new_uid
 from bot.core import deadline
 from bot.core.models import (
     Action,
@@ -37,6 +38,7 @@ from bot.errors import Busy
 from bot.store.engine import WriteGate, async_url, make_engine
 from bot.store.migrate import at_head, upgrade
 from bot.store.migrate_child import upgrade_in_child
+from bot.store.rows import from_row
 from bot.store.schema import (
     approvals_t,
     events_t,
@@ -77,6 +79,10 @@ LOCK_POLL = 0.02  # seconds between tries for another process's SQLite lock, wit
 LOCKED = (
     "another process is writing to the database and did not let go in time, so the bot did "
     "nothing: nothing was filed or changed. Try again in a moment."
+)
+NO_CONNECTION = (
+    "the database had no connection free in time (a burst), so the bot did nothing: nothing "
+    "was filed or changed. Try again in a moment."
 )
 _LOCK_REQUEST = (
     select(requests_t.c.id)
@@ -139,8 +145,24 @@ class Database:
             async with self._write_gate.hold(urgent=urgent), self._sqlite_begin() as conn:
                 yield conn
         else:
-            async with self.engine.begin() as conn:
+            async with self._checked_out(self.engine.begin()) as conn:
                 yield conn
+
+    @asynccontextmanager
+    async def _checked_out(
+        self, opening: AbstractAsyncContextManager[AsyncConnection]
+    ) -> AsyncIterator[AsyncConnection]:
+        """A connection from the pool, or Busy when none came free in the pool's time (a
+        burst on PostgreSQL): nothing was begun, so nothing was written."""
+        begun = False
+        try:
+            async with opening as conn:
+                begun = True
+                yield conn
+        except PoolTimeout as error:
+            if begun:
+                raise
+            raise Busy(NO_CONNECTION, "pool") from error
 
     @asynccontextmanager
     async def _sqlite_begin(self) -> AsyncIterator[AsyncConnection]:
@@ -169,7 +191,7 @@ class Database:
 
     @asynccontextmanager
     async def _read(self) -> AsyncIterator[AsyncConnection]:
-        async with self.engine.connect() as conn:
+        async with self._checked_out(self.engine.connect()) as conn:
             yield conn
 
     def _insert(self, table: Table) -> Any:
@@ -210,29 +232,18 @@ class Database:
         if not first:
             await self._lock_request(conn, request_id)
             prev = (await conn.execute(_LAST_HASH, {"id": request_id})).scalar()
-        text = json.dumps(detail or {}, sort_keys=True)
-        uid, prev = new_uid(), prev or GENESIS
+        hashed = Hashed(
+            uid=new_uid(),
+            request_id=request_id,
+            at=at,
+            actor=actor,
+            kind=kind,
+            detail=json.dumps(detail or {}, sort_keys=True),
+            prev_hash=prev or GENESIS,
+        )
         await conn.execute(
             _INSERT_EVENT if self.is_sqlite else _INSERT_EVENT_PG,
-            {
-                "request_id": request_id,
-                "at": at,
-                "actor": actor,
-                "kind": kind,
-                "detail": text,
-                "uid": uid,
-                **({"txid": 0} if self.is_sqlite else {}),
-                "prev_hash": prev,
-                "hash": event_hash(
-                    uid=uid,
-                    request_id=request_id,
-                    at=at,
-                    actor=actor,
-                    kind=kind,
-                    detail=text,
-                    prev_hash=prev,
-                ),
-            },
+            {**hashed, "hash": event_hash(**hashed), **({"txid": 0} if self.is_sqlite else {})},
         )
 
     # -- loading --------------------------------------------------------------------------
@@ -260,54 +271,26 @@ class Database:
         pre_image, undo = (
             await undo_facts(conn, row.id) if status.ran and status.final else (False, None)
         )
-        return Request(
-            id=row.id,
-            org=row.org,
+        return from_row(
+            Request,
+            row,
             action=Action(row.action),
-            requester=row.requester,
-            reason=row.reason,
             status=status,
-            approvals_needed=row.approvals_needed,
-            created_at=row.created_at,
-            expires_at=row.expires_at,
             targets=tuple(
-                TargetState(
+                from_row(
+                    TargetState,
+                    t,
                     target=Target(app_id=t.app_id, number=t.number),
                     outcome=Outcome(t.outcome) if t.outcome else None,
-                    status_code=t.status_code,
-                    message=t.message,
-                    attempts=t.attempts,
-                    new_app_id=t.new_app_id,
                 )
                 for t in trows
             ),
-            approvals=tuple(Approval(approver=a.approver, at=a.at, note=a.note) for a in arows),
-            decided_by=row.decided_by,
-            decision_note=row.decision_note,
-            slack_problem=row.slack_problem,
-            finished_at=row.finished_at,
-            channel_id=row.channel_id,
-            response_url=row.response_url,
-            card_channel=row.card_channel,
-            card_ts=row.card_ts,
-            notified_at=row.notified_at,
-            executions=row.executions,
+            approvals=tuple(from_row(Approval, a) for a in arows),
             break_glass=bool(row.break_glass),
-            incident=row.incident,
             review=Review(row.review) if row.review else None,
-            reviewed_by=row.reviewed_by,
-            review_note=row.review_note,
-            reviewed_at=row.reviewed_at,
-            review_due_at=row.review_due_at,
             review_escalated=bool(row.break_glass)
             and (await conn.execute(_ESCALATED, {"id": row.id})).first() is not None,
             filed_by_step=bool(row.filed_by_step),
-            undoes=row.undoes,
-            run_after=row.run_after,
-            run_at=row.run_at,
-            run_until=row.run_until,
-            needs_admin=row.needs_admin,
-            linked_numbers=row.linked_numbers,
             pre_image=pre_image,
             undo=undo,
         )

@@ -16,6 +16,7 @@ from sqlalchemy import and_, or_, select, update
 from bot.core.models import Status
 from bot.store.conditions import conditional, lapsed
 from bot.store.database import Database
+from bot.store.rows import from_row
 from bot.store.schema import function_runs_t, requests_t
 
 __all__ = ["FunctionRun", "FunctionRuns"]
@@ -81,16 +82,12 @@ class FunctionRuns(Database):
             ).first()
         if row is None:
             return None
-        return FunctionRun(
-            execution_id=row.execution_id,
-            callback_id=row.callback_id,
-            request_id=row.request_id,
-            error=row.error,
+        return from_row(
+            FunctionRun,
+            row,
             sealed_token=row.token,
             created_at=float(row.created_at),
             attempts=int(row.attempts),
-            completed_at=row.completed_at,
-            outcome=row.outcome,
         )
 
     async def function_runs_of(self, request_id: int) -> list[str]:

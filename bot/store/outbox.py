@@ -56,6 +56,17 @@ class Outbox(Database):
             )
             return bool(result.rowcount == 1)
 
+    async def renew_card(self, request_id: int, until: float) -> None:
+        """Keeps a card's claim through a slow post: only a claim still held, only longer
+        (nothing once it is posted or released for the next sweep)."""
+        lease = requests_t.c.card_lease_until
+        async with self._write() as conn:
+            await conn.execute(
+                update(requests_t)
+                .where(requests_t.c.id == request_id, requests_t.c.card_ts.is_(None), lease < until)
+                .values(card_lease_until=until)
+            )
+
     async def set_card(
         self,
         request_id: int,
@@ -214,6 +225,16 @@ class Outbox(Database):
                 .values(lease_until=now + lease_seconds)
             )
             return bool(result.rowcount == 1)
+
+    async def renew_delivery(self, delivery: Delivery, until: float) -> None:
+        """Keeps a claimed delivery through a slow post: only longer, never shortening a
+        refusal's back-off (nothing once it is done)."""
+        async with self._write() as conn:
+            await conn.execute(
+                update(_D)
+                .where(_D.c.id == delivery.id, _D.c.done_at.is_(None), _D.c.lease_until < until)
+                .values(lease_until=until)
+            )
 
     async def reschedule_delivery(self, delivery: Delivery, due_at: float) -> None:
         """A step the policy in force now makes due later (a reloaded org file)."""

@@ -22,21 +22,26 @@ REMIND_AT, ESCALATE_AT = NOW + 600, NOW + 1800
 OWED = [(Kind.REMINDED, REMIND_AT), (Kind.ESCALATED, ESCALATE_AT)]
 
 
-async def pending_with_card(store: Store) -> int:
+async def pending(store: Store, number: str = "+918000000001") -> int:
     request, _ = await store.create_request(
         NewRequest(
             org="acme",
             action=Action.UNLINK,
             requester="U0ALICE",
             reason="fraud",
-            targets=[Target("sfv_app_abc123xyz456", "+918000000001")],
+            targets=[Target("sfv_app_abc123xyz456", number)],
             now=NOW,
             expires_at=NOW + 3600,
         ),
         approvals_needed=1,
     )
-    await store.set_card(request.id, "C0APPROVALS", "1700000000.000100", NOW, OWED)
     return request.id
+
+
+async def pending_with_card(store: Store) -> int:
+    request_id = await pending(store)
+    await store.set_card(request_id, "C0APPROVALS", "1700000000.000100", NOW, OWED)
+    return request_id
 
 
 async def kinds(store: Store, request_id: int) -> list[str]:
@@ -228,3 +233,30 @@ async def test_an_outcome_left_untold_with_every_post_done_is_told_by_the_next_s
     assert told is not None and told.notified_at == NOW + 7
     assert await store.settle_announcements(NOW + 8) == []
     assert (await kinds(store, request_id)).count("announced") == 1
+
+
+async def test_a_renewal_only_extends_a_lease_still_held(store_factory: StoreFactory) -> None:
+    """A slow post's poster renews its lease; a renewal never shortens a refusal's back-off,
+    never revives a released card claim, and does nothing once the post is done."""
+    store = await store_factory.open()
+    request_id = await pending_with_card(store)
+    (step,) = await store.deliveries(request_id, REMIND_AT)
+    assert await store.claim_delivery(step, REMIND_AT, LEASE)
+    await store.renew_delivery(step, REMIND_AT + 2 * LEASE)
+    assert await store.deliveries(request_id, REMIND_AT + LEASE) == []  # still held
+    assert await store.deliveries(request_id, REMIND_AT + 2 * LEASE + 1) != []
+    await store.delivery_refused(step, "ratelimited", REMIND_AT, REMIND_AT + 8 * LEASE)
+    await store.renew_delivery(step, REMIND_AT + 3 * LEASE)  # shorter than the back-off
+    assert await store.deliveries(request_id, REMIND_AT + 7 * LEASE) == []
+    assert step.id in [d.id for d in await store.deliveries(request_id, REMIND_AT + 8 * LEASE + 1)]
+    await store.drop_delivery(step, REMIND_AT)
+    await store.renew_delivery(step, REMIND_AT + 100 * LEASE)  # done: nothing to renew
+    assert step.id not in [d.id for d in await store.deliveries(request_id, ESCALATE_AT)]
+
+    carded = await pending(store, "+918000000002")
+    assert await store.claim_card(carded, NOW, LEASE)
+    await store.renew_card(carded, NOW + 2 * LEASE)
+    assert not await store.claim_card(carded, NOW + LEASE, LEASE)  # renewed: still held
+    await store.note_slack_problem(carded, "card:channel_not_found", NOW, release_card=True)
+    await store.renew_card(carded, NOW + 5 * LEASE)  # released: not revived
+    assert await store.claim_card(carded, NOW + 1, LEASE)

@@ -82,7 +82,7 @@ class BotProcess:
         text = self.log.read_text(encoding="utf-8", errors="replace")
         return text[-4000:]
 
-    async def ready(self, timeout: float = 20.0) -> None:
+    async def ready(self, timeout: float = 60.0) -> None:
         """Waits for `GET /healthz` to answer 200; fails with the log if the process died."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout

@@ -5,12 +5,13 @@ taken over (recovery) once its lease lapses."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import functools
 import logging
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from bot.core import failpoints
+from bot.core.leases import held
 from bot.core.models import Action, Outcome, Request, Status
 from bot.core.org import Org
 from bot.core.ports import RunningStore
@@ -59,8 +60,13 @@ class Running:
         self.shared.changed(request)
         org = self.shared.orgs.get(request.org)
         gate = asyncio.Semaphore(self.shared.concurrency)
-        heartbeat = asyncio.create_task(self._heartbeat(request_id, claim))
-        try:
+        renew = functools.partial(self.store.renew, request_id, claim)
+        async with held(
+            renew,
+            lease_seconds=self.shared.lease_seconds,
+            clock=self.shared.clock,
+            what=f"request {request_id}",
+        ):
             # an undo is not bound to a preview: what it finds is said per target instead
             if request.action is not Action.UNDO and all(
                 t.outcome is None for t in request.targets
@@ -78,10 +84,6 @@ class Running:
                 if turn:  # an undo's numbers, once their apps' new ids are recorded
                     request = await self._kept(request_id, "read", lambda: self._get(request_id))
                 await asyncio.gather(*(run(request, i) for i in phase))
-        finally:
-            heartbeat.cancel()
-            with contextlib.suppress(asyncio.CancelledError, LostClaim):
-                await heartbeat
         done = await self._kept(request_id, "read the results", lambda: self.store.get(request_id))
         assert done is not None
         final = await self._kept(
@@ -161,18 +163,6 @@ class Running:
                 await asyncio.sleep(delay)
                 waited += delay
                 delay = min(delay * 2, 2.0)
-
-    async def _heartbeat(self, request_id: int, claim: str) -> None:
-        """Keeps the lease alive through slow API calls; a crash stops it, and the lease lapses."""
-        while True:
-            await asyncio.sleep(self.shared.lease_seconds / 3)
-            try:
-                until = self.shared.clock() + self.shared.lease_seconds
-                await self.store.renew(request_id, claim, until)
-            except LostClaim:
-                raise
-            except Exception as exc:  # a database blip: the next beat tries again
-                log.warning("request %s: could not renew the lease (%s)", request_id, exc)
 
     async def recover(self) -> list[Request]:
         """Finishes executions whose worker died; a target it may have sent counts 404 as absent."""

@@ -89,6 +89,15 @@ def section(text: str) -> Block:
     return {"type": "section", "text": {"type": "mrkdwn", "text": clip(text)}}
 
 
+def fields_section(*fields: tuple[str, str]) -> Block:
+    """Short facts side by side, each its label in bold over its value (made inert by the
+    caller)."""
+    return {
+        "type": "section",
+        "fields": [{"type": "mrkdwn", "text": f"*{label}*\n{value}"} for label, value in fields],
+    }
+
+
 def button(action_id: str, text: str, value: str, style: str | None = None) -> Block:
     """A button whose `value` (a request number) comes back, untrusted, with the click."""
     plain_text = {"type": "plain_text", "text": text}
