@@ -6,7 +6,8 @@ BotError                    .message is a sentence fit to show a person, never a
 │   │   ├── InvalidId       an app id, number or request number that must go nowhere
 │   │   └── ParseError      a command the grammar does not accept
 │   ├── NotAllowed          the person lacks the role, the org or the right
-│   │   └── OverLimit       a limit of the org's policy is reached; .frees_at says until when
+│   │   ├── OverLimit       a limit of the org's policy is reached; .frees_at says until when
+│   │   └── NeverOpens      no change window of the request opens again: it could never run
 │   ├── RequestNotFound     no such request, as far as this person may know
 │   ├── MembershipPending   a Slack user group's members are not known yet; try again soon
 │   ├── Busy                too many commands in hand to answer in time; nothing was filed
@@ -54,6 +55,7 @@ __all__ = [
     "KeyReused",
     "LostClaim",
     "MembershipPending",
+    "NeverOpens",
     "NotAllowed",
     "NumberNotLinked",
     "OrgFileError",
@@ -114,6 +116,11 @@ class OverLimit(NotAllowed):
         super().__init__(message)
         self.frees_at = frees_at
         self.wait = None if frees_at is None else max(0.0, frees_at - now)
+
+
+class NeverOpens(NotAllowed):
+    """The request's change windows, less its freezes, never open again (within a year): it
+    could never run, so it is refused rather than approved into a wait with no end."""
 
 
 class RequestNotFound(Refusal):

@@ -64,6 +64,7 @@ async def ask(services: Services, cmd: Command, payload: dict[str, Any]) -> dict
         dedupe_key=f"slack:{payload['trigger_id']}" if payload.get("trigger_id") else None,
         again=cmd.again,
         break_glass=cmd.break_glass,
+        at=cmd.at,
     )
     request = filed.request
     if filed.claim is not None:

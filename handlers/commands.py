@@ -150,6 +150,7 @@ async def _ask(services: Services, cmd: Command, payload: dict[str, Any]) -> Rep
         response_url=payload.get("response_url"),
         dedupe_key=f"slack:{payload['trigger_id']}" if payload.get("trigger_id") else None,
         again=cmd.again,
+        at=cmd.at,
     )
     org = services.orgs.current.get(request.org)
     where = f"<#{org.approval_channel}>" if org else "the approval channel"
@@ -159,6 +160,11 @@ async def _ask(services: Services, cmd: Command, payload: dict[str, Any]) -> Rep
         f":inbox_tray: Request *#{request.id}* ({blocks.title(request).split(' — ')[0].lower()}) "
         f"is waiting for {needed} approval{'s' if needed != 1 else ''} in {where}. "
         + (f"Policy: {blocks.escape(ruled.summary())}. " if ruled else "")
+        + (
+            f"Once approved, it runs no earlier than {blocks.when(request.run_after)}. "
+            if request.run_after is not None
+            else ""
+        )
         + f"Check it with `/sfvopi status {request.id}`."
     )
     return _say(text)

@@ -100,6 +100,7 @@ def _schemas(max_targets: int) -> dict[str, Any]:
                 "created_at",
                 "expires_at",
                 "finished_at",
+                "run_at",
                 "targets",
                 "break_glass",
                 "undoes",
@@ -121,6 +122,7 @@ def _schemas(max_targets: int) -> dict[str, Any]:
                         "denied",
                         "cancelled",
                         "expired",
+                        "scheduled",
                     ],
                 },
                 "final": {"type": "boolean", "description": "no further change of state"},
@@ -156,6 +158,7 @@ def _schemas(max_targets: int) -> dict[str, Any]:
                 "created_at": TIME,
                 "expires_at": TIME,
                 "finished_at": NULLABLE_TIME,
+                "run_at": NULLABLE_TIME,  # state scheduled: when it runs (its change window opens)
                 "targets": {"type": "array", "items": _ref("TargetResult")},
                 "break_glass": {"oneOf": [{"type": "null"}, _ref("BreakGlass")]},
                 "undoes": {

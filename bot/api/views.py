@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from bot.core.models import Request, TargetState
+from bot.core.models import Request, Status, TargetState
 from bot.core.preview import StoredPreview
 
 __all__ = ["TARGET_FIELDS", "request_view", "rfc3339"]
@@ -49,6 +49,7 @@ def request_view(request: Request, preview: StoredPreview | None = None) -> dict
         "created_at": rfc3339(request.created_at),
         "expires_at": rfc3339(request.expires_at),
         "finished_at": rfc3339(request.finished_at),
+        "run_at": rfc3339(request.run_at) if request.status is Status.SCHEDULED else None,
         "targets": [_target(t) for t in request.targets],
         "break_glass": _break_glass(request),
         "undoes": request.undoes,

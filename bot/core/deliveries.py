@@ -33,6 +33,8 @@ class Kind(enum.StrEnum):
     PREVIEW_LISTED = "preview_listed"
     PREVIEW_GONE = "preview_gone"
     DRIFT_TOLD = "drift_told"
+    # an approved request waits for its change window: the thread and the requester told when
+    SCHEDULED_TOLD = "scheduled_told"
 
     @property
     def silent(self) -> bool:
@@ -70,6 +72,8 @@ def owed(kind: Kind, request: Request, now: float) -> Owed:
             return Owed.MOOT
     elif kind is Kind.REVIEW_ESCALATED and request.review is not Review.PENDING:
         return Owed.MOOT
+    elif kind is Kind.SCHEDULED_TOLD and request.status is not Status.SCHEDULED:
+        return Owed.MOOT  # it ran (or expired) already: its outcome says so
     if kind not in (Kind.REVIEW_TOLD, Kind.PREVIEW_GONE) and request.card_ts is None:
         return Owed.WAIT
     return Owed.DUE
@@ -126,6 +130,9 @@ def recipients(kind: Kind, request: Request, org: Org, groups: Groups) -> list[R
     )
     if kind is Kind.REVIEW_TOLD:
         return [*thread, Recipient("requester", request.requester)]
+    if kind is Kind.SCHEDULED_TOLD:
+        told = ids.is_service(request.requester)  # an API client reads it from the API
+        return [*thread, *([] if told else [Recipient("requester", request.requester)])]
     if kind is Kind.ANNOUNCED:
         # who cancelled was told at once; an API client's service identity has no DM (it
         # reads the outcome from the API)

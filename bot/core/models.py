@@ -22,10 +22,13 @@ class Status(enum.StrEnum):
     DENIED = "denied"
     CANCELLED = "cancelled"
     EXPIRED = "expired"
+    # approved outside its change window (or during a freeze, or before its --at): waits for
+    # `run_at`, then is claimed and run by a sweep (bot/core/workflow/scheduling.py)
+    SCHEDULED = "scheduled"
 
     @property
     def final(self) -> bool:
-        return self not in (Status.PENDING, Status.EXECUTING)
+        return self not in (Status.PENDING, Status.EXECUTING, Status.SCHEDULED)
 
     @property
     def ran(self) -> bool:
@@ -47,6 +50,7 @@ _PHRASES = {
     Status.DENIED: "was denied",
     Status.CANCELLED: "was cancelled",
     Status.EXPIRED: "has expired",
+    Status.SCHEDULED: "is approved and waits for its change window",
 }
 
 
@@ -144,6 +148,11 @@ class Request:
     undoes: int | None = None
     pre_image: bool = False
     undo: tuple[int, Status] | None = None
+    # scheduled execution (migration 0017): the earliest time the requester asked for (--at),
+    # and, once approved outside a window, when it runs and by when it must have run
+    run_after: float | None = None
+    run_at: float | None = None
+    run_until: float | None = None
 
     @property
     def approvers(self) -> tuple[str, ...]:
@@ -169,6 +178,7 @@ class NewRequest:
     again: bool = False
     policy: Mapping[str, object] | None = None
     undoes: int | None = None  # an undo: the request it takes back (bot/core/undo.py)
+    run_after: float | None = None  # --at: not run before this moment
 
     def pending(
         self, request_id: int, approvals_needed: int = 0, *, filed_by_step: bool = False
@@ -189,6 +199,7 @@ class NewRequest:
             response_url=self.response_url,
             filed_by_step=filed_by_step,
             undoes=self.undoes,
+            run_after=self.run_after,
         )
 
 

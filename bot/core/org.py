@@ -17,11 +17,14 @@ from bot.core.models import Action, Request, Status, Target
 from bot.core.policy import Rule, RuleDecision, decide
 from bot.core.roles import Groups as Groups
 from bot.core.roles import Role as Role
+from bot.core.scheduling import schedules_of
+from bot.core.windows import Schedule
 
 DEFAULT_APPROVALS = 1
 DEFAULT_TTL_MINUTES = 60
 DEFAULT_SELF_APPROVAL = False
 DEFAULT_UNDO_WINDOW_HOURS = 24
+DEFAULT_SCHEDULE_WITHIN_HOURS = 168  # how far ahead --at may ask: a week
 
 
 class Need(enum.Enum):
@@ -93,6 +96,12 @@ class Policy:
     )
     rules: tuple[Rule, ...] = ()  # by target and size, first match wins (bot/core/policy.py)
     limits: tuple[Limit, ...] = ()  # per requester or org, all at once (bot/core/limits.py)
+    # per action: change windows and freezes (bot/core/windows.py; none: any time), and how
+    # far ahead `--at` may ask
+    schedules: Mapping[Action, Schedule] = field(
+        default_factory=lambda: dict.fromkeys(Action, Schedule()), hash=False
+    )
+    schedule_within_hours: int = DEFAULT_SCHEDULE_WITHIN_HOURS
 
     def approvals_needed(self, action: Action) -> int:
         return self.approvals.get(action, DEFAULT_APPROVALS)
@@ -129,6 +138,14 @@ class Policy:
 
     def reminders_for(self, action: Action) -> Reminders:
         return self.reminders.get(action, Reminders())
+
+    def schedules_for(
+        self, action: Action, targets: Iterable[Target], linked: int | None = None
+    ) -> tuple[Schedule, ...]:
+        """The windows and freezes a request answers to (none: it runs once approved)."""
+        own = self.schedules.get(action, Schedule())
+        decision = self.decide(action, targets, linked) if self.rules else None
+        return schedules_of(own, decision, action)
 
 
 @dataclass(frozen=True)

@@ -18,10 +18,12 @@ from dataclasses import dataclass
 from bot.core.models import Action, Target
 from bot.core.requirements import Requirement, admitted, assign, who_text
 from bot.core.roles import Groups, Role
+from bot.core.windows import Schedule
 
 __all__ = ["Applied", "Rule", "RuleDecision", "decide", "glob_within"]
 
 GLOB_CHARACTERS = frozenset("*?[")
+ALWAYS = Schedule()  # no windows, no freezes: runs once approved
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,7 @@ class Rule:
     break_glass: bool | None = None  # False: forbidden; True/None: as the org's break_glass
     deny: str | None = None
     requires: tuple[Requirement, ...] = ()  # approvals from named teams, one person each
+    schedule: Schedule = ALWAYS  # windows and freezes, besides the action's own
 
     @property
     def label(self) -> str:
@@ -145,6 +148,10 @@ class Rule:
             text += ": " + " and ".join(r.text() for r in self.requires)
         if self.break_glass is False:
             text += ", no break-glass"
+        if self.schedule.windows:
+            text += ", runs only in " + "; ".join(w.text() for w in self.schedule.windows)
+        if self.schedule.freezes:
+            text += f", never in its {len(self.schedule.freezes)} freeze(s)"
         return text
 
 

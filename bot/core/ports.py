@@ -13,6 +13,7 @@ from bot.core.deliveries import Kind
 from bot.core.limits import LimitCheck
 from bot.core.models import Event, NewRequest, Outcome, Request, Review, Status, Target
 from bot.core.preview import Preview, PreviewStore, Purpose, StoredPreview
+from bot.core.scheduling import Wait
 
 
 @dataclass(frozen=True)
@@ -78,7 +79,23 @@ class FilingStore(Protocol):
         ...
 
 
-class DecidingStore(RequestLookup, RequestListing, Protocol):
+class TransitionStore(Protocol):
+    """pending (or scheduled) → denied, cancelled or expired: one conditional write."""
+
+    async def transition(
+        self,
+        request_id: int,
+        *,
+        to: Status,
+        actor: str,
+        now: float,
+        kind: str,
+        detail: dict[str, object] | None = None,
+        source: Status = Status.PENDING,
+    ) -> Request | None: ...
+
+
+class DecidingStore(RequestLookup, RequestListing, TransitionStore, Protocol):
     """What deciding needs: approvals counted, transitions made, reviews recorded, expiry found;
     each one conditional write, so two deciders never both win."""
 
@@ -94,8 +111,10 @@ class DecidingStore(RequestLookup, RequestListing, Protocol):
         note: str | None = None,
         quorum: Callable[[Sequence[str]], bool] | None = None,
         seen: int | None = None,
+        wait: Wait | None = None,
     ) -> ApprovalRecord:
-        """`quorum`: beyond the count, whether the eligible approvers fill what the policy's
+        """`wait`: the quorum holds it (scheduled) rather than claims it, its window not open.
+        `quorum`: beyond the count, whether the eligible approvers fill what the policy's
         rules require of them (teams, one person each), asked inside the transaction.
         `seen`: the seq of the binding preview the approver was shown (0: none yet); when it
         is not the request's newest `filed`/`rebound` one, nothing is written (`stale`)."""
@@ -106,17 +125,6 @@ class DecidingStore(RequestLookup, RequestListing, Protocol):
     ) -> StoredPreview | None: ...
 
     async def previews(self, request_id: int) -> list[StoredPreview]: ...
-
-    async def transition(
-        self,
-        request_id: int,
-        *,
-        to: Status,
-        actor: str,
-        now: float,
-        kind: str,
-        detail: dict[str, object] | None = None,
-    ) -> Request | None: ...
 
     async def review(
         self,
@@ -165,6 +173,20 @@ class RunningStore(RequestLookup, Protocol):
     async def finish(
         self, request_id: int, claim: str, *, status: Status, now: float
     ) -> Request: ...
+
+
+class ScheduleStore(RequestLookup, TransitionStore, Protocol):
+    """What scheduled execution needs: approved requests waiting for a window, claimed once."""
+
+    async def scheduled(self, *, due_by: float | None = None, limit: int = 500) -> list[int]: ...
+
+    async def claim_scheduled(
+        self, request_id: int, *, now: float, lease_seconds: float
+    ) -> tuple[str, Request] | None: ...
+
+    async def reschedule(
+        self, request_id: int, *, was: float, wait: Wait, now: float
+    ) -> Request | None: ...
 
 
 class UndoStore(Protocol):
@@ -220,7 +242,14 @@ class BindingStore(RequestLookup, PreviewStore, Protocol):
 
 
 class RequestStore(
-    FilingStore, DecidingStore, RunningStore, ReadingStore, BindingStore, UndoStore, Protocol
+    FilingStore,
+    DecidingStore,
+    RunningStore,
+    ReadingStore,
+    BindingStore,
+    UndoStore,
+    ScheduleStore,
+    Protocol,
 ):
     """Durable requests; every transition atomic (one conditional UPDATE plus its event). The
     union of the roles above: a store (SQL, or a test's in-memory one) fills them all."""

@@ -6,8 +6,8 @@ moment, that is inside a window and outside every freeze (`Schedule.next_open`).
 
 Wall-clock times are read as `zoneinfo` reads them: a time the clock repeats (autumn) is its
 first occurrence; a time the clock skips (spring) takes the offset from before the change, so
-02:30 on the night New York skips 02:00-03:00 is 03:30 EDT. Not wired to execution yet (see
-docs/configuration.md); filing and running do not read it.
+02:30 on the night New York skips 02:00-03:00 is 03:30 EDT. Read by bot/core/scheduling.py,
+which decides when an approved request runs (docs/configuration.md).
 """
 
 from __future__ import annotations

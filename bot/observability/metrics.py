@@ -132,6 +132,8 @@ def ack_kind(body: object) -> str:
     if isinstance(body.get("command"), str):
         return "command"
     kind = body.get("type")
+    if not isinstance(kind, str):  # a signed body is Slack's, but its JSON is not trusted
+        return OTHER
     if kind in _INTERACTIONS:
         return "interaction"
     if kind in _EVENTS:

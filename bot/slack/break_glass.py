@@ -13,10 +13,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bot.core.models import Action, Request, Review, Status
+from bot.core.preview import StoredPreview
 from bot.core.undo import Offer
 from bot.core.workflow import MAX_NOTE
 from bot.slack import blocks, modals
 from bot.slack.blocks import Block
+from bot.slack.blocks.preview import preview_blocks
 from bot.slack.modals import TEXT_ACTION, TEXT_BLOCK, read_place
 
 ACKNOWLEDGE = "sfvopi_review_ack"
@@ -54,10 +56,12 @@ def card(
     escalate_to: Sequence[str] = (),
     approvers: Sequence[str] = (),
     undo: Offer | None = None,
+    preview: StoredPreview | None = None,
 ) -> list[Block]:
-    """The siren card: what one person did without approval, and its review (buttons while it
-    waits for one and the run has finished; when it is due and to whom it is escalated); Undo
-    while `undo` offers it."""
+    """The siren card: what one person did without approval, what it touched (`preview`: the
+    read right before the run, so the reviewer sees what nobody approved), and its review
+    (buttons while it waits for one and the run has finished; when it is due and to whom it
+    is escalated); Undo while `undo` offers it."""
     shown: list[Block] = [
         {"type": "header", "text": {"type": "plain_text", "text": title(request)[:150]}},
         _section(f"*{STATE.get(request.status, request.status.value)}*"),
@@ -73,6 +77,7 @@ def card(
         _section(
             "*Targets*\n" + blocks.targets_text(request.targets, undo=request.action is Action.UNDO)
         ),
+        *preview_blocks(request, preview),
         _section("*Reason*"),
         {"type": "section", "text": blocks.plain(request.reason)},
         {"type": "divider"},

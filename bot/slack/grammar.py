@@ -9,6 +9,7 @@ from typing import Any
 from bot.core import ids
 from bot.core.break_glass import incident_id, looks_like_incident
 from bot.core.models import Action, Target
+from bot.core.windows import parse_at
 from bot.errors import InvalidId, InvalidRequest, ParseError
 
 MAX_TEXT = 4000
@@ -24,6 +25,7 @@ class Command:
     request_id: int | None = None
     again: bool = False
     break_glass: str | None = None  # an incident id, "" for none given, None: not break-glass
+    at: str | None = None  # --at: not run before this time (checked by the workflow)
 
 
 SIMPLE = {"help", "pending", "history", "whoami"}
@@ -32,7 +34,7 @@ COMMANDS = (*sorted(SIMPLE), *sorted(BY_ID), "unlink", "delete", "undo", "policy
 END_OF_TARGETS = "--"
 AGAIN = "--again"
 BREAK_GLASS = "--break-glass"
-AT = "--at"  # refused for now (_no_schedule)
+AT = "--at"  # run no earlier than: `--at 2026-12-08T02:00+05:30`
 NUMBER_PUNCTUATION = str.maketrans("", "", "-().")
 
 
@@ -68,13 +70,16 @@ def parse(text: str) -> Command:
     if name == "undo":
         return _undo(args, org)
     if name in ("unlink", "delete"):
-        again, glass = False, None
+        again, glass, at = False, None, None
         while args:
-            _no_schedule(args[0])
             if args[0] == AGAIN and not again:
                 again, args = True, args[1:]
             elif glass is None and _is_glass(args[0]):
                 glass, args = _take_glass(args)
+            elif _is_at(args[0]):
+                if at is not None:
+                    raise ParseError(f"`{AT}` is given twice")
+                at, args = _take_at(args)
             elif org is None and (args[0] == "--org" or args[0].startswith("--org=")):
                 org, args = _take_org(args)
             else:
@@ -83,7 +88,9 @@ def parse(text: str) -> Command:
         if glass is not None and parsed.break_glass is not None:
             raise ParseError(f"`{BREAK_GLASS}` is given twice")
         glass = glass if glass is not None else parsed.break_glass
-        return replace(parsed, again=again, break_glass=glass)
+        if at is not None and parsed.at is not None:
+            raise ParseError(f"`{AT}` is given twice")
+        return replace(parsed, again=again, break_glass=glass, at=at or parsed.at)
     close = difflib.get_close_matches(name, COMMANDS, n=1, cutoff=0.6)
     hint = f"; did you mean `{close[0]}`?" if close else "; `/sfvopi help` lists them"
     raise ParseError(f"unknown command `{_shown(tokens[0])}`{hint}")
@@ -242,25 +249,42 @@ def _undo(args: list[str], org: str | None) -> Command:
 
 
 def _tail(rest: list[str], name: str) -> dict[str, Any]:
-    """What follows the targets: `--break-glass [INCIDENT]`, if first, then the reason."""
-    glass = None
-    if rest:
-        _no_schedule(rest[0])
-    if rest and _is_glass(rest[0]):
-        glass, rest = _take_glass(rest)
-        if rest:
-            _no_schedule(rest[0])
-    return {"reason": _reason(rest, name), "break_glass": glass}
+    """What follows the targets: `--break-glass [INCIDENT]` and `--at TIME`, in either order,
+    then the reason."""
+    glass: str | None = None
+    at: str | None = None
+    while rest and ((glass is None and _is_glass(rest[0])) or (at is None and _is_at(rest[0]))):
+        if _is_at(rest[0]):
+            at, rest = _take_at(rest)
+        else:
+            glass, rest = _take_glass(rest)
+    if rest and _is_at(rest[0]):
+        raise ParseError(f"`{AT}` is given twice")
+    return {"reason": _reason(rest, name), "break_glass": glass, "at": at}
 
 
-def _no_schedule(word: str) -> None:
-    """`--at` (run at a given time) is refused until execution can wait for it: read as the
-    reason, the request would run as soon as it is approved."""
-    if word == AT or word.startswith(AT + "="):
+def _is_at(token: str) -> bool:
+    return token == AT or token.startswith(AT + "=")
+
+
+def _take_at(tokens: list[str]) -> tuple[str, list[str]]:
+    """`--at 2026-12-08T02:00+05:30` or `--at=…`: a date, a time and its offset (a bare time
+    would be read in whose zone?); whether it may be asked is the workflow's to say."""
+    first, rest = tokens[0], tokens[1:]
+    if first.startswith(AT + "="):
+        typed = first.split("=", 1)[1]
+    elif rest:
+        typed, rest = rest[0], rest[1:]
+    else:
+        typed = ""
+    if parse_at(typed) is None:
         raise ParseError(
-            "`--at` (running a request at a set time) is not supported yet: nothing was filed. "
-            "File the request when it should run."
+            f"`{AT}` needs a time like 2026-12-08T02:00+05:30 (a date, a time and its offset "
+            f"from UTC, or Z), not `{_shown(typed)}`"
+            if typed
+            else f"`{AT}` needs a time like 2026-12-08T02:00+05:30"
         )
+    return typed, rest
 
 
 def _reason(rest: list[str], name: str) -> str:

@@ -194,7 +194,7 @@ class Notifier:
         offer = undo.offer(request, org.policy.undo_window_hours, now) if org else None
         if request.break_glass:
             escalation = review_escalation(org, request, self._known(org))
-            return break_glass.card(request, **escalation, undo=offer)
+            return break_glass.card(request, **escalation, undo=offer, preview=preview)
         if org is None:
             return blocks.card(request, preview=preview)
         reminders = org.policy.reminders_for(request.action)

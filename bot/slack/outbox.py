@@ -88,6 +88,12 @@ def _announced(
     return [blocks.outcome_summary(request)]
 
 
+def _scheduled_told(
+    request: Request, org: Org, groups: Groups, to: Recipient, link: str | None
+) -> list[str]:
+    return [blocks.scheduled_notice(request, to_requester=to.key != "thread")]
+
+
 PREVIEW_POSTS = frozenset({Kind.PREVIEW_LISTED, Kind.PREVIEW_GONE, Kind.DRIFT_TOLD})
 RENDERERS: dict[Kind, Render] = {
     Kind.ANNOUNCED: _announced,
@@ -95,6 +101,7 @@ RENDERERS: dict[Kind, Render] = {
     Kind.ESCALATED: _escalated,
     Kind.REVIEW_TOLD: _review_told,
     Kind.REVIEW_ESCALATED: _review_escalated,
+    Kind.SCHEDULED_TOLD: _scheduled_told,
 }
 
 

@@ -8,7 +8,8 @@ loop's thread) · database (transactions, loading)
 · function_runs (Workflow Builder steps to complete) · audit (the chained log, its export and
 sink cursor) · api_calls (the HTTP API's calls, as events) · migrate (Alembic) · migrate_child
 (the upgrade in a child process) · previews (what SFVoPI showed for a request) · rebinding
-(back to pending when it changed since approved) · undo and undo_facts (a request taken back).
+(back to pending when it changed since approved) · scheduled and scheduled_hold (approved
+requests waiting for their change window) · undo and undo_facts (a request taken back).
 """
 
 from bot.store.api_calls import ApiCalls
@@ -20,6 +21,7 @@ from bot.store.migrate import SCHEMA_VERSION
 from bot.store.outbox import Outbox
 from bot.store.previews import Previews
 from bot.store.rebinding import Rebinding
+from bot.store.scheduled import Scheduled
 from bot.store.slack_state import SlackState
 from bot.store.undo import Undos
 
@@ -27,7 +29,16 @@ __all__ = ["SCHEMA_VERSION", "Store", "async_url"]
 
 
 class Store(
-    BreakGlass, Rebinding, Undos, Outbox, SlackState, Audit, FunctionRuns, ApiCalls, Previews
+    BreakGlass,
+    Rebinding,
+    Scheduled,
+    Undos,
+    Outbox,
+    SlackState,
+    Audit,
+    FunctionRuns,
+    ApiCalls,
+    Previews,
 ):
     """Requests for the workflow (bot.core.ports.RequestStore) plus the notifier's outbox and
     the Slack front doors' shared state (events taken in, Home tabs opened), and the audit

@@ -303,6 +303,9 @@ class Database:
             and (await conn.execute(_ESCALATED, {"id": row.id})).first() is not None,
             filed_by_step=bool(row.filed_by_step),
             undoes=row.undoes,
+            run_after=row.run_after,
+            run_at=row.run_at,
+            run_until=row.run_until,
             pre_image=pre_image,
             undo=undo,
         )

@@ -160,6 +160,7 @@ class Requests(Database):
             "response_url": new.response_url,
             "dedupe_key": new.dedupe_key,
             "undoes": new.undoes,
+            "run_after": new.run_after,
             **columns,
         }
         if new.undoes is not None:  # one undo alive per request: Conflict for a second
@@ -376,6 +377,8 @@ def _requested(
         detail["filed_by"] = STEP_FILED
     if values.get("undoes") is not None:
         detail["undoes"] = values["undoes"]
+    if values.get("run_after") is not None:
+        detail["run_after"] = values["run_after"]
     if policy is not None:
         detail["policy"] = dict(policy)
     return detail

@@ -78,7 +78,13 @@ requests_t = Table(
     Column("filed_by_step", Integer, nullable=False, default=0, server_default="0"),
     # an undo (migration 0016): the request it takes back (bot/core/undo.py)
     Column("undoes", Integer),
+    # scheduled execution (migration 0017): --at asked for; when a scheduled request runs,
+    # and by when it must have run
+    Column("run_after", Float),
+    Column("run_at", Float),
+    Column("run_until", Float),
     Index("ix_requests_status", "status"),
+    Index("ix_requests_run_at", "run_at"),
     Index("ix_requests_undoes", "undoes"),
     Index("ix_requests_review", "review"),
     Index("ix_requests_org_created", "org", "created_at"),

@@ -18,10 +18,11 @@ from bot.core.deliveries import AT_ONCE, Kind
 from bot.core.models import Outcome, Request, Status, Target
 from bot.core.ports import ApprovalRecord
 from bot.core.preview import Purpose
+from bot.core.scheduling import Wait
 from bot.errors import LostClaim
 from bot.store.conditions import conditional
 from bot.store.outbox import owe
-from bot.store.requests import Requests
+from bot.store.scheduled_hold import Holding
 from bot.store.schema import approvals_t, request_previews_t, requests_t, targets_t
 from bot.store.undo_facts import undone_event
 
@@ -33,7 +34,7 @@ _BOUND = select(func.coalesce(func.max(request_previews_t.c.seq), 0)).where(
 )  # the newest preview an approval is given on
 
 
-class Transitions(Requests):
+class Transitions(Holding):
     """What the workflow needs to move a request (bot.core.ports.RequestStore)."""
 
     # -- transitions ----------------------------------------------------------------------
@@ -60,6 +61,7 @@ class Transitions(Requests):
         note: str | None = None,
         quorum: Callable[[Sequence[str]], bool] | None = None,
         seen: int | None = None,
+        wait: Wait | None = None,
     ) -> ApprovalRecord:
         """Counts one approver once; the click that completes the quorum alone wins the claim.
 
@@ -68,7 +70,8 @@ class Transitions(Requests):
         and `needed` (what the policy says now), and `quorum` to hold of them (the teams a
         policy rule requires): all decided inside this transaction. With `seen`, nothing is
         written (`stale`) unless it is the seq of the newest binding preview (0: none), read
-        under the request's row lock, which a drift and a preview's insert also take.
+        under the request's row lock, which a drift and a preview's insert also take. With
+        `wait` (its change window not open yet), the quorum schedules it instead of claiming.
 
         A request no longer pending never goes back, so a click on one is answered from a
         plain read, without queueing for the row lock the execution's lease renewals need."""
@@ -133,10 +136,14 @@ class Transitions(Requests):
                     await self._event(
                         conn, request_id, now, "bot", "policy_raised", {"approvals_needed": needed}
                     )
-                if have >= max(row.approvals_needed, needed) and (
-                    quorum is None or quorum(approving)
-                ):
-                    claim = await self._claim(conn, request_id, Status.PENDING, now, lease_seconds)
+                met = have >= max(row.approvals_needed, needed)
+                if met and (quorum is None or quorum(approving)):
+                    if wait is not None and wait.run_at > now:
+                        await self._hold(conn, request_id, approver, wait, now)
+                    else:
+                        claim = await self._claim(
+                            conn, request_id, Status.PENDING, now, lease_seconds
+                        )
                     if claim is not None:
                         await conn.execute(
                             update(requests_t)
@@ -213,14 +220,16 @@ class Transitions(Requests):
         now: float,
         kind: str,
         detail: dict[str, object] | None = None,
+        source: Status = Status.PENDING,
     ) -> Request | None:
-        """pending → denied / cancelled / expired; None when the request was no longer pending."""
+        """pending (or scheduled: `source`) → denied / cancelled / expired; None when the
+        request was no longer as `source` says."""
         async with self._write() as conn:
             result = await conn.execute(
                 conditional(
                     requests_t,
                     requests_t.c.id == request_id,
-                    requests_t.c.status == Status.PENDING.value,
+                    requests_t.c.status == source.value,
                 ).values(
                     status=to.value,
                     decided_by=actor,

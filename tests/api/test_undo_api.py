@@ -9,12 +9,10 @@ import pytest
 from bot.config.settings import Settings
 from bot.sandbox.emulator import Emulator
 from bot.sandbox.slack_standin import SlackStandin
-from bot.sfvopi import SfvopiClient
 from tests.support.api import API_TOKENS, ApiUser
 from tests.support.bot import RunningBot
 from tests.support.emulator import ACME_KEY
 from tests.support.slack_user import click
-from tests.support.undo import record_pre_image, store_of
 
 APP = "sfv_app_def789ghi012"
 
@@ -35,10 +33,6 @@ async def test_a_delete_undone_over_http_comes_back_with_a_new_app_id(
     number = filed.body["id"]
     not_yet = await api.call("POST", f"/api/v1/requests/{number}/undo")
     assert not_yet.status == 409 and "only a request that ran" in not_yet.body["detail"]
-    request = await store_of(bot.services).get(number)
-    assert request is not None
-    async with SfvopiClient(emulator.base_url) as client:
-        await record_pre_image(store_of(bot.services), client, request, now=request.created_at)
     await bot.settle()
     await click(slack, bot, "U0BOB", number, "approve")
     await click(slack, bot, "U0CAROL", number, "approve")

@@ -7,9 +7,6 @@ app id is recorded (`after_create`), or right after recording it, before any num
 (`after_new_app_recorded`). A second process on the same database takes the undo over once
 the lease lapses. Afterwards: the undo succeeded, SFVoPI holds exactly one app with the
 deleted app's name, created once, with its numbers linked to it.
-
-The pre-image is recorded by the test, through the store, while the delete waits for its
-approvals (the bot's own read before executing lands with the preview work).
 """
 
 from __future__ import annotations
@@ -24,12 +21,11 @@ import pytest
 from bot.core.models import Status
 from bot.sandbox.emulator import Emulator
 from bot.sandbox.slack_standin import Message, SlackStandin
-from bot.sfvopi import SfvopiClient
 from bot.store import Store
 from tests.support.processes import BotProcess, bot_env, start_bot_process, wait_until
 from tests.support.slack import SLACK_SIGNING_SECRET
 from tests.support.slack_user import confirm
-from tests.support.undo import ACME_KEY, record_pre_image
+from tests.support.undo import ACME_KEY
 
 APPROVALS = "C0APPROVALS"
 APP = "sfv_app_def789ghi012"
@@ -98,10 +94,6 @@ async def test_kill9_while_recreating_an_app_creates_it_once(
         await first.ready()
         slack.configure(first.url, SLACK_SIGNING_SECRET)
         deleted = await filed(slack, f"delete {APP} retired, INC-4411")
-        request = await store.get(deleted)
-        assert request is not None
-        async with SfvopiClient(emulator.base_url) as client:
-            await record_pre_image(store, client, request, now=request.created_at)
         await approve(slack, deleted, "U0BOB", "U0CAROL")
         assert await final(store, deleted) is Status.SUCCEEDED
         assert APP not in emulator.apps(ACME_KEY)

@@ -10,8 +10,6 @@ from typing import Any
 import aiohttp
 
 from bot.sandbox import Sandbox
-from bot.sfvopi import SfvopiClient
-from tests.support.undo import record_pre_image, store_of
 
 OPS, APPROVALS = "C0OPS", "C0APPROVALS"
 ALICE, BOB = "U0ALICE", "U0BOB"
@@ -41,13 +39,6 @@ async def cards(http: aiohttp.ClientSession, sandbox: Sandbox) -> tuple[dict[str
 async def test_undo_in_the_sandbox(sandbox: Sandbox, http: aiohttp.ClientSession) -> None:
     text = f"/sfvopi unlink {NUMBER} {APP} fraud on this DID, INC-4411"
     await post(http, sandbox, "/api/command", user=ALICE, channel=OPS, text=text)
-    store = store_of(sandbox.bot.services)
-    request = await store.get(1)
-    org = sandbox.directory.get("acme")
-    assert request is not None and org is not None
-    async with SfvopiClient(sandbox.emulator.base_url) as client:
-        key = org.api_key.get_secret_value()
-        await record_pre_image(store, client, request, now=request.created_at, key=key)
     _, (card,) = await cards(http, sandbox)
     await approve(http, sandbox, card["ts"])
     snapshot, (card,) = await cards(http, sandbox)

@@ -126,6 +126,9 @@ async def test_an_admin_breaks_glass_and_it_runs_once_without_a_second_person(
     assert "Ran without approval: done" in shown
     assert "`+918000000001` from `sfv_app_abc123xyz456` — done" in shown
     assert "fraud spike on this DID" in shown
+    # what nobody approved, as read right before it ran: the reviewer judges that
+    assert "*What it touched* (read right before running" in shown
+    assert "`+918000000001` was linked to `sfv_app_abc123xyz456`" in shown
     # its review, then Undo (the pre-image was read before it ran)
     assert buttons_of(slack, request_id) == ["sfvopi_review_ack", "sfvopi_review_flag", UNDO]
     assert "escalated to <#C0SECOPS>, <@U0CTO>" in shown

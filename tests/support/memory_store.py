@@ -29,6 +29,7 @@ from bot.core.models import (
 )
 from bot.core.ports import ApprovalRecord, RequestStore
 from bot.core.preview import DRIFTED, PREVIEWED, UNDONE, Preview, Purpose, StoredPreview
+from bot.core.scheduling import Wait
 from bot.core.undo import WITHDRAWN
 from bot.errors import AlreadyPending, Conflict, KeyReused, LostClaim, RequestNotFound
 from tests.support.database import POSTGRES_URL, PostgresCopies, StoreFactory, database_at_head
@@ -140,6 +141,8 @@ class MemoryStore:
             detail["filed_by"] = STEP_FILED
         if new.undoes is not None:
             detail["undoes"] = new.undoes
+        if new.run_after is not None:
+            detail["run_after"] = new.run_after
         if policy is not None:
             detail["policy"] = dict(policy)
         if judged is not None:
@@ -228,6 +231,7 @@ class MemoryStore:
         note: str | None = None,
         quorum: Callable[[Sequence[str]], bool] | None = None,
         seen: int | None = None,
+        wait: Wait | None = None,
     ) -> ApprovalRecord:
         if request_id not in self._rows:
             raise LookupError(request_id)
@@ -257,11 +261,59 @@ class MemoryStore:
             self._set(request_id, approvals_needed=needed)
             self._event(request_id, now, "bot", "policy_raised", {"approvals_needed": needed})
         claim = None
-        if have >= max(request.approvals_needed, needed) and (quorum is None or quorum(counted)):
+        if wait is not None and wait.run_at > now:
+            if have >= max(request.approvals_needed, needed) and (
+                quorum is None or quorum(counted)
+            ):
+                self._hold(request_id, approver, wait, now)
+        elif have >= max(request.approvals_needed, needed) and (quorum is None or quorum(counted)):
             claim = self._claim(request_id, Status.PENDING, now, lease_seconds)
             if claim is not None:
                 self._set(request_id, decided_by=approver)
         return ApprovalRecord(self._rows[request_id].request, True, claim)
+
+    def _hold(self, request_id: int, approver: str, wait: Wait, now: float) -> None:
+        self._set(
+            request_id,
+            status=Status.SCHEDULED,
+            run_at=wait.run_at,
+            run_until=wait.run_until,
+            decided_by=approver,
+            decision_note=wait.text(now),
+        )
+        detail = {"run_at": wait.run_at, "run_until": wait.run_until, "why": wait.why}
+        self._event(request_id, now, "bot", "scheduled", detail)
+
+    async def scheduled(self, *, due_by: float | None = None, limit: int = 500) -> list[int]:
+        held = [
+            (row.request.run_at or 0.0, i)
+            for i, row in self._rows.items()
+            if row.request.status is Status.SCHEDULED
+            and (due_by is None or (row.request.run_at or 0.0) <= due_by)
+        ]
+        return [i for _, i in sorted(held)][:limit]
+
+    async def claim_scheduled(
+        self, request_id: int, *, now: float, lease_seconds: float
+    ) -> tuple[str, Request] | None:
+        claim = self._claim(request_id, Status.SCHEDULED, now, lease_seconds)
+        return None if claim is None else (claim, self._rows[request_id].request)
+
+    async def reschedule(
+        self, request_id: int, *, was: float, wait: Wait, now: float
+    ) -> Request | None:
+        request = self._rows[request_id].request
+        if request.status is not Status.SCHEDULED or request.run_at != was:
+            return None
+        self._set(
+            request_id,
+            run_at=wait.run_at,
+            run_until=wait.run_until,
+            decision_note=wait.text(now),
+        )
+        detail = {"run_at": wait.run_at, "run_until": wait.run_until, "why": wait.why}
+        self._event(request_id, now, "bot", "rescheduled", detail)
+        return self._rows[request_id].request
 
     def _withdraw_ineligible(self, request_id: int, eligible: Collection[str], now: float) -> None:
         approvals = self._rows[request_id].request.approvals
@@ -306,9 +358,10 @@ class MemoryStore:
         now: float,
         kind: str,
         detail: dict[str, object] | None = None,
+        source: Status = Status.PENDING,
     ) -> Request | None:
         row = self._rows.get(request_id)
-        if row is None or row.request.status is not Status.PENDING:
+        if row is None or row.request.status is not source:
             return None
         self._set(
             request_id, status=to, decided_by=actor, finished_at=now, decision_note=_note(detail)

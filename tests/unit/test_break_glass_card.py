@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from bot.core.models import Action, Outcome, Request, Review, Status, Target, TargetState
+from bot.core.preview import AppPreview, Preview, Purpose, StoredPreview
 from bot.slack import break_glass
 from bot.slack.modals import HOME
 
@@ -172,3 +173,23 @@ def test_a_flag_form_reads_back_only_what_we_put_in_it() -> None:
 )
 def test_a_forged_flag_form_is_not_read(view: Any) -> None:
     assert break_glass.read_flag(view) is None
+
+
+def test_the_reviewer_sees_what_it_touched_as_read_right_before_it_ran() -> None:
+    """Nobody approved it: the pre-image is what the reviewer judges, SFVoPI's text inert."""
+    numbers = ("+918000000001", "+918000000002")
+    app = AppPreview(APP, found=True, name="<!here> prod *ivr*", status="active", numbers=numbers)
+    preview = Preview(Action.DELETE, apps=(app,))
+    stored = StoredPreview(
+        9, 2, Purpose.BEFORE_EXECUTION, CREATED + 1, preview.fingerprint(), preview
+    )
+    request = broken(action=Action.DELETE, targets=(TargetState(Target(APP), Outcome.DONE),))
+    card = break_glass.card(request, preview=stored)
+    shown = text_of(card)
+    assert "What it touched" in shown and "read right before running" in shown
+    assert "deleting it unlinks these 2 numbers" in shown
+    assert "<!here>" not in shown and "&lt;!here&gt;" in shown
+    texts = [json.dumps(b) for b in card]
+    touched = [i for i, t in enumerate(texts) if "What it touched" in t]
+    assert touched == [texts.index(json.dumps(break_glass._section("*Reason*"))) - 1]
+    assert "What it touched" not in text_of(break_glass.card(request))

@@ -161,6 +161,7 @@ def test_when_each_step_is_due_under_the_policy_in_force() -> None:
         "preview_listed",
         "preview_gone",
         "drift_told",
+        "scheduled_told",
     ]
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from bot.core.models import Action, Target
@@ -468,15 +470,56 @@ def test_a_bad_incident_is_refused(text: str, message: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "text",
+    ("text", "at", "glass", "reason"),
     [
-        f"unlink {NUMBER} {APP} --at 2026-12-08T02:00+05:30 fraud on this DID",
-        f"unlink --at=2026-12-08T02:00+05:30 {NUMBER} {APP} fraud on this DID",
-        f"unlink {NUMBER} {APP} --break-glass INC-4411 --at 2026-12-08T02:00Z fraud",
-        f"delete {APP} --at 2026-12-08T02:00+05:30 decommission",
+        (
+            f"unlink {NUMBER} {APP} --at 2026-12-08T02:00+05:30 fraud on this DID",
+            "2026-12-08T02:00+05:30",
+            None,
+            "fraud on this DID",
+        ),
+        (
+            f"unlink --at=2026-12-08T02:00+05:30 {NUMBER} {APP} fraud on this DID",
+            "2026-12-08T02:00+05:30",
+            None,
+            "fraud on this DID",
+        ),
+        (
+            f"unlink {NUMBER} {APP} --break-glass INC-4411 --at 2026-12-08T02:00Z fraud",
+            "2026-12-08T02:00Z",
+            "INC-4411",
+            "fraud",
+        ),
+        (
+            f"delete {APP} --at 2026-12-08T02:00+05:30 decommission",
+            "2026-12-08T02:00+05:30",
+            None,
+            "decommission",
+        ),
+        (f"delete {APP} decommission --at 2026-12-08T02:00Z", None, None, None),
     ],
 )
-def test_at_is_refused_not_read_as_the_reason(text: str) -> None:
-    """Read as the reason, `--at` would let the request run as soon as it is approved."""
-    with pytest.raises(ParseError, match=r"`--at` .* is not supported yet: nothing was filed"):
+def test_at_is_read_as_an_option_never_as_the_reason(
+    text: str, at: str | None, glass: str | None, reason: str | None
+) -> None:
+    """`--at` stands with the options or right after the targets; after the reason begins it
+    is reason (everything there is), so only where an option may stand is it one."""
+    command = parse(text)
+    if reason is None:
+        assert command.at is None and command.reason.endswith("--at 2026-12-08T02:00Z")
+        return
+    assert (command.at, command.break_glass, command.reason) == (at, glass, reason)
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        (f"delete {APP} --at tomorrow decommission", "needs a time like 2026-12-08T02:00+05:30"),
+        (f"delete {APP} --at 2026-12-08T02:00 decommission", "its offset from UTC"),
+        (f"delete {APP} --at", "needs a time"),
+        (f"delete --at 2026-12-08T02:00Z {APP} --at 2026-12-09T02:00Z x", "given twice"),
+    ],
+)
+def test_a_malformed_at_is_refused_and_nothing_is_filed(text: str, says: str) -> None:
+    with pytest.raises(ParseError, match=re.escape(says)):
         parse(text)

@@ -475,7 +475,7 @@ organizations:
         "org one: expected a mapping of settings, not a list",
         "org two: policy must be a mapping (unlink, delete, undo, ttl_minutes, self_approval, "
         "deny_reason, approve_note, remind_after_minutes, escalate_after_minutes, escalate_to, "
-        "break_glass, rules, limits), not text",
+        "break_glass, rules, limits, schedule_within_hours), not text",
         "org two: members must map Slack user ids to roles, not a list",
     ]
 

@@ -130,7 +130,7 @@ def test_every_problem_at_once_with_its_line() -> None:
         "nor a pattern with * or ?, so it never matches",
         "22: org acme: policy rule 4: deny must be some text, not ''",
         "23: org acme: policy rule 5 sets nothing: give it approvals, approvers, requires, "
-        "break_glass or deny",
+        "break_glass, windows, freezes or deny",
         "25: org acme: policy rule 6: action 'remove' is not unlink or delete",
         "26: org acme: policy rule 6: break_glass must be allowed or forbidden, not 'maybe'",
         "27: org acme: policy rule 6: approvals must be a whole number of at least 1, not 0",

@@ -1,5 +1,6 @@
 """Reading change windows and freezes from an org file mapping (bot/config/orgfile/windows.py):
-into a Schedule, or every problem with its line. Not yet policy keys (see its docstring)."""
+into a Schedule, or every problem with its line; as keys of an action's policy and of a rule,
+checked whole by the org file's loader (a schedule that never opens reported)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,13 @@ from datetime import UTC, datetime
 
 import yaml
 
+from bot.config.orgfile import parse_orgs
 from bot.config.orgfile.windows import WindowChecks
 from bot.config.orgfile.yaml_lines import Loader
+from bot.core.models import Action, Target
 from bot.core.windows import Freeze, Schedule, Window
+from bot.errors import OrgFileError
+from tests.support.orgs import ORG_ENV, ORGS_YAML
 
 
 def read(text: str) -> tuple[Schedule, list[tuple[int, str]]]:
@@ -82,3 +87,64 @@ freezes:
     ):
         assert expected in said, (expected, said)
     assert len(problems) == 11
+
+
+WINDOWED = ORGS_YAML.replace(
+    "      delete: {approvals: 2}\n",
+    """\
+      delete:
+        approvals: 2
+        windows: [{days: mon-fri, from: "02:00", to: "05:00", tz: Asia/Kolkata}]
+        freezes: [{name: year end, from: 2026-12-20, to: 2027-01-03, tz: Asia/Kolkata}]
+      schedule_within_hours: 48
+      rules:
+        - name: prod narrower
+          apps: ['sfv_app_prod*']
+          windows: [{days: tue-thu, from: "03:00", to: "04:00", tz: Asia/Kolkata}]
+""",
+)
+
+
+def test_an_actions_policy_and_a_rule_say_windows_and_freezes() -> None:
+    acme = parse_orgs(WINDOWED, ORG_ENV).orgs["acme"]
+    policy = acme.policy
+    assert policy.schedules[Action.DELETE].windows == (
+        Window(frozenset(range(5)), 120, 300, "Asia/Kolkata"),
+    )
+    assert [f.name for f in policy.schedules[Action.DELETE].freezes] == ["year end"]
+    assert policy.schedules[Action.UNLINK].always
+    assert policy.schedule_within_hours == 48
+    # a target the rule selects answers to the action's windows and the rule's (all apply)
+    prod = policy.schedules_for(Action.DELETE, [Target("sfv_app_prod1")])
+    assert len(prod) == 2 and prod[1].windows[0].days == frozenset({1, 2, 3})
+    assert len(policy.schedules_for(Action.DELETE, [Target("sfv_app_dev1")])) == 1
+    assert policy.schedules_for(Action.UNLINK, [Target("sfv_app_dev1", "+918000000001")]) == ()
+
+
+def test_an_org_file_without_them_means_what_it_meant() -> None:
+    acme = parse_orgs(ORGS_YAML, ORG_ENV).orgs["acme"]
+    assert all(s.always for s in acme.policy.schedules.values())
+    assert acme.policy.schedules_for(Action.DELETE, [Target("sfv_app_prod1")]) == ()
+
+
+def _problems(text: str) -> list[str]:
+    try:
+        parse_orgs(text, ORG_ENV, source="orgs.yml")
+    except OrgFileError as exc:
+        return list(exc.problems)
+    return []
+
+
+def test_windows_that_never_open_are_reported_with_their_line() -> None:
+    never = WINDOWED.replace("from: 2026-12-20, to: 2027-01-03", "from: 2026-01-01, to: 2099-01-03")
+    said = "\n".join(_problems(never))
+    assert "orgs.yml:11: org acme: policy delete: its windows never open again" in said, said
+    # a rule's windows that never meet its action's: a request under it could never run
+    apart = WINDOWED.replace('from: "03:00", to: "04:00"', 'from: "10:00", to: "11:00"')
+    said = "\n".join(_problems(apart))
+    assert "orgs.yml:15: org acme: policy rule 1 'prod narrower': its windows" in said, said
+
+
+def test_a_misspelt_window_key_is_a_problem_with_its_line() -> None:
+    said = "\n".join(_problems(WINDOWED.replace("windows: [{days: mon-fri", "window: [{days: mon")))
+    assert "orgs.yml:" in said and "unknown" in said and "'window'" in said, said

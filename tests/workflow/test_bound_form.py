@@ -83,3 +83,26 @@ async def test_closing_a_request_is_not_bound_to_the_preview(
     user = "U0BOB" if decision is Decision.DENY else "U0ALICE"
     closed = await workflow.decide(request_id, user=user, decision=decision, text="no", seen=0)
     assert closed.refusal is None and closed.counted
+
+
+async def test_the_python_api_binds_an_approval_to_the_preview_it_was_shown(
+    workflow: Workflow, emulator: Emulator, memory_store: MemoryStore
+) -> None:
+    request_id = await _delete(workflow, emulator)
+    await workflow.binding.read_filed(request_id)
+    shown = await workflow.bound_preview(request_id, user="U0BOB")
+    assert shown is not None and shown.preview.apps[0].numbers == THREE
+    await workflow.add_approval(request_id, approver="U0DAVE")
+    emulator.link_behind("acme", APP, NEW)
+    back = await workflow.approve(request_id, approver="U0CAROL")  # drifts: pending again
+    assert back.status is Status.PENDING
+
+    with pytest.raises(PreviewChanged) as refused:
+        await workflow.approve(request_id, approver="U0BOB", seen=shown.seq)
+    assert refused.value.changes == [f"{NEW} is now linked to {APP}"]
+    assert await _approvals(memory_store, request_id) == ()
+
+    now = await workflow.bound_preview(request_id, user="U0BOB")
+    assert now is not None and now.preview.apps[0].numbers == (*THREE, NEW)
+    counted = await workflow.add_approval(request_id, approver="U0BOB", seen=now.seq)
+    assert counted.counted and await _approvals(memory_store, request_id) == ("U0BOB",)

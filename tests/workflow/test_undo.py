@@ -18,7 +18,6 @@ from bot.core.ports import RequestStore
 from bot.core.workflow import Workflow
 from bot.errors import Conflict, NotAllowed, RequestNotFound
 from bot.sandbox.emulator import ApiFault, Emulator
-from bot.sfvopi import SfvopiClient
 from bot.store import Store
 from tests.support.undo import ACME_KEY, ran
 from tests.support.workflow import Clock
@@ -39,8 +38,8 @@ Run = Callable[..., Awaitable[int]]
 
 
 @pytest.fixture
-def run(workflow: Workflow, workflow_store: RequestStore, client: SfvopiClient) -> Run:
-    """Runs a request of U0ALICE's (its pre-image recorded first) on `on` (the workflow)."""
+def run(workflow: Workflow) -> Run:
+    """Runs a request of U0ALICE's on `on` (the workflow)."""
 
     async def run(
         action: Action,
@@ -48,7 +47,7 @@ def run(workflow: Workflow, workflow_store: RequestStore, client: SfvopiClient) 
         approvers: tuple[str, ...] = ("U0BOB",),
         on: Workflow | None = None,
     ) -> int:
-        return await ran(on or workflow, workflow_store, client, action, targets, approvers)
+        return await ran(on or workflow, action, targets, approvers)
 
     return run
 

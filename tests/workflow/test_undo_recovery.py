@@ -41,10 +41,10 @@ def named(emulator: Emulator, name: str) -> list[str]:
     return [a for a in emulator.apps(ACME_KEY) if emulator.app(ACME_KEY, a)["name"] == name]
 
 
-async def undo_filed(workflow: Workflow, store: RequestStore, client: SfvopiClient) -> int:
-    """APP deleted (its pre-image recorded first), and its undo filed, pending."""
+async def undo_filed(workflow: Workflow) -> int:
+    """APP deleted (the bot reading its pre-image first), and its undo filed, pending."""
     both = ("U0BOB", "U0CAROL")
-    deleted = await ran(workflow, store, client, Action.DELETE, [Target(APP)], both)
+    deleted = await ran(workflow, Action.DELETE, [Target(APP)], both)
     return (await workflow.undo(deleted, requester="U0ALICE")).id
 
 
@@ -67,7 +67,7 @@ def dead(
     and the request recovered."""
 
     async def dead(then: Callable[[int, str], Awaitable[object]] | None) -> tuple[int, Request]:
-        undo = await undo_filed(workflow, workflow_store, client)
+        undo = await undo_filed(workflow)
         result = await workflow.add_approval(undo, approver="U0BOB")
         assert result.claim is not None
         now = real_time.now
@@ -91,7 +91,7 @@ async def test_two_replicas_run_an_undo_once(
     name = emulator.app(ACME_KEY, APP)["name"]
     stores = [await store_factory.open(), await store_factory.open()]
     replicas = [Workflow(s, orgs, client, clock=real_time) for s in stores]
-    undo = await undo_filed(replicas[0], stores[0], client)
+    undo = await undo_filed(replicas[0])
     outcomes = await asyncio.gather(
         *(
             replicas[i % 2].approve(undo, approver=who)
@@ -115,7 +115,7 @@ async def test_a_create_whose_answer_was_lost_is_adopted_not_repeated(
     real_time: Clock,
 ) -> None:
     name = emulator.app(ACME_KEY, APP)["name"]
-    undo = await undo_filed(workflow, workflow_store, client)
+    undo = await undo_filed(workflow)
     emulator.script(ApiFault.APPLY_THEN_DROP, match="/sfvopi/apps")
     done = await workflow.approve(undo, approver="U0BOB")
     assert done.status is Status.SUCCEEDED, done.targets

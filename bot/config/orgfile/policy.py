@@ -4,6 +4,8 @@ escalations (in order, before expiry), who may break glass, rules by target and 
 
 from __future__ import annotations
 
+import time
+
 from bot.config.orgfile.limits import LimitChecks
 from bot.config.orgfile.problems import kind_of, show
 from bot.config.orgfile.undo_policy import UNDO_KEYS, undo_window, written
@@ -12,6 +14,7 @@ from bot.core import ids
 from bot.core.models import Action
 from bot.core.org import (
     DEFAULT_APPROVALS,
+    DEFAULT_SCHEDULE_WITHIN_HOURS,
     DEFAULT_SELF_APPROVAL,
     DEFAULT_TTL_MINUTES,
     BreakGlass,
@@ -20,6 +23,8 @@ from bot.core.org import (
     Reminders,
     Role,
 )
+from bot.core.policy import Rule
+from bot.core.windows import Schedule, common_open
 
 __all__ = ["PolicyChecks"]
 
@@ -35,10 +40,11 @@ _POLICY_KEYS = (
     "break_glass",
     "rules",
     "limits",
+    "schedule_within_hours",
 )
 _BREAK_GLASS_KEYS = ("roles", "require_incident", "review_within_minutes")
 _REMINDER_KEYS = ("remind_after_minutes", "escalate_after_minutes", "escalate_to")
-_ACTION_KEYS = ("approvals", "rebind_on_change", *_REMINDER_KEYS)
+_ACTION_KEYS = ("approvals", "rebind_on_change", "windows", "freezes", *_REMINDER_KEYS)
 
 
 class PolicyChecks(LimitChecks):
@@ -96,6 +102,20 @@ class PolicyChecks(LimitChecks):
         undo_window_hours = undo_window(self, where, raw)
         rules = self.rules(where, raw, glass is not None)
         limits = self.limits(where, raw)
+        schedules = {
+            action: self.schedule(f"{where}: policy {action.value}", own)
+            if isinstance(own := raw.get(action.value), Map)
+            else Schedule()
+            for action in Action
+        }
+        self.rules_open(where, rules, schedules)
+        within = self.whole_number(
+            where,
+            raw,
+            "schedule_within_hours",
+            "policy schedule_within_hours",
+            DEFAULT_SCHEDULE_WITHIN_HOURS,
+        )
         if len(self.problems) > before:
             return None
         return Policy(
@@ -110,7 +130,27 @@ class PolicyChecks(LimitChecks):
             rebind_on_change=rebind,
             rules=rules,
             limits=limits,
+            schedules=schedules,
+            schedule_within_hours=within,
         )
+
+    def rules_open(
+        self, where: str, rules: tuple[Rule, ...], schedules: dict[Action, Schedule]
+    ) -> None:
+        """A rule's windows that never meet its action's (both apply): never runs."""
+        now = time.time()
+        for rule in rules:
+            if rule.schedule.always:
+                continue
+            for action in sorted(rule.actions or (Action.UNLINK, Action.DELETE)):
+                own = schedules[action]
+                if not own.always and common_open((own, rule.schedule), now) is None:
+                    self.problem(
+                        rule.line,
+                        f"{where}: policy {rule.label}: its windows and freezes never leave "
+                        f"an open moment in the {action.value} policy's windows, so a request "
+                        "under it could never run",
+                    )
 
     def break_glass(self, where: str, policy: Map) -> BreakGlass | None:
         """`break_glass: {roles: [admin], require_incident: true, review_within_minutes: 60}`;

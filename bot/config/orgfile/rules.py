@@ -7,8 +7,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from bot.config.orgfile.problems import Checks, counted, kind_of, show
+from bot.config.orgfile.problems import counted, kind_of, show
 from bot.config.orgfile.rule_overlap import never_selects
+from bot.config.orgfile.windows import WindowChecks
 from bot.config.orgfile.yaml_lines import Map
 from bot.core import ids
 from bot.core.models import Action
@@ -28,7 +29,7 @@ _SELECTORS = (
     "min_linked_numbers",
     "max_linked_numbers",
 )
-_EFFECTS = ("approvals", "approvers", "requires", "break_glass", "deny")
+_EFFECTS = ("approvals", "approvers", "requires", "break_glass", "deny", "windows", "freezes")
 _REQUIREMENT_KEYS = ("approvers", "approvals")
 _RULE_KEYS = ("name", *_SELECTORS, *_EFFECTS)
 _BREAK_GLASS = {"allowed": True, "forbidden": False}
@@ -36,7 +37,7 @@ MAX_NAME = 60
 MAX_DENY = 300
 
 
-class RuleChecks(Checks):
+class RuleChecks(WindowChecks):
     """Reads `policy: rules:`; a rule with a problem is reported and left out."""
 
     def rules(self, where: str, policy: Map, has_break_glass: bool) -> tuple[Rule, ...]:
@@ -99,11 +100,13 @@ class RuleChecks(Checks):
             break_glass=self._break_glass(say, body),
             deny=self._text(say, body, "deny", MAX_DENY),
             requires=self._requires(say, body),
+            schedule=self.schedule(say, body),
         )
         if not any(key in body for key in _EFFECTS):
             self.problem(
                 body.line,
-                f"{say} sets nothing: give it approvals, approvers, requires, break_glass or deny",
+                f"{say} sets nothing: give it approvals, approvers, requires, break_glass, "
+                "windows, freezes or deny",
             )
         if "deny" in body and any(key in body for key in _EFFECTS if key != "deny"):
             others = ", ".join(k for k in _EFFECTS if k in body and k != "deny")

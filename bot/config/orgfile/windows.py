@@ -1,9 +1,9 @@
-"""Reading `windows:` and `freezes:` (bot/core/windows.py) from a mapping of the org file, every
-problem with its line. Not registered as policy keys yet: until execution waits for a window,
-an org file naming them is refused as an unknown key, so nobody believes a freeze holds."""
+"""Reading `windows:` and `freezes:` (bot/core/windows.py) from a mapping of the org file (an
+action's policy or a rule), every problem with its line, and a schedule that never opens."""
 
 from __future__ import annotations
 
+import time as clock
 from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -27,9 +27,22 @@ class WindowChecks(Checks):
         """`body`'s `windows:` and `freezes:` (absent: none, so any time)."""
         windows = [self.window(say, i, w, body) for i, w in self._items(say, body, "windows")]
         freezes = [self.freeze(say, i, f, body) for i, f in self._items(say, body, "freezes")]
-        return Schedule(
+        schedule = Schedule(
             tuple(w for w in windows if w is not None), tuple(f for f in freezes if f is not None)
         )
+        if windows and None not in windows and None not in freezes:
+            self.opens(say, schedule, body.line_of("windows"))
+        return schedule
+
+    def opens(self, say: str, schedule: Schedule, line: int) -> None:
+        """A schedule whose windows its freezes cover for as far as the bot looks ahead (a
+        year) would hold every request it applies to until it expires: reported."""
+        if not schedule.always and schedule.next_open(clock.time()) is None:
+            self.problem(
+                line,
+                f"{say}: its windows never open again (its freezes cover them for the next "
+                "year), so no request under it could ever run",
+            )
 
     def _items(self, say: str, body: Map, key: str) -> list[tuple[int, Any]]:
         if key not in body:

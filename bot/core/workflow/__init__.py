@@ -9,7 +9,8 @@ step's trust rules) · rules (who may decide what; pure) · deciding (approve, d
 expire; one read per decision) · policy_rules (the org's policy rules where filing and
 deciding apply them) · explaining (which rule a would-be request falls under) · reviewing
 (a break-glass review) · binding (the preview an approval is given on, read again before
-running) · running (execute under a lease, recover) · reading (status, pending, history,
+running) · running (execute under a lease, recover) · scheduling (an approved request held
+for its change window, run once when due) · reading (status, pending, history,
 waiting_for, mine) · undoing (an undo filed, its targets run) · outcomes (what they answer).
 """
 
@@ -33,6 +34,7 @@ from bot.core.workflow.reading import Reading
 from bot.core.workflow.reviewing import Reviewing
 from bot.core.workflow.rules import Decision
 from bot.core.workflow.running import Running, final_status
+from bot.core.workflow.scheduling import Scheduling
 from bot.core.workflow.shared import Deferral, Listener, Shared
 from bot.core.workflow.steps import STEP_BREAK_GLASS
 from bot.core.workflow.undoing import Undoing
@@ -96,11 +98,13 @@ class Workflow:
         self.binding = Binding(shared, store, self.client)
         self.undoing = Undoing(shared, access, self.filing, store, self.client)
         self.running = Running(shared, store, self.client, self.binding, self.undoing)
+        self.scheduling = Scheduling(shared, store, self.running, self.deciding)
         self.reading = Reading(shared, access, store)
         self.explaining = Explaining(shared, access, self.filing.check_targets)
         self.file = self.filing.file
         self.decide = self.deciding.decide
         self.add_approval = self.deciding.add_approval
+        self.bound_preview = self.deciding.bound_preview
         self.deny = self.deciding.deny
         self.cancel = self.deciding.cancel
         self.expire_due = self.deciding.expire_due
@@ -160,6 +164,7 @@ class Workflow:
         dedupe_key: str | None = None,
         again: bool = False,
         break_glass: str | None = None,
+        at: str | None = None,
     ) -> Request:
         """Validates and stores a pending request; nothing is stored when anything is off.
 
@@ -168,7 +173,9 @@ class Workflow:
         "INC-4411", or "" where the org's policy needs none) runs it at once without a second
         person, for a role the org's break-glass policy names, and returns it finished; an
         approver reviews it afterwards (`review`). To answer first and run it after, use
-        `file` and `execute` its claim."""
+        `file` and `execute` its claim. `at` ("2026-12-08T02:00+05:30"): not run before then;
+        an approval outside the request's change windows holds it (status scheduled) until
+        they open, and the sweep runs it."""
         filed = await self.file(
             requester=requester,
             action=action,
@@ -180,6 +187,7 @@ class Workflow:
             dedupe_key=dedupe_key,
             again=again,
             break_glass=break_glass,
+            at=at,
         )
         if filed.claim is not None:
             return await self.execute(filed.request.id, filed.claim)
@@ -216,13 +224,19 @@ class Workflow:
 
     @request_scope
     async def approve(
-        self, request_id: int, *, approver: str, execute: bool = True, note: str = ""
+        self,
+        request_id: int,
+        *,
+        approver: str,
+        execute: bool = True,
+        note: str = "",
+        seen: int | None = None,
     ) -> Request:
         """Counts one approval and, when it completes the quorum, runs the request (unless told
         not): the one place where the exactly-once rule is applied. A pending result means more
         approvals are needed; approving twice is refused. `note` is the approver's, if any (the
-        policy's `approve_note` may require one)."""
-        result = await self.add_approval(request_id, approver=approver, note=note)
+        policy's `approve_note` may require one); `seen`, the preview they were shown."""
+        result = await self.add_approval(request_id, approver=approver, note=note, seen=seen)
         if not result.counted:
             raise Conflict(f"you have already approved request #{request_id}")
         if result.claim is not None and execute:
@@ -231,7 +245,8 @@ class Workflow:
 
     async def sweep(self) -> None:
         """Expires what is overdue, cancels what may no longer run, recovers what was
-        abandoned; safe on every replica."""
+        abandoned, runs what waited for its window; safe on every replica."""
         await self.expire_due()
         await self.enforce_org_file()
         await self.recover()
+        await self.scheduling.sweep()

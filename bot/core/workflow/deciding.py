@@ -11,6 +11,7 @@ from bot.core.ports import DecidingStore
 from bot.core.preview import StoredPreview
 from bot.core.workflow import policy_rules, rules
 from bot.core.workflow.access import Access, unless_pending
+from bot.core.workflow.holding import wait_for
 from bot.core.workflow.outcomes import ApprovalResult, Outcome
 from bot.core.workflow.rules import Decision
 from bot.core.workflow.shared import Shared
@@ -70,12 +71,20 @@ class Deciding:
         return Outcome(closed, may_refresh=refresh, counted=True)
 
     async def add_approval(
-        self, request_id: int, *, approver: str, note: str = ""
+        self, request_id: int, *, approver: str, note: str = "", seen: int | None = None
     ) -> ApprovalResult:
-        """Records one approval; `claim` is set only for the single caller that must execute."""
+        """Records one approval; `claim` is set only for the single caller that must execute.
+        `seen`: the seq of the preview the approver was shown (`bound_preview`); refused with
+        PreviewChanged, nothing recorded, unless it is still the newest."""
         request, org, role = await self.access.visible(request_id, approver, Role.APPROVER)
         await self._may(Decision.APPROVE, request, org, role, approver)
-        return await self._approve(request, org, approver, note)
+        return await self._approve(request, org, approver, note, seen)
+
+    async def bound_preview(self, request_id: int, *, user: str) -> StoredPreview | None:
+        """What an approval given now is given on, for an approver to see first (None: not
+        read yet); its `seq` is what `approve(seen=)` binds to."""
+        await self.access.visible(request_id, user, Role.APPROVER)
+        return await self._bound_preview(request_id)
 
     @request_scope
     async def deny(self, request_id: int, *, approver: str, note: str = "") -> Request:
@@ -130,16 +139,18 @@ class Deciding:
         await self._requester_still_may(request, org)
         groups = await self.shared.members([org])
         unless_pending(org, groups, Role.APPROVER)  # the quorum counts every group's members
+        now = self.shared.clock()
         record = await self.store.approve(
             request.id,
             approver=approver,
-            now=self.shared.clock(),
+            now=now,
             lease_seconds=self.shared.lease_seconds,
             eligible=eligible_approvers(org, request, groups),
             needed=org.policy.decide_for(request).approvals,
             note=note or None,
             quorum=policy_rules.quorum(org, request, groups),
             seen=seen,
+            wait=wait_for(org, request, now),
         )
         if record.stale and seen is not None:
             raise PreviewChanged(request.id, unseen(await self.store.previews(request.id), seen))
@@ -190,11 +201,20 @@ class Deciding:
         return expired
 
     @request_scope
-    async def expire(self, request_id: int) -> Request | None:
-        """Expires a pending request (None if it had already left pending). Every expiry goes
-        through here, except the one the store decides inside an approval's transaction."""
+    async def expire(
+        self, request_id: int, *, why: str | None = None, source: Status = Status.PENDING
+    ) -> Request | None:
+        """Expires a pending request, or (`source`) a scheduled one whose window passed, with
+        `why` (None if it had already moved on). Every expiry goes through here, except the
+        one the store decides inside an approval's transaction."""
         request = await self.store.transition(
-            request_id, to=Status.EXPIRED, actor="bot", now=self.shared.clock(), kind="expired"
+            request_id,
+            to=Status.EXPIRED,
+            actor="bot",
+            now=self.shared.clock(),
+            kind="expired",
+            detail={"reason": why} if why else None,
+            source=source,
         )
         if request is not None:
             self.shared.changed(request)

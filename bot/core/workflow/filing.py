@@ -17,6 +17,7 @@ from bot.core.ports import FilingStore
 from bot.core.text import MAX_REASON, one_line
 from bot.core.workflow import policy_rules, steps
 from bot.core.workflow.access import Access, unless_pending
+from bot.core.workflow.holding import asked_for
 from bot.core.workflow.outcomes import ApprovalResult
 from bot.core.workflow.shared import Shared
 from bot.errors import InvalidId, InvalidRequest, NotAllowed
@@ -47,6 +48,7 @@ class Filing:
         break_glass: str | None = None,
         by_step: bool = False,
         undoes: int | None = None,
+        at: str | None = None,
     ) -> ApprovalResult:
         """As `Workflow.request`, without running anything: a break-glass request comes back
         claimed (`claim`), for the caller to `execute` (e.g. after answering Slack); if the
@@ -55,7 +57,8 @@ class Filing:
 
         `by_step`: a Workflow Builder step files it, naming a requester nobody verified (the
         rules in steps.py), and it is marked so. `undoes`: an undo the bot planned (only
-        Undoing files one: bot/core/workflow/undoing.py)."""
+        Undoing files one: bot/core/workflow/undoing.py). `at`: not run before this time
+        (`--at 2026-12-08T02:00+05:30`), nor outside the request's change windows."""
         steps.may_file(by_step, break_glass)
         try:
             action = Action(action)
@@ -86,6 +89,9 @@ class Filing:
         if self.shared.admission is not None:
             self.shared.admission.check()
         now = self.shared.clock()
+        if at is not None and break_glass is not None:
+            raise InvalidRequest("break-glass runs now: drop `--at`, or file it for approval")
+        run_after = asked_for(the_org, action, checked, at, now) if break_glass is None else None
         new = NewRequest(
             org=the_org.name,
             action=action,
@@ -100,6 +106,7 @@ class Filing:
             again=again,
             undoes=undoes,
             policy=policy_rules.recorded(the_org, ruled),
+            run_after=run_after,
         )
         limits = the_org.policy.limit_check(action, requester, len(checked), now)
         if break_glass is not None:

@@ -44,6 +44,7 @@ from bot.slack.blocks.messages import (
 from bot.slack.blocks.outcome import (
     outcome_summary,
     requester_notice,
+    scheduled_notice,
     slack_problem_notice,
     thread_details,
 )
@@ -122,6 +123,7 @@ __all__ = [
     "request_list",
     "requester_notice",
     "retired_card",
+    "scheduled_notice",
     "section",
     "short_targets",
     "slack_problem_notice",

@@ -69,6 +69,7 @@ STATUS_LINE = {
     Status.DENIED: ":no_entry: Denied",
     Status.CANCELLED: ":heavy_multiplication_x: Cancelled",
     Status.EXPIRED: ":alarm_clock: Expired",
+    Status.SCHEDULED: ":calendar: Approved — waits for its change window",
 }
 OUTCOME_ICON = {
     Outcome.DONE: ":white_check_mark:",
@@ -150,7 +151,7 @@ def card(
         {"type": "header", "text": {"type": "plain_text", "text": title(request)[:150]}},
         {
             "type": "section",
-            "text": {"type": "mrkdwn", "text": f"*{STATUS_LINE[request.status]}*"},
+            "text": {"type": "mrkdwn", "text": f"*{status_line(request)}*"},
         },
         {
             "type": "section",
@@ -200,6 +201,14 @@ def card(
         blocks.append(context(_decision(request)))
         blocks.extend(undo_blocks(request, undo))
     return blocks
+
+
+def status_line(request: Request) -> str:
+    """The card's state; a held request says when it runs and why ("Approved — runs at 02:00
+    IST (window mon-fri 02:00-05:00 Asia/Kolkata)"), as the bot wrote it when holding it."""
+    if request.status is Status.SCHEDULED and request.decision_note:
+        return f":calendar: Approved — {escape(request.decision_note)}"
+    return STATUS_LINE[request.status]
 
 
 def escalation_line(at: float, to: Sequence[str], *, done: bool = False) -> str:
@@ -281,6 +290,12 @@ def _decision(request: Request) -> str:
         parts.append(f"cancelled by {by}")
     elif request.status is Status.CANCELLED:
         parts.append("cancelled by the bot")
+    elif request.status is Status.SCHEDULED:
+        parts.append(f"approved by {', '.join(user(a) for a in request.approvers)}")
+        if request.run_until is not None:
+            parts.append(f"expires if not run by {when(request.run_until)}")
+    elif request.status is Status.EXPIRED and request.decision_note:
+        parts.append(f"expired: {quoted(request.decision_note)}")
     elif request.status is Status.EXPIRED:
         parts.append(f"no decision before {when(request.expires_at)}")
     if request.decision_note and request.status in (Status.DENIED, Status.CANCELLED):

@@ -97,3 +97,17 @@ def requester_notice(request: Request) -> str:
     ]
     more = f" Approval notes: {'; '.join(said)}" if said else ""
     return clip(f"Your request {_summary(request, asked_by=False)}{more}", MESSAGE_LIMIT)
+
+
+def scheduled_notice(request: Request, *, to_requester: bool) -> str:
+    """An approved request held for its change window: the thread, or its requester, told
+    when it runs (as the bot wrote it when holding it)."""
+    by = ", ".join(user(a) for a in request.approvers)
+    when_text = escape(request.decision_note or "runs when its change window opens")
+    if to_requester:
+        return clip(
+            f":calendar: Your request #{request.id} ({short_targets(request)}) was approved by "
+            f"{by}; it {when_text}.",
+            MESSAGE_LIMIT,
+        )
+    return clip(f":calendar: Approved by {by}; it {when_text}.", MESSAGE_LIMIT)

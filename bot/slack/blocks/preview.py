@@ -53,7 +53,7 @@ def preview_blocks(request: Request, stored: StoredPreview | None) -> list[Block
         rest = len(preview.apps) - APPS_SHOWN
         more = f"… and {rest} more apps (see the thread)" if rest > 0 else ""
     else:
-        lines = [_number_line(n) for n in preview.numbers[:NUMBERS_SHOWN]]
+        lines = [_number_line(n, ran) for n in preview.numbers[:NUMBERS_SHOWN]]
         rest = len(preview.numbers) - NUMBERS_SHOWN
         more = f"… and {rest} more numbers (each is a target above)" if rest > 0 else ""
     return [section(clip(heading + "\n" + "\n".join(lines), tail=more))]
@@ -75,13 +75,15 @@ def _app_line(app: AppPreview) -> str:
     return f"• {where}{name}{status}: deleting it unlinks {noun}: {shown}{more}"
 
 
-def _number_line(n: NumberPreview) -> str:
+def _number_line(n: NumberPreview, ran: bool = False) -> str:
+    """As it is now, or (`ran`) as it was right before the run."""
     number, app = f"`{escape(inert(n.number))}`", f"`{escape(inert(n.app_id))}`"
     if n.state is LinkState.LINKED:
-        return f"• {number} is linked to {app} now"
+        return f"• {number} was linked to {app}" if ran else f"• {number} is linked to {app} now"
     if n.state is LinkState.NOT_IN_APP:
-        return f"• {number} is not linked to {app}: nothing to do"
-    return f"• {app} does not exist: nothing to unlink from it"
+        verb = "was not" if ran else "is not"
+        return f"• {number} {verb} linked to {app}: nothing to do"
+    return f"• {app} {'did' if ran else 'does'} not exist: nothing to unlink from it"
 
 
 def preview_thread(request: Request, stored: StoredPreview) -> list[str]:
