@@ -287,8 +287,8 @@ def test_migrate_knows_the_head_revision() -> None:
     assert SCHEMA_VERSION == 2
 
 
-async def test_a_new_database_gets_head(store_factory: StoreFactory) -> None:
-    store = await store_factory.open()
+async def test_a_new_database_gets_head(blank_store_factory: StoreFactory) -> None:
+    store = await blank_store_factory.open()
     assert await versions(store) == ([HEAD], SCHEMA_VERSION)
     async with store.engine.connect() as conn:
         assert await conn.run_sync(drift) == []
@@ -297,11 +297,11 @@ async def test_a_new_database_gets_head(store_factory: StoreFactory) -> None:
 
 @pytest.mark.parametrize("version", [1, 2])
 async def test_a_database_made_before_alembic_is_adopted_and_loses_nothing(
-    store_factory: StoreFactory, version: int
+    blank_store_factory: StoreFactory, version: int
 ) -> None:
-    await make_legacy(store_factory, version)
+    await make_legacy(blank_store_factory, version)
 
-    store = await store_factory.open()
+    store = await blank_store_factory.open()
 
     assert await versions(store) == ([HEAD], SCHEMA_VERSION)
     for request_id, expected in EXPECTED.items():
@@ -329,37 +329,37 @@ async def test_a_database_made_before_alembic_is_adopted_and_loses_nothing(
 
 
 async def test_an_adopted_database_has_exactly_the_schema_of_a_new_one(
-    store_factory: StoreFactory, tmp_path: Path
+    blank_store_factory: StoreFactory, tmp_path: Path
 ) -> None:
-    await make_legacy(store_factory, 2)
-    await store_factory.open()
-    async with raw(store_factory) as conn:
+    await make_legacy(blank_store_factory, 2)
+    await blank_store_factory.open()
+    async with raw(blank_store_factory) as conn:
         adopted = await conn.run_sync(describe)
 
-    async with second_database(store_factory.kind, tmp_path) as second:
+    async with second_database(blank_store_factory.kind, tmp_path) as second:
         await second.open()
         async with raw(second) as conn:
             assert await conn.run_sync(describe) == adopted  # every revision on an empty one
 
 
 async def test_a_version_1_database_ends_with_the_same_schema_as_a_version_2_one(
-    store_factory: StoreFactory, tmp_path: Path
+    blank_store_factory: StoreFactory, tmp_path: Path
 ) -> None:
-    await make_legacy(store_factory, 1)
-    await store_factory.open()
-    async with raw(store_factory) as conn:
+    await make_legacy(blank_store_factory, 1)
+    await blank_store_factory.open()
+    async with raw(blank_store_factory) as conn:
         upgraded = await conn.run_sync(describe)
 
-    async with second_database(store_factory.kind, tmp_path) as second:
+    async with second_database(blank_store_factory.kind, tmp_path) as second:
         await make_legacy(second, 2)
         await second.open()
         async with raw(second) as conn:
             assert await conn.run_sync(describe) == upgraded
 
 
-async def test_slack_ids_of_any_length_fit(store_factory: StoreFactory) -> None:
+async def test_slack_ids_of_any_length_fit(blank_store_factory: StoreFactory) -> None:
     """A 41-character user or channel id overflowed varchar(32) on PostgreSQL."""
-    store = await store_factory.open()
+    store = await blank_store_factory.open()
     long_user, long_channel = "U" + "A" * 40, "C" + "B" * 40
     created, _ = await store.create_request(
         NewRequest(
@@ -381,8 +381,8 @@ async def test_slack_ids_of_any_length_fit(store_factory: StoreFactory) -> None:
     assert stored.channel_id == long_channel
 
 
-async def test_starting_again_changes_nothing(store_factory: StoreFactory) -> None:
-    first = await store_factory.open()
+async def test_starting_again_changes_nothing(blank_store_factory: StoreFactory) -> None:
+    first = await blank_store_factory.open()
     created, _ = await first.create_request(
         NewRequest(
             org="acme",
@@ -398,7 +398,7 @@ async def test_starting_again_changes_nothing(store_factory: StoreFactory) -> No
     async with first.engine.connect() as conn:
         before = await conn.run_sync(describe)
 
-    again = await store_factory.open()
+    again = await blank_store_factory.open()
     await again.start()
 
     assert await versions(again) == ([HEAD], SCHEMA_VERSION)
@@ -409,15 +409,15 @@ async def test_starting_again_changes_nothing(store_factory: StoreFactory) -> No
 
 @pytest.mark.parametrize("legacy", [None, 1], ids=["new", "legacy_v1"])
 async def test_stores_starting_at_once_on_one_database_all_succeed(
-    store_factory: StoreFactory, legacy: int | None
+    blank_store_factory: StoreFactory, legacy: int | None
 ) -> None:
     """Replicas start together: the lock lets one migrate while the others wait, then find head.
 
     On PostgreSQL that is the advisory lock; on SQLite BEGIN IMMEDIATE (each Store has its own
     engine and write gate, as separate processes would)."""
     if legacy is not None:
-        await make_legacy(store_factory, legacy)
-    stores = await asyncio.gather(*(store_factory.open() for _ in range(4)))
+        await make_legacy(blank_store_factory, legacy)
+    stores = await asyncio.gather(*(blank_store_factory.open() for _ in range(4)))
     for store in stores:
         assert await versions(store) == ([HEAD], SCHEMA_VERSION)
     if legacy is not None:
@@ -442,17 +442,17 @@ asyncio.run(main())
 
 
 async def test_processes_starting_at_once_on_one_database_all_succeed(
-    store_factory: StoreFactory,
+    blank_store_factory: StoreFactory,
 ) -> None:
     """As replicas do: separate processes, released together once each has imported the bot."""
     start_at = asyncio.get_running_loop().time() + 3  # monotonic, shared by processes
-    schema = store_factory.schema if store_factory.kind == "postgres" else ""
+    schema = blank_store_factory.schema if blank_store_factory.kind == "postgres" else ""
     processes = [
         await asyncio.create_subprocess_exec(
             sys.executable,
             "-c",
             STARTER,
-            store_factory.url,
+            blank_store_factory.url,
             schema,
             str(start_at),
             stderr=asyncio.subprocess.PIPE,
@@ -461,36 +461,36 @@ async def test_processes_starting_at_once_on_one_database_all_succeed(
     ]
     results = [await p.communicate() for p in processes]
     assert [p.returncode for p in processes] == [0] * 4, [err.decode() for _, err in results]
-    store = await store_factory.open()
+    store = await blank_store_factory.open()
     assert await versions(store) == ([HEAD], SCHEMA_VERSION)
 
 
 async def test_a_database_at_an_unknown_newer_revision_is_refused(
-    store_factory: StoreFactory,
+    blank_store_factory: StoreFactory,
 ) -> None:
-    current = await store_factory.open()
+    current = await blank_store_factory.open()
     async with current.engine.begin() as conn:
         await conn.exec_driver_sql("UPDATE alembic_version SET version_num = '0099'")
     with pytest.raises(SchemaTooNew, match="revision 0099 is newer"):
-        await store_factory.open()
+        await blank_store_factory.open()
     assert (await versions(current))[0] == ["0099"]  # refused, not touched
 
 
-async def test_a_newer_database_is_refused(store_factory: StoreFactory) -> None:
-    current = await store_factory.open()
+async def test_a_newer_database_is_refused(blank_store_factory: StoreFactory) -> None:
+    current = await blank_store_factory.open()
     async with current.engine.begin() as conn:
         await conn.exec_driver_sql("UPDATE schema_meta SET value = '99' WHERE key = 'version'")
     with pytest.raises(SchemaTooNew, match="version 99 is newer"):
-        await store_factory.open()
+        await blank_store_factory.open()
 
 
 async def test_a_database_made_before_alembic_by_a_newer_bot_is_refused(
-    store_factory: StoreFactory,
+    blank_store_factory: StoreFactory,
 ) -> None:
-    await make_legacy(store_factory, 2)
-    async with raw(store_factory) as conn:
+    await make_legacy(blank_store_factory, 2)
+    async with raw(blank_store_factory) as conn:
         await conn.exec_driver_sql("UPDATE schema_meta SET value = '3' WHERE key = 'version'")
     with pytest.raises(SchemaTooNew, match="version 3 is newer"):
-        await store_factory.open()
-    async with raw(store_factory) as conn:
+        await blank_store_factory.open()
+    async with raw(blank_store_factory) as conn:
         assert "alembic_version" not in await conn.run_sync(lambda c: inspect(c).get_table_names())

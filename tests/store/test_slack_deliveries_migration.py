@@ -70,17 +70,17 @@ def at_0013(connection: Connection) -> None:
         )
 
 
-async def test_progress_in_flight_is_carried_over(store_factory: StoreFactory) -> None:
+async def test_progress_in_flight_is_carried_over(blank_store_factory: StoreFactory) -> None:
     options: dict[str, Any] = {}
-    if store_factory.kind == "postgres":
-        path = {"search_path": store_factory.schema}
+    if blank_store_factory.kind == "postgres":
+        path = {"search_path": blank_store_factory.schema}
         options = {"connect_args": {"server_settings": path}}
-    engine = make_engine(store_factory.url, **options)
+    engine = make_engine(blank_store_factory.url, **options)
     async with engine.begin() as conn:
         await conn.run_sync(at_0013)
     await engine.dispose()
 
-    store = await store_factory.open()  # upgrades to head
+    store = await blank_store_factory.open()  # upgrades to head
     owed = {
         r: [(d.kind, d.recipient) for d in await store.deliveries(r, NOW + 3600)]
         for r in range(1, 7)

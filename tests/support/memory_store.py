@@ -32,7 +32,7 @@ from bot.core.preview import DRIFTED, PREVIEWED, UNDONE, Preview, Purpose, Store
 from bot.core.scheduling import Wait
 from bot.core.undo import WITHDRAWN
 from bot.errors import AlreadyPending, Conflict, KeyReused, LostClaim, RequestNotFound
-from tests.support.database import POSTGRES_URL, StoreFactory
+from tests.support.database import POSTGRES_URL, PostgresCopies, StoreFactory, database_at_head
 
 __all__ = ["MemoryStore", "memory_store", "request_store", "request_stores"]
 
@@ -672,18 +672,20 @@ def memory_store() -> MemoryStore:
 
 @pytest.fixture(params=["sqlite", "postgres", "memory"])
 async def request_stores(
-    request: pytest.FixtureRequest, tmp_path: Path
+    request: pytest.FixtureRequest, tmp_path: Path, postgres_copies: PostgresCopies | None
 ) -> AsyncIterator[StoreFactory | MemoryFactory]:
-    """Opens RequestStores on one fresh store of each kind: the contract suite's stores."""
+    """Opens RequestStores on one fresh store of each kind: the contract suite's stores (the
+    SQL ones on a copy of the session's migrated database)."""
     if request.param == "memory":
         yield MemoryFactory()
         return
     if request.param == "postgres" and not POSTGRES_URL:
         pytest.skip("PostgreSQL tests need SFVOPI_TEST_POSTGRES_URL")
-    factory = StoreFactory(str(request.param), tmp_path)
-    await factory.prepare()
-    yield factory
-    await factory.cleanup()
+    kind = str(request.param)
+    async with database_at_head(kind, tmp_path / "store.db", request, postgres_copies) as url:
+        factory = StoreFactory(kind, tmp_path, url=url)
+        yield factory
+        await factory.cleanup()
 
 
 @pytest.fixture
