@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from bot.core.models import Action, Target
-from bot.core.requirements import Requirement, admitted, assign, who_text
+from bot.core.requirements import Requirement, admitted, assign, assign_in_order, who_text
 from bot.core.roles import Groups, Role
 from bot.core.windows import Schedule
 
@@ -49,6 +49,7 @@ class Rule:
     break_glass: bool | None = None  # False: forbidden; True/None: as the org's break_glass
     deny: str | None = None
     requires: tuple[Requirement, ...] = ()  # approvals from named teams, one person each
+    in_order: bool = False  # `requires_in_order`: each requirement a stage, in file order
     schedule: Schedule = ALWAYS  # windows and freezes, besides the action's own
 
     @property
@@ -145,7 +146,9 @@ class Rule:
         if self.restricts_approvers:
             text += f" from {self.approvers_text()}"
         if self.requires:
-            text += ": " + " and ".join(r.text() for r in self.requires)
+            text += ": " + (" then " if self.in_order else " and ").join(
+                r.text() for r in self.requires
+            )
         if self.break_glass is False:
             text += ", no break-glass"
         if self.schedule.windows:
@@ -213,6 +216,12 @@ class RuleDecision:
         """The rules that say who may approve: an approver must be admitted by each."""
         return tuple(r for r in self.rules if r.restricts_approvers)
 
+    @property
+    def in_order(self) -> bool:
+        """Whether the requirements are stages (a rule that applies says so; an admin asked
+        over a limit is then the last stage)."""
+        return any(r.in_order for r in self.rules)
+
     def admits(self, user: str, role: Role | None, groups: Groups | None) -> bool:
         """Whether `user` may approve: every restricting rule admits them and, where every
         approval must fill a requirement, some requirement does."""
@@ -246,7 +255,8 @@ class RuleDecision:
         def admits(need: Requirement, user: str) -> bool:
             return need.admits(user, role_of(user), groups)
 
-        return list(zip(needs, assign(needs, approvers, admits), strict=True))
+        matched = assign_in_order if self.in_order else assign
+        return list(zip(needs, matched(needs, approvers, admits), strict=True))
 
     def met(
         self, approvers: Sequence[str], role_of: Callable[[str], Role | None], groups: Groups
@@ -282,7 +292,7 @@ class RuleDecision:
             text += f" from {who}"
         needs = self.requirements()
         if needs:
-            text += ": " + " and ".join(n.text() for n in needs)
+            text += ": " + (" then " if self.in_order else " and ").join(n.text() for n in needs)
         if self.forbids_break_glass is not None:
             text += "; no break-glass"
         for _, why in self.extra:

@@ -1,7 +1,8 @@
 """Approvals required from named teams ("1 from S0NETOPS and 1 from S0SECURITY"), as a policy
 rule's `requires:` says; one person's approval fills one requirement only, so someone in both
 teams cannot stand for both. Whether the approvals given fill them all is a matching of people
-to requirements (pure; small: a request's approvers)."""
+to requirements (pure; small: a request's approvers). A rule may put its requirements in order
+(`requires_in_order`): then each is a stage, filled only once the stages before it are."""
 
 from __future__ import annotations
 
@@ -10,7 +11,16 @@ from dataclasses import dataclass
 
 from bot.core.roles import Groups, Role
 
-__all__ = ["Admits", "Requirement", "admitted", "assign", "who_text"]
+__all__ = [
+    "Admits",
+    "Requirement",
+    "admitted",
+    "assign",
+    "assign_in_order",
+    "out_of_turn",
+    "waiting",
+    "who_text",
+]
 
 Admits = Callable[["Requirement", str], bool]
 
@@ -76,3 +86,48 @@ def assign(
     for slot in sorted(held):
         filled[slots[slot]].append(held[slot])
     return filled
+
+
+def assign_in_order(
+    stages: Sequence[Requirement], people: Sequence[str], admits: Admits
+) -> list[list[str]]:
+    """Who fills each stage: stage by stage, from those not placed yet in the order they
+    approved; a stage counts nobody until every stage before it is filled."""
+    filled: list[list[str]] = [[] for _ in stages]
+    placed: set[str] = set()
+    for index, need in enumerate(stages):
+        for person in dict.fromkeys(people):
+            if len(filled[index]) >= need.approvals:
+                break
+            if person not in placed and admits(need, person):
+                filled[index].append(person)
+                placed.add(person)
+        if len(filled[index]) < need.approvals:
+            break
+    return filled
+
+
+def waiting(filled: Sequence[tuple[Requirement, Sequence[str]]]) -> int | None:
+    """The index of the first requirement not filled yet (None: all are)."""
+    return next((i for i, (n, who) in enumerate(filled) if len(who) < n.approvals), None)
+
+
+def out_of_turn(
+    filled: Sequence[tuple[Requirement, Sequence[str]]],
+    admits: Callable[[Requirement], bool],
+    *,
+    free: bool,
+) -> str | None:
+    """Why someone may not approve yet, stages in order (None: they may): the stage that
+    waits does not admit them, and a later one does, or no approval beyond the stages is
+    asked (`free`) for them to give instead."""
+    index = waiting(filled)
+    if index is None:
+        return None
+    need, who = filled[index]
+    if admits(need) or (free and not any(admits(n) for n, _ in filled[index + 1 :])):
+        return None
+    return (
+        f"{who_text(need.approver_role, need.approver_groups)} approve first (stage "
+        f"{index + 1} of {len(filled)}): {len(who)} of {need.approvals} so far"
+    )

@@ -359,4 +359,5 @@ def _policy(org: Org, request: Request, groups: Groups) -> dict[str, Any]:
     return {
         "policy": summary,
         "requirements": [(n.text(), n.approvals, who) for n, who in filled],
+        "in_order": ruled.in_order,
     }

@@ -1,6 +1,7 @@
 """Policy rules as people meet them in Slack, over the bot's real HTTP server with signed
 requests: a refused request answered in the rule's own words with nothing filed, a protected
-app that really needs two admins (the card names the rule), and `/sfvopi policy`."""
+app that really needs two admins (the card names the rule), teams one person each, teams in
+order, and `/sfvopi policy`."""
 
 from __future__ import annotations
 
@@ -30,6 +31,12 @@ CORE_RULE = """\
           requires:
             - {approvers: [S0NETOPS]}
             - {approvers: [S0SEC]}
+        - name: edge
+          apps: ['sfv_app_edge*']
+          requires_in_order: true
+          requires:
+            - {approvers: [S0NETOPS]}
+            - {approvers: [S0SEC]}
 """
 
 
@@ -41,8 +48,8 @@ def bot_settings(bot_settings: Settings, bot_database_url: str) -> Settings:
 
 @pytest.fixture
 def orgs_yaml() -> str:
-    """acme's rules and one more (core apps need netops and security, one person each), and
-    workflow steps on in acme."""
+    """acme's rules and two more (core apps need netops and security, one person each; edge
+    apps netops first, then security), and workflow steps on in acme."""
     ruled = RULES_YAML.replace(
         "    members:\n      U0ERIN: admin\n", CORE_RULE + "    members:\n      U0ERIN: admin\n", 1
     )
@@ -164,4 +171,47 @@ async def test_two_teams_one_person_each_and_the_card_says_who(
     done = card(slack, request_id)
     assert done.action_ids() in ([], ["sfvopi_undo"]) and not emulator.has_app(
         ACME_KEY, "sfv_app_core1"
+    )
+
+
+async def test_teams_in_order_refuse_out_of_turn_at_the_click_and_the_card_says_who_waits(
+    slack: SlackStandin, bot: RunningBot, emulator: Emulator
+) -> None:
+    """Netops first, then security: Dave (security only) is refused at the click, no form
+    opened, told netops waits; Carol (both) fills netops; Bob (netops only) is then refused,
+    security waiting; Dave's approval completes it. The card shows the stages in order."""
+    slack.set_usergroup("S0NETOPS", ["U0BOB", "U0CAROL"])
+    slack.set_usergroup("S0SEC", ["U0CAROL", "U0DAVE"])
+    emulator.add_app(ACME_KEY, "sfv_app_edge1")
+    request_id = request_id_in(await ask(slack, bot, "U0ALICE", "delete sfv_app_edge1 old CHG-9"))
+    assert (
+        "Requires, in order: 1. :hourglass_flowing_sand: 1 from members of S0NETOPS: nobody yet "
+        "(waits now) → 2. :lock: 1 from members of S0SEC: nobody yet"
+    ) in card_text(card(slack, request_id))
+
+    found = card(slack, request_id)
+    result = await slack.click("U0DAVE", APPROVALS, found.ts, "sfvopi_approve")
+    assert result.status == 200
+    await bot.settle()
+    assert slack.modal_of("U0DAVE") is None
+    assert told(slack, "U0DAVE")[-1].endswith(
+        "this request's approvals go in order: members of S0NETOPS approve first (stage 1 of 2): "
+        "0 of 1 so far"
+    )
+    await click(slack, bot, "U0CAROL", request_id, "approve")
+    half = card_text(card(slack, request_id))
+    assert (
+        "1. :white_check_mark: 1 from members of S0NETOPS: <@U0CAROL> → "
+        "2. :hourglass_flowing_sand: 1 from members of S0SEC: nobody yet (waits now)"
+    ) in half
+    await click(slack, bot, "U0BOB", request_id, "approve")
+    assert (
+        "members of S0SEC approve first (stage 2 of 2): 0 of 1 so far" in told(slack, "U0BOB")[-1]
+    )
+    assert emulator.has_app(ACME_KEY, "sfv_app_edge1")
+
+    await click(slack, bot, "U0DAVE", request_id, "approve")
+    done = card(slack, request_id)
+    assert done.action_ids() in ([], ["sfvopi_undo"]) and not emulator.has_app(
+        ACME_KEY, "sfv_app_edge1"
     )

@@ -311,3 +311,36 @@ def test_requirements_the_members_listed_cannot_fill() -> None:
         "14: org acme: policy rule 1 requires 2 from admins and 1 from admins, but the members "
         "listed cannot fill 1 from admins (one person fills one requirement)"
     ]
+
+
+def test_requirements_in_order_are_read_and_checked() -> None:
+    staged = with_rules(
+        """\
+        - name: core
+          apps: ['sfv_app_core*']
+          requires_in_order: true
+          requires:
+            - {approvers: [S0NETOPS]}
+            - {approvers: [S0SECURITY]}
+        - {apps: ['sfv_app_edge*'], requires: [{approvers: [admin]}]}
+"""
+    )
+    core, edge = parse_orgs(staged, ORG_ENV).orgs["acme"].policy.rules
+    assert core.in_order and not edge.in_order  # without it: in any order, as before
+    bad = with_rules(
+        """\
+        - name: core
+          apps: ['sfv_app_core*']
+          requires_in_order: yes please
+          requires: [{approvers: [admin]}]
+        - name: edge
+          apps: ['sfv_app_edge*']
+          approvals: 1
+          requires_in_order: true
+"""
+    )
+    assert problems(bad) == [
+        "16: org acme: policy rule 1: requires_in_order must be true or false, not 'yes please'",
+        "21: org acme: policy rule 2: requires_in_order orders the requirements, but the rule "
+        "has no requires: list them, or drop it",
+    ]

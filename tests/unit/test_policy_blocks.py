@@ -57,3 +57,20 @@ def test_the_policy_answer_is_a_heading_and_bullets_within_slack_s_limits() -> N
     assert text.startswith("• line 0 ")
     assert f"… and {60 - LINES_SHOWN} more" in text
     assert policy_answer(["acme has no policy rules: unlink 1 approval"])[0]["type"] == "section"
+
+
+def test_stages_in_order_are_numbered_with_the_one_that_waits_now() -> None:
+    built = blocks.card(
+        REQUEST,
+        requirements=[
+            ("1 from members of S0NETOPS", 1, ["U0BOB"]),
+            ("1 from members of S0SEC", 1, []),
+            ("1 from admins", 1, []),
+        ],
+        in_order=True,
+    )
+    assert (
+        "Requires, in order: 1. :white_check_mark: 1 from members of S0NETOPS: <@U0BOB> → "
+        "2. :hourglass_flowing_sand: 1 from members of S0SEC: nobody yet (waits now) → "
+        "3. :lock: 1 from admins: nobody yet"
+    ) in contexts(built)

@@ -139,3 +139,48 @@ async def test_an_admin_and_someone_else_two_approvers_are_not_enough(
     assert waiting.status is Status.PENDING and waiting.approvals_needed == 2
     done = await workflow.approve(request_id, approver="U0DAVE")
     assert done.status.ran
+
+
+STAGED = (
+    "        - {apps: ['sfv_app_core*'], requires_in_order: %s, requires: [{approvers: [admin]}, "
+    "{approvers: [approver]}]}\n"
+)
+
+
+def staged(in_order: str) -> str:
+    rule = STAGED % in_order
+    return RULES_YAML.replace("    members:\n      U0ERIN", rule + "    members:\n      U0ERIN", 1)
+
+
+async def test_in_order_an_approver_waits_for_the_admin_stage(
+    make_workflow: Callable[..., Workflow],
+) -> None:
+    """Admins first, then an approver: Bob (approver) is refused while the admin stage
+    waits, and told so; once Dave (admin) fills it, Bob's approval completes the quorum."""
+    workflow = make_workflow(parse_orgs(staged("true"), ORG_ENV))
+    request_id = await delete(workflow, "sfv_app_core1")
+    with pytest.raises(NotAllowed) as refused:
+        await workflow.approve(request_id, approver="U0BOB")
+    assert str(refused.value).endswith(
+        "this request's approvals go in order: admins approve first (stage 1 of 2): 0 of 1 so far"
+    )
+    waiting = await workflow.approve(request_id, approver="U0DAVE")
+    assert waiting.status is Status.PENDING and waiting.approvers == ("U0DAVE",)
+    done = await workflow.approve(request_id, approver="U0BOB")
+    assert done.status.ran
+
+
+async def test_a_reload_putting_requirements_in_order_keeps_an_approval_given(
+    make_workflow: Callable[..., Workflow],
+) -> None:
+    """Bob approved under all-of; the file now says admins first: his approval stays and
+    counts for the approver stage once an admin fills the first (Carol, another approver,
+    is refused meanwhile)."""
+    workflow = make_workflow(parse_orgs(staged("false"), ORG_ENV))
+    request_id = await delete(workflow, "sfv_app_core1")
+    await workflow.approve(request_id, approver="U0BOB")
+    workflow.in_force.swap(parse_orgs(staged("true"), ORG_ENV))
+    with pytest.raises(NotAllowed, match="admins approve first"):
+        await workflow.approve(request_id, approver="U0CAROL")
+    done = await workflow.approve(request_id, approver="U0DAVE")
+    assert done.status.ran and done.approvers == ("U0BOB", "U0DAVE")

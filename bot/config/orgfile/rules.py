@@ -31,7 +31,7 @@ _SELECTORS = (
 )
 _EFFECTS = ("approvals", "approvers", "requires", "break_glass", "deny", "windows", "freezes")
 _REQUIREMENT_KEYS = ("approvers", "approvals")
-_RULE_KEYS = ("name", *_SELECTORS, *_EFFECTS)
+_RULE_KEYS = ("name", *_SELECTORS, *_EFFECTS, "requires_in_order")
 _BREAK_GLASS = {"allowed": True, "forbidden": False}
 MAX_NAME = 60
 MAX_DENY = 300
@@ -100,6 +100,7 @@ class RuleChecks(WindowChecks):
             break_glass=self._break_glass(say, body),
             deny=self._text(say, body, "deny", MAX_DENY),
             requires=self._requires(say, body),
+            in_order=self._in_order(say, body),
             schedule=self.schedule(say, body),
         )
         if not any(key in body for key in _EFFECTS):
@@ -257,6 +258,23 @@ class RuleChecks(WindowChecks):
             if approvals is not None and (role is not None or groups):
                 found.append(Requirement(approvals, role, groups))
         return tuple(found)
+
+    def _in_order(self, say: str, body: Map) -> bool:
+        """`requires_in_order: true`: the requirements are stages, one after another."""
+        if "requires_in_order" not in body:
+            return False
+        value = body.get("requires_in_order")
+        line = body.line_of("requires_in_order")
+        if not isinstance(value, bool):
+            self.problem(line, f"{say}: requires_in_order must be true or false, not {show(value)}")
+            return False
+        if value and "requires" not in body:
+            self.problem(
+                line,
+                f"{say}: requires_in_order orders the requirements, but the rule has no "
+                "requires: list them, or drop it",
+            )
+        return value
 
     def _approvers(self, say: str, body: Map) -> tuple[Role | None, tuple[str, ...]]:
         """The lowest role named (it and those above may approve) and the user groups."""

@@ -10,6 +10,7 @@ from dataclasses import replace
 from bot.core.models import Action, Request, Target
 from bot.core.org import Groups, Org, Role
 from bot.core.policy import RuleDecision
+from bot.core.requirements import out_of_turn
 from bot.errors import MembershipPending, NotAllowed
 
 
@@ -47,13 +48,17 @@ def may_approve(org: Org, request: Request, user: str, role: Role, groups: Group
     refused = ruled.refusal()
     if refused is not None:
         raise NotAllowed(f"the policy in force now refuses this request: {refused}")
-    if ruled.admits(user, role, groups):
+    admitted = ruled.admits(user, role, groups)
+    if admitted and not ruled.in_order:
         return
     if any(g not in groups for g in ruled.groups()):
         raise MembershipPending(
             "the bot is still reading the Slack user groups this request's policy rules name; "
             "try again in a moment"
         )
+    if admitted:  # in order: and in their turn
+        _in_turn(org, ruled, request, (user, role), groups)
+        return
     restricting = [r for r in ruled.restricting if not r.admits(user, role, groups)]
     if restricting:
         named = " and ".join(r.label for r in restricting)
@@ -61,6 +66,19 @@ def may_approve(org: Org, request: Request, user: str, role: Role, groups: Group
         raise NotAllowed(f"under {named}, only {who} may approve this request")
     needs = " and ".join(n.text() for n in ruled.requirements())
     raise NotAllowed(f"this request needs {needs}, and you are none of them")
+
+
+def _in_turn(
+    org: Org, ruled: RuleDecision, request: Request, who: tuple[str, Role], groups: Groups
+) -> None:
+    """Refuses an approval for a stage that does not wait now (stages in order): it could
+    not count yet, or only for a stage already filled."""
+    user, role = who
+    filled = ruled.filled(request.approvers, lambda u: org.role_of(u, groups), groups)
+    free = ruled.approvals > sum(n.approvals for n in ruled.requirements())
+    why = out_of_turn(filled, lambda need: need.admits(user, role, groups), free=free)
+    if why is not None:
+        raise NotAllowed(f"this request's approvals go in order: {why}")
 
 
 def redecided(org: Org, request: Request, linked: int | None) -> RuleDecision | None:

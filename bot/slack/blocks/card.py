@@ -140,14 +140,16 @@ def card(
     now: float = 0.0,
     policy: str | None = None,
     requirements: Sequence[Filled] = (),
+    in_order: bool = False,
     preview: StoredPreview | None = None,
     undo: Offer | None = None,
 ) -> list[Block]:
     """The approval card: everything an approver needs to decide, and buttons while pending
     (with when, undecided, it is escalated and to whom, if the policy says; `now` tells
     whether that is still to come; `policy`: which of the org's policy rules decided what it
-    needs, one line; `requirements`: the teams it requires and who filled each; `preview`:
-    what it touches as last read from SFVoPI); once it ran, Undo while `undo` offers it."""
+    needs, one line; `requirements`: the teams it requires and who filled each (`in_order`:
+    as stages, one after another); `preview`: what it touches as last read from SFVoPI);
+    once it ran, Undo while `undo` offers it."""
     blocks: list[Block] = [
         {"type": "header", "text": {"type": "plain_text", "text": title(request)[:150]}},
         {
@@ -162,7 +164,11 @@ def card(
         ),
         *([context(STEP_NOTICE)] if request.filed_by_step else []),
         *([context(clip(f"Policy: {escape(policy)}", POLICY_SHOWN))] if policy else []),
-        *([context(clip(requirements_line(requirements), POLICY_SHOWN))] if requirements else []),
+        *(
+            [context(clip(requirements_line(requirements, in_order), POLICY_SHOWN))]
+            if requirements
+            else []
+        ),
         {
             "type": "section",
             "text": {

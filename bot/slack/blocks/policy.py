@@ -27,11 +27,21 @@ def policy_answer(lines: Sequence[str]) -> list[Block]:
     return shown
 
 
-def requirements_line(filled: Sequence[Filled]) -> str:
-    """Each requirement a policy rule sets and who filled it, for the card."""
-    parts = []
-    for text, needed, who in filled:
+def requirements_line(filled: Sequence[Filled], in_order: bool = False) -> str:
+    """Each requirement a policy rule sets and who filled it, for the card; `in_order`: they
+    are stages, numbered, the first not filled marked as the one that waits now and those
+    after it as locked."""
+    parts, waits = [], None
+    for number, (text, needed, who) in enumerate(filled, start=1):
         done = ", ".join(user(u) for u in who) if who else "nobody yet"
-        mark = ":white_check_mark:" if len(who) >= needed else ":hourglass_flowing_sand:"
-        parts.append(f"{mark} {escape(text)}: {done}")
+        full = len(who) >= needed
+        mark = ":white_check_mark:" if full else ":hourglass_flowing_sand:"
+        if in_order and waits is not None:
+            mark = ":lock:"
+        elif in_order and not full:
+            waits = number
+            done += " (waits now)"
+        parts.append((f"{number}. " if in_order else "") + f"{mark} {escape(text)}: {done}")
+    if in_order:
+        return "Requires, in order: " + " → ".join(parts)
     return "Requires " + " · ".join(parts)
