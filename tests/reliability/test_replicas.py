@@ -30,10 +30,9 @@ import aiohttp
 from bot.core.models import Action, NewRequest, Request, Status, Target
 from bot.sandbox.emulator import Emulator
 from bot.sandbox.slack_standin import Message, SlackStandin
-from bot.store import Store
 from tests.support.emulator import ACME_KEY
-from tests.support.processes import bot_env, start_bot_process, swept, wait_until
-from tests.support.replicas import APPROVALS, click_at, file_command, shown, submit_at
+from tests.support.processes import bot_env, swept, wait_until
+from tests.support.replicas import APPROVALS, click_at, file_command, serving, shown, submit_at
 from tests.support.slack import SLACK_SIGNING_SECRET
 
 OUTCOMES = "C0OPSLOG"
@@ -87,14 +86,7 @@ async def test_two_replicas_execute_every_request_once(
         SFVOPI_LEASE_SECONDS=str(LEASE),
         SFVOPI_SWEEP_INTERVAL_SECONDS="0.5",
     )
-    replicas = [
-        await start_bot_process("replica-a", env, tmp_path),
-        await start_bot_process("replica-b", env, tmp_path),
-    ]
-    store = Store(replica_database)
-    try:
-        await asyncio.gather(*(r.ready() for r in replicas))
-        await store.start()
+    async with serving(replica_database, env, tmp_path) as (replicas, store):
         slack.configure(replicas[0].url, SLACK_SIGNING_SECRET)
 
         # -- file requests: commands to either replica, and a few that will expire ----------
@@ -270,10 +262,6 @@ async def test_two_replicas_execute_every_request_once(
             f"{len(emulator.calls)} API calls; clicks done at "
             f"{clicked_at - started:.1f} s, all told at {told_at - started:.1f} s"
         )
-    finally:
-        for replica in replicas:
-            await replica.stop()
-        await store.close()
 
 
 async def test_two_survivors_finish_a_dead_replicas_work_once(
@@ -286,13 +274,8 @@ async def test_two_survivors_finish_a_dead_replicas_work_once(
     """Replica A dies (kill -9) with ten calls in flight; B and C race to take each over."""
     started = time.monotonic()
     env = bot_env(tmp_path, slack, emulator, replica_database, orgs_yaml, **QUICK_SWEEPS)
-    victim, *survivors = replicas = [
-        await start_bot_process(f"replica-{name}", env, tmp_path) for name in "abc"
-    ]
-    store = Store(replica_database)
-    try:
-        await asyncio.gather(*(r.ready() for r in replicas))
-        await store.start()
+    async with serving(replica_database, env, tmp_path, "abc") as (replicas, store):
+        victim, *survivors = replicas
         filed: list[Filed] = []
         for i in range(10):
             app, number = f"sfv_app_relk{i:03d}", f"+9180004{i:05d}"
@@ -367,10 +350,6 @@ async def test_two_survivors_finish_a_dead_replicas_work_once(
             f"{sum(emulator.effective.values())} effective; all told at "
             f"{told_at - started:.1f} s"
         )
-    finally:
-        for replica in replicas:
-            await replica.stop()
-        await store.close()
 
 
 async def test_two_replicas_check_a_drift_once_and_run_nothing(
@@ -383,12 +362,8 @@ async def test_two_replicas_check_a_drift_once_and_run_nothing(
     """A delete approved on both replicas at once after a number was linked to its app behind
     the bot's back: one claim, one read, one drift, back to pending, nothing deleted."""
     env = bot_env(tmp_path, slack, emulator, replica_database, orgs_yaml, **QUICK_SWEEPS)
-    replicas = [await start_bot_process(f"replica-{name}", env, tmp_path) for name in "ab"]
-    store = Store(replica_database)
     app, new = "sfv_app_drift0000001", "+918000599999"
-    try:
-        await asyncio.gather(*(r.ready() for r in replicas))
-        await store.start()
+    async with serving(replica_database, env, tmp_path) as (replicas, store):
         emulator.add_app(ACME_KEY, app, ["+918000500001", "+918000500002"])
         emulator.add_numbers(ACME_KEY, [new])
         request_id = await file_command(slack, replicas[0], f"delete {app} drift test")
@@ -437,7 +412,3 @@ async def test_two_replicas_check_a_drift_once_and_run_nothing(
         lines = [m.text for m in slack.thread(APPROVALS, card.ts) if "did not run" in m.text]
         assert len(lines) == 1 and f"{new} is now linked to {app}" in lines[0]
         assert "unlinks these 3 numbers" in str(card_of(slack, request_id)[0].blocks)
-    finally:
-        for replica in replicas:
-            await replica.stop()
-        await store.close()

@@ -22,8 +22,8 @@ from bot.sandbox.emulator import Emulator
 from bot.sandbox.slack_standin import SlackStandin
 from bot.store import Store
 from tests.support.emulator import ACME_KEY
-from tests.support.processes import BotProcess, bot_env, start_bot_process, swept
-from tests.support.replicas import file_command, shown, submit_at
+from tests.support.processes import BotProcess, bot_env, swept
+from tests.support.replicas import file_command, serving, shown, submit_at
 
 APP = "sfv_app_def789ghi012"
 NUMBERS = ["+918000000003", "+918000000004"]
@@ -78,15 +78,7 @@ async def test_two_replicas_undo_a_delete_once(
         SFVOPI_LEASE_SECONDS=str(LEASE),
         SFVOPI_SWEEP_INTERVAL_SECONDS="0.3",
     )
-    replicas = [
-        await start_bot_process("replica-a", env, tmp_path),
-        await start_bot_process("replica-b", env, tmp_path),
-    ]
-    store = Store(replica_database)
-    try:
-        await asyncio.gather(*(r.ready() for r in replicas))
-        await store.start()
-
+    async with serving(replica_database, env, tmp_path) as (replicas, store):
         deleted = await file_command(slack, replicas[0], f"delete {APP} retired, INC-4411")
         await approved_everywhere(slack, replicas, deleted, await shown(store, deleted))
         assert (await final(store, deleted)).status is Status.SUCCEEDED
@@ -113,7 +105,3 @@ async def test_two_replicas_undo_a_delete_once(
         assert deleted_events.count("claimed") == 1 and deleted_events.count("undone") == 1
         lines = [m.text for m in slack.messages("C0OPSLOG")]
         assert sum(1 for t in lines if re.search(rf"#{undo}\b", t)) == 1, lines
-    finally:
-        for replica in replicas:
-            await replica.stop()
-        await store.close()

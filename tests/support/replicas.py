@@ -9,6 +9,9 @@ import json
 import re
 import time
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -18,10 +21,18 @@ from bot.core.bound import approved_on
 from bot.sandbox.slack_standin import Message, SlackStandin
 from bot.sandbox.slack_workspace import APP_ID, TEAM_ID, buttons
 from bot.store import Store
-from tests.support.processes import BotProcess
+from tests.support.processes import BotProcess, start_bot_process
 from tests.support.slack import SLACK_SIGNING_SECRET
 
-__all__ = ["ANSWER_WAIT", "APPROVALS", "click_at", "file_command", "shown", "submit_at"]
+__all__ = [
+    "ANSWER_WAIT",
+    "APPROVALS",
+    "click_at",
+    "file_command",
+    "serving",
+    "shown",
+    "submit_at",
+]
 
 APPROVALS = "C0APPROVALS"
 # how long a click or a form waits for its answer: what is proved with replicas is once and
@@ -129,3 +140,21 @@ async def file_command(slack: SlackStandin, replica: BotProcess, text: str) -> i
     match = re.search(r"Request \*?#(\d+)", result.ephemeral.text)
     assert match, result.ephemeral.text
     return int(match.group(1))
+
+
+@asynccontextmanager
+async def serving(
+    database: str, env: dict[str, str], tmp_path: Path, names: str = "ab"
+) -> AsyncIterator[tuple[list[BotProcess], Store]]:
+    """`sfvopi-bot serve` replicas on one database (`replica-a`, `replica-b`, … one per
+    letter of `names`), each answering, and a store to read what they did; all stopped after."""
+    replicas = [await start_bot_process(f"replica-{name}", env, tmp_path) for name in names]
+    store = Store(database)
+    try:
+        await asyncio.gather(*(r.ready() for r in replicas))
+        await store.start()
+        yield replicas, store
+    finally:
+        for replica in replicas:
+            await replica.stop()
+        await store.close()
