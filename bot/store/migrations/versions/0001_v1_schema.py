@@ -1,9 +1,6 @@
 """The v1 schema: what metadata.create_all made before `announced` (schema_meta version 1).
 
 Written out, not taken from bot.store.schema, so later edits there cannot change history.
-
-Revision ID: 0001
-Revises:
 """
 
 from __future__ import annotations
@@ -13,8 +10,6 @@ from alembic import op
 
 revision = "0001"
 down_revision: str | None = None
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

@@ -3,9 +3,6 @@
 A 41-character id passed validation but overflowed varchar(32) on PostgreSQL. SQLite ignores
 the length, so there is nothing to do there. Widening is compatible with older code, so
 schema_meta stays at 2.
-
-Revision ID: 0003
-Revises: 0002
 """
 
 from __future__ import annotations
@@ -15,8 +12,6 @@ from alembic import op
 
 revision = "0003"
 down_revision: str | None = "0002"
-branch_labels = None
-depends_on = None
 
 COLUMNS = {
     "requests": ("requester", "decided_by", "channel_id", "card_channel"),

@@ -1,7 +1,4 @@
 """requests.decision_note: why a request was denied or cancelled, shown where it was decided.
-
-Revision ID: 0004
-Revises: 0003
 """
 
 from __future__ import annotations
@@ -11,8 +8,6 @@ from alembic import op
 
 revision = "0004"
 down_revision: str | None = "0003"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

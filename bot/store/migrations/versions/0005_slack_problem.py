@@ -2,9 +2,6 @@
 
 Shown by `/sfvopi status` and `/healthz`; `slack_problem_told` makes the requester hear of each
 problem once, not on every sweep.
-
-Revision ID: 0005
-Revises: 0004
 """
 
 from __future__ import annotations
@@ -14,8 +11,6 @@ from alembic import op
 
 revision = "0005"
 down_revision: str | None = "0004"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

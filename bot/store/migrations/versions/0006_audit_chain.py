@@ -6,9 +6,6 @@ PostgreSQL, 0 elsewhere and for old rows), which orders the live sink. Existing 
 here, request by request in id order, so an old database verifies like a new one.
 `audit_cursor` remembers how far each live sink has delivered, and which replica holds the
 delivery lease.
-
-Revision ID: 0006
-Revises: 0005
 """
 
 from __future__ import annotations
@@ -20,8 +17,6 @@ from bot.audit.chain import GENESIS, event_hash, new_uid
 
 revision = "0006"
 down_revision: str | None = "0005"
-branch_labels = None
-depends_on = None
 
 BATCH = 1000
 

@@ -5,9 +5,6 @@ UPDATE from a smaller step while the request is pending, so each step happens on
 replicas sweep. `reminder_done` is the last step fully posted, `reminder_lease_until` the
 poster's lease, and `reminder_sent` (JSON) the posts of the current step already made, so a
 retry after a refusal or a crash sends only what is missing.
-
-Revision ID: 0007
-Revises: 0006
 """
 
 from __future__ import annotations
@@ -17,8 +14,6 @@ from alembic import op
 
 revision = "0007"
 down_revision: str | None = "0006"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

@@ -4,9 +4,6 @@
 (`X-Slack-Retry-Num`) or the same event on another replica is handled once; old rows are
 pruned. `home_viewers` remembers who opened the bot's Home tab, so any replica can republish
 it when a request concerning them changes. `approvals.note` is an approver's optional note.
-
-Revision ID: 0008
-Revises: 0007
 """
 
 from __future__ import annotations
@@ -16,8 +13,6 @@ from alembic import op
 
 revision = "0008"
 down_revision: str | None = "0007"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

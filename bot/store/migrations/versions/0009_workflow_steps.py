@@ -3,9 +3,6 @@
 One row per `function_execution_id` Slack sent: the request the step filed (or why filing was
 refused), the execution's bot token until the step is completed (then dropped), and the lease
 under which one replica calls `functions.completeSuccess`/`completeError`, once.
-
-Revision ID: 0009
-Revises: 0008
 """
 
 from __future__ import annotations
@@ -15,8 +12,6 @@ from alembic import op
 
 revision = "0009"
 down_revision: str | None = "0008"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

@@ -6,9 +6,6 @@
 The escalation is claimed once by one conditional UPDATE (`review_escalation` 0 → 1, 2 once
 every post landed) and posted under `review_lease_until`, `review_sent` (JSON) recording the
 posts made; `review_told` (bits) and `review_told_lease` do the same for telling the review.
-
-Revision ID: 0010
-Revises: 0009
 """
 
 from __future__ import annotations
@@ -18,8 +15,6 @@ from alembic import op
 
 revision = "0010"
 down_revision: str | None = "0009"
-branch_labels = None
-depends_on = None
 
 _SLACK_ID = 255
 

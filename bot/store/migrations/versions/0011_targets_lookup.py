@@ -2,9 +2,6 @@
 
 Every new request asks it before it is filed; without the index the answer read every pending
 request's targets for the app, so a command cost more the more requests were waiting (issue 16).
-
-Revision ID: 0011
-Revises: 0010
 """
 
 from __future__ import annotations
@@ -13,8 +10,6 @@ from alembic import op
 
 revision = "0011"
 down_revision: str | None = "0010"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

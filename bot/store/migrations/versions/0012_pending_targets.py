@@ -4,9 +4,6 @@ several pending requests for one target between the check and the insert).
 
 The reservations of requests pending now are written here: per (org, app, number) the
 oldest pending request holds it, so targets already pending twice do not stop the upgrade.
-
-Revision ID: 0012
-Revises: 0011
 """
 
 from __future__ import annotations
@@ -16,8 +13,6 @@ from alembic import op
 
 revision = "0012"
 down_revision: str | None = "0011"
-branch_labels = None
-depends_on = None
 
 _BACKFILL = """
 INSERT INTO pending_targets (org, app_id, number, request_id)

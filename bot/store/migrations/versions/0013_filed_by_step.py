@@ -2,9 +2,6 @@
 
 `filed_by_step` marks a request a workflow step filed: its requester is the person the workflow
 named, which nobody verified, so they never approve it, and its card says so.
-
-Revision ID: 0013
-Revises: 0012
 """
 
 from __future__ import annotations
@@ -14,8 +11,6 @@ from alembic import op
 
 revision = "0013"
 down_revision: str | None = "0012"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

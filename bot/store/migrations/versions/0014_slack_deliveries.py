@@ -7,9 +7,6 @@ is carried over: an outcome not yet told, a pending request's reminder steps not
 (due at once: the dispatcher asks the policy in force and moves or drops them), a step left
 half-posted (its posts made are kept, done, so only the rest go out), an overdue review's
 escalation, a review not yet told.
-
-Revision ID: 0014
-Revises: 0013
 """
 
 from __future__ import annotations
@@ -23,8 +20,6 @@ from alembic import op
 
 revision = "0014"
 down_revision: str | None = "0013"
-branch_labels = None
-depends_on = None
 
 _DROPPED: list[tuple[str, Any, bool]] = [  # name, type, counter (NOT NULL DEFAULT 0)
     ("announced", sa.Integer(), True),

@@ -1,8 +1,5 @@
 """request_previews: what SFVoPI showed for a request, read when it was filed and again right
 before it ran (bot/core/preview.py), each with the fingerprint its `previewed` event carries.
-
-Revision ID: 0015
-Revises: 0014
 """
 
 from __future__ import annotations
@@ -12,8 +9,6 @@ from alembic import op
 
 revision = "0015"
 down_revision: str | None = "0014"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

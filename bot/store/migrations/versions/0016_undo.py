@@ -3,9 +3,6 @@
 An undo is a request like any other that names the request it takes back (`undoes`); undoing
 a delete recreates the app, and the recreate target records the new app's id before any
 number is linked to it, so a crash never leads to a second app.
-
-Revision ID: 0016
-Revises: 0015
 """
 
 from __future__ import annotations
@@ -15,8 +12,6 @@ from alembic import op
 
 revision = "0016"
 down_revision: str | None = "0015"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

@@ -3,9 +3,6 @@
 `run_after` is the time a requester asked for (`--at`); a request approved outside its change
 window waits in status `scheduled` until `run_at`, and expires if not run by `run_until`. The
 index serves the sweep that looks for scheduled requests now due.
-
-Revision ID: 0017
-Revises: 0016
 """
 
 from __future__ import annotations
@@ -15,8 +12,6 @@ from alembic import op
 
 revision = "0017"
 down_revision: str | None = "0016"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

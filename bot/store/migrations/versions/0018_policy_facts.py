@@ -4,9 +4,6 @@ were read at filing (bot/core/policy.py).
 `needs_admin` says why an admin must approve too (filed over a limit with `over: needs_admin`);
 `linked_numbers` is how many numbers a delete would unlink, from the preview read after
 filing, which rules bounding it select by.
-
-Revision ID: 0018
-Revises: 0017
 """
 
 from __future__ import annotations
@@ -16,8 +13,6 @@ from alembic import op
 
 revision = "0018"
 down_revision: str | None = "0017"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:
