@@ -4,6 +4,8 @@ of the request and each application of the rules once per decision."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from bot.core.bound import approved_on, unseen
 from bot.core.models import Request, Status
 from bot.core.org import Need, Org, Role, eligible_approvers, in_force
@@ -21,13 +23,13 @@ from bot.observability.context import request_scope
 REDECIDE_TRIES = 3  # a preview lands once after filing (and after a drift): one retry is usual
 
 
+@dataclass(eq=False, repr=False)
 class Deciding:
     """Approve, deny, cancel and expire, by the rules in rules.py, over the store's writes."""
 
-    def __init__(self, shared: Shared, access: Access, store: DecidingStore) -> None:
-        self.shared = shared
-        self.access = access
-        self.store = store
+    shared: Shared
+    access: Access
+    store: DecidingStore
 
     @request_scope
     async def decide(

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from bot.core import ids
 from bot.core.break_glass import incident_id
@@ -25,13 +26,13 @@ from bot.errors import InvalidId, InvalidRequest, NotAllowed
 log = logging.getLogger(__name__)
 
 
+@dataclass(eq=False, repr=False)
 class Filing:
     """Who may ask for what, where; the request stored pending (or claimed, breaking glass)."""
 
-    def __init__(self, shared: Shared, access: Access, store: FilingStore) -> None:
-        self.shared = shared
-        self.access = access
-        self.store = store
+    shared: Shared
+    access: Access
+    store: FilingStore
 
     async def file(
         self,

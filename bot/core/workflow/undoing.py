@@ -8,6 +8,7 @@ attempt without an id looks the app up instead (targets.recreate)."""
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Protocol
 
 from bot.core import failpoints, undo
@@ -30,22 +31,15 @@ class UndoingStore(UndoStore, PreviewStore, RequestLookup, Protocol):
     """What undoing needs of a store (a Protocol, as its parts are)."""
 
 
+@dataclass(eq=False, repr=False)
 class Undoing:
     """Files undos through the same filing (approvals, break-glass), and runs their targets."""
 
-    def __init__(
-        self,
-        shared: Shared,
-        access: Access,
-        filing: Filing,
-        store: UndoingStore,
-        client: SfvopiClient,
-    ) -> None:
-        self.shared = shared
-        self.access = access
-        self.filing = filing
-        self.store = store
-        self.client = client
+    shared: Shared
+    access: Access
+    filing: Filing
+    store: UndoingStore
+    client: SfvopiClient
 
     async def file(
         self,
