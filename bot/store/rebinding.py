@@ -8,11 +8,10 @@ from collections.abc import Sequence
 
 from sqlalchemy import and_, delete, exists, select, update
 
-from bot.core.deliveries import Kind, posted_with
+from bot.core.deliveries import Kind
 from bot.core.models import Request, Status
 from bot.core.preview import DRIFTED, Preview, Purpose
 from bot.errors import LostClaim
-from bot.store.outbox import owe_posts
 from bot.store.previews import Previews
 from bot.store.requests import _OWN_TARGETS
 from bot.store.schema import approvals_t, request_previews_t, requests_t
@@ -59,11 +58,10 @@ class Rebinding(Transitions, Previews):
                 raise LostClaim(request_id)
             await conn.execute(delete(approvals_t).where(approvals_t.c.request_id == request_id))
             await conn.execute(self._reservation("own", _OWN_TARGETS), {"id": request_id})
-            stored = await self._keep_preview(conn, request_id, Purpose.REBOUND, preview, now)
+            stored = await self._keep_preview(
+                conn, request_id, Purpose.REBOUND, preview, now, owed=owed
+            )
             await self._event(conn, request_id, now, "bot", DRIFTED, {**detail, "seq": stored.seq})
-            keys = [posted_with(recipient, stored.seq) for _, recipient in owed]
-            for (kind, _), key in zip(owed, keys, strict=True):
-                await owe_posts(conn, self._insert, request_id, kind, [key])
             return await self._load(conn, request_id)
 
     async def unpreviewed(self, filed_before: float, limit: int = 100) -> list[int]:

@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import copy
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable
+from typing import ParamSpec
 
-from bot.core.models import Action, Request, Target
+from bot.core.models import Request
 from bot.core.org import OrgDirectory, OrgsInForce
 from bot.core.ports import Admission, GroupMembers, RequestStore
 from bot.core.text import MAX_NOTE, MAX_REASON
@@ -55,6 +56,8 @@ __all__ = [
     "Workflow",
     "final_status",
 ]
+
+P = ParamSpec("P")
 
 
 class Workflow:
@@ -123,6 +126,23 @@ class Workflow:
         self.concerned = self.reading.concerned
         self.whoami = self.reading.whoami
         self.explain = self.explaining.explain
+        self.request = self._run_claimed(self.filing.file)
+        self.undo = self._run_claimed(self.undoing.file)
+
+    def _run_claimed(
+        self, file: Callable[P, Awaitable[ApprovalResult]]
+    ) -> Callable[P, Awaitable[Request]]:
+        """`file` (its very arguments), then the claim a break-glass filing comes back with
+        run at once: the request as filed, or finished. `request` is `filing.file` so run,
+        `undo` is `undoing.file`; a caller that answers first files, then `execute`s."""
+
+        async def run_claimed(*args: P.args, **kwargs: P.kwargs) -> Request:
+            filed = await file(*args, **kwargs)
+            if filed.claim is not None:
+                return await self.execute(filed.request.id, filed.claim)
+            return filed.request
+
+        return run_claimed
 
     def subscribe(self, listener: Listener) -> None:
         self.shared.listeners.append(listener)
@@ -150,77 +170,6 @@ class Workflow:
     @property
     def in_force(self) -> OrgsInForce:
         return self.shared.in_force
-
-    async def request(
-        self,
-        *,
-        requester: str,
-        action: Action | str,
-        targets: Sequence[Target | str],
-        reason: str,
-        org: str | None = None,
-        channel: str | None = None,
-        response_url: str | None = None,
-        dedupe_key: str | None = None,
-        again: bool = False,
-        break_glass: str | None = None,
-        at: str | None = None,
-    ) -> Request:
-        """Validates and stores a pending request; nothing is stored when anything is off.
-
-        A target that already waits in a pending request is refused (AlreadyPending) unless
-        `again` says the requester means a second one. `break_glass` (an incident id such as
-        "INC-4411", or "" where the org's policy needs none) runs it at once without a second
-        person, for a role the org's break-glass policy names, and returns it finished; an
-        approver reviews it afterwards (`review`). To answer first and run it after, use
-        `file` and `execute` its claim. `at` ("2026-12-08T02:00+05:30"): not run before then;
-        an approval outside the request's change windows holds it (status scheduled) until
-        they open, and the sweep runs it."""
-        filed = await self.file(
-            requester=requester,
-            action=action,
-            targets=targets,
-            reason=reason,
-            org=org,
-            channel=channel,
-            response_url=response_url,
-            dedupe_key=dedupe_key,
-            again=again,
-            break_glass=break_glass,
-            at=at,
-        )
-        if filed.claim is not None:
-            return await self.execute(filed.request.id, filed.claim)
-        return filed.request
-
-    async def undo(
-        self,
-        request_id: int,
-        *,
-        requester: str,
-        reason: str = "",
-        channel: str | None = None,
-        response_url: str | None = None,
-        dedupe_key: str | None = None,
-        break_glass: str | None = None,
-    ) -> Request:
-        """Files the undo of a request that ran (bot/core/undo.py): a request of its own,
-        pending for the approvals the org's `policy.undo` asks, or (`break_glass`) run at once
-        and returned finished. Refused (Conflict) when it did not run, its window is over, it
-        is undone or being undone, or no pre-image was recorded; another org's request is
-        answered as a missing one. To answer first and run it after, use `undoing.file`."""
-        filed = await self.undoing.file(
-            request_id,
-            requester=requester,
-            reason=reason,
-            channel=channel,
-            response_url=response_url,
-            dedupe_key=dedupe_key,
-            break_glass=break_glass,
-        )
-        if filed.claim is not None:
-            return await self.execute(filed.request.id, filed.claim)
-        return filed.request
 
     @request_scope
     async def approve(

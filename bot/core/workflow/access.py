@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from bot.core import ids
 from bot.core.models import Request
@@ -16,12 +17,12 @@ from bot.errors import InvalidRequest, MembershipPending, NotAllowed, RequestNot
 from bot.observability.context import bind
 
 
+@dataclass(eq=False, repr=False)
 class Access:
     """Memberships and visibility, from the org file in force and the user groups read."""
 
-    def __init__(self, shared: Shared, store: RequestLookup) -> None:
-        self.shared = shared
-        self.store = store
+    shared: Shared
+    store: RequestLookup
 
     def org_for(
         self, user: str, org: str | None, needs: Role, doing: str, groups: Groups | None = None

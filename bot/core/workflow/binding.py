@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from bot.core import failpoints
 from bot.core.bound import approved_on, owed_with, stops
@@ -26,16 +27,14 @@ SWEEP_GRACE = 5.0  # seconds a filed request's own read has before the sweep rea
 Spawn = Callable[..., None]  # the Slack layer's: starts work after the ack
 
 
+@dataclass(eq=False, repr=False)
 class Binding:
     """Reads previews through the SFVoPI client and keeps them; decides drift before a run."""
 
-    def __init__(
-        self, shared: Shared, store: BindingStore, reader: PreviewReader, deciding: Deciding
-    ) -> None:
-        self.shared = shared
-        self.store = store
-        self.reader = reader
-        self.deciding = deciding  # closes a request its rules refuse once the count is known
+    shared: Shared
+    store: BindingStore
+    reader: PreviewReader
+    deciding: Deciding  # closes a request its rules refuse once the count is known
 
     def after_filing(self, request: Request, spawn: Spawn) -> None:
         """A workflow listener's half: a request just filed gets its preview read, by work

@@ -4,6 +4,8 @@ of the request and each application of the rules once per decision."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from bot.core.bound import approved_on, unseen
 from bot.core.models import Request, Status
 from bot.core.org import Need, Org, Role, eligible_approvers, in_force
@@ -21,13 +23,13 @@ from bot.observability.context import request_scope
 REDECIDE_TRIES = 3  # a preview lands once after filing (and after a drift): one retry is usual
 
 
+@dataclass(eq=False, repr=False)
 class Deciding:
     """Approve, deny, cancel and expire, by the rules in rules.py, over the store's writes."""
 
-    def __init__(self, shared: Shared, access: Access, store: DecidingStore) -> None:
-        self.shared = shared
-        self.access = access
-        self.store = store
+    shared: Shared
+    access: Access
+    store: DecidingStore
 
     @request_scope
     async def decide(
@@ -233,17 +235,7 @@ class Deciding:
     async def refuse(self, request_id: int, why: str) -> Request | None:
         """Closes a pending request the rules refuse once its preview is read (a deny rule
         bounding the linked count): denied by the bot, with the rule's words."""
-        request = await self.store.transition(
-            request_id,
-            to=Status.DENIED,
-            actor="bot",
-            now=self.shared.clock(),
-            kind="denied",
-            detail={"reason": why},
-        )
-        if request is not None:
-            self.shared.changed(request)
-        return request
+        return await self._by_bot(request_id, Status.DENIED, why)
 
     async def expire_due(self) -> list[Request]:
         expired = []
@@ -260,12 +252,19 @@ class Deciding:
         """Expires a pending request, or (`source`) a scheduled one whose window passed, with
         `why` (None if it had already moved on). Every expiry goes through here, except the
         one the store decides inside an approval's transaction."""
+        return await self._by_bot(request_id, Status.EXPIRED, why, source)
+
+    async def _by_bot(
+        self, request_id: int, to: Status, why: str | None, source: Status = Status.PENDING
+    ) -> Request | None:
+        """A request the bot closes, its event named as its new status, with `why` as the
+        reason; every listener told. None when it had already moved on from `source`."""
         request = await self.store.transition(
             request_id,
-            to=Status.EXPIRED,
+            to=to,
             actor="bot",
             now=self.shared.clock(),
-            kind="expired",
+            kind=to.value,
             detail={"reason": why} if why else None,
             source=source,
         )
@@ -283,16 +282,7 @@ class Deciding:
         if org.unknown_groups(groups, Role.REQUESTER):
             return  # a group may still hold them: decided once its members are read
         why = f"its requester is no longer a requester in {org.name}"
-        cancelled = await self.store.transition(
-            request.id,
-            to=Status.CANCELLED,
-            actor="bot",
-            now=self.shared.clock(),
-            kind="cancelled",
-            detail={"reason": why},
-        )
-        if cancelled is not None:
-            self.shared.changed(cancelled)
+        await self._by_bot(request.id, Status.CANCELLED, why)
         raise Conflict(f"request #{request.id} was cancelled: {why}")
 
     async def enforce_org_file(self) -> list[Request]:

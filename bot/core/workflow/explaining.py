@@ -29,18 +29,13 @@ class Explained:
     ruled: RuleDecision | None  # None: the org's rules, listed
 
 
+@dataclass(eq=False, repr=False)
 class Explaining:
     """Any member of an org may read its policy, and ask what a request would need."""
 
-    def __init__(
-        self,
-        shared: Shared,
-        access: Access,
-        check_targets: Callable[[Action, Sequence[Target | str]], list[Target]],
-    ) -> None:
-        self.shared = shared
-        self.access = access
-        self.check_targets = check_targets
+    shared: Shared
+    access: Access
+    check_targets: Callable[[Action, Sequence[Target | str]], list[Target]]
 
     async def explain(
         self,

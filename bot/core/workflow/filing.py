@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from bot.core import ids
 from bot.core.break_glass import incident_id
@@ -25,13 +26,13 @@ from bot.errors import InvalidId, InvalidRequest, NotAllowed
 log = logging.getLogger(__name__)
 
 
+@dataclass(eq=False, repr=False)
 class Filing:
     """Who may ask for what, where; the request stored pending (or claimed, breaking glass)."""
 
-    def __init__(self, shared: Shared, access: Access, store: FilingStore) -> None:
-        self.shared = shared
-        self.access = access
-        self.store = store
+    shared: Shared
+    access: Access
+    store: FilingStore
 
     async def file(
         self,
@@ -50,15 +51,22 @@ class Filing:
         undoes: int | None = None,
         at: str | None = None,
     ) -> ApprovalResult:
-        """As `Workflow.request`, without running anything: a break-glass request comes back
-        claimed (`claim`), for the caller to `execute` (e.g. after answering Slack); if the
-        caller dies first, the lease lapses and a sweep runs it, once. A replay of the same
-        `dedupe_key` returns the first request, unclaimed.
+        """Validates and stores a pending request; nothing is stored when anything is off.
+        Nothing runs here: `Workflow.request` is this, then a break-glass claim run at once.
+
+        A target that already waits in a pending request is refused (AlreadyPending) unless
+        `again` says the requester means a second one. `break_glass` (an incident id such as
+        "INC-4411", or "" where the org's policy needs none), for a role the org's break-glass
+        policy names, runs it without a second person; an approver reviews it afterwards
+        (`review`). It comes back claimed (`claim`), for the caller to `execute` (e.g. after
+        answering Slack); if the caller dies first, the lease lapses and a sweep runs it,
+        once. A replay of the same `dedupe_key` returns the first request, unclaimed. `at`
+        ("2026-12-08T02:00+05:30"): not run before then; an approval outside the request's
+        change windows holds it (status scheduled) until they open, and the sweep runs it.
 
         `by_step`: a Workflow Builder step files it, naming a requester nobody verified (the
         rules in steps.py), and it is marked so. `undoes`: an undo the bot planned (only
-        Undoing files one: bot/core/workflow/undoing.py). `at`: not run before this time
-        (`--at 2026-12-08T02:00+05:30`), nor outside the request's change windows."""
+        Undoing files one: bot/core/workflow/undoing.py)."""
         steps.may_file(by_step, break_glass)
         try:
             action = Action(action)

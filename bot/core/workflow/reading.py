@@ -4,6 +4,8 @@ the reader belongs to."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from bot.core.models import Event, Request, Status
 from bot.core.org import Org, Role, eligible_approvers, in_force
 from bot.core.ports import ReadingStore
@@ -14,13 +16,13 @@ PENDING_SHOWN = 50  # the most `pending` lists; the count says how many more the
 WAITING = (Status.PENDING, Status.SCHEDULED)  # what `pending` lists: not run yet, not closed
 
 
+@dataclass(eq=False, repr=False)
 class Reading:
     """The reads a person (or an API client, in its one org) may make."""
 
-    def __init__(self, shared: Shared, access: Access, store: ReadingStore) -> None:
-        self.shared = shared
-        self.access = access
-        self.store = store
+    shared: Shared
+    access: Access
+    store: ReadingStore
 
     async def status(self, request_id: int, *, user: str, org: str | None = None) -> Request:
         """The request as the org file in force sees it, if `user` may see it (in `org`

@@ -3,6 +3,8 @@ request, by an approver who is not the person who broke glass."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from bot.core.break_glass import review_refusal
 from bot.core.models import Request, Review
 from bot.core.org import Org, Role
@@ -14,13 +16,13 @@ from bot.errors import Conflict, InvalidRequest, NotAllowed
 from bot.observability.context import request_scope
 
 
+@dataclass(eq=False, repr=False)
 class Reviewing:
     """The review's rules, then its one write (the store records it once)."""
 
-    def __init__(self, shared: Shared, access: Access, store: DecidingStore) -> None:
-        self.shared = shared
-        self.access = access
-        self.store = store
+    shared: Shared
+    access: Access
+    store: DecidingStore
 
     @request_scope
     async def review(

@@ -8,6 +8,7 @@ import asyncio
 import functools
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import TypeVar
 
 from bot.core import failpoints
@@ -29,22 +30,15 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
+@dataclass(eq=False, repr=False)
 class Running:
     """Executions under a claim; the SFVoPI client called once per target."""
 
-    def __init__(
-        self,
-        shared: Shared,
-        store: RunningStore,
-        client: SfvopiClient,
-        binding: Binding,
-        undoing: Undoing,
-    ) -> None:
-        self.shared = shared
-        self.store = store
-        self.client = client
-        self.binding = binding  # the preview read again before the first call
-        self.undoing = undoing
+    shared: Shared
+    store: RunningStore
+    client: SfvopiClient
+    binding: Binding  # the preview read again before the first call
+    undoing: Undoing
 
     @request_scope
     async def execute(

@@ -8,6 +8,7 @@ one lifted lets it run)."""
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass, field
 
 from bot.core.models import Request, Status
 from bot.core.org import OrgDirectory
@@ -23,17 +24,16 @@ from bot.observability.context import request_scope
 log = logging.getLogger(__name__)
 
 
+@dataclass(eq=False, repr=False)
 class Scheduling:
     """Held requests run when due, once, by whichever replica claims them first."""
 
-    def __init__(
-        self, shared: Shared, store: ScheduleStore, running: Running, deciding: Deciding
-    ) -> None:
-        self.shared = shared
-        self.store = store
-        self.running = running
-        self.deciding = deciding  # its expiry, from scheduled
-        self._planned_for: OrgDirectory | None = None  # the org file every hold was checked by
+    shared: Shared
+    store: ScheduleStore
+    running: Running
+    deciding: Deciding  # its expiry, from scheduled
+    # the org file every hold was checked by
+    _planned_for: OrgDirectory | None = field(default=None, init=False)
 
     async def sweep(self) -> list[Request]:
         """Runs, moves or expires each held request that is due; every held request when the

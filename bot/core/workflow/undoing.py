@@ -8,6 +8,7 @@ attempt without an id looks the app up instead (targets.recreate)."""
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Protocol
 
 from bot.core import failpoints, undo
@@ -30,22 +31,15 @@ class UndoingStore(UndoStore, PreviewStore, RequestLookup, Protocol):
     """What undoing needs of a store (a Protocol, as its parts are)."""
 
 
+@dataclass(eq=False, repr=False)
 class Undoing:
     """Files undos through the same filing (approvals, break-glass), and runs their targets."""
 
-    def __init__(
-        self,
-        shared: Shared,
-        access: Access,
-        filing: Filing,
-        store: UndoingStore,
-        client: SfvopiClient,
-    ) -> None:
-        self.shared = shared
-        self.access = access
-        self.filing = filing
-        self.store = store
-        self.client = client
+    shared: Shared
+    access: Access
+    filing: Filing
+    store: UndoingStore
+    client: SfvopiClient
 
     async def file(
         self,
@@ -58,9 +52,12 @@ class Undoing:
         dedupe_key: str | None = None,
         break_glass: str | None = None,
     ) -> ApprovalResult:
-        """Files the undo of `request_id` for `requester` (a requester in its org): pending
-        for approvals per the org's `policy.undo`, or claimed, breaking glass. Another org's
-        request is answered as a missing one; every other refusal says why (Conflict)."""
+        """Files the undo of `request_id`, a request that ran (bot/core/undo.py), for
+        `requester` (a requester in its org): a request of its own, pending for the approvals
+        the org's `policy.undo` asks, or claimed, breaking glass (`Workflow.undo` runs that
+        claim at once). Refused (Conflict) when it did not run, its window is over, it is
+        undone or being undone, or no pre-image was recorded; another org's request is
+        answered as a missing one."""
         original, org, role = await self.access.visible(request_id, requester, Role.REQUESTER)
         if role < Role.REQUESTER:
             raise NotAllowed(
