@@ -103,8 +103,7 @@ class Checker(PolicyChecks, MemberChecks, StepChecks, ClientChecks):
             self.problem(line, f"{where}: expected a mapping of settings, not {kind_of(body)}")
             return None
         problems_before = len(self.problems)
-        self.unknown_keys(body, _ORG_KEYS, f"{where}: ", "key")
-        self.duplicate_keys(body, f"{where}: ", "given more than once")
+        self.known_keys(body, _ORG_KEYS, where)
 
         api_key = self.api_key(where, body)
         approval_channel = self.channel(where, body, "approval_channel", required=True)

@@ -56,8 +56,7 @@ class LimitChecks(RuleChecks):
             self.problem(list_line, f"{say} must be a mapping like {_EXAMPLE}, not {kind_of(body)}")
             return None
         before = len(self.problems)
-        self.unknown_keys(body, _LIMIT_KEYS, f"{say}: ", "key")
-        self.duplicate_keys(body, f"{say}: ", "given more than once")
+        self.known_keys(body, _LIMIT_KEYS, say)
         per = self._per(say, body)
         counted = [key for key in ("targets", "requests") if key in body]
         if len(counted) != 1:

@@ -79,6 +79,11 @@ class Checks:
         for key, line in mapping.duplicates:
             self.problem(line, f"{prefix}{key} {what} (first on line {mapping.line_of(key)})")
 
+    def known_keys(self, body: Map, known: tuple[str, ...], say: str) -> None:
+        """Says each key of `body` that is not one of `known`, or is given twice."""
+        self.unknown_keys(body, known, f"{say}: ", "key")
+        self.duplicate_keys(body, f"{say}: ", "given more than once")
+
     def section(
         self, body: Map, key: str, say: str, like: str, known: tuple[str, ...]
     ) -> Map | None:

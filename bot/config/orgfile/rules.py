@@ -80,8 +80,7 @@ class RuleChecks(WindowChecks):
             )
             return None
         before = len(self.problems)
-        self.unknown_keys(body, _RULE_KEYS, f"{say}: ", "key")
-        self.duplicate_keys(body, f"{say}: ", "given more than once")
+        self.known_keys(body, _RULE_KEYS, say)
         approvers = self._approvers(say, body)
         rule = Rule(
             index=index,
