@@ -19,7 +19,7 @@ ENV_VAR = re.compile(r"[A-Z_][A-Z0-9_]*")
 
 class Checks:
     """What every part of the check shares: the problems found so far, and how keys are
-    checked (unknown, duplicated, a whole number)."""
+    checked (unknown, duplicated, a whole number, true or false)."""
 
     def __init__(self, source: str, environ: Mapping[str, str]) -> None:
         self.source = source
@@ -109,6 +109,15 @@ class Checks:
             return default
         if value < 1:
             self.problem(line, f"{where}: {what} must be at least 1, not {value}")
+            return default
+        return value
+
+    def true_or_false(self, where: str, mapping: Map, key: str, what: str, default: bool) -> bool:
+        value = mapping.get(key, default)
+        if not isinstance(value, bool):
+            self.problem(
+                mapping.line_of(key), f"{where}: {what} must be true or false, not {show(value)}"
+            )
             return default
         return value
 

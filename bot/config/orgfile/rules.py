@@ -260,16 +260,10 @@ class RuleChecks(WindowChecks):
 
     def _in_order(self, say: str, body: Map) -> bool:
         """`requires_in_order: true`: the requirements are stages, one after another."""
-        if "requires_in_order" not in body:
-            return False
-        value = body.get("requires_in_order")
-        line = body.line_of("requires_in_order")
-        if not isinstance(value, bool):
-            self.problem(line, f"{say}: requires_in_order must be true or false, not {show(value)}")
-            return False
+        value = self.true_or_false(say, body, "requires_in_order", "requires_in_order", False)
         if value and "requires" not in body:
             self.problem(
-                line,
+                body.line_of("requires_in_order"),
                 f"{say}: requires_in_order orders the requirements, but the rule has no "
                 "requires: list them, or drop it",
             )
