@@ -25,15 +25,7 @@ class LimitChecks(RuleChecks):
     shares); a limit with a problem is reported and left out."""
 
     def limits(self, where: str, policy: Map) -> tuple[Limit, ...]:
-        raw = policy.get("limits")
-        if raw is None:
-            return ()
-        if not isinstance(raw, list):
-            self.problem(
-                policy.line_of("limits"),
-                f"{where}: policy limits must be a list like [{_EXAMPLE}], not {kind_of(raw)}",
-            )
-            return ()
+        raw = self.optional_list(policy, "limits", f"{where}: policy limits", f"like [{_EXAMPLE}]")
         found: list[Limit] = []
         for index, body in enumerate(raw, start=1):
             limit = self.limit(where, index, body, policy.line_of("limits"))

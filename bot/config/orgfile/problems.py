@@ -19,7 +19,7 @@ ENV_VAR = re.compile(r"[A-Z_][A-Z0-9_]*")
 
 class Checks:
     """What every part of the check shares: the problems found so far, and how keys are
-    checked (unknown, duplicated, a whole number, true or false)."""
+    checked (unknown, duplicated, a whole number, true or false, an optional list)."""
 
     def __init__(self, source: str, environ: Mapping[str, str]) -> None:
         self.source = source
@@ -119,6 +119,16 @@ class Checks:
                 mapping.line_of(key), f"{where}: {what} must be true or false, not {show(value)}"
             )
             return default
+        return value
+
+    def optional_list(self, body: Map, key: str, say: str, like: str) -> list[Any]:
+        """`body[key]` as a list: empty when absent, or (said) when not a list."""
+        value = body.get(key)
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            self.problem(body.line_of(key), f"{say} must be a list {like}, not {kind_of(value)}")
+            return []
         return value
 
 

@@ -41,15 +41,7 @@ class RuleChecks(WindowChecks):
     """Reads `policy: rules:`; a rule with a problem is reported and left out."""
 
     def rules(self, where: str, policy: Map, has_break_glass: bool) -> tuple[Rule, ...]:
-        raw = policy.get("rules")
-        if raw is None:
-            return ()
-        if not isinstance(raw, list):
-            self.problem(
-                policy.line_of("rules"),
-                f"{where}: policy rules must be a list of rules (- name: …), not {kind_of(raw)}",
-            )
-            return ()
+        raw = self.optional_list(policy, "rules", f"{where}: policy rules", "of rules (- name: …)")
         rules: list[Rule] = []
         names: dict[str, int] = {}
         for index, body in enumerate(raw, start=1):
