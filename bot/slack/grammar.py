@@ -84,7 +84,7 @@ def parse(text: str) -> Command:
                 org, args = _take_org(args)
             else:
                 break
-        parsed = _unlink(args, org) if name == "unlink" else _delete(args, org)
+        parsed = _targeted(name, args, org)
         if glass is not None and parsed.break_glass is not None:
             raise ParseError(f"`{BREAK_GLASS}` is given twice")
         glass = glass if glass is not None else parsed.break_glass
@@ -181,12 +181,11 @@ def _policy(args: list[str], org: str | None) -> Command:
     return Command("policy", org=org, action=Action(action), targets=targets)
 
 
-def _unlink(args: list[str], org: str | None) -> Command:
+def _targeted(name: str, args: list[str], org: str | None) -> Command:
+    """`unlink` or `delete`: its targets, then what follows them (`_tail`)."""
     rest = list(args)
-    targets = _unlink_targets(rest)
-    return Command(
-        "unlink", org=org, action=Action.UNLINK, targets=targets, **_tail(rest, "unlink")
-    )
+    targets = _unlink_targets(rest) if name == "unlink" else _delete_targets(rest)
+    return Command(name, org=org, action=Action(name), targets=targets, **_tail(rest, name))
 
 
 def _unlink_targets(rest: list[str]) -> tuple[Target, ...]:
@@ -203,14 +202,6 @@ def _unlink_targets(rest: list[str]) -> tuple[Target, ...]:
     except InvalidId as exc:
         raise ParseError(exc.message) from None
     return tuple(Target(app, n) for n in numbers)
-
-
-def _delete(args: list[str], org: str | None) -> Command:
-    rest = list(args)
-    targets = _delete_targets(rest)
-    return Command(
-        "delete", org=org, action=Action.DELETE, targets=targets, **_tail(rest, "delete")
-    )
 
 
 def _delete_targets(rest: list[str]) -> tuple[Target, ...]:

@@ -103,8 +103,7 @@ class Checker(PolicyChecks, MemberChecks, StepChecks, ClientChecks):
             self.problem(line, f"{where}: expected a mapping of settings, not {kind_of(body)}")
             return None
         problems_before = len(self.problems)
-        self.unknown_keys(body, _ORG_KEYS, f"{where}: ", "key")
-        self.duplicate_keys(body, f"{where}: ", "given more than once")
+        self.known_keys(body, _ORG_KEYS, where)
 
         api_key = self.api_key(where, body)
         approval_channel = self.channel(where, body, "approval_channel", required=True)
@@ -154,19 +153,10 @@ class Checker(PolicyChecks, MemberChecks, StepChecks, ClientChecks):
         return str(value)
 
     def channel_list(self, where: str, body: Map) -> tuple[str, ...]:
-        value = body.get("command_channels")
+        say, like = f"{where}: command_channels", "of channel ids, like [C0123ABCD]"
         line = body.line_of("command_channels")
-        if value is None:
-            return ()
-        if not isinstance(value, list):
-            self.problem(
-                line,
-                f"{where}: command_channels must be a list of channel ids, like [C0123ABCD], "
-                f"not {kind_of(value)}",
-            )
-            return ()
         channels: list[str] = []
-        for item in value:
+        for item in self.optional_list(body, "command_channels", say, like):
             if self._channel_ok(item):
                 if item not in channels:
                     channels.append(item)

@@ -25,15 +25,7 @@ class LimitChecks(RuleChecks):
     shares); a limit with a problem is reported and left out."""
 
     def limits(self, where: str, policy: Map) -> tuple[Limit, ...]:
-        raw = policy.get("limits")
-        if raw is None:
-            return ()
-        if not isinstance(raw, list):
-            self.problem(
-                policy.line_of("limits"),
-                f"{where}: policy limits must be a list like [{_EXAMPLE}], not {kind_of(raw)}",
-            )
-            return ()
+        raw = self.optional_list(policy, "limits", f"{where}: policy limits", f"like [{_EXAMPLE}]")
         found: list[Limit] = []
         for index, body in enumerate(raw, start=1):
             limit = self.limit(where, index, body, policy.line_of("limits"))
@@ -56,8 +48,7 @@ class LimitChecks(RuleChecks):
             self.problem(list_line, f"{say} must be a mapping like {_EXAMPLE}, not {kind_of(body)}")
             return None
         before = len(self.problems)
-        self.unknown_keys(body, _LIMIT_KEYS, f"{say}: ", "key")
-        self.duplicate_keys(body, f"{say}: ", "given more than once")
+        self.known_keys(body, _LIMIT_KEYS, say)
         per = self._per(say, body)
         counted = [key for key in ("targets", "requests") if key in body]
         if len(counted) != 1:

@@ -73,12 +73,9 @@ class PolicyChecks(LimitChecks):
             where, raw, "ttl_minutes", "policy ttl_minutes", DEFAULT_TTL_MINUTES
         )
         ttl_read = len(self.problems) == unread
-        self_approval = raw.get("self_approval", DEFAULT_SELF_APPROVAL)
-        if not isinstance(self_approval, bool):
-            self.problem(
-                raw.line_of("self_approval"),
-                f"{where}: policy self_approval must be true or false, not {show(self_approval)}",
-            )
+        self_approval = self.true_or_false(
+            where, raw, "self_approval", "policy self_approval", DEFAULT_SELF_APPROVAL
+        )
         deny_reason = self.need(
             where, raw, "deny_reason", Need.OPTIONAL, (Need.OPTIONAL, Need.REQUIRED)
         )
@@ -162,14 +159,9 @@ class PolicyChecks(LimitChecks):
         if raw is None:
             return None
         roles = self.break_glass_roles(where, raw)
-        require = raw.get("require_incident", True)
-        if not isinstance(require, bool):
-            self.problem(
-                raw.line_of("require_incident"),
-                f"{where}: policy break_glass require_incident must be true or false, not "
-                f"{show(require)}",
-            )
-            require = True
+        require = self.true_or_false(
+            where, raw, "require_incident", "policy break_glass require_incident", True
+        )
         within = self.whole_number(
             where, raw, "review_within_minutes", "policy break_glass review_within_minutes", 60
         )
@@ -316,14 +308,7 @@ class PolicyChecks(LimitChecks):
     def rebind_on_change(self, where: str, policy: Map, action: Action) -> bool:
         """`policy: {delete: {rebind_on_change: false}}`: run even if the preview changed."""
         own = policy.get(action.value)
-        if not isinstance(own, Map) or "rebind_on_change" not in own:
+        if not isinstance(own, Map):
             return True
-        value = own.get("rebind_on_change")
-        if not isinstance(value, bool):
-            self.problem(
-                own.line_of("rebind_on_change"),
-                f"{where}: policy {action.value} rebind_on_change must be true or false, not "
-                f"{show(value)}",
-            )
-            return True
-        return value
+        what = f"policy {action.value} rebind_on_change"
+        return self.true_or_false(where, own, "rebind_on_change", what, True)

@@ -19,7 +19,7 @@ ENV_VAR = re.compile(r"[A-Z_][A-Z0-9_]*")
 
 class Checks:
     """What every part of the check shares: the problems found so far, and how keys are
-    checked (unknown, duplicated, a whole number)."""
+    checked (unknown, duplicated, a whole number, true or false, an optional list)."""
 
     def __init__(self, source: str, environ: Mapping[str, str]) -> None:
         self.source = source
@@ -79,6 +79,11 @@ class Checks:
         for key, line in mapping.duplicates:
             self.problem(line, f"{prefix}{key} {what} (first on line {mapping.line_of(key)})")
 
+    def known_keys(self, body: Map, known: tuple[str, ...], say: str) -> None:
+        """Says each key of `body` that is not one of `known`, or is given twice."""
+        self.unknown_keys(body, known, f"{say}: ", "key")
+        self.duplicate_keys(body, f"{say}: ", "given more than once")
+
     def section(
         self, body: Map, key: str, say: str, like: str, known: tuple[str, ...]
     ) -> Map | None:
@@ -105,6 +110,25 @@ class Checks:
         if value < 1:
             self.problem(line, f"{where}: {what} must be at least 1, not {value}")
             return default
+        return value
+
+    def true_or_false(self, where: str, mapping: Map, key: str, what: str, default: bool) -> bool:
+        value = mapping.get(key, default)
+        if not isinstance(value, bool):
+            self.problem(
+                mapping.line_of(key), f"{where}: {what} must be true or false, not {show(value)}"
+            )
+            return default
+        return value
+
+    def optional_list(self, body: Map, key: str, say: str, like: str) -> list[Any]:
+        """`body[key]` as a list: empty when absent, or (said) when not a list."""
+        value = body.get(key)
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            self.problem(body.line_of(key), f"{say} must be a list {like}, not {kind_of(value)}")
+            return []
         return value
 
 

@@ -41,15 +41,7 @@ class RuleChecks(WindowChecks):
     """Reads `policy: rules:`; a rule with a problem is reported and left out."""
 
     def rules(self, where: str, policy: Map, has_break_glass: bool) -> tuple[Rule, ...]:
-        raw = policy.get("rules")
-        if raw is None:
-            return ()
-        if not isinstance(raw, list):
-            self.problem(
-                policy.line_of("rules"),
-                f"{where}: policy rules must be a list of rules (- name: …), not {kind_of(raw)}",
-            )
-            return ()
+        raw = self.optional_list(policy, "rules", f"{where}: policy rules", "of rules (- name: …)")
         rules: list[Rule] = []
         names: dict[str, int] = {}
         for index, body in enumerate(raw, start=1):
@@ -80,8 +72,7 @@ class RuleChecks(WindowChecks):
             )
             return None
         before = len(self.problems)
-        self.unknown_keys(body, _RULE_KEYS, f"{say}: ", "key")
-        self.duplicate_keys(body, f"{say}: ", "given more than once")
+        self.known_keys(body, _RULE_KEYS, say)
         approvers = self._approvers(say, body)
         rule = Rule(
             index=index,
@@ -261,16 +252,10 @@ class RuleChecks(WindowChecks):
 
     def _in_order(self, say: str, body: Map) -> bool:
         """`requires_in_order: true`: the requirements are stages, one after another."""
-        if "requires_in_order" not in body:
-            return False
-        value = body.get("requires_in_order")
-        line = body.line_of("requires_in_order")
-        if not isinstance(value, bool):
-            self.problem(line, f"{say}: requires_in_order must be true or false, not {show(value)}")
-            return False
+        value = self.true_or_false(say, body, "requires_in_order", "requires_in_order", False)
         if value and "requires" not in body:
             self.problem(
-                line,
+                body.line_of("requires_in_order"),
                 f"{say}: requires_in_order orders the requirements, but the rule has no "
                 "requires: list them, or drop it",
             )

@@ -27,16 +27,13 @@ class StepChecks(Checks):
         raw = self.section(body, "workflow_steps", say, like, _STEP_KEYS)
         if raw is None:
             return None
-        enabled = raw.get("enabled")
-        if not isinstance(enabled, bool):
+        if "enabled" not in raw:
             self.problem(
-                raw.line_of("enabled"),
-                f"{say} enabled must be true or false, not {show(enabled)}"
-                if "enabled" in raw
-                else f"{say} enabled is missing: say enabled: true to let steps file here",
+                raw.line, f"{say} enabled is missing: say enabled: true to let steps file here"
             )
+        enabled = self.true_or_false(where, raw, "enabled", "workflow_steps enabled", False)
         requesters = self.step_requesters(say, raw, members)
-        return StepPolicy(requesters) if enabled is True else None
+        return StepPolicy(requesters) if enabled else None
 
     def step_requesters(
         self, say: str, raw: Map, members: Mapping[str, Role] | None
