@@ -1,5 +1,4 @@
-"""requests.announced: a bit per announcement post, so a retry skips the ones already made.
-"""
+"""requests.announced: a bit per announcement post, so a retry skips the ones already made."""
 
 from __future__ import annotations
 

@@ -1,5 +1,4 @@
-"""requests.decision_note: why a request was denied or cancelled, shown where it was decided.
-"""
+"""requests.decision_note: why a request was denied or cancelled, shown where it was decided."""
 
 from __future__ import annotations
 
