@@ -6,7 +6,8 @@ from __future__ import annotations
 from dataclasses import replace
 
 from bot.core.models import Action, Approval, Request, Status, Target, TargetState
-from bot.observability.metrics import BotMetrics
+from bot.observability.metrics import BotMetrics, slack_error_label
+from bot.slack import refusals
 
 T0 = 1_700_000_000.0
 
@@ -70,3 +71,14 @@ def test_a_decision_counts_once_with_its_delay_and_a_recovery_is_no_approval() -
     delay = "sfvopi_bot_time_to_decision_seconds_sum"
     assert value(metrics, delay, org="acme", decision="approved") == 90
     assert value(metrics, delay, org="acme", decision="denied") == 600
+
+
+def test_every_slack_refusal_the_bot_explains_keeps_a_label_of_its_own() -> None:
+    """The metrics' closed label set and bot/slack/refusals.py list Slack's codes apart (the
+    layers may not import each other): an explained code counted as "other" would hide it."""
+    explained = (set(refusals.TRANSIENT) | set(refusals.TOKEN) | set(refusals.FIXES)) - {
+        "connection"  # a network failure, labelled by what the client met (timeout, ...)
+    }
+    assert explained
+    assert {code: slack_error_label(code) for code in explained} == {c: c for c in explained}
+    assert slack_error_label("no_such_code_from_slack") == "other"
