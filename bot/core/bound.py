@@ -43,7 +43,10 @@ def stops(approved: Preview | None, now: Preview, *, rebind: bool) -> list[str]:
 
 
 def gone(preview: Preview) -> list[str]:
-    """The targets already gone, each as the requester is told: nothing to do for them."""
+    """The targets already gone, each as the requester is told: nothing to do for them (an
+    undo's numbers not linked now are what it puts back: none)."""
+    if preview.action is Action.UNDO:
+        return []
     if preview.action is Action.DELETE:
         missing = [a.app_id for a in preview.apps if not a.found]
         return [f"app {app} does not exist: nothing to do" for app in missing]

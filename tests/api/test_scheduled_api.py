@@ -17,11 +17,14 @@ ONE = [{"app_id": APP, "number": "+918000000001"}]
 
 
 @pytest.fixture
-def api_orgs_yaml() -> str:
+def api_orgs_yaml(request: pytest.FixtureRequest) -> str:
     window = 'windows: [{days: mon-sun, from: "10:00", to: "11:00", tz: UTC}]'
-    return API_ORGS_YAML.replace(
+    yaml = API_ORGS_YAML.replace(
         "      unlink: {approvals: 1}\n", f"      unlink: {{approvals: 1, {window}}}\n", 1
     )
+    if getattr(request, "param", None) == "a year":
+        yaml = yaml.replace("    policy:\n", "    policy:\n      schedule_within_hours: 8784\n", 1)
+    return yaml
 
 
 async def test_at_files_a_request_not_run_before_it(bot: RunningBot, bot_clock: BotClock) -> None:
@@ -62,3 +65,22 @@ async def test_a_scheduled_request_is_cancelled_through_the_api(
     assert cancelled.status == 200, cancelled.body
     assert cancelled.body["state"] == "cancelled"
     assert cancelled.body["decision_note"] == "change postponed"
+
+
+@pytest.mark.parametrize("api_orgs_yaml", ["a year"], indirect=True)
+async def test_at_as_far_as_a_year_or_the_year_9999_is_answered_never_a_500(
+    bot: RunningBot, bot_clock: BotClock
+) -> None:
+    """Under the longest `schedule_within_hours` an org file may say (8,784 h): the last
+    minute of it files, the year 9999 and a date past it are refused (before, under
+    `schedule_within_hours: 100000000`: 500 "the bot could not do this" and a traceback)."""
+    bot_clock.at = START
+    api = ApiUser.for_bot(bot.url, API_TOKENS["incident-bot"])
+    last = "2028-01-16T10:30Z"  # START + 8,784 h is 2028-01-16T08:00Z: past it, refused
+    within = "2028-01-16T07:59Z"
+    for i, (at, status) in enumerate(
+        ((within, 201), (last, 422), ("9999-12-31T23:59-23:59", 422), ("9999-12-31T10:30Z", 422))
+    ):
+        number = f"+91800000001{i}"
+        filed = await api.file("unlink", [{"app_id": APP, "number": number}], "x", at=at)
+        assert filed.status == status, (at, filed.body)

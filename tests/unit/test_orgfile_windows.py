@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
 import yaml
 
 from bot.config.orgfile import parse_orgs
@@ -148,3 +149,17 @@ def test_windows_that_never_open_are_reported_with_their_line() -> None:
 def test_a_misspelt_window_key_is_a_problem_with_its_line() -> None:
     said = "\n".join(_problems(WINDOWED.replace("windows: [{days: mon-fri", "window: [{days: mon")))
     assert "orgs.yml:" in said and "unknown" in said and "'window'" in said, said
+
+
+@pytest.mark.parametrize("hours", ["100000000", "1" + "0" * 400])
+def test_schedule_within_hours_is_at_most_a_year(hours: str) -> None:
+    """Beyond a year no window or time can be computed for it (`--at 9999-12-31T23:59Z` was a
+    500 under `schedule_within_hours: 100000000`)."""
+    written = f"schedule_within_hours: {hours}"
+    (found,) = _problems(WINDOWED.replace("schedule_within_hours: 48", written))
+    assert found.endswith(
+        f"org acme: policy schedule_within_hours must be at most 8784, not {hours}"
+    )
+    assert not _problems(
+        WINDOWED.replace("schedule_within_hours: 48", "schedule_within_hours: 8784")
+    )

@@ -261,3 +261,15 @@ def test_a_break_glass_card_offers_undo_beside_its_review() -> None:
     shown = break_glass.card(request, undo=undo.offer(request, 24, NOW))
     ids = [e["action_id"] for b in shown if b["type"] == "actions" for e in b["elements"]]
     assert ids[-1] == blocks.UNDO and len(ids) == 3  # Acknowledge, Flag, Undo
+
+
+def test_the_undo_window_is_at_most_a_year() -> None:
+    """Every finished request's card says until when Undo is offered: a window of 100,000,000
+    hours ends past the year 9999, which no card could show (every card failed to render)."""
+    wrong = ORGS_YAML.replace(
+        "      delete: {approvals: 2}\n",
+        "      delete: {approvals: 2}\n      undo: {window_hours: 100000000}\n",
+    )
+    with pytest.raises(OrgFileError) as raised:
+        parse_orgs(wrong, ORG_ENV)
+    assert "policy undo window_hours must be at most 8784, not 100000000" in str(raised.value)

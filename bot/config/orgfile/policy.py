@@ -17,6 +17,7 @@ from bot.core.org import (
     DEFAULT_SCHEDULE_WITHIN_HOURS,
     DEFAULT_SELF_APPROVAL,
     DEFAULT_TTL_MINUTES,
+    MOST_HOURS_AHEAD,
     BreakGlass,
     Need,
     Policy,
@@ -112,6 +113,7 @@ class PolicyChecks(LimitChecks):
             "schedule_within_hours",
             "policy schedule_within_hours",
             DEFAULT_SCHEDULE_WITHIN_HOURS,
+            MOST_HOURS_AHEAD,
         )
         if len(self.problems) > before:
             return None

@@ -101,7 +101,9 @@ class Checks:
         self.duplicate_keys(raw, f"{say} ", "given more than once")
         return raw
 
-    def whole_number(self, where: str, mapping: Map, key: str, what: str, default: int) -> int:
+    def whole_number(
+        self, where: str, mapping: Map, key: str, what: str, default: int, most: int | None = None
+    ) -> int:
         value = mapping.get(key, default)
         line = mapping.line_of(key)
         if isinstance(value, bool) or not isinstance(value, int):
@@ -109,6 +111,9 @@ class Checks:
             return default
         if value < 1:
             self.problem(line, f"{where}: {what} must be at least 1, not {value}")
+            return default
+        if most is not None and value > most:
+            self.problem(line, f"{where}: {what} must be at most {most}, not {value}")
             return default
         return value
 

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from bot.config.orgfile.problems import Checks
 from bot.config.orgfile.yaml_lines import Map
 from bot.core.models import Action
-from bot.core.org import DEFAULT_UNDO_WINDOW_HOURS
+from bot.core.org import DEFAULT_UNDO_WINDOW_HOURS, MOST_HOURS_AHEAD
 
 __all__ = ["UNDO_KEYS", "undo_window", "written"]
 
@@ -22,7 +22,12 @@ def undo_window(checks: Checks, where: str, policy: Map) -> int:
     if not isinstance(raw, Map):  # absent, or a mistake action_approvals reports
         return DEFAULT_UNDO_WINDOW_HOURS
     return checks.whole_number(
-        where, raw, "window_hours", "policy undo window_hours", DEFAULT_UNDO_WINDOW_HOURS
+        where,
+        raw,
+        "window_hours",
+        "policy undo window_hours",
+        DEFAULT_UNDO_WINDOW_HOURS,
+        MOST_HOURS_AHEAD,
     )
 
 

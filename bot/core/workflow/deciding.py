@@ -237,6 +237,11 @@ class Deciding:
         bounding the linked count): denied by the bot, with the rule's words."""
         return await self._by_bot(request_id, Status.DENIED, why)
 
+    async def withdraw(self, request_id: int, why: str) -> Request | None:
+        """Cancels, by the bot, a held request the org file in force no longer lets run (its
+        requester or its approvers changed), with why; None if it had moved on."""
+        return await self._by_bot(request_id, Status.CANCELLED, why, Status.SCHEDULED)
+
     async def expire_due(self) -> list[Request]:
         expired = []
         for request_id in await self.store.due_for_expiry(self.shared.clock()):

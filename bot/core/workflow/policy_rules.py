@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 from bot.core.models import Action, Request, Target
-from bot.core.org import Groups, Org, Role
+from bot.core.org import Groups, Org, Role, eligible_approvers
 from bot.core.policy import RuleDecision
 from bot.core.requirements import out_of_turn
 from bot.errors import MembershipPending, NotAllowed
@@ -115,3 +115,23 @@ def quorum(org: Org, request: Request, groups: Groups) -> Callable[[Sequence[str
         return ruled.met(approvers, lambda user: org.role_of(user, known), known)
 
     return met
+
+
+def lapsed(org: Org, request: Request, groups: Groups) -> str | None:
+    """Why a request held for its window may no longer run under the org file in force: its
+    requester lost the role, or its approvals, counted as a quorum counts them now (only
+    people who still approve; the policy's approvals and teams now), fall short. None: it
+    stands. `groups`: every user group granting a role read."""
+    role = org.role_of(request.requester, groups)
+    if role is None or role < Role.REQUESTER:
+        return f"its requester is no longer a requester in {org.name}"
+    eligible = eligible_approvers(org, request, groups)
+    approving = [a for a in request.approvers if a in eligible]
+    needed = max(request.approvals_needed, org.policy.decide_for(request).approvals)
+    met = quorum(org, request, groups)
+    if len(approving) >= needed and (met is None or met(approving)):
+        return None
+    return (
+        f"the approvals it was held on no longer meet its quorum in {org.name} (an approver "
+        "lost the role, or the policy now asks more); file it again if still needed"
+    )

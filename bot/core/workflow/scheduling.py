@@ -11,14 +11,16 @@ import logging
 from dataclasses import dataclass, field
 
 from bot.core.models import Request, Status
-from bot.core.org import OrgDirectory
+from bot.core.org import OrgDirectory, Role
 from bot.core.ports import ScheduleStore
 from bot.core.windows import runs_at_text
+from bot.core.workflow import policy_rules
+from bot.core.workflow.access import unless_pending
 from bot.core.workflow.deciding import Deciding
 from bot.core.workflow.holding import wait_for
 from bot.core.workflow.running import Running
 from bot.core.workflow.shared import Shared
-from bot.errors import LostClaim, NeverOpens
+from bot.errors import LostClaim, MembershipPending, NeverOpens
 from bot.observability.context import request_scope
 
 log = logging.getLogger(__name__)
@@ -51,8 +53,9 @@ class Scheduling:
 
     @request_scope
     async def settle(self, request_id: int) -> Request | None:
-        """One held request, under the org file in force now: run if its window is open,
-        moved if it now opens elsewhen, expired if it can no longer run."""
+        """One held request, under the org file in force now: cancelled if its requester or
+        approvals no longer stand, run if its window is open, moved if it now opens elsewhen,
+        expired if it can no longer run."""
         request = await self.store.get(request_id)
         if request is None or request.status is not Status.SCHEDULED:
             return None
@@ -66,6 +69,14 @@ class Scheduling:
                 f"it was approved to run in its change window, but was not run before "
                 f"{runs_at_text(request.run_until, 'UTC', now)}; file it again if still needed",
             )
+        try:
+            groups = await self.shared.members([org])
+            unless_pending(org, groups, Role.REQUESTER)
+        except MembershipPending:
+            return None  # settled by a later sweep, once its user groups are read
+        lapsed = policy_rules.lapsed(org, request, groups)
+        if lapsed is not None:  # held on people: they must still stand when it runs
+            return await self.deciding.withdraw(request.id, lapsed)
         try:
             wait = wait_for(org, request, now)
         except NeverOpens as exc:

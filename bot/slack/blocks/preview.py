@@ -53,7 +53,8 @@ def preview_blocks(request: Request, stored: StoredPreview | None) -> list[Block
         rest = len(preview.apps) - APPS_SHOWN
         more = f"… and {rest} more apps (see the thread)" if rest > 0 else ""
     else:
-        lines = [_number_line(n, ran) for n in preview.numbers[:NUMBERS_SHOWN]]
+        line = _undo_line if preview.action is Action.UNDO else _number_line
+        lines = [line(n, ran) for n in preview.numbers[:NUMBERS_SHOWN]]
         rest = len(preview.numbers) - NUMBERS_SHOWN
         more = f"… and {rest} more numbers (each is a target above)" if rest > 0 else ""
     return [section(clip(heading + "\n" + "\n".join(lines), tail=more))]
@@ -84,6 +85,25 @@ def _number_line(n: NumberPreview, ran: bool = False) -> str:
         verb = "was not" if ran else "is not"
         return f"• {number} {verb} linked to {app}: nothing to do"
     return f"• {app} {'did' if ran else 'does'} not exist: nothing to unlink from it"
+
+
+def _undo_line(n: NumberPreview, ran: bool = False) -> str:
+    """An undo's number: what it links again (never "nothing to do": not linked is what it
+    puts right), as it is now or (`ran`) as it was right before the run."""
+    number, app = f"`{escape(inert(n.number))}`", f"`{escape(inert(n.app_id))}`"
+    if n.state is LinkState.LINKED:
+        return (
+            f"• {number} was linked to {app} already"
+            if ran
+            else (f"• {number} is linked to {app} already: nothing to put back")
+        )
+    if n.state is LinkState.NOT_IN_APP:
+        if ran:
+            return f"• {number} was not linked to {app}"
+        return f"• {number} is not linked to {app} now: the undo links it again"
+    if ran:
+        return f"• {app} did not exist"
+    return f"• {app} does not exist now: the undo recreates it first, if it deleted it"
 
 
 def preview_thread(request: Request, stored: StoredPreview) -> list[str]:
