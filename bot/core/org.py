@@ -27,8 +27,8 @@ DEFAULT_SELF_APPROVAL = False
 DEFAULT_UNDO_WINDOW_HOURS = 24
 DEFAULT_SCHEDULE_WITHIN_HOURS = 168  # how far ahead --at may ask: a week
 MOST_HOURS_AHEAD = 8784
-"""How far `schedule_within_hours` and an undo's `window_hours` may reach: a year (a time
-much further has no date a card can show, nor a window the horizon can find)."""
+"""How far `schedule_within_hours`, an undo's `window_hours` and `ttl_minutes` may reach: a
+year (a time much further has no date a card can show, nor a window the horizon can find)."""
 ADMIN_TOO = Requirement(approvals=1, approver_role=Role.ADMIN)  # over a limit: `needs_admin`
 
 

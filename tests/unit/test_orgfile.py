@@ -373,6 +373,16 @@ def test_ttl_at_least_one() -> None:
     ]
 
 
+def test_ttl_at_most_a_year() -> None:
+    """A card shows when its request expires: 100,000,000,000 minutes is past the year 9999,
+    which no card can show (reminders are bounded by the ttl already)."""
+    assert problems(edited("ttl_minutes: 60", "ttl_minutes: 100000000000")) == [
+        "org acme: policy ttl_minutes must be at most 527040, not 100000000000"
+    ]
+    orgs = parse_orgs(edited("ttl_minutes: 60", "ttl_minutes: 527040"), ORG_ENV)
+    assert orgs.get("acme").policy.ttl_minutes == 527040
+
+
 def test_self_approval_must_be_a_boolean() -> None:
     assert problems(edited("self_approval: false", "self_approval: never")) == [
         "org acme: policy self_approval must be true or false, not 'never'"

@@ -71,7 +71,12 @@ class PolicyChecks(LimitChecks):
         rebind = {action: self.rebind_on_change(where, raw, action) for action in Action}
         unread = len(self.problems)
         ttl = self.whole_number(
-            where, raw, "ttl_minutes", "policy ttl_minutes", DEFAULT_TTL_MINUTES
+            where,
+            raw,
+            "ttl_minutes",
+            "policy ttl_minutes",
+            DEFAULT_TTL_MINUTES,
+            MOST_HOURS_AHEAD * 60,
         )
         ttl_read = len(self.problems) == unread
         self_approval = self.true_or_false(
