@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from dataclasses import fields as dataclass_fields
 from typing import TypeVar
 
+from bot.core import ids
 from bot.core.apps import AppFields, Strict
 
 __all__ = ["AppFields", "AppInfo", "AvailableNumber", "NumberLink", "parse_list"]
@@ -36,6 +37,12 @@ class AppInfo(Strict):
     created_by: int | None = None
     created_at: str | None = None
     updated_at: str | None = None
+
+    def __post_init__(self) -> None:
+        # a new app's id goes into paths, the store and cards: an answer naming anything
+        # else is not one to act on (the client makes it an UnexpectedResponse)
+        if not ids.APP_ID.fullmatch(self.app_id):
+            raise ValueError("app's app_id is not an app id")
 
     @property
     def fields(self) -> AppFields:

@@ -210,8 +210,9 @@ async def test_create_unauthorized(api: respx.MockRouter, client: SfvopiClient) 
         httpx.RemoteProtocolError("dropped"),
         httpx.Response(200, text="not json"),
         httpx.Response(200, json=ok({"app_id": "sfv_app_new000000001"})),
+        httpx.Response(200, json=ok({**NEW_APP, "app_id": "sfv_app_x` <!channel> /../y"})),
     ],
-    ids=["500", "timeout", "dropped", "garbage", "partial"],
+    ids=["500", "timeout", "dropped", "garbage", "partial", "not-an-app-id"],
 )
 async def test_a_create_that_may_have_applied_is_never_sent_again(
     api: respx.MockRouter, client: SfvopiClient, answer: Any
