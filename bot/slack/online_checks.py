@@ -88,6 +88,12 @@ async def list_groups(
                     for org in directory.orgs.values()
                     if org.workflow_steps is not None and group in org.workflow_steps.groups()
                 ),
+                *(
+                    f"approvers under {rule.label} in {org.name}"
+                    for org in directory.orgs.values()
+                    for rule in org.policy.rules
+                    if group in rule.groups()
+                ),
             ]
         )
         try:

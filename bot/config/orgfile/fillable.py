@@ -223,7 +223,7 @@ class Stages:
         enabled = f" (line {steps.line})" if rule is not None else ""
         return rule.line if rule is not None else steps.line, (
             f"workflow_steps is enabled{enabled}, but {_a(action)} request a step files{under} "
-            f"needs {counted(need + STEP_EXTRA_APPROVALS, 'approval')} ({whose}'s {need}, and "
+            f"needs {counted(need + STEP_EXTRA_APPROVALS, 'approval')} ({need} by {whose}, and "
             f"{STEP_EXTRA_APPROVALS} more because a step's requester is only the workflow's "
             f"word, who never approves it), and at most {_people(most)} could give one "
             f"({could.who()}{named}): it can never be approved and expires after {self.ttl}. "
@@ -302,4 +302,4 @@ def _people(n: int) -> str:
 
 
 def _a(action: Action) -> str:
-    return f"{'an' if action is Action.UNDO else 'a'} {action.value}"
+    return f"{'an' if action.value[0] in 'aeiou' else 'a'} {action.value}"
