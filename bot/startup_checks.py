@@ -19,6 +19,7 @@ from pathlib import Path
 
 from bot.config.checks import MODES, Mode, fallback_settings, load_settings, slack_secret_problems
 from bot.config.orgfile import load_orgs
+from bot.config.orgfile.fillable import unfillable
 from bot.config.settings import Settings, environ_with_dotenv
 from bot.core.org import OrgDirectory
 from bot.errors import OrgFileError
@@ -35,7 +36,8 @@ __all__ = [
 
 @dataclass
 class Report:
-    """What a check found: `problems` stop start-up; `notes` are worth a look but do not."""
+    """What a check found: `problems` stop start-up; `notes` are worth a look but do not, nor
+    do `warnings`: a policy stage nobody could fill (bot/config/orgfile/fillable.py)."""
 
     modes: tuple[Mode, ...]
     problems: list[str] = field(default_factory=list)
@@ -46,6 +48,8 @@ class Report:
     database: str | None = None  # a summary line when the database was checked and is fine
     slack: str | None = None  # a summary line when Slack was asked (online) and said yes
     groups: list[str] = field(default_factory=list)  # each user group's members (online)
+    members: dict[str, frozenset[str]] = field(default_factory=dict)  # the same, by group
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -104,6 +108,8 @@ async def check_configuration(
     token_problems = any("SLACK_BOT_TOKEN" in p or "SLACK_APP_TOKEN" in p for p in report.problems)
     if online and usable is not None and "slack_api_url" not in bad_fields and not token_problems:
         await _ask_slack(report, usable)
+    if report.directory is not None:
+        report.warnings = unfillable(report.directory, str(report.orgs_file), report.members)
     return report
 
 
@@ -124,7 +130,9 @@ async def _ask_slack(report: Report, settings: Settings) -> None:
     report.problems += slack_problems
     report.slack = identity
     if identity is not None and report.directory is not None:
-        group_problems, report.groups = await list_groups(settings, report.directory)
+        group_problems, report.groups, report.members = await list_groups(
+            settings, report.directory
+        )
         report.problems += group_problems
 
 

@@ -127,6 +127,11 @@ def _schemas(max_targets: int) -> dict[str, Any]:
                 },
                 "final": {"type": "boolean", "description": "no further change of state"},
                 "requester": {"type": "string"},
+                "filed_by_step": {
+                    "type": "boolean",
+                    "description": "filed by a Workflow Builder step: the requester is the one "
+                    "the workflow named, which nobody verified",
+                },
                 "reason": {"type": "string"},
                 "approvals": _answer(
                     {

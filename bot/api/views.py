@@ -37,6 +37,7 @@ def request_view(request: Request, preview: StoredPreview | None = None) -> dict
         "state": request.status.value,
         "final": request.status.final,
         "requester": request.requester,
+        "filed_by_step": request.filed_by_step,
         "reason": request.reason,
         "approvals": {
             "needed": request.approvals_needed,

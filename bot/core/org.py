@@ -107,6 +107,8 @@ class Policy:
         default_factory=lambda: dict.fromkeys(Action, Schedule()), hash=False
     )
     schedule_within_hours: int = DEFAULT_SCHEDULE_WITHIN_HOURS
+    # where each action's policy is written in the org file (for check-config's warnings)
+    lines: Mapping[Action, int] = field(default_factory=dict, hash=False, compare=False)
 
     def approvals_needed(self, action: Action) -> int:
         return self.approvals.get(action, DEFAULT_APPROVALS)
@@ -176,6 +178,7 @@ class StepPolicy:
     a workflow's author can name."""
 
     requesters: tuple[str, ...] = ()
+    line: int = field(default=0, compare=False)  # `workflow_steps:` in the org file (0: none)
 
     def groups(self) -> tuple[str, ...]:
         return tuple(r for r in self.requesters if ids.USERGROUP_ID.fullmatch(r))
@@ -223,6 +226,7 @@ class Org:
     members: Mapping[str, Role] = field(default_factory=dict, hash=False)
     api_clients: tuple[ApiClient, ...] = field(default=(), hash=False)
     workflow_steps: StepPolicy | None = None  # None: workflow steps may not file here
+    line: int = field(default=0, compare=False)  # where it starts in the org file (0: none)
 
     def role_of(self, user: str, groups: Groups | None = None) -> Role | None:
         """The highest of the user's own role and those of the known groups they are in."""

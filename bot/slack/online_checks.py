@@ -54,9 +54,12 @@ async def ask_slack(settings: Settings, modes: Sequence[str]) -> tuple[list[str]
     return problems, identity if not problems else None
 
 
-async def list_groups(settings: Settings, directory: OrgDirectory) -> tuple[list[str], list[str]]:
+async def list_groups(
+    settings: Settings, directory: OrgDirectory
+) -> tuple[list[str], list[str], dict[str, frozenset[str]]]:
     """Each user group the org file grants a role to, with its members as Slack lists them
-    now; or why Slack would not list it (nobody would get that group's role)."""
+    now; or why Slack would not list it (nobody would get that group's role). Then the
+    members of each group listed, for the policy's warnings (bot/config/orgfile/fillable.py)."""
     from slack_sdk.web.async_client import AsyncWebClient
 
     from bot.slack.refusals import classify
@@ -70,6 +73,7 @@ async def list_groups(settings: Settings, directory: OrgDirectory) -> tuple[list
     )
     problems: list[str] = []
     lines: list[str] = []
+    listed: dict[str, frozenset[str]] = {}
     for group in sorted(directory.groups()):
         granted = ", ".join(
             [
@@ -84,6 +88,12 @@ async def list_groups(settings: Settings, directory: OrgDirectory) -> tuple[list
                     for org in directory.orgs.values()
                     if org.workflow_steps is not None and group in org.workflow_steps.groups()
                 ),
+                *(
+                    f"approvers under {rule.label} in {org.name}"
+                    for org in directory.orgs.values()
+                    for rule in org.policy.rules
+                    if group in rule.groups()
+                ),
             ]
         )
         try:
@@ -93,10 +103,11 @@ async def list_groups(settings: Settings, directory: OrgDirectory) -> tuple[list
             why = _GROUP_REFUSALS.get(error, f"Slack refused to list it ({error})")
             problems.append(f"user group {group} ({granted}): {why}; nobody gets its role")
             continue
+        listed[group] = frozenset(members)
         shown = ", ".join(sorted(members)) or "nobody"
         count = f"{len(members)} member{'s' if len(members) != 1 else ''}"
         lines.append(f"user group {group} ({granted}): {count}: {shown}")
-    return problems, lines
+    return problems, lines, listed
 
 
 _GROUP_REFUSALS = {

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.config.orgfile import load_orgs, summary
+from bot.config.orgfile.fillable import unfillable
 from bot.config.settings import Settings, environ_with_dotenv
 from bot.errors import OrgFileError
 from bot.startup_checks import MODES, Mode, check_configuration
@@ -85,6 +86,8 @@ def check_config(args: argparse.Namespace) -> int:
     if not report.ok:
         for problem in report.problems:
             print(problem, file=sys.stderr)
+        for warning in report.warnings:
+            print(f"warning: {warning}", file=sys.stderr)
         commands = " and ".join(f"`sfvopi-bot {mode}`" for mode in report.modes)
         print(
             f"check-config: {_count(len(report.problems), 'problem')} (checked for {commands}); "
@@ -106,6 +109,7 @@ def check_config(args: argparse.Namespace) -> int:
         print(line)
     for note in report.notes:
         print(f"note: {note}")
+    _warn(report.warnings)
     return 0
 
 
@@ -127,7 +131,20 @@ def _check_orgs_only(path: Path | None) -> int:
         "note: only the organization file was checked (--orgs-only), not the settings, "
         "Slack secrets or database"
     )
+    _warn(unfillable(directory, str(path)))
     return 0
+
+
+def _warn(warnings: list[str]) -> None:
+    """Policy stages nobody could fill: the bot starts all the same, but such requests
+    expire unapproved."""
+    for warning in warnings:
+        print(f"warning: {warning}")
+    if warnings:
+        print(
+            f"check-config: {_count(len(warnings), 'warning')}: the bot would start, but the "
+            "requests named above could never be approved"
+        )
 
 
 MODE_CHOICES: dict[str, tuple[Mode, ...]] = {

@@ -254,6 +254,7 @@ def test_check_config_on_the_example(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""
     assert f"{EXAMPLE}: OK, 2 organizations" in result.stdout
+    assert "warning" not in result.stdout
     for expected in ("org acme", "org globex", "SFVOPI_API_KEY_ACME", "SFVOPI_API_KEY_GLOBEX"):
         assert expected in result.stdout
     assert "delete 2 approvals" in result.stdout
@@ -302,6 +303,58 @@ def test_check_config_on_a_broken_file(tmp_path: Path) -> None:
         "(expected viewer, requester, approver, admin)"
     ) in result.stderr.splitlines()
     assert not any(key in result.stdout + result.stderr for key in KEYS)
+
+
+ADMIN_STAGE = ORGS_YAML.replace(
+    "      self_approval: false\n",
+    """\
+      self_approval: false
+      rules:
+        - {name: prod, apps: ['sfv_app_prod_*'], approvers: [S0NETOPS]}
+      limits:
+        - {name: bulk, action: delete, per: requester, targets: 5, within: 1h, over: needs_admin}
+""",
+    1,
+)  # rule 'prod' on line 13
+
+
+def test_check_config_warns_of_a_stage_nobody_could_fill_but_passes(tmp_path: Path) -> None:
+    """An admin's approval over a limit, under a rule only S0NETOPS may approve: unless an
+    admin is in the group, such a request expires; the bot would still start."""
+    path = write_orgs(tmp_path, ADMIN_STAGE)
+    warning = (
+        f"warning: {path}:13: org acme: policy rule 1 'prod' lets only members of S0NETOPS "
+        "approve, and limit 1 'bulk' asks one more approval from an admin for a delete over it "
+        "(over: needs_admin); an admin outside S0NETOPS is refused, so unless one of the org's "
+        "admins (U0DAVE) is in S0NETOPS, a request over the limit under this rule can never be "
+        "approved and expires after 60 minutes. Add admin to the rule's approvers (approvers: "
+        "[S0NETOPS, admin]), or make sure an admin is in S0NETOPS (check-config --online lists "
+        "its members)"
+    )
+    closing = (
+        "check-config: 1 warning: the bot would start, but the requests named above could "
+        "never be approved"
+    )
+    orgs_only = run_cli(
+        "check-config", "--orgs-only", "--orgs", str(path), env=ORG_ENV, cwd=tmp_path
+    )
+    assert orgs_only.returncode == 0, orgs_only.stderr
+    assert orgs_only.stderr == ""
+    assert orgs_only.stdout.splitlines()[-2:] == [warning, closing]
+
+    everything = run_cli(
+        "check-config", "--orgs", str(path), env={**ORG_ENV, **SLACK_SECRETS}, cwd=tmp_path
+    )
+    assert everything.returncode == 0, everything.stderr
+    assert everything.stdout.splitlines()[-2:] == [warning, closing]
+    assert f"{path}: OK, 2 organizations" in everything.stdout
+
+    broken = ADMIN_STAGE.replace("U0ALICE: requester", "U0ALICE: aprover")
+    refused = run_cli(
+        "check-config", "--orgs", str(write_orgs(tmp_path, broken)), env=ORG_ENV, cwd=tmp_path
+    )
+    assert refused.returncode == 1
+    assert "warning:" not in refused.stdout + refused.stderr  # the file did not load
 
 
 def test_check_config_names_a_missing_key_variable(tmp_path: Path) -> None:

@@ -29,6 +29,7 @@ def test_each_worked_file_checks_clean(
     assert main(["check-config", "--orgs-only", "--orgs", str(EXAMPLES / name)]) == 0
     out, err = capsys.readouterr()
     assert "limits:" in out and err == ""
+    assert "warning" not in out  # no policy stage nobody could fill
 
 
 def test_the_sandbox_runs_the_small_team() -> None:

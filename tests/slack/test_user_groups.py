@@ -310,14 +310,16 @@ async def test_over_the_socket_a_slow_group_list_still_acks_in_time_then_works(
 # -- check-config --online ---------------------------------------------------------------
 
 
-async def check_config_online(slack: SlackStandin, tmp_path: Path) -> tuple[int, str, str]:
+async def check_config_online(
+    slack: SlackStandin, tmp_path: Path, orgs_yaml: str = GROUPED
+) -> tuple[int, str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "SFVOPI_"))}
     env |= ORG_ENV | {
         "PYTHONPATH": str(REPO),
         "SLACK_BOT_TOKEN": SLACK_BOT_TOKEN,
         "SLACK_SIGNING_SECRET": "0123456789abcdef0123456789abcdef",
         "SLACK_API_URL": slack.api_url,
-        "SFVOPI_ORGS_FILE": str(write_orgs(tmp_path, GROUPED)),
+        "SFVOPI_ORGS_FILE": str(write_orgs(tmp_path, orgs_yaml)),
         "SFVOPI_DATABASE_URL": f"sqlite:///{tmp_path / 'bot.db'}",
     }
     process = await asyncio.create_subprocess_exec(
@@ -356,6 +358,47 @@ async def test_check_config_online_lists_each_groups_members(
     assert code == 1
     assert f"user group {OPS_TEAM} (requester in acme): Slack has no user group with this id" in err
     assert "user group S0ONCALL (approver in acme): 2 members" not in err
+
+
+NETOPS = "S0NETOPS"
+NETOPS_ONLY = ORGS_YAML.replace(
+    "      self_approval: false\n",
+    f"""\
+      self_approval: false
+      rules:
+        - {{name: prod, apps: ['sfv_app_prod_*'], approvers: [{NETOPS}]}}
+      limits:
+        - {{name: bulk, action: delete, per: requester, targets: 5, within: 1h, over: needs_admin}}
+""",
+    1,
+)  # rule 'prod' on line 13
+
+
+async def test_check_config_online_warns_when_no_admin_is_in_the_only_group_a_rule_admits(
+    slack: SlackStandin, tmp_path: Path
+) -> None:
+    """Offline it can only say "unless"; with the group read, it is sure either way."""
+    slack.set_usergroup(NETOPS, ["U0BOB", "U0CAROL"])
+    code, out, err = await check_config_online(slack, tmp_path, NETOPS_ONLY)
+    assert code == 0, err
+    (warning,) = [line for line in out.splitlines() if line.startswith("warning:")]
+    assert warning.startswith(
+        f"warning: {tmp_path / 'orgs.yml'}:13: org acme: policy rule 1 'prod' lets only members "
+        f"of {NETOPS} approve, and limit 1 'bulk' asks one more approval from an admin"
+    )
+    assert (
+        f"and none of the org's admins (U0DAVE) is in {NETOPS} as Slack lists it now: a request "
+        "over the limit under this rule can never be approved and expires after 60 minutes. "
+        f"Add admin to the rule's approvers (approvers: [{NETOPS}, admin]), or add an admin to "
+        f"{NETOPS}"
+    ) in warning
+    assert out.splitlines()[-1].startswith("check-config: 1 warning: the bot would start")
+    assert f"user group {NETOPS} (approvers under rule 1 'prod' in acme): 2 members" in out
+
+    slack.set_usergroup(NETOPS, ["U0BOB", "U0DAVE"])
+    code, out, err = await check_config_online(slack, tmp_path, NETOPS_ONLY)
+    assert code == 0, err
+    assert "warning" not in out
 
 
 # -- the cache itself, over the stand-in ---------------------------------------------------

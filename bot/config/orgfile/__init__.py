@@ -5,7 +5,8 @@ its line and a reason a person can act on, because a half-understood authorizati
 worse than none. API keys never sit in the file; it names the environment variable holding each.
 
 loading with line numbers (yaml_lines) · problems and the shared checks · policy · members ·
-workflow_steps · clients (the HTTP API's) · checker (the whole file) · summary (check-config).
+workflow_steps · clients (the HTTP API's) · checker (the whole file) · summary (check-config)
+· fillable (check-config's warnings: policy stages nobody could fill).
 """
 
 from __future__ import annotations

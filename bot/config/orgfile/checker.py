@@ -133,6 +133,7 @@ class Checker(PolicyChecks, MemberChecks, StepChecks, ClientChecks):
             members=members,
             api_clients=api_clients,
             workflow_steps=steps,
+            line=line,
         )
 
     def api_key(self, where: str, body: Map) -> SecretStr | None:

@@ -136,6 +136,7 @@ class PolicyChecks(LimitChecks):
             limits=limits,
             schedules=schedules,
             schedule_within_hours=within,
+            lines={a: raw.line_of(a.value) for a in Action if a.value in raw},
         )
 
     def rules_open(

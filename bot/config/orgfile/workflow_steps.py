@@ -33,7 +33,7 @@ class StepChecks(Checks):
             )
         enabled = self.true_or_false(where, raw, "enabled", "workflow_steps enabled", False)
         requesters = self.step_requesters(say, raw, members)
-        return StepPolicy(requesters) if enabled else None
+        return StepPolicy(requesters, line=raw.line) if enabled else None
 
     def step_requesters(
         self, say: str, raw: Map, members: Mapping[str, Role] | None
