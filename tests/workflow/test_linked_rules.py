@@ -6,6 +6,7 @@ rule closes it in the rule's words, whether the count came after filing or in a 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 
 import pytest
@@ -153,3 +154,30 @@ async def test_a_drift_to_a_count_a_deny_rule_bounds_closes_the_request_in_its_w
     assert (told.count(Status.PENDING), told.count(Status.DENIED)) == (1, 1)
     with pytest.raises(Conflict, match="was denied"):
         await ruled.approve(request_id, approver="U0BOB")
+
+
+async def test_a_drift_left_pending_by_a_crash_is_closed_by_the_sweep(
+    ruled: Workflow, emulator: Emulator, memory_store: MemoryStore
+) -> None:
+    """The drift committed (its count kept) and the replica died before closing it: the
+    next sweep, on any replica, closes it once."""
+    told: list[Status] = []
+    request_id = await drifting_to_ten(ruled, emulator, told)
+    refuse = ruled.deciding.refuse
+
+    async def died(*args: object) -> None:
+        raise RuntimeError("the replica died here")
+
+    ruled.deciding.refuse = died  # type: ignore[method-assign]
+    with pytest.raises(RuntimeError):
+        await ruled.approve(request_id, approver="U0DAVE")
+    ruled.deciding.refuse = refuse  # type: ignore[method-assign]
+    left = await memory_store.get(request_id)
+    assert left is not None and left.status is Status.PENDING and left.linked_numbers == 10
+
+    await asyncio.gather(ruled.sweep(), ruled.sweep())
+
+    request = await ruled.status(request_id, user="U0ALICE")
+    assert request.status is Status.DENIED and request.decided_by == "bot"
+    assert [e.kind for e in await memory_store.events(request_id)].count("denied") == 1
+    assert told.count(Status.DENIED) == 1

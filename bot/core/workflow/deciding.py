@@ -300,23 +300,28 @@ class Deciding:
         raise Conflict(f"request #{request.id} was cancelled: {why}")
 
     async def enforce_org_file(self) -> list[Request]:
-        """Cancels pending requests whose requester lost the role (after a reload, on every
-        sweep), so nobody approves a request that could not run."""
-        cancelled: list[Request] = []
+        """Closes pending requests the org file in force says may not run (after a reload, on
+        every sweep): denied where a rule now refuses it, cancelled where its requester lost
+        the role; so nobody approves a request that could not run."""
+        closed: list[Request] = []
         orgs = self.shared.orgs
         names = list(orgs.orgs)
         if not names:
-            return cancelled
+            return closed
         for request in await self.store.list_requests(
             orgs=names, statuses=[Status.PENDING], limit=500
         ):
             org = orgs.get(request.org)
             if org is None:
                 continue
+            denied = await self.refuse(request, org)
+            if denied is not None:
+                closed.append(denied)
+                continue
             try:
                 await self._requester_still_may(request, org)
             except Conflict:
                 refreshed = await self.store.get(request.id)
                 if refreshed is not None:
-                    cancelled.append(refreshed)
-        return cancelled
+                    closed.append(refreshed)
+        return closed
