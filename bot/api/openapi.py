@@ -301,9 +301,9 @@ def openapi_document(max_targets: int) -> dict[str, Any]:
                             "required": False,
                             "description": "the same key files one request however often "
                             "the call is retried with the same request (action, targets, "
-                            "reason, org, break_glass): a retry answers that request; the key "
-                            "sent with a different request files nothing and is refused (422 "
-                            "idempotency-key-reused)",
+                            "reason, org, break_glass, at; not again): a retry answers that "
+                            "request; the key sent with a different request files nothing and "
+                            "is refused (422 idempotency-key-reused)",
                             "schema": {"type": "string", "pattern": "^[A-Za-z0-9._:-]{1,100}$"},
                         }
                     ],

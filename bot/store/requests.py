@@ -400,14 +400,20 @@ def _requested(
     return detail
 
 
+# a filing's fields a replay of its dedupe key must repeat, besides its action, targets and
+# break-glass
+_ASKED = ("org", "requester", "reason", "incident", "run_after", "undoes")
+
+
 def _asks_the_same(first: Request, values: dict[str, Any], targets: Sequence[Target]) -> bool:
     """Whether a replay of a dedupe key asks for what its first filing did (as the workflow
-    made it: the reason on one line, the targets once each, in any order). Decided in the
-    insert's transaction, so of two racing filings under one key exactly one is stored."""
+    made it: the reason on one line, the targets once each, in any order, `at` as a moment):
+    every field that changes what is filed. `again` (leave to share a target), where answers
+    go and which door filed it are not what is filed. Decided in the insert's transaction,
+    so of two racing filings under one key exactly one is stored."""
     return (
-        (first.org, first.action.value, first.reason)
-        == (values["org"], values["action"], values["reason"])
+        all(getattr(first, field) == values.get(field) for field in _ASKED)
+        and first.action.value == values["action"]
         and first.break_glass == bool(values.get("break_glass"))
-        and first.incident == values.get("incident")
         and {t.target for t in first.targets} == set(targets)
     )

@@ -57,7 +57,7 @@ class Bot:
 
     async def reload_orgs(self, directory: OrgDirectory) -> None:
         """The org file in force from now on, everywhere at once; requests that may no longer
-        run are cancelled and every pending card shows what it needs now."""
+        run are closed (denied, or cancelled) and every pending card shows what it needs now."""
         self.orgs.swap(directory)
         services = self.services
         await services.workflow.enforce_org_file()

@@ -64,3 +64,35 @@ async def test_break_glass_is_refused_to_other_roles_and_without_an_incident(
     assert not_an_incident.status == 422
     assert await bot.services.store.list_requests(orgs=["acme"]) == []
     assert emulator.writes == []
+
+
+async def test_a_key_sent_again_breaking_glass_or_citing_another_incident_is_422(
+    bot: RunningBot, emulator: Emulator
+) -> None:
+    """Break-glass and its incident are part of the request under an Idempotency-Key: a
+    request filed for approval is not run by a replay that breaks glass, nor a break-glass
+    one told again with another incident."""
+    admin = ApiUser.for_bot(bot.url, API_TOKENS["admin-tool"])
+    key = {"Idempotency-Key": "fraud-4411"}
+    filed = await admin.call("POST", "/api/v1/requests", json=FILE, headers=key)
+    assert filed.status == 201 and filed.body["state"] == "pending"
+    glass = {**FILE, "break_glass": {"incident": "INC-4411"}}
+    refused = await admin.call("POST", "/api/v1/requests", json=glass, headers=key)
+    assert refused.status == 422, refused.body
+    assert refused.body["type"] == "urn:sfvopi-bot:problem:idempotency-key-reused"
+    assert emulator.writes == []  # nothing ran
+
+    other = {"Idempotency-Key": "fraud-4412"}  # its number shared with the pending one
+    broke = await admin.call(
+        "POST", "/api/v1/requests", json={**glass, "again": True}, headers=other
+    )
+    assert broke.status == 201, broke.body
+    elsewhere = {**FILE, "break_glass": {"incident": "INC-9999"}, "again": True}
+    told = await admin.call("POST", "/api/v1/requests", json=elsewhere, headers=other)
+    assert told.status == 422, told.body
+    # without `again`, which changes nothing filed: the same request, not run again
+    same = await admin.call("POST", "/api/v1/requests", json=glass, headers=other)
+    assert same.status == 201 and same.body["id"] == broke.body["id"]
+    await bot.settle()
+    assert len(await bot.services.store.list_requests(orgs=["acme"])) == 2
+    assert sum(1 for c in emulator.writes if c.method == "DELETE") == 1  # run once

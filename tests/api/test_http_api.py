@@ -5,6 +5,7 @@ server, the Slack stand-in and the SFVoPI emulator, on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 
@@ -160,6 +161,38 @@ async def test_a_key_sent_again_with_a_different_request_files_nothing_and_is_42
     assert retried.status == 201 and retried.body["id"] == first.body["id"]
     filed = await bot.services.store.list_requests(orgs=["acme"])
     assert [(r.id, r.reason, len(r.targets)) for r in filed] == [(first.body["id"], "INC-4411", 1)]
+
+
+def moment(hours: int, offset: str = "Z") -> str:
+    """An `at` this many whole hours from now, written in UTC or at a +05:30 offset."""
+    at = (int(time.time()) // 60 + 60 * hours) * 60
+    if offset == "Z":
+        return time.strftime("%Y-%m-%dT%H:%MZ", time.gmtime(at))
+    return time.strftime("%Y-%m-%dT%H:%M+05:30", time.gmtime(at + 5 * 3600 + 1800))
+
+
+async def test_a_key_sent_again_with_another_at_files_nothing_and_is_422(
+    bot: RunningBot,
+) -> None:
+    """`at` is part of the request: another time, or none, under the key files nothing. Before:
+    201 with the first request, as if the time asked were the first one's."""
+    api = incident_bot(bot)
+    key = {"Idempotency-Key": "chg-7-unlink"}
+    body = {"action": "unlink", "targets": [NUMBER], "reason": "CHG-7", "at": moment(2)}
+    first = await api.call("POST", "/api/v1/requests", json=body, headers=key)
+    assert first.status == 201, first.body
+    without = {k: v for k, v in body.items() if k != "at"}
+    for changed in ({**body, "at": moment(3)}, without):
+        refused = await api.call("POST", "/api/v1/requests", json=changed, headers=key)
+        assert refused.status == 422, refused.body
+        assert refused.body["type"] == "urn:sfvopi-bot:problem:idempotency-key-reused"
+    # the same moment at another offset, and `again` (it changes nothing filed): a retry
+    same = {**body, "at": moment(2, "+05:30"), "again": True}
+    retried = await api.call("POST", "/api/v1/requests", json=same, headers=key)
+    assert retried.status == 201 and retried.body["id"] == first.body["id"]
+    assert retried.body["run_after"] == first.body["run_after"]
+    filed = await bot.services.store.list_requests(orgs=["acme"])
+    assert [r.id for r in filed] == [first.body["id"]]
 
 
 async def test_posts_racing_under_one_key_with_two_requests_file_one(bot: RunningBot) -> None:

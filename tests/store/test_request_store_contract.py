@@ -6,6 +6,7 @@ racing on one database, the upgrade, crashes) stay in their own files."""
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 
 import pytest
 
@@ -177,6 +178,36 @@ async def test_a_key_replayed_for_another_request_files_nothing(
     with pytest.raises(KeyReused, match="this key already filed a different request"):
         await file(request_store, dedupe_key="k1", again=True, **change)  # type: ignore[arg-type]
     assert [r.id for r in await request_store.list_requests(orgs=["acme", "globex"])] == [first]
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"run_after": NOW + 7200}, {"run_after": None}, {"requester": "U0BOB"}, {"undoes": 7}],
+)
+async def test_a_key_replayed_with_another_time_or_requester_files_nothing(
+    request_store: RequestStore, change: dict[str, object]
+) -> None:
+    """What `at` asks (run_after), who asks and what an undo takes back are part of what is
+    filed; `again` is not."""
+    asked = NewRequest(
+        org="acme",
+        action=Action.UNLINK,
+        requester="U0ALICE",
+        reason="fraud",
+        targets=[NUMBER],
+        now=NOW,
+        expires_at=NOW + 3600,
+        dedupe_key="k1",
+        run_after=NOW + 3600,
+    )
+    first, _ = await request_store.create_request(asked, approvals_needed=1)
+    replay = replace(asked, now=NOW + 5, again=True)
+    same, created = await request_store.create_request(replay, approvals_needed=1)
+    assert (same.id, same.run_after, created) == (first.id, NOW + 3600, False)
+    with pytest.raises(KeyReused):
+        changed = replace(replay, **change)  # type: ignore[arg-type]
+        await request_store.create_request(changed, approvals_needed=1)
+    assert [r.id for r in await request_store.list_requests(orgs=["acme"])] == [first.id]
 
 
 async def test_a_break_glass_replay_returns_the_first_unclaimed(

@@ -24,12 +24,12 @@ def seed(emulator: Emulator) -> None:
     emulator.add_numbers(KEY, [NEW])
 
 
-async def link_behind(emulator: Emulator, number: str) -> None:
+async def link_behind(emulator: Emulator, number: str, app: str = APP) -> None:
     """Another SFVoPI user links `number` to the app (the emulator's control, over HTTP)."""
     async with httpx.AsyncClient() as http:
         answer = await http.post(
             f"{emulator.control_url}/link",
-            json={"org": "acme", "app_id": APP, "voip_number": number},
+            json={"org": "acme", "app_id": app, "voip_number": number},
         )
     assert answer.status_code == 200, answer.text
 

@@ -640,13 +640,13 @@ def _note(detail: dict[str, object] | None) -> str | None:
 
 
 def _asks_the_same(first: Request, new: Request) -> bool:
-    return (first.org, first.action, first.reason, first.break_glass, first.incident) == (
-        new.org,
-        new.action,
-        new.reason,
-        new.break_glass,
-        new.incident,
-    ) and {t.target for t in first.targets} == {t.target for t in new.targets}
+    """As bot/store/requests.py's: every field that changes what is filed."""
+
+    def filed(r: Request) -> tuple[object, ...]:
+        asked = (r.org, r.action, r.requester, r.reason, r.break_glass, r.incident)
+        return (*asked, r.run_after, r.undoes, frozenset(t.target for t in r.targets))
+
+    return filed(first) == filed(new)
 
 
 # -- fixtures ---------------------------------------------------------------------------------

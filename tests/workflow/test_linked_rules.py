@@ -2,10 +2,11 @@
 (memory store, the real emulator): the count comes from the preview read after filing; until
 it is read an approval is refused (it could not be counted under the rule that applies); once
 read, a stricter rule raises what the request needs before any approval counts, and a deny
-rule closes it in the rule's words."""
+rule closes it in the rule's words, whether the count came after filing or in a drift."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 
 import pytest
@@ -111,3 +112,72 @@ async def test_an_approval_decided_before_the_count_landed_is_decided_again(
     assert "was denied" in refused.value.message
     request = await memory_store.get(request_id)
     assert request is not None and request.approvals == () and request.status is Status.DENIED
+
+
+NINE = tuple(f"+9181000002{i:02d}" for i in range(9))
+TENTH = "+918100000299"
+
+
+async def drifting_to_ten(workflow: Workflow, emulator: Emulator, told: list[Status]) -> int:
+    """A delete of an app with nine numbers ('wired': 3 approvals), its preview read, two of
+    its three approvals given, and a tenth number linked behind the bot's back: the count a
+    'crowded' deny bounds, known only when the read before the run finds it."""
+    emulator.add_numbers(ACME_KEY, [TENTH])
+    request_id = await delete(workflow, emulator, "sfv_app_wired00010", NINE)
+    await workflow.binding.read_filed(request_id)
+    await workflow.approve(request_id, approver="U0BOB")
+    await workflow.approve(request_id, approver="U0CAROL")
+    emulator.link_behind("acme", "sfv_app_wired00010", TENTH)
+    workflow.subscribe(lambda request, _: told.append(request.status))
+    return request_id
+
+
+async def test_a_drift_to_a_count_a_deny_rule_bounds_closes_the_request_in_its_words(
+    ruled: Workflow, emulator: Emulator, memory_store: MemoryStore
+) -> None:
+    """Before: back at pending with approvals refused ('the policy in force now refuses this
+    request') until it expired."""
+    told: list[Status] = []
+    request_id = await drifting_to_ten(ruled, emulator, told)
+
+    closed = await ruled.approve(request_id, approver="U0DAVE")
+
+    assert closed.status is Status.DENIED and closed.decided_by == "bot"
+    assert closed.decision_note == (f"{LINKED_SAYS} (rule 1 'crowded', for sfv_app_wired00010)")
+    assert emulator.has_app(ACME_KEY, "sfv_app_wired00010")
+    kinds = [e.kind for e in await memory_store.events(request_id)]
+    assert kinds[-2:] == ["drifted", "denied"] and kinds.count("denied") == 1
+    stored = await memory_store.get(request_id)
+    assert stored is not None and stored.linked_numbers == 10 and stored.approvals == ()
+    # the drift, then the close: each told once (the card, the thread's line, the requester)
+    assert told[-2:] == [Status.PENDING, Status.DENIED]
+    assert (told.count(Status.PENDING), told.count(Status.DENIED)) == (1, 1)
+    with pytest.raises(Conflict, match="was denied"):
+        await ruled.approve(request_id, approver="U0BOB")
+
+
+async def test_a_drift_left_pending_by_a_crash_is_closed_by_the_sweep(
+    ruled: Workflow, emulator: Emulator, memory_store: MemoryStore
+) -> None:
+    """The drift committed (its count kept) and the replica died before closing it: the
+    next sweep, on any replica, closes it once."""
+    told: list[Status] = []
+    request_id = await drifting_to_ten(ruled, emulator, told)
+    refuse = ruled.deciding.refuse
+
+    async def died(*args: object) -> None:
+        raise RuntimeError("the replica died here")
+
+    ruled.deciding.refuse = died  # type: ignore[method-assign]
+    with pytest.raises(RuntimeError):
+        await ruled.approve(request_id, approver="U0DAVE")
+    ruled.deciding.refuse = refuse  # type: ignore[method-assign]
+    left = await memory_store.get(request_id)
+    assert left is not None and left.status is Status.PENDING and left.linked_numbers == 10
+
+    await asyncio.gather(ruled.sweep(), ruled.sweep())
+
+    request = await ruled.status(request_id, user="U0ALICE")
+    assert request.status is Status.DENIED and request.decided_by == "bot"
+    assert [e.kind for e in await memory_store.events(request_id)].count("denied") == 1
+    assert told.count(Status.DENIED) == 1

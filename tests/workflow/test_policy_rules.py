@@ -1,20 +1,23 @@
 """Policy rules where the workflow decides (Python API, in-memory store): a rule's deny
 refuses at filing and nothing is stored, a protected app needs its rule's approvers and
-count, break-glass a rule forbids is refused, and the decision is in the `requested` event."""
+count, break-glass a rule forbids is refused, the decision is in the `requested` event, and a
+reloaded file whose rule denies a pending request closes it."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 
 import pytest
 
 from bot.config.orgfile import parse_orgs
 from bot.core.models import Status, Target
+from bot.core.org import OrgsInForce
 from bot.core.workflow import Workflow
 from bot.core.workflow.explaining import lines
 from bot.errors import NotAllowed
 from tests.support.memory_store import MemoryStore
-from tests.support.orgs import ORG_ENV
+from tests.support.orgs import ORG_ENV, ORGS_YAML
 from tests.support.policy_orgs import DEV_APP, HOTLINE, HOTLINE_SAYS, PROD_APP, RULES_YAML
 
 
@@ -184,3 +187,39 @@ async def test_a_reload_putting_requirements_in_order_keeps_an_approval_given(
         await workflow.approve(request_id, approver="U0CAROL")
     done = await workflow.approve(request_id, approver="U0DAVE")
     assert done.status.ran and done.approvers == ("U0BOB", "U0DAVE")
+
+
+async def test_a_reload_whose_rule_denies_a_pending_request_closes_it_once(
+    make_workflow: Callable[..., Workflow], memory_store: MemoryStore
+) -> None:
+    """A hotline unlink filed before the file said hotlines stay; the file is reloaded on two
+    replicas (one store, as one database), whose sweeps race: it is denied by the bot in the
+    rule's words, once, and every listener told once. Before: approvals refused until it
+    expired."""
+    in_force = OrgsInForce(parse_orgs(ORGS_YAML, ORG_ENV))
+    replicas = [make_workflow(in_force), make_workflow(in_force)]
+    told: list[Status] = []
+    for replica in replicas:
+        replica.subscribe(lambda request, _: told.append(request.status))
+    filed = await replicas[0].request(
+        requester="U0ALICE", action="unlink", targets=[HOTLINE], reason="cleanup"
+    )
+    other = await replicas[0].request(
+        requester="U0ALICE",
+        action="unlink",
+        targets=[Target("sfv_app_abc123xyz456", "+918000000001")],
+        reason="cleanup",
+    )
+    in_force.swap(parse_orgs(RULES_YAML, ORG_ENV))
+
+    closed = await asyncio.gather(*(r.enforce_org_file() for r in replicas))
+
+    assert [r.id for r in closed[0] + closed[1]] == [filed.id]
+    request = await replicas[1].status(filed.id, user="U0ALICE")
+    assert (request.status, request.decided_by) == (Status.DENIED, "bot")
+    assert request.decision_note == (
+        f"{HOTLINE_SAYS} (rule 1 'hotlines', for +911800000001 on sfv_app_abc123xyz456)"
+    )
+    assert [e.kind for e in await memory_store.events(filed.id)].count("denied") == 1
+    assert told == [Status.PENDING, Status.PENDING, Status.DENIED]
+    assert (await replicas[1].status(other.id, user="U0ALICE")).status is Status.PENDING

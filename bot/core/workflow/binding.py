@@ -1,6 +1,7 @@
 """An approval bound to what was seen: the preview read after filing (shown on the card), and
 read again right before the first run: kept as the pre-image, and, changed since the approvals
-were given (and the policy rebinds), the request goes back to pending instead of running."""
+were given (and the policy rebinds), the request goes back to pending instead of running
+(denied, where its rules now refuse it)."""
 
 from __future__ import annotations
 
@@ -66,13 +67,8 @@ class Binding:
             if ruled is None
             else ruled.detail() | {"linked_numbers": preview.linked_numbers()},
         )
-        refused = None if ruled is None else ruled.refusal()
-        if refused is not None:
-            log.warning("request %s: its rules refuse it once its preview is read", request_id)
-            await self.deciding.refuse(request_id, refused)
-            return stored
         fresh = await self.store.get(request_id)
-        if fresh is not None:
+        if fresh is not None and await self.deciding.refuse(fresh, org) is None:
             self.shared.changed(fresh)
         return stored
 
@@ -87,7 +83,8 @@ class Binding:
     async def before_run(self, request: Request, claim: str, org: Org | None) -> Request | None:
         """Right before a run's first SFVoPI call: the preview read again and kept (the
         pre-image, whatever the policy); changed since the approvals and the policy rebinds,
-        the request back at pending (returned: do not run). A run taken over after its
+        the request back at pending, every listener told, and closed at once where the new
+        count makes a deny rule apply (returned: do not run). A run taken over after its
         pre-image was kept (a crash) is not read again: the pre-image stays the one read
         before anything was sent."""
         if org is None:
@@ -106,7 +103,7 @@ class Binding:
         if approved is not None and changed:
             failpoints.reached("before_drift")
             log.warning("request %s: changed since approved; back to pending", request.id)
-            return await self.store.drift(
+            drifted = await self.store.drift(
                 request.id,
                 claim,
                 preview,
@@ -118,6 +115,8 @@ class Binding:
                 },
                 owed=[(Kind.DRIFT_TOLD, "thread"), *_listed(request, preview)],
             )
+            self.shared.changed(drifted)  # the card, the thread's line, the drift counted
+            return await self.deciding.refuse(drifted, org) or drifted
         if preview.unreadable is not None:
             log.warning(
                 "request %s: SFVoPI unreadable before running (%s): runs without a pre-image",

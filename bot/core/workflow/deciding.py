@@ -1,9 +1,11 @@
 """Deciding a pending request: approvals counted (the quorum decided in the store's one
-transaction), denials, cancellations, expiry, and a requester who lost the role; each read
-of the request and each application of the rules once per decision."""
+transaction), denials, cancellations, expiry, a requester who lost the role, and a request its
+rules now refuse; each read of the request and each application of the rules once per
+decision."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from bot.core.bound import approved_on, unseen
@@ -19,6 +21,8 @@ from bot.core.workflow.rules import Decision
 from bot.core.workflow.shared import Shared
 from bot.errors import Conflict, MembershipPending, PreviewChanged, Refusal, RequestNotFound
 from bot.observability.context import request_scope
+
+log = logging.getLogger(__name__)
 
 REDECIDE_TRIES = 3  # a preview lands once after filing (and after a drift): one retry is usual
 
@@ -232,10 +236,20 @@ class Deciding:
         self.shared.changed(changed)
         return changed
 
-    async def refuse(self, request_id: int, why: str) -> Request | None:
-        """Closes a pending request the rules refuse once its preview is read (a deny rule
-        bounding the linked count): denied by the bot, with the rule's words."""
-        return await self._by_bot(request_id, Status.DENIED, why)
+    async def refuse(self, request: Request, org: Org) -> Request | None:
+        """Closes a pending request the rules in force refuse (a deny rule its linked count
+        selects once a preview is read, at filing or in a drift, or a reloaded org file's):
+        denied by the bot, with the rule's words, in one conditional transition, so of every
+        replica that sees it exactly one closes it. None when no rule refuses it, or it had
+        already moved on."""
+        ruled = org.policy.ruled_for(request)
+        why = None if ruled is None else ruled.refusal()
+        if why is None:
+            return None
+        denied = await self._by_bot(request.id, Status.DENIED, why)
+        if denied is not None:
+            log.warning("request %s: its rules refuse it now: denied", request.id)
+        return denied
 
     async def withdraw(self, request_id: int, why: str) -> Request | None:
         """Cancels, by the bot, a held request the org file in force no longer lets run (its
@@ -291,23 +305,28 @@ class Deciding:
         raise Conflict(f"request #{request.id} was cancelled: {why}")
 
     async def enforce_org_file(self) -> list[Request]:
-        """Cancels pending requests whose requester lost the role (after a reload, on every
-        sweep), so nobody approves a request that could not run."""
-        cancelled: list[Request] = []
+        """Closes pending requests the org file in force says may not run (after a reload, on
+        every sweep): denied where a rule now refuses it, cancelled where its requester lost
+        the role; so nobody approves a request that could not run."""
+        closed: list[Request] = []
         orgs = self.shared.orgs
         names = list(orgs.orgs)
         if not names:
-            return cancelled
+            return closed
         for request in await self.store.list_requests(
             orgs=names, statuses=[Status.PENDING], limit=500
         ):
             org = orgs.get(request.org)
             if org is None:
                 continue
+            denied = await self.refuse(request, org)
+            if denied is not None:
+                closed.append(denied)
+                continue
             try:
                 await self._requester_still_may(request, org)
             except Conflict:
                 refreshed = await self.store.get(request.id)
                 if refreshed is not None:
-                    cancelled.append(refreshed)
-        return cancelled
+                    closed.append(refreshed)
+        return closed

@@ -66,8 +66,7 @@ class Running:
                 t.outcome is None for t in request.targets
             ):
                 back = await self.binding.before_run(request, claim, org)
-                if back is not None:  # changed since approved: it waits for approval again
-                    self.shared.changed(back)
+                if back is not None:  # changed since approved: asked again, or denied
                     return back
 
             async def run(current: Request, idx: int) -> None:
