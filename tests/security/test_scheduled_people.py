@@ -1,7 +1,8 @@
 """The two-person rule holds while a request waits for its change window: a request held
 after its quorum runs only if, when the sweep would claim it, the org file in force still
 counts that quorum (its approvers still approve, the policy asks no more) and its requester
-is still a requester. Otherwise the bot cancels it, saying why, and nothing is called.
+is still a requester. Otherwise the bot cancels it, saying why, and nothing is called; while
+a user group its rule names is not listed yet, it waits for the list rather than cancel.
 
 Over the bot's real HTTP server with signed requests; the org file is reloaded as SIGHUP does.
 """
@@ -23,6 +24,11 @@ HOUR = 3600.0
 WINDOW = 'windows: [{days: mon-sun, from: "10:00", to: "11:00", tz: UTC}]'
 WINDOWED = ORGS_YAML.replace(
     "      unlink: {approvals: 1}\n", f"      unlink: {{approvals: 1, {WINDOW}}}\n", 1
+)
+ONCALL = "S0ONCALL"
+TTL = "      ttl_minutes: 60\n"
+ON_CALL = WINDOWED.replace(
+    TTL, f"      rules: [{{name: on call, action: unlink, approvers: [{ONCALL}]}}]\n{TTL}", 1
 )
 
 
@@ -89,3 +95,27 @@ async def test_a_held_request_whose_people_still_stand_runs_in_its_window(
     assert len(emulator.writes) == 1
     stored = await bot.services.store.get(request_id)
     assert stored is not None and stored.status is Status.SUCCEEDED
+
+
+async def test_a_held_request_waits_while_the_group_its_rule_names_is_unread(
+    slack: SlackStandin, bot: RunningBot, bot_clock: BotClock, emulator: Emulator
+) -> None:
+    """A reload makes Bob approve as a member of the on-call group, which Slack is slow to
+    list when the window opens: the sweep waits for the list rather than count Bob out (and
+    cancel what he rightly approved), then runs it once the list says he is on call."""
+    slack.set_usergroup(ONCALL, ["U0BOB"])
+    request_id = await _held(slack, bot)
+    slack.slow_down("usergroups.users.list", 3)  # a replica's first read, say, not back yet
+    await _window_opens(bot, bot_clock, ON_CALL)
+    assert not emulator.writes
+    stored = await bot.services.store.get(request_id)
+    assert stored is not None and stored.status is Status.SCHEDULED
+
+    slack.slow_down("usergroups.users.list", 0)
+    assert bot.services.groups is not None
+    await bot.services.groups.refresh([ONCALL])
+    await bot.sweep_once()
+    await bot.settle()
+    done = await bot.services.store.get(request_id)
+    assert done is not None and done.status is Status.SUCCEEDED
+    assert len(emulator.writes) == 1

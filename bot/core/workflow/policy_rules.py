@@ -51,11 +51,7 @@ def may_approve(org: Org, request: Request, user: str, role: Role, groups: Group
     admitted = ruled.admits(user, role, groups)
     if admitted and not ruled.in_order:
         return
-    if any(g not in groups for g in ruled.groups()):
-        raise MembershipPending(
-            "the bot is still reading the Slack user groups this request's policy rules name; "
-            "try again in a moment"
-        )
+    _groups_read(ruled, groups)
     if admitted:  # in order: and in their turn
         _in_turn(org, ruled, request, (user, role), groups)
         return
@@ -66,6 +62,16 @@ def may_approve(org: Org, request: Request, user: str, role: Role, groups: Group
         raise NotAllowed(f"under {named}, only {who} may approve this request")
     needs = " and ".join(n.text() for n in ruled.requirements())
     raise NotAllowed(f"this request needs {needs}, and you are none of them")
+
+
+def _groups_read(ruled: RuleDecision, groups: Groups) -> None:
+    """MembershipPending while a user group the rules name is not read: until it is, nobody
+    can tell who it admits."""
+    if any(g not in groups for g in ruled.groups()):
+        raise MembershipPending(
+            "the bot is still reading the Slack user groups this request's policy rules name; "
+            "try again in a moment"
+        )
 
 
 def _in_turn(
@@ -121,10 +127,14 @@ def lapsed(org: Org, request: Request, groups: Groups) -> str | None:
     """Why a request held for its window may no longer run under the org file in force: its
     requester lost the role, or its approvals, counted as a quorum counts them now (only
     people who still approve; the policy's approvals and teams now), fall short. None: it
-    stands. `groups`: every user group granting a role read."""
+    stands. `groups`: every user group granting a role read; MembershipPending while one its
+    rules name is not (an approver it admits would be counted out)."""
     role = org.role_of(request.requester, groups)
     if role is None or role < Role.REQUESTER:
         return f"its requester is no longer a requester in {org.name}"
+    ruled = org.policy.ruled_for(request)
+    if ruled is not None:
+        _groups_read(ruled, groups)
     eligible = eligible_approvers(org, request, groups)
     approving = [a for a in request.approvers if a in eligible]
     needed = max(request.approvals_needed, org.policy.decide_for(request).approvals)

@@ -72,9 +72,9 @@ class Scheduling:
         try:
             groups = await self.shared.members([org])
             unless_pending(org, groups, Role.REQUESTER)
+            lapsed = policy_rules.lapsed(org, request, groups)
         except MembershipPending:
             return None  # settled by a later sweep, once its user groups are read
-        lapsed = policy_rules.lapsed(org, request, groups)
         if lapsed is not None:  # held on people: they must still stand when it runs
             return await self.deciding.withdraw(request.id, lapsed)
         try:
