@@ -13,7 +13,7 @@ from pydantic import SecretStr
 
 from bot.core import ids
 from bot.core.limits import Limit, LimitCheck
-from bot.core.models import Action, Request, Status, Target
+from bot.core.models import STEP_EXTRA_APPROVALS, Action, Request, Status, Target
 from bot.core.policy import Rule, RuleDecision, decide
 from bot.core.requirements import Requirement
 from bot.core.roles import Groups as Groups
@@ -317,10 +317,22 @@ def may_approve_own(org: Org, request: Request) -> bool:
     return org.policy.self_approval and not request.filed_by_step
 
 
+def step_approvals(approvals: int, by_step: bool) -> int:
+    """The policy's count, and one more for a workflow step's request (whoever built the
+    workflow may be an approver: STEP_EXTRA_APPROVALS)."""
+    return approvals + (STEP_EXTRA_APPROVALS if by_step else 0)
+
+
+def approvals_now(org: Org, request: Request) -> int:
+    """What a request needs under the org file in force: the larger of what it was filed with
+    and what its rules ask now, a step's one more on top, as at filing."""
+    ruled = org.policy.decide_for(request).approvals
+    return max(request.approvals_needed, step_approvals(ruled, request.filed_by_step))
+
+
 def in_force(request: Request, org: Org | None, groups: Groups | None = None) -> Request:
     """A pending request as the org file in force now sees it: approvals only from people who
-    still hold the role, and the larger of the approvals it was filed with and the policy's
-    (its rules' for this request's targets).
+    still hold the role, and what it needs now (`approvals_now`).
 
     While an approver group's members are not known yet, approvals nobody can place are
     shown as given: only the quorum (which waits for the lists) may withdraw them."""
@@ -331,7 +343,7 @@ def in_force(request: Request, org: Org | None, groups: Groups | None = None) ->
     return replace(
         request,
         approvals=tuple(a for a in request.approvals if a.approver in eligible or unknown),
-        approvals_needed=max(request.approvals_needed, org.policy.decide_for(request).approvals),
+        approvals_needed=approvals_now(org, request),
     )
 
 

@@ -411,6 +411,33 @@ async def test_a_step_names_only_the_requesters_the_org_file_lists(
     assert sorted(filed_by) == ["U0ALICE", "U0MULTI"]
 
 
+async def test_a_policy_raised_after_a_step_filed_still_asks_the_step_s_one_more(
+    slack: SlackStandin,
+    emulator: Emulator,
+    bot: RunningBot,
+    orgs_yaml: str,
+    org_env: dict[str, str],
+) -> None:
+    """The file is reloaded with unlink needing two: the step's request then needs three (the
+    policy's two and the step's one), not the two it was filed with, on the card as in the
+    quorum."""
+    run = await run_step(slack, bot, UNLINK_INPUTS)
+    request_id = filed(slack)
+    raised = orgs_yaml.replace("      unlink: {approvals: 1}\n", "      unlink: {approvals: 2}\n")
+    await bot.reload_orgs(parse_orgs(raised, org_env))
+    await bot.settle()
+    await approve(slack, bot, request_id)
+    await bot.settle()
+    assert run.state == "running" and not emulator.writes
+    stored = await bot.services.store.get(request_id)
+    assert stored is not None and stored.status is Status.PENDING
+    assert "2 of 3 (<@U0BOB>, <@U0CAROL>)" in card_text(card(slack, request_id))
+
+    await click(slack, bot, "U0DAVE", request_id, "approve")
+    await settled_run(slack, run)
+    assert run.state == "completed" and len(emulator.writes) == 1
+
+
 async def test_the_named_requester_never_approves_a_step_s_request(
     slack: SlackStandin,
     emulator: Emulator,

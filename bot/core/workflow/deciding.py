@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from bot.core.bound import approved_on, unseen
 from bot.core.models import Request, Status
-from bot.core.org import Need, Org, Role, eligible_approvers, in_force
+from bot.core.org import Need, Org, Role, approvals_now, eligible_approvers, in_force
 from bot.core.ports import DecidingStore
 from bot.core.preview import StoredPreview
 from bot.core.workflow import policy_rules, rules
@@ -165,7 +165,7 @@ class Deciding:
                 now=now,
                 lease_seconds=self.shared.lease_seconds,
                 eligible=eligible_approvers(org, request, groups),
-                needed=org.policy.decide_for(request).approvals,
+                needed=approvals_now(org, request),
                 note=note or None,
                 quorum=policy_rules.quorum(org, request, groups),
                 seen=seen,

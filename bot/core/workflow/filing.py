@@ -12,7 +12,7 @@ from bot.core import ids
 from bot.core.break_glass import incident_id
 from bot.core.limits import LimitCheck
 from bot.core.models import Action, NewRequest, Target
-from bot.core.org import Groups, Org, Role
+from bot.core.org import Groups, Org, Role, step_approvals
 from bot.core.policy import RuleDecision
 from bot.core.ports import FilingStore
 from bot.core.text import MAX_REASON, one_line
@@ -123,7 +123,7 @@ class Filing:
             return await self._break_glass(the_org, groups, ruled, new, limits, break_glass)
         request, created = await self.store.create_request(
             new,
-            approvals_needed=steps.approvals_needed(ruled.approvals, by_step),
+            approvals_needed=step_approvals(ruled.approvals, by_step),
             filed_by_step=by_step,
             limits=limits,
         )

@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 from bot.core.models import Action, Request, Target
-from bot.core.org import Groups, Org, Role, eligible_approvers
+from bot.core.org import Groups, Org, Role, approvals_now, eligible_approvers
 from bot.core.policy import RuleDecision
 from bot.core.requirements import out_of_turn
 from bot.errors import MembershipPending, NotAllowed
@@ -137,9 +137,8 @@ def lapsed(org: Org, request: Request, groups: Groups) -> str | None:
         _groups_read(ruled, groups)
     eligible = eligible_approvers(org, request, groups)
     approving = [a for a in request.approvers if a in eligible]
-    needed = max(request.approvals_needed, org.policy.decide_for(request).approvals)
     met = quorum(org, request, groups)
-    if len(approving) >= needed and (met is None or met(approving)):
+    if len(approving) >= approvals_now(org, request) and (met is None or met(approving)):
         return None
     return (
         f"the approvals it was held on no longer meet its quorum in {org.name} (an approver "

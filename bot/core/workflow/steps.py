@@ -1,11 +1,12 @@
 """The trust rules for a request a Workflow Builder step files: it names a requester nobody
 verified, so it never breaks glass, files only where the org file turns steps on and only
-for a requester it may name, needs one approval more than its policy, and its named
-requester never approves it."""
+for a requester it may name, needs one approval more than its policy (core/org.py's
+step_approvals, at filing and whenever the quorum is counted), and its named requester never
+approves it."""
 
 from __future__ import annotations
 
-from bot.core.models import STEP_EXTRA_APPROVALS, Request
+from bot.core.models import Request
 from bot.core.org import Groups, Org
 from bot.errors import MembershipPending, NotAllowed
 
@@ -41,11 +42,6 @@ def may_name(org: Org, requester: str, groups: Groups) -> None:
         f"workflow steps in org {org.name} may not name {requester} as the requester: an "
         "admin lists whom they may name under workflow_steps requesters in the org file"
     )
-
-
-def approvals_needed(policy: int, by_step: bool) -> int:
-    """The policy's count, and one more for a step (whoever built it may be an approver)."""
-    return policy + (STEP_EXTRA_APPROVALS if by_step else 0)
 
 
 def may_approve_named(request: Request) -> None:
