@@ -163,9 +163,10 @@ async def test_a_key_sent_again_with_a_different_request_files_nothing_and_is_42
     assert [(r.id, r.reason, len(r.targets)) for r in filed] == [(first.body["id"], "INC-4411", 1)]
 
 
-def moment(hours: int, offset: str = "Z") -> str:
-    """An `at` this many whole hours from now, written in UTC or at a +05:30 offset."""
-    at = (int(time.time()) // 60 + 60 * hours) * 60
+def moment(start: int, hours: int, offset: str = "Z") -> str:
+    """An `at` this many whole hours after `start` (a whole minute, taken once per test, so
+    two calls a minute boundary apart still name one moment), in UTC or at +05:30."""
+    at = start + 3600 * hours
     if offset == "Z":
         return time.strftime("%Y-%m-%dT%H:%MZ", time.gmtime(at))
     return time.strftime("%Y-%m-%dT%H:%M+05:30", time.gmtime(at + 5 * 3600 + 1800))
@@ -178,16 +179,17 @@ async def test_a_key_sent_again_with_another_at_files_nothing_and_is_422(
     201 with the first request, as if the time asked were the first one's."""
     api = incident_bot(bot)
     key = {"Idempotency-Key": "chg-7-unlink"}
-    body = {"action": "unlink", "targets": [NUMBER], "reason": "CHG-7", "at": moment(2)}
+    start = int(time.time()) // 60 * 60
+    body = {"action": "unlink", "targets": [NUMBER], "reason": "CHG-7", "at": moment(start, 2)}
     first = await api.call("POST", "/api/v1/requests", json=body, headers=key)
     assert first.status == 201, first.body
     without = {k: v for k, v in body.items() if k != "at"}
-    for changed in ({**body, "at": moment(3)}, without):
+    for changed in ({**body, "at": moment(start, 3)}, without):
         refused = await api.call("POST", "/api/v1/requests", json=changed, headers=key)
         assert refused.status == 422, refused.body
         assert refused.body["type"] == "urn:sfvopi-bot:problem:idempotency-key-reused"
     # the same moment at another offset, and `again` (it changes nothing filed): a retry
-    same = {**body, "at": moment(2, "+05:30"), "again": True}
+    same = {**body, "at": moment(start, 2, "+05:30"), "again": True}
     retried = await api.call("POST", "/api/v1/requests", json=same, headers=key)
     assert retried.status == 201 and retried.body["id"] == first.body["id"]
     assert retried.body["run_after"] == first.body["run_after"]
