@@ -5,7 +5,8 @@ The store is the in-memory one; SFVoPI is the real emulator."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+from collections.abc import Callable, Coroutine
 
 from bot.config.orgfile import parse_orgs
 from bot.core.deliveries import Kind
@@ -13,6 +14,7 @@ from bot.core.models import Status
 from bot.core.preview import DRIFTED, PREVIEWED, Purpose
 from bot.core.workflow import Workflow
 from bot.core.workflow.binding import SWEEP_GRACE
+from bot.core.workflow.shared import PREVIEWS_AT_ONCE
 from bot.sandbox.emulator import ApiFault, Emulator
 from tests.support.drift import APP, KEY, NEW, THREE
 from tests.support.drift import file_delete as _delete
@@ -144,3 +146,33 @@ async def test_approved_on_an_unreadable_preview_is_asked_again_once_readable(
     assert "SFVoPI can be read now" in str(drifted.detail["changes"])
     kinds = [e.kind for e in await memory_store.events(request_id)]
     assert kinds.count(PREVIEWED) == 2
+
+
+async def test_a_burst_of_filings_reads_its_previews_a_few_at_a_time(
+    workflow: Workflow, emulator: Emulator, memory_store: MemoryStore
+) -> None:
+    """The reads after filing run after the acks, but take CPU and the database's one writer
+    from the acks still to come: a burst's previews are read PREVIEWS_AT_ONCE at a time."""
+    requests = [
+        await workflow.file(
+            requester="U0ALICE",
+            action="delete",
+            targets=[f"sfv_app_burst{i:04d}"],
+            reason="decommission, INC-9",
+        )
+        for i in range(3 * PREVIEWS_AT_ONCE)
+    ]
+    started: list[asyncio.Task[object]] = []
+
+    def spawn(work: Coroutine[object, object, object], *, name: str) -> None:
+        started.append(asyncio.create_task(work, name=name))
+
+    with emulator.hold("/sfvopi/apps/") as held:
+        for filed in requests:
+            workflow.binding.after_filing(filed.request, spawn)
+        await held.wait_arrived()
+        await asyncio.sleep(0.3)  # time enough for every read to reach SFVoPI, were it let
+        assert held.waiting == PREVIEWS_AT_ONCE
+    await asyncio.wait_for(asyncio.gather(*started), 10)
+    for filed in requests:
+        assert len(await memory_store.previews(filed.request.id)) == 1

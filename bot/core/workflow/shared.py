@@ -4,6 +4,7 @@ whole and handed to each part, so a reload (the holder is swapped inside) reache
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass, field, replace
@@ -23,6 +24,8 @@ class Deferral(Protocol):
     def add(self, work: Coroutine[Any, Any, object], name: str) -> None: ...
 
 
+PREVIEWS_AT_ONCE = 2  # previews read after filing at a time (Shared.previews_read)
+
 # told of each change, with the caller's deferral (None: start any work now)
 Listener = Callable[[Request, Deferral | None], None]
 
@@ -40,6 +43,11 @@ class Shared:
     admission: Admission | None = None  # asked right before a new request is written
     listeners: list[Listener] = field(default_factory=list)
     after_ack: Deferral | None = None  # what listeners defer their work to, if anything
+    # previews read after filing at a time (bot/core/workflow/binding.py), however many
+    # answering copies there are: a burst's acks come first
+    previews_read: asyncio.Semaphore = field(
+        default_factory=lambda: asyncio.Semaphore(PREVIEWS_AT_ONCE)
+    )
 
     @property
     def orgs(self) -> OrgDirectory:
