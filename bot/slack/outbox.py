@@ -120,6 +120,7 @@ class SlackOutbox:
         lease_seconds: float = 60.0,
         clock: Callable[[], float] | None = None,
     ) -> None:
+        self.pacer = notifier.pacer  # one turn per channel for cards and all posted under them
         self.store = store
         self.slack = slack
         self.orgs = orgs
@@ -269,15 +270,16 @@ class SlackOutbox:
     ) -> bool:
         first: Any = None
         try:
-            for text in texts:
-                posted = await self.slack.chat_postMessage(
-                    channel=to.channel,
-                    text=text,
-                    thread_ts=to.thread_ts,
-                    unfurl_links=False,
-                    blocks=first_blocks if first is None else None,
-                )
-                first = posted if first is None else first
+            async with self.pacer.turn(to.channel):  # a requester's DMs too: a burst draws one 429
+                for text in texts:
+                    posted = await self.slack.chat_postMessage(
+                        channel=to.channel,
+                        text=text,
+                        thread_ts=to.thread_ts,
+                        unfurl_links=False,
+                        blocks=first_blocks if first is None else None,
+                    )
+                    first = posted if first is None else first
         except Exception as exc:
             return await self._refused(delivery, request, to, exc)
         if delivery.kind is Kind.ANNOUNCED:  # in the audit log, as every outcome post is

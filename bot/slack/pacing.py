@@ -50,6 +50,7 @@ class _Channel:
     resume_at: float = -math.inf  # Retry-After: no turn starts before this
     hot: bool = False  # Slack refused a post lately: one per interval while posts keep coming
     last: float = -math.inf  # when the latest post went out, or was answered
+    holder: asyncio.Task[Any] | None = None  # the task whose turn it is
 
 
 class ChannelPacer:
@@ -75,11 +76,16 @@ class ChannelPacer:
 
     @contextlib.asynccontextmanager
     async def turn(self, channel: str) -> AsyncIterator[bool]:
-        """Holds the channel's turn to post; yields whether it had to wait for it."""
+        """Holds the channel's turn to post; yields whether it had to wait for it. A task
+        already holding it (a card's post, then the posts it owes under the card) goes on."""
         self._forget_idle()
         state = self._channels.get(channel)
         if state is None:
             state = self._channels[channel] = _Channel()
+        me = asyncio.current_task()
+        if me is not None and state.holder is me:
+            yield False
+            return
         state.users += 1
         try:
             waited = state.users > 1  # another post holds the turn or is ahead in line
@@ -89,9 +95,11 @@ class ChannelPacer:
                     await self._sleep(delay)
                 state.last = max(state.last, self._clock())
                 token = _turn_channel.set(channel)
+                state.holder = me
                 try:
                     yield waited
                 finally:
+                    state.holder = None
                     with contextlib.suppress(ValueError):  # finalised elsewhere (task destroyed)
                         _turn_channel.reset(token)
         finally:

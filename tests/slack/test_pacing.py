@@ -95,6 +95,26 @@ async def test_a_burst_is_acked_at_once_and_its_cards_land_paced_each_once(
     await slack.wait_for(lambda: pacer.channels() == [], timeout=10)
 
 
+async def test_a_burst_of_notices_to_one_requester_is_paced_like_the_cards(
+    slack: SlackStandin, paced_bot: RunningBot
+) -> None:
+    """None of these numbers is linked, so each preview owes Alice a "nothing to do"
+    notice ("already gone"): her DMs are one channel, taken in turns as the cards are
+    (before: one 429 each, and most of the notices retried later)."""
+    slack.limit_posts(per_second=LIMIT)
+    unlinked = [f"unlink +9181{i:08d} sfv_app_abc123xyz456 fraud, INC-4411" for i in range(BURST)]
+    results = await asyncio.gather(*(slack.command("U0ALICE", u, channel=OPS) for u in unlinked))
+    assert all(result.status == 200 for result in results)
+
+    def notices() -> list[str]:
+        return [m.text for m in slack.messages("U0ALICE") if "already gone" in m.text]
+
+    await slack.wait_for(lambda: len(notices()) >= BURST, timeout=60)
+    await paced_bot.settle(timeout=30)
+    assert len(notices()) == BURST  # each once
+    assert 1 <= slack.rate_limited("U0ALICE") <= 2
+
+
 async def test_a_429_on_a_card_holds_the_channel_and_the_card_posts_once(
     slack: SlackStandin, paced_bot: RunningBot
 ) -> None:
@@ -234,6 +254,31 @@ async def test_turns_of_one_channel_take_turns_and_other_channels_do_not_wait() 
     release.set()
     assert list(await asyncio.gather(a, b, c)) == [False, True, False]
     assert order == ["a in", "c in", "c out", "a out", "b in", "b out"]
+
+
+async def test_a_task_holding_the_turn_posts_again_under_it_and_others_still_wait() -> None:
+    """A card's post announces what it owes under the card from within its turn: the same
+    task takes the turn again at once (an asyncio.Lock would wait for itself forever)."""
+    pacer, _ = fake_pacer()
+    order: list[str] = []
+
+    async def card() -> None:
+        async with pacer.turn("C1"):
+            order.append("card")
+            async with pacer.turn("C1") as waited:
+                assert not waited
+                order.append("under the card")
+                await asyncio.sleep(0.01)
+
+    async def other() -> None:
+        async with pacer.turn("C1"):
+            order.append("other")
+
+    first = asyncio.create_task(card())
+    await asyncio.sleep(0)
+    await asyncio.wait_for(asyncio.gather(first, other()), 1)
+    assert order == ["card", "under the card", "other"]
+    assert pacer.channels() == []
 
 
 async def test_after_a_429_the_channel_waits_retry_after_then_one_post_per_interval() -> None:
