@@ -59,7 +59,8 @@ async def run(env: Env) -> SlowApiResult:
     memory = bot.memory()
     await env.stop(bot.process)
 
-    unlinks = [c for c in calls if "benchslow" in c["raw_path"]]
+    # the unlinks themselves, not the reads before them (the pre-image, since issue 24)
+    unlinks = [c for c in calls if "benchslow" in c["raw_path"] and c["method"] == "DELETE"]
     effective = sum(1 for c in unlinks if c["status"] == 200)
     first_sent = min((c["at"] for c in unlinks), default=math.nan)
     last_sent = max((c["at"] for c in unlinks), default=math.nan)
