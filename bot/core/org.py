@@ -110,6 +110,15 @@ class Policy:
     # where each action's policy is written in the org file (for check-config's warnings)
     lines: Mapping[Action, int] = field(default_factory=dict, hash=False, compare=False)
 
+    def count_reached(self, action: Action) -> bool:
+        """Whether some request of `action` can take the action's own approvals: one no rule
+        selects (no rule selects every one; first match wins), or one under a rule setting no
+        count of its own. False: only the rules' counts apply."""
+        rules = [r for r in self.rules if not r.actions or action in r.actions]
+        if not any(r.selects_every(action) for r in rules):
+            return True
+        return any(r.deny is None and r.approvals is None and not r.requires for r in rules)
+
     def approvals_needed(self, action: Action) -> int:
         return self.approvals.get(action, DEFAULT_APPROVALS)
 

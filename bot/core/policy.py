@@ -82,6 +82,17 @@ class Rule:
             linked is not None and _within(linked, self.min_linked_numbers, self.max_linked_numbers)
         )
 
+    def selects_every(self, action: Action) -> bool:
+        """Whether it selects every request of `action`, whatever its targets and counts."""
+        return (
+            (not self.actions or action in self.actions)
+            and (self.apps is None or "*" in self.apps)
+            and (self.numbers is None or (action is Action.UNLINK and "*" in self.numbers))
+            and self.min_targets is None
+            and self.max_targets is None
+            and not self.needs_linked
+        )
+
     def why(self, action: Action, target: Target, count: int, linked: int | None) -> str:
         """What of the target and the request this rule selected it by, in words."""
         said = [f"action {action.value}"] if self.actions else []

@@ -190,6 +190,19 @@ def test_an_action_no_approver_group_could_fill_is_warned_of() -> None:
     ]
 
 
+def test_an_action_count_every_request_gets_from_a_catch_all_rule_is_not_warned_of() -> None:
+    """Rules decide in file order, and a last rule selecting every delete sets its own count:
+    the policy's delete count never applies, so it warns of nothing however large."""
+    policy = "      S0OPS: requester\n    policy:\n      delete: {approvals: 4}\n"
+    assert len(warnings(HEAD + policy)) == 1
+    catch_all = (
+        "      rules:\n        - {name: any app, action: delete, apps: ['*'], approvals: 2}\n"
+    )
+    assert warnings(HEAD + policy + catch_all) == []
+    bounded = catch_all.replace("approvals: 2}", "approvals: 2, max_targets: 3}")
+    assert len(warnings(HEAD + policy + bounded)) == 1  # not every delete: 4 may still apply
+
+
 @pytest.mark.parametrize("name", sorted(p.name for p in EXAMPLES.glob("*.yml")))
 def test_the_shipped_examples_warn_of_nothing(name: str) -> None:
     path = EXAMPLES / name

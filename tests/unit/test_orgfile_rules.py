@@ -217,6 +217,20 @@ def test_a_rule_asking_more_approvers_than_it_admits() -> None:
     ]
 
 
+def test_an_action_count_no_request_takes_is_not_held_against_the_members() -> None:
+    """Three approvers, deletes asking four: refused, unless a rule selecting every delete
+    sets its own count (first match wins, so no delete takes the four), and no rule before
+    it leaves its deletes the action's count."""
+    four = HEAD.replace("delete: {approvals: 2}", "delete: {approvals: 4}")
+    catch_all = "        - {name: any app, action: delete, apps: ['*'], approvals: 2}\n"
+    parse_orgs(four + catch_all, ORG_ENV)  # loads
+    (refused,) = problems(four.replace("      rules:\n", ""))
+    assert "policy needs 4 approvers for delete but only 3 members" in refused
+    uncounted = "        - {name: prod, apps: [sfv_app_prod*], break_glass: forbidden}\n"
+    (refused,) = problems(four + uncounted + catch_all)
+    assert "policy needs 4 approvers for delete but only 3 members" in refused
+
+
 def test_rules_must_be_a_list() -> None:
     text = HEAD + "        name: x\n"
     assert problems(text) == [

@@ -118,6 +118,8 @@ class Stages:
 
     def counts(self) -> Iterator[Found]:
         for action in (*FILED, *([Action.UNDO] if Action.UNDO in self.policy.lines else [])):
+            if not self.policy.count_reached(action):
+                continue  # only the rules' counts apply, each checked below
             need, could = self.approvals(action), self.could(())
             most = could.most()
             if most is not None and need > most:

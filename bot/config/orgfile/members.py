@@ -71,6 +71,8 @@ class MemberChecks(Checks):
         requesters = [user for user, role in members.items() if role >= Role.REQUESTER]
         raw_policy = body.get("policy")
         for action in written(raw_policy):
+            if not policy.count_reached(action):
+                continue  # only its rules' counts apply, each checked (rules_satisfiable)
             needed = policy.approvals_needed(action)
             line = body.line_of("policy")
             if isinstance(raw_policy, Map):
