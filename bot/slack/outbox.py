@@ -30,6 +30,7 @@ from bot.core.workflow import Deferral
 from bot.slack import blocks, break_glass
 from bot.slack.after_ack import Background
 from bot.slack.notifier import Notifier
+from bot.slack.pacing import ChannelPacer
 from bot.slack.refusals import TOKEN, classify
 from bot.slack.refusals import Kind as Refusal
 from bot.store.roles import DeliveryStore
@@ -117,10 +118,11 @@ class SlackOutbox:
         background: Background,
         groups: GroupMembers | None = None,
         *,
+        pacer: ChannelPacer,  # the cards' own: one turn per channel for all that is posted
         lease_seconds: float = 60.0,
         clock: Callable[[], float] | None = None,
     ) -> None:
-        self.pacer = notifier.pacer  # one turn per channel for cards and all posted under them
+        self.pacer = pacer
         self.store = store
         self.slack = slack
         self.orgs = orgs

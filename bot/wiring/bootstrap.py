@@ -143,7 +143,9 @@ def _assemble(settings: Settings, parts: _Parts, identity: Identity) -> Bot:
         # the card first, then what is owed under it: the outbox, built next, announces
         announce=lambda request_id: outbox.announce(request_id),
     )
-    outbox = SlackOutbox(store, slack, in_force, notifier, background, groups, lease_seconds=lease)
+    outbox = SlackOutbox(
+        store, slack, in_force, notifier, background, groups, pacer=pacer, lease_seconds=lease
+    )
     home = AppHome(store, flow, slack, background)
     steps = WorkflowSteps(store, flow, slack, background, sealer(settings), lease_seconds=lease)
     flow.subscribe(notifier.changed)

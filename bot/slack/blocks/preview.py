@@ -92,11 +92,9 @@ def _undo_line(n: NumberPreview, ran: bool = False) -> str:
     puts right), as it is now or (`ran`) as it was right before the run."""
     number, app = f"`{escape(inert(n.number))}`", f"`{escape(inert(n.app_id))}`"
     if n.state is LinkState.LINKED:
-        return (
-            f"• {number} was linked to {app} already"
-            if ran
-            else (f"• {number} is linked to {app} already: nothing to put back")
-        )
+        if ran:
+            return f"• {number} was linked to {app} already"
+        return f"• {number} is linked to {app} already: nothing to put back"
     if n.state is LinkState.NOT_IN_APP:
         if ran:
             return f"• {number} was not linked to {app}"
